@@ -1,0 +1,144 @@
+//! The library's one error type.
+//!
+//! Every fallible function in the library returns [`Result`]. Variants carry
+//! structured fields naming the offending input (which array, which row, which
+//! parameter) so that the command-line layer can report them verbatim.
+
+use thiserror::Error;
+
+/// Errors raised by the meta-router library.
+#[non_exhaustive]
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A feature, label or weight is NaN or infinite.
+    #[error("{what} contains a non-finite value (NaN or infinite) at row {row}")]
+    NonFinite {
+        /// Which input (e.g. "gold features").
+        what: String,
+        /// Zero-based row index of the first offending entry.
+        row: usize,
+    },
+
+    /// Two inputs that must agree in size do not.
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// Which inputs disagree.
+        what: String,
+        /// The expected size.
+        expected: usize,
+        /// The size found.
+        found: usize,
+    },
+
+    /// An input that must hold rows holds none.
+    #[error("{what} is empty")]
+    Empty {
+        /// Which input.
+        what: String,
+    },
+
+    /// A data source has fewer rows than cross-fitting folds.
+    #[error("{what} has {rows} rows, fewer than the {folds} cross-fitting folds")]
+    TooFewRows {
+        /// Which data source.
+        what: String,
+        /// Rows present.
+        rows: usize,
+        /// Folds requested.
+        folds: usize,
+    },
+
+    /// A sample weight is negative or non-finite, or all weights are zero.
+    #[error("invalid sample weight {value} at row {row} (weights must be finite and >= 0, not all zero)")]
+    InvalidWeight {
+        /// Zero-based row index.
+        row: usize,
+        /// The offending value.
+        value: f64,
+    },
+
+    /// A parameter is outside its valid range.
+    #[error("invalid parameter `{name}` = {value}: {reason}")]
+    InvalidParameter {
+        /// Parameter name as it appears in configs.
+        name: String,
+        /// The offending value, rendered.
+        value: String,
+        /// What the valid range is.
+        reason: String,
+    },
+
+    /// A learner was asked for something it cannot do (e.g. honour weights,
+    /// or regress a continuous target with a classifier).
+    #[error("learner `{learner}` cannot {what}")]
+    Unsupported {
+        /// Learner name.
+        learner: String,
+        /// What was asked.
+        what: String,
+    },
+
+    /// A linear-algebra routine failed (e.g. a matrix that stays singular after jitter).
+    #[error("linear algebra failure in {operation}: {detail}")]
+    Linalg {
+        /// Which routine.
+        operation: String,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A fit failed to converge.
+    #[error("{what} did not converge after {iterations} iterations")]
+    NoConvergence {
+        /// Which fit.
+        what: String,
+        /// Iterations run.
+        iterations: usize,
+    },
+
+    /// A study specification is invalid.
+    #[error("{file}: {location}{message}")]
+    Spec {
+        /// The spec file.
+        file: String,
+        /// `key `…`, line N: ` or empty.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A stored record or data file could not be parsed.
+    #[error("{path}, line {line}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// One-based line number (0 when not applicable).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The library's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: impl Into<String>, value: impl ToString, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Basis expansions (to be completed).

@@ -1,0 +1,211 @@
+//! Base learners: weighted regressors and probability models.
+//!
+//! Every learner honours sample weights; one that cannot returns
+//! [`Error::Unsupported`] rather than ignoring them. Learners are configured by
+//! the serde enum [`LearnerConfig`] (e.g. `{ type = "ridge", basis = "rff",
+//! features = 500 }` in TOML), validated, then fitted with [`Learner::fit`]
+//! (regression) or [`Learner::fit_probability`] (a 0/1 target, returning
+//! probabilities in `[0, 1]`). Fitting borrows the configuration immutably, so
+//! one configuration is shared by every worker thread; the fitted model is a
+//! new object.
+//!
+//! Randomness (random Fourier features, forests) comes only from the `seed`
+//! argument, so fits are reproducible and independent of thread count.
+
+use ndarray::{Array1, ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub mod basis;
+pub mod kernel_ridge;
+pub mod logistic;
+pub mod ridge;
+
+pub use kernel_ridge::KernelRidgeParams;
+pub use logistic::LogisticParams;
+pub use ridge::RidgeParams;
+
+/// A fitted model that predicts one value per row.
+pub trait Predict: Send + Sync + std::fmt::Debug {
+    /// Predictions for the rows of `x`. Panics if `x` has the wrong number of
+    /// columns (a programming error; data-dependent checks happen in `fit`).
+    fn predict(&self, x: ArrayView2<f64>) -> Array1<f64>;
+
+    /// Non-fatal facts about the fit (chosen penalty, GCV score, …) as
+    /// name/value pairs.
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+}
+
+/// A learner configuration that can be fitted.
+pub trait Learner: Send + Sync + std::fmt::Debug {
+    /// Short name for messages and diagnostics.
+    fn name(&self) -> &'static str;
+
+    /// Weighted regression of `y` on `x`. `weights` must be finite and
+    /// non-negative with a positive sum.
+    fn fit(
+        &self,
+        x: ArrayView2<f64>,
+        y: ArrayView1<f64>,
+        weights: Option<ArrayView1<f64>>,
+        seed: u64,
+    ) -> Result<Box<dyn Predict>>;
+
+    /// Weighted model of `P(t = 1 | x)` for a 0/1 target; predictions lie in
+    /// `[0, 1]`. The default regresses `t` on `x` and clamps predictions to
+    /// `[0, 1]` (a linear-probability model); classifiers override it.
+    fn fit_probability(
+        &self,
+        x: ArrayView2<f64>,
+        t: ArrayView1<f64>,
+        weights: Option<ArrayView1<f64>>,
+        seed: u64,
+    ) -> Result<Box<dyn Predict>> {
+        check_binary(t)?;
+        let inner = self.fit(x, t, weights, seed)?;
+        Ok(Box::new(Clamped { inner }))
+    }
+}
+
+/// A regression model whose predictions are clamped to `[0, 1]`.
+#[derive(Debug)]
+struct Clamped {
+    inner: Box<dyn Predict>,
+}
+
+impl Predict for Clamped {
+    fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        self.inner.predict(x).mapv(|v| v.clamp(0.0, 1.0))
+    }
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        self.inner.diagnostics()
+    }
+}
+
+/// Learner choice in configuration files, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LearnerConfig {
+    /// Ridge regression on a basis expansion ([`RidgeParams`]).
+    Ridge(RidgeParams),
+    /// RBF kernel ridge regression ([`KernelRidgeParams`]).
+    KernelRidge(KernelRidgeParams),
+    /// L2-penalized logistic regression, a probability model ([`LogisticParams`]).
+    Logistic(LogisticParams),
+}
+
+impl LearnerConfig {
+    /// Checks parameter ranges without data.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            LearnerConfig::Ridge(p) => p.validate(),
+            LearnerConfig::KernelRidge(p) => p.validate(),
+            LearnerConfig::Logistic(p) => p.validate(),
+        }
+    }
+
+    /// The learner behind this configuration.
+    pub fn learner(&self) -> &dyn Learner {
+        match self {
+            LearnerConfig::Ridge(p) => p,
+            LearnerConfig::KernelRidge(p) => p,
+            LearnerConfig::Logistic(p) => p,
+        }
+    }
+}
+
+impl Default for LearnerConfig {
+    fn default() -> Self {
+        LearnerConfig::Ridge(RidgeParams::default())
+    }
+}
+
+/// Validates a training set: matching sizes, finite values, at least one row,
+/// valid weights. Returns the weights (all ones when `None`).
+pub fn check_training(
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    weights: Option<ArrayView1<f64>>,
+) -> Result<Array1<f64>> {
+    let n = x.nrows();
+    if n == 0 {
+        return Err(Error::Empty {
+            what: "training rows".into(),
+        });
+    }
+    if y.len() != n {
+        return Err(Error::ShapeMismatch {
+            what: "labels vs feature rows".into(),
+            expected: n,
+            found: y.len(),
+        });
+    }
+    check_finite_matrix("features", x)?;
+    check_finite_vector("labels", y)?;
+    match weights {
+        None => Ok(Array1::ones(n)),
+        Some(w) => {
+            check_weights(w, n)?;
+            Ok(w.to_owned())
+        }
+    }
+}
+
+/// Checks that weights have length `n`, are finite, non-negative and not all zero.
+pub fn check_weights(w: ArrayView1<f64>, n: usize) -> Result<()> {
+    if w.len() != n {
+        return Err(Error::ShapeMismatch {
+            what: "weights vs rows".into(),
+            expected: n,
+            found: w.len(),
+        });
+    }
+    for (row, &value) in w.iter().enumerate() {
+        if !value.is_finite() || value < 0.0 {
+            return Err(Error::InvalidWeight { row, value });
+        }
+    }
+    if w.iter().all(|&v| v == 0.0) {
+        return Err(Error::InvalidWeight { row: 0, value: 0.0 });
+    }
+    Ok(())
+}
+
+/// Errors with the first row holding a non-finite entry.
+pub fn check_finite_matrix(what: &str, x: ArrayView2<f64>) -> Result<()> {
+    for (row, values) in x.rows().into_iter().enumerate() {
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: what.into(),
+                row,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Errors with the first non-finite entry.
+pub fn check_finite_vector(what: &str, y: ArrayView1<f64>) -> Result<()> {
+    match y.iter().position(|v| !v.is_finite()) {
+        Some(row) => Err(Error::NonFinite {
+            what: what.into(),
+            row,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks that a target is 0/1.
+pub fn check_binary(t: ArrayView1<f64>) -> Result<()> {
+    match t.iter().position(|&v| v != 0.0 && v != 1.0) {
+        Some(row) => Err(Error::param(
+            "target",
+            t[row],
+            format!("probability models need a 0/1 target (row {row})"),
+        )),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,1 @@
+//! Linear-algebra layer (to be completed).

@@ -1,0 +1,1 @@
+//! Meta-Router estimators (to be completed).

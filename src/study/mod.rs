@@ -1,0 +1,2 @@
+//! Study engine (to be completed).
+pub mod record;
