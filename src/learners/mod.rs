@@ -37,6 +37,13 @@ pub trait Predict: Send + Sync + std::fmt::Debug {
     fn diagnostics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+
+    /// Out-of-bag predictions for the training rows, in training-row order, for
+    /// bagged models (`None` otherwise). A row that was never out of bag holds
+    /// NaN; callers fall back to the full prediction for it.
+    fn out_of_bag(&self) -> Option<Array1<f64>> {
+        None
+    }
 }
 
 /// A learner configuration that can be fitted.

@@ -18,12 +18,13 @@ pub struct Metrics {
     pub mse_delta: Option<f64>,
     /// Area under the NEG curve over the ρ grid.
     pub neg_area: Option<f64>,
-    /// Efficiency gain `EG(ρ)` over the ρ grid.
-    pub eg: Vec<f64>,
+    /// Efficiency gain `EG(ρ)` over the ρ grid (`None` where the curve was not
+    /// reached under `cutoff = "positive"`).
+    pub eg: Vec<Option<f64>>,
     /// Normalized efficiency gain `NEG(ρ)` over the ρ grid.
-    pub neg: Vec<f64>,
+    pub neg: Vec<Option<f64>>,
     /// Paper-scale efficiency gain `EG(ρ) / mean gain` over the ρ grid.
-    pub eg_paper: Vec<f64>,
+    pub eg_paper: Vec<Option<f64>>,
     /// Regret over the cost-weight grid `w`.
     pub regret: Vec<f64>,
     /// Further scalar metrics (inference targets, …) by name.

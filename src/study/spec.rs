@@ -1,0 +1,495 @@
+//! Study specifications: a TOML file → a validated, resolved [`StudySpec`].
+//!
+//! ```toml
+//! name = "quickstart"          # results go to results/<name>/
+//! seed = 20261127              # master seed
+//! replicates = 50
+//!
+//! [scenario]                   # a scenario and its base parameters
+//! name = "healthbench-like"
+//!
+//! [grid]                       # scenario parameters to vary (cartesian product)
+//! n_gold = [100, 500]
+//!
+//! [evaluation]                 # optional
+//! rho = [0.0, 0.25, 0.5, 0.75, 1.0]
+//! w = [0.0, 0.1, 0.2]
+//! cutoff = "none"              # or "positive"
+//!
+//! [[methods]]                  # every method sees the same data (paired design)
+//! label = "R"
+//! method = "r-learner"         # or dr-learner, gs-only, pb-only, pooled,
+//!                              # mean-shift, all-gold, oracle, random
+//! learner = { type = "ridge", basis = "poly2" }
+//! ```
+//! Every error names the file, the key and, where it can be found, the line.
+//! Validation builds the scenario at every grid point and validates every
+//! method before anything is written.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dgp::ScenarioConfig;
+use crate::error::{Error, Result};
+use crate::learners::LearnerConfig;
+use crate::meta::MetaRouterConfig;
+use crate::routing::Cutoff;
+
+/// Evaluation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationSpec {
+    /// Usage-ratio grid ρ (values in [0, 1], increasing).
+    pub rho: Vec<f64>,
+    /// Cost-weight grid w (values ≥ 0).
+    pub w: Vec<f64>,
+    /// Routing-curve cutoff.
+    pub cutoff: Cutoff,
+}
+
+impl Default for EvaluationSpec {
+    fn default() -> Self {
+        Self {
+            rho: (0..=20).map(|i| i as f64 / 20.0).collect(),
+            w: vec![0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
+            cutoff: Cutoff::None,
+        }
+    }
+}
+
+/// What a study method does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MethodKind {
+    /// A Meta-Router estimator or baseline.
+    Estimator(MetaRouterConfig),
+    /// The oracle benchmark: `learner` on every training query with a GS-mechanism label.
+    AllGold(LearnerConfig),
+    /// Evaluation reference: route by the true ψ.
+    Oracle,
+    /// Evaluation reference: route at random (exact expectations).
+    Random,
+}
+
+/// One method of a study.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodSpec {
+    /// Label used in records and reports.
+    pub label: String,
+    /// What it does.
+    pub kind: MethodKind,
+}
+
+impl MethodSpec {
+    /// Whether the method estimates Δ.
+    pub fn estimates_delta(&self) -> bool {
+        matches!(&self.kind, MethodKind::Estimator(c) if c.method.is_meta())
+    }
+}
+
+/// A validated study.
+#[derive(Debug, Clone)]
+pub struct StudySpec {
+    /// Study name (results folder name).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Replicates per grid point.
+    pub replicates: usize,
+    /// Base scenario table (with `name`).
+    pub scenario: toml::Table,
+    /// Grid: scenario parameter → values.
+    pub grid: BTreeMap<String, Vec<toml::Value>>,
+    /// Evaluation settings.
+    pub evaluation: EvaluationSpec,
+    /// Methods, in spec order.
+    pub methods: Vec<MethodSpec>,
+    /// The method tables as written (for the resolved spec).
+    method_tables: Vec<toml::Table>,
+    /// One scenario configuration per grid point.
+    pub points: Vec<GridPoint>,
+}
+
+/// One expanded grid point.
+#[derive(Debug, Clone)]
+pub struct GridPoint {
+    /// The varied parameters' values.
+    pub values: BTreeMap<String, serde_json::Value>,
+    /// The scenario at this point.
+    pub scenario: ScenarioConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: String,
+    #[serde(default)]
+    description: String,
+    seed: u64,
+    replicates: usize,
+    scenario: toml::Table,
+    #[serde(default)]
+    grid: BTreeMap<String, Vec<toml::Value>>,
+    #[serde(default)]
+    evaluation: EvaluationSpec,
+    methods: Vec<toml::Table>,
+}
+
+#[derive(Debug, Serialize)]
+struct ResolvedSpec<'a> {
+    name: &'a str,
+    description: &'a str,
+    seed: u64,
+    replicates: usize,
+    scenario: &'a toml::Table,
+    grid: &'a BTreeMap<String, Vec<toml::Value>>,
+    evaluation: &'a EvaluationSpec,
+    methods: &'a [toml::Table],
+}
+
+/// Method names a spec may use.
+pub const METHOD_NAMES: &[&str] = &[
+    "r-learner",
+    "dr-learner",
+    "gs-only",
+    "pb-only",
+    "pooled",
+    "mean-shift",
+    "all-gold",
+    "oracle",
+    "random",
+];
+
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    /// The first line at or after `from_line` where `key` is assigned.
+    fn find_key(&self, key: &str, from_line: usize) -> Option<usize> {
+        self.text.lines().enumerate().skip(from_line.saturating_sub(1)).find_map(|(i, line)| {
+            let trimmed = line.trim_start();
+            let rest = trimmed.strip_prefix(key)?;
+            rest.trim_start().starts_with('=').then_some(i + 1)
+        })
+    }
+
+    /// Line of the `[header]` (or `[[header]]`, `occurrence`-th) in the file.
+    fn find_header(&self, header: &str, occurrence: usize) -> Option<usize> {
+        self.text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| {
+                let t = line.trim();
+                t == format!("[{header}]") || t == format!("[[{header}]]")
+            })
+            .nth(occurrence)
+            .map(|(i, _)| i + 1)
+    }
+
+    fn error(&self, key: &str, line: Option<usize>, message: impl Into<String>) -> Error {
+        let location = match (key.is_empty(), line) {
+            (false, Some(line)) => format!("key `{key}`, line {line}: "),
+            (false, None) => format!("key `{key}`: "),
+            (true, Some(line)) => format!("line {line}: "),
+            (true, None) => String::new(),
+        };
+        Error::Spec {
+            file: self.file.into(),
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// Maps a serde error inside a sub-table to a key and a line.
+    fn sub_error(&self, prefix: &str, header_line: Option<usize>, err: impl std::fmt::Display) -> Error {
+        let message = err.to_string();
+        let key = message
+            .split('`')
+            .nth(1)
+            .filter(|k| !k.contains(' '))
+            .map(str::to_string);
+        let line = key
+            .as_deref()
+            .and_then(|k| self.find_key(k, header_line.unwrap_or(1)))
+            .or(header_line);
+        let full_key = match key {
+            Some(k) if message.starts_with("unknown field") || message.contains("missing field") => {
+                format!("{prefix}.{k}")
+            }
+            _ => prefix.to_string(),
+        };
+        self.error(&full_key, line, message.trim().to_string())
+    }
+}
+
+impl StudySpec {
+    /// Parses and validates a spec; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Self> {
+        let source = Source { file, text };
+        let raw: RawSpec = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| source.line_of(s.start));
+            let message = e.message().trim().to_string();
+            let key = message.split('`').nth(1).unwrap_or("").to_string();
+            source.error(&key, line, message)
+        })?;
+        Self::from_raw(raw, &source)
+    }
+
+    /// Reads and parses a spec file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    fn from_raw(raw: RawSpec, source: &Source) -> Result<Self> {
+        let err = |key: &str, message: String| source.error(key, source.find_key(key, 1), message);
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(err("name", "the study name must be non-empty and use only letters, digits, '-' and '_'".into()));
+        }
+        if raw.replicates == 0 {
+            return Err(err("replicates", "need at least one replicate".into()));
+        }
+        let evaluation = raw.evaluation;
+        let eval_line = source.find_header("evaluation", 0);
+        if evaluation.rho.is_empty()
+            || evaluation.rho.iter().any(|r| !(0.0..=1.0).contains(r))
+            || evaluation.rho.windows(2).any(|p| p[1] <= p[0])
+        {
+            return Err(source.error(
+                "evaluation.rho",
+                source.find_key("rho", eval_line.unwrap_or(1)),
+                "rho must be a non-empty increasing list of values in [0, 1]",
+            ));
+        }
+        if evaluation.w.is_empty() || evaluation.w.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(source.error(
+                "evaluation.w",
+                source.find_key("w", eval_line.unwrap_or(1)),
+                "w must be a non-empty list of finite values >= 0",
+            ));
+        }
+
+        // Grid expansion.
+        let grid_line = source.find_header("grid", 0);
+        for (key, values) in &raw.grid {
+            if values.is_empty() {
+                return Err(source.error(
+                    &format!("grid.{key}"),
+                    source.find_key(key, grid_line.unwrap_or(1)),
+                    "a grid parameter needs at least one value",
+                ));
+            }
+            if key == "name" {
+                return Err(source.error("grid.name", grid_line, "the scenario name cannot be a grid parameter"));
+            }
+        }
+        let scenario_line = source.find_header("scenario", 0);
+        let mut points = Vec::new();
+        for combination in cartesian(&raw.grid) {
+            let mut table = raw.scenario.clone();
+            let mut values = BTreeMap::new();
+            for (key, value) in &combination {
+                table.insert(key.clone(), value.clone());
+                values.insert(key.clone(), toml_to_json(value));
+            }
+            let scenario: ScenarioConfig = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| source.sub_error("scenario", scenario_line, e))?;
+            scenario.build().map_err(|e| match e {
+                Error::InvalidParameter { name, value, reason } => {
+                    let line = if raw.grid.contains_key(&name) {
+                        source.find_key(&name, grid_line.unwrap_or(1))
+                    } else {
+                        source.find_key(&name, scenario_line.unwrap_or(1))
+                    };
+                    source.error(
+                        &format!("scenario.{name}"),
+                        line,
+                        format!("invalid value {value}: {reason}{}", describe_point(&values)),
+                    )
+                }
+                other => source.error("scenario", scenario_line, other.to_string()),
+            })?;
+            points.push(GridPoint { values, scenario });
+        }
+
+        // Methods.
+        if raw.methods.is_empty() {
+            return Err(source.error("methods", None, "a study needs at least one [[methods]] entry"));
+        }
+        let mut methods = Vec::with_capacity(raw.methods.len());
+        for (i, table) in raw.methods.iter().enumerate() {
+            let header = source.find_header("methods", i);
+            let method = parse_method(table, i, header, source)?;
+            if methods.iter().any(|m: &MethodSpec| m.label == method.label) {
+                return Err(source.error(
+                    &format!("methods[{i}].label"),
+                    source.find_key("label", header.unwrap_or(1)).or(header),
+                    format!("duplicate method label `{}`", method.label),
+                ));
+            }
+            methods.push(method);
+        }
+        Ok(Self {
+            name: raw.name,
+            description: raw.description,
+            seed: raw.seed,
+            replicates: raw.replicates,
+            scenario: raw.scenario,
+            grid: raw.grid,
+            evaluation,
+            methods,
+            method_tables: raw.methods,
+            points,
+        })
+    }
+
+    /// The resolved spec as TOML (written to `spec.toml`; compared on `--resume`).
+    pub fn resolved_toml(&self) -> String {
+        let resolved = ResolvedSpec {
+            name: &self.name,
+            description: &self.description,
+            seed: self.seed,
+            replicates: self.replicates,
+            scenario: &self.scenario,
+            grid: &self.grid,
+            evaluation: &self.evaluation,
+            methods: &self.method_tables,
+        };
+        toml::to_string(&resolved).expect("a parsed spec serializes")
+    }
+
+    /// Number of (grid point × replicate) units.
+    pub fn units(&self) -> usize {
+        self.points.len() * self.replicates
+    }
+}
+
+fn describe_point(values: &BTreeMap<String, serde_json::Value>) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    format!(" (at grid point {})", parts.join(", "))
+}
+
+fn parse_method(table: &toml::Table, index: usize, header: Option<usize>, source: &Source) -> Result<MethodSpec> {
+    let key = |k: &str| format!("methods[{index}].{k}");
+    let line_of = |k: &str| source.find_key(k, header.unwrap_or(1)).or(header);
+    let name = match table.get("method") {
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(_) => return Err(source.error(&key("method"), line_of("method"), "`method` must be a string")),
+        None => return Err(source.error(&key("method"), header, "missing `method`")),
+    };
+    let label = match table.get("label") {
+        Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(_) => return Err(source.error(&key("label"), line_of("label"), "`label` must be a non-empty string")),
+        None => name.clone(),
+    };
+    let mut rest = table.clone();
+    rest.remove("label");
+    let only = |allowed: &[&str]| -> Result<()> {
+        match rest.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(source.error(
+                &key(k),
+                line_of(k),
+                format!("method `{name}` takes no key `{k}` (allowed: label, {})", allowed.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    };
+    let kind = match name.as_str() {
+        "oracle" => {
+            only(&["method"])?;
+            MethodKind::Oracle
+        }
+        "random" => {
+            only(&["method"])?;
+            MethodKind::Random
+        }
+        "all-gold" => {
+            only(&["method", "learner"])?;
+            let learner: LearnerConfig = match rest.get("learner") {
+                Some(v) => v
+                    .clone()
+                    .try_into()
+                    .map_err(|e| source.sub_error(&key("learner"), line_of("learner"), e))?,
+                None => LearnerConfig::default(),
+            };
+            learner
+                .validate()
+                .map_err(|e| source.error(&key("learner"), line_of("learner"), e.to_string()))?;
+            MethodKind::AllGold(learner)
+        }
+        other if METHOD_NAMES.contains(&other) || other == "r" || other == "dr" => {
+            let config: MetaRouterConfig = toml::Value::Table(rest)
+                .try_into()
+                .map_err(|e| source.sub_error(&format!("methods[{index}]"), header, e))?;
+            config.validate().map_err(|e| match &e {
+                Error::InvalidParameter { name, .. } => source.error(&key(name), line_of(name), e.to_string()),
+                _ => source.error(&format!("methods[{index}]"), header, e.to_string()),
+            })?;
+            MethodKind::Estimator(config)
+        }
+        other => {
+            return Err(source.error(
+                &key("method"),
+                line_of("method"),
+                format!("unknown method `{other}` (known: {})", METHOD_NAMES.join(", ")),
+            ))
+        }
+    };
+    Ok(MethodSpec { label, kind })
+}
+
+/// Cartesian product of the grid, last key varying fastest; one empty
+/// combination when the grid is empty.
+fn cartesian(grid: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(String, toml::Value)>> {
+    let mut combos: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for (key, values) in grid {
+        combos = combos
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push((key.clone(), v.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    combos
+}
+
+/// Converts a TOML value to JSON for records.
+pub fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(s) => serde_json::Value::String(s.clone()),
+        toml::Value::Integer(i) => serde_json::Value::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
+        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+        toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect())
+        }
+    }
+}
