@@ -1,0 +1,271 @@
+//! Behaviour of the Meta-Router estimators: recovery of a known Δ and ψ,
+//! metamorphic relations, and bad input.
+
+mod common;
+
+use common::{learner, linear_ridge, mse, normal_matrix, normal_vector, rng};
+use meta_router::data::TrainingData;
+use meta_router::error::Error;
+use meta_router::meta::{FitSeeds, Method, MetaRouterConfig, Normalize};
+use ndarray::{Array1, Array2, Axis};
+
+const SEEDS: FitSeeds = FitSeeds { folds: 11, learner: 12 };
+
+fn psi(x: &Array2<f64>) -> Array1<f64> {
+    x.column(0).to_owned() + 0.5 * &x.column(1)
+}
+
+fn delta(x: &Array2<f64>) -> Array1<f64> {
+    0.5 + 0.5 * &x.column(2)
+}
+
+/// s ~ N(0, I₅), ψ = s₁ + 0.5 s₂, Δ = 0.5 + 0.5 s₃, GS and PB from one law,
+/// label noise sd 0.5.
+fn linear_data(n: usize, m: usize, seed: u64) -> TrainingData {
+    let mut g = rng(seed);
+    let gold_x = normal_matrix(n, 5, &mut g);
+    let pref_x = normal_matrix(m, 5, &mut g);
+    let gold_y = psi(&gold_x) + 0.5 * normal_vector(n, &mut g);
+    let pref_y = psi(&pref_x) - delta(&pref_x) + 0.5 * normal_vector(m, &mut g);
+    TrainingData::new(gold_x, gold_y, pref_x, pref_y).unwrap()
+}
+
+#[test]
+fn recovery_with_linear_ridge_and_failure_of_naive_learners() {
+    let data = linear_data(2000, 20000, 1);
+    let test_x = normal_matrix(5000, 5, &mut rng(2));
+    let (true_psi, true_delta) = (psi(&test_x), delta(&test_x));
+    for method in [Method::RLearner, Method::DrLearner] {
+        let router = MetaRouterConfig::new(method)
+            .with_learner(linear_ridge())
+            .fit(&data, SEEDS)
+            .unwrap();
+        let mse_delta = mse(&router.predict_delta(test_x.view()).unwrap(), &true_delta);
+        let mse_psi = mse(&router.predict_psi(test_x.view()), &true_psi);
+        assert!(mse_delta < 0.01, "{method:?}: MSE_Δ = {mse_delta}");
+        assert!(mse_psi < 0.01, "{method:?}: MSE_ψ = {mse_psi}");
+    }
+    for (method, floor) in [(Method::Pooled, 0.2), (Method::PbOnly, 0.3)] {
+        let router = MetaRouterConfig::new(method)
+            .with_learner(linear_ridge())
+            .fit(&data, SEEDS)
+            .unwrap();
+        assert!(router.predict_delta(test_x.view()).is_none());
+        let mse_psi = mse(&router.predict_psi(test_x.view()), &true_psi);
+        assert!(mse_psi > floor, "{method:?}: MSE_ψ = {mse_psi}");
+    }
+}
+
+#[test]
+fn recovery_error_shrinks_with_sample_size() {
+    let test_x = normal_matrix(2000, 5, &mut rng(3));
+    let true_delta = delta(&test_x);
+    let error = |n, m| {
+        let router = MetaRouterConfig::new(Method::DrLearner)
+            .with_learner(linear_ridge())
+            .fit(&linear_data(n, m, 4), SEEDS)
+            .unwrap();
+        mse(&router.predict_delta(test_x.view()).unwrap(), &true_delta)
+    };
+    let small = error(200, 2000);
+    let large = error(3200, 32000);
+    // MSE of a parametric fit falls like 1/n: 16× the data, expect ≈ 1/16.
+    assert!(large < small / 4.0, "small {small}, large {large}");
+}
+
+fn fit_predict(data: &TrainingData, method: Method, test_x: &Array2<f64>) -> (Array1<f64>, Array1<f64>) {
+    let router = MetaRouterConfig::new(method)
+        .with_learner(linear_ridge())
+        .fit(data, SEEDS)
+        .unwrap();
+    (router.predict_delta(test_x.view()).unwrap(), router.predict_psi(test_x.view()))
+}
+
+fn max_abs(a: &Array1<f64>) -> f64 {
+    a.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+#[test]
+fn adding_a_constant_to_every_label_leaves_delta_unchanged() {
+    let data = linear_data(300, 1500, 5);
+    let test_x = normal_matrix(200, 5, &mut rng(6));
+    for method in [Method::RLearner, Method::DrLearner] {
+        let (d0, p0) = fit_predict(&data, method, &test_x);
+        let (d1, p1) = fit_predict(&data.map_labels(|r| r + 3.0, |y| y + 3.0), method, &test_x);
+        assert!(max_abs(&(&d1 - &d0)) < 1e-9, "{method:?}");
+        assert!(max_abs(&(&p1 - &p0 - 3.0)) < 1e-9, "{method:?}");
+    }
+}
+
+#[test]
+fn adding_a_constant_to_gold_labels_shifts_delta_by_it() {
+    let data = linear_data(300, 1500, 7);
+    let test_x = normal_matrix(200, 5, &mut rng(8));
+    let c = 0.75;
+    // DR: μ̂₁ (intercept unpenalized) shifts by exactly c, so does every φ_k.
+    let (d0, _) = fit_predict(&data, Method::DrLearner, &test_x);
+    let (d1, _) = fit_predict(&data.map_labels(|r| r + c, |y| y), Method::DrLearner, &test_x);
+    assert!(max_abs(&(&d1 - &d0 - c)) < 1e-9);
+    // R: the residual o − μ̂ shifts by c(t − m̂_t(s)) where m̂_t is the outcome
+    // learner's fit of t, ≈ κ = p̂ but not exactly; the shift is c up to that.
+    let (d0, _) = fit_predict(&data, Method::RLearner, &test_x);
+    let (d1, _) = fit_predict(&data.map_labels(|r| r + c, |y| y), Method::RLearner, &test_x);
+    let shift = &d1 - &d0;
+    assert!(max_abs(&(&shift - c)) < 0.02 * c, "R shift {:?}", shift.mean());
+}
+
+#[test]
+fn scaling_every_label_scales_delta_and_psi() {
+    let data = linear_data(300, 1500, 9);
+    let test_x = normal_matrix(200, 5, &mut rng(10));
+    let k = -2.5;
+    for method in [Method::RLearner, Method::DrLearner] {
+        let (d0, p0) = fit_predict(&data, method, &test_x);
+        let (d1, p1) = fit_predict(&data.map_labels(|r| k * r, |y| k * y), method, &test_x);
+        assert!(max_abs(&(&d1 - &(k * &d0))) < 1e-9, "{method:?}");
+        assert!(max_abs(&(&p1 - &(k * &p0))) < 1e-9, "{method:?}");
+    }
+}
+
+#[test]
+fn permuting_rows_with_their_folds_changes_nothing() {
+    let data = linear_data(100, 400, 11);
+    let test_x = normal_matrix(50, 5, &mut rng(12));
+    let folds: Vec<usize> = (0..100).map(|i| i % 5).chain((0..400).map(|j| (j * 7) % 5)).collect();
+    let gold_perm: Vec<usize> = (0..100).rev().collect();
+    let pref_perm: Vec<usize> = (0..400).map(|j| (j * 37) % 400).collect();
+    let permuted = TrainingData::new(
+        data.gold_x().select(Axis(0), &gold_perm),
+        data.gold_y().select(Axis(0), &gold_perm),
+        data.pref_x().select(Axis(0), &pref_perm),
+        data.pref_y().select(Axis(0), &pref_perm),
+    )
+    .unwrap();
+    let permuted_folds: Vec<usize> = gold_perm
+        .iter()
+        .map(|&i| folds[i])
+        .chain(pref_perm.iter().map(|&j| folds[100 + j]))
+        .collect();
+    for method in [Method::RLearner, Method::DrLearner] {
+        let config = MetaRouterConfig::new(method).with_learner(linear_ridge());
+        let a = config.fit_with_folds(&data, &folds, 3).unwrap();
+        let b = config.fit_with_folds(&permuted, &permuted_folds, 3).unwrap();
+        let dd = &a.predict_delta(test_x.view()).unwrap() - &b.predict_delta(test_x.view()).unwrap();
+        let dp = &a.predict_psi(test_x.view()) - &b.predict_psi(test_x.view());
+        assert!(max_abs(&dd) < 1e-9 && max_abs(&dp) < 1e-9, "{method:?}");
+    }
+}
+
+#[test]
+fn same_seeds_same_router_and_folds_follow_the_seed() {
+    let data = linear_data(100, 400, 13);
+    let test_x = normal_matrix(20, 5, &mut rng(14));
+    let config = MetaRouterConfig::new(Method::RLearner).with_learner(linear_ridge());
+    let a = config.fit(&data, SEEDS).unwrap();
+    let b = config.fit(&data, SEEDS).unwrap();
+    assert_eq!(a.predict_psi(test_x.view()), b.predict_psi(test_x.view()));
+    let c = config.fit(&data, FitSeeds { folds: 99, learner: 12 }).unwrap();
+    assert_ne!(a.cross_fitted().unwrap().folds, c.cross_fitted().unwrap().folds);
+}
+
+#[test]
+fn normalization_returns_psi_in_gold_units() {
+    // PB labels on a 3× scale: ψ̂ must stay in GS units and Δ̂ estimates 3ψ − η.
+    let data = linear_data(1000, 5000, 15);
+    let scaled = data.map_labels(|r| r, |y| 3.0 * y);
+    let test_x = normal_matrix(2000, 5, &mut rng(16));
+    let mut config = MetaRouterConfig::new(Method::DrLearner).with_learner(linear_ridge());
+    config.normalize = Normalize::Variance;
+    let router = config.fit(&scaled, SEEDS).unwrap();
+    assert!(router.scale() > 2.0, "scale {}", router.scale());
+    let mse_psi = mse(&router.predict_psi(test_x.view()), &psi(&test_x));
+    assert!(mse_psi < 0.02, "MSE_ψ = {mse_psi}");
+    assert_eq!(router.diagnostics().scale, router.scale());
+}
+
+#[test]
+fn propensity_model_trimming_and_plugin_run_and_are_counted() {
+    let data = linear_data(200, 800, 17);
+    let mut config = MetaRouterConfig::new(Method::DrLearner).with_learner(linear_ridge());
+    config.propensity = meta_router::meta::PropensityMode::Model;
+    config.trim = 0.19;
+    config.assemble = meta_router::meta::Assemble::Plugin;
+    let router = config.fit(&data, SEEDS).unwrap();
+    let diagnostics = router.diagnostics();
+    let (lo, hi) = diagnostics.propensity_range;
+    assert!(lo > 0.0 && hi < 1.0 && lo < 0.2 && hi > 0.2, "range {lo} {hi}");
+    assert!(diagnostics.trimmed > 0, "a logistic p̂ around κ = 0.2 must trim some rows at 0.19");
+    let kept = router.cross_fitted().unwrap().kept.iter().filter(|&&k| !k).count();
+    assert_eq!(kept, diagnostics.trimmed);
+}
+
+#[test]
+fn bad_input_gives_specific_errors() {
+    let data = linear_data(4, 100, 19);
+    let config = MetaRouterConfig::new(Method::RLearner).with_learner(linear_ridge());
+    assert!(matches!(
+        config.fit(&data, SEEDS),
+        Err(Error::TooFewRows { rows: 4, folds: 5, .. })
+    ));
+    let data = linear_data(100, 3, 19);
+    assert!(matches!(config.fit(&data, SEEDS), Err(Error::TooFewRows { rows: 3, .. })));
+
+    let data = linear_data(50, 100, 19);
+    for clip in [0.0, 0.5, -0.1, f64::NAN] {
+        let mut c = config.clone();
+        c.clip = clip;
+        assert!(
+            matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "clip"),
+            "clip {clip}"
+        );
+    }
+    let mut c = config.clone();
+    c.folds = 1;
+    assert!(matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "folds"));
+    let mut c = config.clone();
+    c.pref_weight = -1.0;
+    assert!(matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "pref_weight"));
+    let c = MetaRouterConfig::new(Method::RLearner).with_learner(learner("type = \"ridge\"\npenalty = -1.0"));
+    assert!(matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { .. })));
+
+    // Non-finite data, mismatched rows and dimensions, empty sources.
+    let x = Array2::zeros((3, 2));
+    let bad_x = Array2::from_shape_vec((3, 2), vec![0.0, 1.0, f64::INFINITY, 0.0, 1.0, 2.0]).unwrap();
+    let y = Array1::zeros(3);
+    assert!(matches!(
+        TrainingData::new(bad_x, y.clone(), x.clone(), y.clone()),
+        Err(Error::NonFinite { row: 1, .. })
+    ));
+    let nan_y = Array1::from(vec![0.0, f64::NAN, 0.0]);
+    assert!(matches!(
+        TrainingData::new(x.clone(), y.clone(), x.clone(), nan_y),
+        Err(Error::NonFinite { row: 1, .. })
+    ));
+    assert!(matches!(
+        TrainingData::new(x.clone(), Array1::zeros(2), x.clone(), y.clone()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        TrainingData::new(x.clone(), y.clone(), Array2::zeros((3, 4)), y.clone()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        TrainingData::new(Array2::zeros((0, 2)), Array1::zeros(0), x.clone(), y.clone()),
+        Err(Error::Empty { .. })
+    ));
+    assert!(matches!(
+        TrainingData::new(x, y, Array2::zeros((0, 2)), Array1::zeros(0)),
+        Err(Error::Empty { .. })
+    ));
+
+    // Weights: negative and non-finite values are rejected by every learner.
+    let lin = linear_ridge();
+    let xs = Array2::from_shape_fn((10, 2), |(i, j)| (i * (j + 1)) as f64);
+    let ys = Array1::from_shape_fn(10, |i| i as f64);
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        let mut w = Array1::ones(10);
+        w[4] = bad;
+        let result = lin.learner().fit(xs.view(), ys.view(), Some(w.view()), 0);
+        assert!(matches!(result, Err(Error::InvalidWeight { row: 4, .. })), "weight {bad}");
+    }
+}
