@@ -1,0 +1,306 @@
+//! `covariate-shift`: GS and PB queries from shifted normal laws, so the propensity is known and non-constant.
+//!
+//! # Model
+//! Features `s ∈ R^d` (default `d = 10`). PB queries follow `Q' = N(0, I_d)`,
+//! GS queries `Q = N(γ e₁, I_d)`; the training set holds exactly `n_gold` GS and
+//! `n_pref` PB rows, `κ = n_gold / (n_gold + n_pref)`.
+//!
+//! - `ψ(s) = 0.035 + 0.4 s₂ + 0.3 sin(π s₃/2) + 0.2 s₁`,
+//! - `Δ(s) = 0.2 + 0.4 tanh(s₁)`, `η = ψ − Δ`,
+//! - `r = ψ + N(0, σ_g²)`, `y = η + N(0, σ_p²)`.
+//!
+//! **Propensity.** By the paper's Lemma 1 the pooled rows are a draw from the
+//! mixture `κ Q + (1 − κ) Q'` with `p(s) = κ f_Q / (κ f_Q + (1 − κ) f_Q')`.
+//! The density ratio is `f_Q(s)/f_Q'(s) = exp(γ s₁ − γ²/2)`, hence
+//! `p(s) = logistic(γ s₁ − γ²/2 + logit κ)` exactly. `γ` sets the overlap;
+//! `γ = 0` is a random split (`p ≡ κ`).
+//!
+//! **Population constants.** Under `Q'`, `s₁, s₂, s₃` are symmetric about 0,
+//! so `E[ψ | t = 0] = 0.035` and `E[Δ | t = 0] = 0.2`. Under `Q`, `s₁ ~ N(γ, 1)`
+//! and `s₂, s₃` are still symmetric, so `E[ψ | t = 1] = 0.035 + 0.2 γ` and
+//! `E[Δ | t = 1] = 0.2 + 0.4 T(γ)` with `T(γ) = E tanh(γ + Z)`, `Z ~ N(0, 1)`,
+//! a one-dimensional integral evaluated by Simpson's rule (error < 1e-10).
+//! Over the pooled law: `E ψ = 0.035 + 0.2 κ γ`, `E Δ = 0.2 + 0.4 κ T(γ)`.
+//! `accuracy = 0`.
+//!
+//! # Algorithm
+//! [`Scenario::draw`] uses its stream in this order: for `test_from = pooled`,
+//! `n_test` uniforms choosing each test query's law (GS law iff `u < κ`); the
+//! GS features (`n_gold × d` standard normals, row by row, then `+γ` on column
+//! 1), the PB features (`n_pref × d`), the test features (`n_test × d`, shifted
+//! when from the GS law); then GS noises (`n_gold`), PB noises (`n_pref`),
+//! counterfactual GS noises of the PB rows (`n_pref`, for `all_gold_y`) and the
+//! test queries' GS noises (`n_test`).
+//!
+//! # References
+//! Zhang, Xie, Yang, Wu (2025), arXiv 2509.25535, Lemma 1 (propensity of the
+//! pooled data as a density ratio).
+//!
+//! # Example
+//! ```
+//! use meta_router::dgp::{CovariateShift, CovariateShiftParams, Scenario};
+//!
+//! let scenario = CovariateShift::new(CovariateShiftParams {
+//!     n_gold: 100, n_pref: 300, gamma: 1.0, ..CovariateShiftParams::default()
+//! }).unwrap();
+//! // at s₁ = γ/2 the two densities are equal, so p = κ = 0.25
+//! let mut s = ndarray::Array2::<f64>::zeros((1, 10));
+//! s[[0, 0]] = 0.5;
+//! assert!((scenario.propensity(s.view())[0] - 0.25).abs() < 1e-12);
+//! ```
+
+use ndarray::{s, Array1, ArrayView1, ArrayView2};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+
+use super::{
+    check_count, check_finite, check_scale, logistic, normal_expectation, normal_vector,
+    rowwise, standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario,
+    SimulatedData,
+};
+use crate::error::Result;
+
+pub(crate) const DESCRIPTION: &str =
+    "PB queries N(0, I), GS queries N(γe₁, I): known propensity logistic(γs₁ − γ²/2 + logit κ)";
+
+/// Key and meaning of every parameter.
+pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
+    ("n_gold", "GS rows, drawn from N(γe₁, I) (>= 2)"),
+    ("n_pref", "PB rows, drawn from N(0, I) (>= 2)"),
+    ("n_test", "test queries (>= 1)"),
+    ("d", "feature dimension (>= 3)"),
+    ("gamma", "shift γ of the GS law along e₁ (finite; 0 = random split)"),
+    ("sigma_gold", "GS label noise sd (>= 0)"),
+    ("sigma_pref", "PB label noise sd (>= 0)"),
+    ("test_from", "law of the test queries: pref | gold | pooled"),
+];
+
+/// Which law the test queries come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestFrom {
+    /// The PB query law `N(0, I)`.
+    #[default]
+    Pref,
+    /// The GS query law `N(γ e₁, I)`.
+    Gold,
+    /// The pooled mixture `κ N(γ e₁, I) + (1 − κ) N(0, I)`.
+    Pooled,
+}
+
+/// Parameters of `covariate-shift`.
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `n_gold` | 500 | GS rows (≥ 2) |
+/// | `n_pref` | 4500 | PB rows (≥ 2) |
+/// | `n_test` | 500 | test queries (≥ 1) |
+/// | `d` | 10 | feature dimension (≥ 3) |
+/// | `gamma` | 1.0 | shift of the GS law (finite) |
+/// | `sigma_gold`, `sigma_pref` | 0.6, 0.6 | label noise sds (≥ 0) |
+/// | `test_from` | `"pref"` | `"pref"`, `"gold"` or `"pooled"` |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CovariateShiftParams {
+    /// GS rows.
+    pub n_gold: usize,
+    /// PB rows.
+    pub n_pref: usize,
+    /// Test queries.
+    pub n_test: usize,
+    /// Feature dimension (config key `d`).
+    #[serde(rename = "d")]
+    pub dim: usize,
+    /// Shift `γ` of the GS query law along `e₁`.
+    pub gamma: f64,
+    /// GS noise standard deviation.
+    pub sigma_gold: f64,
+    /// PB noise standard deviation.
+    pub sigma_pref: f64,
+    /// Law of the test queries.
+    pub test_from: TestFrom,
+}
+
+impl Default for CovariateShiftParams {
+    fn default() -> Self {
+        Self {
+            n_gold: 500,
+            n_pref: 4500,
+            n_test: 500,
+            dim: 10,
+            gamma: 1.0,
+            sigma_gold: 0.6,
+            sigma_pref: 0.6,
+            test_from: TestFrom::Pref,
+        }
+    }
+}
+
+/// The `covariate-shift` scenario, validated.
+#[derive(Debug, Clone)]
+pub struct CovariateShift {
+    params: CovariateShiftParams,
+}
+
+impl CovariateShift {
+    /// Validates `params` and builds the scenario.
+    pub fn new(params: CovariateShiftParams) -> Result<Self> {
+        check_count("n_gold", params.n_gold, 2, "cross-fitting needs two GS rows")?;
+        check_count("n_pref", params.n_pref, 2, "cross-fitting needs two PB rows")?;
+        check_count("n_test", params.n_test, 1, "routing is evaluated on test queries")?;
+        check_count("d", params.dim, 3, "ψ and Δ use s₁, s₂, s₃")?;
+        check_finite("gamma", params.gamma)?;
+        check_scale("sigma_gold", params.sigma_gold)?;
+        check_scale("sigma_pref", params.sigma_pref)?;
+        Ok(Self { params })
+    }
+
+    /// The validated parameters.
+    pub fn params(&self) -> &CovariateShiftParams {
+        &self.params
+    }
+
+    /// `κ = n_gold / (n_gold + n_pref)`.
+    pub fn kappa(&self) -> f64 {
+        self.params.n_gold as f64 / (self.params.n_gold + self.params.n_pref) as f64
+    }
+
+    fn psi_row(s: ArrayView1<f64>) -> f64 {
+        0.035 + 0.4 * s[1] + 0.3 * (PI * s[2] / 2.0).sin() + 0.2 * s[0]
+    }
+
+    fn delta_row(s: ArrayView1<f64>) -> f64 {
+        0.2 + 0.4 * s[0].tanh()
+    }
+}
+
+impl Scenario for CovariateShift {
+    fn name(&self) -> &'static str {
+        "covariate-shift"
+    }
+
+    fn dim(&self) -> usize {
+        self.params.dim
+    }
+
+    fn psi(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        rowwise(x, self.dim(), Self::psi_row)
+    }
+
+    fn delta(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        rowwise(x, self.dim(), Self::delta_row)
+    }
+
+    fn propensity(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        let gamma = self.params.gamma;
+        let kappa = self.kappa();
+        let offset = -gamma * gamma / 2.0 + (kappa / (1.0 - kappa)).ln();
+        rowwise(x, self.dim(), |s| logistic(gamma * s[0] + offset))
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> Result<SimulatedData> {
+        let p = &self.params;
+        let test_shifted: Vec<bool> = match p.test_from {
+            TestFrom::Pref => vec![false; p.n_test],
+            TestFrom::Gold => vec![true; p.n_test],
+            TestFrom::Pooled => {
+                let kappa = self.kappa();
+                uniform_vector(rng, p.n_test)
+                    .iter()
+                    .map(|&u| u < kappa)
+                    .collect()
+            }
+        };
+        let mut gold_x = standard_normal_matrix(rng, p.n_gold, p.dim);
+        gold_x.slice_mut(s![.., 0]).mapv_inplace(|v| v + p.gamma);
+        let pref_x = standard_normal_matrix(rng, p.n_pref, p.dim);
+        let mut test_x = standard_normal_matrix(rng, p.n_test, p.dim);
+        for (row, &shifted) in test_shifted.iter().enumerate() {
+            if shifted {
+                test_x[[row, 0]] += p.gamma;
+            }
+        }
+        let gold_noise = normal_vector(rng, p.n_gold, p.sigma_gold);
+        let pref_noise = normal_vector(rng, p.n_pref, p.sigma_pref);
+        let pref_gold_noise = normal_vector(rng, p.n_pref, p.sigma_gold);
+        let test_noise = normal_vector(rng, p.n_test, p.sigma_gold);
+        let pref_psi = self.psi(pref_x.view());
+        Drawn {
+            gold_y: &self.psi(gold_x.view()) + &gold_noise,
+            pref_y: &(&pref_psi - &self.delta(pref_x.view())) + &pref_noise,
+            pref_gold_y: &pref_psi + &pref_gold_noise,
+            test_gold_y: &self.psi(test_x.view()) + &test_noise,
+            gold_x,
+            pref_x,
+            test_x,
+        }
+        .into_simulated(self)
+    }
+
+    fn constants(&self) -> PopulationConstants {
+        let gamma = self.params.gamma;
+        let kappa = self.kappa();
+        let mean_tanh_shifted = normal_expectation(|z| (gamma + z).tanh());
+        PopulationConstants {
+            mean_psi: 0.035 + 0.2 * kappa * gamma,
+            mean_delta_pref: 0.2,
+            mean_psi_pref: 0.035,
+            mean_delta: 0.2 + 0.4 * kappa * mean_tanh_shifted,
+            accuracy: 0.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn propensity_is_the_density_ratio_formula() {
+        let scenario = CovariateShift::new(CovariateShiftParams {
+            n_gold: 200,
+            n_pref: 600,
+            dim: 3,
+            gamma: 1.5,
+            ..CovariateShiftParams::default()
+        })
+        .unwrap();
+        let kappa = 0.25;
+        let density = |s1: f64, mean: f64| (-0.5 * (s1 - mean) * (s1 - mean)).exp();
+        for s1 in [-2.0, -0.3, 0.0, 0.75, 2.5] {
+            let x = array![[s1, 0.4, -1.0]];
+            let expected = kappa * density(s1, 1.5)
+                / (kappa * density(s1, 1.5) + (1.0 - kappa) * density(s1, 0.0));
+            assert!((scenario.propensity(x.view())[0] - expected).abs() < 1e-14);
+        }
+    }
+
+    #[test]
+    fn zero_shift_is_a_random_split() {
+        let scenario = CovariateShift::new(CovariateShiftParams {
+            gamma: 0.0,
+            ..CovariateShiftParams::default()
+        })
+        .unwrap();
+        let x = standard_normal_matrix(&mut crate::rng::rng_from_seed(1), 5, 10);
+        assert!(scenario.propensity(x.view()).iter().all(|&p| (p - 0.1).abs() < 1e-14));
+        let c = scenario.constants();
+        assert!((c.mean_delta - 0.2).abs() < 1e-12);
+        assert!((c.mean_psi - 0.035).abs() < 1e-15);
+    }
+
+    #[test]
+    fn hand_values_of_psi_and_delta() {
+        let scenario = CovariateShift::new(CovariateShiftParams {
+            dim: 3,
+            ..CovariateShiftParams::default()
+        })
+        .unwrap();
+        let x = array![[1.0, -0.5, 1.0]];
+        let psi = 0.035 - 0.2 + 0.3 + 0.2;
+        assert!((scenario.psi(x.view())[0] - psi).abs() < 1e-14);
+        assert!((scenario.delta(x.view())[0] - (0.2 + 0.4 * 1f64.tanh())).abs() < 1e-14);
+    }
+}
