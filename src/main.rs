@@ -154,7 +154,13 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Scenarios) => {
-            print!("{}", meta_router::dgp::describe_catalog());
+            for info in meta_router::dgp::ScenarioConfig::catalog() {
+                println!("{}\n  {}", info.name, info.description);
+                for p in info.parameters {
+                    println!("    {:<16} default {:<12} {}", p.key, p.default, p.meaning);
+                }
+                println!();
+            }
             Ok(())
         }
     }

@@ -419,7 +419,13 @@ fn evaluate_method(spec: &StudySpec, method: &MethodSpec, data: &SimulatedData, 
     let eval = &spec.evaluation;
     let (psi_hat, delta_hat, diagnostics) = match &method.kind {
         MethodKind::Random => {
-            let routing = routing::random_reference(data.test_psi.view(), costs.view(), &eval.rho, &eval.w)?;
+            let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
+                data.test_psi.view(),
+                costs.view(),
+                &eval.rho,
+                &eval.w,
+                eval.cutoff,
+            )?;
             return Ok((routing_metrics(routing, None, None), BTreeMap::new()));
         }
         MethodKind::Oracle => (data.test_psi.clone(), None, BTreeMap::new()),
@@ -466,7 +472,7 @@ fn routing_metrics(routing: routing::RoutingEvaluation, mse_psi: Option<f64>, ms
     Metrics {
         mse_psi,
         mse_delta,
-        neg_area: routing.neg_area,
+        neg_area: Some(routing.neg_area),
         eg: routing.eg,
         neg: routing.neg,
         eg_paper: routing.eg_paper,
