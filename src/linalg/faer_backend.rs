@@ -1,0 +1,146 @@
+//! The pure-Rust backend: faer kernels on zero-copy views of ndarray arrays.
+//!
+//! Every routine runs with `Par::Seq`: replicates already run in parallel under
+//! rayon, and nesting a second level of threads only oversubscribes the cores.
+//! This module is always compiled, so that with the `openblas` feature on the
+//! two backends can be compared (see the crate's `linalg` tests).
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::{factor as llt_factor, solve as llt_solve};
+use faer::linalg::evd::{self, ComputeEigenvectors};
+use faer::linalg::matmul::matmul as faer_matmul;
+use faer::{Accum, Par};
+use faer_ext::IntoFaer;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
+
+use super::{scale_rows, solve_with_jitter, SolveInfo, SymmetricEigen};
+use crate::error::{Error, Result};
+
+/// `a · b` (panics on mismatched inner dimensions).
+#[track_caller]
+pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
+    // Column-major output suits faer's kernels; callers see an ordinary array.
+    let mut out = Array2::<f64>::zeros((a.nrows(), b.ncols()).f());
+    faer_matmul(
+        out.view_mut().into_faer(),
+        Accum::Replace,
+        a.into_faer(),
+        b.into_faer(),
+        1.0,
+        Par::Seq,
+    );
+    out
+}
+
+/// `aᵀ · b` (panics on mismatched row counts).
+#[track_caller]
+pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    assert_eq!(a.nrows(), b.nrows(), "matmul_tn: row counts differ");
+    matmul(a.t(), b)
+}
+
+/// `Xᵀ diag(w) X`; `None` means unit weights.
+#[track_caller]
+pub fn weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Array2<f64> {
+    match weights {
+        None => matmul_tn(x, x),
+        Some(w) => matmul_tn(x, scale_rows(x, w).view()),
+    }
+}
+
+/// `Xᵀ diag(w) y`; `None` means unit weights.
+#[track_caller]
+pub fn weighted_cross(
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    weights: Option<ArrayView1<f64>>,
+) -> Array1<f64> {
+    assert_eq!(x.nrows(), y.len(), "weighted_cross: rows differ");
+    let wy: Array1<f64> = match weights {
+        None => y.to_owned(),
+        Some(w) => &y * &w,
+    };
+    let column = wy.insert_axis(ndarray::Axis(1));
+    matmul_tn(x, column.view()).column(0).to_owned()
+}
+
+/// Cholesky factor-and-solve of `a · x = b` for one attempt (no jitter);
+/// `None` when `a` is not numerically positive definite.
+pub(crate) fn try_cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Option<Array2<f64>> {
+    let n = a.nrows();
+    let mut factor = Array2::<f64>::zeros((n, n).f());
+    factor.assign(&a);
+    let mut buffer = MemBuffer::new(llt_factor::cholesky_in_place_scratch::<f64>(
+        n,
+        Par::Seq,
+        Default::default(),
+    ));
+    let result = llt_factor::cholesky_in_place(
+        factor.view_mut().into_faer(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    );
+    if result.is_err() || factor.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let mut solution = Array2::<f64>::zeros((n, b.ncols()).f());
+    solution.assign(&b);
+    let mut buffer = MemBuffer::new(llt_solve::solve_in_place_scratch::<f64>(
+        n,
+        b.ncols(),
+        Par::Seq,
+    ));
+    llt_solve::solve_in_place(
+        factor.view().into_faer(),
+        solution.view_mut().into_faer(),
+        Par::Seq,
+        MemStack::new(&mut buffer),
+    );
+    if solution.iter().all(|v| v.is_finite()) {
+        Some(solution)
+    } else {
+        None
+    }
+}
+
+/// Solves the symmetric positive definite system `a · x = b` by Cholesky, with
+/// the jitter fallback described in [`crate::linalg::cholesky_solve`].
+pub fn cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<(Array2<f64>, SolveInfo)> {
+    solve_with_jitter(a, b, try_cholesky_solve)
+}
+
+/// Symmetric eigendecomposition (reads the lower triangle), eigenvalues ascending.
+pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
+    let n = a.nrows();
+    if a.ncols() != n {
+        return Err(Error::Linalg {
+            operation: "symmetric eigendecomposition".into(),
+            detail: format!("matrix is {}x{}, not square", n, a.ncols()),
+        });
+    }
+    let mut values = faer::diag::Diag::<f64>::zeros(n);
+    let mut vectors = Array2::<f64>::zeros((n, n).f());
+    let mut buffer = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+        n,
+        ComputeEigenvectors::Yes,
+        Par::Seq,
+        Default::default(),
+    ));
+    evd::self_adjoint_evd(
+        a.into_faer(),
+        values.as_mut(),
+        Some(vectors.view_mut().into_faer()),
+        Par::Seq,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    )
+    .map_err(|e| Error::Linalg {
+        operation: "symmetric eigendecomposition".into(),
+        detail: format!("{e:?}"),
+    })?;
+    let values = Array1::from_iter((0..n).map(|i| values.column_vector()[i]));
+    SymmetricEigen::sorted(values, vectors)
+}

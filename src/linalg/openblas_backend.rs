@@ -1,0 +1,179 @@
+//! The OpenBLAS backend (feature `openblas`): `cblas_dgemm` for products and
+//! ndarray-linalg (LAPACK `potrf`/`potrs`, `syevd`) for factorizations.
+//!
+//! OpenBLAS is forced to one thread on first use ([`ensure_single_thread`]):
+//! replicates run in parallel under rayon, and nested BLAS threads measured
+//! 2–7× slower on this project's machines.
+
+use std::os::raw::c_int;
+use std::sync::Once;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray_linalg::{Eigh, FactorizeC, SolveC, UPLO};
+
+use super::{scale_rows, solve_with_jitter, SolveInfo, SymmetricEigen};
+use crate::error::{Error, Result};
+
+const CBLAS_ROW_MAJOR: c_int = 101;
+const CBLAS_NO_TRANS: c_int = 111;
+const CBLAS_TRANS: c_int = 112;
+
+extern "C" {
+    fn openblas_set_num_threads(n: c_int);
+    #[allow(clippy::too_many_arguments)]
+    fn cblas_dgemm(
+        layout: c_int,
+        trans_a: c_int,
+        trans_b: c_int,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: f64,
+        a: *const f64,
+        lda: c_int,
+        b: *const f64,
+        ldb: c_int,
+        beta: f64,
+        c: *mut f64,
+        ldc: c_int,
+    );
+}
+
+static SINGLE_THREAD: Once = Once::new();
+
+/// Sets OpenBLAS to one thread, once per process. Every routine here calls it.
+pub fn ensure_single_thread() {
+    SINGLE_THREAD.call_once(|| {
+        // SAFETY: a plain setter in the linked OpenBLAS library; no pointers.
+        unsafe { openblas_set_num_threads(1) }
+    });
+}
+
+fn to_int(value: usize) -> c_int {
+    c_int::try_from(value).expect("matrix dimension exceeds the BLAS integer range")
+}
+
+/// `op(a) · b` with `op` the identity or the transpose, via `cblas_dgemm` on
+/// row-major copies (views already in standard layout are not copied).
+fn gemm(a: ArrayView2<f64>, transpose_a: bool, b: ArrayView2<f64>) -> Array2<f64> {
+    ensure_single_thread();
+    let a = a.as_standard_layout();
+    let b = b.as_standard_layout();
+    let (m, k) = if transpose_a {
+        (a.ncols(), a.nrows())
+    } else {
+        (a.nrows(), a.ncols())
+    };
+    assert_eq!(k, b.nrows(), "matmul: inner dimensions differ");
+    let n = b.ncols();
+    let mut out = Array2::<f64>::zeros((m, n));
+    if m == 0 || n == 0 || k == 0 {
+        return out;
+    }
+    // SAFETY: all three arrays are contiguous row-major with the leading
+    // dimensions passed; `out` is exclusively borrowed and sized m×n.
+    unsafe {
+        cblas_dgemm(
+            CBLAS_ROW_MAJOR,
+            if transpose_a {
+                CBLAS_TRANS
+            } else {
+                CBLAS_NO_TRANS
+            },
+            CBLAS_NO_TRANS,
+            to_int(m),
+            to_int(n),
+            to_int(k),
+            1.0,
+            a.as_ptr(),
+            to_int(a.ncols().max(1)),
+            b.as_ptr(),
+            to_int(n.max(1)),
+            0.0,
+            out.as_mut_ptr(),
+            to_int(n.max(1)),
+        );
+    }
+    out
+}
+
+/// `a · b` (panics on mismatched inner dimensions).
+#[track_caller]
+pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    gemm(a, false, b)
+}
+
+/// `aᵀ · b` (panics on mismatched row counts).
+#[track_caller]
+pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    assert_eq!(a.nrows(), b.nrows(), "matmul_tn: row counts differ");
+    gemm(a, true, b)
+}
+
+/// `Xᵀ diag(w) X`; `None` means unit weights.
+#[track_caller]
+pub fn weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Array2<f64> {
+    match weights {
+        None => matmul_tn(x, x),
+        Some(w) => matmul_tn(x, scale_rows(x, w).view()),
+    }
+}
+
+/// `Xᵀ diag(w) y`; `None` means unit weights.
+#[track_caller]
+pub fn weighted_cross(
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    weights: Option<ArrayView1<f64>>,
+) -> Array1<f64> {
+    assert_eq!(x.nrows(), y.len(), "weighted_cross: rows differ");
+    let wy: Array1<f64> = match weights {
+        None => y.to_owned(),
+        Some(w) => &y * &w,
+    };
+    let column = wy.insert_axis(ndarray::Axis(1));
+    matmul_tn(x, column.view()).column(0).to_owned()
+}
+
+fn try_cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Option<Array2<f64>> {
+    ensure_single_thread();
+    let factor = a.factorizec(UPLO::Lower).ok()?;
+    let mut solution = Array2::<f64>::zeros(b.raw_dim());
+    for (column, mut out) in b.columns().into_iter().zip(solution.columns_mut()) {
+        let solved = factor.solvec(&column.to_owned()).ok()?;
+        out.assign(&solved);
+    }
+    if solution.iter().all(|v| v.is_finite()) {
+        Some(solution)
+    } else {
+        None
+    }
+}
+
+/// Solves the symmetric positive definite system `a · x = b` by Cholesky, with
+/// the jitter fallback described in [`crate::linalg::cholesky_solve`].
+pub fn cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<(Array2<f64>, SolveInfo)> {
+    solve_with_jitter(a, b, try_cholesky_solve)
+}
+
+/// Symmetric eigendecomposition (reads the lower triangle), eigenvalues ascending.
+pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
+    ensure_single_thread();
+    if a.ncols() != a.nrows() {
+        return Err(Error::Linalg {
+            operation: "symmetric eigendecomposition".into(),
+            detail: format!("matrix is {}x{}, not square", a.nrows(), a.ncols()),
+        });
+    }
+    if a.nrows() == 0 {
+        return Ok(SymmetricEigen {
+            values: Array1::zeros(0),
+            vectors: Array2::zeros((0, 0)),
+        });
+    }
+    let (values, vectors) = a.eigh(UPLO::Lower).map_err(|e| Error::Linalg {
+        operation: "symmetric eigendecomposition".into(),
+        detail: e.to_string(),
+    })?;
+    SymmetricEigen::sorted(values, vectors)
+}
