@@ -53,9 +53,9 @@ use std::f64::consts::PI;
 
 use super::healthbench::scale_pc_scores;
 use super::{
-    check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise,
-    split_pool, standard_normal_matrix, take, take_rows, uniform_vector, Drawn,
-    PopulationConstants, Scenario, SimulatedData,
+    check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise, split_pool,
+    standard_normal_matrix, take, take_rows, uniform_vector, Drawn, PopulationConstants, Scenario,
+    SimulatedData,
 };
 use crate::error::{Error, Result};
 
@@ -65,11 +65,17 @@ pub(crate) const DESCRIPTION: &str =
 /// Key and meaning of every parameter.
 pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
     ("n_gold", "GS rows per replicate (>= 2)"),
-    ("pool", "queries drawn per replicate, split into test / GS / PB"),
+    (
+        "pool",
+        "queries drawn per replicate, split into test / GS / PB",
+    ),
     ("n_test", "test queries (>= 1); n_gold + n_test <= pool - 2"),
     ("d", "feature dimension (>= 3)"),
     ("sigma_gold", "GS label noise sd (>= 0)"),
-    ("pi_tie", "probability of a tie (y = 0), in [0, 1); sup|η| <= 1 - pi_tie"),
+    (
+        "pi_tie",
+        "probability of a tie (y = 0), in [0, 1); sup|η| <= 1 - pi_tie",
+    ),
     ("psi_intercept", "constant term of ψ"),
     ("psi_sin", "amplitude of sin(π z₂/2) in ψ"),
     ("psi_tanh", "amplitude of tanh(2 z₃) in ψ"),

@@ -55,9 +55,8 @@ use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
 use super::{
-    check_count, check_finite, check_scale, logistic, normal_expectation, normal_vector,
-    rowwise, standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario,
-    SimulatedData,
+    check_count, check_finite, check_scale, logistic, normal_expectation, normal_vector, rowwise,
+    standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario, SimulatedData,
 };
 use crate::error::Result;
 
@@ -70,7 +69,10 @@ pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
     ("n_pref", "PB rows, drawn from N(0, I) (>= 2)"),
     ("n_test", "test queries (>= 1)"),
     ("d", "feature dimension (>= 3)"),
-    ("gamma", "shift γ of the GS law along e₁ (finite; 0 = random split)"),
+    (
+        "gamma",
+        "shift γ of the GS law along e₁ (finite; 0 = random split)",
+    ),
     ("sigma_gold", "GS label noise sd (>= 0)"),
     ("sigma_pref", "PB label noise sd (>= 0)"),
     ("test_from", "law of the test queries: pref | gold | pooled"),
@@ -146,9 +148,24 @@ pub struct CovariateShift {
 impl CovariateShift {
     /// Validates `params` and builds the scenario.
     pub fn new(params: CovariateShiftParams) -> Result<Self> {
-        check_count("n_gold", params.n_gold, 2, "cross-fitting needs two GS rows")?;
-        check_count("n_pref", params.n_pref, 2, "cross-fitting needs two PB rows")?;
-        check_count("n_test", params.n_test, 1, "routing is evaluated on test queries")?;
+        check_count(
+            "n_gold",
+            params.n_gold,
+            2,
+            "cross-fitting needs two GS rows",
+        )?;
+        check_count(
+            "n_pref",
+            params.n_pref,
+            2,
+            "cross-fitting needs two PB rows",
+        )?;
+        check_count(
+            "n_test",
+            params.n_test,
+            1,
+            "routing is evaluated on test queries",
+        )?;
         check_count("d", params.dim, 3, "ψ and Δ use s₁, s₂, s₃")?;
         check_finite("gamma", params.gamma)?;
         check_scale("sigma_gold", params.sigma_gold)?;
@@ -285,7 +302,10 @@ mod tests {
         })
         .unwrap();
         let x = standard_normal_matrix(&mut crate::rng::rng_from_seed(1), 5, 10);
-        assert!(scenario.propensity(x.view()).iter().all(|&p| (p - 0.1).abs() < 1e-14));
+        assert!(scenario
+            .propensity(x.view())
+            .iter()
+            .all(|&p| (p - 0.1).abs() < 1e-14));
         let c = scenario.constants();
         assert!((c.mean_delta - 0.2).abs() < 1e-12);
         assert!((c.mean_psi - 0.035).abs() < 1e-15);

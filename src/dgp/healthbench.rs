@@ -55,9 +55,8 @@ use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
 use super::{
-    check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise,
-    split_pool, standard_normal_matrix, take, take_rows, Drawn, PopulationConstants, Scenario,
-    SimulatedData,
+    check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise, split_pool,
+    standard_normal_matrix, take, take_rows, Drawn, PopulationConstants, Scenario, SimulatedData,
 };
 use crate::error::Result;
 
@@ -69,12 +68,18 @@ pub(crate) const PRBENCH_DESCRIPTION: &str =
 /// Key and meaning of every parameter (shared by both names).
 pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
     ("n_gold", "GS rows per replicate (>= 2)"),
-    ("pool", "queries drawn per replicate, split into test / GS / PB"),
+    (
+        "pool",
+        "queries drawn per replicate, split into test / GS / PB",
+    ),
     ("n_test", "test queries (>= 1); n_gold + n_test <= pool - 2"),
     ("d", "feature dimension (>= 3)"),
     ("sigma_gold", "GS label noise sd (>= 0)"),
     ("sigma_pref", "PB label noise sd (>= 0)"),
-    ("bias", "shape of Δ: linear (δ₀ + delta_linear·z₁) or tanh (δ₀ + delta_tanh·tanh z₁)"),
+    (
+        "bias",
+        "shape of Δ: linear (δ₀ + delta_linear·z₁) or tanh (δ₀ + delta_tanh·tanh z₁)",
+    ),
     ("psi_intercept", "constant term of ψ"),
     ("psi_sin", "amplitude of sin(π z₂/2) in ψ"),
     ("psi_tanh", "amplitude of tanh(2 z₃) in ψ"),

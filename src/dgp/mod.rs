@@ -248,16 +248,26 @@ impl ScenarioConfig {
                         Self::HealthbenchLike(_) => {
                             (healthbench::DESCRIPTION, healthbench::PARAMETER_DOCS)
                         }
-                        Self::PrbenchLike(_) => {
-                            (healthbench::PRBENCH_DESCRIPTION, healthbench::PARAMETER_DOCS)
+                        Self::PrbenchLike(_) => (
+                            healthbench::PRBENCH_DESCRIPTION,
+                            healthbench::PARAMETER_DOCS,
+                        ),
+                        Self::CovariateShift(_) => (
+                            covariate_shift::DESCRIPTION,
+                            covariate_shift::PARAMETER_DOCS,
+                        ),
+                        Self::NieWagerA(_) => {
+                            (NieWagerSetup::A.description(), nie_wager::PARAMETER_DOCS)
                         }
-                        Self::CovariateShift(_) => {
-                            (covariate_shift::DESCRIPTION, covariate_shift::PARAMETER_DOCS)
+                        Self::NieWagerB(_) => {
+                            (NieWagerSetup::B.description(), nie_wager::PARAMETER_DOCS)
                         }
-                        Self::NieWagerA(_) => (NieWagerSetup::A.description(), nie_wager::PARAMETER_DOCS),
-                        Self::NieWagerB(_) => (NieWagerSetup::B.description(), nie_wager::PARAMETER_DOCS),
-                        Self::NieWagerC(_) => (NieWagerSetup::C.description(), nie_wager::PARAMETER_DOCS),
-                        Self::NieWagerD(_) => (NieWagerSetup::D.description(), nie_wager::PARAMETER_DOCS),
+                        Self::NieWagerC(_) => {
+                            (NieWagerSetup::C.description(), nie_wager::PARAMETER_DOCS)
+                        }
+                        Self::NieWagerD(_) => {
+                            (NieWagerSetup::D.description(), nie_wager::PARAMETER_DOCS)
+                        }
                         Self::BinaryPreference(_) => (
                             binary_preference::DESCRIPTION,
                             binary_preference::PARAMETER_DOCS,
@@ -306,8 +316,14 @@ pub(crate) fn rowwise(
 }
 
 /// A `rows × cols` matrix of independent standard normals, drawn row by row.
-pub(crate) fn standard_normal_matrix(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Array2<f64> {
-    let values: Vec<f64> = (0..rows * cols).map(|_| StandardNormal.sample(rng)).collect();
+pub(crate) fn standard_normal_matrix(
+    rng: &mut ChaCha8Rng,
+    rows: usize,
+    cols: usize,
+) -> Array2<f64> {
+    let values: Vec<f64> = (0..rows * cols)
+        .map(|_| StandardNormal.sample(rng))
+        .collect();
     Array2::from_shape_vec((rows, cols), values).expect("length matches shape")
 }
 
@@ -371,7 +387,11 @@ pub(crate) fn check_count(key: &str, value: usize, min: usize, why: &str) -> Res
     if value >= min {
         Ok(())
     } else {
-        Err(Error::param(key, value, format!("must be at least {min} ({why})")))
+        Err(Error::param(
+            key,
+            value,
+            format!("must be at least {min} ({why})"),
+        ))
     }
 }
 

@@ -65,8 +65,8 @@ use std::f64::consts::PI;
 use std::sync::OnceLock;
 
 use super::{
-    check_count, check_scale, normal_vector, softplus, uniform_vector, Drawn,
-    PopulationConstants, Scenario, SimulatedData,
+    check_count, check_scale, normal_vector, softplus, uniform_vector, Drawn, PopulationConstants,
+    Scenario, SimulatedData,
 };
 use crate::error::{Error, Result};
 use crate::rng::{stream, Purpose};
@@ -78,7 +78,10 @@ pub const TRUTH_SEED: u64 = 0x4E49_4557_4147_4552;
 
 /// Key and meaning of every parameter.
 pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
-    ("n", "pooled training rows N (>= 4); t ~ Bernoulli(e(X)) per row"),
+    (
+        "n",
+        "pooled training rows N (>= 4); t ~ Bernoulli(e(X)) per row",
+    ),
     ("d", "feature dimension (>= 5; >= 3 for setup C)"),
     ("sigma", "noise sd σ of every label (>= 0)"),
     ("n_test", "test queries, fresh from the law of X (>= 1)"),
@@ -111,10 +114,16 @@ impl NieWagerSetup {
     /// One-line description for the catalog.
     pub fn description(self) -> &'static str {
         match self {
-            Self::A => "Nie & Wager setup A: X ~ U[0,1]^d, e = clip(sin πX₁X₂, 0.1, 0.9), Δ = (X₁+X₂)/2",
+            Self::A => {
+                "Nie & Wager setup A: X ~ U[0,1]^d, e = clip(sin πX₁X₂, 0.1, 0.9), Δ = (X₁+X₂)/2"
+            }
             Self::B => "Nie & Wager setup B: X ~ N(0,I), randomized e = 0.5, Δ = X₁ + log(1+e^X₂)",
-            Self::C => "Nie & Wager setup C: X ~ N(0,I), strong confounding e = 1/(1+e^{X₂+X₃}), Δ ≡ 1",
-            Self::D => "Nie & Wager setup D: X ~ N(0,I), e = 1/(1+e^-X₁+e^-X₂), Δ = (X₁+X₂+X₃)₊ − (X₄+X₅)₊",
+            Self::C => {
+                "Nie & Wager setup C: X ~ N(0,I), strong confounding e = 1/(1+e^{X₂+X₃}), Δ ≡ 1"
+            }
+            Self::D => {
+                "Nie & Wager setup D: X ~ N(0,I), e = 1/(1+e^-X₁+e^-X₂), Δ = (X₁+X₂+X₃)₊ − (X₄+X₅)₊"
+            }
         }
     }
 
@@ -213,10 +222,25 @@ pub struct NieWager {
 impl NieWager {
     /// Validates `params` for `setup` and builds the scenario.
     pub fn new(setup: NieWagerSetup, params: NieWagerParams) -> Result<Self> {
-        check_count("n", params.n_total, 4, "a draw needs two GS and two PB rows")?;
-        check_count("d", params.dim, setup.min_dim(), "used by the setup's formulas")?;
+        check_count(
+            "n",
+            params.n_total,
+            4,
+            "a draw needs two GS and two PB rows",
+        )?;
+        check_count(
+            "d",
+            params.dim,
+            setup.min_dim(),
+            "used by the setup's formulas",
+        )?;
         check_scale("sigma", params.sigma)?;
-        check_count("n_test", params.n_test, 1, "routing is evaluated on test queries")?;
+        check_count(
+            "n_test",
+            params.n_test,
+            1,
+            "routing is evaluated on test queries",
+        )?;
         Ok(Self { setup, params })
     }
 
@@ -347,7 +371,10 @@ impl Scenario for NieWager {
         let noise = normal_vector(rng, p.n_total, p.sigma);
         let gold: Vec<usize> = (0..p.n_total).filter(|&k| treated[k]).collect();
         let pref: Vec<usize> = (0..p.n_total).filter(|&k| !treated[k]).collect();
-        for (rows, what) in [(&gold, "gold-standard (t = 1)"), (&pref, "preference (t = 0)")] {
+        for (rows, what) in [
+            (&gold, "gold-standard (t = 1)"),
+            (&pref, "preference (t = 0)"),
+        ] {
             if rows.len() < 2 {
                 return Err(Error::TooFewRows {
                     what: format!("{} draw: {what} rows", self.name()),

@@ -282,7 +282,6 @@ pub(crate) use assert_close;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::assert_close;
     use approx::assert_relative_eq;
     use ndarray::array;
 

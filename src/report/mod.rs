@@ -1,1 +1,75 @@
-//! Reports (to be completed).
+//! Reports of a finished study: `summary.md` tables and PNG/SVG figures,
+//! drawn only from a stored [`Summary`](crate::study::record::Summary).
+//!
+//! # Model
+//!
+//! A summary holds one row per grid point × method × metric (× position in
+//! the ρ or w grid for curve metrics) with the mean over replicates, its Monte
+//! Carlo standard error (MCSE), the number of contributing replicates and the
+//! number of failed fits (DESIGN.md §5, §9). Reports only rearrange these
+//! numbers; they never recompute a metric.
+//!
+//! # Algorithm
+//!
+//! - Grid points are the distinct `grid` maps in order of first appearance;
+//!   methods likewise (the spec's order, as the study writes rows).
+//! - Scalar metrics are the rows with `index = None` (`mse_psi`, `mse_delta`,
+//!   `neg_area` first, then any others by name); curve metrics are `eg`, `neg`,
+//!   `eg_paper` over `summary.rho` and `regret` over `summary.w`.
+//! - [`markdown`] renders cells as `mean ± mcse (n, failures)` with 4
+//!   significant digits for means and 2 for MCSEs; a missing or non-finite
+//!   value prints as `—`, never `NaN`.
+//! - [`figures`] draws (a) EG and NEG against the usage ratio ρ, one panel per
+//!   grid point, with a translucent ±2 MCSE band; (b) `mse_psi` against the
+//!   grid parameter that varies, with ±2 MCSE error bars (one panel per
+//!   combination of the other varying parameters); (c) regret against the
+//!   cost weight w, one panel per grid point. Each figure is written as PNG
+//!   and SVG; text uses the embedded DejaVu Sans font, so no system font
+//!   library is needed.
+//!
+//! # References
+//!
+//! Morris, White & Crowther (2019), *Using simulation studies to evaluate
+//! statistical methods*, Statistics in Medicine 38:2074–2102 (reporting
+//! Monte Carlo SEs next to every performance measure).
+//!
+//! # Example
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use meta_router::report::markdown;
+//! use meta_router::study::record::{Summary, SummaryRow};
+//!
+//! let row = SummaryRow {
+//!     grid: BTreeMap::from([("n_gold".to_string(), serde_json::json!(100))]),
+//!     method: "r-learner".to_string(),
+//!     metric: "mse_psi".to_string(),
+//!     index: None,
+//!     mean: Some(0.012345),
+//!     mcse: Some(0.00051),
+//!     n: 20,
+//!     failures: 0,
+//! };
+//! let summary = Summary {
+//!     study: "demo".to_string(),
+//!     seed: 1,
+//!     replicates: 20,
+//!     rho: vec![0.0, 0.5, 1.0],
+//!     w: vec![0.0],
+//!     rows: vec![row],
+//! };
+//! let md = markdown(&summary);
+//! assert!(md.contains("0.01235 ± 0.00051 (20, 0)"));
+//! ```
+
+mod figures;
+mod format;
+mod markdown;
+mod view;
+
+pub use figures::figures;
+pub use format::{format_number, format_significant};
+pub use markdown::markdown;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! `summary.md`: scalar-metric and curve tables per grid point.
+
+use std::fmt::Write;
+
+use super::format::{format_number, format_significant, MISSING};
+use super::view::{View, RHO_METRICS, W_METRIC};
+use crate::study::record::{Summary, SummaryRow};
+
+/// Renders `summary.md` from a summary.
+///
+/// For each grid point: a table of scalar metrics (rows = methods, cells
+/// `mean ± mcse (n, failures)`), then for each curve metric present (`eg`,
+/// `neg`, `eg_paper` over ρ; `regret` over w) a table with one row per grid
+/// position and one column per method (cells `mean ± mcse`, followed by
+/// `(n = …)` where fewer replicates contributed than at the method's best
+/// covered position, e.g. curves cut off before that ρ). Missing values print
+/// as `—`; the output never contains `NaN`.
+pub fn markdown(summary: &Summary) -> String {
+    let view = View::new(summary);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_document(&mut out, &view);
+    out
+}
+
+fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
+    let summary = view.summary;
+    writeln!(out, "# Study `{}`: summary\n", escape(&summary.study))?;
+    writeln!(
+        out,
+        "Seed {} · {} replicates per grid point · {} grid point(s) · {} method(s).  ",
+        summary.seed,
+        summary.replicates,
+        view.points.len(),
+        view.methods.len()
+    )?;
+    writeln!(out, "ρ grid: {}.  ", grid_list(&summary.rho))?;
+    writeln!(out, "w grid: {}.\n", grid_list(&summary.w))?;
+    writeln!(
+        out,
+        "Cells show mean ± Monte Carlo SE; scalar cells add (replicates contributing, failed fits). \
+         `—` marks a value that is not available.\n"
+    )?;
+    if view.points.is_empty() {
+        writeln!(out, "_The summary has no rows._")?;
+        return Ok(());
+    }
+    let scalars = view.scalar_metrics();
+    for point in 0..view.points.len() {
+        writeln!(
+            out,
+            "## Grid point {} of {}: {}\n",
+            point + 1,
+            view.points.len(),
+            escape(&view.point_label(point))
+        )?;
+        if !scalars.is_empty() {
+            writeln!(out, "### Scalar metrics\n")?;
+            write!(out, "| method |")?;
+            for metric in &scalars {
+                write!(out, " {} |", escape(metric))?;
+            }
+            write!(out, "\n|---|")?;
+            for _ in &scalars {
+                write!(out, "---:|")?;
+            }
+            writeln!(out)?;
+            for method in &view.methods {
+                write!(out, "| {} |", escape(method))?;
+                for metric in &scalars {
+                    let cell = match view.row(point, method, metric, None) {
+                        Some(row) => scalar_cell(row),
+                        None => MISSING.to_string(),
+                    };
+                    write!(out, " {cell} |")?;
+                }
+                writeln!(out)?;
+            }
+            writeln!(out)?;
+        }
+        for metric in RHO_METRICS {
+            write_curve(out, view, point, metric, &summary.rho, "ρ")?;
+        }
+        write_curve(out, view, point, W_METRIC, &summary.w, "w")?;
+        for metric in view.other_curve_metrics() {
+            write_curve(out, view, point, metric, &[], "index")?;
+        }
+    }
+    Ok(())
+}
+
+fn curve_title(metric: &str) -> String {
+    match metric {
+        "eg" => "Efficiency gain EG(ρ)".to_string(),
+        "neg" => "Normalized efficiency gain NEG(ρ)".to_string(),
+        "eg_paper" => "Paper-scale efficiency gain EG(ρ) / mean gain".to_string(),
+        "regret" => "Regret Reg(w)".to_string(),
+        other => format!("`{}` by position", escape(other)),
+    }
+}
+
+/// One curve table (rows = grid positions, columns = methods); nothing when
+/// the metric has no rows.
+fn write_curve(
+    out: &mut String,
+    view: &View,
+    point: usize,
+    metric: &str,
+    grid: &[f64],
+    axis: &str,
+) -> std::fmt::Result {
+    let Some(max_index) = view.max_index(metric) else {
+        return Ok(());
+    };
+    let methods = view.methods_with(metric);
+    let positions = grid.len().max(max_index + 1);
+    writeln!(out, "### {}\n", curve_title(metric))?;
+    write!(out, "| {axis} |")?;
+    for method in &methods {
+        write!(out, " {} |", escape(method))?;
+    }
+    write!(out, "\n|---:|")?;
+    for _ in &methods {
+        write!(out, "---:|")?;
+    }
+    writeln!(out)?;
+    // Per method, the largest n over positions: positions with fewer
+    // contributing replicates are flagged.
+    let best_n: Vec<usize> = methods
+        .iter()
+        .map(|m| {
+            (0..positions)
+                .filter_map(|i| view.row(point, m, metric, Some(i)))
+                .map(|r| r.n)
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for i in 0..positions {
+        let label = match grid.get(i) {
+            Some(&x) => format_significant(x, 4),
+            None => format!("#{i}"),
+        };
+        write!(out, "| {label} |")?;
+        for (method, &best) in methods.iter().zip(&best_n) {
+            let cell = match view.row(point, method, metric, Some(i)) {
+                Some(row) => {
+                    let mut cell = mean_mcse(row);
+                    if row.n < best {
+                        cell.push_str(&format!(" (n = {})", row.n));
+                    }
+                    cell
+                }
+                None => MISSING.to_string(),
+            };
+            write!(out, " {cell} |")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)
+}
+
+/// `mean ± mcse` (just `mean` without an MCSE; `—` without a mean).
+fn mean_mcse(row: &SummaryRow) -> String {
+    match (row.mean.filter(|m| m.is_finite()), row.mcse) {
+        (None, _) => MISSING.to_string(),
+        (Some(mean), Some(se)) if se.is_finite() => {
+            format!(
+                "{} ± {}",
+                format_number(Some(mean)),
+                format_significant(se, 2)
+            )
+        }
+        (Some(mean), _) => format_number(Some(mean)),
+    }
+}
+
+/// `mean ± mcse (n, failures)`.
+fn scalar_cell(row: &SummaryRow) -> String {
+    format!("{} ({}, {})", mean_mcse(row), row.n, row.failures)
+}
+
+fn grid_list(values: &[f64]) -> String {
+    if values.is_empty() {
+        return "(empty)".to_string();
+    }
+    values
+        .iter()
+        .map(|&x| format_significant(x, 4))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Escapes characters that would break a Markdown table cell.
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}

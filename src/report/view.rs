@@ -1,0 +1,178 @@
+//! An indexed view of a [`Summary`]: grid points, methods, metrics, and the
+//! row for each (grid point, method, metric, index).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use crate::study::record::{Summary, SummaryRow};
+
+/// Scalar metrics shown first, in this order; others follow by name.
+const SCALAR_ORDER: [&str; 3] = ["mse_psi", "mse_delta", "neg_area"];
+
+/// Curve metrics over the ρ grid.
+pub(crate) const RHO_METRICS: [&str; 3] = ["eg", "neg", "eg_paper"];
+/// Curve metric over the w grid.
+pub(crate) const W_METRIC: &str = "regret";
+
+type Key<'a> = (usize, &'a str, &'a str, Option<usize>);
+
+pub(crate) struct View<'a> {
+    pub(crate) summary: &'a Summary,
+    /// Distinct grid maps, in order of first appearance.
+    pub(crate) points: Vec<&'a BTreeMap<String, Value>>,
+    /// Distinct methods, in order of first appearance.
+    pub(crate) methods: Vec<&'a str>,
+    rows: HashMap<Key<'a>, &'a SummaryRow>,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn new(summary: &'a Summary) -> Self {
+        let mut points: Vec<&BTreeMap<String, Value>> = Vec::new();
+        let mut methods: Vec<&str> = Vec::new();
+        let mut rows = HashMap::new();
+        for row in &summary.rows {
+            let point = match points.iter().position(|p| **p == row.grid) {
+                Some(i) => i,
+                None => {
+                    points.push(&row.grid);
+                    points.len() - 1
+                }
+            };
+            if !methods.contains(&row.method.as_str()) {
+                methods.push(&row.method);
+            }
+            rows.insert(
+                (point, row.method.as_str(), row.metric.as_str(), row.index),
+                row,
+            );
+        }
+        View {
+            summary,
+            points,
+            methods,
+            rows,
+        }
+    }
+
+    pub(crate) fn row(
+        &self,
+        point: usize,
+        method: &str,
+        metric: &str,
+        index: Option<usize>,
+    ) -> Option<&'a SummaryRow> {
+        self.rows.get(&(point, method, metric, index)).copied()
+    }
+
+    /// Scalar metric names present anywhere, standard ones first.
+    pub(crate) fn scalar_metrics(&self) -> Vec<&'a str> {
+        let mut others: Vec<&str> = self
+            .summary
+            .rows
+            .iter()
+            .filter(|r| r.index.is_none() && !SCALAR_ORDER.contains(&r.metric.as_str()))
+            .map(|r| r.metric.as_str())
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        SCALAR_ORDER
+            .iter()
+            .copied()
+            .filter(|m| self.has_metric(m, false))
+            .chain(others)
+            .collect()
+    }
+
+    /// Whether any row has this metric (as a curve when `curve`).
+    pub(crate) fn has_metric(&self, metric: &str, curve: bool) -> bool {
+        self.summary
+            .rows
+            .iter()
+            .any(|r| r.metric == metric && r.index.is_some() == curve)
+    }
+
+    /// Indexed metrics other than the known curves (rendered by position).
+    pub(crate) fn other_curve_metrics(&self) -> Vec<&'a str> {
+        let mut names: Vec<&str> = self
+            .summary
+            .rows
+            .iter()
+            .filter(|r| {
+                r.index.is_some()
+                    && !RHO_METRICS.contains(&r.metric.as_str())
+                    && r.metric != W_METRIC
+            })
+            .map(|r| r.metric.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Largest index present for a metric (None when it has no curve rows).
+    pub(crate) fn max_index(&self, metric: &str) -> Option<usize> {
+        self.summary
+            .rows
+            .iter()
+            .filter(|r| r.metric == metric)
+            .filter_map(|r| r.index)
+            .max()
+    }
+
+    /// Methods with at least one row of `metric` (in method order).
+    pub(crate) fn methods_with(&self, metric: &str) -> Vec<&'a str> {
+        self.methods
+            .iter()
+            .copied()
+            .filter(|m| {
+                self.summary
+                    .rows
+                    .iter()
+                    .any(|r| r.method == *m && r.metric == metric)
+            })
+            .collect()
+    }
+
+    /// `name = value, …` for a grid point (`all` for an empty grid).
+    pub(crate) fn point_label(&self, point: usize) -> String {
+        grid_label(self.points[point])
+    }
+
+    /// Parameters whose values differ between grid points, in name order.
+    pub(crate) fn varying_parameters(&self) -> Vec<&'a str> {
+        let mut names: Vec<&str> = self
+            .points
+            .iter()
+            .flat_map(|p| p.keys().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|name| {
+                let first = self.points.first().and_then(|p| p.get(*name));
+                self.points.iter().any(|p| p.get(*name) != first)
+            })
+            .collect()
+    }
+}
+
+/// `name = value, …` (values without JSON quotes); `all` for an empty map.
+pub(crate) fn grid_label(grid: &BTreeMap<String, Value>) -> String {
+    if grid.is_empty() {
+        return "all".to_string();
+    }
+    grid.iter()
+        .map(|(k, v)| format!("{k} = {}", value_label(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A grid value as text: strings unquoted, everything else as JSON.
+pub(crate) fn value_label(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
