@@ -1,1 +1,91 @@
-fn main() {}
+//! Criterion benchmarks of the base learners' fits (the linear-algebra hot path).
+//!
+//! Run with `cargo bench --bench learners` (faer backend) or
+//! `cargo bench --bench learners --features openblas`. Inputs are seeded
+//! standard-normal features with a noisy partly nonlinear target; nothing is
+//! written outside criterion's own `target/criterion` folder.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use meta_router::learners::{KernelRidgeParams, Learner, LogisticParams, RidgeParams};
+use meta_router::rng::rng_from_seed;
+use ndarray::{Array1, Array2};
+use rand_distr::{Distribution, StandardNormal};
+
+fn data(rows: usize, cols: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
+    let mut rng = rng_from_seed(seed);
+    let x: Array2<f64> = Array2::from_shape_simple_fn((rows, cols), || StandardNormal.sample(&mut rng));
+    let y: Array1<f64> = x
+        .rows()
+        .into_iter()
+        .map(|r| -> f64 {
+            let noise: f64 = StandardNormal.sample(&mut rng);
+            r[0] - 0.5 * r[1] + (2.0 * r[cols - 1]).sin() + 0.5 * noise
+        })
+        .collect();
+    (x, y)
+}
+
+fn ridge(c: &mut Criterion) {
+    let mut group = c.benchmark_group(format!("ridge_linear_gcv/{}", meta_router::linalg::BACKEND));
+    group.sample_size(10);
+    for &cols in &[50usize, 256] {
+        for &rows in &[1_000usize, 10_000, 100_000] {
+            let (x, y) = data(rows, cols, 1);
+            let params = RidgeParams::default();
+            group.throughput(Throughput::Elements(rows as u64));
+            group.bench_with_input(
+                BenchmarkId::from_parameter(format!("n{rows}_d{cols}")),
+                &(x, y),
+                |b, (x, y)| b.iter(|| black_box(params.fit(x.view(), y.view(), None, 0).unwrap())),
+            );
+        }
+    }
+    group.finish();
+}
+
+fn kernel_ridge(c: &mut Criterion) {
+    let mut group = c.benchmark_group(format!("kernel_ridge_gcv/{}", meta_router::linalg::BACKEND));
+    group.sample_size(10);
+    for &rows in &[500usize, 2_000] {
+        let (x, y) = data(rows, 10, 2);
+        let params = KernelRidgeParams::default();
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("n{rows}_d10")),
+            &(x, y),
+            |b, (x, y)| b.iter(|| black_box(params.fit(x.view(), y.view(), None, 0).unwrap())),
+        );
+    }
+    group.finish();
+}
+
+fn logistic(c: &mut Criterion) {
+    let mut group = c.benchmark_group(format!("logistic/{}", meta_router::linalg::BACKEND));
+    group.sample_size(10);
+    let (x, y) = data(10_000, 50, 3);
+    let t = y.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 });
+    let params = LogisticParams::default();
+    group.bench_with_input(
+        BenchmarkId::from_parameter("n10000_d50"),
+        &(x, t),
+        |b, (x, t)| {
+            b.iter(|| black_box(params.fit_probability(x.view(), t.view(), None, 0).unwrap()))
+        },
+    );
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = ridge, kernel_ridge, logistic
+}
+criterion_main!(benches);

@@ -166,7 +166,12 @@ fn ridge_equals_its_closed_form() {
     let mut z = x.clone();
     for mut column in z.columns_mut() {
         let mean = column.dot(&w) / total;
-        let var = column.iter().zip(&w).map(|(v, wi): (&f64, &f64)| wi * (v - mean) * (v - mean)).sum::<f64>() / total;
+        let var = column
+            .iter()
+            .zip(&w)
+            .map(|(v, wi): (&f64, &f64)| wi * (v - mean) * (v - mean))
+            .sum::<f64>()
+            / total;
         column.mapv_inplace(|v| (v - mean) / var.sqrt());
     }
     // Normal equations of (1/S)Σ w (y − b − zβ)² + λ‖β‖² in θ = (b, β).
@@ -238,8 +243,15 @@ fn gcv_ridge_predicts_a_linear_signal_well() {
     let x = normal_matrix(500, 5, 31);
     let noise = normal_vector(500, 32);
     let truth = |r: ArrayView1<f64>| 1.0 + r[0] - 2.0 * r[2];
-    let y: Array1<f64> = x.rows().into_iter().zip(&noise).map(|(r, e)| truth(r) + 0.5 * e).collect();
-    let fitted = RidgeParams::default().fit(x.view(), y.view(), None, 0).unwrap();
+    let y: Array1<f64> = x
+        .rows()
+        .into_iter()
+        .zip(&noise)
+        .map(|(r, e)| truth(r) + 0.5 * e)
+        .collect();
+    let fitted = RidgeParams::default()
+        .fit(x.view(), y.view(), None, 0)
+        .unwrap();
     let test = normal_matrix(200, 5, 33);
     let expected: Array1<f64> = test.rows().into_iter().map(truth).collect();
     let err = max_abs_diff(fitted.predict(test.view()).view(), expected.view());
@@ -256,15 +268,26 @@ fn rff_is_reproducible_for_a_seed_and_differs_across_seeds() {
         ..RidgeParams::default()
     };
     let test = normal_matrix(30, 2, 42);
-    let a = params.fit(x.view(), y.view(), None, 7).unwrap().predict(test.view());
-    let b = params.fit(x.view(), y.view(), None, 7).unwrap().predict(test.view());
-    let c = params.fit(x.view(), y.view(), None, 8).unwrap().predict(test.view());
+    let a = params
+        .fit(x.view(), y.view(), None, 7)
+        .unwrap()
+        .predict(test.view());
+    let b = params
+        .fit(x.view(), y.view(), None, 7)
+        .unwrap()
+        .predict(test.view());
+    let c = params
+        .fit(x.view(), y.view(), None, 8)
+        .unwrap()
+        .predict(test.view());
     assert_eq!(a, b);
     assert!(max_abs_diff(a.view(), c.view()) > 1e-6);
     let fitted = params.fit(x.view(), y.view(), None, 7).unwrap();
     assert!(diagnostic(fitted.as_ref(), "bandwidth") > 0.0);
     // And it is a useful nonlinear fit: better than the linear basis in-sample.
-    let linear = RidgeParams::fixed(1e-3).fit(x.view(), y.view(), None, 7).unwrap();
+    let linear = RidgeParams::fixed(1e-3)
+        .fit(x.view(), y.view(), None, 7)
+        .unwrap();
     let sse = |m: &dyn Predict| (&m.predict(x.view()) - &y).mapv(|v| v * v).sum();
     assert!(sse(fitted.as_ref()) < sse(linear.as_ref()));
 }
@@ -275,11 +298,21 @@ fn kernel_ridge_recovers_a_smooth_function() {
     let x = normal_matrix(n, 2, 51);
     let noise = normal_vector(n, 52);
     let truth = |r: ArrayView1<f64>| (1.5 * r[0]).sin() + 0.5 * r[1] * r[1];
-    let y: Array1<f64> = x.rows().into_iter().zip(&noise).map(|(r, e)| truth(r) + 0.2 * e).collect();
-    let fitted = KernelRidgeParams::default().fit(x.view(), y.view(), None, 0).unwrap();
+    let y: Array1<f64> = x
+        .rows()
+        .into_iter()
+        .zip(&noise)
+        .map(|(r, e)| truth(r) + 0.2 * e)
+        .collect();
+    let fitted = KernelRidgeParams::default()
+        .fit(x.view(), y.view(), None, 0)
+        .unwrap();
     let test = normal_matrix(200, 2, 53).mapv(|v| v.clamp(-1.5, 1.5));
     let expected: Array1<f64> = test.rows().into_iter().map(truth).collect();
-    let mse = (&fitted.predict(test.view()) - &expected).mapv(|v| v * v).mean().unwrap();
+    let mse = (&fitted.predict(test.view()) - &expected)
+        .mapv(|v| v * v)
+        .mean()
+        .unwrap();
     assert!(mse < 0.02, "mse {mse}");
     let df = diagnostic(fitted.as_ref(), "df");
     assert!(df > 3.0 && df < 200.0, "df {df}");
@@ -323,7 +356,9 @@ fn logistic_probabilities_are_valid_and_recover_coefficients() {
 #[test]
 fn logistic_refuses_continuous_regression() {
     let (x, y) = regression_data(30, 2, 71);
-    let err = LogisticParams::default().fit(x.view(), y.view(), None, 0).unwrap_err();
+    let err = LogisticParams::default()
+        .fit(x.view(), y.view(), None, 0)
+        .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err}");
     // fit_probability insists on a 0/1 target too.
     let err = LogisticParams::default()
@@ -365,7 +400,10 @@ fn bad_inputs_give_specific_errors() {
         let mut nan_x = x.clone();
         nan_x[[3, 1]] = f64::NAN;
         assert!(
-            matches!(fit(nan_x.view(), target.view(), None), Err(Error::NonFinite { row: 3, .. })),
+            matches!(
+                fit(nan_x.view(), target.view(), None),
+                Err(Error::NonFinite { row: 3, .. })
+            ),
             "{name}: NaN feature"
         );
         let mut w = Array1::<f64>::ones(20);
@@ -441,7 +479,9 @@ fn bad_inputs_give_specific_errors() {
 #[should_panic(expected = "expected 2 columns")]
 fn predict_checks_the_column_count() {
     let (x, y) = regression_data(20, 2, 91);
-    let fitted = RidgeParams::default().fit(x.view(), y.view(), None, 0).unwrap();
+    let fitted = RidgeParams::default()
+        .fit(x.view(), y.view(), None, 0)
+        .unwrap();
     let _ = fitted.predict(Array2::<f64>::zeros((3, 3)).view());
 }
 
@@ -452,7 +492,9 @@ fn learner_configs_parse_from_toml() {
         learner: LearnerConfig,
     }
     let parse = |text: &str| toml::from_str::<Wrapper>(text).map(|w| w.learner);
-    let ridge = parse("learner = { type = \"ridge\", basis = \"rff\", features = 500, penalty = \"gcv\" }").unwrap();
+    let ridge =
+        parse("learner = { type = \"ridge\", basis = \"rff\", features = 500, penalty = \"gcv\" }")
+            .unwrap();
     assert_eq!(
         ridge,
         LearnerConfig::Ridge(RidgeParams {
@@ -461,14 +503,22 @@ fn learner_configs_parse_from_toml() {
             ..RidgeParams::default()
         })
     );
-    let kernel = parse("learner = { type = \"kernel-ridge\", penalty = 0.01, bandwidth = 2.0, max_rows = 3000 }").unwrap();
+    let kernel = parse(
+        "learner = { type = \"kernel-ridge\", penalty = 0.01, bandwidth = 2.0, max_rows = 3000 }",
+    )
+    .unwrap();
     assert!(kernel.validate().is_ok());
     assert_eq!(kernel.learner().name(), "kernel-ridge");
-    let logistic = parse("learner = { type = \"logistic\", penalty = 0.001, max_iter = 30, tol = 1e-9 }").unwrap();
+    let logistic =
+        parse("learner = { type = \"logistic\", penalty = 0.001, max_iter = 30, tol = 1e-9 }")
+            .unwrap();
     assert_eq!(logistic.learner().name(), "logistic");
     assert!(parse("learner = { type = \"ridge\", lambda = 1.0 }").is_err());
     let negative = parse("learner = { type = \"ridge\", penalty = -1.0 }").unwrap();
-    assert!(matches!(negative.validate(), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        negative.validate(),
+        Err(Error::InvalidParameter { .. })
+    ));
 }
 
 #[test]
@@ -498,8 +548,14 @@ mod backends {
     use meta_router::linalg::{self, faer_backend, openblas_backend};
 
     fn relative(a: &[f64], b: &[f64]) -> f64 {
-        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
-        a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+        let scale = b
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
+        a.iter()
+            .zip(b)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+            / scale
     }
 
     fn random_spd(n: usize, seed: u64) -> Array2<f64> {
@@ -521,7 +577,12 @@ mod backends {
         let y = normal_vector(300, 3);
         let g1 = faer_backend::weighted_gram(x.view(), Some(w.view()));
         let g2 = openblas_backend::weighted_gram(x.view(), Some(w.view()));
-        assert!(relative(g2.as_slice().unwrap(), g1.as_standard_layout().as_slice().unwrap()) < 1e-12);
+        assert!(
+            relative(
+                g2.as_slice().unwrap(),
+                g1.as_standard_layout().as_slice().unwrap()
+            ) < 1e-12
+        );
         let c1 = faer_backend::weighted_cross(x.view(), y.view(), Some(w.view()));
         let c2 = openblas_backend::weighted_cross(x.view(), y.view(), Some(w.view()));
         assert!(relative(c2.as_slice().unwrap(), c1.as_slice().unwrap()) < 1e-12);
@@ -543,8 +604,14 @@ mod backends {
             let (x1, i1) = faer_backend::cholesky_solve(a.view(), b.view()).unwrap();
             let (x2, i2) = openblas_backend::cholesky_solve(a.view(), b.view()).unwrap();
             assert_eq!((i1.jitter, i2.jitter), (0.0, 0.0));
-            let (x1, x2) = (x1.as_standard_layout().to_owned(), x2.as_standard_layout().to_owned());
-            assert!(relative(x2.as_slice().unwrap(), x1.as_slice().unwrap()) < 1e-10, "n = {n}");
+            let (x1, x2) = (
+                x1.as_standard_layout().to_owned(),
+                x2.as_standard_layout().to_owned(),
+            );
+            assert!(
+                relative(x2.as_slice().unwrap(), x1.as_slice().unwrap()) < 1e-10,
+                "n = {n}"
+            );
 
             let e1 = faer_backend::symmetric_eigen(a.view()).unwrap();
             let e2 = openblas_backend::symmetric_eigen(a.view()).unwrap();
@@ -572,10 +639,15 @@ mod backends {
         let v = normal_matrix(20, 3, 7);
         let a = v.dot(&v.t());
         let b = a.dot(&normal_matrix(20, 1, 8));
-        for solve in [faer_backend::cholesky_solve, openblas_backend::cholesky_solve] {
+        for solve in [
+            faer_backend::cholesky_solve,
+            openblas_backend::cholesky_solve,
+        ] {
             let (x, info) = solve(a.view(), b.view()).unwrap();
             assert!(info.jitter > 0.0);
-            let residual = (&a.dot(&x) - &b).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+            let residual = (&a.dot(&x) - &b)
+                .mapv(f64::abs)
+                .fold(0.0f64, |m, &v| m.max(v));
             assert!(residual < 1e-4, "residual {residual}");
         }
     }
