@@ -701,6 +701,64 @@ mod tests {
         }
     }
 
+    /// An independent formulation: query j is among the top k iff its rank
+    /// (#queries with a larger score, plus #equal scores at a lower index) is
+    /// below k; regret from the decisions of [`route`].
+    #[test]
+    fn agrees_with_rank_based_reference_on_random_tied_inputs() {
+        let rank_value = |score: &Array1<f64>, g: &Array1<f64>, k: usize| -> f64 {
+            let t = score.len();
+            let mut total = 0.0;
+            for j in 0..t {
+                let rank = (0..t)
+                    .filter(|&i| score[i] > score[j] || (score[i] == score[j] && i < j))
+                    .count();
+                if rank < k {
+                    total += g[j];
+                }
+            }
+            total / t as f64
+        };
+        let rho = uniform_grid(9);
+        let w = [0.0, 0.2, 0.9];
+        for seed in 100..120 {
+            let (psi, g, c) = random_case(seed, 40);
+            // Coarsen the scores to create many ties.
+            let psi = psi.mapv(|x| (x * 2.0).round() / 2.0);
+            let e = evaluate(psi.view(), g.view(), c.view(), &rho, &w, Cutoff::None).unwrap();
+            let mean_g = g.sum() / 40.0;
+            for (i, &r) in rho.iter().enumerate() {
+                let k = (r * 40.0_f64).round() as usize;
+                let v = rank_value(&psi, &g, k);
+                let v_star = rank_value(&g, &g, k);
+                let v_rand = r * mean_g;
+                assert_abs_diff_eq!(e.value[i].unwrap(), v, epsilon = 1e-12);
+                assert_abs_diff_eq!(e.oracle_value[i], v_star, epsilon = 1e-12);
+                assert_abs_diff_eq!(e.eg[i].unwrap(), v - v_rand, epsilon = 1e-12);
+                if (v_star - v_rand).abs() > 1e-9 {
+                    assert_abs_diff_eq!(
+                        e.neg[i].unwrap(),
+                        (v - v_rand) / (v_star - v_rand),
+                        epsilon = 1e-9
+                    );
+                }
+            }
+            for (i, &wi) in w.iter().enumerate() {
+                let chosen = route(psi.view(), c.view(), wi).unwrap();
+                let reg: f64 = (0..40)
+                    .map(|j| {
+                        let m = g[j] - wi * c[j];
+                        let best = if m > 0.0 { 1.0 } else { 0.0 };
+                        let pick = if chosen[j] { 1.0 } else { 0.0 };
+                        m * (best - pick)
+                    })
+                    .sum::<f64>()
+                    / 40.0;
+                assert_abs_diff_eq!(e.regret[i], reg, epsilon = 1e-12);
+            }
+        }
+    }
+
     #[test]
     fn ties_are_broken_by_lower_index() {
         // All scores equal: top-k are the first k queries.

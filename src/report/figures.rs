@@ -9,7 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 use serde_json::Value;
 
-use super::format::format_significant;
+use super::format::format_coordinate;
 use super::view::{value_label, View, W_METRIC};
 use crate::error::{Error, Result};
 use crate::study::record::Summary;
@@ -491,12 +491,7 @@ fn tick_label(value: f64, span: f64) -> String {
     if value.abs() <= 1e-9 * span.abs() {
         return "0".to_string();
     }
-    let text = format_significant(value, 3);
-    if text.contains('.') && !text.contains('e') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
+    format_coordinate(value, 3)
 }
 
 fn truncate(label: &str) -> String {

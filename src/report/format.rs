@@ -40,6 +40,17 @@ pub fn format_significant(x: f64, digits: usize) -> String {
     }
 }
 
+/// Formats a grid coordinate (ρ, w, tick values) with up to `digits`
+/// significant digits and no trailing zeros: `0.25`, `1`, `1.5e-5`.
+pub(crate) fn format_coordinate(x: f64, digits: usize) -> String {
+    let text = format_significant(x, digits);
+    if text.contains('.') && !text.contains('e') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// Formats an optional value with 4 significant digits (`—` when missing).
 ///
 /// ```
@@ -71,5 +82,9 @@ mod tests {
         assert_eq!(format_significant(-0.5, 2), "-0.50");
         assert_eq!(format_significant(f64::INFINITY, 4), "—");
         assert_eq!(format_significant(7.0, 0), "7");
+        assert_eq!(format_coordinate(0.25, 4), "0.25");
+        assert_eq!(format_coordinate(1.0, 4), "1");
+        assert_eq!(format_coordinate(0.30000000000000004, 3), "0.3");
+        assert_eq!(format_coordinate(1500.0, 4), "1500");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::format::{format_number, format_significant, MISSING};
+use super::format::{format_coordinate, format_number, format_significant, MISSING};
 use super::view::{View, RHO_METRICS, W_METRIC};
 use crate::study::record::{Summary, SummaryRow};
 
@@ -138,7 +138,7 @@ fn write_curve(
         .collect();
     for i in 0..positions {
         let label = match grid.get(i) {
-            Some(&x) => format_significant(x, 4),
+            Some(&x) => format_coordinate(x, 4),
             None => format!("#{i}"),
         };
         write!(out, "| {label} |")?;
@@ -186,7 +186,7 @@ fn grid_list(values: &[f64]) -> String {
     }
     values
         .iter()
-        .map(|&x| format_significant(x, 4))
+        .map(|&x| format_coordinate(x, 4))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -188,7 +188,7 @@ fn markdown_has_expected_cells_and_no_nan() {
     assert!(md.contains("### Efficiency gain EG(ρ)"));
     let eg_row = md
         .lines()
-        .find(|l| l.starts_with("| 0.5000 |"))
+        .find(|l| l.starts_with("| 0.5 |"))
         .expect("rho = 0.5 row");
     assert!(eg_row.contains("| 0.07500 |"), "{eg_row}");
     // cut-off curves flag their smaller n.
@@ -197,7 +197,8 @@ fn markdown_has_expected_cells_and_no_nan() {
     assert!(md.contains("### Regret Reg(w)"));
     // no eg_paper rows in this summary, so no such table.
     assert!(!md.contains("Paper-scale"));
-    assert!(md.contains("ρ grid: 0, 0.2500, 0.5000, 0.7500, 1.000."));
+    assert!(md.contains("ρ grid: 0, 0.25, 0.5, 0.75, 1."));
+    assert!(md.contains("| 1 | 0 ± 0.0040 | 0 ± 0.0040 | 0 ± 0.0040 (n = 14) | 0 | 0 |"));
 }
 
 #[test]
