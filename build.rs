@@ -4,7 +4,10 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
-    if let Ok(output) = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output() {
+    if let Ok(output) = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+    {
         if output.status.success() {
             let rev = String::from_utf8_lossy(&output.stdout).trim().to_string();
             if !rev.is_empty() {

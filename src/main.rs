@@ -76,8 +76,14 @@ fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
     let (i, n) = text
         .split_once('/')
         .ok_or_else(|| format!("expected i/N, found `{text}`"))?;
-    let i: usize = i.trim().parse().map_err(|_| format!("bad shard index `{i}`"))?;
-    let n: usize = n.trim().parse().map_err(|_| format!("bad shard count `{n}`"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad shard index `{i}`"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad shard count `{n}`"))?;
     if n == 0 || i == 0 || i > n {
         return Err(format!("shard {i}/{n}: need 1 <= i <= N"));
     }
@@ -143,7 +149,8 @@ fn run(cli: Cli) -> Result<()> {
             simulate(&study, &options)
         }
         Some(Command::Report { dir }) => {
-            let summary = study::report(&dir).with_context(|| format!("report of {}", dir.display()))?;
+            let summary =
+                study::report(&dir).with_context(|| format!("report of {}", dir.display()))?;
             println!("{}", meta_router::report::markdown(&summary));
             Ok(())
         }
@@ -200,7 +207,14 @@ fn print_table(summary: &Summary) {
     for row in summary.rows.iter().filter(|r| r.metric == "mse_psi") {
         if current_grid.as_ref() != Some(&row.grid) {
             let point: Vec<String> = row.grid.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-            println!("\n## {}", if point.is_empty() { "study".into() } else { point.join(", ") });
+            println!(
+                "\n## {}",
+                if point.is_empty() {
+                    "study".into()
+                } else {
+                    point.join(", ")
+                }
+            );
             println!(
                 "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
                 "method", "MSE(psi)", "MSE(delta)", "area NEG", "peak EG", "fail"
@@ -212,7 +226,9 @@ fn print_table(summary: &Summary) {
         let peak = find(&row.grid, &row.method, "eg_paper")
             .iter()
             .filter_map(|r| r.mean)
-            .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))));
+            .fold(None, |acc: Option<f64>, v| {
+                Some(acc.map_or(v, |a| a.max(v)))
+            });
         println!(
             "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
             row.method,

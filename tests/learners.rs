@@ -201,41 +201,52 @@ fn ridge_equals_its_closed_form() {
 }
 
 #[test]
-fn gcv_prefers_more_penalty_for_noise_than_for_signal() {
-    let n = 200;
-    let x = normal_matrix(n, 10, 21);
-    let noise = normal_vector(n, 22);
-    let signal: Array1<f64> = x
-        .rows()
-        .into_iter()
-        .zip(&noise)
-        .map(|(r, e)| 2.0 * r[0] - r[3] + 0.5 * r[7] + 0.1 * e)
-        .collect();
-    let params = RidgeParams::default();
-    let clean = params.fit(x.view(), signal.view(), None, 0).unwrap();
-    let pure_noise = params.fit(x.view(), noise.view(), None, 0).unwrap();
-    let (lambda_clean, lambda_noise) = (
-        diagnostic(clean.as_ref(), "penalty"),
-        diagnostic(pure_noise.as_ref(), "penalty"),
-    );
-    assert!(
-        lambda_noise > 100.0 * lambda_clean,
-        "noise λ {lambda_noise} vs signal λ {lambda_clean}"
-    );
-    // The clean fit uses about 1 + 10 degrees of freedom; the noise fit few.
-    let df_clean = diagnostic(clean.as_ref(), "df");
-    let df_noise = diagnostic(pure_noise.as_ref(), "df");
-    assert!(df_clean > 10.0 && df_clean <= 11.0, "df clean {df_clean}");
-    assert!(df_noise < df_clean, "df noise {df_noise}");
-    assert!(diagnostic(clean.as_ref(), "gcv") < 0.02);
+fn gcv_and_loo_prefer_more_penalty_for_noise_than_for_signal() {
+    for penalty in [Penalty::Gcv, Penalty::Loo] {
+        let n = 200;
+        let x = normal_matrix(n, 10, 21);
+        let noise = normal_vector(n, 22);
+        let signal: Array1<f64> = x
+            .rows()
+            .into_iter()
+            .zip(&noise)
+            .map(|(r, e)| 2.0 * r[0] - r[3] + 0.5 * r[7] + 0.1 * e)
+            .collect();
+        let params = RidgeParams {
+            penalty,
+            ..RidgeParams::default()
+        };
+        let clean = params.fit(x.view(), signal.view(), None, 0).unwrap();
+        let pure_noise = params.fit(x.view(), noise.view(), None, 0).unwrap();
+        let (lambda_clean, lambda_noise) = (
+            diagnostic(clean.as_ref(), "penalty"),
+            diagnostic(pure_noise.as_ref(), "penalty"),
+        );
+        assert!(
+            lambda_noise > 100.0 * lambda_clean,
+            "noise λ {lambda_noise} vs signal λ {lambda_clean}"
+        );
+        // The clean fit uses about 1 + 10 degrees of freedom; the noise fit few.
+        let df_clean = diagnostic(clean.as_ref(), "df");
+        let df_noise = diagnostic(pure_noise.as_ref(), "df");
+        assert!(df_clean > 10.0 && df_clean <= 11.0, "df clean {df_clean}");
+        assert!(df_noise < df_clean, "df noise {df_noise}");
+        let score = if penalty == Penalty::Gcv {
+            "gcv"
+        } else {
+            "loo"
+        };
+        assert!(diagnostic(clean.as_ref(), score) < 0.02);
 
-    // Kernel ridge follows the same rule.
-    let kernel = KernelRidgeParams::default();
-    let kernel_clean = kernel.fit(x.view(), signal.view(), None, 0).unwrap();
-    let kernel_noise = kernel.fit(x.view(), noise.view(), None, 0).unwrap();
-    assert!(
-        diagnostic(kernel_noise.as_ref(), "penalty") > diagnostic(kernel_clean.as_ref(), "penalty")
-    );
+        // Kernel ridge follows the same rule.
+        let kernel = KernelRidgeParams::default();
+        let kernel_clean = kernel.fit(x.view(), signal.view(), None, 0).unwrap();
+        let kernel_noise = kernel.fit(x.view(), noise.view(), None, 0).unwrap();
+        assert!(
+            diagnostic(kernel_noise.as_ref(), "penalty")
+                > diagnostic(kernel_clean.as_ref(), "penalty")
+        );
+    }
 }
 
 #[test]
@@ -500,6 +511,7 @@ fn learner_configs_parse_from_toml() {
         LearnerConfig::Ridge(RidgeParams {
             basis: Basis::Rff,
             features: 500,
+            penalty: Penalty::Gcv,
             ..RidgeParams::default()
         })
     );

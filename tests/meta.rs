@@ -6,10 +6,13 @@ mod common;
 use common::{learner, linear_ridge, mse, normal_matrix, normal_vector, rng};
 use meta_router::data::TrainingData;
 use meta_router::error::Error;
-use meta_router::meta::{FitSeeds, Method, MetaRouterConfig, Normalize};
+use meta_router::meta::{FitSeeds, MetaRouterConfig, Method, Normalize};
 use ndarray::{Array1, Array2, Axis};
 
-const SEEDS: FitSeeds = FitSeeds { folds: 11, learner: 12 };
+const SEEDS: FitSeeds = FitSeeds {
+    folds: 11,
+    learner: 12,
+};
 
 fn psi(x: &Array2<f64>) -> Array1<f64> {
     x.column(0).to_owned() + 0.5 * &x.column(1)
@@ -73,12 +76,19 @@ fn recovery_error_shrinks_with_sample_size() {
     assert!(large < small / 4.0, "small {small}, large {large}");
 }
 
-fn fit_predict(data: &TrainingData, method: Method, test_x: &Array2<f64>) -> (Array1<f64>, Array1<f64>) {
+fn fit_predict(
+    data: &TrainingData,
+    method: Method,
+    test_x: &Array2<f64>,
+) -> (Array1<f64>, Array1<f64>) {
     let router = MetaRouterConfig::new(method)
         .with_learner(linear_ridge())
         .fit(data, SEEDS)
         .unwrap();
-    (router.predict_delta(test_x.view()).unwrap(), router.predict_psi(test_x.view()))
+    (
+        router.predict_delta(test_x.view()).unwrap(),
+        router.predict_psi(test_x.view()),
+    )
 }
 
 fn max_abs(a: &Array1<f64>) -> f64 {
@@ -104,14 +114,26 @@ fn adding_a_constant_to_gold_labels_shifts_delta_by_it() {
     let c = 0.75;
     // DR: μ̂₁ (intercept unpenalized) shifts by exactly c, so does every φ_k.
     let (d0, _) = fit_predict(&data, Method::DrLearner, &test_x);
-    let (d1, _) = fit_predict(&data.map_labels(|r| r + c, |y| y), Method::DrLearner, &test_x);
+    let (d1, _) = fit_predict(
+        &data.map_labels(|r| r + c, |y| y),
+        Method::DrLearner,
+        &test_x,
+    );
     assert!(max_abs(&(&d1 - &d0 - c)) < 1e-9);
     // R: the residual o − μ̂ shifts by c(t − m̂_t(s)) where m̂_t is the outcome
     // learner's fit of t, ≈ κ = p̂ but not exactly; the shift is c up to that.
     let (d0, _) = fit_predict(&data, Method::RLearner, &test_x);
-    let (d1, _) = fit_predict(&data.map_labels(|r| r + c, |y| y), Method::RLearner, &test_x);
+    let (d1, _) = fit_predict(
+        &data.map_labels(|r| r + c, |y| y),
+        Method::RLearner,
+        &test_x,
+    );
     let shift = &d1 - &d0;
-    assert!(max_abs(&(&shift - c)) < 0.02 * c, "R shift {:?}", shift.mean());
+    assert!(
+        max_abs(&(&shift - c)) < 0.02 * c,
+        "R shift {:?}",
+        shift.mean()
+    );
 }
 
 #[test]
@@ -131,7 +153,10 @@ fn scaling_every_label_scales_delta_and_psi() {
 fn permuting_rows_with_their_folds_changes_nothing() {
     let data = linear_data(100, 400, 11);
     let test_x = normal_matrix(50, 5, &mut rng(12));
-    let folds: Vec<usize> = (0..100).map(|i| i % 5).chain((0..400).map(|j| (j * 7) % 5)).collect();
+    let folds: Vec<usize> = (0..100)
+        .map(|i| i % 5)
+        .chain((0..400).map(|j| (j * 7) % 5))
+        .collect();
     let gold_perm: Vec<usize> = (0..100).rev().collect();
     let pref_perm: Vec<usize> = (0..400).map(|j| (j * 37) % 400).collect();
     let permuted = TrainingData::new(
@@ -149,8 +174,11 @@ fn permuting_rows_with_their_folds_changes_nothing() {
     for method in [Method::RLearner, Method::DrLearner] {
         let config = MetaRouterConfig::new(method).with_learner(linear_ridge());
         let a = config.fit_with_folds(&data, &folds, 3).unwrap();
-        let b = config.fit_with_folds(&permuted, &permuted_folds, 3).unwrap();
-        let dd = &a.predict_delta(test_x.view()).unwrap() - &b.predict_delta(test_x.view()).unwrap();
+        let b = config
+            .fit_with_folds(&permuted, &permuted_folds, 3)
+            .unwrap();
+        let dd =
+            &a.predict_delta(test_x.view()).unwrap() - &b.predict_delta(test_x.view()).unwrap();
         let dp = &a.predict_psi(test_x.view()) - &b.predict_psi(test_x.view());
         assert!(max_abs(&dd) < 1e-9 && max_abs(&dp) < 1e-9, "{method:?}");
     }
@@ -164,8 +192,19 @@ fn same_seeds_same_router_and_folds_follow_the_seed() {
     let a = config.fit(&data, SEEDS).unwrap();
     let b = config.fit(&data, SEEDS).unwrap();
     assert_eq!(a.predict_psi(test_x.view()), b.predict_psi(test_x.view()));
-    let c = config.fit(&data, FitSeeds { folds: 99, learner: 12 }).unwrap();
-    assert_ne!(a.cross_fitted().unwrap().folds, c.cross_fitted().unwrap().folds);
+    let c = config
+        .fit(
+            &data,
+            FitSeeds {
+                folds: 99,
+                learner: 12,
+            },
+        )
+        .unwrap();
+    assert_ne!(
+        a.cross_fitted().unwrap().folds,
+        c.cross_fitted().unwrap().folds
+    );
 }
 
 #[test]
@@ -193,9 +232,21 @@ fn propensity_model_trimming_and_plugin_run_and_are_counted() {
     let router = config.fit(&data, SEEDS).unwrap();
     let diagnostics = router.diagnostics();
     let (lo, hi) = diagnostics.propensity_range;
-    assert!(lo > 0.0 && hi < 1.0 && lo < 0.2 && hi > 0.2, "range {lo} {hi}");
-    assert!(diagnostics.trimmed > 0, "a logistic p̂ around κ = 0.2 must trim some rows at 0.19");
-    let kept = router.cross_fitted().unwrap().kept.iter().filter(|&&k| !k).count();
+    assert!(
+        lo > 0.0 && hi < 1.0 && lo < 0.2 && hi > 0.2,
+        "range {lo} {hi}"
+    );
+    assert!(
+        diagnostics.trimmed > 0,
+        "a logistic p̂ around κ = 0.2 must trim some rows at 0.19"
+    );
+    let kept = router
+        .cross_fitted()
+        .unwrap()
+        .kept
+        .iter()
+        .filter(|&&k| !k)
+        .count();
     assert_eq!(kept, diagnostics.trimmed);
 }
 
@@ -205,10 +256,17 @@ fn bad_input_gives_specific_errors() {
     let config = MetaRouterConfig::new(Method::RLearner).with_learner(linear_ridge());
     assert!(matches!(
         config.fit(&data, SEEDS),
-        Err(Error::TooFewRows { rows: 4, folds: 5, .. })
+        Err(Error::TooFewRows {
+            rows: 4,
+            folds: 5,
+            ..
+        })
     ));
     let data = linear_data(100, 3, 19);
-    assert!(matches!(config.fit(&data, SEEDS), Err(Error::TooFewRows { rows: 3, .. })));
+    assert!(matches!(
+        config.fit(&data, SEEDS),
+        Err(Error::TooFewRows { rows: 3, .. })
+    ));
 
     let data = linear_data(50, 100, 19);
     for clip in [0.0, 0.5, -0.1, f64::NAN] {
@@ -221,16 +279,25 @@ fn bad_input_gives_specific_errors() {
     }
     let mut c = config.clone();
     c.folds = 1;
-    assert!(matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "folds"));
+    assert!(
+        matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "folds")
+    );
     let mut c = config.clone();
     c.pref_weight = -1.0;
-    assert!(matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "pref_weight"));
-    let c = MetaRouterConfig::new(Method::RLearner).with_learner(learner("type = \"ridge\"\npenalty = -1.0"));
-    assert!(matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { .. })));
+    assert!(
+        matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "pref_weight")
+    );
+    let c = MetaRouterConfig::new(Method::RLearner)
+        .with_learner(learner("type = \"ridge\"\npenalty = -1.0"));
+    assert!(matches!(
+        c.fit(&data, SEEDS),
+        Err(Error::InvalidParameter { .. })
+    ));
 
     // Non-finite data, mismatched rows and dimensions, empty sources.
     let x = Array2::zeros((3, 2));
-    let bad_x = Array2::from_shape_vec((3, 2), vec![0.0, 1.0, f64::INFINITY, 0.0, 1.0, 2.0]).unwrap();
+    let bad_x =
+        Array2::from_shape_vec((3, 2), vec![0.0, 1.0, f64::INFINITY, 0.0, 1.0, 2.0]).unwrap();
     let y = Array1::zeros(3);
     assert!(matches!(
         TrainingData::new(bad_x, y.clone(), x.clone(), y.clone()),
@@ -250,7 +317,12 @@ fn bad_input_gives_specific_errors() {
         Err(Error::ShapeMismatch { .. })
     ));
     assert!(matches!(
-        TrainingData::new(Array2::zeros((0, 2)), Array1::zeros(0), x.clone(), y.clone()),
+        TrainingData::new(
+            Array2::zeros((0, 2)),
+            Array1::zeros(0),
+            x.clone(),
+            y.clone()
+        ),
         Err(Error::Empty { .. })
     ));
     assert!(matches!(
@@ -266,6 +338,9 @@ fn bad_input_gives_specific_errors() {
         let mut w = Array1::ones(10);
         w[4] = bad;
         let result = lin.learner().fit(xs.view(), ys.view(), Some(w.view()), 0);
-        assert!(matches!(result, Err(Error::InvalidWeight { row: 4, .. })), "weight {bad}");
+        assert!(
+            matches!(result, Err(Error::InvalidWeight { row: 4, .. })),
+            "weight {bad}"
+        );
     }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::{learner, max_rel_diff};
 use meta_router::data::TrainingData;
-use meta_router::meta::{Method, MetaRouterConfig};
+use meta_router::meta::{MetaRouterConfig, Method};
 use ndarray::{Array1, Array2};
 use serde_json::Value;
 
@@ -22,7 +22,11 @@ fn vector(v: &Value) -> Vec<f64> {
 }
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/parity_linear.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/parity_linear.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -37,20 +41,29 @@ fn check(method: Method, key: &str) {
     .unwrap();
     let folds: Vec<usize> = serde_json::from_value(f["folds"].clone()).unwrap();
     let penalty = f["penalty"].as_f64().unwrap();
-    let config = MetaRouterConfig::new(method)
-        .with_learner(learner(&format!("type = \"ridge\"\nbasis = \"linear\"\npenalty = {penalty}")));
+    let config = MetaRouterConfig::new(method).with_learner(learner(&format!(
+        "type = \"ridge\"\nbasis = \"linear\"\npenalty = {penalty}"
+    )));
     let router = config.fit_with_folds(&data, &folds, 7).unwrap();
     let cf = router.cross_fitted().unwrap();
     let expected = &f[key];
     let test_x = matrix(&f["test_x"]);
     let tol = 1e-9;
-    let pseudo = max_rel_diff(cf.pseudo_outcome.as_slice().unwrap(), &vector(&expected["pseudo_outcome"]));
+    let pseudo = max_rel_diff(
+        cf.pseudo_outcome.as_slice().unwrap(),
+        &vector(&expected["pseudo_outcome"]),
+    );
     assert!(pseudo < tol, "{key}: pseudo-outcomes differ by {pseudo:e}");
     match method {
         Method::RLearner => {
             let mu = cf.mean_outcome.as_ref().unwrap();
             assert!(max_rel_diff(mu.as_slice().unwrap(), &vector(&expected["mean_outcome"])) < tol);
-            assert!(max_rel_diff(cf.weights.as_slice().unwrap(), &vector(&expected["weights"])) < tol);
+            assert!(
+                max_rel_diff(
+                    cf.weights.as_slice().unwrap(),
+                    &vector(&expected["weights"])
+                ) < tol
+            );
         }
         _ => {
             let mu1 = cf.mean_gold.as_ref().unwrap();

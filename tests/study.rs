@@ -90,7 +90,11 @@ fn thread_count_does_not_change_results() {
     assert_eq!(a.units_run, 8);
     let records = timeless(&one);
     assert_eq!(records.len(), 8 * 5);
-    assert!(records.iter().all(|r| r.ok), "{:?}", records.iter().find(|r| !r.ok));
+    assert!(
+        records.iter().all(|r| r.ok),
+        "{:?}",
+        records.iter().find(|r| !r.ok)
+    );
     assert_eq!(records, timeless(&two));
     assert_eq!(summary_bytes(&one), summary_bytes(&two));
     for file in ["summary.md", "manifest.json", "spec.toml"] {
@@ -127,12 +131,17 @@ fn resume_after_interruption_with_a_torn_line_matches_an_uninterrupted_run() {
     let changed = StudySpec::parse(&SMALL.replace("seed = 7", "seed = 8"), "small.toml").unwrap();
     let before = fs::read(cut.join("replicates.jsonl")).unwrap();
     match study::run(&changed, &resume) {
-        Err(Error::Spec { message, .. }) => assert!(message.contains("refusing to resume"), "{message}"),
+        Err(Error::Spec { message, .. }) => {
+            assert!(message.contains("refusing to resume"), "{message}")
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(before, fs::read(cut.join("replicates.jsonl")).unwrap());
     // Without --resume or --force an existing folder is refused too.
-    assert!(matches!(study::run(&spec, &options(&cut, 1)), Err(Error::Io { .. })));
+    assert!(matches!(
+        study::run(&spec, &options(&cut, 1)),
+        Err(Error::Io { .. })
+    ));
 }
 
 #[test]
@@ -159,7 +168,12 @@ fn shards_merge_into_the_unsharded_result() {
     assert_eq!(summary_bytes(&whole), summary_bytes(&merged));
     assert_eq!(timeless(&whole), timeless(&merged));
     // The same shard twice is refused.
-    let twice = vec![shard_dirs[0].clone(), shard_dirs[0].clone(), shard_dirs[1].clone(), shard_dirs[2].clone()];
+    let twice = vec![
+        shard_dirs[0].clone(),
+        shard_dirs[0].clone(),
+        shard_dirs[1].clone(),
+        shard_dirs[2].clone(),
+    ];
     assert!(study::merge(&twice, &tmp.path().join("twice"), false).is_err());
     // `report` rebuilds the same summary from the records alone.
     fs::remove_file(merged.join("summary.json")).unwrap();
@@ -178,24 +192,67 @@ fn spec_error(text: &str) -> String {
 #[test]
 fn invalid_specs_name_the_file_key_and_line() {
     let cases: &[(&str, &str, &[&str])] = &[
-        ("replicates = 4", "replicates = 4\ncolour = 3", &["bad.toml", "colour", "line"]),
-        ("pool = 900", "pool = 900\nsigma_gol = 0.3", &["bad.toml", "sigma_gol", "line 9"]),
+        (
+            "replicates = 4",
+            "replicates = 4\ncolour = 3",
+            &["bad.toml", "colour", "line"],
+        ),
+        (
+            "pool = 900",
+            "pool = 900\nsigma_gol = 0.3",
+            &["bad.toml", "sigma_gol", "line 9"],
+        ),
         ("pool = 900", "pool = \"big\"", &["bad.toml", "pool"]),
-        ("name = \"healthbench-like\"", "name = \"healthbench-unlike\"", &["bad.toml", "scenario", "healthbench-unlike"]),
-        ("method = \"pooled\"", "method = \"pooledd\"", &["bad.toml", "methods[2].method", "pooledd", "line"]),
-        ("{ type = \"ridge\", basis = \"linear\" }\n\n[[methods]]\nlabel = \"all-gold\"", "{ type = \"ridgge\" }\n\n[[methods]]\nlabel = \"all-gold\"", &["bad.toml", "ridgge"]),
-        ("n_gold = [60, 120]", "n_gold = []", &["bad.toml", "grid.n_gold", "line 12"]),
-        ("replicates = 4", "replicates = 0", &["bad.toml", "replicates", "line 4"]),
-        ("n_gold = [60, 120]", "n_gold = [60, 1200]", &["bad.toml", "n_gold", "line 12", "1200"]),
-        ("n_test = 200", "n_test = 200\nsigma_gold = -1.0", &["bad.toml", "sigma_gold", "line 10"]),
+        (
+            "name = \"healthbench-like\"",
+            "name = \"healthbench-unlike\"",
+            &["bad.toml", "scenario", "healthbench-unlike"],
+        ),
+        (
+            "method = \"pooled\"",
+            "method = \"pooledd\"",
+            &["bad.toml", "methods[2].method", "pooledd", "line"],
+        ),
+        (
+            "{ type = \"ridge\", basis = \"linear\" }\n\n[[methods]]\nlabel = \"all-gold\"",
+            "{ type = \"ridgge\" }\n\n[[methods]]\nlabel = \"all-gold\"",
+            &["bad.toml", "ridgge"],
+        ),
+        (
+            "n_gold = [60, 120]",
+            "n_gold = []",
+            &["bad.toml", "grid.n_gold", "line 12"],
+        ),
+        (
+            "replicates = 4",
+            "replicates = 0",
+            &["bad.toml", "replicates", "line 4"],
+        ),
+        (
+            "n_gold = [60, 120]",
+            "n_gold = [60, 1200]",
+            &["bad.toml", "n_gold", "line 12", "1200"],
+        ),
+        (
+            "n_test = 200",
+            "n_test = 200\nsigma_gold = -1.0",
+            &["bad.toml", "sigma_gold", "line 10"],
+        ),
         ("folds = 3", "folds = 1", &["bad.toml", "folds"]),
-        ("w = [0.0, 0.1]", "w = [-0.1]", &["bad.toml", "evaluation.w"]),
+        (
+            "w = [0.0, 0.1]",
+            "w = [-0.1]",
+            &["bad.toml", "evaluation.w"],
+        ),
     ];
     for (from, to, needles) in cases {
         assert!(SMALL.contains(from), "test setup: {from}");
         let message = spec_error(&SMALL.replacen(from, to, 1));
         for needle in *needles {
-            assert!(message.contains(needle), "`{needle}` missing from: {message}");
+            assert!(
+                message.contains(needle),
+                "`{needle}` missing from: {message}"
+            );
         }
     }
 }
@@ -208,7 +265,11 @@ fn binary() -> Command {
 fn cli_rejects_a_bad_spec_with_exit_code_and_no_results_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let spec_path = tmp.path().join("bad.toml");
-    fs::write(&spec_path, SMALL.replace("replicates = 4", "replicates = 0")).unwrap();
+    fs::write(
+        &spec_path,
+        SMALL.replace("replicates = 4", "replicates = 0"),
+    )
+    .unwrap();
     let out = tmp.path().join("out");
     let result = binary()
         .arg("simulate")
@@ -220,10 +281,16 @@ fn cli_rejects_a_bad_spec_with_exit_code_and_no_results_folder() {
         .unwrap();
     assert!(!result.status.success());
     let stderr = String::from_utf8_lossy(&result.stderr);
-    assert!(stderr.contains("bad.toml") && stderr.contains("replicates"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("replicates"),
+        "{stderr}"
+    );
     assert!(!out.exists(), "a results folder was left behind");
 
-    let missing = binary().args(["simulate", "no-such-file.toml", "--quiet"]).output().unwrap();
+    let missing = binary()
+        .args(["simulate", "no-such-file.toml", "--quiet"])
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-file.toml"));
 }
@@ -232,7 +299,11 @@ fn cli_rejects_a_bad_spec_with_exit_code_and_no_results_folder() {
 fn cli_simulate_and_scenarios_run() {
     let tmp = tempfile::tempdir().unwrap();
     let spec_path = tmp.path().join("small.toml");
-    fs::write(&spec_path, SMALL.replace("replicates = 4", "replicates = 1")).unwrap();
+    fs::write(
+        &spec_path,
+        SMALL.replace("replicates = 4", "replicates = 1"),
+    )
+    .unwrap();
     let out = tmp.path().join("out");
     let result = binary()
         .arg("simulate")
@@ -242,15 +313,33 @@ fn cli_simulate_and_scenarios_run() {
         .args(["--threads", "2", "--quiet"])
         .output()
         .unwrap();
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     assert!(String::from_utf8_lossy(&result.stdout).contains("MSE(psi)"));
-    for file in ["summary.json", "summary.md", "replicates.jsonl", "manifest.json"] {
+    for file in [
+        "summary.json",
+        "summary.md",
+        "replicates.jsonl",
+        "manifest.json",
+    ] {
         assert!(out.join(file).exists(), "{file}");
     }
     let listing = binary().arg("scenarios").output().unwrap();
     let text = String::from_utf8_lossy(&listing.stdout);
-    for name in ["healthbench-like", "prbench-like", "covariate-shift", "nie-wager-d", "binary-preference"] {
-        assert!(text.contains(name), "{name} missing from the scenario listing");
+    for name in [
+        "healthbench-like",
+        "prbench-like",
+        "covariate-shift",
+        "nie-wager-d",
+        "binary-preference",
+    ] {
+        assert!(
+            text.contains(name),
+            "{name} missing from the scenario listing"
+        );
     }
 }
 
@@ -289,13 +378,35 @@ learner = { type = "ridge", basis = "poly2", columns = 5 }
     let spec = StudySpec::parse(text, "check.toml").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     study::run(&spec, &options(tmp.path(), 2)).unwrap();
-    let records = read_records(&tmp.path().join("replicates.jsonl")).unwrap().0;
+    let records = read_records(&tmp.path().join("replicates.jsonl"))
+        .unwrap()
+        .0;
     for meta in ["R", "DR"] {
         for naive in ["pooled", "pb-only"] {
             let (mean, mcse, n) = paired_difference(&records, 0, meta, naive, |m| m.mse_psi);
             let (mean, mcse) = (mean.unwrap(), mcse.unwrap());
             assert_eq!(n, 30);
-            assert!(mean < -3.0 * mcse, "{meta} − {naive}: MSE difference {mean:.5} ± {mcse:.5}");
+            assert!(
+                mean < -3.0 * mcse,
+                "{meta} − {naive}: MSE difference {mean:.5} ± {mcse:.5}"
+            );
         }
     }
+}
+
+#[test]
+fn every_committed_study_file_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("simulations");
+    let mut count = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            StudySpec::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert!(
+        count >= 6,
+        "expected the quickstart plus one study per scenario family, found {count}"
+    );
 }

@@ -11,7 +11,12 @@ use crate::error::{Error, Result};
 use crate::rng::rng_from_seed;
 
 /// Fold index of every pooled row (GS rows first, then PB rows).
-pub fn stratified_folds(n_gold: usize, n_pref: usize, folds: usize, seed: u64) -> Result<Vec<usize>> {
+pub fn stratified_folds(
+    n_gold: usize,
+    n_pref: usize,
+    folds: usize,
+    seed: u64,
+) -> Result<Vec<usize>> {
     check_fold_count(n_gold, n_pref, folds)?;
     let mut rng = rng_from_seed(seed);
     let mut assignment = vec![0usize; n_gold + n_pref];
@@ -28,7 +33,11 @@ pub fn stratified_folds(n_gold: usize, n_pref: usize, folds: usize, seed: u64) -
 /// Checks that `K ≥ 2` and both sources have at least `K` rows.
 pub fn check_fold_count(n_gold: usize, n_pref: usize, folds: usize) -> Result<()> {
     if folds < 2 {
-        return Err(Error::param("folds", folds, "cross-fitting needs at least 2 folds"));
+        return Err(Error::param(
+            "folds",
+            folds,
+            "cross-fitting needs at least 2 folds",
+        ));
     }
     for (what, rows) in [("gold-standard data", n_gold), ("preference data", n_pref)] {
         if rows < folds {
@@ -93,12 +102,19 @@ mod tests {
     fn too_few_rows_is_an_error() {
         assert!(matches!(
             stratified_folds(3, 100, 5, 1),
-            Err(Error::TooFewRows { rows: 3, folds: 5, .. })
+            Err(Error::TooFewRows {
+                rows: 3,
+                folds: 5,
+                ..
+            })
         ));
         assert!(matches!(
             stratified_folds(100, 4, 5, 1),
             Err(Error::TooFewRows { rows: 4, .. })
         ));
-        assert!(matches!(stratified_folds(10, 10, 1, 1), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(
+            stratified_folds(10, 10, 1, 1),
+            Err(Error::InvalidParameter { .. })
+        ));
     }
 }

@@ -257,14 +257,18 @@ impl Diagnostics {
         map.insert("propensity_min".into(), self.propensity_range.0);
         map.insert("propensity_max".into(), self.propensity_range.1);
         if self.correction.is_some() {
-            map.insert("out_of_bag_fallback".into(), self.out_of_bag_fallback as f64);
+            map.insert(
+                "out_of_bag_fallback".into(),
+                self.out_of_bag_fallback as f64,
+            );
         }
         map
     }
 
     fn record(&mut self, role: Role, model: &dyn Predict) {
         for (name, value) in model.diagnostics() {
-            self.learners.insert(format!("{}.{}", role.label(), name), value);
+            self.learners
+                .insert(format!("{}.{}", role.label(), name), value);
         }
     }
 
@@ -272,7 +276,9 @@ impl Diagnostics {
         let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
         for fold in per_fold {
             for (name, value) in fold {
-                let entry = sums.entry(format!("{}.{}.mean", role.label(), name)).or_default();
+                let entry = sums
+                    .entry(format!("{}.{}.mean", role.label(), name))
+                    .or_default();
                 entry.0 += value;
                 entry.1 += 1;
             }
@@ -335,11 +341,18 @@ impl FittedRouter {
     /// `ψ̂(x)` in GS units.
     #[track_caller]
     pub fn predict_psi(&self, x: ArrayView2<f64>) -> Array1<f64> {
-        assert_eq!(x.ncols(), self.dim, "predict_psi: wrong number of feature columns");
+        assert_eq!(
+            x.ncols(),
+            self.dim,
+            "predict_psi: wrong number of feature columns"
+        );
         let raw = match &self.psi {
             PsiModel::Single(model) => model.predict(x),
             PsiModel::Plugin(eta) => {
-                let delta = self.delta.as_ref().expect("plugin routers hold a bias model");
+                let delta = self
+                    .delta
+                    .as_ref()
+                    .expect("plugin routers hold a bias model");
                 eta.predict(x) + delta.predict(x)
             }
         };
@@ -350,7 +363,11 @@ impl FittedRouter {
     /// for meta-learners; `None` for baselines.
     #[track_caller]
     pub fn predict_delta(&self, x: ArrayView2<f64>) -> Option<Array1<f64>> {
-        assert_eq!(x.ncols(), self.dim, "predict_delta: wrong number of feature columns");
+        assert_eq!(
+            x.ncols(),
+            self.dim,
+            "predict_delta: wrong number of feature columns"
+        );
         self.delta.as_ref().map(|model| model.predict(x))
     }
 
@@ -410,13 +427,25 @@ impl MetaRouterConfig {
     /// Checks every parameter range (no data needed).
     pub fn validate(&self) -> Result<()> {
         if self.folds < 2 {
-            return Err(Error::param("folds", self.folds, "cross-fitting needs at least 2 folds"));
+            return Err(Error::param(
+                "folds",
+                self.folds,
+                "cross-fitting needs at least 2 folds",
+            ));
         }
         if !(self.clip > 0.0 && self.clip < 0.5) {
-            return Err(Error::param("clip", self.clip, "the clipping level ε must lie in (0, 0.5)"));
+            return Err(Error::param(
+                "clip",
+                self.clip,
+                "the clipping level ε must lie in (0, 0.5)",
+            ));
         }
         if !(self.trim >= 0.0 && self.trim < 0.5) {
-            return Err(Error::param("trim", self.trim, "the trimming level must lie in [0, 0.5)"));
+            return Err(Error::param(
+                "trim",
+                self.trim,
+                "the trimming level must lie in [0, 0.5)",
+            ));
         }
         if !(self.pref_weight >= 0.0 && self.pref_weight.is_finite()) {
             return Err(Error::param(
@@ -426,9 +455,13 @@ impl MetaRouterConfig {
             ));
         }
         self.learner.validate()?;
-        for learner in [&self.outcome_learner, &self.bias_learner, &self.final_learner]
-            .into_iter()
-            .flatten()
+        for learner in [
+            &self.outcome_learner,
+            &self.bias_learner,
+            &self.final_learner,
+        ]
+        .into_iter()
+        .flatten()
         {
             learner.validate()?;
         }
@@ -444,13 +477,19 @@ impl MetaRouterConfig {
         if !self.method.is_meta() {
             return self.fit_baseline(data, seeds.learner);
         }
-        let assignment = folds::stratified_folds(data.n_gold(), data.n_pref(), self.folds, seeds.folds)?;
+        let assignment =
+            folds::stratified_folds(data.n_gold(), data.n_pref(), self.folds, seeds.folds)?;
         self.fit_meta(data, assignment, seeds.learner)
     }
 
     /// Fits a meta-learner with a given fold assignment (pooled order; values
     /// `0..K`). The `folds` setting is ignored in favour of the assignment.
-    pub fn fit_with_folds(&self, data: &TrainingData, assignment: &[usize], learner_seed: u64) -> Result<FittedRouter> {
+    pub fn fit_with_folds(
+        &self,
+        data: &TrainingData,
+        assignment: &[usize],
+        learner_seed: u64,
+    ) -> Result<FittedRouter> {
         self.validate()?;
         if !self.method.is_meta() {
             return self.fit_baseline(data, learner_seed);
@@ -466,13 +505,21 @@ impl MetaRouterConfig {
             Method::PbOnly => (data.pref_x().to_owned(), data.pref_y().to_owned()),
             Method::Pooled => (data.pooled_x(), data.pooled_y()),
             Method::MeanShift => {
-                let shift = data.gold_y().mean().unwrap_or(0.0) - data.pref_y().mean().unwrap_or(0.0);
+                let shift =
+                    data.gold_y().mean().unwrap_or(0.0) - data.pref_y().mean().unwrap_or(0.0);
                 let shifted = data.map_labels(|r| r, |y| y + shift);
                 (shifted.pooled_x(), shifted.pooled_y())
             }
-            Method::RLearner | Method::DrLearner => unreachable!("meta-learners are fitted by fit_meta"),
+            Method::RLearner | Method::DrLearner => {
+                unreachable!("meta-learners are fitted by fit_meta")
+            }
         };
-        let model = learner.fit(x.view(), y.view(), None, derive_seed(seed, &[Role::Final as u64]))?;
+        let model = learner.fit(
+            x.view(),
+            y.view(),
+            None,
+            derive_seed(seed, &[Role::Final as u64]),
+        )?;
         let mut diagnostics = Diagnostics {
             kappa: data.kappa(),
             scale: 1.0,
@@ -491,7 +538,12 @@ impl MetaRouterConfig {
         })
     }
 
-    fn fit_meta(&self, data: &TrainingData, assignment: Vec<usize>, seed: u64) -> Result<FittedRouter> {
+    fn fit_meta(
+        &self,
+        data: &TrainingData,
+        assignment: Vec<usize>,
+        seed: u64,
+    ) -> Result<FittedRouter> {
         let n_gold = data.n_gold();
         let n_total = data.n_total();
         let k_folds = assignment.iter().copied().max().unwrap_or(0) + 1;
@@ -499,7 +551,9 @@ impl MetaRouterConfig {
         let x = data.pooled_x();
         let treatment = data.pooled_t();
         let mut outcome = data.pooled_y();
-        outcome.slice_mut(ndarray::s![..n_gold]).mapv_inplace(|r| scale * r);
+        outcome
+            .slice_mut(ndarray::s![..n_gold])
+            .mapv_inplace(|r| scale * r);
         let kappa = data.kappa();
         let mut diagnostics = Diagnostics {
             kappa,
@@ -520,8 +574,17 @@ impl MetaRouterConfig {
                     let (train, test) = split_rows(&assignment, fold);
                     let xs = x.select(Axis(0), &train);
                     let ts = treatment.select(Axis(0), &train);
-                    let model = learner.fit_probability(xs.view(), ts.view(), None, role_seed(Role::Propensity, fold))?;
-                    scatter(&mut p, &test, model.predict(x.select(Axis(0), &test).view()));
+                    let model = learner.fit_probability(
+                        xs.view(),
+                        ts.view(),
+                        None,
+                        role_seed(Role::Propensity, fold),
+                    )?;
+                    scatter(
+                        &mut p,
+                        &test,
+                        model.predict(x.select(Axis(0), &test).view()),
+                    );
                     per_fold.push(model.diagnostics());
                 }
                 diagnostics.record_folds(Role::Propensity, &per_fold);
@@ -530,7 +593,9 @@ impl MetaRouterConfig {
         };
         let (p_min, p_max) = raw_propensity
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
         diagnostics.propensity_range = (p_min, p_max);
         let kept: Vec<bool> = raw_propensity
             .iter()
@@ -557,11 +622,20 @@ impl MetaRouterConfig {
                         None,
                         role_seed(Role::Outcome, fold),
                     )?;
-                    scatter(&mut mu, &test, model.predict(x.select(Axis(0), &test).view()));
+                    scatter(
+                        &mut mu,
+                        &test,
+                        model.predict(x.select(Axis(0), &test).view()),
+                    );
                     per_fold.push(model.diagnostics());
                 }
                 diagnostics.record_folds(Role::Outcome, &per_fold);
-                let (z, w) = pseudo::r_learner_targets(outcome.view(), treatment.view(), mu.view(), propensity.view());
+                let (z, w) = pseudo::r_learner_targets(
+                    outcome.view(),
+                    treatment.view(),
+                    mu.view(),
+                    propensity.view(),
+                );
                 (z, w, Some(mu), None, None)
             }
             Method::DrLearner => {
@@ -571,8 +645,10 @@ impl MetaRouterConfig {
                 let mut per_fold_pref = Vec::with_capacity(k_folds);
                 for fold in 0..k_folds {
                     let (train, test) = split_rows(&assignment, fold);
-                    let gold_train: Vec<usize> = train.iter().copied().filter(|&k| k < n_gold).collect();
-                    let pref_train: Vec<usize> = train.iter().copied().filter(|&k| k >= n_gold).collect();
+                    let gold_train: Vec<usize> =
+                        train.iter().copied().filter(|&k| k < n_gold).collect();
+                    let pref_train: Vec<usize> =
+                        train.iter().copied().filter(|&k| k >= n_gold).collect();
                     let x_test = x.select(Axis(0), &test);
                     for (rows, target, role, per_fold) in [
                         (&gold_train, &mut mu1, Role::OutcomeGold, &mut per_fold_gold),
@@ -629,7 +705,8 @@ impl MetaRouterConfig {
         let pref_x = data.pref_x();
         let psi = match self.assemble {
             Assemble::Plugin => {
-                let eta = final_learner.fit(pref_x, data.pref_y(), None, role_seed(Role::Eta, 0))?;
+                let eta =
+                    final_learner.fit(pref_x, data.pref_y(), None, role_seed(Role::Eta, 0))?;
                 diagnostics.record(Role::Eta, eta.as_ref());
                 PsiModel::Plugin(eta)
             }
@@ -652,7 +729,12 @@ impl MetaRouterConfig {
                     refit_weights[n_gold + j] = self.pref_weight;
                 }
                 let weights_arg = (self.pref_weight != 1.0).then(|| refit_weights.view());
-                let model = final_learner.fit(x.view(), labels.view(), weights_arg, role_seed(Role::Final, 0))?;
+                let model = final_learner.fit(
+                    x.view(),
+                    labels.view(),
+                    weights_arg,
+                    role_seed(Role::Final, 0),
+                )?;
                 diagnostics.record(Role::Final, model.as_ref());
                 PsiModel::Single(model)
             }
@@ -738,8 +820,14 @@ impl MetaRouterConfig {
                 let mut values = Array1::zeros(n_pref);
                 let mut per_fold = Vec::with_capacity(k_folds);
                 for fold in 0..k_folds {
-                    let rows: Vec<usize> = kept_rows.iter().copied().filter(|&k| assignment[k] != fold).collect();
-                    let targets: Vec<usize> = (0..n_pref).filter(|&j| assignment[n_gold + j] == fold).collect();
+                    let rows: Vec<usize> = kept_rows
+                        .iter()
+                        .copied()
+                        .filter(|&k| assignment[k] != fold)
+                        .collect();
+                    let targets: Vec<usize> = (0..n_pref)
+                        .filter(|&j| assignment[n_gold + j] == fold)
+                        .collect();
                     if targets.is_empty() {
                         continue;
                     }
@@ -758,7 +846,8 @@ impl MetaRouterConfig {
 
 /// Rows outside and inside `fold`.
 fn split_rows(assignment: &[usize], fold: usize) -> (Vec<usize>, Vec<usize>) {
-    let (test, train): (Vec<usize>, Vec<usize>) = (0..assignment.len()).partition(|&k| assignment[k] == fold);
+    let (test, train): (Vec<usize>, Vec<usize>) =
+        (0..assignment.len()).partition(|&k| assignment[k] == fold);
     (train, test)
 }
 
@@ -770,7 +859,14 @@ fn scatter(target: &mut Array1<f64>, rows: &[usize], values: Array1<f64>) {
 
 /// Fits `learner` on `(x, y)` (used for the simulation-only `all-gold`
 /// reference and by callers that need one plain fit).
-pub fn fit_single(learner: &LearnerConfig, x: ArrayView2<f64>, y: ArrayView1<f64>, seed: u64) -> Result<Box<dyn Predict>> {
+pub fn fit_single(
+    learner: &LearnerConfig,
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    seed: u64,
+) -> Result<Box<dyn Predict>> {
     learner.validate()?;
-    learner.learner().fit(x, y, None, derive_seed(seed, &[Role::Final as u64]))
+    learner
+        .learner()
+        .fit(x, y, None, derive_seed(seed, &[Role::Final as u64]))
 }

@@ -49,7 +49,11 @@ impl Normalize {
     pub fn constant(self, gold: ArrayView1<f64>, pref: ArrayView1<f64>) -> Result<f64> {
         let c = match self {
             Normalize::None => return Ok(1.0),
-            Normalize::Variance => ratio(sample_sd(pref), sample_sd(gold), "sd of gold-standard labels")?,
+            Normalize::Variance => ratio(
+                sample_sd(pref),
+                sample_sd(gold),
+                "sd of gold-standard labels",
+            )?,
             Normalize::Magnitude => ratio(
                 pref.mapv(f64::abs).mean().unwrap_or(0.0),
                 gold.mapv(f64::abs).mean().unwrap_or(0.0),
@@ -116,7 +120,11 @@ mod tests {
     fn constants_recover_a_pure_rescaling() {
         let r = array![-1.0, 0.5, 2.0, 3.0, -0.25];
         let y = r.mapv(|v| 2.5 * v);
-        for n in [Normalize::Variance, Normalize::Magnitude, Normalize::Wasserstein] {
+        for n in [
+            Normalize::Variance,
+            Normalize::Magnitude,
+            Normalize::Wasserstein,
+        ] {
             let c = n.constant(r.view(), y.view()).unwrap();
             assert!((c - 2.5).abs() < 1e-12, "{n:?}: {c}");
         }
@@ -140,8 +148,12 @@ mod tests {
         let y = array![0.0, 1.0, 2.0];
         assert!(Normalize::Variance.constant(r.view(), y.view()).is_err());
         let zero = array![0.0, 0.0];
-        assert!(Normalize::Magnitude.constant(zero.view(), y.view()).is_err());
-        assert!(Normalize::Wasserstein.constant(zero.view(), y.view()).is_err());
+        assert!(Normalize::Magnitude
+            .constant(zero.view(), y.view())
+            .is_err());
+        assert!(Normalize::Wasserstein
+            .constant(zero.view(), y.view())
+            .is_err());
     }
 
     #[test]

@@ -98,7 +98,11 @@ mod tests {
         // φ3 = (0.5/0.25)(3−2.5) + 1.5 = 1 + 1.5 = 2.5
         let expected_phi = array![3.0, 1.0, 2.5, 2.5];
         for k in 0..4 {
-            assert!((phi[k] - expected_phi[k]).abs() < 1e-14, "phi[{k}] = {}", phi[k]);
+            assert!(
+                (phi[k] - expected_phi[k]).abs() < 1e-14,
+                "phi[{k}] = {}",
+                phi[k]
+            );
         }
     }
 }

@@ -158,7 +158,11 @@ pub fn run(spec: &StudySpec, options: &RunOptions) -> Result<RunOutcome> {
     let started = Instant::now();
     if let Some((i, n)) = options.shard {
         if n == 0 || i == 0 || i > n {
-            return Err(Error::param("shard", format!("{i}/{n}"), "expected i/N with 1 <= i <= N"));
+            return Err(Error::param(
+                "shard",
+                format!("{i}/{n}"),
+                "expected i/N with 1 <= i <= N",
+            ));
         }
     }
     let dir = options.out.clone();
@@ -203,7 +207,10 @@ pub fn run(spec: &StudySpec, options: &RunOptions) -> Result<RunOutcome> {
     }
     write_atomic(&records_path, kept_text.as_bytes())?;
 
-    let done: BTreeSet<(usize, usize)> = existing.iter().map(|r| (r.grid_index, r.replicate)).collect();
+    let done: BTreeSet<(usize, usize)> = existing
+        .iter()
+        .map(|r| (r.grid_index, r.replicate))
+        .collect();
     let pending: Vec<(usize, usize)> = units(spec, options.shard)
         .into_iter()
         .filter(|u| !done.contains(u))
@@ -255,11 +262,17 @@ pub fn run(spec: &StudySpec, options: &RunOptions) -> Result<RunOutcome> {
         units_run: pending.len(),
         units_resumed,
         seconds,
-        fit_seconds: read_records(&records_path)?.0.iter().map(|r| r.seconds).sum(),
+        fit_seconds: read_records(&records_path)?
+            .0
+            .iter()
+            .map(|r| r.seconds)
+            .sum(),
     };
     write_atomic(
         &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest).expect("manifest serializes").as_bytes(),
+        serde_json::to_string_pretty(&manifest)
+            .expect("manifest serializes")
+            .as_bytes(),
     )?;
     Ok(RunOutcome {
         dir,
@@ -277,15 +290,22 @@ fn progress_bar(enabled: bool, len: usize) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(len as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} units  elapsed {elapsed}  eta {eta}")
-            .expect("static template"),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} units  elapsed {elapsed}  eta {eta}",
+        )
+        .expect("static template"),
     );
     bar
 }
 
 /// Sorts records, rewrites `replicates.jsonl` canonically, writes
 /// `summary.json`, `summary.md` and the figures; returns the summary.
-fn finish(spec: &StudySpec, dir: &Path, mut records: Vec<Record>, methods: &[String]) -> Result<Summary> {
+fn finish(
+    spec: &StudySpec,
+    dir: &Path,
+    mut records: Vec<Record>,
+    methods: &[String],
+) -> Result<Summary> {
     summary::sort_records(&mut records, methods);
     let mut text = String::new();
     for r in &records {
@@ -310,9 +330,14 @@ pub fn write_reports(spec: &StudySpec, dir: &Path, records: &[Record]) -> Result
     );
     write_atomic(
         &dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary).expect("summary serializes").as_bytes(),
+        serde_json::to_string_pretty(&summary)
+            .expect("summary serializes")
+            .as_bytes(),
     )?;
-    write_atomic(&dir.join("summary.md"), crate::report::markdown(&summary).as_bytes())?;
+    write_atomic(
+        &dir.join("summary.md"),
+        crate::report::markdown(&summary).as_bytes(),
+    )?;
     crate::report::figures(&summary, dir)?;
     Ok(summary)
 }
@@ -354,7 +379,10 @@ fn load_complete_units(path: &Path, spec: &StudySpec) -> Result<Vec<Record>> {
     let n_methods = spec.methods.len();
     let mut per_unit: BTreeMap<(usize, usize), Vec<Record>> = BTreeMap::new();
     for r in records {
-        per_unit.entry((r.grid_index, r.replicate)).or_default().push(r);
+        per_unit
+            .entry((r.grid_index, r.replicate))
+            .or_default()
+            .push(r);
     }
     Ok(per_unit
         .into_iter()
@@ -363,7 +391,10 @@ fn load_complete_units(path: &Path, spec: &StudySpec) -> Result<Vec<Record>> {
             *g < spec.points.len()
                 && *r < spec.replicates
                 && recs.len() == n_methods
-                && spec.methods.iter().all(|m| labels.contains(m.label.as_str()))
+                && spec
+                    .methods
+                    .iter()
+                    .all(|m| labels.contains(m.label.as_str()))
         })
         .flat_map(|(_, recs)| recs)
         .collect())
@@ -376,10 +407,9 @@ pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<Record> {
         folds: seed_for(spec.seed, g as u64, r as u64, Purpose::Folds),
         learner: seed_for(spec.seed, g as u64, r as u64, Purpose::Learner),
     };
-    let data = point
-        .scenario
-        .build()
-        .and_then(|scenario| scenario.draw(&mut stream(spec.seed, g as u64, r as u64, Purpose::Data)));
+    let data = point.scenario.build().and_then(|scenario| {
+        scenario.draw(&mut stream(spec.seed, g as u64, r as u64, Purpose::Data))
+    });
     spec.methods
         .iter()
         .map(|method| {
@@ -394,7 +424,12 @@ pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<Record> {
             let seconds = started.elapsed().as_secs_f64();
             let (ok, error, metrics, diagnostics) = match outcome {
                 Ok((metrics, diagnostics)) => (true, None, metrics, diagnostics),
-                Err(e) => (false, Some(e.to_string()), Metrics::default(), BTreeMap::new()),
+                Err(e) => (
+                    false,
+                    Some(e.to_string()),
+                    Metrics::default(),
+                    BTreeMap::new(),
+                ),
             };
             Record {
                 grid: point.values.clone(),
@@ -413,7 +448,12 @@ pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<Record> {
 
 type Evaluated = (Metrics, BTreeMap<String, f64>);
 
-fn evaluate_method(spec: &StudySpec, method: &MethodSpec, data: &SimulatedData, seeds: FitSeeds) -> Result<Evaluated> {
+fn evaluate_method(
+    spec: &StudySpec,
+    method: &MethodSpec,
+    data: &SimulatedData,
+    seeds: FitSeeds,
+) -> Result<Evaluated> {
     let test_x = data.test_x.view();
     let costs = Array1::ones(data.test_psi.len());
     let eval = &spec.evaluation;
@@ -432,7 +472,11 @@ fn evaluate_method(spec: &StudySpec, method: &MethodSpec, data: &SimulatedData, 
         MethodKind::AllGold(learner) => {
             let x = data.train.pooled_x();
             let model = fit_single(learner, x.view(), data.all_gold_y.view(), seeds.learner)?;
-            let diagnostics = model.diagnostics().into_iter().map(|(k, v)| (format!("final.{k}"), v)).collect();
+            let diagnostics = model
+                .diagnostics()
+                .into_iter()
+                .map(|(k, v)| (format!("final.{k}"), v))
+                .collect();
             (model.predict(test_x), None, diagnostics)
         }
         MethodKind::Estimator(config) => {
@@ -443,7 +487,11 @@ fn evaluate_method(spec: &StudySpec, method: &MethodSpec, data: &SimulatedData, 
                 let target = (c - 1.0) * &data.test_psi + &data.test_delta;
                 (d, target)
             });
-            (router.predict_psi(test_x), delta, router.diagnostics().to_map())
+            (
+                router.predict_psi(test_x),
+                delta,
+                router.diagnostics().to_map(),
+            )
         }
     };
     if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
@@ -468,7 +516,11 @@ fn evaluate_method(spec: &StudySpec, method: &MethodSpec, data: &SimulatedData, 
     Ok((routing_metrics(routing, mse_psi, mse_delta), diagnostics))
 }
 
-fn routing_metrics(routing: routing::RoutingEvaluation, mse_psi: Option<f64>, mse_delta: Option<f64>) -> Metrics {
+fn routing_metrics(
+    routing: routing::RoutingEvaluation,
+    mse_psi: Option<f64>,
+    mse_delta: Option<f64>,
+) -> Metrics {
     Metrics {
         mse_psi,
         mse_delta,
@@ -519,7 +571,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Summary> {
             return Err(Error::Spec {
                 file: path.display().to_string(),
                 location: String::new(),
-                message: format!("differs from {}; only shards of one study can be merged", first_spec_path.display()),
+                message: format!(
+                    "differs from {}; only shards of one study can be merged",
+                    first_spec_path.display()
+                ),
             });
         }
         let records_path = dir.join(RECORDS_FILE);
@@ -528,7 +583,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Summary> {
             return Err(Error::Parse {
                 path: records_path.display().to_string(),
                 line: 0,
-                message: "the last line is incomplete; finish the shard with `simulate --resume` first".into(),
+                message:
+                    "the last line is incomplete; finish the shard with `simulate --resume` first"
+                        .into(),
             });
         }
         for r in part {
@@ -576,14 +633,24 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Summary> {
 
 /// Paired differences of a scalar metric between two methods over the
 /// replicates where both succeeded: (mean difference a − b, its MCSE, count).
-pub fn paired_difference(records: &[Record], grid_index: usize, a: &str, b: &str, metric: fn(&Metrics) -> Option<f64>) -> (Option<f64>, Option<f64>, usize) {
+pub fn paired_difference(
+    records: &[Record],
+    grid_index: usize,
+    a: &str,
+    b: &str,
+    metric: fn(&Metrics) -> Option<f64>,
+) -> (Option<f64>, Option<f64>, usize) {
     let value = |label: &str, r: usize| {
         records
             .iter()
             .find(|x| x.grid_index == grid_index && x.replicate == r && x.method == label && x.ok)
             .and_then(|x| metric(&x.metrics))
     };
-    let replicates: BTreeSet<usize> = records.iter().filter(|x| x.grid_index == grid_index).map(|x| x.replicate).collect();
+    let replicates: BTreeSet<usize> = records
+        .iter()
+        .filter(|x| x.grid_index == grid_index)
+        .map(|x| x.replicate)
+        .collect();
     let diffs: Vec<f64> = replicates
         .into_iter()
         .filter_map(|r| Some(value(a, r)? - value(b, r)?))

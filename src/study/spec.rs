@@ -169,16 +169,23 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     /// The first line at or after `from_line` where `key` is assigned.
     fn find_key(&self, key: &str, from_line: usize) -> Option<usize> {
-        self.text.lines().enumerate().skip(from_line.saturating_sub(1)).find_map(|(i, line)| {
-            let trimmed = line.trim_start();
-            let rest = trimmed.strip_prefix(key)?;
-            rest.trim_start().starts_with('=').then_some(i + 1)
-        })
+        self.text
+            .lines()
+            .enumerate()
+            .skip(from_line.saturating_sub(1))
+            .find_map(|(i, line)| {
+                let trimmed = line.trim_start();
+                let rest = trimmed.strip_prefix(key)?;
+                rest.trim_start().starts_with('=').then_some(i + 1)
+            })
     }
 
     /// Line of the `[header]` (or `[[header]]`, `occurrence`-th) in the file.
@@ -208,9 +215,22 @@ impl Source<'_> {
         }
     }
 
-    /// Maps a serde error inside a sub-table to a key and a line.
-    fn sub_error(&self, prefix: &str, header_line: Option<usize>, err: impl std::fmt::Display) -> Error {
+    /// Maps a serde error inside a sub-table to a key and a line; `culprit` is
+    /// the offending key when it is known (serde's type errors do not name it).
+    fn sub_error(
+        &self,
+        prefix: &str,
+        header_line: Option<usize>,
+        err: impl std::fmt::Display,
+        culprit: Option<String>,
+    ) -> Error {
         let message = err.to_string();
+        if let Some(key) = culprit {
+            let line = self
+                .find_key(&key, header_line.unwrap_or(1))
+                .or(header_line);
+            return self.error(&format!("{prefix}.{key}"), line, message.trim().to_string());
+        }
         let key = message
             .split('`')
             .nth(1)
@@ -221,7 +241,9 @@ impl Source<'_> {
             .and_then(|k| self.find_key(k, header_line.unwrap_or(1)))
             .or(header_line);
         let full_key = match key {
-            Some(k) if message.starts_with("unknown field") || message.contains("missing field") => {
+            Some(k)
+                if message.starts_with("unknown field") || message.contains("missing field") =>
+            {
                 format!("{prefix}.{k}")
             }
             _ => prefix.to_string(),
@@ -260,7 +282,10 @@ impl StudySpec {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(err("name", "the study name must be non-empty and use only letters, digits, '-' and '_'".into()));
+            return Err(err(
+                "name",
+                "the study name must be non-empty and use only letters, digits, '-' and '_'".into(),
+            ));
         }
         if raw.replicates == 0 {
             return Err(err("replicates", "need at least one replicate".into()));
@@ -296,7 +321,11 @@ impl StudySpec {
                 ));
             }
             if key == "name" {
-                return Err(source.error("grid.name", grid_line, "the scenario name cannot be a grid parameter"));
+                return Err(source.error(
+                    "grid.name",
+                    grid_line,
+                    "the scenario name cannot be a grid parameter",
+                ));
             }
         }
         let scenario_line = source.find_header("scenario", 0);
@@ -308,11 +337,17 @@ impl StudySpec {
                 table.insert(key.clone(), value.clone());
                 values.insert(key.clone(), toml_to_json(value));
             }
-            let scenario: ScenarioConfig = toml::Value::Table(table)
-                .try_into()
-                .map_err(|e| source.sub_error("scenario", scenario_line, e))?;
+            let scenario: ScenarioConfig =
+                toml::Value::Table(table.clone()).try_into().map_err(|e| {
+                    let culprit = culprit_key::<ScenarioConfig>(&table, &["name"]);
+                    source.sub_error("scenario", scenario_line, e, culprit)
+                })?;
             scenario.build().map_err(|e| match e {
-                Error::InvalidParameter { name, value, reason } => {
+                Error::InvalidParameter {
+                    name,
+                    value,
+                    reason,
+                } => {
                     let line = if raw.grid.contains_key(&name) {
                         source.find_key(&name, grid_line.unwrap_or(1))
                     } else {
@@ -331,7 +366,11 @@ impl StudySpec {
 
         // Methods.
         if raw.methods.is_empty() {
-            return Err(source.error("methods", None, "a study needs at least one [[methods]] entry"));
+            return Err(source.error(
+                "methods",
+                None,
+                "a study needs at least one [[methods]] entry",
+            ));
         }
         let mut methods = Vec::with_capacity(raw.methods.len());
         for (i, table) in raw.methods.iter().enumerate() {
@@ -389,17 +428,34 @@ fn describe_point(values: &BTreeMap<String, serde_json::Value>) -> String {
     format!(" (at grid point {})", parts.join(", "))
 }
 
-fn parse_method(table: &toml::Table, index: usize, header: Option<usize>, source: &Source) -> Result<MethodSpec> {
+fn parse_method(
+    table: &toml::Table,
+    index: usize,
+    header: Option<usize>,
+    source: &Source,
+) -> Result<MethodSpec> {
     let key = |k: &str| format!("methods[{index}].{k}");
     let line_of = |k: &str| source.find_key(k, header.unwrap_or(1)).or(header);
     let name = match table.get("method") {
         Some(toml::Value::String(s)) => s.clone(),
-        Some(_) => return Err(source.error(&key("method"), line_of("method"), "`method` must be a string")),
+        Some(_) => {
+            return Err(source.error(
+                &key("method"),
+                line_of("method"),
+                "`method` must be a string",
+            ))
+        }
         None => return Err(source.error(&key("method"), header, "missing `method`")),
     };
     let label = match table.get("label") {
         Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return Err(source.error(&key("label"), line_of("label"), "`label` must be a non-empty string")),
+        Some(_) => {
+            return Err(source.error(
+                &key("label"),
+                line_of("label"),
+                "`label` must be a non-empty string",
+            ))
+        }
         None => name.clone(),
     };
     let mut rest = table.clone();
@@ -409,7 +465,10 @@ fn parse_method(table: &toml::Table, index: usize, header: Option<usize>, source
             Some(k) => Err(source.error(
                 &key(k),
                 line_of(k),
-                format!("method `{name}` takes no key `{k}` (allowed: label, {})", allowed.join(", ")),
+                format!(
+                    "method `{name}` takes no key `{k}` (allowed: label, {})",
+                    allowed.join(", ")
+                ),
             )),
             None => Ok(()),
         }
@@ -429,7 +488,7 @@ fn parse_method(table: &toml::Table, index: usize, header: Option<usize>, source
                 Some(v) => v
                     .clone()
                     .try_into()
-                    .map_err(|e| source.sub_error(&key("learner"), line_of("learner"), e))?,
+                    .map_err(|e| source.sub_error(&key("learner"), line_of("learner"), e, None))?,
                 None => LearnerConfig::default(),
             };
             learner
@@ -438,11 +497,15 @@ fn parse_method(table: &toml::Table, index: usize, header: Option<usize>, source
             MethodKind::AllGold(learner)
         }
         other if METHOD_NAMES.contains(&other) || other == "r" || other == "dr" => {
-            let config: MetaRouterConfig = toml::Value::Table(rest)
-                .try_into()
-                .map_err(|e| source.sub_error(&format!("methods[{index}]"), header, e))?;
+            let config: MetaRouterConfig =
+                toml::Value::Table(rest.clone()).try_into().map_err(|e| {
+                    let culprit = culprit_key::<MetaRouterConfig>(&rest, &[]);
+                    source.sub_error(&format!("methods[{index}]"), header, e, culprit)
+                })?;
             config.validate().map_err(|e| match &e {
-                Error::InvalidParameter { name, .. } => source.error(&key(name), line_of(name), e.to_string()),
+                Error::InvalidParameter { name, .. } => {
+                    source.error(&key(name), line_of(name), e.to_string())
+                }
                 _ => source.error(&format!("methods[{index}]"), header, e.to_string()),
             })?;
             MethodKind::Estimator(config)
@@ -451,11 +514,35 @@ fn parse_method(table: &toml::Table, index: usize, header: Option<usize>, source
             return Err(source.error(
                 &key("method"),
                 line_of("method"),
-                format!("unknown method `{other}` (known: {})", METHOD_NAMES.join(", ")),
+                format!(
+                    "unknown method `{other}` (known: {})",
+                    METHOD_NAMES.join(", ")
+                ),
             ))
         }
     };
     Ok(MethodSpec { label, kind })
+}
+
+/// The first key of `table` that fails to deserialize on its own (with the
+/// `keep` keys beside it): serde's type errors do not name the field, so the
+/// spec reader finds it by elimination. Every other key has a default.
+fn culprit_key<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+    keep: &[&str],
+) -> Option<String> {
+    table
+        .keys()
+        .filter(|k| !keep.contains(&k.as_str()))
+        .find(|k| {
+            let mut single: toml::Table = keep
+                .iter()
+                .filter_map(|name| table.get(*name).map(|v| (name.to_string(), v.clone())))
+                .collect();
+            single.insert((*k).clone(), table[*k].clone());
+            toml::Value::Table(single).try_into::<T>().is_err()
+        })
+        .cloned()
 }
 
 /// Cartesian product of the grid, last key varying fastest; one empty
@@ -488,8 +575,10 @@ pub fn toml_to_json(value: &toml::Value) -> serde_json::Value {
         toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
         toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => {
-            serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect())
-        }
+        toml::Value::Table(t) => serde_json::Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }

@@ -32,7 +32,12 @@ pub const W_METRICS: &[&str] = &["regret"];
 /// Puts records in canonical order: grid index, replicate, then method in the
 /// order of `methods` (unknown labels last, by name).
 pub fn sort_records(records: &mut [Record], methods: &[String]) {
-    let position = |label: &str| methods.iter().position(|m| m == label).unwrap_or(usize::MAX);
+    let position = |label: &str| {
+        methods
+            .iter()
+            .position(|m| m == label)
+            .unwrap_or(usize::MAX)
+    };
     records.sort_by(|a, b| {
         (a.grid_index, a.replicate, position(&a.method), &a.method).cmp(&(
             b.grid_index,
@@ -81,7 +86,11 @@ pub fn summarize(
             }
         }
         for label in labels {
-            let of_method: Vec<&Record> = at_point.iter().copied().filter(|r| r.method == label).collect();
+            let of_method: Vec<&Record> = at_point
+                .iter()
+                .copied()
+                .filter(|r| r.method == label)
+                .collect();
             if of_method.is_empty() {
                 continue;
             }
@@ -116,7 +125,10 @@ pub fn summarize(
             }
             let extra: BTreeSet<&String> = ok.iter().flat_map(|r| r.metrics.extra.keys()).collect();
             for name in extra {
-                let values = ok.iter().filter_map(|r| r.metrics.extra.get(name).copied()).collect();
+                let values = ok
+                    .iter()
+                    .filter_map(|r| r.metrics.extra.get(name).copied())
+                    .collect();
                 push(name, None, values);
             }
             for &metric in RHO_METRICS {
@@ -137,7 +149,10 @@ pub fn summarize(
             }
             for &metric in W_METRICS {
                 for i in 0..w.len() {
-                    let values = ok.iter().filter_map(|r| r.metrics.regret.get(i).copied()).collect();
+                    let values = ok
+                        .iter()
+                        .filter_map(|r| r.metrics.regret.get(i).copied())
+                        .collect();
                     push(metric, Some(i), values);
                 }
             }
