@@ -16,7 +16,8 @@ use rand_distr::{Distribution, StandardNormal};
 
 fn data(rows: usize, cols: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
     let mut rng = rng_from_seed(seed);
-    let x: Array2<f64> = Array2::from_shape_simple_fn((rows, cols), || StandardNormal.sample(&mut rng));
+    let x: Array2<f64> =
+        Array2::from_shape_simple_fn((rows, cols), || StandardNormal.sample(&mut rng));
     let y: Array1<f64> = x
         .rows()
         .into_iter()
@@ -78,7 +79,10 @@ fn logistic(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
+    // No plots: the crate builds plotters with ab_glyph and no registered font,
+    // which criterion's plot backend cannot draw text with.
     Criterion::default()
+        .without_plots()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
 }

@@ -343,9 +343,19 @@ impl RidgeParams {
             )?;
             (linalg::matvec(a.t(), gamma.view()), choice)
         } else {
-            let gram = linalg::weighted_gram(phi.view(), Some(w.view()));
-            let cross = linalg::weighted_cross(phi.view(), centred.view(), Some(w.view()));
-            let total_ss = centred.iter().zip(&w).map(|(v, w)| w * v * v).sum::<f64>();
+            // A = W^{1/2} Φ in place (Φ is not needed afterwards): G = AᵀA and
+            // Φᵀ W (y − ȳ) = Aᵀ (W^{1/2}(y − ȳ)), without a weighted copy.
+            let mut a = phi;
+            let sqrt_w = w.mapv(f64::sqrt);
+            for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
+                if *s != 1.0 {
+                    row *= *s;
+                }
+            }
+            let scaled_target = &centred * &sqrt_w;
+            let gram = linalg::weighted_gram(a.view(), None);
+            let cross = linalg::weighted_cross(a.view(), scaled_target.view(), None);
+            let total_ss = scaled_target.dot(&scaled_target);
             solve_primal(
                 gram,
                 cross.view(),

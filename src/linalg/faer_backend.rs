@@ -9,6 +9,7 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::{factor as llt_factor, solve as llt_solve};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::matmul::matmul as faer_matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Par};
 use faer_ext::IntoFaer;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
@@ -44,9 +45,34 @@ pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 #[track_caller]
 pub fn weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Array2<f64> {
     match weights {
-        None => matmul_tn(x, x),
-        Some(w) => matmul_tn(x, scale_rows(x, w).view()),
+        None => symmetric_product(x, x),
+        Some(w) => symmetric_product(x, scale_rows(x, w).view()),
     }
+}
+
+/// `aᵀ b` for a product known to be symmetric: only the lower triangle is
+/// computed (half the flops), then mirrored.
+fn symmetric_product(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    assert_eq!(a.nrows(), b.nrows(), "weighted_gram: row counts differ");
+    let p = a.ncols();
+    let mut out = Array2::<f64>::zeros((p, p).f());
+    triangular::matmul(
+        out.view_mut().into_faer(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a.t().into_faer(),
+        BlockStructure::Rectangular,
+        b.into_faer(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+    for j in 0..p {
+        for i in 0..j {
+            out[[i, j]] = out[[j, i]];
+        }
+    }
+    out
 }
 
 /// `Xᵀ diag(w) y`; `None` means unit weights.
