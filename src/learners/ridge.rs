@@ -68,19 +68,14 @@ use crate::linalg;
 /// A ridge penalty: chosen by generalized cross-validation, or fixed.
 ///
 /// In configuration files: the string `"gcv"` or a number `λ ≥ 0`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(try_from = "PenaltyRepr", into = "PenaltyRepr")]
 pub enum Penalty {
     /// Minimize weighted GCV over the penalty grid.
+    #[default]
     Gcv,
     /// A fixed `λ ≥ 0`.
     Fixed(f64),
-}
-
-impl Default for Penalty {
-    fn default() -> Self {
-        Penalty::Gcv
-    }
 }
 
 impl fmt::Display for Penalty {
