@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 #[track_caller]
 pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
-    // Column-major output suits faer's kernels; callers see an ordinary array.
-    let mut out = Array2::<f64>::zeros((a.nrows(), b.ncols()).f());
+    // Standard (row-major) output, like every array this module returns.
+    let mut out = Array2::<f64>::zeros((a.nrows(), b.ncols()));
     faer_matmul(
         out.view_mut().into_faer(),
         Accum::Replace,
@@ -72,7 +72,8 @@ fn symmetric_product(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
             out[[i, j]] = out[[j, i]];
         }
     }
-    out
+    // Symmetric, so the transposed (row-major) view holds the same matrix.
+    out.reversed_axes()
 }
 
 /// `Xᵀ diag(w) y`; `None` means unit weights.
@@ -126,7 +127,7 @@ pub(crate) fn try_cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Opti
         MemStack::new(&mut buffer),
     );
     if solution.iter().all(|v| v.is_finite()) {
-        Some(solution)
+        Some(solution.as_standard_layout().into_owned())
     } else {
         None
     }
@@ -168,5 +169,5 @@ pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
         detail: format!("{e:?}"),
     })?;
     let values = Array1::from_iter((0..n).map(|i| values.column_vector()[i]));
-    SymmetricEigen::sorted(values, vectors)
+    SymmetricEigen::sorted(values, vectors.as_standard_layout().into_owned())
 }

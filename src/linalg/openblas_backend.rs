@@ -175,5 +175,5 @@ pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
         operation: "symmetric eigendecomposition".into(),
         detail: e.to_string(),
     })?;
-    SymmetricEigen::sorted(values, vectors)
+    SymmetricEigen::sorted(values, vectors.as_standard_layout().into_owned())
 }
