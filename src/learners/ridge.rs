@@ -11,9 +11,11 @@
 //! `b̂ = ȳ_w` and `β̂ = (G + λS I)⁻¹ Φᵀ W (y − ȳ_w)` with `G = Φᵀ W Φ`.
 //!
 //! # Algorithm
-//! - Fixed `λ ≥ 0`: one Cholesky solve of `G + λS I` (with the jitter fallback
-//!   of [`crate::linalg::cholesky_solve`], which makes `λ = 0` usable for
-//!   rank-deficient `G`); the jitter is reported as a diagnostic.
+//! - Fixed `λ ≥ 0`: one Cholesky factorization of `G + λS I` (with the jitter
+//!   fallback of [`crate::linalg::cholesky_solve`], which makes `λ = 0` usable
+//!   for rank-deficient `G`; the jitter δ is reported), applied to the
+//!   cross-product and to the identity, so that `df = 1 + p − μ tr((G + μI)⁻¹)`
+//!   and the GCV score below are reported too (`μ = λS + δ`).
 //! - `penalty = "gcv"`: one eigendecomposition `G = V diag(e) Vᵀ` serves the
 //!   whole log-spaced grid. With `c = Vᵀ Φᵀ W (y − ȳ_w)`, `T = Σ w_i (y_i − ȳ_w)²`
 //!   and `μ = λS`, the weighted residual sum of squares is
@@ -31,8 +33,8 @@
 //! Cost: `O(N p²)` for the Gram matrix plus `O(p³)` for the factorization
 //! (`O(n₊² p + n₊³)` in dual form).
 //!
-//! Diagnostics: `penalty` (λ used), `jitter`; with GCV also `df` and `gcv`; with
-//! random features also `bandwidth`.
+//! Diagnostics: `penalty` (λ used), `jitter`, `df`, `gcv` (omitted when
+//! `df ≥ n_eff`); with random features also `bandwidth`.
 //!
 //! # References
 //! - Hoerl & Kennard (1970), "Ridge regression", *Technometrics* 12(1).
@@ -369,15 +371,14 @@ impl RidgeParams {
     }
 }
 
-/// The penalty a fit used, with its GCV score and degrees of freedom when the
-/// penalty was chosen by GCV.
+/// The penalty a fit used, with its effective degrees of freedom and GCV score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PenaltyChoice {
     /// λ used.
     pub penalty: f64,
-    /// Effective degrees of freedom `1 + Σ e_j/(e_j + λS)` (GCV only).
+    /// Effective degrees of freedom `1 + Σ e_j/(e_j + λS)` (intercept included).
     pub df: Option<f64>,
-    /// Weighted GCV score at λ (GCV only).
+    /// Weighted GCV score at λ (`None` when `df` reaches the effective sample size).
     pub gcv: Option<f64>,
     /// Diagonal jitter added by the Cholesky fallback (fixed penalty only; 0 otherwise).
     pub jitter: f64,
@@ -471,6 +472,46 @@ fn select_penalty(
     })
 }
 
+/// Fixed-penalty solve of `(M + μI) x = rhs`, `μ = λS`, by one Cholesky
+/// factorization applied to `rhs` and to the identity; the inverse's trace gives
+/// `df = 1 + m − μ tr((M + μI)⁻¹)` and `rss(x, μ)` the weighted RSS, hence GCV
+/// (`None` when `df ≥ n_eff`). If the factorization needed jitter `δ`, `μ + δ`
+/// is used throughout. Costs `O(m³)`.
+fn fixed_penalty_solve(
+    matrix: Array2<f64>,
+    rhs: ArrayView1<f64>,
+    lambda: f64,
+    problem: &WeightedProblem,
+    rss: impl Fn(&Array1<f64>, f64) -> f64,
+) -> Result<(Array1<f64>, PenaltyChoice)> {
+    let m = matrix.nrows();
+    let mut system = matrix;
+    system
+        .diag_mut()
+        .mapv_inplace(|v| v + lambda * problem.total);
+    let mut right = Array2::<f64>::zeros((m, m + 1));
+    right.column_mut(0).assign(&rhs);
+    for i in 0..m {
+        right[[i, i + 1]] = 1.0;
+    }
+    let (solution, info) = linalg::cholesky_solve(system.view(), right.view())?;
+    let x = solution.column(0).to_owned();
+    let trace: f64 = (0..m).map(|i| solution[[i, i + 1]]).sum();
+    let mu = lambda * problem.total + info.jitter;
+    let df = 1.0 + m as f64 - mu * trace;
+    let gcv = (df < problem.n_eff)
+        .then(|| (rss(&x, mu).max(0.0) / problem.total) / (1.0 - df / problem.n_eff).powi(2));
+    Ok((
+        x,
+        PenaltyChoice {
+            penalty: lambda,
+            df: Some(df),
+            gcv,
+            jitter: info.jitter,
+        },
+    ))
+}
+
 /// Primal solve: `(G + λS I) β = cross`, with `G = Φᵀ W Φ` of weighted-centred
 /// features and `cross = Φᵀ W (y − ȳ_w)`; `total_ss = Σ w (y − ȳ_w)²`.
 pub(crate) fn solve_primal(
@@ -483,20 +524,10 @@ pub(crate) fn solve_primal(
 ) -> Result<(Array1<f64>, PenaltyChoice)> {
     match penalty {
         Penalty::Fixed(lambda) => {
-            let mut system = gram;
-            system
-                .diag_mut()
-                .mapv_inplace(|v| v + lambda * problem.total);
-            let (beta, info) = linalg::cholesky_solve_vec(system.view(), cross)?;
-            Ok((
-                beta,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: None,
-                    gcv: None,
-                    jitter: info.jitter,
-                },
-            ))
+            // RSS = T − βᵀc − μ‖β‖² because (G + μI)β = c.
+            fixed_penalty_solve(gram, cross, lambda, problem, |beta, mu| {
+                total_ss - beta.dot(&cross) - mu * beta.dot(beta)
+            })
         }
         Penalty::Gcv => {
             let eigen = linalg::symmetric_eigen(gram.view())?;
@@ -550,20 +581,10 @@ pub(crate) fn solve_dual(
 ) -> Result<(Array1<f64>, PenaltyChoice)> {
     match penalty {
         Penalty::Fixed(lambda) => {
-            let mut system = kernel;
-            system
-                .diag_mut()
-                .mapv_inplace(|v| v + lambda * problem.total);
-            let (gamma, info) = linalg::cholesky_solve_vec(system.view(), target)?;
-            Ok((
-                gamma,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: None,
-                    gcv: None,
-                    jitter: info.jitter,
-                },
-            ))
+            // The residual ỹ − Kγ equals μγ because (K + μI)γ = ỹ.
+            fixed_penalty_solve(kernel, target, lambda, problem, |gamma, mu| {
+                mu * mu * gamma.dot(gamma)
+            })
         }
         Penalty::Gcv => {
             let eigen = linalg::symmetric_eigen(kernel.view())?;
@@ -672,7 +693,7 @@ mod tests {
             &problem,
         )
         .unwrap();
-        let (direct, _) = solve_primal(
+        let (direct, fixed_choice) = solve_primal(
             gram,
             cross.view(),
             total_ss,
@@ -687,6 +708,28 @@ mod tests {
         let df = choice.df.unwrap();
         let expected = (rss / w.sum()) / (1.0 - df / problem.n_eff).powi(2);
         assert_relative_eq!(choice.gcv.unwrap(), expected, max_relative = 1e-10);
+        // The fixed-penalty path reports the same df and GCV score.
+        assert_relative_eq!(fixed_choice.df.unwrap(), df, max_relative = 1e-10);
+        assert_relative_eq!(fixed_choice.gcv.unwrap(), expected, max_relative = 1e-10);
+
+        // Dual form: same numbers for both paths.
+        let sqrt_w = w.mapv(f64::sqrt);
+        let mut a = phi.clone();
+        for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
+            row *= *s;
+        }
+        let target = &y * &sqrt_w;
+        let kernel = a.dot(&a.t());
+        let (gamma, dual_gcv) =
+            solve_dual(kernel.clone(), target.view(), Penalty::Gcv, &grid, &problem).unwrap();
+        let (gamma_fixed, dual_fixed) =
+            solve_dual(kernel, target.view(), Penalty::Fixed(0.3), &grid, &problem).unwrap();
+        assert_close!(a.t().dot(&gamma), beta, epsilon = 1e-10);
+        assert_close!(gamma_fixed, gamma, epsilon = 1e-10);
+        assert_relative_eq!(dual_gcv.df.unwrap(), df, max_relative = 1e-10);
+        assert_relative_eq!(dual_fixed.df.unwrap(), df, max_relative = 1e-10);
+        assert_relative_eq!(dual_gcv.gcv.unwrap(), expected, max_relative = 1e-10);
+        assert_relative_eq!(dual_fixed.gcv.unwrap(), expected, max_relative = 1e-10);
     }
 
     #[test]
