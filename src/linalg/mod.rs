@@ -312,6 +312,15 @@ mod tests {
                 assert_relative_eq!(gram[[j, k]], g, epsilon = 1e-12);
             }
         }
+        // Signed weights are allowed too (a general X' diag(w) X).
+        let signed = array![1.0, -2.0, 0.5, 3.0];
+        let gram_signed = weighted_gram(x.view(), Some(signed.view()));
+        for j in 0..3 {
+            for k in 0..3 {
+                let g: f64 = (0..4).map(|i| signed[i] * x[[i, j]] * x[[i, k]]).sum();
+                assert_relative_eq!(gram_signed[[j, k]], g, epsilon = 1e-12);
+            }
+        }
         let unweighted = weighted_gram(x.view(), None);
         assert_close!(unweighted, x.t().dot(&x), epsilon = 1e-12);
     }
