@@ -79,7 +79,10 @@ fn logistic(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
+    // No plots: the crate builds plotters with ab_glyph and no registered font,
+    // which criterion's plot backend cannot draw text with.
     Criterion::default()
+        .without_plots()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
 }

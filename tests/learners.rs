@@ -664,3 +664,48 @@ mod backends {
         }
     }
 }
+
+#[test]
+fn degenerate_shapes_do_not_panic() {
+    // No feature columns: every learner is intercept-only.
+    let x = Array2::<f64>::zeros((12, 0));
+    let y = normal_vector(12, 111);
+    let w = normal_vector(12, 112).mapv(|v| v.abs() + 0.1);
+    let mean = y.dot(&w) / w.sum();
+    for (learner, probability) in all_learners() {
+        if probability {
+            let t = y.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 });
+            let fitted = learner
+                .fit_probability(x.view(), t.view(), Some(w.view()), 0)
+                .unwrap();
+            let expected = t.dot(&w) / w.sum();
+            let p = fitted.predict(Array2::<f64>::zeros((2, 0)).view());
+            assert!(
+                (p[0] - expected).abs() < 1e-6,
+                "{}: {}",
+                learner.name(),
+                p[0]
+            );
+        } else {
+            let fitted = learner.fit(x.view(), y.view(), Some(w.view()), 0).unwrap();
+            let p = fitted.predict(Array2::<f64>::zeros((2, 0)).view());
+            assert!((p[0] - mean).abs() < 1e-12, "{}: {}", learner.name(), p[0]);
+        }
+    }
+    // A single row: fits with a fixed penalty work; GCV reports a clear error.
+    let one_x = ndarray::array![[1.0, 2.0]];
+    let one_y = ndarray::array![3.0];
+    let fitted = RidgeParams::fixed(0.1)
+        .fit(one_x.view(), one_y.view(), None, 0)
+        .unwrap();
+    assert_eq!(fitted.predict(one_x.view())[0], 3.0);
+    let err = RidgeParams::default()
+        .fit(one_x.view(), one_y.view(), None, 0)
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+    let empty = Array2::<f64>::zeros((0, 2));
+    let err = RidgeParams::default()
+        .fit(empty.view(), Array1::zeros(0).view(), None, 0)
+        .unwrap_err();
+    assert!(matches!(err, Error::Empty { .. }), "{err}");
+}

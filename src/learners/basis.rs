@@ -93,24 +93,31 @@ impl Standardizer {
     /// [`crate::learners::check_training`]).
     pub fn fit(x: ArrayView2<f64>, weights: ArrayView1<f64>) -> Self {
         let total: f64 = weights.sum();
-        let mut mean = Array1::<f64>::zeros(x.ncols());
-        let mut scale = Array1::<f64>::zeros(x.ncols());
-        for (j, column) in x.columns().into_iter().enumerate() {
-            let m = column.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / total;
-            let variance = column
-                .iter()
-                .zip(weights)
-                .map(|(v, w)| w * (v - m) * (v - m))
-                .sum::<f64>()
-                / total;
-            let sd = variance.sqrt();
-            mean[j] = m;
-            scale[j] = if sd > 1e-10 * (1.0 + m.abs()) {
+        let cols = x.ncols();
+        // Row-wise two-pass accumulation (cache-friendly for row-major input).
+        let mut mean = Array1::<f64>::zeros(cols);
+        for (row, &w) in x.rows().into_iter().zip(weights) {
+            if w != 0.0 {
+                mean.scaled_add(w, &row);
+            }
+        }
+        mean /= total;
+        let mut variance = Array1::<f64>::zeros(cols);
+        for (row, &w) in x.rows().into_iter().zip(weights) {
+            if w != 0.0 {
+                for ((acc, v), m) in variance.iter_mut().zip(row).zip(&mean) {
+                    *acc += w * (v - m) * (v - m);
+                }
+            }
+        }
+        let scale = Array1::from_iter(variance.iter().zip(&mean).map(|(var, m)| {
+            let sd = (var / total).sqrt();
+            if sd > 1e-10 * (1.0 + m.abs()) {
                 sd
             } else {
                 0.0
-            };
-        }
+            }
+        }));
         Self { mean, scale }
     }
 
@@ -122,9 +129,10 @@ impl Standardizer {
             self.mean.len(),
             "standardizer: wrong column count"
         );
+        let inverse = self.scale.mapv(|s| if s > 0.0 { 1.0 / s } else { 0.0 });
         for mut row in x.rows_mut() {
-            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
-                *v = if *s > 0.0 { (*v - m) / s } else { 0.0 };
+            for ((v, m), r) in row.iter_mut().zip(&self.mean).zip(&inverse) {
+                *v = (*v - m) * r;
             }
         }
     }

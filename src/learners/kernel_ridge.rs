@@ -22,7 +22,7 @@
 //! [`crate::learners::ridge`]: one eigendecomposition of `K̃` gives, for every λ
 //! on the grid, `RSS(λ) = Σ_j a_j² μ² / (e_j + μ)²` (`a = Uᵀỹ`, `μ = λS`),
 //! `df = 1 + Σ e_j/(e_j + μ)` and `GCV = (RSS/S)/(1 − df/n_eff)²`,
-//! `n_eff = S²/Σw²`. A fixed penalty uses one Cholesky solve instead.
+//! `n_eff = S²/Σw²`. A fixed penalty uses one Cholesky factorization instead.
 //!
 //! Cost: `O(n₊²)` memory (a few `n₊ × n₊` matrices; 6000 rows ≈ 0.3 GB each) and
 //! `O(n₊³)` time for the eigendecomposition — seconds at 2000 rows, on the
@@ -30,7 +30,8 @@
 //! study (hundreds to a few thousand rows); fits with more than `max_rows`
 //! positively weighted rows are refused with [`Error::InvalidParameter`].
 //!
-//! Diagnostics: `penalty`, `jitter`, `bandwidth`, and with GCV `df` and `gcv`.
+//! Diagnostics: `penalty`, `jitter`, `bandwidth`, `df` and `gcv` (a fixed
+//! penalty also inverts `K̃ + λS I` for them: another `O(n₊³)`).
 //!
 //! # References
 //! - Schölkopf, Herbrich & Smola (2001), "A generalized representer theorem", COLT

@@ -22,9 +22,10 @@ pub mod kernel_ridge;
 pub mod logistic;
 pub mod ridge;
 
-pub use kernel_ridge::KernelRidgeParams;
-pub use logistic::LogisticParams;
-pub use ridge::RidgeParams;
+pub use basis::Basis;
+pub use kernel_ridge::{Bandwidth, FittedKernelRidge, KernelRidgeParams};
+pub use logistic::{FittedLogistic, LogisticParams};
+pub use ridge::{FittedRidge, Penalty, PenaltyChoice, PenaltyGrid, RidgeParams};
 
 /// A fitted model that predicts one value per row.
 pub trait Predict: Send + Sync + std::fmt::Debug {

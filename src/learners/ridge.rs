@@ -12,9 +12,11 @@
 //! `b̂ = ȳ_w` and `β̂ = (G + λS I)⁻¹ Φᵀ W (y − ȳ_w)` with `G = Φᵀ W Φ`.
 //!
 //! # Algorithm
-//! - Fixed `λ ≥ 0`: one Cholesky solve of `G + λS I` (with the jitter fallback
-//!   of [`crate::linalg::cholesky_solve`], which makes `λ = 0` usable for
-//!   rank-deficient `G`); the jitter is reported as a diagnostic.
+//! - Fixed `λ ≥ 0`: one Cholesky factorization of `G + λS I` (with the jitter
+//!   fallback of [`crate::linalg::cholesky_solve`], which makes `λ = 0` usable
+//!   for rank-deficient `G`; the jitter δ is reported), applied to the
+//!   cross-product and to the identity, so that `df = 1 + p − μ tr((G + μI)⁻¹)`
+//!   and the GCV score below are reported too (`μ = λS + δ`).
 //! - `penalty = "gcv"`: one eigendecomposition `G = V diag(e) Vᵀ` serves the
 //!   whole log-spaced grid. With `c = Vᵀ Φᵀ W (y − ȳ_w)`, `T = Σ w_i (y_i − ȳ_w)²`
 //!   and `μ = λS`, the weighted residual sum of squares is
@@ -46,8 +48,8 @@
 //! Cost: `O(N p²)` for the Gram matrix plus `O(p³)` for the factorization
 //! (`O(n₊² p + n₊³)` in dual form).
 //!
-//! Diagnostics: `penalty` (λ used), `jitter`; with GCV also `df` and `gcv`; with
-//! random features also `bandwidth`.
+//! Diagnostics: `penalty` (λ used), `jitter`, `df`, `gcv` (omitted when
+//! `df ≥ n_eff`); with random features also `bandwidth`.
 //!
 //! # References
 //! - Hoerl & Kennard (1970), "Ridge regression", *Technometrics* 12(1).
@@ -83,21 +85,16 @@ use crate::linalg;
 /// A ridge penalty: chosen by generalized cross-validation, or fixed.
 ///
 /// In configuration files: `"loo"` (default), `"gcv"` or a number `λ ≥ 0`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(try_from = "PenaltyRepr", into = "PenaltyRepr")]
 pub enum Penalty {
     /// Minimize weighted GCV over the penalty grid.
     Gcv,
     /// Minimize the exact weighted leave-one-out error over the penalty grid.
+    #[default]
     Loo,
     /// A fixed `λ ≥ 0`.
     Fixed(f64),
-}
-
-impl Default for Penalty {
-    fn default() -> Self {
-        Penalty::Loo
-    }
 }
 
 impl fmt::Display for Penalty {
@@ -384,23 +381,21 @@ impl RidgeParams {
             )?;
             (linalg::matvec(a.t(), gamma.view()), choice)
         } else {
-            let gram = linalg::weighted_gram(phi.view(), Some(w.view()));
-            let cross = linalg::weighted_cross(phi.view(), centred.view(), Some(w.view()));
-            let total_ss = centred.iter().zip(&w).map(|(v, w)| w * v * v).sum::<f64>();
-            let scaled = (self.penalty == Penalty::Loo).then(|| {
-                let sqrt_w = problem.sqrt_weights();
-                let mut design = phi.select(Axis(0), &problem.positive);
-                for (mut row, s) in design.rows_mut().into_iter().zip(&sqrt_w) {
+            // A = W^{1/2} Φ in place (Φ is not needed afterwards): G = AᵀA and
+            // Φᵀ W (y − ȳ) = Aᵀ (W^{1/2}(y − ȳ)), without a weighted copy.
+            let mut a = phi;
+            let sqrt_w = w.mapv(f64::sqrt);
+            for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
+                if *s != 1.0 {
                     row *= *s;
                 }
-                let target: Array1<f64> = problem
-                    .positive
-                    .iter()
-                    .zip(&sqrt_w)
-                    .map(|(&i, s)| s * centred[i])
-                    .collect();
-                (design, target)
-            });
+            }
+            let scaled_target = &centred * &sqrt_w;
+            let gram = linalg::weighted_gram(a.view(), None);
+            let cross = linalg::weighted_cross(a.view(), scaled_target.view(), None);
+            let total_ss = scaled_target.dot(&scaled_target);
+            let loo_design =
+                (self.penalty == Penalty::Loo).then(|| (a.view(), scaled_target.view(), w.view()));
             solve_primal(
                 gram,
                 cross.view(),
@@ -408,7 +403,7 @@ impl RidgeParams {
                 self.penalty,
                 &self.penalty_grid,
                 &problem,
-                scaled.as_ref().map(|(d, t)| (d.view(), t.view())),
+                loo_design,
             )?
         };
         Ok(FittedRidge {
@@ -421,15 +416,14 @@ impl RidgeParams {
     }
 }
 
-/// The penalty a fit used, with its GCV score and degrees of freedom when the
-/// penalty was chosen by GCV.
+/// The penalty a fit used, with its effective degrees of freedom and GCV score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PenaltyChoice {
     /// λ used.
     pub penalty: f64,
-    /// Effective degrees of freedom `1 + Σ e_j/(e_j + λS)` (GCV only).
+    /// Effective degrees of freedom `1 + Σ e_j/(e_j + λS)` (intercept included).
     pub df: Option<f64>,
-    /// Weighted GCV score at λ (GCV only).
+    /// Weighted GCV score at λ (`None` when `df` reaches the effective sample size).
     pub gcv: Option<f64>,
     /// Weighted leave-one-out error at λ (LOO only).
     pub loo: Option<f64>,
@@ -534,7 +528,8 @@ fn select_penalty(
 /// In eigen-coordinates the fit on the `√w`-scaled rows is
 /// `f̃_i = Σ_j m_ij c_j / (e_j + μ)` and the leverage
 /// `h_ii = w_i/S + Σ_j m_ij² / (e_j + μ)`, where `m` is `W^{1/2} Φ V` (primal)
-/// or `U diag(√e)` (dual); the scaled residual is `r̃_i = ỹ_i − f̃_i` and
+/// or `U diag(√e)` (dual) and `w_i` the weight of `m`'s row `i` (zero-weight
+/// rows contribute nothing); the scaled residual is `r̃_i = ỹ_i − f̃_i` and
 /// `w_i (e_i/(1 − h_ii))² = (r̃_i/(1 − h_ii))²`. This is the exact
 /// leave-one-out shortcut of weighted least squares with the standardization
 /// held fixed; it costs `O(n₊ r)` per grid point. Returns `(λ, df, CV)`.
@@ -543,6 +538,7 @@ fn select_penalty_loo(
     eigenvalues: &Array1<f64>,
     coords: &Array1<f64>,
     scaled_target: ArrayView1<f64>,
+    row_weights: ArrayView1<f64>,
     grid: &PenaltyGrid,
     problem: &WeightedProblem,
 ) -> Result<(f64, f64, f64)> {
@@ -571,11 +567,7 @@ fn select_penalty_loo(
                 .sum::<f64>();
         let mut score = 0.0;
         let mut valid = true;
-        for (i, (&target, &w)) in scaled_target
-            .iter()
-            .zip(&problem.positive_weights)
-            .enumerate()
-        {
+        for (i, (&target, &w)) in scaled_target.iter().zip(row_weights).enumerate() {
             let h = w / problem.total + leverage[[i, g]];
             if h >= 1.0 - 1e-12 {
                 valid = false;
@@ -601,11 +593,52 @@ fn select_penalty_loo(
     })
 }
 
+/// Fixed-penalty solve of `(M + μI) x = rhs`, `μ = λS`, by one Cholesky
+/// factorization applied to `rhs` and to the identity; the inverse's trace gives
+/// `df = 1 + m − μ tr((M + μI)⁻¹)` and `rss(x, μ)` the weighted RSS, hence GCV
+/// (`None` when `df ≥ n_eff`). If the factorization needed jitter `δ`, `μ + δ`
+/// is used throughout. Costs `O(m³)`.
+fn fixed_penalty_solve(
+    matrix: Array2<f64>,
+    rhs: ArrayView1<f64>,
+    lambda: f64,
+    problem: &WeightedProblem,
+    rss: impl Fn(&Array1<f64>, f64) -> f64,
+) -> Result<(Array1<f64>, PenaltyChoice)> {
+    let m = matrix.nrows();
+    let mut system = matrix;
+    system
+        .diag_mut()
+        .mapv_inplace(|v| v + lambda * problem.total);
+    let mut right = Array2::<f64>::zeros((m, m + 1));
+    right.column_mut(0).assign(&rhs);
+    for i in 0..m {
+        right[[i, i + 1]] = 1.0;
+    }
+    let (solution, info) = linalg::cholesky_solve(system.view(), right.view())?;
+    let x = solution.column(0).to_owned();
+    let trace: f64 = (0..m).map(|i| solution[[i, i + 1]]).sum();
+    let mu = lambda * problem.total + info.jitter;
+    let df = 1.0 + m as f64 - mu * trace;
+    let gcv = (df < problem.n_eff)
+        .then(|| (rss(&x, mu).max(0.0) / problem.total) / (1.0 - df / problem.n_eff).powi(2));
+    Ok((
+        x,
+        PenaltyChoice {
+            penalty: lambda,
+            df: Some(df),
+            gcv,
+            loo: None,
+            jitter: info.jitter,
+        },
+    ))
+}
+
 /// Primal solve: `(G + λS I) β = cross`, with `G = Φᵀ W Φ` of weighted-centred
 /// features and `cross = Φᵀ W (y − ȳ_w)`; `total_ss = Σ w (y − ȳ_w)²`.
 ///
-/// `scaled` holds `(W^{1/2} Φ, W^{1/2}(y − ȳ_w))` on the positively weighted
-/// rows; it is needed only for `penalty = "loo"`.
+/// `scaled` holds `(W^{1/2} Φ, W^{1/2}(y − ȳ_w), w)` row by row; it is needed
+/// only for `penalty = "loo"`.
 pub(crate) fn solve_primal(
     gram: Array2<f64>,
     cross: ArrayView1<f64>,
@@ -613,11 +646,11 @@ pub(crate) fn solve_primal(
     penalty: Penalty,
     grid: &PenaltyGrid,
     problem: &WeightedProblem,
-    scaled: Option<(ArrayView2<f64>, ArrayView1<f64>)>,
+    scaled: Option<(ArrayView2<f64>, ArrayView1<f64>, ArrayView1<f64>)>,
 ) -> Result<(Array1<f64>, PenaltyChoice)> {
     match penalty {
         Penalty::Loo => {
-            let (design, target) = scaled.ok_or_else(|| Error::Unsupported {
+            let (design, target, row_weights) = scaled.ok_or_else(|| Error::Unsupported {
                 learner: "ridge".into(),
                 what: "choose a leave-one-out penalty without the design matrix".into(),
             })?;
@@ -625,8 +658,15 @@ pub(crate) fn solve_primal(
             let values = eigen.values.mapv(|e| e.max(0.0));
             let coords = linalg::matvec(eigen.vectors.t(), cross);
             let m = linalg::matmul(design, eigen.vectors.view());
-            let (lambda, df, score) =
-                select_penalty_loo(m.view(), &values, &coords, target, grid, problem)?;
+            let (lambda, df, score) = select_penalty_loo(
+                m.view(),
+                &values,
+                &coords,
+                target,
+                row_weights,
+                grid,
+                problem,
+            )?;
             let mu = lambda * problem.total;
             let scaled_coords: Array1<f64> = values
                 .iter()
@@ -646,21 +686,10 @@ pub(crate) fn solve_primal(
             ))
         }
         Penalty::Fixed(lambda) => {
-            let mut system = gram;
-            system
-                .diag_mut()
-                .mapv_inplace(|v| v + lambda * problem.total);
-            let (beta, info) = linalg::cholesky_solve_vec(system.view(), cross)?;
-            Ok((
-                beta,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: None,
-                    gcv: None,
-                    loo: None,
-                    jitter: info.jitter,
-                },
-            ))
+            // RSS = T − βᵀc − μ‖β‖² because (G + μI)β = c.
+            fixed_penalty_solve(gram, cross, lambda, problem, |beta, mu| {
+                total_ss - beta.dot(&cross) - mu * beta.dot(beta)
+            })
         }
         Penalty::Gcv => {
             let eigen = linalg::symmetric_eigen(gram.view())?;
@@ -724,8 +753,16 @@ pub(crate) fn solve_dual(
             for mut row in m.rows_mut() {
                 row *= &roots;
             }
-            let (lambda, df, score) =
-                select_penalty_loo(m.view(), &values, &coords, target, grid, problem)?;
+            let positive_weights = Array1::from(problem.positive_weights.clone());
+            let (lambda, df, score) = select_penalty_loo(
+                m.view(),
+                &values,
+                &coords,
+                target,
+                positive_weights.view(),
+                grid,
+                problem,
+            )?;
             let mu = lambda * problem.total;
             let scaled: Array1<f64> = values
                 .iter()
@@ -745,21 +782,10 @@ pub(crate) fn solve_dual(
             ))
         }
         Penalty::Fixed(lambda) => {
-            let mut system = kernel;
-            system
-                .diag_mut()
-                .mapv_inplace(|v| v + lambda * problem.total);
-            let (gamma, info) = linalg::cholesky_solve_vec(system.view(), target)?;
-            Ok((
-                gamma,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: None,
-                    gcv: None,
-                    loo: None,
-                    jitter: info.jitter,
-                },
-            ))
+            // The residual ỹ − Kγ equals μγ because (K + μI)γ = ỹ.
+            fixed_penalty_solve(kernel, target, lambda, problem, |gamma, mu| {
+                mu * mu * gamma.dot(gamma)
+            })
         }
         Penalty::Gcv => {
             let eigen = linalg::symmetric_eigen(kernel.view())?;
@@ -926,7 +952,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let (direct, _) = solve_primal(
+        let (direct, fixed_choice) = solve_primal(
             gram,
             cross.view(),
             total_ss,
@@ -942,6 +968,28 @@ mod tests {
         let df = choice.df.unwrap();
         let expected = (rss / w.sum()) / (1.0 - df / problem.n_eff).powi(2);
         assert_relative_eq!(choice.gcv.unwrap(), expected, max_relative = 1e-10);
+        // The fixed-penalty path reports the same df and GCV score.
+        assert_relative_eq!(fixed_choice.df.unwrap(), df, max_relative = 1e-10);
+        assert_relative_eq!(fixed_choice.gcv.unwrap(), expected, max_relative = 1e-10);
+
+        // Dual form: same numbers for both paths.
+        let sqrt_w = w.mapv(f64::sqrt);
+        let mut a = phi.clone();
+        for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
+            row *= *s;
+        }
+        let target = &y * &sqrt_w;
+        let kernel = a.dot(&a.t());
+        let (gamma, dual_gcv) =
+            solve_dual(kernel.clone(), target.view(), Penalty::Gcv, &grid, &problem).unwrap();
+        let (gamma_fixed, dual_fixed) =
+            solve_dual(kernel, target.view(), Penalty::Fixed(0.3), &grid, &problem).unwrap();
+        assert_close!(a.t().dot(&gamma), beta, epsilon = 1e-10);
+        assert_close!(gamma_fixed, gamma, epsilon = 1e-10);
+        assert_relative_eq!(dual_gcv.df.unwrap(), df, max_relative = 1e-10);
+        assert_relative_eq!(dual_fixed.df.unwrap(), df, max_relative = 1e-10);
+        assert_relative_eq!(dual_gcv.gcv.unwrap(), expected, max_relative = 1e-10);
+        assert_relative_eq!(dual_fixed.gcv.unwrap(), expected, max_relative = 1e-10);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::{factor as llt_factor, solve as llt_solve};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::matmul::matmul as faer_matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Par};
 use faer_ext::IntoFaer;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
@@ -20,8 +21,8 @@ use crate::error::{Error, Result};
 #[track_caller]
 pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
-    // Column-major output suits faer's kernels; callers see an ordinary array.
-    let mut out = Array2::<f64>::zeros((a.nrows(), b.ncols()).f());
+    // Standard (row-major) output, like every array this module returns.
+    let mut out = Array2::<f64>::zeros((a.nrows(), b.ncols()));
     faer_matmul(
         out.view_mut().into_faer(),
         Accum::Replace,
@@ -44,9 +45,35 @@ pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 #[track_caller]
 pub fn weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Array2<f64> {
     match weights {
-        None => matmul_tn(x, x),
-        Some(w) => matmul_tn(x, scale_rows(x, w).view()),
+        None => symmetric_product(x, x),
+        Some(w) => symmetric_product(x, scale_rows(x, w).view()),
     }
+}
+
+/// `aᵀ b` for a product known to be symmetric: only the lower triangle is
+/// computed (half the flops), then mirrored.
+fn symmetric_product(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    assert_eq!(a.nrows(), b.nrows(), "weighted_gram: row counts differ");
+    let p = a.ncols();
+    let mut out = Array2::<f64>::zeros((p, p).f());
+    triangular::matmul(
+        out.view_mut().into_faer(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a.t().into_faer(),
+        BlockStructure::Rectangular,
+        b.into_faer(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+    for j in 0..p {
+        for i in 0..j {
+            out[[i, j]] = out[[j, i]];
+        }
+    }
+    // Symmetric, so the transposed (row-major) view holds the same matrix.
+    out.reversed_axes()
 }
 
 /// `Xᵀ diag(w) y`; `None` means unit weights.
@@ -100,7 +127,7 @@ pub(crate) fn try_cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Opti
         MemStack::new(&mut buffer),
     );
     if solution.iter().all(|v| v.is_finite()) {
-        Some(solution)
+        Some(solution.as_standard_layout().into_owned())
     } else {
         None
     }
@@ -142,5 +169,5 @@ pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
         detail: format!("{e:?}"),
     })?;
     let values = Array1::from_iter((0..n).map(|i| values.column_vector()[i]));
-    SymmetricEigen::sorted(values, vectors)
+    SymmetricEigen::sorted(values, vectors.as_standard_layout().into_owned())
 }

@@ -5,7 +5,8 @@
 //! Gram matrices `Xᵀ diag(w) X` and cross-products `Xᵀ diag(w) y`, matrix
 //! products, solves of symmetric positive definite (SPD) systems, and the
 //! symmetric eigendecomposition `A = V diag(λ) Vᵀ` (λ ascending, orthonormal
-//! columns of `V`). Inputs are ndarray views; outputs are owned arrays.
+//! columns of `V`). Inputs are ndarray views of any layout; outputs are owned
+//! arrays in standard (row-major) layout.
 //!
 //! # Algorithm
 //! The public functions dispatch to the active backend:
@@ -311,6 +312,15 @@ mod tests {
                 assert_relative_eq!(gram[[j, k]], g, epsilon = 1e-12);
             }
         }
+        // Signed weights are allowed too (a general X' diag(w) X).
+        let signed = array![1.0, -2.0, 0.5, 3.0];
+        let gram_signed = weighted_gram(x.view(), Some(signed.view()));
+        for j in 0..3 {
+            for k in 0..3 {
+                let g: f64 = (0..4).map(|i| signed[i] * x[[i, j]] * x[[i, k]]).sum();
+                assert_relative_eq!(gram_signed[[j, k]], g, epsilon = 1e-12);
+            }
+        }
         let unweighted = weighted_gram(x.view(), None);
         assert_close!(unweighted, x.t().dot(&x), epsilon = 1e-12);
     }
@@ -378,6 +388,29 @@ mod tests {
         assert_close!(rebuilt, a, epsilon = 1e-12);
         assert_close!(v.t().dot(v), Array2::eye(3), epsilon = 1e-12);
         assert!(symmetric_eigen(array![[1.0, 2.0]].view()).is_err());
+    }
+
+    #[test]
+    fn outputs_are_in_standard_layout() {
+        let x = array![
+            [1.0, 2.0, 0.0],
+            [3.0, 4.0, 1.0],
+            [5.0, 7.0, -2.0],
+            [0.5, 0.0, 1.0]
+        ];
+        assert!(matmul(x.t(), x.view()).is_standard_layout());
+        assert!(matmul_tn(x.view(), x.view()).is_standard_layout());
+        let gram = weighted_gram(x.view(), None);
+        assert!(gram.is_standard_layout());
+        assert!(
+            weighted_gram(x.view(), Some(array![1.0, 2.0, 0.5, 1.0].view())).is_standard_layout()
+        );
+        assert!(symmetric_eigen(gram.view())
+            .unwrap()
+            .vectors
+            .is_standard_layout());
+        let (solution, _) = cholesky_solve(gram.view(), x.t()).unwrap();
+        assert!(solution.is_standard_layout());
     }
 
     #[test]

@@ -17,9 +17,24 @@ use crate::error::{Error, Result};
 const CBLAS_ROW_MAJOR: c_int = 101;
 const CBLAS_NO_TRANS: c_int = 111;
 const CBLAS_TRANS: c_int = 112;
+const CBLAS_LOWER: c_int = 122;
 
 extern "C" {
     fn openblas_set_num_threads(n: c_int);
+    #[allow(clippy::too_many_arguments)]
+    fn cblas_dsyrk(
+        layout: c_int,
+        uplo: c_int,
+        trans: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: f64,
+        a: *const f64,
+        lda: c_int,
+        beta: f64,
+        c: *mut f64,
+        ldc: c_int,
+    );
     #[allow(clippy::too_many_arguments)]
     fn cblas_dgemm(
         layout: c_int,
@@ -114,9 +129,48 @@ pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 #[track_caller]
 pub fn weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Array2<f64> {
     match weights {
-        None => matmul_tn(x, x),
+        None => syrk(x),
+        Some(w) if w.iter().all(|&v| v >= 0.0) => {
+            // Non-negative weights: Xᵀ diag(w) X = AᵀA with A = diag(√w) X.
+            let scaled = scale_rows(x, w.mapv(f64::sqrt).view());
+            syrk(scaled.view())
+        }
         Some(w) => matmul_tn(x, scale_rows(x, w).view()),
     }
+}
+
+/// `aᵀ a` by `cblas_dsyrk` (lower triangle, then mirrored): half a GEMM.
+fn syrk(a: ArrayView2<f64>) -> Array2<f64> {
+    ensure_single_thread();
+    let a = a.as_standard_layout();
+    let (k, n) = a.dim();
+    let mut out = Array2::<f64>::zeros((n, n));
+    if n == 0 || k == 0 {
+        return out;
+    }
+    // SAFETY: `a` is contiguous row-major k×n (lda = n); `out` is n×n row-major
+    // (ldc = n) and exclusively borrowed.
+    unsafe {
+        cblas_dsyrk(
+            CBLAS_ROW_MAJOR,
+            CBLAS_LOWER,
+            CBLAS_TRANS,
+            to_int(n),
+            to_int(k),
+            1.0,
+            a.as_ptr(),
+            to_int(n),
+            0.0,
+            out.as_mut_ptr(),
+            to_int(n),
+        );
+    }
+    for i in 0..n {
+        for j in 0..i {
+            out[[j, i]] = out[[i, j]];
+        }
+    }
+    out
 }
 
 /// `Xᵀ diag(w) y`; `None` means unit weights.
@@ -175,5 +229,5 @@ pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
         operation: "symmetric eigendecomposition".into(),
         detail: e.to_string(),
     })?;
-    SymmetricEigen::sorted(values, vectors)
+    SymmetricEigen::sorted(values, vectors.as_standard_layout().into_owned())
 }
