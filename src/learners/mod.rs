@@ -18,10 +18,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod basis;
+pub mod boosting;
+pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
 pub mod ridge;
+mod tree;
 
+pub use boosting::{Boosting, BoostingParams};
+pub use forest::{Forest, ForestParams, ForestPreset, MaxFeatures};
 pub use kernel_ridge::KernelRidgeParams;
 pub use logistic::LogisticParams;
 pub use ridge::RidgeParams;
@@ -36,6 +41,12 @@ pub trait Predict: Send + Sync + std::fmt::Debug {
     /// name/value pairs.
     fn diagnostics(&self) -> Vec<(String, f64)> {
         Vec::new()
+    }
+
+    /// Out-of-bag predictions for the training rows, in training order, for
+    /// bagged models (a [`Forest`] grown with bootstrap); `None` otherwise.
+    fn out_of_bag(&self) -> Option<Array1<f64>> {
+        None
     }
 }
 
@@ -95,6 +106,10 @@ pub enum LearnerConfig {
     KernelRidge(KernelRidgeParams),
     /// L2-penalized logistic regression, a probability model ([`LogisticParams`]).
     Logistic(LogisticParams),
+    /// Random forest regressor ([`ForestParams`]).
+    Forest(ForestParams),
+    /// Second-order gradient boosting ([`BoostingParams`]).
+    Boosting(BoostingParams),
 }
 
 impl LearnerConfig {
@@ -104,6 +119,8 @@ impl LearnerConfig {
             LearnerConfig::Ridge(p) => p.validate(),
             LearnerConfig::KernelRidge(p) => p.validate(),
             LearnerConfig::Logistic(p) => p.validate(),
+            LearnerConfig::Forest(p) => p.validate(),
+            LearnerConfig::Boosting(p) => p.validate(),
         }
     }
 
@@ -113,6 +130,8 @@ impl LearnerConfig {
             LearnerConfig::Ridge(p) => p,
             LearnerConfig::KernelRidge(p) => p,
             LearnerConfig::Logistic(p) => p,
+            LearnerConfig::Forest(p) => p,
+            LearnerConfig::Boosting(p) => p,
         }
     }
 }

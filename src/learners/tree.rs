@@ -1,0 +1,642 @@
+//! Histogram-binned regression trees shared by [`super::forest`] and [`super::boosting`].
+//!
+//! Both ensembles grow the same kind of tree. Every training row `i` carries a
+//! first-order statistic `a_i` and a positive second-order statistic `b_i`; a node
+//! holding rows `R` predicts `Σ_R a / (Σ_R b + λ)` and a split of `R` into `L ∪ Rt`
+//! gains
+//!
+//! ```text
+//! gain = (Σ_L a)² / (Σ_L b + λ) + (Σ_Rt a)² / (Σ_Rt b + λ) − (Σ_R a)² / (Σ_R b + λ).
+//! ```
+//!
+//! A forest uses `a_i = w_i (y_i − ȳ)`, `b_i = w_i`, `λ = 0`: the gain is then the
+//! weighted variance reduction and the leaf value the weighted mean. Boosting uses
+//! `a_i = −w_i g_i`, `b_i = w_i h_i` (gradient and hessian of the loss), which is
+//! XGBoost's second-order gain without the `½` and without `γ`.
+//!
+//! Features are binned once per fit ([`BinnedMatrix`]): each feature gets at most
+//! [`MAX_BINS`] bins cut at midpoints between distinct training values (every
+//! distinct value is its own bin when there are few; otherwise cut points sit at
+//! unweighted quantiles). Split candidates are the bin boundaries, so a threshold
+//! is always a midpoint between two training values, as in exact CART when a
+//! feature has at most `MAX_BINS` distinct values. A node's best split is found
+//! from a per-feature histogram of `(Σa, Σb, rows)` over bins; small nodes sort
+//! their rows by bin instead, which avoids scanning empty bins.
+
+use ndarray::ArrayView2;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// Most bins per feature (bin ids fit in a `u8`).
+pub(crate) const MAX_BINS: usize = 256;
+
+/// A node with fewer rows than this sorts its rows by bin instead of filling a
+/// histogram.
+const SORT_BELOW_ROWS: usize = 48;
+
+/// Relative tolerance below which a node counts as pure and a gain as zero.
+const GAIN_TOLERANCE: f64 = 1e-12;
+
+/// Features pre-binned to at most [`MAX_BINS`] bins, stored column-major.
+#[derive(Debug, Clone)]
+pub(crate) struct BinnedMatrix {
+    n_rows: usize,
+    bins: Vec<u8>,
+    /// Per feature, the upper edges: a value `v` falls in the first bin `k` with
+    /// `v <= edges[k]`, or in bin `edges.len()` when it exceeds every edge.
+    edges: Vec<Vec<f64>>,
+}
+
+impl BinnedMatrix {
+    /// Bins every column of `x` (which must be finite).
+    pub(crate) fn new(x: ArrayView2<f64>) -> Self {
+        let (n_rows, n_features) = x.dim();
+        let mut bins = vec![0u8; n_rows * n_features];
+        let mut edges = Vec::with_capacity(n_features);
+        let mut sorted = Vec::with_capacity(n_rows);
+        for (f, column) in x.columns().into_iter().enumerate() {
+            sorted.clear();
+            sorted.extend(column.iter().copied());
+            sorted.sort_unstable_by(f64::total_cmp);
+            let feature_edges = cut_points(&sorted);
+            let out = &mut bins[f * n_rows..(f + 1) * n_rows];
+            for (slot, &v) in out.iter_mut().zip(column.iter()) {
+                *slot = feature_edges.partition_point(|&e| e < v) as u8;
+            }
+            edges.push(feature_edges);
+        }
+        BinnedMatrix {
+            n_rows,
+            bins,
+            edges,
+        }
+    }
+
+    pub(crate) fn n_features(&self) -> usize {
+        self.edges.len()
+    }
+
+    fn column(&self, feature: usize) -> &[u8] {
+        &self.bins[feature * self.n_rows..(feature + 1) * self.n_rows]
+    }
+
+    fn n_bins(&self, feature: usize) -> usize {
+        self.edges[feature].len() + 1
+    }
+
+    pub(crate) fn bin(&self, row: usize, feature: usize) -> u8 {
+        self.bins[feature * self.n_rows + row]
+    }
+}
+
+/// Upper bin edges for one sorted feature column.
+fn cut_points(sorted: &[f64]) -> Vec<f64> {
+    let n = sorted.len();
+    let mut distinct: Vec<f64> = Vec::new();
+    for &v in sorted {
+        if distinct.last() != Some(&v) {
+            distinct.push(v);
+        }
+    }
+    let midpoint = |lo: f64, hi: f64| {
+        let m = lo + (hi - lo) / 2.0;
+        if m >= hi {
+            lo
+        } else {
+            m
+        }
+    };
+    if distinct.len() <= MAX_BINS {
+        return distinct.windows(2).map(|p| midpoint(p[0], p[1])).collect();
+    }
+    // Quantile cut points: after rank k·n/MAX_BINS, cut between that value and the
+    // next larger distinct value.
+    let mut edges: Vec<f64> = Vec::with_capacity(MAX_BINS - 1);
+    for k in 1..MAX_BINS {
+        let rank = (k * n / MAX_BINS).min(n - 1);
+        let lo = sorted[rank];
+        let next = distinct.partition_point(|&d| d <= lo);
+        if next >= distinct.len() {
+            break;
+        }
+        let edge = midpoint(lo, distinct[next]);
+        if edges.last().is_none_or(|&last| edge > last) {
+            edges.push(edge);
+        }
+    }
+    edges
+}
+
+/// One node of a fitted tree (a leaf when `left == LEAF`).
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    feature: u32,
+    bin: u8,
+    threshold: f64,
+    left: u32,
+    right: u32,
+    value: f64,
+}
+
+const LEAF: u32 = u32::MAX;
+
+/// A fitted regression tree: rows with `x[feature] <= threshold` go left.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// Prediction for one row of raw features.
+    pub(crate) fn predict_row(&self, row: &[f64]) -> f64 {
+        let mut node = &self.nodes[0];
+        while node.left != LEAF {
+            let next = if row[node.feature as usize] <= node.threshold {
+                node.left
+            } else {
+                node.right
+            };
+            node = &self.nodes[next as usize];
+        }
+        node.value
+    }
+
+    /// Prediction for training row `row` of the matrix the tree was grown on.
+    pub(crate) fn predict_binned(&self, binned: &BinnedMatrix, row: usize) -> f64 {
+        let mut node = &self.nodes[0];
+        while node.left != LEAF {
+            let next = if binned.bin(row, node.feature as usize) <= node.bin {
+                node.left
+            } else {
+                node.right
+            };
+            node = &self.nodes[next as usize];
+        }
+        node.value
+    }
+
+    /// Adds `offset` to, then multiplies by `scale`, every leaf value.
+    pub(crate) fn shift_scale_leaves(&mut self, offset: f64, scale: f64) {
+        for node in self.nodes.iter_mut().filter(|n| n.left == LEAF) {
+            node.value = (node.value + offset) * scale;
+        }
+    }
+
+    pub(crate) fn n_leaves(&self) -> usize {
+        self.nodes.iter().filter(|n| n.left == LEAF).count()
+    }
+
+    /// Depth of the deepest leaf (a single leaf has depth 0).
+    pub(crate) fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((index, depth)) = stack.pop() {
+            let node = &self.nodes[index];
+            if node.left == LEAF {
+                deepest = deepest.max(depth);
+            } else {
+                stack.push((node.left as usize, depth + 1));
+                stack.push((node.right as usize, depth + 1));
+            }
+        }
+        deepest
+    }
+
+    /// `(feature, threshold)` of internal nodes and values of leaves, in node
+    /// order — enough to compare two trees for identity in tests.
+    #[cfg(test)]
+    pub(crate) fn signature(&self) -> Vec<(u32, f64)> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                if n.left == LEAF {
+                    (LEAF, n.value)
+                } else {
+                    (n.feature, n.threshold)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Stopping rules and regularisation for growing one tree.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GrowRules {
+    /// Nodes at this depth become leaves (the root has depth 0).
+    pub max_depth: usize,
+    /// A node needs at least this many rows to be split.
+    pub min_samples_split: usize,
+    /// Each child needs at least this many rows.
+    pub min_samples_leaf: usize,
+    /// Each child needs `Σ b` at least this large.
+    pub min_child_b: f64,
+    /// The `λ` of the gain and leaf value.
+    pub lambda: f64,
+    /// Features examined per node (`== n_features` examines all, without RNG).
+    pub max_features: usize,
+}
+
+/// Per-row statistics for one tree: rows with `b > 0` take part.
+pub(crate) struct RowStats<'a> {
+    pub a: &'a [f64],
+    pub b: &'a [f64],
+}
+
+struct Pending {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    sum_a: f64,
+    sum_b: f64,
+}
+
+#[derive(Clone, Copy)]
+struct Split {
+    feature: usize,
+    bin: u8,
+    gain: f64,
+    left_a: f64,
+    left_b: f64,
+}
+
+/// Scratch buffers reused across nodes.
+struct Scratch {
+    hist_a: Vec<f64>,
+    hist_b: Vec<f64>,
+    hist_n: Vec<u32>,
+    sorted: Vec<(u8, f64, f64)>,
+    features: Vec<usize>,
+}
+
+/// Grows one tree on `rows` (indices into `binned`, each with `b > 0`).
+pub(crate) fn grow(
+    binned: &BinnedMatrix,
+    stats: &RowStats<'_>,
+    mut rows: Vec<u32>,
+    rules: &GrowRules,
+    rng: &mut ChaCha8Rng,
+) -> Tree {
+    let n_features = binned.n_features();
+    let mut scratch = Scratch {
+        hist_a: vec![0.0; MAX_BINS],
+        hist_b: vec![0.0; MAX_BINS],
+        hist_n: vec![0; MAX_BINS],
+        sorted: Vec::new(),
+        features: (0..n_features).collect(),
+    };
+    let (sum_a, sum_b) = rows.iter().fold((0.0, 0.0), |(sa, sb), &r| {
+        (sa + stats.a[r as usize], sb + stats.b[r as usize])
+    });
+    let mut nodes = vec![leaf_node(sum_a, sum_b, rules.lambda)];
+    let mut stack = vec![Pending {
+        node: 0,
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        sum_a,
+        sum_b,
+    }];
+    while let Some(p) = stack.pop() {
+        let count = p.end - p.start;
+        if p.depth >= rules.max_depth
+            || count < rules.min_samples_split
+            || count < 2 * rules.min_samples_leaf
+            || p.sum_b < 2.0 * rules.min_child_b
+        {
+            continue;
+        }
+        let node_rows = &rows[p.start..p.end];
+        // Purity: Σ a²/b − (Σa)²/Σb is the weighted sum of squares about the mean.
+        let sum_sq: f64 = node_rows
+            .iter()
+            .map(|&r| {
+                let (a, b) = (stats.a[r as usize], stats.b[r as usize]);
+                a * a / b
+            })
+            .sum();
+        let parent_score = p.sum_a * p.sum_a / (p.sum_b + rules.lambda);
+        let spread = sum_sq - p.sum_a * p.sum_a / p.sum_b;
+        if spread <= GAIN_TOLERANCE * sum_sq {
+            continue;
+        }
+        let min_gain = GAIN_TOLERANCE * sum_sq;
+        let Some(best) = best_split(binned, stats, node_rows, &p, parent_score, min_gain, rules, rng, &mut scratch)
+        else {
+            continue;
+        };
+        // Partition rows[start..end] so that the left child comes first.
+        let column = binned.column(best.feature);
+        let slice = &mut rows[p.start..p.end];
+        let mut i = 0;
+        let mut j = slice.len();
+        while i < j {
+            if column[slice[i] as usize] <= best.bin {
+                i += 1;
+            } else {
+                j -= 1;
+                slice.swap(i, j);
+            }
+        }
+        let mid = p.start + i;
+        let (left_a, left_b) = (best.left_a, best.left_b);
+        let (right_a, right_b) = (p.sum_a - left_a, p.sum_b - left_b);
+        let left = nodes.len();
+        nodes.push(leaf_node(left_a, left_b, rules.lambda));
+        nodes.push(leaf_node(right_a, right_b, rules.lambda));
+        let node = &mut nodes[p.node];
+        node.feature = best.feature as u32;
+        node.bin = best.bin;
+        node.threshold = binned.edges[best.feature][best.bin as usize];
+        node.left = left as u32;
+        node.right = left as u32 + 1;
+        stack.push(Pending {
+            node: left + 1,
+            start: mid,
+            end: p.end,
+            depth: p.depth + 1,
+            sum_a: right_a,
+            sum_b: right_b,
+        });
+        stack.push(Pending {
+            node: left,
+            start: p.start,
+            end: mid,
+            depth: p.depth + 1,
+            sum_a: left_a,
+            sum_b: left_b,
+        });
+    }
+    Tree { nodes }
+}
+
+fn leaf_node(sum_a: f64, sum_b: f64, lambda: f64) -> Node {
+    let denominator = sum_b + lambda;
+    Node {
+        feature: 0,
+        bin: 0,
+        threshold: f64::NAN,
+        left: LEAF,
+        right: LEAF,
+        value: if denominator > 0.0 { sum_a / denominator } else { 0.0 },
+    }
+}
+
+/// The best split of a node over a random subset of features (sklearn's rule:
+/// draw features without replacement until `max_features` non-constant ones
+/// have been examined).
+#[allow(clippy::too_many_arguments)]
+fn best_split(
+    binned: &BinnedMatrix,
+    stats: &RowStats<'_>,
+    node_rows: &[u32],
+    p: &Pending,
+    parent_score: f64,
+    min_gain: f64,
+    rules: &GrowRules,
+    rng: &mut ChaCha8Rng,
+    scratch: &mut Scratch,
+) -> Option<Split> {
+    let n_features = binned.n_features();
+    let sample = rules.max_features < n_features;
+    if sample {
+        // Each node starts from the identity order so the draw depends only on rng.
+        for (k, f) in scratch.features.iter_mut().enumerate() {
+            *f = k;
+        }
+    }
+    let mut best: Option<Split> = None;
+    let mut examined = 0;
+    for position in 0..n_features {
+        if sample {
+            let pick = rng.random_range(position..n_features);
+            scratch.features.swap(position, pick);
+        }
+        let feature = scratch.features[position];
+        if binned.n_bins(feature) < 2 {
+            continue;
+        }
+        let (candidate, varied) = if node_rows.len() < SORT_BELOW_ROWS {
+            split_by_sorting(binned, stats, node_rows, feature, p, parent_score, rules, scratch)
+        } else {
+            split_by_histogram(binned, stats, node_rows, feature, p, parent_score, rules, scratch)
+        };
+        if varied {
+            examined += 1;
+        }
+        if let Some(c) = candidate {
+            if c.gain > min_gain && best.is_none_or(|b| c.gain > b.gain) {
+                best = Some(c);
+            }
+        }
+        if examined >= rules.max_features {
+            break;
+        }
+    }
+    best
+}
+
+/// Scans cumulative bin statistics; `bins` yields `(bin, Σa, Σb, rows)` in
+/// increasing bin order for non-empty bins.
+fn scan(
+    bins: impl Iterator<Item = (u8, f64, f64, usize)>,
+    feature: usize,
+    p: &Pending,
+    parent_score: f64,
+    rules: &GrowRules,
+) -> (Option<Split>, bool) {
+    let total = p.end - p.start;
+    let (mut left_a, mut left_b, mut left_n) = (0.0, 0.0, 0usize);
+    let mut best: Option<Split> = None;
+    let mut non_empty = 0;
+    for (bin, a, b, n) in bins {
+        non_empty += 1;
+        left_a += a;
+        left_b += b;
+        left_n += n;
+        let right_n = total - left_n;
+        if right_n == 0 {
+            break;
+        }
+        if left_n < rules.min_samples_leaf || right_n < rules.min_samples_leaf {
+            continue;
+        }
+        let right_b = p.sum_b - left_b;
+        if left_b < rules.min_child_b || right_b < rules.min_child_b {
+            continue;
+        }
+        let right_a = p.sum_a - left_a;
+        let gain = left_a * left_a / (left_b + rules.lambda)
+            + right_a * right_a / (right_b + rules.lambda)
+            - parent_score;
+        if best.is_none_or(|s| gain > s.gain) {
+            best = Some(Split {
+                feature,
+                bin,
+                gain,
+                left_a,
+                left_b,
+            });
+        }
+    }
+    // `non_empty` counts bins up to the last one, so it is ≥ 2 iff the feature varies.
+    (best, non_empty >= 2)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn split_by_histogram(
+    binned: &BinnedMatrix,
+    stats: &RowStats<'_>,
+    node_rows: &[u32],
+    feature: usize,
+    p: &Pending,
+    parent_score: f64,
+    rules: &GrowRules,
+    scratch: &mut Scratch,
+) -> (Option<Split>, bool) {
+    let column = binned.column(feature);
+    let (mut lo, mut hi) = (u8::MAX, 0u8);
+    for &r in node_rows {
+        let r = r as usize;
+        let bin = column[r];
+        let k = bin as usize;
+        scratch.hist_a[k] += stats.a[r];
+        scratch.hist_b[k] += stats.b[r];
+        scratch.hist_n[k] += 1;
+        lo = lo.min(bin);
+        hi = hi.max(bin);
+    }
+    let (hist_a, hist_b, hist_n) = (&scratch.hist_a, &scratch.hist_b, &scratch.hist_n);
+    let bins = (lo..=hi)
+        .filter(|&k| hist_n[k as usize] > 0)
+        .map(|k| {
+            let i = k as usize;
+            (k, hist_a[i], hist_b[i], hist_n[i] as usize)
+        });
+    let result = scan(bins, feature, p, parent_score, rules);
+    for k in lo as usize..=hi as usize {
+        scratch.hist_a[k] = 0.0;
+        scratch.hist_b[k] = 0.0;
+        scratch.hist_n[k] = 0;
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn split_by_sorting(
+    binned: &BinnedMatrix,
+    stats: &RowStats<'_>,
+    node_rows: &[u32],
+    feature: usize,
+    p: &Pending,
+    parent_score: f64,
+    rules: &GrowRules,
+    scratch: &mut Scratch,
+) -> (Option<Split>, bool) {
+    let column = binned.column(feature);
+    let sorted = &mut scratch.sorted;
+    sorted.clear();
+    sorted.extend(node_rows.iter().map(|&r| {
+        let r = r as usize;
+        (column[r], stats.a[r], stats.b[r])
+    }));
+    sorted.sort_unstable_by_key(|e| e.0);
+    let mut groups = Vec::with_capacity(sorted.len());
+    let mut k = 0;
+    while k < sorted.len() {
+        let bin = sorted[k].0;
+        let (mut a, mut b, mut n) = (0.0, 0.0, 0usize);
+        while k < sorted.len() && sorted[k].0 == bin {
+            a += sorted[k].1;
+            b += sorted[k].2;
+            n += 1;
+            k += 1;
+        }
+        groups.push((bin, a, b, n));
+    }
+    scan(groups.into_iter(), feature, p, parent_score, rules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn few_distinct_values_get_one_bin_each_with_midpoint_edges() {
+        let x = Array2::from_shape_vec((5, 1), vec![3.0, 1.0, 2.0, 1.0, 3.0]).unwrap();
+        let binned = BinnedMatrix::new(x.view());
+        assert_eq!(binned.edges[0], vec![1.5, 2.5]);
+        let bins: Vec<u8> = (0..5).map(|r| binned.bin(r, 0)).collect();
+        assert_eq!(bins, vec![2, 0, 1, 0, 2]);
+    }
+
+    #[test]
+    fn many_distinct_values_get_at_most_max_bins_in_order() {
+        let values: Vec<f64> = (0..10_000).map(|i| ((i * 7919) % 10_000) as f64).collect();
+        let x = Array2::from_shape_vec((10_000, 1), values.clone()).unwrap();
+        let binned = BinnedMatrix::new(x.view());
+        assert!(binned.n_bins(0) <= MAX_BINS);
+        assert!(binned.n_bins(0) > MAX_BINS - 5);
+        // Binning is monotone in the value and consistent with the edges.
+        for r in 0..10_000 {
+            let b = binned.bin(r, 0) as usize;
+            let edges = &binned.edges[0];
+            if b < edges.len() {
+                assert!(values[r] <= edges[b]);
+            }
+            if b > 0 {
+                assert!(values[r] > edges[b - 1]);
+            }
+        }
+    }
+
+    #[test]
+    fn stump_finds_the_step_and_weighted_means() {
+        // y = 0 for x < 5, 10 for x ≥ 5; weights make the left mean 1/3·0 ... exact.
+        let x = Array2::from_shape_vec((10, 1), (0..10).map(f64::from).collect()).unwrap();
+        let y: Vec<f64> = (0..10).map(|i| if i < 5 { 0.0 } else { 10.0 }).collect();
+        let w = vec![1.0; 10];
+        let binned = BinnedMatrix::new(x.view());
+        let rules = GrowRules {
+            max_depth: 1,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            min_child_b: 0.0,
+            lambda: 0.0,
+            max_features: 1,
+        };
+        let stats = RowStats { a: &y, b: &w };
+        let mut rng = crate::rng::rng_from_seed(0);
+        let tree = grow(&binned, &stats, (0..10).collect(), &rules, &mut rng);
+        assert_eq!(tree.n_leaves(), 2);
+        assert_eq!(tree.predict_row(&[4.4]), 0.0);
+        assert_eq!(tree.predict_row(&[4.6]), 10.0);
+        assert_eq!(tree.nodes[0].threshold, 4.5);
+    }
+
+    #[test]
+    fn min_child_b_blocks_light_children() {
+        // The only pure split isolates row 0, whose b is 1% of the total.
+        let x = Array2::from_shape_vec((4, 1), vec![0.0, 1.0, 2.0, 3.0]).unwrap();
+        let a = vec![0.01 * 5.0, 1.0, 1.0, 1.0];
+        let b = vec![0.01, 1.0, 1.0, 1.0];
+        let binned = BinnedMatrix::new(x.view());
+        let mut rules = GrowRules {
+            max_depth: 5,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            min_child_b: 0.0,
+            lambda: 0.0,
+            max_features: 1,
+        };
+        let stats = RowStats { a: &a, b: &b };
+        let mut rng = crate::rng::rng_from_seed(0);
+        let free = grow(&binned, &stats, (0..4).collect(), &rules, &mut rng);
+        assert_eq!(free.predict_row(&[0.0]), 5.0);
+        rules.min_child_b = 1.5; // no split leaves 1.5 on both sides
+        let held = grow(&binned, &stats, (0..4).collect(), &rules, &mut rng);
+        assert_eq!(held.n_leaves(), 1);
+        assert!((held.predict_row(&[0.0]) - 3.05 / 3.01).abs() < 1e-12);
+    }
+}
