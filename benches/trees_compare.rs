@@ -112,6 +112,9 @@ fn main() {
         show(&format!("meta-router forest, threads = {threads}"), &times, &scores);
     }
 
+    if std::env::var_os("TREES_COMPARE_SKIP_SMARTCORE").is_some() {
+        return;
+    }
     let to_dense = |x: &Array2<f64>| {
         let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
         DenseMatrix::from_2d_vec(&rows).unwrap()

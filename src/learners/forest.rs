@@ -25,8 +25,8 @@
 //!    `min_samples_leaf` rows **and** `min_weight_leaf · W_tree` weight. Otherwise
 //!    features are drawn without replacement until `max_features` non-constant ones
 //!    have been examined (scikit-learn's rule); each is scanned over its bin
-//!    boundaries with a histogram of `(Σw, Σw(y−ȳ), rows)` (or by sorting when the
-//!    node holds fewer than 48 rows).
+//!    boundaries with a histogram of `(Σw, Σw(y−ȳ), rows)`, visiting only
+//!    non-empty bins.
 //! 4. Out-of-bag: row `i`'s OOB prediction averages the trees whose bootstrap
 //!    missed it; a row that every tree drew falls back to the full prediction and
 //!    is counted in [`Forest::oob_fallback_rows`].

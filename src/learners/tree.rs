@@ -20,8 +20,9 @@
 //! unweighted quantiles). Split candidates are the bin boundaries, so a threshold
 //! is always a midpoint between two training values, as in exact CART when a
 //! feature has at most `MAX_BINS` distinct values. A node's best split is found
-//! from a per-feature histogram of `(Σa, Σb, rows)` over bins; small nodes sort
-//! their rows by bin instead, which avoids scanning empty bins.
+//! from a per-feature histogram of `(Σa, Σb, rows)` over bins; a 256-bit mask of
+//! non-empty bins lets the scan (and the reset) visit only occupied bins, so a
+//! node with `m` rows costs `O(m)` per feature however many bins there are.
 
 use ndarray::ArrayView2;
 use rand::RngExt;
@@ -30,9 +31,6 @@ use rand_chacha::ChaCha8Rng;
 /// Most bins per feature (bin ids fit in a `u8`).
 pub(crate) const MAX_BINS: usize = 256;
 
-/// A node with fewer rows than this sorts its rows by bin instead of filling a
-/// histogram.
-const SORT_BELOW_ROWS: usize = 48;
 
 /// Relative tolerance below which a node counts as pure and a gain as zero.
 const GAIN_TOLERANCE: f64 = 1e-12;
@@ -260,12 +258,20 @@ struct Split {
     left_b: f64,
 }
 
+/// One histogram bin: `Σa`, `Σb` and the row count.
+#[derive(Clone, Copy, Default)]
+struct Bin {
+    a: f64,
+    b: f64,
+    n: u32,
+}
+
 /// Scratch buffers reused across nodes.
 struct Scratch {
-    hist_a: Vec<f64>,
-    hist_b: Vec<f64>,
-    hist_n: Vec<u32>,
-    sorted: Vec<(u8, f64, f64)>,
+    hist: Vec<Bin>,
+    /// Bit `k` is set when bin `k` is non-empty, so a scan visits only
+    /// non-empty bins, in order, at a cost independent of the bin count.
+    occupied: [u64; MAX_BINS / 64],
     features: Vec<usize>,
 }
 
@@ -279,15 +285,19 @@ pub(crate) fn grow(
 ) -> Tree {
     let n_features = binned.n_features();
     let mut scratch = Scratch {
-        hist_a: vec![0.0; MAX_BINS],
-        hist_b: vec![0.0; MAX_BINS],
-        hist_n: vec![0; MAX_BINS],
-        sorted: Vec::new(),
+        hist: vec![Bin::default(); MAX_BINS],
+        occupied: [0; MAX_BINS / 64],
         features: (0..n_features).collect(),
     };
-    let (sum_a, sum_b) = rows.iter().fold((0.0, 0.0), |(sa, sb), &r| {
-        (sa + stats.a[r as usize], sb + stats.b[r as usize])
-    });
+    // Row statistics kept in the same order as `rows` (partitioned alongside),
+    // so histogram filling reads them sequentially.
+    let mut ab: Vec<[f64; 2]> = rows
+        .iter()
+        .map(|&r| [stats.a[r as usize], stats.b[r as usize]])
+        .collect();
+    let (sum_a, sum_b) = ab
+        .iter()
+        .fold((0.0, 0.0), |(sa, sb), v| (sa + v[0], sb + v[1]));
     let mut nodes = vec![leaf_node(sum_a, sum_b, rules.lambda)];
     let mut stack = vec![Pending {
         node: 0,
@@ -307,27 +317,23 @@ pub(crate) fn grow(
             continue;
         }
         let node_rows = &rows[p.start..p.end];
+        let node_ab = &ab[p.start..p.end];
         // Purity: Σ a²/b − (Σa)²/Σb is the weighted sum of squares about the mean.
-        let sum_sq: f64 = node_rows
-            .iter()
-            .map(|&r| {
-                let (a, b) = (stats.a[r as usize], stats.b[r as usize]);
-                a * a / b
-            })
-            .sum();
+        let sum_sq: f64 = node_ab.iter().map(|v| v[0] * v[0] / v[1]).sum();
         let parent_score = p.sum_a * p.sum_a / (p.sum_b + rules.lambda);
         let spread = sum_sq - p.sum_a * p.sum_a / p.sum_b;
         if spread <= GAIN_TOLERANCE * sum_sq {
             continue;
         }
         let min_gain = GAIN_TOLERANCE * sum_sq;
-        let Some(best) = best_split(binned, stats, node_rows, &p, parent_score, min_gain, rules, rng, &mut scratch)
+        let Some(best) = best_split(binned, node_rows, node_ab, &p, parent_score, min_gain, rules, rng, &mut scratch)
         else {
             continue;
         };
         // Partition rows[start..end] so that the left child comes first.
         let column = binned.column(best.feature);
         let slice = &mut rows[p.start..p.end];
+        let slice_ab = &mut ab[p.start..p.end];
         let mut i = 0;
         let mut j = slice.len();
         while i < j {
@@ -336,6 +342,7 @@ pub(crate) fn grow(
             } else {
                 j -= 1;
                 slice.swap(i, j);
+                slice_ab.swap(i, j);
             }
         }
         let mid = p.start + i;
@@ -388,8 +395,8 @@ fn leaf_node(sum_a: f64, sum_b: f64, lambda: f64) -> Node {
 #[allow(clippy::too_many_arguments)]
 fn best_split(
     binned: &BinnedMatrix,
-    stats: &RowStats<'_>,
     node_rows: &[u32],
+    node_ab: &[[f64; 2]],
     p: &Pending,
     parent_score: f64,
     min_gain: f64,
@@ -416,11 +423,8 @@ fn best_split(
         if binned.n_bins(feature) < 2 {
             continue;
         }
-        let (candidate, varied) = if node_rows.len() < SORT_BELOW_ROWS {
-            split_by_sorting(binned, stats, node_rows, feature, p, parent_score, rules, scratch)
-        } else {
-            split_by_histogram(binned, stats, node_rows, feature, p, parent_score, rules, scratch)
-        };
+        let (candidate, varied) =
+            split_feature(binned, node_rows, node_ab, feature, p, parent_score, rules, scratch);
         if varied {
             examined += 1;
         }
@@ -436,125 +440,73 @@ fn best_split(
     best
 }
 
-/// Scans cumulative bin statistics; `bins` yields `(bin, Σa, Σb, rows)` in
-/// increasing bin order for non-empty bins.
-fn scan(
-    bins: impl Iterator<Item = (u8, f64, f64, usize)>,
+/// The best split of one feature: fills the node's histogram over bins, then
+/// scans the non-empty bins in order. Also reports whether the feature varies
+/// within the node.
+#[allow(clippy::too_many_arguments)]
+fn split_feature(
+    binned: &BinnedMatrix,
+    node_rows: &[u32],
+    node_ab: &[[f64; 2]],
     feature: usize,
     p: &Pending,
     parent_score: f64,
     rules: &GrowRules,
+    scratch: &mut Scratch,
 ) -> (Option<Split>, bool) {
+    let column = binned.column(feature);
+    let hist = &mut scratch.hist;
+    let occupied = &mut scratch.occupied;
+    for (&r, v) in node_rows.iter().zip(node_ab) {
+        let k = column[r as usize] as usize;
+        let bin = &mut hist[k];
+        bin.a += v[0];
+        bin.b += v[1];
+        bin.n += 1;
+        occupied[k >> 6] |= 1u64 << (k & 63);
+    }
     let total = p.end - p.start;
     let (mut left_a, mut left_b, mut left_n) = (0.0, 0.0, 0usize);
     let mut best: Option<Split> = None;
     let mut non_empty = 0;
-    for (bin, a, b, n) in bins {
-        non_empty += 1;
-        left_a += a;
-        left_b += b;
-        left_n += n;
-        let right_n = total - left_n;
-        if right_n == 0 {
-            break;
-        }
-        if left_n < rules.min_samples_leaf || right_n < rules.min_samples_leaf {
-            continue;
-        }
-        let right_b = p.sum_b - left_b;
-        if left_b < rules.min_child_b || right_b < rules.min_child_b {
-            continue;
-        }
-        let right_a = p.sum_a - left_a;
-        let gain = left_a * left_a / (left_b + rules.lambda)
-            + right_a * right_a / (right_b + rules.lambda)
-            - parent_score;
-        if best.is_none_or(|s| gain > s.gain) {
-            best = Some(Split {
-                feature,
-                bin,
-                gain,
-                left_a,
-                left_b,
-            });
+    for word in 0..occupied.len() {
+        let mut bits = occupied[word];
+        occupied[word] = 0;
+        while bits != 0 {
+            let k = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let bin = std::mem::take(&mut hist[k]);
+            non_empty += 1;
+            left_a += bin.a;
+            left_b += bin.b;
+            left_n += bin.n as usize;
+            let right_n = total - left_n;
+            if right_n == 0
+                || left_n < rules.min_samples_leaf
+                || right_n < rules.min_samples_leaf
+            {
+                continue;
+            }
+            let right_b = p.sum_b - left_b;
+            if left_b < rules.min_child_b || right_b < rules.min_child_b {
+                continue;
+            }
+            let right_a = p.sum_a - left_a;
+            let gain = left_a * left_a / (left_b + rules.lambda)
+                + right_a * right_a / (right_b + rules.lambda)
+                - parent_score;
+            if best.is_none_or(|s| gain > s.gain) {
+                best = Some(Split {
+                    feature,
+                    bin: k as u8,
+                    gain,
+                    left_a,
+                    left_b,
+                });
+            }
         }
     }
-    // `non_empty` counts bins up to the last one, so it is ≥ 2 iff the feature varies.
     (best, non_empty >= 2)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn split_by_histogram(
-    binned: &BinnedMatrix,
-    stats: &RowStats<'_>,
-    node_rows: &[u32],
-    feature: usize,
-    p: &Pending,
-    parent_score: f64,
-    rules: &GrowRules,
-    scratch: &mut Scratch,
-) -> (Option<Split>, bool) {
-    let column = binned.column(feature);
-    let (mut lo, mut hi) = (u8::MAX, 0u8);
-    for &r in node_rows {
-        let r = r as usize;
-        let bin = column[r];
-        let k = bin as usize;
-        scratch.hist_a[k] += stats.a[r];
-        scratch.hist_b[k] += stats.b[r];
-        scratch.hist_n[k] += 1;
-        lo = lo.min(bin);
-        hi = hi.max(bin);
-    }
-    let (hist_a, hist_b, hist_n) = (&scratch.hist_a, &scratch.hist_b, &scratch.hist_n);
-    let bins = (lo..=hi)
-        .filter(|&k| hist_n[k as usize] > 0)
-        .map(|k| {
-            let i = k as usize;
-            (k, hist_a[i], hist_b[i], hist_n[i] as usize)
-        });
-    let result = scan(bins, feature, p, parent_score, rules);
-    for k in lo as usize..=hi as usize {
-        scratch.hist_a[k] = 0.0;
-        scratch.hist_b[k] = 0.0;
-        scratch.hist_n[k] = 0;
-    }
-    result
-}
-
-#[allow(clippy::too_many_arguments)]
-fn split_by_sorting(
-    binned: &BinnedMatrix,
-    stats: &RowStats<'_>,
-    node_rows: &[u32],
-    feature: usize,
-    p: &Pending,
-    parent_score: f64,
-    rules: &GrowRules,
-    scratch: &mut Scratch,
-) -> (Option<Split>, bool) {
-    let column = binned.column(feature);
-    let sorted = &mut scratch.sorted;
-    sorted.clear();
-    sorted.extend(node_rows.iter().map(|&r| {
-        let r = r as usize;
-        (column[r], stats.a[r], stats.b[r])
-    }));
-    sorted.sort_unstable_by_key(|e| e.0);
-    let mut groups = Vec::with_capacity(sorted.len());
-    let mut k = 0;
-    while k < sorted.len() {
-        let bin = sorted[k].0;
-        let (mut a, mut b, mut n) = (0.0, 0.0, 0usize);
-        while k < sorted.len() && sorted[k].0 == bin {
-            a += sorted[k].1;
-            b += sorted[k].2;
-            n += 1;
-            k += 1;
-        }
-        groups.push((bin, a, b, n));
-    }
-    scan(groups.into_iter(), feature, p, parent_score, rules)
 }
 
 #[cfg(test)]
