@@ -41,7 +41,9 @@ fn draw(n: usize, d: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
     let noise = Normal::new(0.0, 0.3).unwrap();
     let y = (0..n)
         .map(|i| {
-            (3.0 * x[[i, 0]]).sin() + x[[i, 1]].powi(2) + 0.5 * x[[i, 2]] * x[[i, 3]]
+            (3.0 * x[[i, 0]]).sin()
+                + x[[i, 1]].powi(2)
+                + 0.5 * x[[i, 2]] * x[[i, 3]]
                 + noise.sample(&mut rng)
         })
         .collect();
@@ -67,7 +69,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn show(label: &str, times: &[f64], scores: &[f64]) {
     let list = |v: &[f64], p: usize| {
-        v.iter().map(|t| format!("{t:.p$}")).collect::<Vec<_>>().join(" ")
+        v.iter()
+            .map(|t| format!("{t:.p$}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     println!(
         "{label}: fit median {:.3} s (all: {}); test R2 median {:.4} (all: {})",
@@ -87,7 +92,10 @@ fn main() {
         Some(dir) => {
             let dir = std::path::PathBuf::from(dir);
             println!("data: {}", dir.display());
-            (read_csv(&dir.join("train.csv")), read_csv(&dir.join("test.csv")))
+            (
+                read_csv(&dir.join("train.csv")),
+                read_csv(&dir.join("test.csv")),
+            )
         }
         None => {
             println!("data: drawn in Rust (set TREES_COMPARE_DIR for scikit-learn's CSVs)");
@@ -105,11 +113,17 @@ fn main() {
         let (mut times, mut scores) = (Vec::new(), Vec::new());
         for rep in 0..repeats {
             let start = Instant::now();
-            let forest = params.fit_forest(x.view(), y.view(), None, rep as u64).unwrap();
+            let forest = params
+                .fit_forest(x.view(), y.view(), None, rep as u64)
+                .unwrap();
             times.push(start.elapsed().as_secs_f64());
             scores.push(r2(&y_test, &forest.predict(x_test.view())));
         }
-        show(&format!("meta-router forest, threads = {threads}"), &times, &scores);
+        show(
+            &format!("meta-router forest, threads = {threads}"),
+            &times,
+            &scores,
+        );
     }
 
     if std::env::var_os("TREES_COMPARE_SKIP_SMARTCORE").is_some() {

@@ -95,12 +95,20 @@ fn weight_two_equals_a_duplicated_row_in_a_deterministic_forest() {
         let weighted = params
             .fit_forest(x.view(), y.view(), Some(weights.view()), 5)
             .unwrap();
-        let duplicated = params.fit_forest(x_dup.view(), y_dup.view(), None, 5).unwrap();
+        let duplicated = params
+            .fit_forest(x_dup.view(), y_dup.view(), None, 5)
+            .unwrap();
         assert_eq!(weighted.mean_leaves(), duplicated.mean_leaves());
         assert_eq!(weighted.max_depth_reached(), duplicated.max_depth_reached());
-        let (a, b) = (weighted.predict(grid().view()), duplicated.predict(grid().view()));
+        let (a, b) = (
+            weighted.predict(grid().view()),
+            duplicated.predict(grid().view()),
+        );
         for (u, v) in a.iter().zip(b.iter()) {
-            assert!((u - v).abs() < 1e-9, "{u} vs {v} (min_weight_leaf {min_weight_leaf})");
+            assert!(
+                (u - v).abs() < 1e-9,
+                "{u} vs {v} (min_weight_leaf {min_weight_leaf})"
+            );
         }
         // And the weight matters: weight 1 gives a different forest.
         let unweighted = params.fit_forest(x.view(), y.view(), None, 5).unwrap();
@@ -138,7 +146,11 @@ fn forest_is_identical_for_every_thread_count() {
 fn forest_learns_a_nonlinear_function() {
     let (x, y) = friedman_like(3000, 10, 0.3, 11);
     let (x_test, _) = friedman_like(2000, 10, 0.0, 12);
-    let truth: Array1<f64> = x_test.rows().into_iter().map(|r| truth(&r.to_vec())).collect();
+    let truth: Array1<f64> = x_test
+        .rows()
+        .into_iter()
+        .map(|r| truth(&r.to_vec()))
+        .collect();
     let params = ForestParams {
         trees: 50,
         max_features: MaxFeatures::Fraction(0.5),
@@ -155,7 +167,11 @@ fn forest_learns_a_nonlinear_function() {
 fn boosting_learns_a_nonlinear_function() {
     let (x, y) = friedman_like(3000, 10, 0.3, 21);
     let (x_test, _) = friedman_like(2000, 10, 0.0, 22);
-    let truth: Array1<f64> = x_test.rows().into_iter().map(|r| truth(&r.to_vec())).collect();
+    let truth: Array1<f64> = x_test
+        .rows()
+        .into_iter()
+        .map(|r| truth(&r.to_vec()))
+        .collect();
     let params = BoostingParams {
         rounds: 200,
         learning_rate: 0.1,
@@ -184,7 +200,11 @@ fn out_of_bag_predictions_are_honest() {
     let forest = params.fit_forest(x.view(), y.view(), None, 4).unwrap();
     let in_sample = forest.predict(x.view());
     let oob = forest.oob_predictions().unwrap().to_owned();
-    assert!(corr(&in_sample, &y) > 0.6, "in-sample corr {}", corr(&in_sample, &y));
+    assert!(
+        corr(&in_sample, &y) > 0.6,
+        "in-sample corr {}",
+        corr(&in_sample, &y)
+    );
     assert!(corr(&oob, &y).abs() < 0.15, "OOB corr {}", corr(&oob, &y));
     // With 60 trees a row is in every bag with probability 0.632^60 ≈ 1e-12.
     assert_eq!(forest.oob_fallback_rows(), 0);
@@ -197,7 +217,11 @@ fn out_of_bag_predictions_are_honest() {
         trees: 2,
         ..ForestParams::paper()
     };
-    assert!(bagless.fit(x.view(), y.view(), None, 4).unwrap().out_of_bag().is_none());
+    assert!(bagless
+        .fit(x.view(), y.view(), None, 4)
+        .unwrap()
+        .out_of_bag()
+        .is_none());
 }
 
 #[test]
@@ -259,15 +283,25 @@ fn probability_models_stay_in_the_unit_interval_and_rank_correctly() {
             .fit_probability(x.view(), t.view(), Some(weights.view()), 2)
             .unwrap();
         let p = model.predict(x.view());
-        assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "{}", config.learner().name());
+        assert!(
+            p.iter().all(|v| (0.0..=1.0).contains(v)),
+            "{}",
+            config.learner().name()
+        );
         let ends = model.predict(probe.view());
         // True probabilities at x₀ = ∓0.9 are 0.063 and 0.937.
-        assert!(ends[0] < 0.3 && ends[1] > 0.7, "{}: {ends}", config.learner().name());
+        assert!(
+            ends[0] < 0.3 && ends[1] > 0.7,
+            "{}: {ends}",
+            config.learner().name()
+        );
     }
     // A continuous target is rejected.
     let y = x.column(0).to_owned();
     for config in &learners {
-        let err = config.learner().fit_probability(x.view(), y.view(), None, 2);
+        let err = config
+            .learner()
+            .fit_probability(x.view(), y.view(), None, 2);
         assert!(matches!(err, Err(Error::InvalidParameter { .. })));
     }
 }
@@ -278,60 +312,138 @@ fn bad_parameters_are_specific_errors() {
     let forest = |p: ForestParams| invalid_parameter_name(p.fit(x.view(), y.view(), None, 0));
     let base = ForestParams::paper;
     assert_eq!(forest(ForestParams { trees: 0, ..base() }), "trees");
-    assert_eq!(forest(ForestParams { max_depth: Some(0), ..base() }), "max_depth");
+    assert_eq!(
+        forest(ForestParams {
+            max_depth: Some(0),
+            ..base()
+        }),
+        "max_depth"
+    );
     for mf in [
         MaxFeatures::Count(0),
         MaxFeatures::Count(5),
         MaxFeatures::Fraction(0.0),
         MaxFeatures::Fraction(1.5),
     ] {
-        assert_eq!(forest(ForestParams { max_features: mf, ..base() }), "max_features");
+        assert_eq!(
+            forest(ForestParams {
+                max_features: mf,
+                ..base()
+            }),
+            "max_features"
+        );
     }
     for mwl in [-0.01, 0.51, f64::NAN] {
         assert_eq!(
-            forest(ForestParams { min_weight_leaf: mwl, ..base() }),
+            forest(ForestParams {
+                min_weight_leaf: mwl,
+                ..base()
+            }),
             "min_weight_leaf"
         );
     }
     assert_eq!(
-        forest(ForestParams { min_samples_split: 1, ..base() }),
+        forest(ForestParams {
+            min_samples_split: 1,
+            ..base()
+        }),
         "min_samples_split"
     );
-    assert_eq!(forest(ForestParams { min_samples_leaf: 0, ..base() }), "min_samples_leaf");
-    assert_eq!(forest(ForestParams { threads: 0, ..base() }), "threads");
+    assert_eq!(
+        forest(ForestParams {
+            min_samples_leaf: 0,
+            ..base()
+        }),
+        "min_samples_leaf"
+    );
+    assert_eq!(
+        forest(ForestParams {
+            threads: 0,
+            ..base()
+        }),
+        "threads"
+    );
 
     let boost = |p: BoostingParams| invalid_parameter_name(p.fit(x.view(), y.view(), None, 0));
     let base = BoostingParams::default;
-    assert_eq!(boost(BoostingParams { rounds: 0, ..base() }), "rounds");
+    assert_eq!(
+        boost(BoostingParams {
+            rounds: 0,
+            ..base()
+        }),
+        "rounds"
+    );
     for lr in [0.0, -0.1, f64::NAN, 1.5] {
-        assert_eq!(boost(BoostingParams { learning_rate: lr, ..base() }), "learning_rate");
-    }
-    assert_eq!(boost(BoostingParams { max_depth: 0, ..base() }), "max_depth");
-    for s in [0.0, 1.1] {
-        assert_eq!(boost(BoostingParams { subsample: s, ..base() }), "subsample");
+        assert_eq!(
+            boost(BoostingParams {
+                learning_rate: lr,
+                ..base()
+            }),
+            "learning_rate"
+        );
     }
     assert_eq!(
-        boost(BoostingParams { min_child_weight: -1.0, ..base() }),
+        boost(BoostingParams {
+            max_depth: 0,
+            ..base()
+        }),
+        "max_depth"
+    );
+    for s in [0.0, 1.1] {
+        assert_eq!(
+            boost(BoostingParams {
+                subsample: s,
+                ..base()
+            }),
+            "subsample"
+        );
+    }
+    assert_eq!(
+        boost(BoostingParams {
+            min_child_weight: -1.0,
+            ..base()
+        }),
         "min_child_weight"
     );
-    assert_eq!(boost(BoostingParams { lambda: f64::INFINITY, ..base() }), "lambda");
+    assert_eq!(
+        boost(BoostingParams {
+            lambda: f64::INFINITY,
+            ..base()
+        }),
+        "lambda"
+    );
 
     // The same checks run through the configuration enum without data.
-    let config = LearnerConfig::Forest(ForestParams { trees: 0, ..ForestParams::paper() });
-    assert!(matches!(config.validate(), Err(Error::InvalidParameter { .. })));
+    let config = LearnerConfig::Forest(ForestParams {
+        trees: 0,
+        ..ForestParams::paper()
+    });
+    assert!(matches!(
+        config.validate(),
+        Err(Error::InvalidParameter { .. })
+    ));
     let config = LearnerConfig::Boosting(BoostingParams {
         learning_rate: 0.0,
         ..BoostingParams::default()
     });
-    assert!(matches!(config.validate(), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        config.validate(),
+        Err(Error::InvalidParameter { .. })
+    ));
 }
 
 #[test]
 fn bad_data_are_errors_not_panics() {
     let (x, y) = friedman_like(50, 4, 0.1, 71);
     let learners: Vec<LearnerConfig> = vec![
-        LearnerConfig::Forest(ForestParams { trees: 3, ..ForestParams::paper() }),
-        LearnerConfig::Boosting(BoostingParams { rounds: 3, ..BoostingParams::default() }),
+        LearnerConfig::Forest(ForestParams {
+            trees: 3,
+            ..ForestParams::paper()
+        }),
+        LearnerConfig::Boosting(BoostingParams {
+            rounds: 3,
+            ..BoostingParams::default()
+        }),
     ];
     for config in &learners {
         let learner = config.learner();
@@ -388,12 +500,28 @@ fn zero_weight_rows_do_not_influence_the_fit() {
         w[i] = 0.0;
     }
     for config in [
-        LearnerConfig::Forest(ForestParams { trees: 10, ..ForestParams::paper() }),
-        LearnerConfig::Boosting(BoostingParams { rounds: 20, ..BoostingParams::default() }),
+        LearnerConfig::Forest(ForestParams {
+            trees: 10,
+            ..ForestParams::paper()
+        }),
+        LearnerConfig::Boosting(BoostingParams {
+            rounds: 20,
+            ..BoostingParams::default()
+        }),
     ] {
-        let model = config.learner().fit(x.view(), y_bad.view(), Some(w.view()), 0).unwrap();
-        let max = model.predict(x.view()).iter().fold(f64::MIN, |m, &v| m.max(v));
-        assert!(max < 10.0, "{}: max prediction {max}", config.learner().name());
+        let model = config
+            .learner()
+            .fit(x.view(), y_bad.view(), Some(w.view()), 0)
+            .unwrap();
+        let max = model
+            .predict(x.view())
+            .iter()
+            .fold(f64::MIN, |m, &v| m.max(v));
+        assert!(
+            max < 10.0,
+            "{}: max prediction {max}",
+            config.learner().name()
+        );
     }
 }
 
@@ -425,14 +553,20 @@ fn min_weight_leaf_tames_light_high_variance_rows() {
             min_weight_leaf,
             ..ForestParams::paper_bias_stage()
         };
-        let pred = params.fit(x.view(), y.view(), Some(w.view()), 3).unwrap().predict(x_test.view());
+        let pred = params
+            .fit(x.view(), y.view(), Some(w.view()), 3)
+            .unwrap()
+            .predict(x_test.view());
         (&pred - &truth).mapv(|e| e * e).mean().unwrap()
     };
     let by_rows = mse(0.0);
     let by_weight = mse(0.01);
     // Seeded run: MSE 0.18 with the weight rule, 143 with rows alone.
     eprintln!("weight rule {by_weight}, row rule {by_rows}");
-    assert!(by_weight * 2.0 < by_rows, "weight rule {by_weight}, row rule {by_rows}");
+    assert!(
+        by_weight * 2.0 < by_rows,
+        "weight rule {by_weight}, row rule {by_rows}"
+    );
 }
 
 #[test]
@@ -448,7 +582,10 @@ fn configs_parse_from_toml_with_presets() {
     );
     assert_eq!(
         parse("learner = { type = \"forest\", preset = \"paper-bias-stage\", threads = 2 }"),
-        LearnerConfig::Forest(ForestParams { threads: 2, ..ForestParams::paper_bias_stage() })
+        LearnerConfig::Forest(ForestParams {
+            threads: 2,
+            ..ForestParams::paper_bias_stage()
+        })
     );
     assert_eq!(
         parse(
@@ -476,14 +613,14 @@ fn configs_parse_from_toml_with_presets() {
 #[test]
 fn predictions_do_not_depend_on_the_memory_layout_of_x() {
     let (x, y) = friedman_like(300, 5, 0.2, 101);
-    let forest = ForestParams { trees: 10, ..ForestParams::paper() }
-        .fit(x.view(), y.view(), None, 1)
-        .unwrap();
+    let forest = ForestParams {
+        trees: 10,
+        ..ForestParams::paper()
+    }
+    .fit(x.view(), y.view(), None, 1)
+    .unwrap();
     let mut fortran = Array2::zeros(x.dim().f());
     fortran.assign(&x);
     assert_eq!(forest.predict(x.view()), forest.predict(fortran.view()));
-    assert_eq!(
-        forest.predict(x.view()).len(),
-        x.len_of(Axis(0))
-    );
+    assert_eq!(forest.predict(x.view()).len(), x.len_of(Axis(0)));
 }

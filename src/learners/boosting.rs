@@ -107,7 +107,11 @@ impl BoostingParams {
     /// Checks parameter ranges.
     pub fn validate(&self) -> Result<()> {
         if self.rounds == 0 {
-            return Err(Error::param("rounds", 0, "boosting needs at least one round"));
+            return Err(Error::param(
+                "rounds",
+                0,
+                "boosting needs at least one round",
+            ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(Error::param(
@@ -134,7 +138,11 @@ impl BoostingParams {
             ));
         }
         if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
-            return Err(Error::param("lambda", self.lambda, "must be finite and >= 0"));
+            return Err(Error::param(
+                "lambda",
+                self.lambda,
+                "must be finite and >= 0",
+            ));
         }
         Ok(())
     }
@@ -267,7 +275,12 @@ impl Boosting {
             .into_iter()
             .map(|row| {
                 buffer.iter_mut().zip(row.iter()).for_each(|(b, &v)| *b = v);
-                self.base + self.trees.iter().map(|t| t.predict_row(&buffer)).sum::<f64>()
+                self.base
+                    + self
+                        .trees
+                        .iter()
+                        .map(|t| t.predict_row(&buffer))
+                        .sum::<f64>()
             })
             .collect()
     }
@@ -322,7 +335,9 @@ impl Learner for BoostingParams {
         weights: Option<ArrayView1<f64>>,
         seed: u64,
     ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(self.fit_probability_boosting(x, t, weights, seed)?))
+        Ok(Box::new(
+            self.fit_probability_boosting(x, t, weights, seed)?,
+        ))
     }
 }
 
@@ -369,7 +384,9 @@ mod tests {
             min_child_weight: 0.0,
             ..BoostingParams::default()
         };
-        let weighted = params.fit_boosting(x.view(), y.view(), Some(w.view()), 0).unwrap();
+        let weighted = params
+            .fit_boosting(x.view(), y.view(), Some(w.view()), 0)
+            .unwrap();
         let copied = params.fit_boosting(x3.view(), y3.view(), None, 0).unwrap();
         let (a, b) = (weighted.predict(x.view()), copied.predict(x.view()));
         for (u, v) in a.iter().zip(b.iter()) {

@@ -74,7 +74,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::learners::{ForestParams, Learner, MaxFeatures};
+//! use meta_router::learners::{ForestParams, Learner, MaxFeatures, Predict};
 //! use ndarray::{Array1, Array2};
 //!
 //! let x = Array2::from_shape_fn((200, 3), |(i, j)| ((i * (j + 3)) % 17) as f64 / 17.0);
@@ -354,7 +354,9 @@ impl ForestParams {
                 None => w.clone(),
             };
             let a: Vec<f64> = tree_w.iter().zip(&centred).map(|(w, y)| w * y).collect();
-            let rows: Vec<u32> = (0..n as u32).filter(|&i| tree_w[i as usize] > 0.0).collect();
+            let rows: Vec<u32> = (0..n as u32)
+                .filter(|&i| tree_w[i as usize] > 0.0)
+                .collect();
             let tree_total: f64 = tree_w.iter().sum();
             let tree_rules = GrowRules {
                 min_child_b: self.min_weight_leaf * tree_total,
@@ -614,8 +616,8 @@ impl TryFrom<ForestSpec> for ForestParams {
                 "all" => MaxFeatures::All,
                 _ => {
                     return Err(format!(
-                        "max_features must be a count, a fraction, \"sqrt\" or \"all\", got \"{name}\""
-                    ))
+                    "max_features must be a count, a fraction, \"sqrt\" or \"all\", got \"{name}\""
+                ))
                 }
             },
         };

@@ -31,7 +31,6 @@ use rand_chacha::ChaCha8Rng;
 /// Most bins per feature (bin ids fit in a `u8`).
 pub(crate) const MAX_BINS: usize = 256;
 
-
 /// Relative tolerance below which a node counts as pure and a gain as zero.
 const GAIN_TOLERANCE: f64 = 1e-12;
 
@@ -199,22 +198,6 @@ impl Tree {
         }
         deepest
     }
-
-    /// `(feature, threshold)` of internal nodes and values of leaves, in node
-    /// order — enough to compare two trees for identity in tests.
-    #[cfg(test)]
-    pub(crate) fn signature(&self) -> Vec<(u32, f64)> {
-        self.nodes
-            .iter()
-            .map(|n| {
-                if n.left == LEAF {
-                    (LEAF, n.value)
-                } else {
-                    (n.feature, n.threshold)
-                }
-            })
-            .collect()
-    }
 }
 
 /// Stopping rules and regularisation for growing one tree.
@@ -326,8 +309,17 @@ pub(crate) fn grow(
             continue;
         }
         let min_gain = GAIN_TOLERANCE * sum_sq;
-        let Some(best) = best_split(binned, node_rows, node_ab, &p, parent_score, min_gain, rules, rng, &mut scratch)
-        else {
+        let Some(best) = best_split(
+            binned,
+            node_rows,
+            node_ab,
+            &p,
+            parent_score,
+            min_gain,
+            rules,
+            rng,
+            &mut scratch,
+        ) else {
             continue;
         };
         // Partition rows[start..end] so that the left child comes first.
@@ -385,7 +377,11 @@ fn leaf_node(sum_a: f64, sum_b: f64, lambda: f64) -> Node {
         threshold: f64::NAN,
         left: LEAF,
         right: LEAF,
-        value: if denominator > 0.0 { sum_a / denominator } else { 0.0 },
+        value: if denominator > 0.0 {
+            sum_a / denominator
+        } else {
+            0.0
+        },
     }
 }
 
@@ -423,8 +419,16 @@ fn best_split(
         if binned.n_bins(feature) < 2 {
             continue;
         }
-        let (candidate, varied) =
-            split_feature(binned, node_rows, node_ab, feature, p, parent_score, rules, scratch);
+        let (candidate, varied) = split_feature(
+            binned,
+            node_rows,
+            node_ab,
+            feature,
+            p,
+            parent_score,
+            rules,
+            scratch,
+        );
         if varied {
             examined += 1;
         }
@@ -469,9 +473,8 @@ fn split_feature(
     let (mut left_a, mut left_b, mut left_n) = (0.0, 0.0, 0usize);
     let mut best: Option<Split> = None;
     let mut non_empty = 0;
-    for word in 0..occupied.len() {
-        let mut bits = occupied[word];
-        occupied[word] = 0;
+    for (word, slot) in occupied.iter_mut().enumerate() {
+        let mut bits = std::mem::take(slot);
         while bits != 0 {
             let k = word * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
@@ -481,10 +484,7 @@ fn split_feature(
             left_b += bin.b;
             left_n += bin.n as usize;
             let right_n = total - left_n;
-            if right_n == 0
-                || left_n < rules.min_samples_leaf
-                || right_n < rules.min_samples_leaf
-            {
+            if right_n == 0 || left_n < rules.min_samples_leaf || right_n < rules.min_samples_leaf {
                 continue;
             }
             let right_b = p.sum_b - left_b;
@@ -531,14 +531,14 @@ mod tests {
         assert!(binned.n_bins(0) <= MAX_BINS);
         assert!(binned.n_bins(0) > MAX_BINS - 5);
         // Binning is monotone in the value and consistent with the edges.
-        for r in 0..10_000 {
+        for (r, &value) in values.iter().enumerate() {
             let b = binned.bin(r, 0) as usize;
             let edges = &binned.edges[0];
             if b < edges.len() {
-                assert!(values[r] <= edges[b]);
+                assert!(value <= edges[b]);
             }
             if b > 0 {
-                assert!(values[r] > edges[b - 1]);
+                assert!(value > edges[b - 1]);
             }
         }
     }
