@@ -50,6 +50,14 @@ fn draw(n: usize, d: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
     (x, y)
 }
 
+/// CPU time of the calling thread in seconds (Linux `schedstat`), so timings
+/// on a loaded machine are not inflated by waiting for a core; `None` elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
+}
+
 fn r2(y: &Array1<f64>, pred: &Array1<f64>) -> f64 {
     let mean = y.mean().unwrap();
     let ss_res: f64 = y.iter().zip(pred).map(|(a, b)| (a - b).powi(2)).sum();
@@ -58,6 +66,9 @@ fn r2(y: &Array1<f64>, pred: &Array1<f64>) -> f64 {
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(f64::total_cmp);
     let k = v.len();
     if k % 2 == 1 {
@@ -67,7 +78,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn show(label: &str, times: &[f64], scores: &[f64]) {
+fn show(label: &str, times: &[f64], cpu: &[f64], scores: &[f64]) {
     let list = |v: &[f64], p: usize| {
         v.iter()
             .map(|t| format!("{t:.p$}"))
@@ -75,9 +86,12 @@ fn show(label: &str, times: &[f64], scores: &[f64]) {
             .join(" ")
     };
     println!(
-        "{label}: fit median {:.3} s (all: {}); test R2 median {:.4} (all: {})",
+        "{label}: fit wall median {:.3} s (all: {}); thread CPU median {:.3} s (all: {}); \
+         test R2 median {:.4} (all: {})",
         median(times.to_vec()),
         list(times, 3),
+        median(cpu.to_vec()),
+        list(cpu, 3),
         median(scores.to_vec()),
         list(scores, 4)
     );
@@ -110,18 +124,23 @@ fn main() {
             threads,
             ..ForestParams::paper()
         };
-        let (mut times, mut scores) = (Vec::new(), Vec::new());
+        let (mut times, mut cpu, mut scores) = (Vec::new(), Vec::new(), Vec::new());
         for rep in 0..repeats {
-            let start = Instant::now();
+            let (start, cpu_start) = (Instant::now(), thread_cpu_seconds());
             let forest = params
                 .fit_forest(x.view(), y.view(), None, rep as u64)
                 .unwrap();
             times.push(start.elapsed().as_secs_f64());
+            // With threads > 1 the work runs on pool threads, not this one.
+            if let (Some(a), Some(b), 1) = (cpu_start, thread_cpu_seconds(), threads) {
+                cpu.push(b - a);
+            }
             scores.push(r2(&y_test, &forest.predict(x_test.view())));
         }
         show(
             &format!("meta-router forest, threads = {threads}"),
             &times,
+            &cpu,
             &scores,
         );
     }
@@ -135,18 +154,21 @@ fn main() {
     };
     let (xs, xs_test) = (to_dense(&x), to_dense(&x_test));
     let ys: Vec<f64> = y.to_vec();
-    let (mut times, mut scores) = (Vec::new(), Vec::new());
+    let (mut times, mut cpu, mut scores) = (Vec::new(), Vec::new(), Vec::new());
     for rep in 0..repeats.min(3) {
         let params = RandomForestRegressorParameters::default()
             .with_n_trees(100)
             .with_max_depth(20)
             .with_m((d as f64).sqrt().floor() as usize)
             .with_seed(rep as u64);
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), thread_cpu_seconds());
         let model = RandomForestRegressor::fit(&xs, &ys, params).unwrap();
         times.push(start.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_seconds()) {
+            cpu.push(b - a);
+        }
         let pred: Vec<f64> = model.predict(&xs_test).unwrap();
         scores.push(r2(&y_test, &Array1::from(pred)));
     }
-    show("smartcore 0.7 RandomForestRegressor", &times, &scores);
+    show("smartcore 0.7 RandomForestRegressor", &times, &cpu, &scores);
 }

@@ -732,6 +732,32 @@ mod tests {
     }
 
     #[test]
+    fn probability_leaves_are_weighted_frequencies_of_t() {
+        // One weighted stump without bootstrap on five points.
+        let x = Array2::from_shape_vec((5, 1), vec![0.0, 1.0, 2.0, 3.0, 4.0]).unwrap();
+        let t = ndarray::array![0.0, 1.0, 1.0, 1.0, 0.0];
+        let w = ndarray::array![1.0, 3.0, 1.0, 1.0, 2.0];
+        let params = ForestParams {
+            trees: 1,
+            max_depth: Some(1),
+            max_features: MaxFeatures::All,
+            bootstrap: false,
+            ..ForestParams::paper()
+        };
+        let forest = params
+            .fit_probability_forest(x.view(), t.view(), Some(w.view()), 0)
+            .unwrap();
+        let p = forest.predict(x.view());
+        // Between-leaf sums S²/W (S = Σwt, W = Σw) per cut: 0.5 → 0 + 25/7 = 3.57,
+        // 1.5 → 9/4 + 4/4 = 3.25, 2.5 → 16/5 + 1/3 = 3.53, 3.5 → 25/6 + 0 = 4.17.
+        // So the stump cuts at 3.5: left mean 5/6, right 0.
+        let left = 5.0 / 6.0;
+        for (got, want) in p.iter().zip([left, left, left, left, 0.0]) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+    }
+
+    #[test]
     fn presets_and_toml_round_trip() {
         let p: ForestParams = toml::from_str("preset = \"paper-bias-stage\"\ntrees = 50").unwrap();
         assert_eq!(
