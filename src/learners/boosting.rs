@@ -50,7 +50,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::tree::{grow, BinnedMatrix, GrowRules, RowStats, Tree};
+use super::tree::{grow, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree};
 use super::{check_binary, check_training, Learner, Predict};
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
@@ -270,18 +270,9 @@ impl Boosting {
             self.n_features,
             x.ncols()
         );
-        let mut buffer = vec![0.0; self.n_features];
-        x.rows()
+        sum_over_trees(&self.trees, x)
             .into_iter()
-            .map(|row| {
-                buffer.iter_mut().zip(row.iter()).for_each(|(b, &v)| *b = v);
-                self.base
-                    + self
-                        .trees
-                        .iter()
-                        .map(|t| t.predict_row(&buffer))
-                        .sum::<f64>()
-            })
+            .map(|sum| self.base + sum)
             .collect()
     }
 

@@ -98,7 +98,7 @@ use rand::RngExt;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tree::{grow, BinnedMatrix, GrowRules, RowStats, Tree};
+use super::tree::{grow, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree};
 use super::{check_binary, check_training, Learner, Predict};
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
@@ -495,20 +495,9 @@ impl Predict for Forest {
             x.ncols()
         );
         let scale = 1.0 / self.trees.len() as f64;
-        let mut buffer = vec![0.0; self.n_features];
-        x.rows()
+        sum_over_trees(&self.trees, x)
             .into_iter()
-            .map(|row| {
-                let values: &[f64] = match row.as_slice() {
-                    Some(s) => s,
-                    None => {
-                        buffer.iter_mut().zip(row.iter()).for_each(|(b, &v)| *b = v);
-                        &buffer
-                    }
-                };
-                let sum: f64 = self.trees.iter().map(|t| t.predict_row(values)).sum();
-                self.finish(sum * scale)
-            })
+            .map(|sum| self.finish(sum * scale))
             .collect()
     }
 

@@ -200,6 +200,26 @@ impl Tree {
     }
 }
 
+/// `Σ_trees T(x_i)` for every row of `x`, summed in tree order. The loop runs
+/// tree by tree over all rows so that one tree's nodes stay in cache.
+pub(crate) fn sum_over_trees(trees: &[Tree], x: ArrayView2<f64>) -> Vec<f64> {
+    let x = x.as_standard_layout();
+    let d = x.ncols();
+    let mut sum = vec![0.0; x.nrows()];
+    let Some(flat) = x.as_slice() else {
+        unreachable!("standard layout is contiguous")
+    };
+    if d == 0 {
+        return sum;
+    }
+    for tree in trees {
+        for (total, row) in sum.iter_mut().zip(flat.chunks_exact(d)) {
+            *total += tree.predict_row(row);
+        }
+    }
+    sum
+}
+
 /// Stopping rules and regularisation for growing one tree.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GrowRules {
