@@ -53,17 +53,27 @@
 //! and the rule reduces to an ordinary minimum leaf size.
 //!
 //! ## Build or wrap: the measurements behind this implementation
-//! Measured on 2 shared cores (four other engineers building; medians, so
-//! noisy), `N = 4500`, `d = 50`, 100 trees, depth 20, `√d` features, bootstrap,
-//! one thread, `y = sin(3x₀) + x₁² + 0.5 x₂x₃ + N(0, 0.3²)`, `x ~ U(−1, 1)^d`,
-//! R² on 2000 test rows (`cargo bench --bench trees_compare`,
-//! `benches/compare/sklearn_forest.py`):
+//! Built, not wrapped. Setting: `N = 4500`, `d = 50`, 100 trees, depth 20, `√d`
+//! features, bootstrap, one thread, `y = sin(3x₀) + x₁² + 0.5 x₂x₃ + N(0, 0.3²)`,
+//! `x ~ U(−1, 1)^d`, R² on 2000 test rows, all three on the same CSV files written
+//! by `benches/compare/sklearn_forest.py` and read by
+//! `cargo bench --bench trees_compare`. The machine had 2 cores shared with four
+//! other engineers' builds (load average 4.4–4.8 during these runs), so wall
+//! times are inflated and noisy; thread CPU time is the fairer column. Medians
+//! of 7 (this module), 3 (smartcore) and 5 (scikit-learn) fits, two rounds:
 //!
-//! | implementation | fit (s) | test R² |
-//! |---|---|---|
-//! | this module (histogram) | see `BENCH_RESULTS` below | |
+//! | implementation | fit wall (s) | fit thread CPU (s) | test R² |
+//! |---|---|---|---|
+//! | this module (256-bin histograms) | 0.50 / 0.57 | 0.33 / 0.39 | 0.731 |
+//! | smartcore 0.7 `RandomForestRegressor` (exact splits) | 1.72 / 1.25 | 1.16 / 0.86 | 0.748 |
+//! | scikit-learn 1.9.1 `RandomForestRegressor`, `n_jobs=1` | 3.58 / 3.44 | 2.42 / 2.29 | 0.736 |
 //!
-//! BENCH_RESULTS
+//! So this module fits 6–7× faster than scikit-learn (CPU 5.8–7.3×) and 2–3.5×
+//! faster than smartcore. Its R² is 0.005 below scikit-learn's; the gap is the
+//! binning: scikit-learn itself scores 0.730 (median of 3 seeds) on the same
+//! data pre-binned to 256 quantile bins, against 0.738 on raw features. Wrapping
+//! smartcore would have cost a second matrix type, no OOB access and no
+//! weight-based leaf rule, and is 2–3.5× slower.
 //!
 //! # References
 //! - L. Breiman (2001), "Random forests", *Machine Learning* 45, 5–32.
