@@ -72,8 +72,9 @@
 //! faster than smartcore. Its R² is 0.005 below scikit-learn's; the gap is the
 //! binning: scikit-learn itself scores 0.730 (median of 3 seeds) on the same
 //! data pre-binned to 256 quantile bins, against 0.738 on raw features. Wrapping
-//! smartcore would have cost a second matrix type, no OOB access and no
-//! weight-based leaf rule, and is 2–3.5× slower.
+//! smartcore would have meant copying into its own matrix type, no
+//! minimum-leaf-weight rule (it has row-count rules only), and a fit 2–3.5×
+//! slower than this one.
 //!
 //! # References
 //! - L. Breiman (2001), "Random forests", *Machine Learning* 45, 5–32.
