@@ -624,3 +624,126 @@ fn predictions_do_not_depend_on_the_memory_layout_of_x() {
     assert_eq!(forest.predict(x.view()), forest.predict(fortran.view()));
     assert_eq!(forest.predict(x.view()).len(), x.len_of(Axis(0)));
 }
+
+/// Reference values from scikit-learn 1.9.1 (`benches/compare/sklearn_tree_reference.py`),
+/// `DecisionTreeRegressor(random_state=0, **kw).fit(X, y, sample_weight=w).predict(X)`
+/// on the data built in `sklearn_tree_data` (same formulas in numpy). With at most
+/// 256 distinct values per feature the binned search is exact, so one tree without
+/// bootstrap, using all features, must reproduce CART.
+fn sklearn_tree_data() -> (Array2<f64>, Array1<f64>, Array1<f64>) {
+    let n = 30;
+    let x = Array2::from_shape_fn((n, 3), |(i, j)| match j {
+        0 => ((i * 7) % 11) as f64 / 10.0,
+        1 => ((i * 5 + 3) % 13) as f64 / 12.0,
+        _ => (i as f64 * 1.3).cos(),
+    });
+    let y = Array1::from_shape_fn(n, |i| (i as f64 * 0.7).sin() + x[[i, 0]] * x[[i, 0]]);
+    let w = Array1::from_shape_fn(n, |i| 1.0 + (i % 3) as f64);
+    (x, y, w)
+}
+
+#[test]
+fn one_exact_tree_matches_scikit_learn_cart() {
+    let (x, y, w) = sklearn_tree_data();
+    // kw = dict(max_depth=3, min_samples_leaf=2): 8 leaves.
+    let depth_three = [
+        -0.233087420767215,
+        0.955057911993209,
+        0.841715457634503, //
+        0.141988417920938,
+        0.955057911993209,
+        -0.233087420767215, //
+        0.141988417920938,
+        0.141988417920938,
+        -0.748431074383920, //
+        0.955057911993209,
+        0.955057911993209,
+        0.864728845204841, //
+        0.141988417920938,
+        0.841715457634503,
+        0.389862120261581, //
+        0.955057911993209,
+        -0.748431074383920,
+        0.141988417920938, //
+        0.141988417920938,
+        0.864728845204841,
+        0.955057911993209, //
+        0.841715457634503,
+        0.232219800432740,
+        0.141988417920938, //
+        0.955057911993209,
+        0.389862120261581,
+        0.141988417920938, //
+        0.232219800432740,
+        0.955057911993209,
+        0.955057911993209,
+    ];
+    // kw = dict(max_depth=None, min_weight_fraction_leaf=0.1): 7 leaves.
+    let weight_rule = [
+        -0.519389450554273,
+        1.052991724642887,
+        0.841715457634503, //
+        0.449511879340050,
+        1.052991724642887,
+        -0.519389450554273, //
+        0.449511879340050,
+        -0.319296774207730,
+        -0.519389450554273, //
+        0.600216921283700,
+        0.600216921283700,
+        0.627537953415303, //
+        0.449511879340050,
+        0.841715457634503,
+        0.600216921283700, //
+        0.600216921283700,
+        -0.519389450554273,
+        0.449511879340050, //
+        -0.319296774207730,
+        0.627537953415303,
+        1.052991724642887, //
+        0.841715457634503,
+        0.627537953415303,
+        0.449511879340050, //
+        0.600216921283700,
+        1.052991724642887,
+        -0.319296774207730, //
+        0.627537953415303,
+        1.052991724642887,
+        0.600216921283700,
+    ];
+    let single = ForestParams {
+        trees: 1,
+        max_features: MaxFeatures::All,
+        bootstrap: false,
+        ..ForestParams::paper()
+    };
+    let cases = [
+        (
+            ForestParams {
+                max_depth: Some(3),
+                min_samples_leaf: 2,
+                ..single.clone()
+            },
+            depth_three,
+            8.0,
+        ),
+        (
+            ForestParams {
+                max_depth: None,
+                min_weight_leaf: 0.1,
+                ..single.clone()
+            },
+            weight_rule,
+            7.0,
+        ),
+    ];
+    for (params, expected, leaves) in cases {
+        let tree = params
+            .fit_forest(x.view(), y.view(), Some(w.view()), 0)
+            .unwrap();
+        assert_eq!(tree.mean_leaves(), leaves);
+        for (row, (got, want)) in tree.predict(x.view()).iter().zip(expected).enumerate() {
+            assert!((got - want).abs() < 1e-12, "row {row}: {got} vs {want}");
+        }
+    }
+}
