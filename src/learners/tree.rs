@@ -250,6 +250,102 @@ struct Pending {
     depth: usize,
     sum_a: f64,
     sum_b: f64,
+    /// The node's histograms of every feature, when already known (built from
+    /// the parent's by subtraction); only when every feature is examined.
+    hist: Option<NodeHistograms>,
+}
+
+/// Features above which a node's histograms of all features are not kept (they
+/// take `features × 256 × 24` bytes per pending node).
+const REUSE_MAX_FEATURES: usize = 256;
+
+/// Histograms of every feature for one node, with masks of non-empty bins.
+/// Buffers are recycled through a pool and are all-zero when in the pool.
+struct NodeHistograms {
+    bins: Vec<Bin>,
+    occupied: Vec<[u64; MAX_BINS / 64]>,
+}
+
+impl NodeHistograms {
+    fn new(n_features: usize) -> Self {
+        NodeHistograms {
+            bins: vec![Bin::default(); n_features * MAX_BINS],
+            occupied: vec![[0; MAX_BINS / 64]; n_features],
+        }
+    }
+
+    /// Adds the rows to every feature's histogram.
+    fn fill(&mut self, binned: &BinnedMatrix, node_rows: &[u32], node_ab: &[[f64; 2]]) {
+        for (feature, occupied) in self.occupied.iter_mut().enumerate() {
+            let column = binned.column(feature);
+            let hist = &mut self.bins[feature * MAX_BINS..(feature + 1) * MAX_BINS];
+            for (&r, v) in node_rows.iter().zip(node_ab) {
+                let k = column[r as usize] as usize;
+                let bin = &mut hist[k];
+                bin.a += v[0];
+                bin.b += v[1];
+                bin.n += 1;
+                occupied[k >> 6] |= 1u64 << (k & 63);
+            }
+        }
+    }
+
+    /// `self ← self − other` for a child `other` of the node `self` holds,
+    /// leaving the other child's histograms; bins left without rows are zeroed.
+    fn subtract(&mut self, other: &NodeHistograms) {
+        for (feature, words) in other.occupied.iter().enumerate() {
+            for (word, &mask) in words.iter().enumerate() {
+                let mut bits = mask;
+                while bits != 0 {
+                    let k = word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let index = feature * MAX_BINS + k;
+                    let (mine, theirs) = (&mut self.bins[index], other.bins[index]);
+                    mine.n -= theirs.n;
+                    if mine.n == 0 {
+                        *mine = Bin::default();
+                        self.occupied[feature][word] &= !(1u64 << (k & 63));
+                    } else {
+                        mine.a -= theirs.a;
+                        mine.b -= theirs.b;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Zeroes the non-empty bins, ready for reuse.
+    fn clear(&mut self) {
+        for (feature, words) in self.occupied.iter_mut().enumerate() {
+            for (word, mask) in words.iter_mut().enumerate() {
+                let mut bits = std::mem::take(mask);
+                while bits != 0 {
+                    let k = word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    self.bins[feature * MAX_BINS + k] = Bin::default();
+                }
+            }
+        }
+    }
+}
+
+/// Recycled [`NodeHistograms`] buffers.
+struct HistogramPool {
+    n_features: usize,
+    free: Vec<NodeHistograms>,
+}
+
+impl HistogramPool {
+    fn take(&mut self) -> NodeHistograms {
+        self.free
+            .pop()
+            .unwrap_or_else(|| NodeHistograms::new(self.n_features))
+    }
+
+    fn give(&mut self, mut hist: NodeHistograms) {
+        hist.clear();
+        self.free.push(hist);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -282,9 +378,21 @@ struct Scratch {
 pub(crate) fn grow(
     binned: &BinnedMatrix,
     stats: &RowStats<'_>,
+    rows: Vec<u32>,
+    rules: &GrowRules,
+    rng: &mut ChaCha8Rng,
+) -> Tree {
+    grow_with(binned, stats, rows, rules, rng, true)
+}
+
+/// [`grow`], optionally without the sibling-subtraction path (for tests).
+fn grow_with(
+    binned: &BinnedMatrix,
+    stats: &RowStats<'_>,
     mut rows: Vec<u32>,
     rules: &GrowRules,
     rng: &mut ChaCha8Rng,
+    allow_reuse: bool,
 ) -> Tree {
     let n_features = binned.n_features();
     let mut scratch = Scratch {
@@ -309,14 +417,28 @@ pub(crate) fn grow(
         depth: 0,
         sum_a,
         sum_b,
+        hist: None,
     }];
-    while let Some(p) = stack.pop() {
+    // With every feature examined at every node, a child's histograms are the
+    // parent's minus its sibling's: only the smaller child is filled from rows.
+    let reuse = allow_reuse && rules.max_features == n_features && n_features <= REUSE_MAX_FEATURES;
+    let mut pool = HistogramPool {
+        n_features,
+        free: Vec::new(),
+    };
+    let splittable = |count: usize, depth: usize, sum_b: f64| {
+        depth < rules.max_depth
+            && count >= rules.min_samples_split
+            && count >= 2 * rules.min_samples_leaf
+            && sum_b >= 2.0 * rules.min_child_b
+    };
+    while let Some(mut p) = stack.pop() {
         let count = p.end - p.start;
-        if p.depth >= rules.max_depth
-            || count < rules.min_samples_split
-            || count < 2 * rules.min_samples_leaf
-            || p.sum_b < 2.0 * rules.min_child_b
-        {
+        let own_hist = p.hist.take();
+        if !splittable(count, p.depth, p.sum_b) {
+            if let Some(h) = own_hist {
+                pool.give(h);
+            }
             continue;
         }
         let node_rows = &rows[p.start..p.end];
@@ -325,21 +447,36 @@ pub(crate) fn grow(
         let sum_sq: f64 = node_ab.iter().map(|v| v[0] * v[0] / v[1]).sum();
         let parent_score = p.sum_a * p.sum_a / (p.sum_b + rules.lambda);
         let spread = sum_sq - p.sum_a * p.sum_a / p.sum_b;
-        if spread <= GAIN_TOLERANCE * sum_sq {
-            continue;
-        }
         let min_gain = GAIN_TOLERANCE * sum_sq;
-        let Some(best) = best_split(
-            binned,
-            node_rows,
-            node_ab,
-            &p,
-            parent_score,
-            min_gain,
-            rules,
-            rng,
-            &mut scratch,
-        ) else {
+        let mut hist = None;
+        let best = if spread <= min_gain {
+            None
+        } else if reuse {
+            let mut h = own_hist.unwrap_or_else(|| {
+                let mut h = pool.take();
+                h.fill(binned, node_rows, node_ab);
+                h
+            });
+            let best = best_split_all(&mut h, &p, parent_score, min_gain, rules);
+            hist = Some(h);
+            best
+        } else {
+            best_split(
+                binned,
+                node_rows,
+                node_ab,
+                &p,
+                parent_score,
+                min_gain,
+                rules,
+                rng,
+                &mut scratch,
+            )
+        };
+        let Some(best) = best else {
+            if let Some(h) = hist {
+                pool.give(h);
+            }
             continue;
         };
         // Partition rows[start..end] so that the left child comes first.
@@ -369,6 +506,47 @@ pub(crate) fn grow(
         node.threshold = binned.edges[best.feature][best.bin as usize];
         node.left = left as u32;
         node.right = left as u32 + 1;
+        let (mut left_hist, mut right_hist) = (None, None);
+        if let Some(mut parent_hist) = hist {
+            let depth = p.depth + 1;
+            let need_left = splittable(mid - p.start, depth, left_b);
+            let need_right = splittable(p.end - mid, depth, right_b);
+            let left_smaller = mid - p.start <= p.end - mid;
+            let (small, small_needed, large_needed) = if left_smaller {
+                (p.start..mid, need_left, need_right)
+            } else {
+                (mid..p.end, need_right, need_left)
+            };
+            let (small_hist, large_hist) = if large_needed {
+                let mut small_hist = pool.take();
+                small_hist.fill(binned, &rows[small.clone()], &ab[small]);
+                parent_hist.subtract(&small_hist);
+                (Some(small_hist), Some(parent_hist))
+            } else if small_needed {
+                pool.give(parent_hist);
+                let mut small_hist = pool.take();
+                small_hist.fill(binned, &rows[small.clone()], &ab[small]);
+                (Some(small_hist), None)
+            } else {
+                pool.give(parent_hist);
+                (None, None)
+            };
+            // Children that will not be split do not keep histograms.
+            let keep = |h: Option<NodeHistograms>, needed: bool, pool: &mut HistogramPool| match h {
+                Some(h) if !needed => {
+                    pool.give(h);
+                    None
+                }
+                other => other,
+            };
+            if left_smaller {
+                left_hist = keep(small_hist, need_left, &mut pool);
+                right_hist = keep(large_hist, need_right, &mut pool);
+            } else {
+                right_hist = keep(small_hist, need_right, &mut pool);
+                left_hist = keep(large_hist, need_left, &mut pool);
+            }
+        }
         stack.push(Pending {
             node: left + 1,
             start: mid,
@@ -376,6 +554,7 @@ pub(crate) fn grow(
             depth: p.depth + 1,
             sum_a: right_a,
             sum_b: right_b,
+            hist: right_hist,
         });
         stack.push(Pending {
             node: left,
@@ -384,6 +563,7 @@ pub(crate) fn grow(
             depth: p.depth + 1,
             sum_a: left_a,
             sum_b: left_b,
+            hist: left_hist,
         });
     }
     Tree { nodes }
@@ -464,9 +644,9 @@ fn best_split(
     best
 }
 
-/// The best split of one feature: fills the node's histogram over bins, then
-/// scans the non-empty bins in order. Also reports whether the feature varies
-/// within the node.
+/// The best split of one feature: fills the scratch histogram over bins, then
+/// scans (and clears) the non-empty bins in order. Also reports whether the
+/// feature varies within the node.
 #[allow(clippy::too_many_arguments)]
 fn split_feature(
     binned: &BinnedMatrix,
@@ -489,16 +669,58 @@ fn split_feature(
         bin.n += 1;
         occupied[k >> 6] |= 1u64 << (k & 63);
     }
+    let result = scan_feature(hist, occupied, feature, p, parent_score, rules);
+    for (word, slot) in occupied.iter_mut().enumerate() {
+        let mut bits = std::mem::take(slot);
+        while bits != 0 {
+            hist[word * 64 + bits.trailing_zeros() as usize] = Bin::default();
+            bits &= bits - 1;
+        }
+    }
+    result
+}
+
+/// The best split over every feature from a node's full histograms (ties go to
+/// the lower feature index, as in the sampled path).
+fn best_split_all(
+    hist: &mut NodeHistograms,
+    p: &Pending,
+    parent_score: f64,
+    min_gain: f64,
+    rules: &GrowRules,
+) -> Option<Split> {
+    let mut best: Option<Split> = None;
+    for (feature, occupied) in hist.occupied.iter().enumerate() {
+        let bins = &hist.bins[feature * MAX_BINS..(feature + 1) * MAX_BINS];
+        if let (Some(c), _) = scan_feature(bins, occupied, feature, p, parent_score, rules) {
+            if c.gain > min_gain && best.is_none_or(|b| c.gain > b.gain) {
+                best = Some(c);
+            }
+        }
+    }
+    best
+}
+
+/// Scans one feature's non-empty bins in order for the best cut; also reports
+/// whether the feature varies within the node (≥ 2 non-empty bins).
+fn scan_feature(
+    hist: &[Bin],
+    occupied: &[u64; MAX_BINS / 64],
+    feature: usize,
+    p: &Pending,
+    parent_score: f64,
+    rules: &GrowRules,
+) -> (Option<Split>, bool) {
     let total = p.end - p.start;
     let (mut left_a, mut left_b, mut left_n) = (0.0, 0.0, 0usize);
     let mut best: Option<Split> = None;
     let mut non_empty = 0;
-    for (word, slot) in occupied.iter_mut().enumerate() {
-        let mut bits = std::mem::take(slot);
+    for (word, &mask) in occupied.iter().enumerate() {
+        let mut bits = mask;
         while bits != 0 {
             let k = word * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let bin = std::mem::take(&mut hist[k]);
+            let bin = hist[k];
             non_empty += 1;
             left_a += bin.a;
             left_b += bin.b;
@@ -610,5 +832,52 @@ mod tests {
         let held = grow(&binned, &stats, (0..4).collect(), &rules, &mut rng);
         assert_eq!(held.n_leaves(), 1);
         assert!((held.predict_row(&[0.0]) - 3.05 / 3.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sibling_subtraction_gives_the_same_tree_as_direct_histograms() {
+        let n = 600;
+        // Features from unrelated sequences, so a child's bins overlap its sibling's.
+        let x = Array2::from_shape_fn((n, 4), |(i, j)| (i as f64 * (1.1 + j as f64)).sin());
+        let a: Vec<f64> = (0..n)
+            .map(|i| ((i as f64) * 0.37).sin() + 2.0 * x[[i, 0]])
+            .collect();
+        let b: Vec<f64> = (0..n).map(|i| 0.5 + (i % 4) as f64 * 0.25).collect();
+        let binned = BinnedMatrix::new(x.view());
+        let stats = RowStats { a: &a, b: &b };
+        let rules = GrowRules {
+            max_depth: 7,
+            min_samples_split: 2,
+            min_samples_leaf: 3,
+            min_child_b: 1.0,
+            lambda: 1.0,
+            max_features: 4,
+        };
+        let mut rng = crate::rng::rng_from_seed(0);
+        let reused = grow_with(
+            &binned,
+            &stats,
+            (0..n as u32).collect(),
+            &rules,
+            &mut rng,
+            true,
+        );
+        let direct = grow_with(
+            &binned,
+            &stats,
+            (0..n as u32).collect(),
+            &rules,
+            &mut rng,
+            false,
+        );
+        assert_eq!(reused.n_leaves(), direct.n_leaves());
+        assert!(reused.n_leaves() > 10); // 18 here: several levels of subtraction
+        for i in 0..n {
+            let (u, v) = (
+                reused.predict_binned(&binned, i),
+                direct.predict_binned(&binned, i),
+            );
+            assert!((u - v).abs() < 1e-12, "row {i}: {u} vs {v}");
+        }
     }
 }
