@@ -50,7 +50,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::tree::{grow, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree};
+use super::tree::{grow_in, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree, Workspace};
 use super::{check_binary, check_training, Learner, Predict};
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
@@ -208,6 +208,7 @@ impl BoostingParams {
         let mut a = vec![0.0; n];
         let mut b = vec![0.0; n];
         let mut trees = Vec::with_capacity(self.rounds);
+        let mut workspace = Workspace::new(d);
         for round in 0..self.rounds {
             for i in 0..n {
                 let (g, h) = match loss {
@@ -230,7 +231,8 @@ impl BoostingParams {
             };
             // Feature sampling is off (max_features = d), so this stream is unused.
             let mut rng = rng_from_seed(derive_seed(seed, &[round as u64, 1]));
-            let mut tree = grow(&binned, &RowStats { a: &a, b: &b }, rows, &rules, &mut rng);
+            let stats = RowStats { a: &a, b: &b };
+            let mut tree = grow_in(&binned, &stats, rows, &rules, &mut rng, &mut workspace);
             tree.shift_scale_leaves(0.0, self.learning_rate);
             for (i, s) in score.iter_mut().enumerate() {
                 *s += tree.predict_binned(&binned, i);

@@ -374,6 +374,22 @@ struct Scratch {
     features: Vec<usize>,
 }
 
+/// Buffers reused from one tree to the next (histograms of all features).
+pub(crate) struct Workspace {
+    pool: HistogramPool,
+}
+
+impl Workspace {
+    pub(crate) fn new(n_features: usize) -> Self {
+        Workspace {
+            pool: HistogramPool {
+                n_features,
+                free: Vec::new(),
+            },
+        }
+    }
+}
+
 /// Grows one tree on `rows` (indices into `binned`, each with `b > 0`).
 pub(crate) fn grow(
     binned: &BinnedMatrix,
@@ -382,7 +398,20 @@ pub(crate) fn grow(
     rules: &GrowRules,
     rng: &mut ChaCha8Rng,
 ) -> Tree {
-    grow_with(binned, stats, rows, rules, rng, true)
+    let mut workspace = Workspace::new(binned.n_features());
+    grow_with(binned, stats, rows, rules, rng, true, &mut workspace)
+}
+
+/// [`grow`] with buffers kept in `workspace` across calls.
+pub(crate) fn grow_in(
+    binned: &BinnedMatrix,
+    stats: &RowStats<'_>,
+    rows: Vec<u32>,
+    rules: &GrowRules,
+    rng: &mut ChaCha8Rng,
+    workspace: &mut Workspace,
+) -> Tree {
+    grow_with(binned, stats, rows, rules, rng, true, workspace)
 }
 
 /// [`grow`], optionally without the sibling-subtraction path (for tests).
@@ -393,6 +422,7 @@ fn grow_with(
     rules: &GrowRules,
     rng: &mut ChaCha8Rng,
     allow_reuse: bool,
+    workspace: &mut Workspace,
 ) -> Tree {
     let n_features = binned.n_features();
     let mut scratch = Scratch {
@@ -422,10 +452,7 @@ fn grow_with(
     // With every feature examined at every node, a child's histograms are the
     // parent's minus its sibling's: only the smaller child is filled from rows.
     let reuse = allow_reuse && rules.max_features == n_features && n_features <= REUSE_MAX_FEATURES;
-    let mut pool = HistogramPool {
-        n_features,
-        free: Vec::new(),
-    };
+    let pool = &mut workspace.pool;
     let splittable = |count: usize, depth: usize, sum_b: f64| {
         depth < rules.max_depth
             && count >= rules.min_samples_split
@@ -540,11 +567,11 @@ fn grow_with(
                 other => other,
             };
             if left_smaller {
-                left_hist = keep(small_hist, need_left, &mut pool);
-                right_hist = keep(large_hist, need_right, &mut pool);
+                left_hist = keep(small_hist, need_left, pool);
+                right_hist = keep(large_hist, need_right, pool);
             } else {
-                right_hist = keep(small_hist, need_right, &mut pool);
-                left_hist = keep(large_hist, need_left, &mut pool);
+                right_hist = keep(small_hist, need_right, pool);
+                left_hist = keep(large_hist, need_left, pool);
             }
         }
         stack.push(Pending {
@@ -861,6 +888,7 @@ mod tests {
             &rules,
             &mut rng,
             true,
+            &mut Workspace::new(4),
         );
         let direct = grow_with(
             &binned,
@@ -869,6 +897,7 @@ mod tests {
             &rules,
             &mut rng,
             false,
+            &mut Workspace::new(4),
         );
         assert_eq!(reused.n_leaves(), direct.n_leaves());
         assert!(reused.n_leaves() > 10); // 18 here: several levels of subtraction
