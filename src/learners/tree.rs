@@ -741,6 +741,8 @@ fn scan_feature(
     let total = p.end - p.start;
     let (mut left_a, mut left_b, mut left_n) = (0.0, 0.0, 0usize);
     let mut best: Option<Split> = None;
+    // The best `a_L²/d_L + a_R²/d_R` so far (−∞: none yet).
+    let mut best_total = f64::NEG_INFINITY;
     let mut non_empty = 0;
     for (word, &mask) in occupied.iter().enumerate() {
         let mut bits = mask;
@@ -761,10 +763,17 @@ fn scan_feature(
                 continue;
             }
             let right_a = p.sum_a - left_a;
-            let gain = left_a * left_a / (left_b + rules.lambda)
-                + right_a * right_a / (right_b + rules.lambda)
-                - parent_score;
-            if best.is_none_or(|s| gain > s.gain) {
+            // gain = a_L²/d_L + a_R²/d_R − parent = num/(d_L d_R) − parent; compare
+            // without dividing and divide only for a new best.
+            let (d_left, d_right) = (left_b + rules.lambda, right_b + rules.lambda);
+            if d_left <= 0.0 || d_right <= 0.0 {
+                continue;
+            }
+            let num = left_a * left_a * d_right + right_a * right_a * d_left;
+            let den = d_left * d_right;
+            if num > best_total * den {
+                best_total = num / den;
+                let gain = best_total - parent_score;
                 best = Some(Split {
                     feature,
                     bin: k as u8,
