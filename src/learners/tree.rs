@@ -23,6 +23,11 @@
 //! from a per-feature histogram of `(Σa, Σb, rows)` over bins; a 256-bit mask of
 //! non-empty bins lets the scan (and the reset) visit only occupied bins, so a
 //! node with `m` rows costs `O(m)` per feature however many bins there are.
+//! When every feature is examined (boosting, bagged trees) a node keeps the
+//! histograms of all features and a child's are its parent's minus its
+//! sibling's, so only the smaller child is filled from rows (the subtraction
+//! trick of LightGBM). Candidate gains are compared without dividing; only a new
+//! best is divided out.
 
 use ndarray::ArrayView2;
 use rand::RngExt;
