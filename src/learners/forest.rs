@@ -58,23 +58,26 @@
 //! `x ~ U(−1, 1)^d`, R² on 2000 test rows, all three on the same CSV files written
 //! by `benches/compare/sklearn_forest.py` and read by
 //! `cargo bench --bench trees_compare`. The machine had 2 cores shared with four
-//! other engineers' builds (load average 4.4–4.8 during these runs), so wall
+//! other engineers' builds (load average 4.2–4.7 during these runs), so wall
 //! times are inflated and noisy; thread CPU time is the fairer column. Medians
-//! of 7 (this module), 3 (smartcore) and 5 (scikit-learn) fits, two rounds:
+//! of 7 (this module), 3 (smartcore) and 5 (scikit-learn) fits, in two rounds
+//! (round 1 / round 2):
 //!
 //! | implementation | fit wall (s) | fit thread CPU (s) | test R² |
 //! |---|---|---|---|
-//! | this module (256-bin histograms) | 0.50 / 0.57 | 0.33 / 0.39 | 0.731 |
-//! | smartcore 0.7 `RandomForestRegressor` (exact splits) | 1.72 / 1.25 | 1.16 / 0.86 | 0.748 |
-//! | scikit-learn 1.9.1 `RandomForestRegressor`, `n_jobs=1` | 3.58 / 3.44 | 2.42 / 2.29 | 0.736 |
+//! | this module (256-bin histograms) | 0.61 / 0.49 | 0.41 / 0.34 | 0.731 |
+//! | smartcore 0.7 `RandomForestRegressor` (exact splits) | 1.44 / 1.81 | 0.98 / 1.15 | 0.748 |
+//! | scikit-learn 1.9.1 `RandomForestRegressor`, `n_jobs=1` | 2.92 / 3.30 | 2.03 / 2.23 | 0.736 |
 //!
-//! So this module fits 6–7× faster than scikit-learn (CPU 5.8–7.3×) and 2–3.5×
-//! faster than smartcore. Its R² is 0.005 below scikit-learn's; the gap is the
-//! binning: scikit-learn itself scores 0.730 (median of 3 seeds) on the same
-//! data pre-binned to 256 quantile bins, against 0.738 on raw features. Wrapping
-//! smartcore would have meant copying into its own matrix type, no
-//! minimum-leaf-weight rule (it has row-count rules only), and a fit 2–3.5×
-//! slower than this one.
+//! So this module fits 4.8–6.8× faster than scikit-learn (CPU 5.0–6.5×; earlier
+//! rounds of the same code gave 5.8–7.3×) and 2.4–3.7× faster than smartcore.
+//! Its R² is 0.005 below scikit-learn's; the gap is the binning: scikit-learn
+//! itself scores 0.730 (median of 3 seeds) on the same data pre-binned to 256
+//! quantile bins, against 0.738 on raw features. Wrapping smartcore would have
+//! meant copying into its own matrix type, no minimum-leaf-weight rule (it has
+//! row-count rules only), and a fit 2.4–3.7× slower than this one.
+//! `threads = 2` gave no speed-up in these runs because both cores were already
+//! busy; it changes no result.
 //!
 //! # References
 //! - L. Breiman (2001), "Random forests", *Machine Learning* 45, 5–32.
