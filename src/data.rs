@@ -146,30 +146,15 @@ mod tests {
         let px = array![[1.0], [2.0], [3.0]];
         let py = array![0.0, 1.0, 2.0];
         assert!(TrainingData::new(gx.clone(), gy.clone(), px.clone(), py.clone()).is_ok());
-        let e = TrainingData::new(
-            Array2::zeros((0, 1)),
-            Array1::zeros(0),
-            px.clone(),
-            py.clone(),
-        );
+        let e = TrainingData::new(Array2::zeros((0, 1)), Array1::zeros(0), px.clone(), py.clone());
         assert!(matches!(e, Err(Error::Empty { .. })));
-        let e = TrainingData::new(
-            gx.clone(),
-            gy.clone(),
-            Array2::zeros((0, 1)),
-            Array1::zeros(0),
-        );
+        let e = TrainingData::new(gx.clone(), gy.clone(), Array2::zeros((0, 1)), Array1::zeros(0));
         assert!(matches!(e, Err(Error::Empty { .. })));
         let e = TrainingData::new(gx.clone(), array![1.0], px.clone(), py.clone());
         assert!(matches!(e, Err(Error::ShapeMismatch { .. })));
         let e = TrainingData::new(gx.clone(), gy.clone(), array![[1.0, 0.0]], array![0.0]);
         assert!(matches!(e, Err(Error::ShapeMismatch { .. })));
-        let e = TrainingData::new(
-            array![[1.0], [f64::NAN]],
-            gy.clone(),
-            px.clone(),
-            py.clone(),
-        );
+        let e = TrainingData::new(array![[1.0], [f64::NAN]], gy.clone(), px.clone(), py.clone());
         assert!(matches!(e, Err(Error::NonFinite { row: 1, .. })));
         let e = TrainingData::new(gx, gy, px, array![0.0, f64::INFINITY, 1.0]);
         match e {
@@ -183,13 +168,8 @@ mod tests {
 
     #[test]
     fn pooled_layout_puts_gold_first() {
-        let d = TrainingData::new(
-            array![[1.0]],
-            array![5.0],
-            array![[2.0], [3.0]],
-            array![6.0, 7.0],
-        )
-        .unwrap();
+        let d = TrainingData::new(array![[1.0]], array![5.0], array![[2.0], [3.0]], array![6.0, 7.0])
+            .unwrap();
         assert_eq!(d.pooled_t(), array![1.0, 0.0, 0.0]);
         assert_eq!(d.pooled_y(), array![5.0, 6.0, 7.0]);
         assert_eq!(d.pooled_x(), array![[1.0], [2.0], [3.0]]);

@@ -28,9 +28,6 @@ impl Learner for KernelRidgeParams {
         _weights: Option<ArrayView1<f64>>,
         _seed: u64,
     ) -> Result<Box<dyn Predict>> {
-        Err(Error::Unsupported {
-            learner: "kernel_ridge".into(),
-            what: "fit yet".into(),
-        })
+        Err(Error::Unsupported { learner: "kernel_ridge".into(), what: "fit yet".into() })
     }
 }

@@ -28,9 +28,6 @@ impl Learner for RidgeParams {
         _weights: Option<ArrayView1<f64>>,
         _seed: u64,
     ) -> Result<Box<dyn Predict>> {
-        Err(Error::Unsupported {
-            learner: "ridge".into(),
-            what: "fit yet".into(),
-        })
+        Err(Error::Unsupported { learner: "ridge".into(), what: "fit yet".into() })
     }
 }
