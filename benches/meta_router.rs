@@ -52,5 +52,10 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    // No plots: the crate's plotters build has no system font for criterion's charts.
+    config = Criterion::default().without_plots();
+    targets = bench
+}
 criterion_main!(benches);

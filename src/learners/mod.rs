@@ -18,11 +18,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod basis;
+pub mod boosting;
+pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
 pub mod ridge;
+mod tree;
 
 pub use basis::Basis;
+pub use boosting::{Boosting, BoostingParams};
+pub use forest::{Forest, ForestParams, ForestPreset, MaxFeatures};
 pub use kernel_ridge::{Bandwidth, FittedKernelRidge, KernelRidgeParams};
 pub use logistic::{FittedLogistic, LogisticParams};
 pub use ridge::{FittedRidge, Penalty, PenaltyChoice, PenaltyGrid, RidgeParams};
@@ -39,9 +44,10 @@ pub trait Predict: Send + Sync + std::fmt::Debug {
         Vec::new()
     }
 
-    /// Out-of-bag predictions for the training rows, in training-row order, for
-    /// bagged models (`None` otherwise). A row that was never out of bag holds
-    /// NaN; callers fall back to the full prediction for it.
+    /// Out-of-bag predictions for the training rows, in training order, for
+    /// bagged models (a [`Forest`] grown with bootstrap); `None` otherwise. A
+    /// row that was never out of bag may hold the full prediction or NaN;
+    /// callers treat a non-finite value as "use the full prediction".
     fn out_of_bag(&self) -> Option<Array1<f64>> {
         None
     }
@@ -91,6 +97,11 @@ impl Predict for Clamped {
     fn diagnostics(&self) -> Vec<(String, f64)> {
         self.inner.diagnostics()
     }
+    fn out_of_bag(&self) -> Option<Array1<f64>> {
+        self.inner
+            .out_of_bag()
+            .map(|v| v.mapv(|p| if p.is_finite() { p.clamp(0.0, 1.0) } else { p }))
+    }
 }
 
 /// Learner choice in configuration files, tagged by `type`.
@@ -103,6 +114,10 @@ pub enum LearnerConfig {
     KernelRidge(KernelRidgeParams),
     /// L2-penalized logistic regression, a probability model ([`LogisticParams`]).
     Logistic(LogisticParams),
+    /// Random forest regressor ([`ForestParams`]).
+    Forest(ForestParams),
+    /// Second-order gradient boosting ([`BoostingParams`]).
+    Boosting(BoostingParams),
 }
 
 impl LearnerConfig {
@@ -112,6 +127,8 @@ impl LearnerConfig {
             LearnerConfig::Ridge(p) => p.validate(),
             LearnerConfig::KernelRidge(p) => p.validate(),
             LearnerConfig::Logistic(p) => p.validate(),
+            LearnerConfig::Forest(p) => p.validate(),
+            LearnerConfig::Boosting(p) => p.validate(),
         }
     }
 
@@ -121,6 +138,8 @@ impl LearnerConfig {
             LearnerConfig::Ridge(p) => p,
             LearnerConfig::KernelRidge(p) => p,
             LearnerConfig::Logistic(p) => p,
+            LearnerConfig::Forest(p) => p,
+            LearnerConfig::Boosting(p) => p,
         }
     }
 }
