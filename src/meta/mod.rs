@@ -771,7 +771,7 @@ impl MetaRouterConfig {
         kept: &[bool],
         kept_rows: &[usize],
         delta_model: &dyn Predict,
-        fit_bias: &dyn Fn(&[usize], u64) -> Result<Box<dyn Predict>>,
+        fit_bias: &BiasFitter<'_>,
         diagnostics: &mut Diagnostics,
         fold_seed: impl Fn(usize) -> u64,
     ) -> Result<(Array1<f64>, Correction)> {
@@ -843,6 +843,9 @@ impl MetaRouterConfig {
         Ok((correction, rule))
     }
 }
+
+/// Refits the bias stage on the given pooled rows with the given seed.
+type BiasFitter<'a> = dyn Fn(&[usize], u64) -> Result<Box<dyn Predict>> + 'a;
 
 /// Rows outside and inside `fold`.
 fn split_rows(assignment: &[usize], fold: usize) -> (Vec<usize>, Vec<usize>) {

@@ -62,7 +62,7 @@ impl Default for EvaluationSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MethodKind {
     /// A Meta-Router estimator or baseline.
-    Estimator(MetaRouterConfig),
+    Estimator(Box<MetaRouterConfig>),
     /// The oracle benchmark: `learner` on every training query with a GS-mechanism label.
     AllGold(LearnerConfig),
     /// Evaluation reference: route by the true ψ.
@@ -508,7 +508,7 @@ fn parse_method(
                 }
                 _ => source.error(&format!("methods[{index}]"), header, e.to_string()),
             })?;
-            MethodKind::Estimator(config)
+            MethodKind::Estimator(Box::new(config))
         }
         other => {
             return Err(source.error(
