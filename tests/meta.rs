@@ -353,15 +353,23 @@ fn all_forest_setting_runs_with_out_of_bag_corrections() {
     let data = linear_data(200, 1800, 21);
     let test_x = normal_matrix(500, 5, &mut rng(22));
     let forest = learner("type = \"forest\"\ntrees = 40");
-    let bias = learner("type = \"forest\"\npreset = \"paper-bias-stage\"\ntrees = 60\nmin_weight_leaf = 0.01");
+    let bias = learner(
+        "type = \"forest\"\npreset = \"paper-bias-stage\"\ntrees = 60\nmin_weight_leaf = 0.01",
+    );
     for method in [Method::RLearner, Method::DrLearner] {
         let mut config = MetaRouterConfig::new(method).with_learner(forest.clone());
         config.bias_learner = Some(bias.clone());
         let router = config.fit(&data, SEEDS).unwrap();
         let diagnostics = router.diagnostics();
-        assert_eq!(diagnostics.correction, Some(meta_router::meta::Correction::OutOfBag));
+        assert_eq!(
+            diagnostics.correction,
+            Some(meta_router::meta::Correction::OutOfBag)
+        );
         let mse_psi = mse(&router.predict_psi(test_x.view()), &psi(&test_x));
-        let mse_delta = mse(&router.predict_delta(test_x.view()).unwrap(), &delta(&test_x));
+        let mse_delta = mse(
+            &router.predict_delta(test_x.view()).unwrap(),
+            &delta(&test_x),
+        );
         // Var ψ = 1.25 and Var Δ = 0.25 here; the forests must explain most of both.
         assert!(mse_psi < 0.4, "{method:?}: MSE_ψ = {mse_psi}");
         assert!(mse_delta < 0.15, "{method:?}: MSE_Δ = {mse_delta}");

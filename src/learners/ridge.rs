@@ -634,6 +634,22 @@ fn fixed_penalty_solve(
     ))
 }
 
+/// `V diag(1/(e + μ)) coords`: the solution of `(V diag(e) Vᵀ + μI) x = V coords`
+/// (directions with `e + μ = 0` contribute nothing).
+fn spectral_solution(
+    vectors: &Array2<f64>,
+    values: &Array1<f64>,
+    coords: &Array1<f64>,
+    mu: f64,
+) -> Array1<f64> {
+    let scaled: Array1<f64> = values
+        .iter()
+        .zip(coords)
+        .map(|(&e, &c)| if e + mu > 0.0 { c / (e + mu) } else { 0.0 })
+        .collect();
+    linalg::matvec(vectors.view(), scaled.view())
+}
+
 /// Primal solve: `(G + λS I) β = cross`, with `G = Φᵀ W Φ` of weighted-centred
 /// features and `cross = Φᵀ W (y − ȳ_w)`; `total_ss = Σ w (y − ȳ_w)²`.
 ///
@@ -668,12 +684,7 @@ pub(crate) fn solve_primal(
                 problem,
             )?;
             let mu = lambda * problem.total;
-            let scaled_coords: Array1<f64> = values
-                .iter()
-                .zip(&coords)
-                .map(|(&e, &c)| if e + mu > 0.0 { c / (e + mu) } else { 0.0 })
-                .collect();
-            let beta = linalg::matvec(eigen.vectors.view(), scaled_coords.view());
+            let beta = spectral_solution(&eigen.vectors, &values, &coords, mu);
             Ok((
                 beta,
                 PenaltyChoice {
@@ -712,12 +723,7 @@ pub(crate) fn solve_primal(
             };
             let (lambda, df, score) = select_penalty(&values, grid, problem, rss)?;
             let mu = lambda * problem.total;
-            let scaled: Array1<f64> = values
-                .iter()
-                .zip(&coords)
-                .map(|(&e, &c)| if e + mu > 0.0 { c / (e + mu) } else { 0.0 })
-                .collect();
-            let beta = linalg::matvec(eigen.vectors.view(), scaled.view());
+            let beta = spectral_solution(&eigen.vectors, &values, &coords, mu);
             Ok((
                 beta,
                 PenaltyChoice {
@@ -764,12 +770,7 @@ pub(crate) fn solve_dual(
                 problem,
             )?;
             let mu = lambda * problem.total;
-            let scaled: Array1<f64> = values
-                .iter()
-                .zip(&projected)
-                .map(|(&e, &a)| if e + mu > 0.0 { a / (e + mu) } else { 0.0 })
-                .collect();
-            let gamma = linalg::matvec(eigen.vectors.view(), scaled.view());
+            let gamma = spectral_solution(&eigen.vectors, &values, &projected, mu);
             Ok((
                 gamma,
                 PenaltyChoice {
@@ -807,12 +808,7 @@ pub(crate) fn solve_dual(
             };
             let (lambda, df, score) = select_penalty(&values, grid, problem, rss)?;
             let mu = lambda * problem.total;
-            let scaled: Array1<f64> = values
-                .iter()
-                .zip(&coords)
-                .map(|(&e, &a)| if e + mu > 0.0 { a / (e + mu) } else { 0.0 })
-                .collect();
-            let gamma = linalg::matvec(eigen.vectors.view(), scaled.view());
+            let gamma = spectral_solution(&eigen.vectors, &values, &coords, mu);
             Ok((
                 gamma,
                 PenaltyChoice {
