@@ -19,7 +19,7 @@ use meta_router::inference::{
     Quantity, Sandwich,
 };
 use meta_router::learners::{LearnerConfig, RidgeParams};
-use meta_router::meta::{FitSeeds, Method, MetaRouterConfig};
+use meta_router::meta::{FitSeeds, MetaRouterConfig, Method};
 use meta_router::rng::{derive_seed, rng_from_seed};
 use ndarray::{Array1, Array2};
 use rand_distr::{Distribution, StandardNormal};
@@ -65,8 +65,8 @@ fn replicate(n_gold: usize, n_pref: usize, seed: u64) -> [bool; 12] {
     let shrunk = |e: Estimate| Estimate::normal(e.estimate, e.se / 2f64.sqrt(), LEVEL).unwrap();
     let target = |q, pop| mean_target(&nuisances, q, pop, None, LEVEL).unwrap();
     let features = intercept_and_columns(data.pooled_x().view(), 1).unwrap();
-    let blp = best_linear_projection(features.view(), nuisances.dr_pseudo_outcomes().view())
-        .unwrap();
+    let blp =
+        best_linear_projection(features.view(), nuisances.dr_pseudo_outcomes().view()).unwrap();
     let estimates = [
         (target(Quantity::Bias, Population::Pref), 0.2),
         (target(Quantity::Gain, Population::Pref), 0.5),
@@ -82,7 +82,6 @@ fn replicate(n_gold: usize, n_pref: usize, seed: u64) -> [bool; 12] {
     }
     covered
 }
-
 
 fn check_coverage(replicates: usize, n_gold: usize, n_pref: usize, seed: u64) {
     let covered: Vec<[bool; 12]> = (0..replicates as u64)

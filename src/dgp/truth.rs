@@ -62,7 +62,8 @@ impl TruthSample {
     /// Draws replicates of `scenario` from `rng` until at least `rows` pooled
     /// training rows are gathered.
     pub fn draw(scenario: &dyn Scenario, rows: usize, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let (mut xs, mut ts, mut psis, mut deltas) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut xs, mut ts, mut psis, mut deltas) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut gathered = 0;
         while gathered < rows {
             let data = scenario.draw(rng)?;
@@ -94,7 +95,10 @@ impl TruthSample {
         let features = intercept_and_columns(self.x.view(), columns)?;
         let fit = best_linear_projection(features.view(), self.delta.view())?;
         let fitted = features.dot(&fit.coefficients);
-        let approximation_mse = (&self.delta - &fitted).mapv(|e| e * e).mean().unwrap_or(0.0);
+        let approximation_mse = (&self.delta - &fitted)
+            .mapv(|e| e * e)
+            .mean()
+            .unwrap_or(0.0);
         Ok(ProjectionTruth {
             coefficients: fit.coefficients,
             approximation_mse,

@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use super::{Estimate, Nuisances, Population, Quantity};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::meta::{FitSeeds, FittedRouter, Method, MetaRouterConfig, Normalize};
+use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, Normalize};
 use crate::rng::{derive_seed, rng_from_seed};
 
 /// AIPW estimate of `E[h(s)·q(s) | population]` with `q = ψ` ([`Quantity::Gain`])

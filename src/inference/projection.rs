@@ -132,7 +132,10 @@ mod tests {
         close(fit.covariance_hc1[[1, 1]], 2.0 * 25.76 / 400.0);
         let hc1 = fit.estimates(Sandwich::Hc1, 0.95).unwrap();
         close(hc1[1].se, (2.0 * 25.76f64 / 400.0).sqrt());
-        assert!(best_linear_projection(x.slice(ndarray::s![..2, ..]), y.slice(ndarray::s![..2])).is_err());
+        assert!(
+            best_linear_projection(x.slice(ndarray::s![..2, ..]), y.slice(ndarray::s![..2]))
+                .is_err()
+        );
         assert!(intercept_and_columns(s.view(), 2).is_err());
     }
 }

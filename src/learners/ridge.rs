@@ -83,22 +83,18 @@ use crate::linalg;
 /// A ridge penalty: chosen by generalized cross-validation, or fixed.
 ///
 /// In configuration files: `"loo"` (default), `"gcv"` or a number `λ ≥ 0`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "PenaltyRepr", into = "PenaltyRepr")]
 pub enum Penalty {
     /// Minimize weighted GCV over the penalty grid.
     Gcv,
     /// Minimize the exact weighted leave-one-out error over the penalty grid.
+    #[default]
     Loo,
     /// A fixed `λ ≥ 0`.
     Fixed(f64),
 }
 
-impl Default for Penalty {
-    fn default() -> Self {
-        Penalty::Loo
-    }
-}
 
 impl fmt::Display for Penalty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -43,7 +43,8 @@
 //! let config = MetaRouterConfig::new(Method::RLearner);
 //! let router = config.fit(&data, FitSeeds { folds: 1, learner: 2 }).unwrap();
 //! let delta = router.predict_delta(Array2::from_elem((1, 1), 0.3).view()).unwrap();
-//! assert!((delta[0] - 0.5).abs() < 1e-3);
+//! // (not exact: the ridge learner's leave-one-out penalty shrinks a little)
+//! assert!((delta[0] - 0.5).abs() < 1e-2, "{}", delta[0]);
 //! ```
 
 pub mod folds;
@@ -763,7 +764,7 @@ impl MetaRouterConfig {
     }
 
     /// PB-label corrections `Δ̂₋ⱼ(q'_j)`, one per PB row, by the configured rule.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn corrections(
         &self,
         data: &TrainingData,

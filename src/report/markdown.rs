@@ -98,13 +98,19 @@ fn write_inference(out: &mut String, view: &View, point: usize) -> std::fmt::Res
     if targets.is_empty() {
         return Ok(());
     }
-    writeln!(out, "### Inference (nominal level in `level`; coverage MCSE √(C(1−C)/R))
-")?;
+    writeln!(
+        out,
+        "### Inference (nominal level in `level`; coverage MCSE √(C(1−C)/R))
+"
+    )?;
     writeln!(
         out,
         "| target | method | truth | bias | emp. SE | model SE | rel. error of model SE (%) | coverage | length | level | n |"
     )?;
-    writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        out,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
     for target in targets {
         for method in &view.methods {
             let Some(coverage) = view.row(point, method, &format!("{target}.coverage"), None)
@@ -112,11 +118,24 @@ fn write_inference(out: &mut String, view: &View, point: usize) -> std::fmt::Res
                 continue;
             };
             write!(out, "| {} | {} |", escape(target), escape(method))?;
-            for measure in ["truth", "bias", "emp_se", "model_se", "se_rel_error", "coverage", "mean_length", "level"] {
+            for measure in [
+                "truth",
+                "bias",
+                "emp_se",
+                "model_se",
+                "se_rel_error",
+                "coverage",
+                "mean_length",
+                "level",
+            ] {
                 let cell = match view.row(point, method, &format!("{target}.{measure}"), None) {
                     Some(row) => match (row.mean, row.mcse) {
                         (Some(m), Some(se)) if measure != "truth" && measure != "level" => {
-                            format!("{} ± {}", format_significant(m, 4), format_significant(se, 2))
+                            format!(
+                                "{} ± {}",
+                                format_significant(m, 4),
+                                format_significant(se, 2)
+                            )
                         }
                         (Some(m), _) => format_significant(m, 4),
                         _ => MISSING.to_string(),

@@ -21,7 +21,7 @@ use crate::inference::{
     best_linear_projection, intercept_and_columns, mean_target, policy_value, Estimate, Nuisances,
     PolicySeeds, Population, Quantity, Sandwich,
 };
-use crate::meta::{FitSeeds, FittedRouter, Method, MetaRouterConfig};
+use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method};
 use crate::rng::{derive_seed, seed_for, stream, Purpose};
 
 /// Replicate index of the truth-sample stream (never a real replicate).
@@ -115,20 +115,14 @@ pub(crate) fn metrics(
                         );
                     }
                 }
-                extra.insert(
-                    "blp.approximation_mse".into(),
-                    blp_truth.approximation_mse,
-                );
+                extra.insert("blp.approximation_mse".into(), blp_truth.approximation_mse);
             }
             (InferenceTarget::PolicyValue, _) => {
                 let policy_seeds = PolicySeeds {
                     split: seed_for(spec.seed, g as u64, r as u64, Purpose::Split),
                     fit: FitSeeds {
                         folds: derive_seed(seeds.folds, &[InferenceTarget::PolicyValue as u64]),
-                        learner: derive_seed(
-                            seeds.learner,
-                            &[InferenceTarget::PolicyValue as u64],
-                        ),
+                        learner: derive_seed(seeds.learner, &[InferenceTarget::PolicyValue as u64]),
                     },
                 };
                 let fit = policy_value(config, &data.train, eval.policy_cost, policy_seeds, level)?;

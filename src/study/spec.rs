@@ -130,6 +130,8 @@ impl Default for EvaluationSpec {
 }
 
 /// What a study method does.
+// A spec holds a handful of methods; boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum MethodKind {
     /// A Meta-Router estimator or baseline.

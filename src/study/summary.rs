@@ -234,7 +234,9 @@ fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
             })
         };
         let emp_se = sample_sd(&estimates);
-        let emp_se_mcse = emp_se.filter(|_| r >= 2).map(|e| e / (2.0 * (rf - 1.0)).sqrt());
+        let emp_se_mcse = emp_se
+            .filter(|_| r >= 2)
+            .map(|e| e / (2.0 * (rf - 1.0)).sqrt());
         let se_sq: Vec<f64> = ses.iter().map(|s| s * s).collect();
         let model_se = (!se_sq.is_empty()).then(|| (se_sq.iter().sum::<f64>() / rf).sqrt());
         let var_se_sq = sample_sd(&se_sq).map(|s| s * s);
@@ -245,11 +247,16 @@ fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
         let (rel, rel_mcse) = match (model_se, emp_se, var_se_sq) {
             (Some(m), Some(e), Some(v)) if m > 0.0 && e > 0.0 => (
                 Some(100.0 * (m / e - 1.0)),
-                Some(100.0 * (m / e) * (v / (4.0 * rf * m.powi(4)) + 1.0 / (2.0 * (rf - 1.0))).sqrt()),
+                Some(
+                    100.0
+                        * (m / e)
+                        * (v / (4.0 * rf * m.powi(4)) + 1.0 / (2.0 * (rf - 1.0))).sqrt(),
+                ),
             ),
             _ => (None, None),
         };
-        let coverage = (!covered.is_empty()).then(|| covered.iter().sum::<f64>() / covered.len() as f64);
+        let coverage =
+            (!covered.is_empty()).then(|| covered.iter().sum::<f64>() / covered.len() as f64);
         let coverage_mcse = coverage.map(|c| (c * (1.0 - c) / covered.len() as f64).sqrt());
         let (length, length_mcse) = mean_and_mcse(&lengths);
         for (measure, mean, mcse, n) in [
@@ -285,29 +292,37 @@ mod tests {
         use super::super::record::Metrics;
         // Four replicates: estimates (1, 2, 3, 6), truth 2 (errors −1, 0, 1, 4),
         // se (1, 1, 2, 2), covered (1, 1, 0, 1), length (4, 4, 8, 8).
-        let records: Vec<Record> = [(1.0, 1.0, 1.0), (2.0, 1.0, 1.0), (3.0, 2.0, 0.0), (6.0, 2.0, 1.0)]
-            .iter()
-            .enumerate()
-            .map(|(i, &(est, se, cov))| {
-                let mut extra = std::collections::BTreeMap::new();
-                extra.insert("t.estimate".to_string(), est);
-                extra.insert("t.se".to_string(), se);
-                extra.insert("t.covered".to_string(), cov);
-                extra.insert("t.length".to_string(), 4.0 * se);
-                extra.insert("t.error".to_string(), est - 2.0);
-                Record {
-                    grid: Default::default(),
-                    grid_index: 0,
-                    replicate: i,
-                    method: "m".into(),
-                    ok: true,
-                    error: None,
-                    seconds: 0.0,
-                    metrics: Metrics { extra, ..Metrics::default() },
-                    diagnostics: Default::default(),
-                }
-            })
-            .collect();
+        let records: Vec<Record> = [
+            (1.0, 1.0, 1.0),
+            (2.0, 1.0, 1.0),
+            (3.0, 2.0, 0.0),
+            (6.0, 2.0, 1.0),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(est, se, cov))| {
+            let mut extra = std::collections::BTreeMap::new();
+            extra.insert("t.estimate".to_string(), est);
+            extra.insert("t.se".to_string(), se);
+            extra.insert("t.covered".to_string(), cov);
+            extra.insert("t.length".to_string(), 4.0 * se);
+            extra.insert("t.error".to_string(), est - 2.0);
+            Record {
+                grid: Default::default(),
+                grid_index: 0,
+                replicate: i,
+                method: "m".into(),
+                ok: true,
+                error: None,
+                seconds: 0.0,
+                metrics: Metrics {
+                    extra,
+                    ..Metrics::default()
+                },
+                diagnostics: Default::default(),
+            }
+        })
+        .collect();
         let refs: Vec<&Record> = records.iter().collect();
         let rows = inference_rows(&refs);
         let find = |name: &str| rows.iter().find(|r| r.0 == name).unwrap().clone();
