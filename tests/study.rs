@@ -461,8 +461,19 @@ fn inference_metrics_are_recorded_and_thread_invariant() {
         let has = |k: &str| extra.contains_key(k);
         assert!(has("policy_value.covered") && has("policy_value.se"));
         let dr = r.method == "DR";
-        for target in ["theta_delta", "theta_psi", "mean_delta", "mean_psi", "blp_hc1.1"] {
-            assert_eq!(has(&format!("{target}.covered")), dr, "{target} for {}", r.method);
+        for target in [
+            "theta_delta",
+            "theta_psi",
+            "mean_delta",
+            "mean_psi",
+            "blp_hc1.1",
+        ] {
+            assert_eq!(
+                has(&format!("{target}.covered")),
+                dr,
+                "{target} for {}",
+                r.method
+            );
         }
         if dr {
             // healthbench-like: Δ = 0.10 + 0.358 s₁, random split ⇒ θ_Δ = 0.10.
@@ -490,7 +501,13 @@ fn inference_metrics_are_recorded_and_thread_invariant() {
 #[test]
 fn inference_keys_are_not_written_when_off() {
     let text = spec().resolved_toml();
-    for key in ["inference", "level", "projection_columns", "truth_rows", "policy_cost"] {
+    for key in [
+        "inference",
+        "level",
+        "projection_columns",
+        "truth_rows",
+        "policy_cost",
+    ] {
         assert!(!text.contains(key), "{key} in {text}");
     }
 }

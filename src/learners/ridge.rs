@@ -95,7 +95,6 @@ pub enum Penalty {
     Fixed(f64),
 }
 
-
 impl fmt::Display for Penalty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
