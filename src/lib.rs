@@ -9,7 +9,7 @@
 //! model is worth its cost.
 //!
 //! Layers, lowest first (a layer uses only those below it):
-//! [`linalg`] → [`learners`] → [`meta`] → [`routing`] → [`dgp`] → [`study`] →
+//! [`linalg`] → [`learners`] → [`meta`] → [`routing`] → [`inference`] → [`dgp`] → [`study`] →
 //! [`report`]. The estimator core (`linalg` … `routing`) never imports the
 //! simulation or reporting layers.
 #![deny(missing_docs)]
@@ -17,6 +17,7 @@
 pub mod data;
 pub mod dgp;
 pub mod error;
+pub mod inference;
 pub mod learners;
 pub mod linalg;
 pub mod meta;

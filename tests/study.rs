@@ -410,3 +410,104 @@ fn every_committed_study_file_is_valid() {
         "expected the quickstart plus one study per scenario family, found {count}"
     );
 }
+
+const INFERENCE: &str = r#"
+name = "inference"
+seed = 11
+replicates = 3
+
+[scenario]
+name = "healthbench-like"
+pool = 900
+n_test = 200
+n_gold = 120
+
+[evaluation]
+rho = [0.0, 1.0]
+w = [0.0]
+inference = ["theta_delta", "theta_psi", "mean_delta", "mean_psi", "projection", "policy_value"]
+truth_rows = 5000
+
+[[methods]]
+label = "DR"
+method = "dr-learner"
+folds = 3
+learner = { type = "ridge", basis = "linear" }
+
+[[methods]]
+label = "R"
+method = "r-learner"
+folds = 3
+learner = { type = "ridge", basis = "linear" }
+"#;
+
+/// Inference metrics: records carry estimate/SE/coverage per target (mean
+/// targets and projection only for the DR-learner, the policy value for
+/// both), the summary derives coverage rows, the truth is the scenario's, and
+/// the thread count changes nothing.
+#[test]
+fn inference_metrics_are_recorded_and_thread_invariant() {
+    let spec = StudySpec::parse(INFERENCE, "inference.toml").unwrap();
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    study::run(&spec, &options(one.path(), 1)).unwrap();
+    study::run(&spec, &options(two.path(), 2)).unwrap();
+    assert_eq!(timeless(one.path()), timeless(two.path()));
+    assert_eq!(summary_bytes(one.path()), summary_bytes(two.path()));
+    let records = timeless(one.path());
+    for r in &records {
+        assert!(r.ok, "{:?}", r.error);
+        let extra = &r.metrics.extra;
+        let has = |k: &str| extra.contains_key(k);
+        assert!(has("policy_value.covered") && has("policy_value.se"));
+        let dr = r.method == "DR";
+        for target in [
+            "theta_delta",
+            "theta_psi",
+            "mean_delta",
+            "mean_psi",
+            "blp_hc1.1",
+        ] {
+            assert_eq!(
+                has(&format!("{target}.covered")),
+                dr,
+                "{target} for {}",
+                r.method
+            );
+        }
+        if dr {
+            // healthbench-like: Δ = 0.10 + 0.358 s₁, random split ⇒ θ_Δ = 0.10.
+            assert_eq!(extra["theta_delta.truth"], 0.10);
+            assert!((extra["blp_hc0.1.truth"] - 0.358).abs() < 1e-8);
+            assert!(extra["blp.approximation_mse"] < 1e-12);
+            let e = extra["theta_delta.estimate"];
+            assert!((extra["theta_delta.error"] - (e - 0.10)).abs() < 1e-15);
+        }
+    }
+    let summary: meta_router::study::record::Summary =
+        serde_json::from_slice(&summary_bytes(one.path())).unwrap();
+    let row = summary
+        .rows
+        .iter()
+        .find(|r| r.method == "DR" && r.metric == "theta_delta.coverage")
+        .unwrap();
+    assert_eq!(row.n, 3);
+    let md = fs::read_to_string(one.path().join("summary.md")).unwrap();
+    assert!(md.contains("### Inference"));
+    assert!(one.path().join("coverage_theta_delta.png").exists());
+}
+
+/// Studies without `inference` keep their resolved spec free of the new keys.
+#[test]
+fn inference_keys_are_not_written_when_off() {
+    let text = spec().resolved_toml();
+    for key in [
+        "inference",
+        "level",
+        "projection_columns",
+        "truth_rows",
+        "policy_cost",
+    ] {
+        assert!(!text.contains(key), "{key} in {text}");
+    }
+}

@@ -75,11 +75,13 @@ pub mod binary_preference;
 pub mod covariate_shift;
 pub mod healthbench;
 pub mod nie_wager;
+pub mod truth;
 
 pub use binary_preference::{BinaryPreference, BinaryPreferenceParams};
 pub use covariate_shift::{CovariateShift, CovariateShiftParams, TestFrom};
 pub use healthbench::{BiasShape, HealthbenchLike, HealthbenchParams, PrbenchParams};
 pub use nie_wager::{NieWager, NieWagerParams, NieWagerSetup};
+pub use truth::{ProjectionTruth, TruthSample};
 
 /// One replicate's simulated data with its ground truth.
 #[derive(Debug, Clone)]

@@ -112,6 +112,33 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
         "cost weight w",
         "regret Reg(w)",
     ));
+    // Coverage of each inference target against the grid, ±2 MCSE bars and
+    // the nominal level (the records' `<target>.level`) as a dashed line.
+    let mut targets: Vec<&str> = summary
+        .rows
+        .iter()
+        .filter_map(|r| r.metric.strip_suffix(".coverage"))
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    for target in targets {
+        let nominal = summary
+            .rows
+            .iter()
+            .find(|r| r.metric == format!("{target}.level"))
+            .and_then(|r| r.mean);
+        let stem = format!("coverage_{}", target.replace('.', "_"));
+        if let Some(mut figure) = scalar_figure(
+            &view,
+            &stem,
+            &format!("{target}.coverage"),
+            format!("Coverage of the {target} interval, ±2 MCSE (study {study})"),
+            "empirical coverage",
+        ) {
+            figure.reference = nominal;
+            figures.push(figure);
+        }
+    }
 
     let mut written = Vec::with_capacity(2 * figures.len());
     for figure in &figures {
@@ -199,6 +226,8 @@ struct Figure {
     panels: Vec<Panel>,
     spread: Spread,
     zero_line: bool,
+    /// A horizontal reference line (e.g. nominal coverage), drawn dashed.
+    reference: Option<f64>,
     /// Tick labels when x is categorical (x = 0, 1, … index them).
     categories: Option<Vec<String>>,
 }
@@ -252,7 +281,11 @@ impl Figure {
         let values = self
             .points()
             .flat_map(|p| [p.mean - SPREAD_SES * p.se, p.mean + SPREAD_SES * p.se]);
-        let (lo, hi) = bounds(values.chain(self.zero_line.then_some(0.0)));
+        let (lo, hi) = bounds(
+            values
+                .chain(self.zero_line.then_some(0.0))
+                .chain(self.reference),
+        );
         pad(lo, hi, 0.06)
     }
 
@@ -361,6 +394,7 @@ fn curve_figure(
         panels,
         spread: Spread::Band,
         zero_line: true,
+        reference: None,
         categories: None,
     })
 }
@@ -481,6 +515,7 @@ fn scalar_figure(
         panels,
         spread: Spread::ErrorBars,
         zero_line: false,
+        reference: None,
         categories: categorical.then_some(categories),
     })
 }
@@ -569,6 +604,17 @@ fn draw_figure<DB: DrawingBackend>(
                 vec![(x0, 0.0), (x1, 0.0)],
                 RGBColor(90, 90, 90).stroke_width(1),
             )))?;
+        }
+        if let Some(level) = figure.reference {
+            let dash = (x1 - x0) / 60.0;
+            let mut x = x0;
+            while x < x1 {
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, level), ((x + dash * 0.6).min(x1), level)],
+                    RGBColor(200, 30, 30).stroke_width(2),
+                )))?;
+                x += dash;
+            }
         }
         for series in &panel.series {
             draw_series(&mut chart, series, figure.spread, x_span)?;

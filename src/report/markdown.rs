@@ -78,6 +78,7 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
             }
             writeln!(out)?;
         }
+        write_inference(out, view, point)?;
         for metric in RHO_METRICS {
             write_curve(out, view, point, metric, &summary.rho, "ρ")?;
         }
@@ -87,6 +88,66 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
         }
     }
     Ok(())
+}
+
+/// The inference table of a grid point: one row per (target, method) with
+/// bias, empirical SE, model SE, its relative error (%), coverage and mean
+/// interval length, each `value ± MCSE`; nothing when no target is present.
+fn write_inference(out: &mut String, view: &View, point: usize) -> std::fmt::Result {
+    let targets = view.inference_targets();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "### Inference (nominal level in `level`; coverage MCSE √(C(1−C)/R))
+"
+    )?;
+    writeln!(
+        out,
+        "| target | method | truth | bias | emp. SE | model SE | rel. error of model SE (%) | coverage | length | level | n |"
+    )?;
+    writeln!(
+        out,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for target in targets {
+        for method in &view.methods {
+            let Some(coverage) = view.row(point, method, &format!("{target}.coverage"), None)
+            else {
+                continue;
+            };
+            write!(out, "| {} | {} |", escape(target), escape(method))?;
+            for measure in [
+                "truth",
+                "bias",
+                "emp_se",
+                "model_se",
+                "se_rel_error",
+                "coverage",
+                "mean_length",
+                "level",
+            ] {
+                let cell = match view.row(point, method, &format!("{target}.{measure}"), None) {
+                    Some(row) => match (row.mean, row.mcse) {
+                        (Some(m), Some(se)) if measure != "truth" && measure != "level" => {
+                            format!(
+                                "{} ± {}",
+                                format_significant(m, 4),
+                                format_significant(se, 2)
+                            )
+                        }
+                        (Some(m), _) => format_significant(m, 4),
+                        _ => MISSING.to_string(),
+                    },
+                    None => MISSING.to_string(),
+                };
+                write!(out, " {cell} |")?;
+            }
+            writeln!(out, " {} |", coverage.n)?;
+        }
+    }
+    writeln!(out)
 }
 
 fn curve_title(metric: &str) -> String {

@@ -71,7 +71,12 @@ impl<'a> View<'a> {
             .summary
             .rows
             .iter()
-            .filter(|r| r.index.is_none() && !SCALAR_ORDER.contains(&r.metric.as_str()))
+            .filter(|r| {
+                r.index.is_none()
+                    && !SCALAR_ORDER.contains(&r.metric.as_str())
+                    // `target.measure` rows go to the inference table.
+                    && !r.metric.contains('.')
+            })
             .map(|r| r.metric.as_str())
             .collect();
         others.sort_unstable();
@@ -82,6 +87,19 @@ impl<'a> View<'a> {
             .filter(|m| self.has_metric(m, false))
             .chain(others)
             .collect()
+    }
+
+    /// Inference targets (prefixes of `<target>.coverage` rows), sorted.
+    pub(crate) fn inference_targets(&self) -> Vec<&'a str> {
+        let mut targets: Vec<&str> = self
+            .summary
+            .rows
+            .iter()
+            .filter_map(|r| r.metric.strip_suffix(".coverage"))
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets
     }
 
     /// Whether any row has this metric (as a curve when `curve`).

@@ -20,6 +20,7 @@
 //! revision, seed, threads, timings). Summary files are written to a temporary
 //! name and renamed, so no half-written result file is left behind.
 
+mod inference;
 pub mod record;
 pub mod spec;
 pub mod summary;
@@ -415,7 +416,7 @@ pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<Record> {
         .map(|method| {
             let started = Instant::now();
             let outcome = match &data {
-                Ok(data) => evaluate_method(spec, method, data, seeds),
+                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r)),
                 Err(e) => Err(Error::Unsupported {
                     learner: "scenario".into(),
                     what: format!("draw data: {e}"),
@@ -453,10 +454,12 @@ fn evaluate_method(
     method: &MethodSpec,
     data: &SimulatedData,
     seeds: FitSeeds,
+    unit: (usize, usize),
 ) -> Result<Evaluated> {
     let test_x = data.test_x.view();
     let costs = Array1::ones(data.test_psi.len());
     let eval = &spec.evaluation;
+    let mut extra = BTreeMap::new();
     let (psi_hat, delta_hat, diagnostics) = match &method.kind {
         MethodKind::Random => {
             let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
@@ -481,6 +484,9 @@ fn evaluate_method(
         }
         MethodKind::Estimator(config) => {
             let router = config.fit(&data.train, seeds)?;
+            if !eval.inference.is_empty() {
+                extra = inference::metrics(spec, config, &router, data, seeds, unit)?;
+            }
             let delta = router.predict_delta(test_x).map(|d| {
                 // Δ̂ estimates c·ψ − η = (c − 1)ψ + Δ.
                 let c = router.scale();
@@ -513,7 +519,9 @@ fn evaluate_method(
         Some((d, target)) => Some(routing::mse(d.view(), target.view())?),
         None => None,
     };
-    Ok((routing_metrics(routing, mse_psi, mse_delta), diagnostics))
+    let mut metrics = routing_metrics(routing, mse_psi, mse_delta);
+    metrics.extra = extra;
+    Ok((metrics, diagnostics))
 }
 
 fn routing_metrics(

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dgp::ScenarioConfig;
+use crate::dgp::{PopulationConstants, ScenarioConfig, TruthSample};
 use crate::error::{Error, Result};
 use crate::learners::LearnerConfig;
 use crate::meta::MetaRouterConfig;
@@ -46,6 +46,72 @@ pub struct EvaluationSpec {
     pub w: Vec<f64>,
     /// Routing-curve cutoff.
     pub cutoff: Cutoff,
+    /// Inference targets to estimate with intervals (default: none). The mean
+    /// targets and the projection apply to DR-learner methods without scale
+    /// normalization; `policy_value` to every estimator method.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inference: Vec<InferenceTarget>,
+    /// Nominal level of the intervals.
+    #[serde(skip_serializing_if = "is_default_level")]
+    pub level: f64,
+    /// The projection's features: an intercept and the first `k` columns of `s`.
+    #[serde(skip_serializing_if = "is_default_columns")]
+    pub projection_columns: usize,
+    /// Rows of the fixed-seed truth sample (projection and policy-value truth).
+    #[serde(skip_serializing_if = "is_default_truth_rows")]
+    pub truth_rows: usize,
+    /// Cost weight `w` of the routing policy `π = 1{ψ̂ > w}` in `policy_value`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub policy_cost: f64,
+}
+
+/// An inference target of a study (`[evaluation] inference = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InferenceTarget {
+    /// `θ_Δ = E[Δ | t = 0]`.
+    ThetaDelta,
+    /// `θ_ψ = E[ψ | t = 0]`.
+    ThetaPsi,
+    /// `E Δ` over the pooled law.
+    MeanDelta,
+    /// `E ψ` over the pooled law.
+    MeanPsi,
+    /// Best linear projection of Δ on `[1, s₁..s_k]` (HC0 and HC1).
+    Projection,
+    /// `E[(ψ − w)π̂ | t = 0]` of the router learned on half the data.
+    PolicyValue,
+}
+
+impl InferenceTarget {
+    /// The metric-name prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ThetaDelta => "theta_delta",
+            Self::ThetaPsi => "theta_psi",
+            Self::MeanDelta => "mean_delta",
+            Self::MeanPsi => "mean_psi",
+            Self::Projection => "blp",
+            Self::PolicyValue => "policy_value",
+        }
+    }
+}
+
+const DEFAULT_LEVEL: f64 = 0.95;
+const DEFAULT_COLUMNS: usize = 1;
+const DEFAULT_TRUTH_ROWS: usize = 50_000;
+
+fn is_default_level(v: &f64) -> bool {
+    *v == DEFAULT_LEVEL
+}
+fn is_default_columns(v: &usize) -> bool {
+    *v == DEFAULT_COLUMNS
+}
+fn is_default_truth_rows(v: &usize) -> bool {
+    *v == DEFAULT_TRUTH_ROWS
+}
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Default for EvaluationSpec {
@@ -54,11 +120,18 @@ impl Default for EvaluationSpec {
             rho: (0..=20).map(|i| i as f64 / 20.0).collect(),
             w: vec![0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
             cutoff: Cutoff::None,
+            inference: Vec::new(),
+            level: DEFAULT_LEVEL,
+            projection_columns: DEFAULT_COLUMNS,
+            truth_rows: DEFAULT_TRUTH_ROWS,
+            policy_cost: 0.0,
         }
     }
 }
 
 /// What a study method does.
+// A spec holds a handful of methods; boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum MethodKind {
     /// A Meta-Router estimator or baseline.
@@ -112,6 +185,16 @@ pub struct StudySpec {
     pub points: Vec<GridPoint>,
 }
 
+/// Truth of a grid point for inference studies: population constants and a
+/// fixed-seed truth sample.
+#[derive(Debug, Clone)]
+pub struct PointTruth {
+    /// The scenario's population constants.
+    pub constants: PopulationConstants,
+    /// The truth sample.
+    pub sample: TruthSample,
+}
+
 /// One expanded grid point.
 #[derive(Debug, Clone)]
 pub struct GridPoint {
@@ -119,6 +202,8 @@ pub struct GridPoint {
     pub values: BTreeMap<String, serde_json::Value>,
     /// The scenario at this point.
     pub scenario: ScenarioConfig,
+    /// The fixed-seed truth sample of inference studies, drawn once on first use.
+    pub truth: std::sync::Arc<std::sync::OnceLock<std::result::Result<PointTruth, String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +395,21 @@ impl StudySpec {
             ));
         }
 
+        if !(evaluation.level > 0.0 && evaluation.level < 1.0) {
+            return Err(source.error(
+                "evaluation.level",
+                source.find_key("level", eval_line.unwrap_or(1)),
+                "level must lie in (0, 1)",
+            ));
+        }
+        if evaluation.truth_rows < 1000 || !evaluation.policy_cost.is_finite() {
+            return Err(source.error(
+                "evaluation.truth_rows",
+                source.find_key("truth_rows", eval_line.unwrap_or(1)),
+                "truth_rows must be at least 1000 and policy_cost finite",
+            ));
+        }
+
         // Grid expansion.
         let grid_line = source.find_header("grid", 0);
         for (key, values) in &raw.grid {
@@ -361,7 +461,11 @@ impl StudySpec {
                 }
                 other => source.error("scenario", scenario_line, other.to_string()),
             })?;
-            points.push(GridPoint { values, scenario });
+            points.push(GridPoint {
+                values,
+                scenario,
+                truth: Default::default(),
+            });
         }
 
         // Methods.

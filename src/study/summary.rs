@@ -156,6 +156,18 @@ pub fn summarize(
                     push(metric, Some(i), values);
                 }
             }
+            for (metric, mean, mcse, n) in inference_rows(&ok) {
+                rows.push(SummaryRow {
+                    grid: grid.clone(),
+                    method: label.clone(),
+                    metric,
+                    index: None,
+                    mean,
+                    mcse,
+                    n,
+                    failures,
+                });
+            }
         }
     }
     Summary {
@@ -166,6 +178,99 @@ pub fn summarize(
         w: w.to_vec(),
         rows,
     }
+}
+
+/// Performance measures of inference targets, derived per target prefix `P`
+/// from the records' `P.estimate`, `P.se`, `P.covered`, `P.length`, `P.error`
+/// (Morris, White & Crowther 2019, Table 6, with R replicates):
+///
+/// | row | value | MCSE |
+/// |---|---|---|
+/// | `P.bias` | mean error | `EmpSE/√R` |
+/// | `P.emp_se` | `EmpSE` = sd of estimates | `EmpSE/√(2(R−1))` |
+/// | `P.model_se` | `ModSE = √(mean se²)` | `√(Var(se²)/(4R·ModSE²))` |
+/// | `P.se_rel_error` | `100(ModSE/EmpSE − 1)` | `100(ModSE/EmpSE)√(Var(se²)/(4R·ModSE⁴) + 1/(2(R−1)))` |
+/// | `P.coverage` | `C` = mean covered | `√(C(1−C)/R)` |
+/// | `P.mean_length` | mean interval length | sd/√R |
+pub const INFERENCE_MEASURES: &[&str] = &[
+    "bias",
+    "emp_se",
+    "model_se",
+    "se_rel_error",
+    "coverage",
+    "mean_length",
+];
+
+type DerivedRow = (String, Option<f64>, Option<f64>, usize);
+
+fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
+    let prefixes: BTreeSet<&str> = ok
+        .iter()
+        .flat_map(|r| r.metrics.extra.keys())
+        .filter_map(|k| k.strip_suffix(".covered"))
+        .collect();
+    let mut out = Vec::new();
+    for prefix in prefixes {
+        let get = |field: &str| -> Vec<f64> {
+            let key = format!("{prefix}.{field}");
+            ok.iter()
+                .filter_map(|r| r.metrics.extra.get(&key).copied())
+                .collect()
+        };
+        let (estimates, ses, covered, lengths, errors) = (
+            get("estimate"),
+            get("se"),
+            get("covered"),
+            get("length"),
+            get("error"),
+        );
+        let r = estimates.len();
+        let rf = r as f64;
+        let (bias, bias_mcse) = mean_and_mcse(&errors);
+        let sample_sd = |v: &[f64]| -> Option<f64> {
+            (v.len() >= 2).then(|| {
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
+            })
+        };
+        let emp_se = sample_sd(&estimates);
+        let emp_se_mcse = emp_se
+            .filter(|_| r >= 2)
+            .map(|e| e / (2.0 * (rf - 1.0)).sqrt());
+        let se_sq: Vec<f64> = ses.iter().map(|s| s * s).collect();
+        let model_se = (!se_sq.is_empty()).then(|| (se_sq.iter().sum::<f64>() / rf).sqrt());
+        let var_se_sq = sample_sd(&se_sq).map(|s| s * s);
+        let model_se_mcse = match (model_se, var_se_sq) {
+            (Some(m), Some(v)) if m > 0.0 => Some((v / (4.0 * rf * m * m)).sqrt()),
+            _ => None,
+        };
+        let (rel, rel_mcse) = match (model_se, emp_se, var_se_sq) {
+            (Some(m), Some(e), Some(v)) if m > 0.0 && e > 0.0 => (
+                Some(100.0 * (m / e - 1.0)),
+                Some(
+                    100.0
+                        * (m / e)
+                        * (v / (4.0 * rf * m.powi(4)) + 1.0 / (2.0 * (rf - 1.0))).sqrt(),
+                ),
+            ),
+            _ => (None, None),
+        };
+        let coverage =
+            (!covered.is_empty()).then(|| covered.iter().sum::<f64>() / covered.len() as f64);
+        let coverage_mcse = coverage.map(|c| (c * (1.0 - c) / covered.len() as f64).sqrt());
+        let (length, length_mcse) = mean_and_mcse(&lengths);
+        for (measure, mean, mcse, n) in [
+            ("bias", bias, bias_mcse, errors.len()),
+            ("emp_se", emp_se, emp_se_mcse, r),
+            ("model_se", model_se, model_se_mcse, ses.len()),
+            ("se_rel_error", rel, rel_mcse, r),
+            ("coverage", coverage, coverage_mcse, covered.len()),
+            ("mean_length", length, length_mcse, lengths.len()),
+        ] {
+            out.push((format!("{prefix}.{measure}"), mean, mcse, n));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -180,5 +285,68 @@ mod tests {
         assert!((mcse.unwrap() - (14.0f64 / 12.0).sqrt()).abs() < 1e-15);
         assert_eq!(mean_and_mcse(&[]), (None, None));
         assert_eq!(mean_and_mcse(&[2.5]), (Some(2.5), None));
+    }
+
+    #[test]
+    fn inference_measures_by_hand() {
+        use super::super::record::Metrics;
+        // Four replicates: estimates (1, 2, 3, 6), truth 2 (errors −1, 0, 1, 4),
+        // se (1, 1, 2, 2), covered (1, 1, 0, 1), length (4, 4, 8, 8).
+        let records: Vec<Record> = [
+            (1.0, 1.0, 1.0),
+            (2.0, 1.0, 1.0),
+            (3.0, 2.0, 0.0),
+            (6.0, 2.0, 1.0),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(est, se, cov))| {
+            let mut extra = std::collections::BTreeMap::new();
+            extra.insert("t.estimate".to_string(), est);
+            extra.insert("t.se".to_string(), se);
+            extra.insert("t.covered".to_string(), cov);
+            extra.insert("t.length".to_string(), 4.0 * se);
+            extra.insert("t.error".to_string(), est - 2.0);
+            Record {
+                grid: Default::default(),
+                grid_index: 0,
+                replicate: i,
+                method: "m".into(),
+                ok: true,
+                error: None,
+                seconds: 0.0,
+                metrics: Metrics {
+                    extra,
+                    ..Metrics::default()
+                },
+                diagnostics: Default::default(),
+            }
+        })
+        .collect();
+        let refs: Vec<&Record> = records.iter().collect();
+        let rows = inference_rows(&refs);
+        let find = |name: &str| rows.iter().find(|r| r.0 == name).unwrap().clone();
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        // bias: mean error 1, mcse √(14/3)/2.
+        close(find("t.bias").1.unwrap(), 1.0);
+        close(find("t.bias").2.unwrap(), (14.0f64 / 3.0).sqrt() / 2.0);
+        // EmpSE = √(14/3), MCSE EmpSE/√6.
+        let emp = (14.0f64 / 3.0).sqrt();
+        close(find("t.emp_se").1.unwrap(), emp);
+        close(find("t.emp_se").2.unwrap(), emp / 6f64.sqrt());
+        // se² = (1, 1, 4, 4): ModSE = √2.5, Var(se²) = 4·2.25/3 = 3,
+        // MCSE = √(3/(16·2.5)).
+        close(find("t.model_se").1.unwrap(), 2.5f64.sqrt());
+        close(find("t.model_se").2.unwrap(), (3.0f64 / 40.0).sqrt());
+        let ratio = 2.5f64.sqrt() / emp;
+        close(find("t.se_rel_error").1.unwrap(), 100.0 * (ratio - 1.0));
+        close(
+            find("t.se_rel_error").2.unwrap(),
+            100.0 * ratio * (3.0 / (16.0 * 6.25) + 1.0 / 6.0f64).sqrt(),
+        );
+        // coverage 3/4, MCSE √(0.75·0.25/4).
+        close(find("t.coverage").1.unwrap(), 0.75);
+        close(find("t.coverage").2.unwrap(), (0.1875f64 / 4.0).sqrt());
+        close(find("t.mean_length").1.unwrap(), 6.0);
     }
 }

@@ -1,0 +1,382 @@
+//! Inference on average PB bias, mean GS gain, the best linear projection of
+//! the bias and the value of a routing policy, from a DR-learner router's
+//! cross-fitted nuisances (DESIGN.md §2.4).
+//!
+//! # Model
+//! Pooled rows `(s_k, t_k, o_k)`, `k = 1..N`, `t = 1` for GS rows (`o = r`),
+//! `t = 0` for PB rows (`o = y`); `μ₁(s) = E[o | s, t = 1] = ψ(s)`,
+//! `μ₀(s) = E[o | s, t = 0] = η(s)`, `p(s) = P(t = 1 | s)`, `Δ = μ₁ − μ₀`.
+//! Targets, for a fixed weight function `h` (`h ≡ 1` unless stated):
+//! - [`Population::Pref`]: `E[h(s) ψ(s) | t = 0]` (`θ_ψ`) and
+//!   `E[h(s) Δ(s) | t = 0]` (`θ_Δ`, the average PB bias) over the PB query law;
+//! - [`Population::Pooled`]: `E[h ψ]` and `E[h Δ]` over the pooled training law;
+//! - [`best_linear_projection`]: `β = argmin_b E[(Δ(s) − x(s)ᵀb)²]` over the
+//!   pooled law, `x(s)` chosen features (e.g. an intercept and the first k
+//!   columns of `s`);
+//! - [`policy_value`]: `E[(ψ(s) − w) π(s) | t = 0]`, the gain of a routing
+//!   policy `π(s) ∈ {0, 1}` (send to `M_p`) over always-`M_a` at cost weight `w`.
+//!
+//! # Algorithm
+//! Nuisances are those of a cross-fitted DR-learner ([`Nuisances::from_router`]):
+//! out-of-fold `μ̂₁`, `μ̂₀` and clipped `p̂` (paper Algorithm 1, step 2). An
+//! R-learner router does not fit `μ̂₁`, `μ̂₀` and is refused with
+//! [`Error::Unsupported`]; refit it as a DR-learner (same learners) for inference.
+//! GS labels enter the DR-learner scaled by `c` when scale normalization is on;
+//! then `μ̂₁` estimates `c·ψ`, not `ψ`, and the targets change meaning, so
+//! routers with `c ≠ 1` are refused too (use `normalize = "none"`).
+//!
+//! Every mean target is `θ = E[ξ(O)] / E[D]` with a per-row score `ξ_k` and a
+//! population indicator `D_k` (`1` for pooled, `1 − t_k` for PB):
+//! - PB gain `θ_ψ`: `ξ_k = h_k[(1−t_k) μ̂₁(s_k) + t_k (1−p̂_k)/p̂_k (o_k − μ̂₁(s_k))]`;
+//! - PB bias `θ_Δ`: `ξ_k = h_k[(1−t_k)(μ̂₁(s_k) − o_k) + t_k (1−p̂_k)/p̂_k (o_k − μ̂₁(s_k))]`
+//!   (`E[(1−t)(μ₁ − o) | s] = (1−p)Δ`; the second term corrects the
+//!   plug-in `μ̂₁` on the GS rows, reweighted to the PB law by `(1−p)/p`);
+//! - pooled gain: `ξ_k = h_k[μ̂₁ + t_k (o_k − μ̂₁)/p̂_k]` (AIPW);
+//! - pooled bias: `ξ_k = h_k[μ̂₁ − μ̂₀ + t_k (o_k − μ̂₁)/p̂_k − (1−t_k)(o_k − μ̂₀)/(1−p̂_k)]`.
+//!
+//! The estimate is `θ̂ = Σ_k ξ_k / Σ_k D_k`. By the delta method on the ratio
+//! of means its estimated influence function is
+//! `φ_k = (ξ_k − D_k θ̂) / D̄`, `D̄ = Σ_k D_k / N` (for `θ_Δ`:
+//! `φ_k = [(1−t_k)(μ̂₁ − o_k − θ̂) + t_k((1−p̂_k)/p̂_k)(o_k − μ̂₁)] / P̂(t = 0)`),
+//! which sums to zero, and `SE = √(Σ_k φ_k² / N) / √N`. The interval is
+//! `θ̂ ± z_{(1+level)/2} · SE` with the normal quantile from `statrs`. The
+//! scores are Neyman-orthogonal, so with cross-fitted nuisances converging at
+//! `o(N^{−1/4})` the first-order bias vanishes (Chernozhukov et al. 2018).
+//!
+//! Best linear projection: OLS of the DR pseudo-outcomes
+//! `φ^{DR}_k = (t_k − p̂_k)/(p̂_k(1 − p̂_k)) (o_k − μ̂_{t_k}) + μ̂₁ − μ̂₀` on
+//! `x_k`: `β̂ = (XᵀX)⁻¹ Xᵀ φ^{DR}`, residuals `e_k`, sandwich covariances
+//! `V₀ = (XᵀX)⁻¹ (Σ_k e_k² x_k x_kᵀ) (XᵀX)⁻¹` (HC0) and `V₁ = N/(N − q) V₀`
+//! (HC1, `q` columns) (Semenova & Chernozhukov 2021).
+//!
+//! Policy value: the pooled rows are split in two halves, stratified by `t`
+//! ([`split_halves`]); the router is fit on the first half and fixes
+//! `π(s) = 1{ψ̂(s) > w}`; a DR-learner fit on the second half alone supplies
+//! cross-fitted nuisances there, and `E[(ψ − w)π | t = 0]` is the PB-population
+//! AIPW mean with `ξ_k = π_k[(1−t_k)(μ̂₁ − w) + t_k (1−p̂_k)/p̂_k (o_k − μ̂₁)]`.
+//! Since `π` does not depend on the second half, the estimate is a plain AIPW
+//! mean conditional on `π`.
+//!
+//! # References
+//! - Chernozhukov, Chetverikov, Demirer, Duflo, Hansen, Newey, Robins (2018),
+//!   Double/debiased machine learning for treatment and structural parameters,
+//!   Econometrics Journal 21(1).
+//! - Kennedy (2023), Towards optimal doubly robust estimation of heterogeneous
+//!   causal effects, Electronic Journal of Statistics 17(2).
+//! - Semenova & Chernozhukov (2021), Debiased machine learning of conditional
+//!   average treatment effects and other causal functions, Econometrics
+//!   Journal 24(2).
+//! - Zhang, Xie, Yang, Wu (2025), Meta-Router, arXiv 2509.25535.
+//!
+//! # Example
+//! ```
+//! use ndarray::{Array1, Array2};
+//! use meta_router::data::TrainingData;
+//! use meta_router::inference::{mean_target, Nuisances, Population, Quantity};
+//! use meta_router::meta::{FitSeeds, Method, MetaRouterConfig};
+//!
+//! // ψ(s) = s, PB labels biased by +0.5 everywhere (so Δ ≡ 0.5).
+//! let gold_x = Array2::from_shape_fn((40, 1), |(i, _)| i as f64 / 40.0);
+//! let gold_y = gold_x.column(0).to_owned();
+//! let pref_x = Array2::from_shape_fn((200, 1), |(i, _)| i as f64 / 200.0);
+//! let pref_y = pref_x.column(0).mapv(|s| s - 0.5);
+//! let data = TrainingData::new(gold_x, gold_y, pref_x, pref_y).unwrap();
+//! let router = MetaRouterConfig::new(Method::DrLearner)
+//!     .fit(&data, FitSeeds { folds: 1, learner: 2 })
+//!     .unwrap();
+//! let nuisances = Nuisances::from_router(&router).unwrap();
+//! let theta = mean_target(&nuisances, Quantity::Bias, Population::Pref, None, 0.95).unwrap();
+//! assert!((theta.estimate - 0.5).abs() < 1e-3);
+//! assert!(theta.lower <= theta.estimate && theta.estimate <= theta.upper);
+//! ```
+
+mod aipw;
+mod projection;
+
+pub use aipw::{mean_target, policy_value, split_halves, PolicySeeds, PolicyValue};
+pub use projection::{best_linear_projection, intercept_and_columns, Projection, Sandwich};
+
+use ndarray::{Array1, ArrayView1};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use crate::error::{Error, Result};
+use crate::meta::{FittedRouter, Method};
+
+/// A point estimate with its standard error and a two-sided normal interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// The point estimate.
+    pub estimate: f64,
+    /// Its estimated standard error.
+    pub se: f64,
+    /// Lower end of the interval.
+    pub lower: f64,
+    /// Upper end of the interval.
+    pub upper: f64,
+    /// Nominal coverage of the interval (e.g. 0.95).
+    pub level: f64,
+}
+
+impl Estimate {
+    /// `estimate ± z_{(1+level)/2} · se`; errors when `level ∉ (0, 1)` or
+    /// the estimate or SE is not finite.
+    pub fn normal(estimate: f64, se: f64, level: f64) -> Result<Self> {
+        let z = normal_quantile(level)?;
+        if !estimate.is_finite() || !se.is_finite() || se < 0.0 {
+            return Err(Error::NonFinite {
+                what: "estimate or standard error".into(),
+                row: 0,
+            });
+        }
+        Ok(Self {
+            estimate,
+            se,
+            lower: estimate - z * se,
+            upper: estimate + z * se,
+            level,
+        })
+    }
+
+    /// Whether `value` lies in `[lower, upper]`.
+    pub fn covers(&self, value: f64) -> bool {
+        self.lower <= value && value <= self.upper
+    }
+
+    /// `upper − lower`.
+    pub fn length(&self) -> f64 {
+        self.upper - self.lower
+    }
+}
+
+/// `z` with `P(|Z| ≤ z) = level` for a standard normal `Z`.
+pub fn normal_quantile(level: f64) -> Result<f64> {
+    if !(level > 0.0 && level < 1.0) {
+        return Err(Error::param(
+            "level",
+            level,
+            "the confidence level must lie in (0, 1)",
+        ));
+    }
+    let normal = Normal::new(0.0, 1.0).expect("standard normal parameters are valid");
+    Ok(normal.inverse_cdf(0.5 + level / 2.0))
+}
+
+/// Which quantity a mean target averages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// The GS gain `ψ = μ₁`.
+    Gain,
+    /// The PB bias `Δ = μ₁ − μ₀`.
+    Bias,
+}
+
+/// Over which query law a mean is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Population {
+    /// The PB query law (`t = 0`).
+    Pref,
+    /// The pooled training law (mixture of GS and PB query laws).
+    Pooled,
+}
+
+/// Cross-fitted nuisances of a DR-learner, pooled order (GS rows first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nuisances {
+    /// `t_k`.
+    pub treatment: Array1<f64>,
+    /// `o_k`.
+    pub outcome: Array1<f64>,
+    /// Clipped out-of-fold `p̂_k`, in `(0, 1)`.
+    pub propensity: Array1<f64>,
+    /// Out-of-fold `μ̂₁(s_k)`.
+    pub mean_gold: Array1<f64>,
+    /// Out-of-fold `μ̂₀(s_k)`.
+    pub mean_pref: Array1<f64>,
+}
+
+impl Nuisances {
+    /// Validates and stores nuisances: equal lengths, `t ∈ {0, 1}`, both kinds
+    /// of row present, `p̂ ∈ (0, 1)`, everything finite.
+    pub fn new(
+        treatment: Array1<f64>,
+        outcome: Array1<f64>,
+        propensity: Array1<f64>,
+        mean_gold: Array1<f64>,
+        mean_pref: Array1<f64>,
+    ) -> Result<Self> {
+        let n = treatment.len();
+        if n == 0 {
+            return Err(Error::Empty {
+                what: "nuisances".into(),
+            });
+        }
+        for (what, v) in [
+            ("outcome", &outcome),
+            ("propensity", &propensity),
+            ("mean_gold", &mean_gold),
+            ("mean_pref", &mean_pref),
+        ] {
+            if v.len() != n {
+                return Err(Error::ShapeMismatch {
+                    what: format!("{what} vs treatment"),
+                    expected: n,
+                    found: v.len(),
+                });
+            }
+            check_finite(what, v.view())?;
+        }
+        if let Some(row) = treatment.iter().position(|&t| t != 0.0 && t != 1.0) {
+            return Err(Error::param(
+                "treatment",
+                treatment[row],
+                format!("must be 0 or 1 (row {row})"),
+            ));
+        }
+        let gold = treatment.sum();
+        if gold == 0.0 || gold == n as f64 {
+            return Err(Error::Empty {
+                what: "GS rows or PB rows of the nuisances".into(),
+            });
+        }
+        if let Some(row) = propensity.iter().position(|&p| !(p > 0.0 && p < 1.0)) {
+            return Err(Error::param(
+                "propensity",
+                propensity[row],
+                format!("must lie in (0, 1) (row {row})"),
+            ));
+        }
+        Ok(Self {
+            treatment,
+            outcome,
+            propensity,
+            mean_gold,
+            mean_pref,
+        })
+    }
+
+    /// The cross-fitted nuisances of a DR-learner router. Errors with
+    /// [`Error::Unsupported`] for other methods (an R-learner has no `μ̂₁`,
+    /// `μ̂₀`) and for routers fit with scale normalization (`c ≠ 1`).
+    pub fn from_router(router: &FittedRouter) -> Result<Self> {
+        let unsupported = |what: &str| Error::Unsupported {
+            learner: format!("{:?}", router.method()),
+            what: what.into(),
+        };
+        if router.method() != Method::DrLearner {
+            return Err(unsupported(
+                "supply the nuisances μ̂₁, μ̂₀ for inference (only the DR-learner fits them; \
+                 refit with method = \"dr-learner\")",
+            ));
+        }
+        if router.scale() != 1.0 {
+            return Err(unsupported(
+                "be used for inference with scale normalization (c ≠ 1): set normalize = \"none\"",
+            ));
+        }
+        let cf = router
+            .cross_fitted()
+            .ok_or_else(|| unsupported("supply cross-fitted nuisances"))?;
+        let (Some(mean_gold), Some(mean_pref)) = (&cf.mean_gold, &cf.mean_pref) else {
+            return Err(unsupported("supply the nuisances μ̂₁, μ̂₀"));
+        };
+        Self::new(
+            cf.treatment.clone(),
+            cf.outcome.clone(),
+            cf.propensity.clone(),
+            mean_gold.clone(),
+            mean_pref.clone(),
+        )
+    }
+
+    /// Number of pooled rows `N`.
+    pub fn len(&self) -> usize {
+        self.treatment.len()
+    }
+
+    /// Always false (construction rejects empty nuisances).
+    pub fn is_empty(&self) -> bool {
+        self.treatment.is_empty()
+    }
+
+    /// DR pseudo-outcomes
+    /// `(t − p̂)/(p̂(1 − p̂)) (o − μ̂_t) + μ̂₁ − μ̂₀`, one per row.
+    pub fn dr_pseudo_outcomes(&self) -> Array1<f64> {
+        Array1::from_shape_fn(self.len(), |k| {
+            let (t, o, p) = (self.treatment[k], self.outcome[k], self.propensity[k]);
+            let (m1, m0) = (self.mean_gold[k], self.mean_pref[k]);
+            let m_t = if t == 1.0 { m1 } else { m0 };
+            (t - p) / (p * (1.0 - p)) * (o - m_t) + m1 - m0
+        })
+    }
+}
+
+fn check_finite(what: &str, v: ArrayView1<f64>) -> Result<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(row) => Err(Error::NonFinite {
+            what: what.into(),
+            row,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_quantile_matches_reference() {
+        // scipy.stats.norm.ppf(0.975) = 1.959963984540054
+        assert!((normal_quantile(0.95).unwrap() - 1.959963984540054).abs() < 1e-9);
+        // scipy.stats.norm.ppf(0.95) = 1.6448536269514722
+        assert!((normal_quantile(0.90).unwrap() - 1.6448536269514722).abs() < 1e-9);
+        assert!(normal_quantile(1.0).is_err());
+        assert!(normal_quantile(0.0).is_err());
+    }
+
+    #[test]
+    fn estimate_interval_is_symmetric() {
+        let e = Estimate::normal(1.0, 0.5, 0.95).unwrap();
+        assert!((e.upper - 1.0 - 0.5 * 1.959963984540054).abs() < 1e-9);
+        assert!((e.estimate - e.lower - (e.upper - e.estimate)).abs() < 1e-12);
+        assert!(e.covers(1.9) && !e.covers(2.0));
+        assert!(Estimate::normal(f64::NAN, 0.1, 0.95).is_err());
+    }
+
+    #[test]
+    fn nuisances_are_validated() {
+        let v = |x: &[f64]| Array1::from(x.to_vec());
+        let ok = Nuisances::new(
+            v(&[1.0, 0.0]),
+            v(&[1.0, 2.0]),
+            v(&[0.5, 0.5]),
+            v(&[0.0, 0.0]),
+            v(&[0.0, 0.0]),
+        );
+        assert!(ok.is_ok());
+        let bad_t = Nuisances::new(
+            v(&[1.0, 0.5]),
+            v(&[1.0, 2.0]),
+            v(&[0.5, 0.5]),
+            v(&[0.0, 0.0]),
+            v(&[0.0, 0.0]),
+        );
+        assert!(bad_t.is_err());
+        let bad_p = Nuisances::new(
+            v(&[1.0, 0.0]),
+            v(&[1.0, 2.0]),
+            v(&[1.0, 0.5]),
+            v(&[0.0, 0.0]),
+            v(&[0.0, 0.0]),
+        );
+        assert!(bad_p.is_err());
+        let all_gold = Nuisances::new(
+            v(&[1.0, 1.0]),
+            v(&[1.0, 2.0]),
+            v(&[0.5, 0.5]),
+            v(&[0.0, 0.0]),
+            v(&[0.0, 0.0]),
+        );
+        assert!(all_gold.is_err());
+    }
+}
