@@ -54,8 +54,7 @@ use std::f64::consts::PI;
 use super::healthbench::scale_pc_scores;
 use super::{
     check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise, split_pool,
-    standard_normal_matrix, take, take_rows, uniform_vector, Drawn, PopulationConstants, Scenario,
-    SimulatedData,
+    standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario, SimulatedData,
 };
 use crate::error::{Error, Result};
 
@@ -262,16 +261,7 @@ impl Scenario for BinaryPreference {
             .zip(uniforms.iter())
             .map(|(&e, &u)| self.vote(e, u))
             .collect();
-        Drawn {
-            gold_x: take_rows(&x, &gold),
-            gold_y: take(&gold_label, &gold),
-            pref_x: take_rows(&x, &pref),
-            pref_y: take(&votes, &pref),
-            pref_gold_y: take(&gold_label, &pref),
-            test_x: take_rows(&x, &test),
-            test_gold_y: take(&gold_label, &test),
-        }
-        .into_simulated(self)
+        Drawn::from_split(&x, &gold_label, &votes, (&test, &gold, &pref)).into_simulated(self)
     }
 
     fn constants(&self) -> PopulationConstants {

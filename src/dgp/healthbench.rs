@@ -56,7 +56,7 @@ use std::f64::consts::PI;
 
 use super::{
     check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise, split_pool,
-    standard_normal_matrix, take, take_rows, Drawn, PopulationConstants, Scenario, SimulatedData,
+    standard_normal_matrix, Drawn, PopulationConstants, Scenario, SimulatedData,
 };
 use crate::error::Result;
 
@@ -352,16 +352,7 @@ impl Scenario for HealthbenchLike {
         let eta = &psi - &self.delta(x.view());
         let gold_label = &psi + &gold_noise;
         let pref_label = &eta + &pref_noise;
-        Drawn {
-            gold_x: take_rows(&x, &gold),
-            gold_y: take(&gold_label, &gold),
-            pref_x: take_rows(&x, &pref),
-            pref_y: take(&pref_label, &pref),
-            pref_gold_y: take(&gold_label, &pref),
-            test_x: take_rows(&x, &test),
-            test_gold_y: take(&gold_label, &test),
-        }
-        .into_simulated(self)
+        Drawn::from_split(&x, &gold_label, &pref_label, (&test, &gold, &pref)).into_simulated(self)
     }
 
     fn constants(&self) -> PopulationConstants {

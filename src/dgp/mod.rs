@@ -412,6 +412,25 @@ pub(crate) struct Drawn {
 }
 
 impl Drawn {
+    /// A randomly split pool: rows `test`, `gold` and `pref` of the pooled
+    /// features `x`, GS labels `gold_label` and PB labels `pref_label`.
+    pub fn from_split(
+        x: &Array2<f64>,
+        gold_label: &Array1<f64>,
+        pref_label: &Array1<f64>,
+        (test, gold, pref): (&[usize], &[usize], &[usize]),
+    ) -> Self {
+        Drawn {
+            gold_x: take_rows(x, gold),
+            gold_y: take(gold_label, gold),
+            pref_x: take_rows(x, pref),
+            pref_y: take(pref_label, pref),
+            pref_gold_y: take(gold_label, pref),
+            test_x: take_rows(x, test),
+            test_gold_y: take(gold_label, test),
+        }
+    }
+
     /// Attaches the scenario's ψ, Δ and p and validates the training data.
     pub fn into_simulated(self, scenario: &dyn Scenario) -> Result<SimulatedData> {
         let all_gold_y = concatenate(Axis(0), &[self.gold_y.view(), self.pref_gold_y.view()])
