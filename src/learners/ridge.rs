@@ -490,7 +490,7 @@ fn select_penalty(
     grid: &PenaltyGrid,
     problem: &WeightedProblem,
     rss: impl Fn(f64) -> f64,
-) -> Result<(f64, f64, f64)> {
+) -> Result<PenaltyChoice> {
     let mut best: Option<(f64, f64, f64)> = None;
     for lambda in grid.values() {
         let mu = lambda * problem.total;
@@ -510,7 +510,14 @@ fn select_penalty(
             best = Some((lambda, df, score));
         }
     }
-    best.ok_or_else(|| {
+    best.map(|(penalty, df, score)| PenaltyChoice {
+        penalty,
+        df: Some(df),
+        gcv: Some(score),
+        loo: None,
+        jitter: 0.0,
+    })
+    .ok_or_else(|| {
         Error::param(
             "penalty_grid",
             format!("[{:e}, {:e}]", grid.min, grid.max),
@@ -532,7 +539,7 @@ fn select_penalty(
 /// rows contribute nothing); the scaled residual is `r̃_i = ỹ_i − f̃_i` and
 /// `w_i (e_i/(1 − h_ii))² = (r̃_i/(1 − h_ii))²`. This is the exact
 /// leave-one-out shortcut of weighted least squares with the standardization
-/// held fixed; it costs `O(n₊ r)` per grid point. Returns `(λ, df, CV)`.
+/// held fixed; it costs `O(n₊ r)` per grid point. Returns the choice with its df and LOO score.
 fn select_penalty_loo(
     m: ArrayView2<f64>,
     eigenvalues: &Array1<f64>,
@@ -541,7 +548,7 @@ fn select_penalty_loo(
     row_weights: ArrayView1<f64>,
     grid: &PenaltyGrid,
     problem: &WeightedProblem,
-) -> Result<(f64, f64, f64)> {
+) -> Result<PenaltyChoice> {
     let lambdas = grid.values();
     // inverse[j, g] = 1/(e_j + μ_g): fitted values and leverages for the whole
     // grid are then two matrix products.
@@ -584,7 +591,14 @@ fn select_penalty_loo(
             best = Some((lambda, df, score));
         }
     }
-    best.ok_or_else(|| {
+    best.map(|(penalty, df, score)| PenaltyChoice {
+        penalty,
+        df: Some(df),
+        gcv: None,
+        loo: Some(score),
+        jitter: 0.0,
+    })
+    .ok_or_else(|| {
         Error::param(
             "penalty_grid",
             format!("[{:e}, {:e}]", grid.min, grid.max),
@@ -674,7 +688,7 @@ pub(crate) fn solve_primal(
             let values = eigen.values.mapv(|e| e.max(0.0));
             let coords = linalg::matvec(eigen.vectors.t(), cross);
             let m = linalg::matmul(design, eigen.vectors.view());
-            let (lambda, df, score) = select_penalty_loo(
+            let choice = select_penalty_loo(
                 m.view(),
                 &values,
                 &coords,
@@ -683,18 +697,9 @@ pub(crate) fn solve_primal(
                 grid,
                 problem,
             )?;
-            let mu = lambda * problem.total;
+            let mu = choice.penalty * problem.total;
             let beta = spectral_solution(&eigen.vectors, &values, &coords, mu);
-            Ok((
-                beta,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: Some(df),
-                    gcv: None,
-                    loo: Some(score),
-                    jitter: 0.0,
-                },
-            ))
+            Ok((beta, choice))
         }
         Penalty::Fixed(lambda) => {
             // RSS = T − βᵀc − μ‖β‖² because (G + μI)β = c.
@@ -721,19 +726,10 @@ pub(crate) fn solve_primal(
                         })
                         .sum::<f64>()
             };
-            let (lambda, df, score) = select_penalty(&values, grid, problem, rss)?;
-            let mu = lambda * problem.total;
+            let choice = select_penalty(&values, grid, problem, rss)?;
+            let mu = choice.penalty * problem.total;
             let beta = spectral_solution(&eigen.vectors, &values, &coords, mu);
-            Ok((
-                beta,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: Some(df),
-                    gcv: Some(score),
-                    loo: None,
-                    jitter: 0.0,
-                },
-            ))
+            Ok((beta, choice))
         }
     }
 }
@@ -760,7 +756,7 @@ pub(crate) fn solve_dual(
                 row *= &roots;
             }
             let positive_weights = Array1::from(problem.positive_weights.clone());
-            let (lambda, df, score) = select_penalty_loo(
+            let choice = select_penalty_loo(
                 m.view(),
                 &values,
                 &coords,
@@ -769,18 +765,9 @@ pub(crate) fn solve_dual(
                 grid,
                 problem,
             )?;
-            let mu = lambda * problem.total;
+            let mu = choice.penalty * problem.total;
             let gamma = spectral_solution(&eigen.vectors, &values, &projected, mu);
-            Ok((
-                gamma,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: Some(df),
-                    gcv: None,
-                    loo: Some(score),
-                    jitter: 0.0,
-                },
-            ))
+            Ok((gamma, choice))
         }
         Penalty::Fixed(lambda) => {
             // The residual ỹ − Kγ equals μγ because (K + μI)γ = ỹ.
@@ -806,19 +793,10 @@ pub(crate) fn solve_dual(
                     })
                     .sum::<f64>()
             };
-            let (lambda, df, score) = select_penalty(&values, grid, problem, rss)?;
-            let mu = lambda * problem.total;
+            let choice = select_penalty(&values, grid, problem, rss)?;
+            let mu = choice.penalty * problem.total;
             let gamma = spectral_solution(&eigen.vectors, &values, &coords, mu);
-            Ok((
-                gamma,
-                PenaltyChoice {
-                    penalty: lambda,
-                    df: Some(df),
-                    gcv: Some(score),
-                    loo: None,
-                    jitter: 0.0,
-                },
-            ))
+            Ok((gamma, choice))
         }
     }
 }
