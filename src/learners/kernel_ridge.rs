@@ -200,12 +200,16 @@ impl KernelRidgeParams {
             *v += -u[i] * s[j] - s[i] * u[j] + c * s[i] * s[j];
         }
         let target = &s * &y_pos.mapv(|v| v - y_mean);
+        // Numerical rank: K̃ is S K S (trace Σ w_i, as k(z, z) = 1) minus a
+        // rank-one term, so eigenvalues below n₊ · ε · Σ w_i are rounding noise.
+        let rank_floor = rows as f64 * f64::EPSILON * total;
         let (gamma, choice) = solve_dual(
             kernel,
             target.view(),
             self.penalty,
             &self.penalty_grid,
             &problem,
+            rank_floor,
         )?;
         let projected = &gamma - &(&s * (s.dot(&gamma) / total));
         let alpha = &s * &projected;
@@ -442,5 +446,35 @@ mod tests {
         assert!(params
             .fit_kernel_ridge(x.view(), y.view(), Some(w.view()))
             .is_ok());
+    }
+
+    /// A constant feature map (no columns, or one constant column) makes the
+    /// centred kernel zero in exact arithmetic. Its rounding-level eigenvalues
+    /// must not decide the penalty: every grid value then scores the same, the
+    /// largest is taken, and the fit is the weighted mean to rounding.
+    #[test]
+    fn constant_feature_map_is_an_exact_tie() {
+        let n = 12;
+        let y = Array1::from_shape_fn(n, |i| ((i * 7) % 5) as f64 - 1.3);
+        let w = Array1::from_shape_fn(n, |i| 0.3 + (i as f64) * 0.17);
+        let mean = y.dot(&w) / w.sum();
+        for x in [Array2::<f64>::zeros((n, 0)), Array2::from_elem((n, 1), 2.5)] {
+            for penalty in [Penalty::Gcv, Penalty::Loo] {
+                let params = KernelRidgeParams {
+                    penalty,
+                    ..KernelRidgeParams::default()
+                };
+                let fitted = params
+                    .fit_kernel_ridge(x.view(), y.view(), Some(w.view()))
+                    .unwrap();
+                let chosen = fitted.penalty().penalty;
+                assert!(
+                    (chosen / params.penalty_grid.max - 1.0).abs() < 1e-12,
+                    "{chosen}"
+                );
+                let p = fitted.predict(x.slice(ndarray::s![..2, ..]));
+                assert!((p[0] - mean).abs() < 1e-14, "{penalty:?}: {}", p[0] - mean);
+            }
+        }
     }
 }

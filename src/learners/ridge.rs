@@ -372,12 +372,14 @@ impl RidgeParams {
                 .map(|(&i, s)| s * centred[i])
                 .collect();
             let kernel = linalg::matmul(a.view(), a.t());
+            // K = AAᵀ is built without cancellation: keep every positive eigenvalue.
             let (gamma, choice) = solve_dual(
                 kernel,
                 target.view(),
                 self.penalty,
                 &self.penalty_grid,
                 &problem,
+                0.0,
             )?;
             (linalg::matvec(a.t(), gamma.view()), choice)
         } else {
@@ -737,17 +739,28 @@ pub(crate) fn solve_primal(
 /// Dual solve: `γ = (K + λS I)⁻¹ target` for a PSD `K` (`n₊ × n₊`) whose
 /// spectrum is that of the weighted-centred Gram; `target = W^{1/2}(y − ȳ_w)`
 /// must lie in the centred space.
+///
+/// `rank_floor` is the numerical-rank threshold of `K`: eigenvalues at or below
+/// it are rounding noise and count as exactly 0 (0 keeps every positive one).
+/// A caller that builds `K` by subtracting a rank-one term (kernel ridge's
+/// centring) passes `n₊ · ε · tr(K_uncentred)`; without the floor, a centred
+/// kernel that is zero in exact arithmetic (a constant feature map) keeps
+/// eigenvalues of order `ε`, the penalty search ranks the grid by that noise
+/// (the chosen penalty then depends on the BLAS kernel's summation order), and
+/// the smallest penalty amplifies the noise into the predictions.
 pub(crate) fn solve_dual(
     kernel: Array2<f64>,
     target: ArrayView1<f64>,
     penalty: Penalty,
     grid: &PenaltyGrid,
     problem: &WeightedProblem,
+    rank_floor: f64,
 ) -> Result<(Array1<f64>, PenaltyChoice)> {
+    let floor = |e: f64| if e > rank_floor { e } else { 0.0 };
     match penalty {
         Penalty::Loo => {
             let eigen = linalg::symmetric_eigen(kernel.view())?;
-            let values = eigen.values.mapv(|e| e.max(0.0));
+            let values = eigen.values.mapv(floor);
             let projected = linalg::matvec(eigen.vectors.t(), target);
             let roots = values.mapv(f64::sqrt);
             let coords = &projected * &roots;
@@ -777,16 +790,19 @@ pub(crate) fn solve_dual(
         }
         Penalty::Gcv => {
             let eigen = linalg::symmetric_eigen(kernel.view())?;
-            let values = eigen.values.mapv(|e| e.max(0.0));
+            let values = eigen.values.mapv(floor);
             let coords = linalg::matvec(eigen.vectors.t(), target);
             let rss = |mu: f64| {
                 values
                     .iter()
                     .zip(&coords)
                     .map(|(&e, &a)| {
+                        // (μ/(e + μ))² is exactly 1 where e = 0, so a constant
+                        // feature map gives every grid penalty the same score.
                         let d = e + mu;
                         if d > 0.0 {
-                            a * a * mu * mu / (d * d)
+                            let shrink = mu / d;
+                            a * a * shrink * shrink
                         } else {
                             a * a
                         }
@@ -954,10 +970,24 @@ mod tests {
         }
         let target = &y * &sqrt_w;
         let kernel = a.dot(&a.t());
-        let (gamma, dual_gcv) =
-            solve_dual(kernel.clone(), target.view(), Penalty::Gcv, &grid, &problem).unwrap();
-        let (gamma_fixed, dual_fixed) =
-            solve_dual(kernel, target.view(), Penalty::Fixed(0.3), &grid, &problem).unwrap();
+        let (gamma, dual_gcv) = solve_dual(
+            kernel.clone(),
+            target.view(),
+            Penalty::Gcv,
+            &grid,
+            &problem,
+            0.0,
+        )
+        .unwrap();
+        let (gamma_fixed, dual_fixed) = solve_dual(
+            kernel,
+            target.view(),
+            Penalty::Fixed(0.3),
+            &grid,
+            &problem,
+            0.0,
+        )
+        .unwrap();
         assert_close!(a.t().dot(&gamma), beta, epsilon = 1e-10);
         assert_close!(gamma_fixed, gamma, epsilon = 1e-10);
         assert_relative_eq!(dual_gcv.df.unwrap(), df, max_relative = 1e-10);
