@@ -97,35 +97,69 @@ pub enum Error {
     },
 
     /// A study specification is invalid.
-    #[error("{file}: {location}{message}")]
+    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), key.as_ref().map_or(String::new(), |k| format!(", key `{k}`")))]
     Spec {
         /// The spec file.
         file: String,
-        /// `key `…`, line N: ` or empty.
-        location: String,
+        /// One-based line of the offending key or value, when known.
+        line: Option<usize>,
+        /// Key path of the offending entry (e.g. `methods[2].bias_learner.penalty`).
+        key: Option<String>,
         /// What is wrong.
         message: String,
     },
 
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file or folder.
         path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (shown in the message, not repeated as a source).
+        cause: std::io::Error,
     },
 
     /// A stored record or data file could not be parsed.
-    #[error("{path}, line {line}: {message}")]
+    #[error("{path}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")))]
     Parse {
         /// The file.
         path: String,
-        /// One-based line number (0 when not applicable).
-        line: usize,
+        /// One-based line number, when the problem is on one line.
+        line: Option<usize>,
         /// What is wrong.
         message: String,
+    },
+
+    /// A study folder cannot be used as asked (not a study folder, incomplete
+    /// records, shards that do not fit together, a path that must not be
+    /// replaced).
+    #[error("{path}: {message}")]
+    Study {
+        /// The folder.
+        path: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
+    /// Another process holds the study folder's lock.
+    #[error("{path} is in use by another meta-router process ({holder}); wait for it to finish or stop it, then try again")]
+    Busy {
+        /// The folder.
+        path: String,
+        /// Who holds the lock (process id, command, start time), as recorded in the lock file.
+        holder: String,
+    },
+
+    /// A study would need more memory than the machine has.
+    #[error("{what}: estimated peak memory {estimate} exceeds the limit {limit}; {advice}")]
+    TooLarge {
+        /// What was estimated.
+        what: String,
+        /// The estimate, rendered (e.g. `41.2 GiB`).
+        estimate: String,
+        /// The limit, rendered.
+        limit: String,
+        /// How to make it fit.
+        advice: String,
     },
 }
 
@@ -139,6 +173,22 @@ impl Error {
             name: name.into(),
             value: value.to_string(),
             reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl AsRef<std::path::Path>, cause: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            cause,
+        }
+    }
+
+    /// Shorthand for [`Error::Study`].
+    pub fn study(path: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
+        Error::Study {
+            path: path.as_ref().display().to_string(),
+            message: message.into(),
         }
     }
 }

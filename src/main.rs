@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use meta_router::study::{self, record::Summary, spec::StudySpec, RunOptions};
+use meta_router::report;
+use meta_router::study::{self, spec::StudySpec, RunOptions, RunOutcome};
 
 /// The built-in quickstart study (compiled in from simulations/quickstart.toml).
 const QUICKSTART: &str = include_str!("../simulations/quickstart.toml");
@@ -41,7 +42,7 @@ enum Command {
         /// Continue an interrupted run in the output folder.
         #[arg(long, conflicts_with = "force")]
         resume: bool,
-        /// Replace an existing output folder.
+        /// Replace the study's files in an existing output folder (other files are kept).
         #[arg(long)]
         force: bool,
         /// Run only shard i of N (e.g. 2/4); combine shards with `merge`.
@@ -55,6 +56,9 @@ enum Command {
     Report {
         /// The study folder (holding spec.toml and replicates.jsonl).
         dir: PathBuf,
+        /// Summarize incomplete records (an interrupted run) instead of refusing.
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Merge shard folders of one study into one folder.
     Merge {
@@ -64,7 +68,7 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Replace an existing output folder.
+        /// Replace the study's files in an existing output folder.
         #[arg(long)]
         force: bool,
     },
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    meta_router::linalg::verify_backend()?;
     match cli.command {
         None => {
             let spec = StudySpec::parse(QUICKSTART, "simulations/quickstart.toml (built in)")?;
@@ -111,6 +116,7 @@ fn run(cli: Cli) -> Result<()> {
                 spec.units(),
                 out.display()
             );
+            // Replaces only the files an earlier quickstart wrote there.
             let options = RunOptions {
                 out,
                 force: true,
@@ -132,12 +138,25 @@ fn run(cli: Cli) -> Result<()> {
             let mut study = StudySpec::from_file(&spec)?;
             if let Some(r) = replicates {
                 anyhow::ensure!(r > 0, "--replicates must be at least 1");
+                anyhow::ensure!(
+                    r.saturating_mul(study.points.len()) <= study::spec::MAX_UNITS,
+                    "--replicates {r}: the study would have more than {} units",
+                    study::spec::MAX_UNITS
+                );
                 study.replicates = r;
             }
-            if threads == Some(0) {
-                anyhow::bail!("--threads must be at least 1");
-            }
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
+            let spec_folder = spec
+                .parent()
+                .map(|p| {
+                    if p.as_os_str().is_empty() {
+                        PathBuf::from(".")
+                    } else {
+                        p.to_path_buf()
+                    }
+                })
+                .into_iter()
+                .collect();
             let options = RunOptions {
                 out,
                 threads,
@@ -145,19 +164,28 @@ fn run(cli: Cli) -> Result<()> {
                 force,
                 shard,
                 progress: !quiet,
+                protected: spec_folder,
             };
             simulate(&study, &options)
         }
-        Some(Command::Report { dir }) => {
-            let summary =
-                study::report(&dir).with_context(|| format!("report of {}", dir.display()))?;
-            println!("{}", meta_router::report::markdown(&summary));
+        Some(Command::Report { dir, allow_partial }) => {
+            let mut outcome = study::summarize_folder(&dir, allow_partial)
+                .with_context(|| format!("report of {}", dir.display()))?;
+            if outcome.units_missing > 0 {
+                eprintln!(
+                    "warning: {} unit(s) of the study are missing; the summary covers what is there",
+                    outcome.units_missing
+                );
+            }
+            publish(&mut outcome)?;
+            println!("{}", report::markdown(&outcome.summary));
             Ok(())
         }
         Some(Command::Merge { dirs, out, force }) => {
-            let summary = study::merge(&dirs, &out, force)?;
+            let mut outcome = study::merge(&dirs, &out, force)?;
+            publish(&mut outcome)?;
             eprintln!("merged {} folders into {}", dirs.len(), out.display());
-            print_table(&summary);
+            print!("{}", report::terminal_table(&outcome.summary));
             Ok(())
         }
         Some(Command::Scenarios) => {
@@ -173,8 +201,16 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Draws the reports of a finished command into its folder (still locked).
+fn publish(outcome: &mut RunOutcome) -> Result<()> {
+    let files = report::publish(&outcome.summary, &outcome.dir)?;
+    outcome.publish(&files)?;
+    Ok(())
+}
+
 fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
-    let outcome = study::run(spec, options)?;
+    let mut outcome = study::run(spec, options)?;
+    publish(&mut outcome)?;
     eprintln!(
         "{}: {} units run, {} resumed, {:.1} s; results in {}",
         spec.name,
@@ -183,60 +219,6 @@ fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
         outcome.seconds,
         outcome.dir.display()
     );
-    print_table(&outcome.summary);
+    print!("{}", report::terminal_table(&outcome.summary));
     Ok(())
-}
-
-/// A compact table: per grid point and method, MSE of ψ̂, MSE of Δ̂, area
-/// under NEG and the peak paper-scale efficiency gain.
-fn print_table(summary: &Summary) {
-    let mut current_grid = None;
-    let find = |grid: &_, method: &str, metric: &str| {
-        summary
-            .rows
-            .iter()
-            .filter(|r| &r.grid == grid && r.method == method && r.metric == metric)
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    let fmt = |mean: Option<f64>, mcse: Option<f64>| match (mean, mcse) {
-        (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
-        (Some(m), None) => format!("{m:.4}"),
-        _ => "—".to_string(),
-    };
-    for row in summary.rows.iter().filter(|r| r.metric == "mse_psi") {
-        if current_grid.as_ref() != Some(&row.grid) {
-            let point: Vec<String> = row.grid.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-            println!(
-                "\n## {}",
-                if point.is_empty() {
-                    "study".into()
-                } else {
-                    point.join(", ")
-                }
-            );
-            println!(
-                "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
-                "method", "MSE(psi)", "MSE(delta)", "area NEG", "peak EG", "fail"
-            );
-            current_grid = Some(row.grid.clone());
-        }
-        let delta = find(&row.grid, &row.method, "mse_delta");
-        let area = find(&row.grid, &row.method, "neg_area");
-        let peak = find(&row.grid, &row.method, "eg_paper")
-            .iter()
-            .filter_map(|r| r.mean)
-            .fold(None, |acc: Option<f64>, v| {
-                Some(acc.map_or(v, |a| a.max(v)))
-            });
-        println!(
-            "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
-            row.method,
-            fmt(row.mean, row.mcse),
-            delta.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
-            area.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
-            peak.map_or("—".into(), |p| format!("{p:.3}")),
-            row.failures
-        );
-    }
 }

@@ -63,17 +63,9 @@ fn options(dir: &Path, threads: usize) -> RunOptions {
     }
 }
 
-/// Records without the wall-clock field.
+/// The records (wall times live apart, in timings.jsonl).
 fn timeless(dir: &Path) -> Vec<Record> {
-    read_records(&dir.join("replicates.jsonl"))
-        .unwrap()
-        .0
-        .into_iter()
-        .map(|mut r| {
-            r.seconds = 0.0;
-            r
-        })
-        .collect()
+    read_records(&dir.join("replicates.jsonl")).unwrap().records
 }
 
 fn summary_bytes(dir: &Path) -> Vec<u8> {
@@ -97,9 +89,23 @@ fn thread_count_does_not_change_results() {
     );
     assert_eq!(records, timeless(&two));
     assert_eq!(summary_bytes(&one), summary_bytes(&two));
-    for file in ["summary.md", "manifest.json", "spec.toml"] {
+    for file in [
+        "summary.json",
+        "manifest.json",
+        "spec.toml",
+        "run.json",
+        "timings.jsonl",
+    ] {
         assert!(one.join(file).exists(), "{file} missing");
     }
+    // The engine draws nothing: tables and figures are the report layer's.
+    assert!(!one.join("summary.md").exists());
+    assert!(!one.join("eg_vs_rho.png").exists());
+    // The manifest depends only on the spec and the code.
+    assert_eq!(
+        fs::read(one.join("manifest.json")).unwrap(),
+        fs::read(two.join("manifest.json")).unwrap()
+    );
 }
 
 #[test]
@@ -124,6 +130,7 @@ fn resume_after_interruption_with_a_torn_line_matches_an_uninterrupted_run() {
     let outcome = study::run(&spec, &resume).unwrap();
     assert_eq!(outcome.units_resumed, 3);
     assert_eq!(outcome.units_run, 5);
+    drop(outcome); // releases the folder's lock
     assert_eq!(summary_bytes(&full), summary_bytes(&cut));
     assert_eq!(timeless(&full), timeless(&cut));
 
@@ -131,7 +138,7 @@ fn resume_after_interruption_with_a_torn_line_matches_an_uninterrupted_run() {
     let changed = StudySpec::parse(&SMALL.replace("seed = 7", "seed = 8"), "small.toml").unwrap();
     let before = fs::read(cut.join("replicates.jsonl")).unwrap();
     match study::run(&changed, &resume) {
-        Err(Error::Spec { message, .. }) => {
+        Err(Error::Study { message, .. }) => {
             assert!(message.contains("refusing to resume"), "{message}")
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -140,7 +147,7 @@ fn resume_after_interruption_with_a_torn_line_matches_an_uninterrupted_run() {
     // Without --resume or --force an existing folder is refused too.
     assert!(matches!(
         study::run(&spec, &options(&cut, 1)),
-        Err(Error::Io { .. })
+        Err(Error::Study { .. })
     ));
 }
 
@@ -177,7 +184,7 @@ fn shards_merge_into_the_unsharded_result() {
     assert!(study::merge(&twice, &tmp.path().join("twice"), false).is_err());
     // `report` rebuilds the same summary from the records alone.
     fs::remove_file(merged.join("summary.json")).unwrap();
-    study::report(&merged).unwrap();
+    study::summarize_folder(&merged, false).unwrap();
     assert_eq!(summary_bytes(&whole), summary_bytes(&merged));
 }
 
@@ -380,7 +387,7 @@ learner = { type = "ridge", basis = "poly2", columns = 5 }
     study::run(&spec, &options(tmp.path(), 2)).unwrap();
     let records = read_records(&tmp.path().join("replicates.jsonl"))
         .unwrap()
-        .0;
+        .records;
     for meta in ["R", "DR"] {
         for naive in ["pooled", "pb-only"] {
             let (mean, mcse, n) = paired_difference(&records, 0, meta, naive, |m| m.mse_psi);
@@ -450,7 +457,8 @@ fn inference_metrics_are_recorded_and_thread_invariant() {
     let spec = StudySpec::parse(INFERENCE, "inference.toml").unwrap();
     let one = tempfile::tempdir().unwrap();
     let two = tempfile::tempdir().unwrap();
-    study::run(&spec, &options(one.path(), 1)).unwrap();
+    let outcome = study::run(&spec, &options(one.path(), 1)).unwrap();
+    meta_router::report::publish(&outcome.summary, one.path()).unwrap();
     study::run(&spec, &options(two.path(), 2)).unwrap();
     assert_eq!(timeless(one.path()), timeless(two.path()));
     assert_eq!(summary_bytes(one.path()), summary_bytes(two.path()));

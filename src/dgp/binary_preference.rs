@@ -54,7 +54,8 @@ use std::f64::consts::PI;
 use super::healthbench::scale_pc_scores;
 use super::{
     check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise, split_pool,
-    standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario, SimulatedData,
+    standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario, ScenarioSizes,
+    SimulatedData,
 };
 use crate::error::{Error, Result};
 
@@ -227,6 +228,17 @@ impl BinaryPreference {
 impl Scenario for BinaryPreference {
     fn name(&self) -> &'static str {
         "binary-preference"
+    }
+
+    fn sizes(&self) -> ScenarioSizes {
+        let p = &self.params;
+        ScenarioSizes {
+            dim: p.dim,
+            n_gold: p.n_gold as f64,
+            n_pref: (p.pool - p.n_test - p.n_gold) as f64,
+            n_test: p.n_test,
+            random_counts: false,
+        }
     }
 
     fn dim(&self) -> usize {

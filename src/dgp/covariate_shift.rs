@@ -56,7 +56,8 @@ use std::f64::consts::PI;
 
 use super::{
     check_count, check_finite, check_scale, logistic, normal_expectation, normal_vector, rowwise,
-    standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario, SimulatedData,
+    standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario, ScenarioSizes,
+    SimulatedData,
 };
 use crate::error::Result;
 
@@ -195,6 +196,17 @@ impl CovariateShift {
 impl Scenario for CovariateShift {
     fn name(&self) -> &'static str {
         "covariate-shift"
+    }
+
+    fn sizes(&self) -> ScenarioSizes {
+        let p = &self.params;
+        ScenarioSizes {
+            dim: p.dim,
+            n_gold: p.n_gold as f64,
+            n_pref: p.n_pref as f64,
+            n_test: p.n_test,
+            random_counts: false,
+        }
     }
 
     fn dim(&self) -> usize {

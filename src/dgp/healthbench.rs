@@ -56,7 +56,7 @@ use std::f64::consts::PI;
 
 use super::{
     check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise, split_pool,
-    standard_normal_matrix, Drawn, PopulationConstants, Scenario, SimulatedData,
+    standard_normal_matrix, Drawn, PopulationConstants, Scenario, ScenarioSizes, SimulatedData,
 };
 use crate::error::Result;
 
@@ -322,6 +322,17 @@ pub(crate) fn scale_pc_scores(z: &mut ndarray::Array2<f64>) {
 impl Scenario for HealthbenchLike {
     fn name(&self) -> &'static str {
         self.name
+    }
+
+    fn sizes(&self) -> ScenarioSizes {
+        let p = &self.params;
+        ScenarioSizes {
+            dim: p.dim,
+            n_gold: p.n_gold as f64,
+            n_pref: (p.pool - p.n_test - p.n_gold) as f64,
+            n_test: p.n_test,
+            random_counts: false,
+        }
     }
 
     fn dim(&self) -> usize {

@@ -148,6 +148,45 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     fn draw(&self, rng: &mut ChaCha8Rng) -> Result<SimulatedData>;
     /// Population constants (closed form, or from a fixed-seed truth sample).
     fn constants(&self) -> PopulationConstants;
+    /// Row counts and dimension of one replicate (for validating a study
+    /// before it runs).
+    fn sizes(&self) -> ScenarioSizes;
+}
+
+/// Row counts and dimension of a scenario's replicate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScenarioSizes {
+    /// Feature dimension `d`.
+    pub dim: usize,
+    /// GS training rows (the expected count when the split is random).
+    pub n_gold: f64,
+    /// PB training rows (likewise).
+    pub n_pref: f64,
+    /// Test queries.
+    pub n_test: usize,
+    /// Whether the GS/PB counts vary between replicates
+    /// (`t ~ Bernoulli(e(X))`): then they are binomial with the expectations above.
+    pub random_counts: bool,
+}
+
+impl ScenarioSizes {
+    /// Training rows `N = n + m`.
+    pub fn n_total(&self) -> f64 {
+        self.n_gold + self.n_pref
+    }
+
+    /// A count that the GS (`gold = true`) or PB rows of a replicate fall
+    /// below with probability about 3e-5 (four binomial standard deviations
+    /// under the expectation; the exact count for fixed splits).
+    pub fn low_count(&self, gold: bool) -> f64 {
+        let count = if gold { self.n_gold } else { self.n_pref };
+        if !self.random_counts {
+            return count;
+        }
+        let n = self.n_total();
+        let p = count / n;
+        (count - 4.0 * (n * p * (1.0 - p)).sqrt()).max(0.0)
+    }
 }
 
 /// A scenario and its parameters, as written in a study spec (TOML table with

@@ -83,13 +83,13 @@ pub fn weighted_cross(
     y: ArrayView1<f64>,
     weights: Option<ArrayView1<f64>>,
 ) -> Array1<f64> {
-    assert_eq!(x.nrows(), y.len(), "weighted_cross: rows differ");
-    let wy: Array1<f64> = match weights {
-        None => y.to_owned(),
-        Some(w) => &y * &w,
-    };
-    let column = wy.insert_axis(ndarray::Axis(1));
-    matmul_tn(x, column.view()).column(0).to_owned()
+    super::cross_with(matmul_tn, x, y, weights)
+}
+
+/// The reference backend needs no check.
+#[cfg_attr(feature = "openblas", allow(dead_code))]
+pub(crate) fn verified() -> Result<()> {
+    Ok(())
 }
 
 /// Cholesky factor-and-solve of `a · x = b` for one attempt (no jitter);

@@ -54,6 +54,8 @@ use crate::error::{Error, Result};
 pub mod faer_backend;
 #[cfg(feature = "openblas")]
 pub mod openblas_backend;
+#[cfg_attr(not(feature = "openblas"), allow(dead_code))]
+mod verify;
 
 #[cfg(not(feature = "openblas"))]
 use faer_backend as active;
@@ -176,6 +178,37 @@ fn solve_with_jitter(
     })
 }
 
+/// Checks, once per process, that the active backend computes what the
+/// reference backend (faer) computes on small known problems of every
+/// operation it provides (products of several shapes and transposes, `syrk`
+/// Gram matrices, Cholesky solves, symmetric eigendecompositions). A BLAS or
+/// LAPACK build that returns wrong results on this CPU is refused with
+/// [`Error::Linalg`] naming the operation, the size, the error found and the
+/// remedies. The faer backend is the reference and always passes. The
+/// command line and the study engine call this before any work; the OpenBLAS
+/// functions call it on first use and panic with the same message if it
+/// failed (they return plain arrays).
+pub fn verify_backend() -> Result<()> {
+    active::verified()
+}
+
+/// `Xᵀ diag(w) y` from a backend's `aᵀ·b` (the one definition both backends use).
+#[track_caller]
+fn cross_with(
+    matmul_tn: fn(ArrayView2<f64>, ArrayView2<f64>) -> Array2<f64>,
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    weights: Option<ArrayView1<f64>>,
+) -> Array1<f64> {
+    assert_eq!(x.nrows(), y.len(), "weighted_cross: rows differ");
+    let wy: Array1<f64> = match weights {
+        None => y.to_owned(),
+        Some(w) => &y * &w,
+    };
+    let column = wy.insert_axis(Axis(1));
+    matmul_tn(x, column.view()).column(0).to_owned()
+}
+
 /// Rows of `x` scaled by `w` (`diag(w) X`), as a new array.
 fn scale_rows(x: ArrayView2<f64>, w: ArrayView1<f64>) -> Array2<f64> {
     assert_eq!(x.nrows(), w.len(), "weights must have one entry per row");
@@ -282,6 +315,13 @@ pub(crate) use assert_close;
 
 #[cfg(test)]
 mod tests {
+    /// The active backend passes its self-check on this machine (the OpenBLAS
+    /// build is compared with faer; see `verify`).
+    #[test]
+    fn the_active_backend_verifies() {
+        super::verify_backend().unwrap();
+    }
+
     use super::*;
     use approx::assert_relative_eq;
     use ndarray::array;

@@ -1,12 +1,17 @@
 //! The OpenBLAS backend (feature `openblas`): `cblas_dgemm` for products and
 //! ndarray-linalg (LAPACK `potrf`/`potrs`, `syevd`) for factorizations.
 //!
-//! OpenBLAS is forced to one thread on first use ([`ensure_single_thread`]):
-//! replicates run in parallel under rayon, and nested BLAS threads measured
-//! 2–7× slower on this project's machines.
+//! On first use ([`verified`]) OpenBLAS is forced to one thread (replicates
+//! run in parallel under rayon, and nested BLAS threads measured 2–7× slower
+//! on this project's machines) and checked against the faer backend on small
+//! known problems of every operation used here (see `linalg::verify_backend`).
+//! A library that computes wrong results on this CPU is refused with the
+//! kernel OpenBLAS chose (`openblas_get_corename`) and the remedies: select
+//! another kernel with `OPENBLAS_CORETYPE` (e.g. `Haswell`), use another
+//! OpenBLAS build, or build without the `openblas` feature.
 
-use std::os::raw::c_int;
-use std::sync::Once;
+use std::os::raw::{c_char, c_int};
+use std::sync::{Once, OnceLock};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use ndarray_linalg::{Eigh, FactorizeC, SolveC, UPLO};
@@ -21,6 +26,7 @@ const CBLAS_LOWER: c_int = 122;
 
 extern "C" {
     fn openblas_set_num_threads(n: c_int);
+    fn openblas_get_corename() -> *const c_char;
     #[allow(clippy::too_many_arguments)]
     fn cblas_dsyrk(
         layout: c_int,
@@ -55,13 +61,67 @@ extern "C" {
 }
 
 static SINGLE_THREAD: Once = Once::new();
+static VERIFIED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 
-/// Sets OpenBLAS to one thread, once per process. Every routine here calls it.
+/// Sets OpenBLAS to one thread, once per process.
 pub fn ensure_single_thread() {
     SINGLE_THREAD.call_once(|| {
         // SAFETY: a plain setter in the linked OpenBLAS library; no pointers.
         unsafe { openblas_set_num_threads(1) }
     });
+}
+
+/// The CPU kernel OpenBLAS selected (e.g. `SkylakeX`, `Haswell`).
+pub fn core_name() -> String {
+    // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
+    unsafe {
+        let name = openblas_get_corename();
+        if name.is_null() {
+            return "unknown".into();
+        }
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// Sets one thread and runs the self-check once; the check's outcome.
+pub(crate) fn verified() -> Result<()> {
+    ensure_single_thread();
+    VERIFIED
+        .get_or_init(|| {
+            super::verify::check(&super::verify::BackendOps {
+                matmul: raw_matmul,
+                matmul_tn: raw_matmul_tn,
+                weighted_gram: raw_weighted_gram,
+                cholesky_solve: raw_cholesky_solve,
+                symmetric_eigen: raw_symmetric_eigen,
+            })
+            .map_err(|detail| {
+                format!(
+                    "{detail}. This OpenBLAS build computes wrong results on this CPU \
+                     (kernel `{}`, OPENBLAS_CORETYPE={}). Remedies: select another kernel, e.g. \
+                     `OPENBLAS_CORETYPE=Haswell`; install another OpenBLAS version; or build \
+                     meta-router without the `openblas` feature (the default faer backend)",
+                    core_name(),
+                    std::env::var("OPENBLAS_CORETYPE").unwrap_or_else(|_| "unset".into())
+                )
+            })
+        })
+        .clone()
+        .map_err(|detail| Error::Linalg {
+            operation: "OpenBLAS self-check".into(),
+            detail,
+        })
+}
+
+/// [`verified`] for the functions that return plain arrays: panics with the
+/// self-check's message (the command line checks first and exits cleanly).
+#[track_caller]
+fn ready() {
+    if let Err(e) = verified() {
+        panic!("{e}");
+    }
 }
 
 fn to_int(value: usize) -> c_int {
@@ -115,12 +175,23 @@ fn gemm(a: ArrayView2<f64>, transpose_a: bool, b: ArrayView2<f64>) -> Array2<f64
 /// `a · b` (panics on mismatched inner dimensions).
 #[track_caller]
 pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    ready();
+    raw_matmul(a, b)
+}
+
+fn raw_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     gemm(a, false, b)
 }
 
 /// `aᵀ · b` (panics on mismatched row counts).
 #[track_caller]
 pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    ready();
+    raw_matmul_tn(a, b)
+}
+
+#[track_caller]
+fn raw_matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     assert_eq!(a.nrows(), b.nrows(), "matmul_tn: row counts differ");
     gemm(a, true, b)
 }
@@ -128,6 +199,11 @@ pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 /// `Xᵀ diag(w) X`; `None` means unit weights.
 #[track_caller]
 pub fn weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Array2<f64> {
+    ready();
+    raw_weighted_gram(x, weights)
+}
+
+fn raw_weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Array2<f64> {
     match weights {
         None => syrk(x),
         Some(w) if w.iter().all(|&v| v >= 0.0) => {
@@ -135,7 +211,7 @@ pub fn weighted_gram(x: ArrayView2<f64>, weights: Option<ArrayView1<f64>>) -> Ar
             let scaled = scale_rows(x, w.mapv(f64::sqrt).view());
             syrk(scaled.view())
         }
-        Some(w) => matmul_tn(x, scale_rows(x, w).view()),
+        Some(w) => raw_matmul_tn(x, scale_rows(x, w).view()),
     }
 }
 
@@ -180,13 +256,7 @@ pub fn weighted_cross(
     y: ArrayView1<f64>,
     weights: Option<ArrayView1<f64>>,
 ) -> Array1<f64> {
-    assert_eq!(x.nrows(), y.len(), "weighted_cross: rows differ");
-    let wy: Array1<f64> = match weights {
-        None => y.to_owned(),
-        Some(w) => &y * &w,
-    };
-    let column = wy.insert_axis(ndarray::Axis(1));
-    matmul_tn(x, column.view()).column(0).to_owned()
+    super::cross_with(matmul_tn, x, y, weights)
 }
 
 fn try_cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Option<Array2<f64>> {
@@ -207,11 +277,21 @@ fn try_cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Option<Array2<f
 /// Solves the symmetric positive definite system `a · x = b` by Cholesky, with
 /// the jitter fallback described in [`crate::linalg::cholesky_solve`].
 pub fn cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<(Array2<f64>, SolveInfo)> {
+    verified()?;
+    raw_cholesky_solve(a, b)
+}
+
+fn raw_cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<(Array2<f64>, SolveInfo)> {
     solve_with_jitter(a, b, try_cholesky_solve)
 }
 
 /// Symmetric eigendecomposition (reads the lower triangle), eigenvalues ascending.
 pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
+    verified()?;
+    raw_symmetric_eigen(a)
+}
+
+fn raw_symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
     ensure_single_thread();
     if a.ncols() != a.nrows() {
         return Err(Error::Linalg {

@@ -414,14 +414,37 @@ impl MetaRouterConfig {
         self
     }
 
-    fn outcome(&self) -> &LearnerConfig {
+    /// The learner of the outcome models `μ̂`, `μ̂₁`, `μ̂₀`.
+    pub fn outcome(&self) -> &LearnerConfig {
         self.outcome_learner.as_ref().unwrap_or(&self.learner)
     }
-    fn bias(&self) -> &LearnerConfig {
+    /// The learner of the bias stage `Δ̂`.
+    pub fn bias(&self) -> &LearnerConfig {
         self.bias_learner.as_ref().unwrap_or(&self.learner)
     }
-    fn final_stage(&self) -> &LearnerConfig {
+    /// The learner of the ψ refit, of `η̂` and of the baselines.
+    pub fn final_stage(&self) -> &LearnerConfig {
         self.final_learner.as_ref().unwrap_or(&self.learner)
+    }
+
+    /// Every learner configuration as written, with its key: `learner`, then
+    /// `outcome_learner`, `bias_learner`, `final_learner` where set, and
+    /// `propensity_learner` when `propensity = "model"`.
+    pub fn learner_roles(&self) -> Vec<(&'static str, &LearnerConfig)> {
+        let mut roles = vec![("learner", &self.learner)];
+        for (key, learner) in [
+            ("outcome_learner", &self.outcome_learner),
+            ("bias_learner", &self.bias_learner),
+            ("final_learner", &self.final_learner),
+        ] {
+            if let Some(learner) = learner {
+                roles.push((key, learner));
+            }
+        }
+        if self.propensity == PropensityMode::Model {
+            roles.push(("propensity_learner", &self.propensity_learner));
+        }
+        roles
     }
 
     /// Checks every parameter range (no data needed).
@@ -454,19 +477,8 @@ impl MetaRouterConfig {
                 "the PB weight λ must be finite and >= 0",
             ));
         }
-        self.learner.validate()?;
-        for learner in [
-            &self.outcome_learner,
-            &self.bias_learner,
-            &self.final_learner,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for (_, learner) in self.learner_roles() {
             learner.validate()?;
-        }
-        if self.propensity == PropensityMode::Model {
-            self.propensity_learner.validate()?;
         }
         Ok(())
     }

@@ -64,10 +64,7 @@ const PALETTE: [RGBColor; 9] = [
 /// if the embedded font cannot be loaded.
 pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts()?;
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
-        path: out_dir.display().to_string(),
-        source,
-    })?;
+    std::fs::create_dir_all(out_dir).map_err(|cause| Error::io(out_dir, cause))?;
     let view = View::new(summary);
     let study = &summary.study;
     let mut figures = Vec::new();
@@ -181,10 +178,10 @@ fn plot_error<E: std::error::Error + Send + Sync>(
     path: &Path,
     error: DrawingAreaErrorKind<E>,
 ) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(format!("drawing the figure failed: {error}")),
-    }
+    Error::io(
+        path,
+        std::io::Error::other(format!("drawing the figure failed: {error}")),
+    )
 }
 
 /// How the ±2 MCSE spread is shown.
@@ -433,7 +430,8 @@ fn scalar_figure(
         .map(|p| {
             let value = x_param.and_then(|name| p.get(name));
             if categorical {
-                let label = value.map_or_else(|| "all grid points".to_string(), value_label);
+                let label =
+                    printable(&value.map_or_else(|| "all grid points".to_string(), value_label));
                 let at = categories
                     .iter()
                     .position(|c| *c == label)
@@ -529,9 +527,18 @@ fn tick_label(value: f64, span: f64) -> String {
     format_coordinate(value, 3)
 }
 
+/// Text as drawn: control characters (which would make the SVG invalid XML
+/// and draw nothing useful in a PNG) become U+FFFD.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 fn truncate(label: &str) -> String {
+    let label = printable(label);
     if label.chars().count() <= LEGEND_LABEL_CHARS {
-        label.to_string()
+        label
     } else {
         let mut short: String = label.chars().take(LEGEND_LABEL_CHARS - 1).collect();
         short.push('…');
@@ -547,7 +554,7 @@ fn draw_figure<DB: DrawingBackend>(
     let (width, _) = root.dim_in_pixel();
     let (title_area, body) = root.split_vertically(TITLE_HEIGHT);
     title_area.draw(&Text::new(
-        figure.title.clone(),
+        printable(&figure.title),
         (width as i32 / 2, TITLE_HEIGHT as i32 / 2),
         TextStyle::from((FAMILY, 24).into_font()).pos(Pos::new(HPos::Center, VPos::Center)),
     ))?;
@@ -577,7 +584,7 @@ fn draw_figure<DB: DrawingBackend>(
 
     for (panel, cell) in figure.panels.iter().zip(cells.iter()) {
         let mut chart = ChartBuilder::on(cell)
-            .caption(panel.title.clone(), (FAMILY, 19))
+            .caption(printable(&panel.title), (FAMILY, 19))
             .margin_top(6)
             .margin_left(10)
             .margin_right(22)

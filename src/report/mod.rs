@@ -65,11 +65,27 @@
 mod figures;
 mod format;
 mod markdown;
+mod terminal;
 mod view;
+
+use std::path::{Path, PathBuf};
 
 pub use figures::figures;
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
+pub use terminal::terminal_table;
+
+use crate::error::Result;
+
+/// Writes every report of a study folder from its summary — `summary.md` and
+/// the figures — and returns the files written.
+pub fn publish(summary: &crate::study::record::Summary, dir: &Path) -> Result<Vec<PathBuf>> {
+    let markdown_path = dir.join("summary.md");
+    crate::study::write_atomic(&markdown_path, markdown(summary).as_bytes())?;
+    let mut files = vec![markdown_path];
+    files.extend(figures(summary, dir)?);
+    Ok(files)
+}
 
 #[cfg(test)]
 mod tests;

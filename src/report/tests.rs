@@ -342,3 +342,28 @@ fn figures_skip_absent_metrics_and_report_io_errors() {
         other => panic!("expected an Io error, got {other:?}"),
     }
 }
+
+#[test]
+fn control_characters_never_reach_the_svg() {
+    let mut summary = synthetic_summary();
+    for row in &mut summary.rows {
+        if row.method == "dr-learner" {
+            row.method = "dr\u{7}learner".into();
+        }
+        row.grid.insert("tag".into(), json!("a\u{1b}[31mred"));
+    }
+    summary.study = "bell\u{7}".into();
+    let tmp = tempfile::tempdir().unwrap();
+    for path in figures(&summary, tmp.path()).unwrap() {
+        if path.extension().is_some_and(|e| e == "svg") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r'),
+                "{} holds a control character",
+                path.display()
+            );
+        }
+    }
+}

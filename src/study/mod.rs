@@ -1,28 +1,31 @@
 //! Monte Carlo study engine: spec → grid → (grid point × replicate) units run
-//! under rayon → records on disk → summary, report.
+//! under rayon → records on disk → summary.
 //!
 //! # Algorithm
 //! The engine owns looping, seeding, progress and persistence; estimators know
-//! nothing of them. Unit `(g, r)` draws its data from
-//! `rng::stream(seed, g, r, Data)`; every method of the unit sees the same data
-//! (paired design) and the same fold and learner seeds
-//! (`rng::seed_for(seed, g, r, Folds | Learner)`). A unit's records are appended
-//! to `replicates.jsonl` in one write as soon as it finishes, so an interrupted
-//! run loses at most the units in flight; `--resume` drops a torn last line and
-//! incomplete units and runs only what is missing. When the run ends, records
-//! are rewritten in canonical order and summarized ([`summary`]); the result
-//! depends only on the spec and the seed, never on the thread count, the resume
-//! history or sharding (`--shard i/N` runs units `u` with `u mod N = i − 1`,
-//! where `u = g·R + r`; `merge` combines shards).
+//! nothing of them, and the engine draws nothing (tables and figures are the
+//! report layer's, which callers run on the returned [`RunOutcome`] while the
+//! folder is still locked, then register with [`RunOutcome::publish`]).
+//! - [`spec`]: a TOML file → a validated [`StudySpec`] (every method checked
+//!   against every grid point's data and the machine's memory).
+//! - [`schedule`]: units `(g, r)`, shards, the parallel loop, progress.
+//! - `evaluate`: one unit: draw, fit and evaluate every method (paired).
+//! - [`store`]: the study folder: lock, manifest, records file.
+//! - [`summary`]: means and Monte Carlo SEs of the records.
 //!
-//! Outputs in the study folder: `spec.toml` (resolved), `replicates.jsonl`,
-//! `summary.json`, `summary.md`, figures, `manifest.json` (version, git
-//! revision, seed, threads, timings). Summary files are written to a temporary
-//! name and renamed, so no half-written result file is left behind.
+//! A unit's records are appended to `replicates.jsonl` in one write as soon as
+//! it finishes, so an interrupted run loses at most the units in flight;
+//! `--resume` drops a torn tail and incomplete units and runs only what is
+//! missing. When the run ends, records are rewritten in canonical order and
+//! summarized; the result depends only on the spec and the seed, never on the
+//! thread count, the resume history or sharding (`merge` combines shards).
 
+mod evaluate;
 mod inference;
 pub mod record;
+pub mod schedule;
 pub mod spec;
+pub mod store;
 pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,37 +35,38 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use ndarray::Array1;
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+pub use evaluate::run_unit;
+pub use schedule::units;
+pub use store::{read_records, write_atomic, RecordsFile};
+pub use summary::paired_difference;
 
-use crate::dgp::SimulatedData;
 use crate::error::{Error, Result};
-use crate::meta::{fit_single, FitSeeds};
-use crate::rng::{seed_for, stream, Purpose};
-use crate::routing;
-use record::{Metrics, Record, Summary};
-use spec::{MethodKind, MethodSpec, StudySpec};
+use record::{Record, Summary};
+use spec::StudySpec;
+use store::{Manifest, OpenFolder, OpenMode, RunInfo, Timing};
 
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Output folder.
     pub out: PathBuf,
-    /// Worker threads (`None`: rayon's default, one per core).
+    /// Worker threads (`None`: one per core).
     pub threads: Option<usize>,
     /// Continue an interrupted run in `out`.
     pub resume: bool,
-    /// Replace an existing `out`.
+    /// Replace the suite's files in an existing `out`.
     pub force: bool,
     /// Run only shard `(i, N)`, `1 ≤ i ≤ N`.
     pub shard: Option<(usize, usize)>,
-    /// Show a progress bar (only when stderr is a terminal).
+    /// Show progress on standard error.
     pub progress: bool,
+    /// Folders `--force` must never replace (e.g. the spec's own folder).
+    pub protected: Vec<PathBuf>,
 }
 
-/// What a run did.
-#[derive(Debug, Clone)]
+/// What a command did to a study folder. The folder stays locked until this
+/// value is dropped, so a caller can add its reports first.
+#[derive(Debug)]
 pub struct RunOutcome {
     /// The study folder.
     pub dir: PathBuf,
@@ -72,55 +76,55 @@ pub struct RunOutcome {
     pub units_resumed: usize,
     /// Wall time of this run, seconds.
     pub seconds: f64,
-    /// The summary written.
+    /// The summary written to `summary.json`.
     pub summary: Summary,
+    /// Units of the study (or shard) missing from the records (only with
+    /// `report --allow-partial`).
+    pub units_missing: usize,
+    manifest: Manifest,
+    folder: Option<OpenFolder>,
 }
 
-/// `manifest.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Crate version.
-    pub crate_version: String,
-    /// Git revision at build time, when known.
-    pub git_revision: Option<String>,
-    /// Study name.
-    pub study: String,
-    /// Master seed.
-    pub seed: u64,
-    /// Worker threads.
-    pub threads: usize,
-    /// Shard `i/N`, if any.
-    pub shard: Option<String>,
-    /// Units in the study (or shard).
-    pub units_total: usize,
-    /// Units computed by the last run.
-    pub units_run: usize,
-    /// Units taken from disk by the last run.
-    pub units_resumed: usize,
-    /// Wall time of the last run, seconds.
-    pub seconds: f64,
-    /// Sum of per-record fit seconds over all records.
-    pub fit_seconds: f64,
-}
-
-const SPEC_FILE: &str = "spec.toml";
-const RECORDS_FILE: &str = "replicates.jsonl";
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
+impl RunOutcome {
+    /// Registers the report files written into the folder (tables, figures)
+    /// in the manifest, and removes report files an earlier run listed that
+    /// are not among them (stale figures).
+    pub fn publish(&mut self, files: &[PathBuf]) -> Result<()> {
+        let names: BTreeSet<String> = files
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+            .collect();
+        let core = core_files();
+        for old in &self.manifest.files {
+            if !core.contains(old.as_str()) && !names.contains(old) && !old.contains('/') {
+                let _ = fs::remove_file(self.dir.join(old));
+            }
+        }
+        let mut listed: BTreeSet<String> = self
+            .manifest
+            .files
+            .iter()
+            .filter(|f| core.contains(f.as_str()))
+            .cloned()
+            .collect();
+        listed.extend(names);
+        self.manifest.files = listed.into_iter().collect();
+        store::write_manifest(&self.dir, &self.manifest)
     }
 }
 
-/// Writes `contents` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    fs::write(&tmp, contents).map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))
+/// Files of the engine's own (not the report layer's).
+fn core_files() -> BTreeSet<&'static str> {
+    [
+        store::SPEC_FILE,
+        store::RECORDS_FILE,
+        store::SUMMARY_FILE,
+        store::MANIFEST_FILE,
+        store::RUN_FILE,
+        store::TIMINGS_FILE,
+    ]
+    .into_iter()
+    .collect()
 }
 
 fn spec_text(spec: &StudySpec, shard: Option<(usize, usize)>) -> String {
@@ -131,32 +135,37 @@ fn spec_text(spec: &StudySpec, shard: Option<(usize, usize)>) -> String {
     text
 }
 
-/// Strips a `# shard i/N` first line (for merging).
-fn strip_shard(text: &str) -> &str {
-    if text.starts_with("# shard ") {
-        text.split_once('\n').map(|(_, rest)| rest).unwrap_or("")
-    } else {
-        text
+/// Splits a stored spec into its `# shard i/N` line (if any) and the spec.
+fn split_shard(text: &str) -> (Option<(usize, usize)>, &str) {
+    if let Some(rest) = text.strip_prefix("# shard ") {
+        let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
+        let shard = line
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        return (shard, body);
+    }
+    (None, text)
+}
+
+fn manifest_for(spec: &StudySpec, shard: Option<(usize, usize)>, files: &[&str]) -> Manifest {
+    let mut files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+    files.sort();
+    Manifest {
+        format: store::MANIFEST_FORMAT.into(),
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        study: spec.name.clone(),
+        spec_hash: store::sha256_hex(&spec.resolved_toml()),
+        seed: spec.seed,
+        replicates: spec.replicates,
+        shard: shard.map(|(i, n)| format!("{i}/{n}")),
+        units: units(spec, shard).len(),
+        status: "running".into(),
+        files,
     }
 }
 
-/// The units (grid index, replicate) of a study or shard.
-pub fn units(spec: &StudySpec, shard: Option<(usize, usize)>) -> Vec<(usize, usize)> {
-    let mut all = Vec::new();
-    for g in 0..spec.points.len() {
-        for r in 0..spec.replicates {
-            let u = g * spec.replicates + r;
-            if shard.is_none_or(|(i, n)| u % n == i - 1) {
-                all.push((g, r));
-            }
-        }
-    }
-    all
-}
-
-/// Runs (or resumes) a study.
-pub fn run(spec: &StudySpec, options: &RunOptions) -> Result<RunOutcome> {
-    let started = Instant::now();
+/// Checks `--threads` and `--shard` and builds the worker pool.
+fn prepare_pool(spec: &StudySpec, options: &RunOptions) -> Result<(rayon::ThreadPool, usize)> {
     if let Some((i, n)) = options.shard {
         if n == 0 || i == 0 || i > n {
             return Err(Error::param(
@@ -166,47 +175,82 @@ pub fn run(spec: &StudySpec, options: &RunOptions) -> Result<RunOutcome> {
             ));
         }
     }
-    let dir = options.out.clone();
-    let spec_path = dir.join(SPEC_FILE);
-    let records_path = dir.join(RECORDS_FILE);
-    let text = spec_text(spec, options.shard);
-    let method_labels: Vec<String> = spec.methods.iter().map(|m| m.label.clone()).collect();
+    let threads = options.threads.unwrap_or_else(rayon::current_num_threads);
+    if threads == 0 || threads > spec::MAX_THREADS {
+        return Err(Error::param(
+            "threads",
+            threads,
+            format!("must lie between 1 and {}", spec::MAX_THREADS),
+        ));
+    }
+    spec::check::check_run_memory(spec, threads)?;
+    crate::linalg::verify_backend()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::param("threads", threads, e.to_string()))?;
+    Ok((pool, threads))
+}
 
-    let mut existing = Vec::new();
-    if dir.exists() && fs::read_dir(&dir).map_err(io_err(&dir))?.next().is_some() {
-        if options.resume {
-            let stored = fs::read_to_string(&spec_path).map_err(io_err(&spec_path))?;
-            if stored != text {
-                return Err(Error::Spec {
-                    file: spec_path.display().to_string(),
-                    location: String::new(),
-                    message: "the study spec (or shard) differs from the one this folder was started with; \
-                              refusing to resume (use a new --out folder, or --force to start over)"
-                        .into(),
-                });
-            }
-            existing = load_complete_units(&records_path, spec)?;
-        } else if options.force {
-            fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
-        } else {
-            return Err(Error::Io {
-                path: dir.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "the results folder exists and is not empty; use --resume to continue it or --force to replace it",
-                ),
-            });
+/// Runs (or resumes) a study into `options.out`: checks, locks the folder,
+/// computes the missing units, writes records, `summary.json`, the manifest
+/// and `run.json`. On an error, a folder this call created is removed again.
+pub fn run(spec: &StudySpec, options: &RunOptions) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let (pool, threads) = prepare_pool(spec, options)?;
+    let mode = match (options.resume, options.force) {
+        (true, _) => OpenMode::Resume,
+        (false, true) => OpenMode::Force,
+        (false, false) => OpenMode::Fresh,
+    };
+    let folder = OpenFolder::open(&options.out, mode, "simulate", &options.protected)?;
+    match run_in(&folder, spec, options, &pool, threads, started) {
+        Ok(mut outcome) => {
+            outcome.folder = Some(folder);
+            Ok(outcome)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
         }
     }
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    write_atomic(&spec_path, text.as_bytes())?;
-    // Rewrite the kept records (drops a torn line and incomplete units).
-    let mut kept_text = String::new();
-    for r in &existing {
-        kept_text.push_str(&serde_json::to_string(r).expect("records serialize"));
-        kept_text.push('\n');
+}
+
+fn run_in(
+    folder: &OpenFolder,
+    spec: &StudySpec,
+    options: &RunOptions,
+    pool: &rayon::ThreadPool,
+    threads: usize,
+    started: Instant,
+) -> Result<RunOutcome> {
+    let dir = &folder.dir;
+    let spec_path = dir.join(store::SPEC_FILE);
+    let records_path = dir.join(store::RECORDS_FILE);
+    let text = spec_text(spec, options.shard);
+    let mut existing = Vec::new();
+    if options.resume && spec_path.exists() {
+        let stored = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+        if stored != text {
+            return Err(Error::study(
+                dir,
+                "the study spec (or shard) differs from the one this folder was started with; \
+                 refusing to resume (use a new --out folder, or --force to start over)",
+            ));
+        }
+        if records_path.exists() {
+            existing = complete_units(store::read_records(&records_path)?.records, spec);
+        }
     }
-    write_atomic(&records_path, kept_text.as_bytes())?;
+    write_atomic(&spec_path, text.as_bytes())?;
+    let mut manifest = manifest_for(
+        spec,
+        options.shard,
+        &[store::SPEC_FILE, store::RECORDS_FILE, store::MANIFEST_FILE],
+    );
+    store::write_manifest(dir, &manifest)?;
+    // Rewrite the kept records (drops a torn tail and incomplete units).
+    write_atomic(&records_path, store::records_text(&existing).as_bytes())?;
 
     let done: BTreeSet<(usize, usize)> = existing
         .iter()
@@ -216,110 +260,92 @@ pub fn run(spec: &StudySpec, options: &RunOptions) -> Result<RunOutcome> {
         .into_iter()
         .filter(|u| !done.contains(u))
         .collect();
-    let units_resumed = done.len();
-
-    let file = fs::OpenOptions::new()
-        .append(true)
-        .open(&records_path)
-        .map_err(io_err(&records_path))?;
-    let writer = Mutex::new(file);
-    let progress = progress_bar(options.progress, pending.len());
-    let threads = options.threads.unwrap_or_else(rayon::current_num_threads);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::param("threads", threads, e.to_string()))?;
-    let write_result: Result<()> = pool.install(|| {
-        pending.par_iter().try_for_each(|&(g, r)| {
-            let records = run_unit(spec, g, r);
-            let mut lines = String::new();
-            for record in &records {
-                lines.push_str(&serde_json::to_string(record).expect("records serialize"));
-                lines.push('\n');
-            }
-            let mut file = writer.lock().expect("writer lock");
-            file.write_all(lines.as_bytes())
-                .and_then(|_| file.flush())
-                .map_err(io_err(&records_path))?;
-            progress.inc(1);
-            Ok(())
-        })
-    });
-    progress.finish_and_clear();
-    write_result?;
-    drop(writer);
-
-    let records = read_records(&records_path)?.0;
-    let summary = finish(spec, &dir, records, &method_labels)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let manifest = Manifest {
-        crate_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_revision: option_env!("META_ROUTER_GIT_REVISION").map(str::to_string),
-        study: spec.name.clone(),
-        seed: spec.seed,
-        threads,
-        shard: options.shard.map(|(i, n)| format!("{i}/{n}")),
-        units_total: units(spec, options.shard).len(),
-        units_run: pending.len(),
-        units_resumed,
-        seconds,
-        fit_seconds: read_records(&records_path)?
+    let open_append = |path: &Path| {
+        fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|c| Error::io(path, c))
+    };
+    let timings_path = dir.join(store::TIMINGS_FILE);
+    if !options.resume {
+        let _ = fs::remove_file(&timings_path);
+    }
+    let files = Mutex::new((open_append(&records_path)?, open_append(&timings_path)?));
+    let fit_seconds = Mutex::new(0.0);
+    schedule::execute(spec, &pending, pool, options.progress, |unit| {
+        let (mut lines, mut times) = (String::new(), String::new());
+        let mut unit_seconds = 0.0;
+        for (record, seconds) in &unit {
+            lines.push_str(&serde_json::to_string(record).expect("records serialize"));
+            lines.push('\n');
+            let timing = Timing {
+                grid_index: record.grid_index,
+                replicate: record.replicate,
+                method: record.method.clone(),
+                seconds: *seconds,
+            };
+            times.push_str(&serde_json::to_string(&timing).expect("timings serialize"));
+            times.push('\n');
+            unit_seconds += seconds;
+        }
+        let mut files = files.lock().expect("records lock");
+        files
             .0
-            .iter()
-            .map(|r| r.seconds)
-            .sum(),
+            .write_all(lines.as_bytes())
+            .and_then(|_| files.0.flush())
+            .map_err(|c| Error::io(&records_path, c))?;
+        files
+            .1
+            .write_all(times.as_bytes())
+            .map_err(|c| Error::io(&timings_path, c))?;
+        *fit_seconds.lock().expect("time lock") += unit_seconds;
+        Ok(())
+    })?;
+    drop(files);
+
+    let records = store::read_records(&records_path)?.records;
+    let summary = finish(spec, dir, records)?;
+    manifest.status = "complete".into();
+    manifest.files = core_files().into_iter().map(str::to_string).collect();
+    store::write_manifest(dir, &manifest)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let info = RunInfo {
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: option_env!("META_ROUTER_GIT_REVISION").map(str::to_string),
+        threads,
+        units_run: pending.len(),
+        units_resumed: done.len(),
+        seconds,
+        fit_seconds: fit_seconds.into_inner().expect("time lock"),
     };
     write_atomic(
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)
-            .expect("manifest serializes")
+        &dir.join(store::RUN_FILE),
+        serde_json::to_string_pretty(&info)
+            .expect("run info serializes")
             .as_bytes(),
     )?;
     Ok(RunOutcome {
-        dir,
+        dir: dir.clone(),
         units_run: pending.len(),
-        units_resumed,
+        units_resumed: done.len(),
         seconds,
         summary,
+        units_missing: 0,
+        manifest,
+        folder: None,
     })
 }
 
-fn progress_bar(enabled: bool, len: usize) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !enabled || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} units  elapsed {elapsed}  eta {eta}",
-        )
-        .expect("static template"),
-    );
-    bar
-}
-
-/// Sorts records, rewrites `replicates.jsonl` canonically, writes
-/// `summary.json`, `summary.md` and the figures; returns the summary.
-fn finish(
-    spec: &StudySpec,
-    dir: &Path,
-    mut records: Vec<Record>,
-    methods: &[String],
-) -> Result<Summary> {
-    summary::sort_records(&mut records, methods);
-    let mut text = String::new();
-    for r in &records {
-        text.push_str(&serde_json::to_string(r).expect("records serialize"));
-        text.push('\n');
-    }
-    write_atomic(&dir.join(RECORDS_FILE), text.as_bytes())?;
-    write_reports(spec, dir, &records)
-}
-
-/// Writes `summary.json`, `summary.md` and the figures from records.
-pub fn write_reports(spec: &StudySpec, dir: &Path, records: &[Record]) -> Result<Summary> {
-    let methods: Vec<String> = spec.methods.iter().map(|m| m.label.clone()).collect();
+/// Sorts records, rewrites `replicates.jsonl` canonically and writes
+/// `summary.json`; returns the summary.
+fn finish(spec: &StudySpec, dir: &Path, mut records: Vec<Record>) -> Result<Summary> {
+    let methods = spec.method_labels();
+    summary::sort_records(&mut records, &methods);
+    write_atomic(
+        &dir.join(store::RECORDS_FILE),
+        store::records_text(&records).as_bytes(),
+    )?;
     let summary = summary::summarize(
         &spec.name,
         spec.seed,
@@ -327,57 +353,17 @@ pub fn write_reports(spec: &StudySpec, dir: &Path, records: &[Record]) -> Result
         &spec.evaluation.rho,
         &spec.evaluation.w,
         &methods,
-        records,
+        &records,
     );
-    write_atomic(
-        &dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary)
-            .expect("summary serializes")
-            .as_bytes(),
-    )?;
-    write_atomic(
-        &dir.join("summary.md"),
-        crate::report::markdown(&summary).as_bytes(),
-    )?;
-    crate::report::figures(&summary, dir)?;
+    let mut text = serde_json::to_string_pretty(&summary).expect("summary serializes");
+    text.push('\n');
+    write_atomic(&dir.join(store::SUMMARY_FILE), text.as_bytes())?;
     Ok(summary)
 }
 
-/// Reads `replicates.jsonl`. A torn (unparsable, unterminated) last line is
-/// dropped and reported in the second value; any other bad line is an error
-/// naming its line number.
-pub fn read_records(path: &Path) -> Result<(Vec<Record>, bool)> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    let mut records = Vec::new();
-    let mut torn = false;
-    let lines: Vec<&str> = text.split('\n').collect();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Record>(line) {
-            Ok(r) => records.push(r),
-            Err(_) if i == lines.len() - 1 && !text.ends_with('\n') => torn = true,
-            Err(e) => {
-                return Err(Error::Parse {
-                    path: path.display().to_string(),
-                    line: i + 1,
-                    message: e.to_string(),
-                })
-            }
-        }
-    }
-    Ok((records, torn))
-}
-
-/// Records of units that hold every method of the spec (and belong to it).
-fn load_complete_units(path: &Path, spec: &StudySpec) -> Result<Vec<Record>> {
-    let (records, _torn) = read_records(path)?;
-    let n_methods = spec.methods.len();
+/// Records of the units that hold every method of the spec (and belong to it).
+fn complete_units(records: Vec<Record>, spec: &StudySpec) -> Vec<Record> {
+    let labels: BTreeSet<String> = spec.method_labels().into_iter().collect();
     let mut per_unit: BTreeMap<(usize, usize), Vec<Record>> = BTreeMap::new();
     for r in records {
         per_unit
@@ -385,284 +371,244 @@ fn load_complete_units(path: &Path, spec: &StudySpec) -> Result<Vec<Record>> {
             .or_default()
             .push(r);
     }
-    Ok(per_unit
+    per_unit
         .into_iter()
         .filter(|((g, r), recs)| {
-            let labels: BTreeSet<&str> = recs.iter().map(|x| x.method.as_str()).collect();
+            let present: BTreeSet<&String> = recs.iter().map(|x| &x.method).collect();
             *g < spec.points.len()
                 && *r < spec.replicates
-                && recs.len() == n_methods
-                && spec
-                    .methods
-                    .iter()
-                    .all(|m| labels.contains(m.label.as_str()))
+                && recs.len() == labels.len()
+                && labels.iter().all(|l| present.contains(l))
         })
         .flat_map(|(_, recs)| recs)
-        .collect())
-}
-
-/// Computes every method's record for unit `(g, r)`.
-pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<Record> {
-    let point = &spec.points[g];
-    let seeds = FitSeeds {
-        folds: seed_for(spec.seed, g as u64, r as u64, Purpose::Folds),
-        learner: seed_for(spec.seed, g as u64, r as u64, Purpose::Learner),
-    };
-    let data = point.scenario.build().and_then(|scenario| {
-        scenario.draw(&mut stream(spec.seed, g as u64, r as u64, Purpose::Data))
-    });
-    spec.methods
-        .iter()
-        .map(|method| {
-            let started = Instant::now();
-            let outcome = match &data {
-                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r)),
-                Err(e) => Err(Error::Unsupported {
-                    learner: "scenario".into(),
-                    what: format!("draw data: {e}"),
-                }),
-            };
-            let seconds = started.elapsed().as_secs_f64();
-            let (ok, error, metrics, diagnostics) = match outcome {
-                Ok((metrics, diagnostics)) => (true, None, metrics, diagnostics),
-                Err(e) => (
-                    false,
-                    Some(e.to_string()),
-                    Metrics::default(),
-                    BTreeMap::new(),
-                ),
-            };
-            Record {
-                grid: point.values.clone(),
-                grid_index: g,
-                replicate: r,
-                method: method.label.clone(),
-                ok,
-                error,
-                seconds,
-                metrics,
-                diagnostics,
-            }
-        })
         .collect()
 }
 
-type Evaluated = (Metrics, BTreeMap<String, f64>);
-
-fn evaluate_method(
-    spec: &StudySpec,
-    method: &MethodSpec,
-    data: &SimulatedData,
-    seeds: FitSeeds,
-    unit: (usize, usize),
-) -> Result<Evaluated> {
-    let test_x = data.test_x.view();
-    let costs = Array1::ones(data.test_psi.len());
-    let eval = &spec.evaluation;
-    let mut extra = BTreeMap::new();
-    let (psi_hat, delta_hat, diagnostics) = match &method.kind {
-        MethodKind::Random => {
-            let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
-                data.test_psi.view(),
-                costs.view(),
-                &eval.rho,
-                &eval.w,
-                eval.cutoff,
-            )?;
-            return Ok((routing_metrics(routing, None, None), BTreeMap::new()));
-        }
-        MethodKind::Oracle => (data.test_psi.clone(), None, BTreeMap::new()),
-        MethodKind::AllGold(learner) => {
-            let x = data.train.pooled_x();
-            let model = fit_single(learner, x.view(), data.all_gold_y.view(), seeds.learner)?;
-            let diagnostics = model
-                .diagnostics()
-                .into_iter()
-                .map(|(k, v)| (format!("final.{k}"), v))
-                .collect();
-            (model.predict(test_x), None, diagnostics)
-        }
-        MethodKind::Estimator(config) => {
-            let router = config.fit(&data.train, seeds)?;
-            if !eval.inference.is_empty() {
-                extra = inference::metrics(spec, config, &router, data, seeds, unit)?;
-            }
-            let delta = router.predict_delta(test_x).map(|d| {
-                // Δ̂ estimates c·ψ − η = (c − 1)ψ + Δ.
-                let c = router.scale();
-                let target = (c - 1.0) * &data.test_psi + &data.test_delta;
-                (d, target)
-            });
-            (
-                router.predict_psi(test_x),
-                delta,
-                router.diagnostics().to_map(),
-            )
-        }
+/// Rebuilds `summary.json` of a study folder from its `spec.toml` and
+/// `replicates.jsonl` alone. Refuses (leaving the folder untouched) when there
+/// are no records, or when units are missing or the file has a torn tail,
+/// unless `allow_partial`; [`RunOutcome::units_missing`] then says how many.
+pub fn summarize_folder(dir: &Path, allow_partial: bool) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let spec_path = dir.join(store::SPEC_FILE);
+    if !spec_path.is_file() {
+        return Err(Error::study(
+            dir,
+            "not a study folder (no spec.toml); nothing to report",
+        ));
+    }
+    let folder = OpenFolder::open(dir, OpenMode::Resume, "report", &[])?;
+    let text = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+    let (shard, body) = split_shard(&text);
+    let spec = StudySpec::parse(body, &spec_path.display().to_string())?;
+    let records_path = dir.join(store::RECORDS_FILE);
+    if !records_path.is_file() {
+        return Err(Error::study(
+            dir,
+            "has no replicates.jsonl, so there is nothing to summarize; summary.json and the \
+             figures were left as they are (re-run the study to regenerate them)",
+        ));
+    }
+    let file = store::read_records(&records_path)?;
+    let expected = units(&spec, shard);
+    let complete = complete_units(file.records.clone(), &spec);
+    let present: BTreeSet<(usize, usize)> = complete
+        .iter()
+        .map(|r| (r.grid_index, r.replicate))
+        .collect();
+    let missing = expected.iter().filter(|u| !present.contains(u)).count();
+    if (missing > 0 || file.torn_bytes > 0) && !allow_partial {
+        return Err(Error::study(
+            dir,
+            format!(
+                "the records are incomplete: {missing} of {} units missing{}; finish the run with \
+                 `simulate --resume`, or pass --allow-partial to summarize what is there",
+                expected.len(),
+                if file.torn_bytes > 0 {
+                    format!(", and a torn tail of {} bytes", file.torn_bytes)
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    let records = if allow_partial {
+        file.records
+    } else {
+        complete
     };
-    if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            what: "predicted ψ̂ on test queries".into(),
-            row,
-        });
-    }
-    let routing = routing::evaluate(
-        psi_hat.view(),
-        data.test_psi.view(),
-        costs.view(),
-        &eval.rho,
-        &eval.w,
-        eval.cutoff,
-    )?;
-    let mse_psi = Some(routing::mse(psi_hat.view(), data.test_psi.view())?);
-    let mse_delta = match delta_hat {
-        Some((d, target)) => Some(routing::mse(d.view(), target.view())?),
-        None => None,
-    };
-    let mut metrics = routing_metrics(routing, mse_psi, mse_delta);
-    metrics.extra = extra;
-    Ok((metrics, diagnostics))
-}
-
-fn routing_metrics(
-    routing: routing::RoutingEvaluation,
-    mse_psi: Option<f64>,
-    mse_delta: Option<f64>,
-) -> Metrics {
-    Metrics {
-        mse_psi,
-        mse_delta,
-        neg_area: Some(routing.neg_area),
-        eg: routing.eg,
-        neg: routing.neg,
-        eg_paper: routing.eg_paper,
-        regret: routing.regret,
-        extra: BTreeMap::new(),
-    }
-}
-
-/// Rebuilds `summary.json`, `summary.md` and the figures of a study folder
-/// from its `spec.toml` and `replicates.jsonl` alone.
-pub fn report(dir: &Path) -> Result<Summary> {
-    let spec_path = dir.join(SPEC_FILE);
-    let text = fs::read_to_string(&spec_path).map_err(io_err(&spec_path))?;
-    let spec = StudySpec::parse(strip_shard(&text), &spec_path.display().to_string())?;
-    let (mut records, torn) = read_records(&dir.join(RECORDS_FILE))?;
-    if torn {
-        return Err(Error::Parse {
-            path: dir.join(RECORDS_FILE).display().to_string(),
-            line: 0,
-            message: "the last line is incomplete (an interrupted run?); finish it with `simulate --resume`".into(),
-        });
-    }
-    let methods: Vec<String> = spec.methods.iter().map(|m| m.label.clone()).collect();
-    summary::sort_records(&mut records, &methods);
-    write_reports(&spec, dir, &records)
+    let summary = finish(&spec, dir, records)?;
+    let mut manifest = store::read_manifest(dir)?
+        .filter(|m| m.format == store::MANIFEST_FORMAT)
+        .unwrap_or_else(|| manifest_for(&spec, shard, &[]));
+    manifest.status = if missing == 0 { "complete" } else { "partial" }.into();
+    let mut files: BTreeSet<String> = manifest.files.iter().cloned().collect();
+    files.extend(
+        [
+            store::SPEC_FILE,
+            store::RECORDS_FILE,
+            store::SUMMARY_FILE,
+            store::MANIFEST_FILE,
+        ]
+        .map(String::from),
+    );
+    manifest.files = files.into_iter().collect();
+    store::write_manifest(dir, &manifest)?;
+    Ok(RunOutcome {
+        dir: dir.to_path_buf(),
+        units_run: 0,
+        units_resumed: 0,
+        seconds: started.elapsed().as_secs_f64(),
+        summary,
+        units_missing: missing,
+        manifest,
+        folder: Some(folder),
+    })
 }
 
 /// Merges shard folders into `out`: the specs must agree, no unit may appear
-/// twice, and together they must hold every unit of the study.
-pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Summary> {
+/// twice, and together they must hold every unit of the study (a missing
+/// shard is named).
+pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
+    let started = Instant::now();
     let first = dirs.first().ok_or_else(|| Error::Empty {
         what: "list of folders to merge".into(),
     })?;
-    let first_spec_path = first.join(SPEC_FILE);
-    let first_text = fs::read_to_string(&first_spec_path).map_err(io_err(&first_spec_path))?;
-    let base = strip_shard(&first_text).to_string();
-    let spec = StudySpec::parse(&base, &first_spec_path.display().to_string())?;
+    let mut canonical = BTreeMap::new();
+    for dir in dirs {
+        let key = fs::canonicalize(dir).map_err(|c| Error::io(dir, c))?;
+        if let Some(previous) = canonical.insert(key, dir) {
+            return Err(Error::study(
+                dir,
+                format!(
+                    "is given twice (also as {}); name each shard folder once",
+                    previous.display()
+                ),
+            ));
+        }
+    }
+    let mut locks = Vec::new();
+    let mut base: Option<(String, PathBuf)> = None;
+    let mut shards = BTreeMap::new();
     let mut records = Vec::new();
     let mut seen = BTreeSet::new();
     for dir in dirs {
-        let path = dir.join(SPEC_FILE);
-        let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-        if strip_shard(&text) != base {
-            return Err(Error::Spec {
-                file: path.display().to_string(),
-                location: String::new(),
-                message: format!(
-                    "differs from {}; only shards of one study can be merged",
-                    first_spec_path.display()
-                ),
-            });
+        let path = dir.join(store::SPEC_FILE);
+        let text = fs::read_to_string(&path).map_err(|c| Error::io(&path, c))?;
+        locks.push(store::FolderLock::acquire(dir, "merge (reading)")?);
+        let (shard, body) = split_shard(&text);
+        match &base {
+            None => base = Some((body.to_string(), path.clone())),
+            Some((first_body, first_path)) if first_body != body => {
+                return Err(Error::study(
+                    dir,
+                    format!(
+                        "its spec differs from {}; only shards of one study can be merged",
+                        first_path.display()
+                    ),
+                ))
+            }
+            Some(_) => {}
         }
-        let records_path = dir.join(RECORDS_FILE);
-        let (part, torn) = read_records(&records_path)?;
-        if torn {
-            return Err(Error::Parse {
-                path: records_path.display().to_string(),
-                line: 0,
-                message:
-                    "the last line is incomplete; finish the shard with `simulate --resume` first"
-                        .into(),
-            });
+        if let Some(shard) = shard {
+            if let Some(other) = shards.insert(shard, dir.clone()) {
+                return Err(Error::study(
+                    dir,
+                    format!(
+                        "holds shard {}/{}, as does {}",
+                        shard.0,
+                        shard.1,
+                        other.display()
+                    ),
+                ));
+            }
         }
-        for r in part {
+        let records_path = dir.join(store::RECORDS_FILE);
+        let file = store::read_records(&records_path)?;
+        if file.torn_bytes > 0 {
+            return Err(Error::study(
+                dir,
+                "its records end in a torn line (an interrupted run); finish the shard with \
+                 `simulate --resume` first",
+            ));
+        }
+        for r in file.records {
             if !seen.insert((r.grid_index, r.replicate, r.method.clone())) {
-                return Err(Error::Parse {
-                    path: records_path.display().to_string(),
-                    line: 0,
-                    message: format!(
-                        "unit (grid {}, replicate {}, method {}) appears in more than one folder",
+                return Err(Error::study(
+                    dir,
+                    format!(
+                        "unit (grid {}, replicate {}) of method `{}` also appears in another folder",
                         r.grid_index, r.replicate, r.method
                     ),
-                });
+                ));
             }
             records.push(r);
         }
     }
+    let (base, base_path) = base.expect("at least one folder");
+    let spec = StudySpec::parse(&base, &base_path.display().to_string())?;
     let expected = spec.units() * spec.methods.len();
     if records.len() != expected {
-        return Err(Error::Parse {
-            path: out.display().to_string(),
-            line: 0,
-            message: format!(
-                "the folders hold {} of the study's {expected} records; every shard must be complete",
+        let count = shards.keys().next().map_or(0, |s: &(usize, usize)| s.1);
+        let missing: Vec<String> = (1..=count)
+            .filter(|i| !shards.contains_key(&(*i, count)))
+            .map(|i| format!("{i}/{count}"))
+            .collect();
+        let which = if missing.is_empty() {
+            "every shard is present, but some are unfinished (run them with `simulate --resume`)"
+                .to_string()
+        } else {
+            format!("missing shard(s): {}", missing.join(", "))
+        };
+        return Err(Error::study(
+            first,
+            format!(
+                "the folders hold {} of the study's {expected} records; {which}",
                 records.len()
             ),
-        });
+        ));
     }
-    if out.exists() {
-        if !force {
-            return Err(Error::Io {
-                path: out.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "the output folder exists; use --force to replace it",
-                ),
-            });
-        }
-        fs::remove_dir_all(out).map_err(io_err(out))?;
-    }
-    fs::create_dir_all(out).map_err(io_err(out))?;
-    write_atomic(&out.join(SPEC_FILE), base.as_bytes())?;
-    let methods: Vec<String> = spec.methods.iter().map(|m| m.label.clone()).collect();
-    finish(&spec, out, records, &methods)
-}
-
-/// Paired differences of a scalar metric between two methods over the
-/// replicates where both succeeded: (mean difference a − b, its MCSE, count).
-pub fn paired_difference(
-    records: &[Record],
-    grid_index: usize,
-    a: &str,
-    b: &str,
-    metric: fn(&Metrics) -> Option<f64>,
-) -> (Option<f64>, Option<f64>, usize) {
-    let value = |label: &str, r: usize| {
-        records
-            .iter()
-            .find(|x| x.grid_index == grid_index && x.replicate == r && x.method == label && x.ok)
-            .and_then(|x| metric(&x.metrics))
+    let mode = if force {
+        OpenMode::Force
+    } else {
+        OpenMode::Fresh
     };
-    let replicates: BTreeSet<usize> = records
-        .iter()
-        .filter(|x| x.grid_index == grid_index)
-        .map(|x| x.replicate)
-        .collect();
-    let diffs: Vec<f64> = replicates
-        .into_iter()
-        .filter_map(|r| Some(value(a, r)? - value(b, r)?))
-        .collect();
-    let (mean, mcse) = summary::mean_and_mcse(&diffs);
-    (mean, mcse, diffs.len())
+    let folder = OpenFolder::open(out, mode, "merge", &[])?;
+    let result = (|| -> Result<RunOutcome> {
+        write_atomic(&out.join(store::SPEC_FILE), base.as_bytes())?;
+        let summary = finish(&spec, out, records)?;
+        let mut manifest = manifest_for(
+            &spec,
+            None,
+            &[
+                store::SPEC_FILE,
+                store::RECORDS_FILE,
+                store::SUMMARY_FILE,
+                store::MANIFEST_FILE,
+            ],
+        );
+        manifest.status = "complete".into();
+        store::write_manifest(out, &manifest)?;
+        Ok(RunOutcome {
+            dir: out.to_path_buf(),
+            units_run: 0,
+            units_resumed: spec.units(),
+            seconds: started.elapsed().as_secs_f64(),
+            summary,
+            units_missing: 0,
+            manifest,
+            folder: None,
+        })
+    })();
+    drop(locks);
+    match result {
+        Ok(mut outcome) => {
+            outcome.folder = Some(folder);
+            Ok(outcome)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
 }

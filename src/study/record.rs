@@ -32,6 +32,43 @@ pub struct Metrics {
     pub extra: BTreeMap<String, f64>,
 }
 
+impl Metrics {
+    /// The first metric value that is NaN or infinite, with its name
+    /// (`eg[3]` for position 3 of a curve).
+    pub fn first_non_finite(&self) -> Option<(String, f64)> {
+        let scalars = [
+            ("mse_psi", self.mse_psi),
+            ("mse_delta", self.mse_delta),
+            ("neg_area", self.neg_area),
+        ];
+        for (name, value) in scalars {
+            if let Some(v) = value.filter(|v| !v.is_finite()) {
+                return Some((name.to_string(), v));
+            }
+        }
+        for (name, curve) in [
+            ("eg", &self.eg),
+            ("neg", &self.neg),
+            ("eg_paper", &self.eg_paper),
+        ] {
+            if let Some((i, v)) = curve
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| v.filter(|v| !v.is_finite()).map(|v| (i, v)))
+            {
+                return Some((format!("{name}[{i}]"), v));
+            }
+        }
+        if let Some((i, &v)) = self.regret.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Some((format!("regret[{i}]"), v));
+        }
+        self.extra
+            .iter()
+            .find(|(_, v)| !v.is_finite())
+            .map(|(k, &v)| (k.clone(), v))
+    }
+}
+
 /// One grid point × replicate × method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,13 +85,14 @@ pub struct Record {
     pub ok: bool,
     /// The error text when `ok` is false.
     pub error: Option<String>,
-    /// Wall time of the method's fit and evaluation, seconds (not part of the
-    /// reproducibility contract).
-    pub seconds: f64,
     /// Metric values (empty when the fit failed).
     pub metrics: Metrics,
     /// Non-fatal facts of the fit (κ, clipped rows, chosen penalties, …).
     pub diagnostics: BTreeMap<String, f64>,
+    /// The fit time that records of suite versions before 0.2 carried; read
+    /// and ignored (times now live in `timings.jsonl`), never written.
+    #[serde(default, rename = "seconds", skip_serializing)]
+    pub legacy_seconds: Option<f64>,
 }
 
 /// One summary row: a metric (at one ρ or w index) of one method at one grid point.
@@ -95,4 +133,43 @@ pub struct Summary {
     pub w: Vec<f64>,
     /// The summary rows, ordered by grid index, method order in the spec, metric.
     pub rows: Vec<SummaryRow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_metrics_are_found_by_name() {
+        let mut metrics = Metrics {
+            mse_psi: Some(0.1),
+            neg_area: Some(0.4),
+            eg: vec![Some(0.0), None, Some(0.2)],
+            regret: vec![0.0, 0.1],
+            ..Metrics::default()
+        };
+        assert_eq!(metrics.first_non_finite(), None);
+        metrics.eg[2] = Some(f64::INFINITY);
+        assert_eq!(
+            metrics.first_non_finite(),
+            Some(("eg[2]".to_string(), f64::INFINITY))
+        );
+        metrics.eg[2] = Some(0.2);
+        metrics.extra.insert("theta_delta.se".into(), f64::NAN);
+        let (name, value) = metrics.first_non_finite().unwrap();
+        assert_eq!(name, "theta_delta.se");
+        assert!(value.is_nan());
+        metrics.mse_psi = Some(f64::NEG_INFINITY);
+        assert_eq!(metrics.first_non_finite().unwrap().0, "mse_psi");
+    }
+
+    /// A record written by an earlier version (with `seconds`) still loads,
+    /// and the field is not written back.
+    #[test]
+    fn legacy_records_load_and_drop_their_fit_time() {
+        let line = r#"{"grid":{},"grid_index":0,"replicate":1,"method":"m","ok":true,"error":null,"seconds":0.25,"metrics":{"mse_psi":0.1,"mse_delta":null,"neg_area":0.3,"eg":[],"neg":[],"eg_paper":[],"regret":[]},"diagnostics":{}}"#;
+        let record: Record = serde_json::from_str(line).unwrap();
+        assert_eq!(record.legacy_seconds, Some(0.25));
+        assert!(!serde_json::to_string(&record).unwrap().contains("seconds"));
+    }
 }

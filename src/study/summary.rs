@@ -180,6 +180,36 @@ pub fn summarize(
     }
 }
 
+/// Paired differences of a scalar metric between two methods over the
+/// replicates where both succeeded: (mean difference a − b, its MCSE, count).
+/// Every method of a replicate sees the same data, so the difference's
+/// spread excludes the replicate-to-replicate variation both share.
+pub fn paired_difference(
+    records: &[Record],
+    grid_index: usize,
+    a: &str,
+    b: &str,
+    metric: fn(&super::record::Metrics) -> Option<f64>,
+) -> (Option<f64>, Option<f64>, usize) {
+    let value = |label: &str, r: usize| {
+        records
+            .iter()
+            .find(|x| x.grid_index == grid_index && x.replicate == r && x.method == label && x.ok)
+            .and_then(|x| metric(&x.metrics))
+    };
+    let replicates: BTreeSet<usize> = records
+        .iter()
+        .filter(|x| x.grid_index == grid_index)
+        .map(|x| x.replicate)
+        .collect();
+    let diffs: Vec<f64> = replicates
+        .into_iter()
+        .filter_map(|r| Some(value(a, r)? - value(b, r)?))
+        .collect();
+    let (mean, mcse) = mean_and_mcse(&diffs);
+    (mean, mcse, diffs.len())
+}
+
 /// Performance measures of inference targets, derived per target prefix `P`
 /// from the records' `P.estimate`, `P.se`, `P.covered`, `P.length`, `P.error`
 /// (Morris, White & Crowther 2019, Table 6, with R replicates):
@@ -314,12 +344,12 @@ mod tests {
                 method: "m".into(),
                 ok: true,
                 error: None,
-                seconds: 0.0,
                 metrics: Metrics {
                     extra,
                     ..Metrics::default()
                 },
                 diagnostics: Default::default(),
+                legacy_seconds: None,
             }
         })
         .collect();

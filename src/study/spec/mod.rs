@@ -22,9 +22,14 @@
 //!                              # mean-shift, all-gold, oracle, random
 //! learner = { type = "ridge", basis = "poly2" }
 //! ```
-//! Every error names the file, the key and, where it can be found, the line.
-//! Validation builds the scenario at every grid point and validates every
-//! method before anything is written.
+//! Every error names the file, the key path (e.g.
+//! `methods[2].bias_learner.penalty`) and its line ([`locate`]). Validation
+//! builds the scenario at every grid point, validates every method, and
+//! checks that every method can run on every grid point's data (dimensions,
+//! rows per fold, memory; module `check`) before anything is written.
+
+pub(crate) mod check;
+pub mod locate;
 
 use std::collections::BTreeMap;
 
@@ -35,6 +40,9 @@ use crate::error::{Error, Result};
 use crate::learners::LearnerConfig;
 use crate::meta::MetaRouterConfig;
 use crate::routing::Cutoff;
+use locate::{deserialize_located, render, Segment, Source};
+
+pub use check::{estimate_peak_memory, memory_limit, MemoryEstimate, MAX_THREADS, MAX_UNITS};
 
 /// Evaluation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,243 +255,55 @@ pub const METHOD_NAMES: &[&str] = &[
     "random",
 ];
 
-struct Source<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
-    }
-
-    /// The first line at or after `from_line` where `key` is assigned.
-    fn find_key(&self, key: &str, from_line: usize) -> Option<usize> {
-        self.text
-            .lines()
-            .enumerate()
-            .skip(from_line.saturating_sub(1))
-            .find_map(|(i, line)| {
-                let trimmed = line.trim_start();
-                let rest = trimmed.strip_prefix(key)?;
-                rest.trim_start().starts_with('=').then_some(i + 1)
-            })
-    }
-
-    /// Line of the `[header]` (or `[[header]]`, `occurrence`-th) in the file.
-    fn find_header(&self, header: &str, occurrence: usize) -> Option<usize> {
-        self.text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| {
-                let t = line.trim();
-                t == format!("[{header}]") || t == format!("[[{header}]]")
-            })
-            .nth(occurrence)
-            .map(|(i, _)| i + 1)
-    }
-
-    fn error(&self, key: &str, line: Option<usize>, message: impl Into<String>) -> Error {
-        let location = match (key.is_empty(), line) {
-            (false, Some(line)) => format!("key `{key}`, line {line}: "),
-            (false, None) => format!("key `{key}`: "),
-            (true, Some(line)) => format!("line {line}: "),
-            (true, None) => String::new(),
-        };
-        Error::Spec {
-            file: self.file.into(),
-            location,
-            message: message.into(),
-        }
-    }
-
-    /// Maps a serde error inside a sub-table to a key and a line; `culprit` is
-    /// the offending key when it is known (serde's type errors do not name it).
-    fn sub_error(
-        &self,
-        prefix: &str,
-        header_line: Option<usize>,
-        err: impl std::fmt::Display,
-        culprit: Option<String>,
-    ) -> Error {
-        let message = err.to_string();
-        if let Some(key) = culprit {
-            let line = self
-                .find_key(&key, header_line.unwrap_or(1))
-                .or(header_line);
-            return self.error(&format!("{prefix}.{key}"), line, message.trim().to_string());
-        }
-        let key = message
-            .split('`')
-            .nth(1)
-            .filter(|k| !k.contains(' '))
-            .map(str::to_string);
-        let line = key
-            .as_deref()
-            .and_then(|k| self.find_key(k, header_line.unwrap_or(1)))
-            .or(header_line);
-        let full_key = match key {
-            Some(k)
-                if message.starts_with("unknown field") || message.contains("missing field") =>
-            {
-                format!("{prefix}.{k}")
-            }
-            _ => prefix.to_string(),
-        };
-        self.error(&full_key, line, message.trim().to_string())
-    }
-}
-
 impl StudySpec {
     /// Parses and validates a spec; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self> {
-        let source = Source { file, text };
-        let raw: RawSpec = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| source.line_of(s.start));
-            let message = e.message().trim().to_string();
-            let key = message.split('`').nth(1).unwrap_or("").to_string();
-            source.error(&key, line, message)
+        let source = Source::new(file, text);
+        let document: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| source.line_of(span.start));
+            let first = e.message().lines().next().unwrap_or("").trim().to_string();
+            source.error_on_line(line, format!("not valid TOML: {first}"))
         })?;
-        Self::from_raw(raw, &source)
+        let raw: RawSpec = deserialize_located(&toml::Value::Table(document))
+            .map_err(|(path, message)| source.error(&render(&path), message))?;
+        let spec = Self::from_raw(raw, &source)?;
+        check::check_feasible(&spec, &source)?;
+        Ok(spec)
     }
 
     /// Reads and parses a spec file.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
         Self::parse(&text, &path.display().to_string())
     }
 
     fn from_raw(raw: RawSpec, source: &Source) -> Result<Self> {
-        let err = |key: &str, message: String| source.error(key, source.find_key(key, 1), message);
         if raw.name.is_empty()
             || !raw
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(err(
+            return Err(source.error(
                 "name",
-                "the study name must be non-empty and use only letters, digits, '-' and '_'".into(),
+                "the study name must be non-empty and use only letters, digits, '-' and '_'",
             ));
         }
         if raw.replicates == 0 {
-            return Err(err("replicates", "need at least one replicate".into()));
+            return Err(source.error("replicates", "need at least one replicate"));
         }
         let evaluation = raw.evaluation;
-        let eval_line = source.find_header("evaluation", 0);
-        if evaluation.rho.is_empty()
-            || evaluation.rho.iter().any(|r| !(0.0..=1.0).contains(r))
-            || evaluation.rho.windows(2).any(|p| p[1] <= p[0])
-        {
-            return Err(source.error(
-                "evaluation.rho",
-                source.find_key("rho", eval_line.unwrap_or(1)),
-                "rho must be a non-empty increasing list of values in [0, 1]",
-            ));
-        }
-        if evaluation.w.is_empty() || evaluation.w.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err(source.error(
-                "evaluation.w",
-                source.find_key("w", eval_line.unwrap_or(1)),
-                "w must be a non-empty list of finite values >= 0",
-            ));
-        }
-
-        if !(evaluation.level > 0.0 && evaluation.level < 1.0) {
-            return Err(source.error(
-                "evaluation.level",
-                source.find_key("level", eval_line.unwrap_or(1)),
-                "level must lie in (0, 1)",
-            ));
-        }
-        if evaluation.truth_rows < 1000 || !evaluation.policy_cost.is_finite() {
-            return Err(source.error(
-                "evaluation.truth_rows",
-                source.find_key("truth_rows", eval_line.unwrap_or(1)),
-                "truth_rows must be at least 1000 and policy_cost finite",
-            ));
-        }
-
-        // Grid expansion.
-        let grid_line = source.find_header("grid", 0);
-        for (key, values) in &raw.grid {
-            if values.is_empty() {
-                return Err(source.error(
-                    &format!("grid.{key}"),
-                    source.find_key(key, grid_line.unwrap_or(1)),
-                    "a grid parameter needs at least one value",
-                ));
-            }
-            if key == "name" {
-                return Err(source.error(
-                    "grid.name",
-                    grid_line,
-                    "the scenario name cannot be a grid parameter",
-                ));
-            }
-        }
-        let scenario_line = source.find_header("scenario", 0);
-        let mut points = Vec::new();
-        for combination in cartesian(&raw.grid) {
-            let mut table = raw.scenario.clone();
-            let mut values = BTreeMap::new();
-            for (key, value) in &combination {
-                table.insert(key.clone(), value.clone());
-                values.insert(key.clone(), toml_to_json(value));
-            }
-            let scenario: ScenarioConfig =
-                toml::Value::Table(table.clone()).try_into().map_err(|e| {
-                    let culprit = culprit_key::<ScenarioConfig>(&table, &["name"]);
-                    source.sub_error("scenario", scenario_line, e, culprit)
-                })?;
-            scenario.build().map_err(|e| match e {
-                Error::InvalidParameter {
-                    name,
-                    value,
-                    reason,
-                } => {
-                    let line = if raw.grid.contains_key(&name) {
-                        source.find_key(&name, grid_line.unwrap_or(1))
-                    } else {
-                        source.find_key(&name, scenario_line.unwrap_or(1))
-                    };
-                    source.error(
-                        &format!("scenario.{name}"),
-                        line,
-                        format!("invalid value {value}: {reason}{}", describe_point(&values)),
-                    )
-                }
-                other => source.error("scenario", scenario_line, other.to_string()),
-            })?;
-            points.push(GridPoint {
-                values,
-                scenario,
-                truth: Default::default(),
-            });
-        }
-
-        // Methods.
+        check_evaluation(&evaluation, source)?;
+        let points = expand_grid(&raw.scenario, &raw.grid, source)?;
         if raw.methods.is_empty() {
-            return Err(source.error(
-                "methods",
-                None,
-                "a study needs at least one [[methods]] entry",
-            ));
+            return Err(source.error("methods", "a study needs at least one [[methods]] entry"));
         }
         let mut methods = Vec::with_capacity(raw.methods.len());
         for (i, table) in raw.methods.iter().enumerate() {
-            let header = source.find_header("methods", i);
-            let method = parse_method(table, i, header, source)?;
+            let method = parse_method(table, i, source)?;
             if methods.iter().any(|m: &MethodSpec| m.label == method.label) {
                 return Err(source.error(
                     &format!("methods[{i}].label"),
-                    source.find_key("label", header.unwrap_or(1)).or(header),
                     format!("duplicate method label `{}`", method.label),
                 ));
             }
@@ -522,6 +342,147 @@ impl StudySpec {
     pub fn units(&self) -> usize {
         self.points.len() * self.replicates
     }
+
+    /// Method labels in spec order.
+    pub fn method_labels(&self) -> Vec<String> {
+        self.methods.iter().map(|m| m.label.clone()).collect()
+    }
+}
+
+fn check_evaluation(evaluation: &EvaluationSpec, source: &Source) -> Result<()> {
+    if evaluation.rho.is_empty()
+        || evaluation.rho.iter().any(|r| !(0.0..=1.0).contains(r))
+        || evaluation.rho.windows(2).any(|p| p[1] <= p[0])
+    {
+        return Err(source.error(
+            "evaluation.rho",
+            "rho must be a non-empty increasing list of values in [0, 1]",
+        ));
+    }
+    if evaluation.w.is_empty() || evaluation.w.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(source.error(
+            "evaluation.w",
+            "w must be a non-empty list of finite values >= 0",
+        ));
+    }
+    if !(evaluation.level > 0.0 && evaluation.level < 1.0) {
+        return Err(source.error("evaluation.level", "level must lie in (0, 1)"));
+    }
+    if evaluation.truth_rows < 1000 {
+        return Err(source.error("evaluation.truth_rows", "truth_rows must be at least 1000"));
+    }
+    if !evaluation.policy_cost.is_finite() || evaluation.policy_cost < 0.0 {
+        return Err(source.error(
+            "evaluation.policy_cost",
+            "policy_cost must be finite and >= 0",
+        ));
+    }
+    if evaluation.projection_columns == 0 {
+        return Err(source.error(
+            "evaluation.projection_columns",
+            "the projection needs at least one feature column",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the scenario at every grid point. An error in a key the grid sets
+/// is reported at `grid.<key>`, any other at `scenario.<key>`.
+fn expand_grid(
+    scenario: &toml::Table,
+    grid: &BTreeMap<String, Vec<toml::Value>>,
+    source: &Source,
+) -> Result<Vec<GridPoint>> {
+    let names: Vec<&str> = ScenarioConfig::defaults()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    match scenario.get("name") {
+        Some(toml::Value::String(name)) if names.contains(&name.as_str()) => {}
+        Some(toml::Value::String(name)) => {
+            return Err(source.error(
+                "scenario.name",
+                format!("unknown scenario `{name}` (known: {})", names.join(", ")),
+            ))
+        }
+        Some(_) => return Err(source.error("scenario.name", "`name` must be a string")),
+        None => {
+            return Err(source.error(
+                "scenario.name",
+                format!("missing `name` (one of: {})", names.join(", ")),
+            ))
+        }
+    }
+    for (key, values) in grid {
+        if values.is_empty() {
+            return Err(source.error(
+                &format!("grid.{key}"),
+                "a grid parameter needs at least one value",
+            ));
+        }
+        if key == "name" {
+            return Err(source.error("grid.name", "the scenario name cannot be a grid parameter"));
+        }
+    }
+    let combinations = cartesian(grid);
+    if combinations.len() > check::MAX_GRID_POINTS {
+        return Err(source.error(
+            "grid",
+            format!(
+                "the grid has {} points; at most {} are supported",
+                combinations.len(),
+                check::MAX_GRID_POINTS
+            ),
+        ));
+    }
+    let key_of = |name: &str| {
+        if grid.contains_key(name) {
+            format!("grid.{name}")
+        } else {
+            format!("scenario.{name}")
+        }
+    };
+    let mut points = Vec::with_capacity(combinations.len());
+    for combination in combinations {
+        let mut table = scenario.clone();
+        let mut values = BTreeMap::new();
+        for (key, value) in &combination {
+            table.insert(key.clone(), value.clone());
+            values.insert(key.clone(), toml_to_json(value));
+        }
+        let config: ScenarioConfig =
+            deserialize_located(&toml::Value::Table(table)).map_err(|(path, message)| {
+                let key = match path.first() {
+                    Some(Segment::Key(first)) => {
+                        let mut key = key_of(first);
+                        let rest = render(&path[1..]);
+                        if !rest.is_empty() {
+                            key = format!("{key}.{rest}");
+                        }
+                        key
+                    }
+                    _ => "scenario".to_string(),
+                };
+                source.error(&key, format!("{message}{}", describe_point(&values)))
+            })?;
+        config.build().map_err(|e| match e {
+            Error::InvalidParameter {
+                name,
+                value,
+                reason,
+            } => source.error(
+                &key_of(&name),
+                format!("invalid value {value}: {reason}{}", describe_point(&values)),
+            ),
+            other => source.error("scenario", other.to_string()),
+        })?;
+        points.push(GridPoint {
+            values,
+            scenario: config,
+            truth: Default::default(),
+        });
+    }
+    Ok(points)
 }
 
 fn describe_point(values: &BTreeMap<String, serde_json::Value>) -> String {
@@ -532,32 +493,26 @@ fn describe_point(values: &BTreeMap<String, serde_json::Value>) -> String {
     format!(" (at grid point {})", parts.join(", "))
 }
 
-fn parse_method(
-    table: &toml::Table,
-    index: usize,
-    header: Option<usize>,
-    source: &Source,
-) -> Result<MethodSpec> {
+fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<MethodSpec> {
     let key = |k: &str| format!("methods[{index}].{k}");
-    let line_of = |k: &str| source.find_key(k, header.unwrap_or(1)).or(header);
     let name = match table.get("method") {
         Some(toml::Value::String(s)) => s.clone(),
-        Some(_) => {
+        Some(_) => return Err(source.error(&key("method"), "`method` must be a string")),
+        None => {
             return Err(source.error(
                 &key("method"),
-                line_of("method"),
-                "`method` must be a string",
+                format!("missing `method` (one of: {})", METHOD_NAMES.join(", ")),
             ))
         }
-        None => return Err(source.error(&key("method"), header, "missing `method`")),
     };
     let label = match table.get("label") {
-        Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(toml::Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => {
+            s.clone()
+        }
         Some(_) => {
             return Err(source.error(
                 &key("label"),
-                line_of("label"),
-                "`label` must be a non-empty string",
+                "`label` must be a non-empty string without control characters",
             ))
         }
         None => name.clone(),
@@ -568,7 +523,6 @@ fn parse_method(
         match rest.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(k) => Err(source.error(
                 &key(k),
-                line_of(k),
                 format!(
                     "method `{name}` takes no key `{k}` (allowed: label, {})",
                     allowed.join(", ")
@@ -576,6 +530,12 @@ fn parse_method(
             )),
             None => Ok(()),
         }
+    };
+    let learner_error = |role: &str, e: Error| match e {
+        Error::InvalidParameter { ref name, .. } => {
+            source.error(&key(&format!("{role}.{name}")), e.to_string())
+        }
+        other => source.error(&key(role), other.to_string()),
     };
     let kind = match name.as_str() {
         "oracle" => {
@@ -589,35 +549,45 @@ fn parse_method(
         "all-gold" => {
             only(&["method", "learner"])?;
             let learner: LearnerConfig = match rest.get("learner") {
-                Some(v) => v
-                    .clone()
-                    .try_into()
-                    .map_err(|e| source.sub_error(&key("learner"), line_of("learner"), e, None))?,
+                Some(value) => deserialize_located(value).map_err(|(path, message)| {
+                    let inner = render(&path);
+                    let at = if inner.is_empty() {
+                        key("learner")
+                    } else {
+                        key(&format!("learner.{inner}"))
+                    };
+                    source.error(&at, message)
+                })?,
                 None => LearnerConfig::default(),
             };
             learner
                 .validate()
-                .map_err(|e| source.error(&key("learner"), line_of("learner"), e.to_string()))?;
+                .map_err(|e| learner_error("learner", e))?;
             MethodKind::AllGold(learner)
         }
         other if METHOD_NAMES.contains(&other) || other == "r" || other == "dr" => {
-            let config: MetaRouterConfig =
-                toml::Value::Table(rest.clone()).try_into().map_err(|e| {
-                    let culprit = culprit_key::<MetaRouterConfig>(&rest, &[]);
-                    source.sub_error(&format!("methods[{index}]"), header, e, culprit)
-                })?;
+            let config: MetaRouterConfig = deserialize_located(&toml::Value::Table(rest.clone()))
+                .map_err(|(path, message)| {
+                let inner = render(&path);
+                let at = if inner.is_empty() {
+                    format!("methods[{index}]")
+                } else {
+                    key(&inner)
+                };
+                source.error(&at, message)
+            })?;
+            for (role, learner) in config.learner_roles() {
+                learner.validate().map_err(|e| learner_error(role, e))?;
+            }
             config.validate().map_err(|e| match &e {
-                Error::InvalidParameter { name, .. } => {
-                    source.error(&key(name), line_of(name), e.to_string())
-                }
-                _ => source.error(&format!("methods[{index}]"), header, e.to_string()),
+                Error::InvalidParameter { name, .. } => source.error(&key(name), e.to_string()),
+                _ => source.error(&format!("methods[{index}]"), e.to_string()),
             })?;
             MethodKind::Estimator(Box::new(config))
         }
         other => {
             return Err(source.error(
                 &key("method"),
-                line_of("method"),
                 format!(
                     "unknown method `{other}` (known: {})",
                     METHOD_NAMES.join(", ")
@@ -626,27 +596,6 @@ fn parse_method(
         }
     };
     Ok(MethodSpec { label, kind })
-}
-
-/// The first key of `table` that fails to deserialize on its own (with the
-/// `keep` keys beside it): serde's type errors do not name the field, so the
-/// spec reader finds it by elimination. Every other key has a default.
-fn culprit_key<T: serde::de::DeserializeOwned>(
-    table: &toml::Table,
-    keep: &[&str],
-) -> Option<String> {
-    table
-        .keys()
-        .filter(|k| !keep.contains(&k.as_str()))
-        .find(|k| {
-            let mut single: toml::Table = keep
-                .iter()
-                .filter_map(|name| table.get(*name).map(|v| (name.to_string(), v.clone())))
-                .collect();
-            single.insert((*k).clone(), table[*k].clone());
-            toml::Value::Table(single).try_into::<T>().is_err()
-        })
-        .cloned()
 }
 
 /// Cartesian product of the grid, last key varying fastest; one empty

@@ -1,0 +1,64 @@
+//! The compact table printed on the terminal after a run.
+
+use std::fmt::Write;
+
+use crate::study::record::Summary;
+
+/// Per grid point and method: MSE of ψ̂, MSE of Δ̂, area under NEG (each mean ±
+/// Monte Carlo SE) and the peak of the mean paper-scale efficiency-gain curve.
+pub fn terminal_table(summary: &Summary) -> String {
+    let mut out = String::new();
+    let mut current_grid = None;
+    let find = |grid: &_, method: &str, metric: &str| {
+        summary
+            .rows
+            .iter()
+            .filter(|r| &r.grid == grid && r.method == method && r.metric == metric)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let fmt = |mean: Option<f64>, mcse: Option<f64>| match (mean, mcse) {
+        (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
+        (Some(m), None) => format!("{m:.4}"),
+        _ => "—".to_string(),
+    };
+    for row in summary.rows.iter().filter(|r| r.metric == "mse_psi") {
+        if current_grid.as_ref() != Some(&row.grid) {
+            let point: Vec<String> = row.grid.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let _ = writeln!(
+                out,
+                "\n## {}",
+                if point.is_empty() {
+                    "study".into()
+                } else {
+                    point.join(", ")
+                }
+            );
+            let _ = writeln!(
+                out,
+                "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
+                "method", "MSE(psi)", "MSE(delta)", "area NEG", "peak EG", "fail"
+            );
+            current_grid = Some(row.grid.clone());
+        }
+        let delta = find(&row.grid, &row.method, "mse_delta");
+        let area = find(&row.grid, &row.method, "neg_area");
+        let peak = find(&row.grid, &row.method, "eg_paper")
+            .iter()
+            .filter_map(|r| r.mean)
+            .fold(None, |acc: Option<f64>, v| {
+                Some(acc.map_or(v, |a| a.max(v)))
+            });
+        let _ = writeln!(
+            out,
+            "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
+            row.method,
+            fmt(row.mean, row.mcse),
+            delta.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
+            area.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
+            peak.map_or("—".into(), |p| format!("{p:.3}")),
+            row.failures
+        );
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! One unit of a study: draw the replicate's data, fit and evaluate every method.
+//!
+//! # Algorithm
+//! Unit `(g, r)` draws its data from `rng::stream(seed, g, r, Data)`; every
+//! method sees the same data (paired design) and the same fold and learner
+//! seeds (`rng::seed_for(seed, g, r, Folds | Learner)`). A method's ψ̂ on the
+//! test queries is evaluated against the true ψ by [`routing::evaluate`] and
+//! [`routing::mse`]; meta-learners' Δ̂ against the bias they estimate. A fit
+//! that fails, a draw that fails, and a metric that is not finite are recorded
+//! as failed records with the reason, never dropped or redrawn.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use ndarray::Array1;
+
+use super::inference;
+use super::record::{Metrics, Record};
+use super::spec::{MethodKind, MethodSpec, StudySpec};
+use crate::dgp::SimulatedData;
+use crate::error::{Error, Result};
+use crate::meta::{fit_single, FitSeeds};
+use crate::rng::{seed_for, stream, Purpose};
+use crate::routing;
+
+/// Every method's record for unit `(g, r)`, with each method's wall time in
+/// seconds (kept apart from the records: they vary between runs).
+pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<(Record, f64)> {
+    let point = &spec.points[g];
+    let seeds = FitSeeds {
+        folds: seed_for(spec.seed, g as u64, r as u64, Purpose::Folds),
+        learner: seed_for(spec.seed, g as u64, r as u64, Purpose::Learner),
+    };
+    let data = point.scenario.build().and_then(|scenario| {
+        scenario.draw(&mut stream(spec.seed, g as u64, r as u64, Purpose::Data))
+    });
+    spec.methods
+        .iter()
+        .map(|method| {
+            let started = Instant::now();
+            let outcome = match &data {
+                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r)),
+                Err(e) => Err(format!("drawing the replicate's data failed: {e}")),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            let (ok, error, metrics, diagnostics) = match outcome {
+                Ok((metrics, diagnostics)) => (true, None, metrics, diagnostics),
+                Err(reason) => (false, Some(reason), Metrics::default(), BTreeMap::new()),
+            };
+            let record = Record {
+                grid: point.values.clone(),
+                grid_index: g,
+                replicate: r,
+                method: method.label.clone(),
+                ok,
+                error,
+                metrics,
+                diagnostics,
+                legacy_seconds: None,
+            };
+            (record, seconds)
+        })
+        .collect()
+}
+
+type Evaluated = (Metrics, BTreeMap<String, f64>);
+
+/// Fits and evaluates one method; the error is the record's reason.
+fn evaluate_method(
+    spec: &StudySpec,
+    method: &MethodSpec,
+    data: &SimulatedData,
+    seeds: FitSeeds,
+    unit: (usize, usize),
+) -> std::result::Result<Evaluated, String> {
+    let (metrics, diagnostics) =
+        fit_and_score(spec, method, data, seeds, unit).map_err(|e| e.to_string())?;
+    if let Some((name, value)) = metrics.first_non_finite() {
+        return Err(format!(
+            "metric `{name}` is not finite ({value}); the fit produced unusable predictions"
+        ));
+    }
+    if let Some((name, value)) = diagnostics.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(format!("diagnostic `{name}` is not finite ({value})"));
+    }
+    Ok((metrics, diagnostics))
+}
+
+fn fit_and_score(
+    spec: &StudySpec,
+    method: &MethodSpec,
+    data: &SimulatedData,
+    seeds: FitSeeds,
+    unit: (usize, usize),
+) -> Result<Evaluated> {
+    let test_x = data.test_x.view();
+    let costs = Array1::ones(data.test_psi.len());
+    let eval = &spec.evaluation;
+    let mut extra = BTreeMap::new();
+    let (psi_hat, delta_hat, diagnostics) = match &method.kind {
+        MethodKind::Random => {
+            let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
+                data.test_psi.view(),
+                costs.view(),
+                &eval.rho,
+                &eval.w,
+                eval.cutoff,
+            )?;
+            return Ok((routing_metrics(routing, None, None), BTreeMap::new()));
+        }
+        MethodKind::Oracle => (data.test_psi.clone(), None, BTreeMap::new()),
+        MethodKind::AllGold(learner) => {
+            let x = data.train.pooled_x();
+            let model = fit_single(learner, x.view(), data.all_gold_y.view(), seeds.learner)?;
+            let diagnostics = model
+                .diagnostics()
+                .into_iter()
+                .map(|(k, v)| (format!("final.{k}"), v))
+                .collect();
+            (model.predict(test_x), None, diagnostics)
+        }
+        MethodKind::Estimator(config) => {
+            let router = config.fit(&data.train, seeds)?;
+            if !eval.inference.is_empty() {
+                extra = inference::metrics(spec, config, &router, data, seeds, unit)?;
+            }
+            let delta = router.predict_delta(test_x).map(|d| {
+                // Δ̂ estimates c·ψ − η = (c − 1)ψ + Δ.
+                let c = router.scale();
+                let target = (c - 1.0) * &data.test_psi + &data.test_delta;
+                (d, target)
+            });
+            (
+                router.predict_psi(test_x),
+                delta,
+                router.diagnostics().to_map(),
+            )
+        }
+    };
+    if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "predicted ψ̂ on test queries".into(),
+            row,
+        });
+    }
+    let routing = routing::evaluate(
+        psi_hat.view(),
+        data.test_psi.view(),
+        costs.view(),
+        &eval.rho,
+        &eval.w,
+        eval.cutoff,
+    )?;
+    let mse_psi = Some(routing::mse(psi_hat.view(), data.test_psi.view())?);
+    let mse_delta = match delta_hat {
+        Some((d, target)) => Some(routing::mse(d.view(), target.view())?),
+        None => None,
+    };
+    let mut metrics = routing_metrics(routing, mse_psi, mse_delta);
+    metrics.extra = extra;
+    Ok((metrics, diagnostics))
+}
+
+fn routing_metrics(
+    routing: routing::RoutingEvaluation,
+    mse_psi: Option<f64>,
+    mse_delta: Option<f64>,
+) -> Metrics {
+    Metrics {
+        mse_psi,
+        mse_delta,
+        neg_area: Some(routing.neg_area),
+        eg: routing.eg,
+        neg: routing.neg,
+        eg_paper: routing.eg_paper,
+        regret: routing.regret,
+        extra: BTreeMap::new(),
+    }
+}
