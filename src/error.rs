@@ -129,6 +129,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A scenario could not draw a data set (e.g. a replicate with fewer than
+    /// two GS rows) or its truth sample.
+    #[error("scenario `{scenario}` could not draw {what}: {reason}")]
+    Draw {
+        /// The scenario's name.
+        scenario: String,
+        /// What was being drawn (a replicate, the truth sample).
+        what: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A study folder cannot be used as asked (not a study folder, incomplete
     /// records, shards that do not fit together, a path that must not be
     /// replaced).

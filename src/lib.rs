@@ -24,6 +24,7 @@ pub mod meta;
 pub mod report;
 pub mod rng;
 pub mod routing;
+pub mod stats;
 pub mod study;
 
 pub use error::{Error, Result};

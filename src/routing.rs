@@ -87,6 +87,7 @@ use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::learners::check_finite_vector as check_finite;
 
 /// Default per-query cost of the primary model, `C_p`.
 pub const DEFAULT_PRIMARY_COST: f64 = 1.0;
@@ -151,6 +152,18 @@ pub fn route(psi_hat: ArrayView1<f64>, costs: ArrayView1<f64>, w: f64) -> Result
         .iter()
         .zip(costs.iter())
         .map(|(&p, &c)| p > w * c)
+        .collect())
+}
+
+/// The routing policy as 0/1 indicators: `π_j = 1{ψ̂_j > w · c_j}` ([`route`]).
+pub fn routed_indicator(
+    psi_hat: ArrayView1<f64>,
+    costs: ArrayView1<f64>,
+    w: f64,
+) -> Result<Array1<f64>> {
+    Ok(route(psi_hat, costs, w)?
+        .into_iter()
+        .map(|routed| if routed { 1.0 } else { 0.0 })
         .collect())
 }
 
@@ -521,16 +534,6 @@ fn check_nonempty(what: &str, len: usize) -> Result<()> {
         })
     } else {
         Ok(())
-    }
-}
-
-fn check_finite(what: &str, values: ArrayView1<f64>) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(row) => Err(Error::NonFinite {
-            what: what.to_string(),
-            row,
-        }),
-        None => Ok(()),
     }
 }
 

@@ -109,7 +109,7 @@ impl TruthSample {
     /// features to `π ∈ {0, 1}`.
     pub fn policy_value(
         &self,
-        policy: impl Fn(ArrayView2<f64>) -> Array1<f64>,
+        policy: impl Fn(ArrayView2<f64>) -> Result<Array1<f64>>,
         cost_weight: f64,
     ) -> Result<(f64, f64)> {
         let rows: Vec<usize> = (0..self.treatment.len())
@@ -121,15 +121,16 @@ impl TruthSample {
             });
         }
         let x = self.x.select(Axis(0), &rows);
-        let pi = policy(x.view());
+        let pi = policy(x.view())?;
         let values: Vec<f64> = rows
             .iter()
             .zip(pi.iter())
             .map(|(&k, &p)| (self.psi[k] - cost_weight) * p)
             .collect();
-        let m = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / m;
-        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (m - 1.0);
-        Ok((mean, (var / m).sqrt()))
+        let (mean, se) = crate::stats::mean_and_se(&values);
+        Ok((
+            mean.expect("at least two rows"),
+            se.expect("at least two rows"),
+        ))
     }
 }

@@ -3,13 +3,14 @@
 //! the [module docs](super)).
 
 use ndarray::{Array1, ArrayView1, Axis};
-use rand::seq::SliceRandom;
 
 use super::{Estimate, Nuisances, Population, Quantity};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
+use crate::meta::folds::stratified_permutations;
 use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, Normalize};
-use crate::rng::{derive_seed, rng_from_seed};
+use crate::rng::derive_seed;
+use crate::routing;
 
 /// AIPW estimate of `E[h(s)·q(s) | population]` with `q = ψ` ([`Quantity::Gain`])
 /// or `q = Δ` ([`Quantity::Bias`]), `h ≡ 1` when `weights` is `None`, with an
@@ -91,12 +92,10 @@ pub(crate) fn ratio_estimate(
 /// the first `⌊n/2⌋` of each go to the first half. `true` marks a
 /// first-half (learning) row.
 pub fn split_halves(n_gold: usize, n_pref: usize, seed: u64) -> Vec<bool> {
-    let mut rng = rng_from_seed(seed);
     let mut first = vec![false; n_gold + n_pref];
-    for (offset, count) in [(0, n_gold), (n_gold, n_pref)] {
-        let mut order: Vec<usize> = (0..count).collect();
-        order.shuffle(&mut rng);
-        for &i in &order[..count / 2] {
+    let [gold, pref] = stratified_permutations(n_gold, n_pref, seed);
+    for (offset, order) in [(0, gold), (n_gold, pref)] {
+        for &i in &order[..order.len() / 2] {
             first[offset + i] = true;
         }
     }
@@ -178,9 +177,12 @@ pub fn policy_value(
     )?;
     let nuisances = Nuisances::from_router(&nuisance_router)?;
     let x = evaluation.pooled_x();
-    let policy = router
-        .predict_psi(x.view())
-        .mapv(|v| if v > cost_weight { 1.0 } else { 0.0 });
+    let psi_hat = router.predict_psi(x.view());
+    let policy = routing::routed_indicator(
+        psi_hat.view(),
+        routing::default_costs(psi_hat.len()).view(),
+        cost_weight,
+    )?;
     let pref_policy = policy.slice(ndarray::s![evaluation.n_gold()..]);
     let routed_fraction = pref_policy.sum() / pref_policy.len() as f64;
     let estimate = ratio_estimate(

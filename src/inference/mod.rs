@@ -96,10 +96,12 @@ mod projection;
 pub use aipw::{mean_target, policy_value, split_halves, PolicySeeds, PolicyValue};
 pub use projection::{best_linear_projection, intercept_and_columns, Projection, Sandwich};
 
-use ndarray::{Array1, ArrayView1};
+use ndarray::Array1;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::error::{Error, Result};
+use crate::learners::check_finite_vector as check_finite;
+use crate::meta::pseudo::dr_learner_targets;
 use crate::meta::{FittedRouter, Method};
 
 /// A point estimate with its standard error and a two-sided normal interval.
@@ -299,24 +301,16 @@ impl Nuisances {
     }
 
     /// DR pseudo-outcomes
-    /// `(t − p̂)/(p̂(1 − p̂)) (o − μ̂_t) + μ̂₁ − μ̂₀`, one per row.
+    /// `(t − p̂)/(p̂(1 − p̂)) (o − μ̂_t) + μ̂₁ − μ̂₀`, one per row (the
+    /// DR-learner's bias-stage targets, [`dr_learner_targets`]).
     pub fn dr_pseudo_outcomes(&self) -> Array1<f64> {
-        Array1::from_shape_fn(self.len(), |k| {
-            let (t, o, p) = (self.treatment[k], self.outcome[k], self.propensity[k]);
-            let (m1, m0) = (self.mean_gold[k], self.mean_pref[k]);
-            let m_t = if t == 1.0 { m1 } else { m0 };
-            (t - p) / (p * (1.0 - p)) * (o - m_t) + m1 - m0
-        })
-    }
-}
-
-fn check_finite(what: &str, v: ArrayView1<f64>) -> Result<()> {
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(row) => Err(Error::NonFinite {
-            what: what.into(),
-            row,
-        }),
-        None => Ok(()),
+        dr_learner_targets(
+            self.outcome.view(),
+            self.treatment.view(),
+            self.mean_gold.view(),
+            self.mean_pref.view(),
+            self.propensity.view(),
+        )
     }
 }
 

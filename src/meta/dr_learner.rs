@@ -37,7 +37,6 @@ pub(crate) fn targets(
         out_of_fold(
             learner,
             pooled,
-            pooled.outcome.view(),
             assignment,
             |k| (k < n_gold) == gold,
             role,

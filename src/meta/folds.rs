@@ -10,6 +10,18 @@ use rand::seq::SliceRandom;
 use crate::error::{Error, Result};
 use crate::rng::rng_from_seed;
 
+/// Uniform random permutations of the GS rows and of the PB rows, drawn in
+/// that order from the stream of `seed`: the stratification shared by
+/// cross-fitting folds and by the sample halves of inference.
+pub fn stratified_permutations(n_gold: usize, n_pref: usize, seed: u64) -> [Vec<usize>; 2] {
+    let mut rng = rng_from_seed(seed);
+    [n_gold, n_pref].map(|len| {
+        let mut order: Vec<usize> = (0..len).collect();
+        order.shuffle(&mut rng);
+        order
+    })
+}
+
 /// Fold index of every pooled row (GS rows first, then PB rows).
 pub fn stratified_folds(
     n_gold: usize,
@@ -18,11 +30,9 @@ pub fn stratified_folds(
     seed: u64,
 ) -> Result<Vec<usize>> {
     check_fold_count(n_gold, n_pref, folds)?;
-    let mut rng = rng_from_seed(seed);
     let mut assignment = vec![0usize; n_gold + n_pref];
-    for (offset, len) in [(0, n_gold), (n_gold, n_pref)] {
-        let mut order: Vec<usize> = (0..len).collect();
-        order.shuffle(&mut rng);
+    let [gold, pref] = stratified_permutations(n_gold, n_pref, seed);
+    for (offset, order) in [(0, gold), (n_gold, pref)] {
         for (position, &row) in order.iter().enumerate() {
             assignment[offset + row] = position % folds;
         }

@@ -21,7 +21,7 @@
 //! # References
 //! Zhang, Xie, Yang, Wu (2025), Meta-Router, arXiv 2509.25535, Remark 1.
 
-use ndarray::ArrayView1;
+use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -101,6 +101,13 @@ fn sample_sd(x: ArrayView1<f64>) -> f64 {
         return 0.0;
     }
     x.std(1.0)
+}
+
+/// What a meta-learner's `Δ̂` estimates under scale constant `c`: the bias
+/// between the scaled GS gain and the PB gain, `c·ψ − η = (c − 1)ψ + Δ`
+/// (`Δ` itself when `c = 1`), from the true `ψ` and `Δ` at some queries.
+pub fn bias_estimand(scale: f64, psi: ArrayView1<f64>, delta: ArrayView1<f64>) -> Array1<f64> {
+    (scale - 1.0) * &psi + &delta
 }
 
 /// Type-7 empirical quantile of sorted data at level `u ∈ [0, 1]`.

@@ -10,7 +10,7 @@
 //! for trimming from the bias stage when `trim = τ > 0`. Clipped and trimmed
 //! rows are counted in the diagnostics.
 
-use ndarray::{Array1, Array2, ArrayView1, Axis};
+use ndarray::{Array1, Array2, Axis};
 
 use super::config::{MetaRouterConfig, PropensityMode};
 use super::diagnostics::{Diagnostics, Role};
@@ -72,13 +72,12 @@ pub(crate) fn fold_count(assignment: &[usize]) -> usize {
     assignment.iter().copied().max().unwrap_or(0) + 1
 }
 
-/// Out-of-fold predictions of `learner` fit on `(x, y)`: for every fold, the
+/// Out-of-fold predictions of `learner` fit on `(s, o)`: for every fold, the
 /// model is trained on the rows outside it that `train_on` accepts and
 /// predicts every row inside it. Records the per-fold diagnostics under `role`.
 pub(crate) fn out_of_fold(
     learner: &dyn Learner,
     pooled: &Pooled,
-    y: ArrayView1<f64>,
     assignment: &[usize],
     train_on: impl Fn(usize) -> bool,
     role: Role,
@@ -92,7 +91,7 @@ pub(crate) fn out_of_fold(
         let train: Vec<usize> = train.into_iter().filter(|&k| train_on(k)).collect();
         let model = learner.fit(
             pooled.x.select(Axis(0), &train).view(),
-            y.select(Axis(0), &train).view(),
+            pooled.outcome.select(Axis(0), &train).view(),
             None,
             role.seed(learner_seed, fold),
         )?;

@@ -32,7 +32,6 @@ pub(crate) fn targets(
     let mean_outcome = out_of_fold(
         config.outcome().learner(),
         pooled,
-        pooled.outcome.view(),
         assignment,
         |_| true,
         Role::Outcome,

@@ -19,6 +19,7 @@ use super::record::{Metrics, Record};
 use super::spec::{MethodKind, MethodSpec, StudySpec};
 use crate::dgp::SimulatedData;
 use crate::error::{Error, Result};
+use crate::meta::normalize::bias_estimand;
 use crate::meta::{fit_single, FitSeeds};
 use crate::rng::{seed_for, stream, Purpose};
 use crate::routing;
@@ -125,9 +126,8 @@ fn fit_and_score(
                 extra = inference::metrics(spec, config, &router, data, seeds, unit)?;
             }
             let delta = router.predict_delta(test_x).map(|d| {
-                // Δ̂ estimates c·ψ − η = (c − 1)ψ + Δ.
-                let c = router.scale();
-                let target = (c - 1.0) * &data.test_psi + &data.test_delta;
+                let target =
+                    bias_estimand(router.scale(), data.test_psi.view(), data.test_delta.view());
                 (d, target)
             });
             (

@@ -39,9 +39,10 @@ fn point_truth(spec: &StudySpec, g: usize) -> Result<&PointTruth> {
             sample,
         })
     });
-    cached.as_ref().map_err(|e| Error::Unsupported {
-        learner: "scenario".into(),
-        what: format!("draw the truth sample: {e}"),
+    cached.as_ref().map_err(|e| Error::Draw {
+        scenario: point.scenario.name().into(),
+        what: "the truth sample".into(),
+        reason: e.clone(),
     })
 }
 
@@ -129,9 +130,9 @@ pub(crate) fn metrics(
                 let cost = eval.policy_cost;
                 let (value, mcse) = truth.sample.policy_value(
                     |x| {
-                        fit.router
-                            .predict_psi(x)
-                            .mapv(|v| if v > cost { 1.0 } else { 0.0 })
+                        let psi_hat = fit.router.predict_psi(x);
+                        let costs = crate::routing::default_costs(psi_hat.len());
+                        crate::routing::routed_indicator(psi_hat.view(), costs.view(), cost)
                     },
                     cost,
                 )?;

@@ -48,18 +48,10 @@ pub fn sort_records(records: &mut [Record], methods: &[String]) {
     });
 }
 
-/// Mean and Monte Carlo SE of `values` (`None`s where undefined).
+/// Mean and Monte Carlo SE of `values` (`None`s where undefined): the mean
+/// and its standard error, [`crate::stats::mean_and_se`].
 pub fn mean_and_mcse(values: &[f64]) -> (Option<f64>, Option<f64>) {
-    let n = values.len();
-    if n == 0 {
-        return (None, None);
-    }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    if n < 2 {
-        return (Some(mean), None);
-    }
-    let ss: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
-    (Some(mean), Some((ss / (n as f64 - 1.0) / n as f64).sqrt()))
+    crate::stats::mean_and_se(values)
 }
 
 /// Builds the summary from records (any order).
@@ -257,12 +249,7 @@ fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
         let r = estimates.len();
         let rf = r as f64;
         let (bias, bias_mcse) = mean_and_mcse(&errors);
-        let sample_sd = |v: &[f64]| -> Option<f64> {
-            (v.len() >= 2).then(|| {
-                let m = v.iter().sum::<f64>() / v.len() as f64;
-                (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
-            })
-        };
+        let sample_sd = crate::stats::sample_sd;
         let emp_se = sample_sd(&estimates);
         let emp_se_mcse = emp_se
             .filter(|_| r >= 2)
