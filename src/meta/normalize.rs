@@ -107,7 +107,7 @@ fn sample_sd(x: ArrayView1<f64>) -> f64 {
 /// between the scaled GS gain and the PB gain, `c·ψ − η = (c − 1)ψ + Δ`
 /// (`Δ` itself when `c = 1`), from the true `ψ` and `Δ` at some queries.
 pub fn bias_estimand(scale: f64, psi: ArrayView1<f64>, delta: ArrayView1<f64>) -> Array1<f64> {
-    (scale - 1.0) * &psi + &delta
+    (scale - 1.0) * &psi + delta
 }
 
 /// Type-7 empirical quantile of sorted data at level `u ∈ [0, 1]`.
