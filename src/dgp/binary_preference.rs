@@ -232,13 +232,7 @@ impl Scenario for BinaryPreference {
 
     fn sizes(&self) -> ScenarioSizes {
         let p = &self.params;
-        ScenarioSizes {
-            dim: p.dim,
-            n_gold: p.n_gold as f64,
-            n_pref: (p.pool - p.n_test - p.n_gold) as f64,
-            n_test: p.n_test,
-            random_counts: false,
-        }
+        ScenarioSizes::random_split(p.dim, p.pool, p.n_test, p.n_gold)
     }
 
     fn dim(&self) -> usize {

@@ -99,21 +99,55 @@ pub enum BiasShape {
     Tanh,
 }
 
-/// Parameters of `healthbench-like`.
+/// Default pool sizes of a scenario of the healthbench family.
+pub trait PoolSizes:
+    Default + Clone + Copy + std::fmt::Debug + PartialEq + Send + Sync + 'static
+{
+    /// Default `n_gold`.
+    const N_GOLD: usize;
+    /// Default `pool`.
+    const POOL: usize;
+    /// Default `n_test`.
+    const N_TEST: usize;
+}
+
+/// `healthbench-like` sizes: pool 5000, 500 test queries, 100 GS rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HealthbenchSizes;
+
+impl PoolSizes for HealthbenchSizes {
+    const N_GOLD: usize = 100;
+    const POOL: usize = 5000;
+    const N_TEST: usize = 500;
+}
+
+/// `prbench-like` sizes (PRBench's single-turn tasks): pool 676, 176 test
+/// queries, 100 GS rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PrbenchSizes;
+
+impl PoolSizes for PrbenchSizes {
+    const N_GOLD: usize = 100;
+    const POOL: usize = 676;
+    const N_TEST: usize = 176;
+}
+
+/// Parameters of the healthbench family; `S` sets the default sizes
+/// ([`HealthbenchParams`], [`PrbenchParams`]).
 ///
 /// | key | default | meaning |
 /// |---|---|---|
 /// | `n_gold` | 100 | GS rows (≥ 2) |
-/// | `pool` | 5000 | queries per replicate |
-/// | `n_test` | 500 | test queries (≥ 1); `n_gold + n_test ≤ pool − 2` |
+/// | `pool` | 5000 (PRBench: 676) | queries per replicate |
+/// | `n_test` | 500 (PRBench: 176) | test queries (≥ 1); `n_gold + n_test ≤ pool − 2` |
 /// | `d` | 50 | feature dimension (≥ 3) |
 /// | `sigma_gold`, `sigma_pref` | 0.6, 0.6 | label noise sds (≥ 0) |
 /// | `bias` | `"linear"` | `"linear"` or `"tanh"` |
 /// | `psi_intercept`, `psi_sin`, `psi_tanh` | 0.035, 0.20, 0.15 | ψ terms |
 /// | `delta_intercept`, `delta_linear`, `delta_tanh` | 0.10, 0.358, 0.57 | Δ terms |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HealthbenchParams {
+#[serde(default, deny_unknown_fields, bound = "S: PoolSizes")]
+pub struct PoolParams<S: PoolSizes> {
     /// GS rows per replicate.
     pub n_gold: usize,
     /// Queries drawn per replicate.
@@ -141,14 +175,23 @@ pub struct HealthbenchParams {
     pub delta_linear: f64,
     /// Amplitude of `tanh(z₁)` in Δ (`bias = "tanh"`).
     pub delta_tanh: f64,
+    /// The default sizes (no config key).
+    #[serde(skip)]
+    pub sizes: S,
 }
 
-impl Default for HealthbenchParams {
+/// Parameters of `healthbench-like`.
+pub type HealthbenchParams = PoolParams<HealthbenchSizes>;
+/// Parameters of `prbench-like`: the keys of [`HealthbenchParams`] with
+/// PRBench's sizes as defaults (`pool = 676`, `n_test = 176`, `n_gold = 100`).
+pub type PrbenchParams = PoolParams<PrbenchSizes>;
+
+impl<S: PoolSizes> Default for PoolParams<S> {
     fn default() -> Self {
         Self {
-            n_gold: 100,
-            pool: 5000,
-            n_test: 500,
+            n_gold: S::N_GOLD,
+            pool: S::POOL,
+            n_test: S::N_TEST,
             dim: 50,
             sigma_gold: 0.6,
             sigma_pref: 0.6,
@@ -159,92 +202,45 @@ impl Default for HealthbenchParams {
             delta_intercept: 0.10,
             delta_linear: 0.358,
             delta_tanh: 0.57,
+            sizes: S::default(),
         }
     }
 }
 
-/// Parameters of `prbench-like`: the same keys as [`HealthbenchParams`] with
-/// PRBench's sizes as defaults (`pool = 676`, `n_test = 176`, `n_gold = 100`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PrbenchParams {
-    /// GS rows per replicate.
-    pub n_gold: usize,
-    /// Queries drawn per replicate.
-    pub pool: usize,
-    /// Test queries per replicate.
-    pub n_test: usize,
-    /// Feature dimension (config key `d`).
-    #[serde(rename = "d")]
-    pub dim: usize,
-    /// GS noise standard deviation `σ_g`.
-    pub sigma_gold: f64,
-    /// PB noise standard deviation `σ_p`.
-    pub sigma_pref: f64,
-    /// Shape of Δ.
-    pub bias: BiasShape,
-    /// Constant term of ψ.
-    pub psi_intercept: f64,
-    /// Amplitude of `sin(π z₂/2)` in ψ.
-    pub psi_sin: f64,
-    /// Amplitude of `tanh(2 z₃)` in ψ.
-    pub psi_tanh: f64,
-    /// Constant term of Δ.
-    pub delta_intercept: f64,
-    /// Slope of `z₁` in Δ (`bias = "linear"`).
-    pub delta_linear: f64,
-    /// Amplitude of `tanh(z₁)` in Δ (`bias = "tanh"`).
-    pub delta_tanh: f64,
-}
-
-impl Default for PrbenchParams {
-    fn default() -> Self {
+impl PrbenchParams {
+    /// The same values as healthbench-like parameters.
+    pub fn into_healthbench(self) -> HealthbenchParams {
+        let Self {
+            n_gold,
+            pool,
+            n_test,
+            dim,
+            sigma_gold,
+            sigma_pref,
+            bias,
+            psi_intercept,
+            psi_sin,
+            psi_tanh,
+            delta_intercept,
+            delta_linear,
+            delta_tanh,
+            sizes: _,
+        } = self;
         HealthbenchParams {
-            n_gold: 100,
-            pool: 676,
-            n_test: 176,
-            ..HealthbenchParams::default()
-        }
-        .into()
-    }
-}
-
-impl From<HealthbenchParams> for PrbenchParams {
-    fn from(p: HealthbenchParams) -> Self {
-        Self {
-            n_gold: p.n_gold,
-            pool: p.pool,
-            n_test: p.n_test,
-            dim: p.dim,
-            sigma_gold: p.sigma_gold,
-            sigma_pref: p.sigma_pref,
-            bias: p.bias,
-            psi_intercept: p.psi_intercept,
-            psi_sin: p.psi_sin,
-            psi_tanh: p.psi_tanh,
-            delta_intercept: p.delta_intercept,
-            delta_linear: p.delta_linear,
-            delta_tanh: p.delta_tanh,
-        }
-    }
-}
-
-impl From<PrbenchParams> for HealthbenchParams {
-    fn from(p: PrbenchParams) -> Self {
-        Self {
-            n_gold: p.n_gold,
-            pool: p.pool,
-            n_test: p.n_test,
-            dim: p.dim,
-            sigma_gold: p.sigma_gold,
-            sigma_pref: p.sigma_pref,
-            bias: p.bias,
-            psi_intercept: p.psi_intercept,
-            psi_sin: p.psi_sin,
-            psi_tanh: p.psi_tanh,
-            delta_intercept: p.delta_intercept,
-            delta_linear: p.delta_linear,
-            delta_tanh: p.delta_tanh,
+            n_gold,
+            pool,
+            n_test,
+            dim,
+            sigma_gold,
+            sigma_pref,
+            bias,
+            psi_intercept,
+            psi_sin,
+            psi_tanh,
+            delta_intercept,
+            delta_linear,
+            delta_tanh,
+            sizes: HealthbenchSizes,
         }
     }
 }
@@ -264,7 +260,7 @@ impl HealthbenchLike {
 
     /// Validates `params` and builds `prbench-like`.
     pub fn prbench(params: PrbenchParams) -> Result<Self> {
-        Self::named("prbench-like", params.into())
+        Self::named("prbench-like", params.into_healthbench())
     }
 
     fn named(name: &'static str, params: HealthbenchParams) -> Result<Self> {
@@ -326,13 +322,7 @@ impl Scenario for HealthbenchLike {
 
     fn sizes(&self) -> ScenarioSizes {
         let p = &self.params;
-        ScenarioSizes {
-            dim: p.dim,
-            n_gold: p.n_gold as f64,
-            n_pref: (p.pool - p.n_test - p.n_gold) as f64,
-            n_test: p.n_test,
-            random_counts: false,
-        }
+        ScenarioSizes::random_split(p.dim, p.pool, p.n_test, p.n_gold)
     }
 
     fn dim(&self) -> usize {
@@ -409,8 +399,7 @@ mod tests {
     fn prbench_defaults_and_conversion_round_trip() {
         let p = PrbenchParams::default();
         assert_eq!((p.pool, p.n_test, p.n_gold, p.dim), (676, 176, 100, 50));
-        let back: PrbenchParams = HealthbenchParams::from(p.clone()).into();
-        assert_eq!(back, p);
+        assert_eq!(p.clone().into_healthbench().pool, 676);
         let scenario = HealthbenchLike::prbench(p).unwrap();
         assert_eq!(scenario.name(), "prbench-like");
         assert!((scenario.kappa() - 100.0 / 500.0).abs() < 1e-15);

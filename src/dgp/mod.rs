@@ -170,6 +170,18 @@ pub struct ScenarioSizes {
 }
 
 impl ScenarioSizes {
+    /// Sizes of one pool of `pool` queries split at random into `n_test` test
+    /// queries, `n_gold` GS rows and the rest PB rows.
+    pub fn random_split(dim: usize, pool: usize, n_test: usize, n_gold: usize) -> Self {
+        Self {
+            dim,
+            n_gold: n_gold as f64,
+            n_pref: (pool - n_test - n_gold) as f64,
+            n_test,
+            random_counts: false,
+        }
+    }
+
     /// Training rows `N = n + m`.
     pub fn n_total(&self) -> f64 {
         self.n_gold + self.n_pref
