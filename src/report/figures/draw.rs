@@ -1,0 +1,237 @@
+//! Drawing a figure with plotters onto any backend (PNG and SVG).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::layout::{Figure, Series, Spread};
+use super::{
+    FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES, TITLE_HEIGHT,
+};
+use crate::report::format::format_coordinate;
+
+/// Tick label: 3 significant digits without trailing zeros, exact zero for
+/// round-off near zero.
+pub(super) fn tick_label(value: f64, span: f64) -> String {
+    if value.abs() <= 1e-9 * span.abs() {
+        return "0".to_string();
+    }
+    format_coordinate(value, 3)
+}
+
+/// Text as drawn: control characters (which would make the SVG invalid XML
+/// and draw nothing useful in a PNG) become U+FFFD.
+pub(super) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+pub(super) fn truncate(label: &str) -> String {
+    let label = printable(label);
+    if label.chars().count() <= LEGEND_LABEL_CHARS {
+        label
+    } else {
+        let mut short: String = label.chars().take(LEGEND_LABEL_CHARS - 1).collect();
+        short.push('…');
+        short
+    }
+}
+
+pub(super) fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let (width, _) = root.dim_in_pixel();
+    let (title_area, body) = root.split_vertically(TITLE_HEIGHT);
+    title_area.draw(&Text::new(
+        printable(&figure.title),
+        (width as i32 / 2, TITLE_HEIGHT as i32 / 2),
+        TextStyle::from((FAMILY, 24).into_font()).pos(Pos::new(HPos::Center, VPos::Center)),
+    ))?;
+    let plots_width = figure.columns() as u32 * PANEL_WIDTH;
+    let (plots, legend) = body.split_horizontally(plots_width);
+    let plots = plots.margin(0, 0, 0, 0);
+    let (plots, _) = plots.split_vertically(figure.rows() as u32 * PANEL_HEIGHT);
+    let cells = plots.split_evenly((figure.rows(), figure.columns()));
+
+    let (x0, x1) = figure.x_range();
+    let (y0, y1) = figure.y_range();
+    let x_span = x1 - x0;
+    let y_span = y1 - y0;
+    let x_format = |x: &f64| match &figure.categories {
+        Some(labels) => {
+            let nearest = x.round();
+            if (x - nearest).abs() < 1e-6 && nearest >= 0.0 {
+                labels.get(nearest as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        }
+        None => tick_label(*x, x_span),
+    };
+    let y_format = |y: &f64| tick_label(*y, y_span);
+    let x_ticks = figure.categories.as_ref().map_or(8, |c| 2 * c.len() + 1);
+
+    for (panel, cell) in figure.panels.iter().zip(cells.iter()) {
+        let mut chart = ChartBuilder::on(cell)
+            .caption(printable(&panel.title), (FAMILY, 19))
+            .margin_top(6)
+            .margin_left(10)
+            .margin_right(22)
+            .margin_bottom(8)
+            .x_label_area_size(52)
+            .y_label_area_size(74)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(figure.x_desc.clone())
+            .y_desc(figure.y_desc.clone())
+            .x_labels(x_ticks)
+            .y_labels(7)
+            .x_label_formatter(&x_format)
+            .y_label_formatter(&y_format)
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 16))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .light_line_style(RGBColor(242, 242, 242))
+            .max_light_lines(2)
+            .draw()?;
+        if figure.zero_line && y0 < 0.0 && y1 > 0.0 {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x0, 0.0), (x1, 0.0)],
+                RGBColor(90, 90, 90).stroke_width(1),
+            )))?;
+        }
+        if let Some(level) = figure.reference {
+            let dash = (x1 - x0) / 60.0;
+            let mut x = x0;
+            while x < x1 {
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, level), ((x + dash * 0.6).min(x1), level)],
+                    RGBColor(200, 30, 30).stroke_width(2),
+                )))?;
+                x += dash;
+            }
+        }
+        for series in &panel.series {
+            draw_series(&mut chart, series, figure.spread, x_span)?;
+        }
+    }
+    draw_legend(&legend, &figure.legend(), figure.spread)
+}
+
+fn draw_series<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    series: &Series,
+    spread: Spread,
+    x_span: f64,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let color = series.color;
+    let points = &series.points;
+    match spread {
+        Spread::Band => {
+            if points.len() >= 2 && points.iter().any(|p| p.se > 0.0) {
+                let upper = points.iter().map(|p| (p.x, p.mean + SPREAD_SES * p.se));
+                let lower = points
+                    .iter()
+                    .rev()
+                    .map(|p| (p.x, p.mean - SPREAD_SES * p.se));
+                chart.draw_series(std::iter::once(Polygon::new(
+                    upper.chain(lower).collect::<Vec<_>>(),
+                    color.mix(0.18).filled(),
+                )))?;
+            }
+        }
+        Spread::ErrorBars => {
+            let cap = 0.008 * x_span;
+            for p in points.iter().filter(|p| p.se > 0.0) {
+                let lo = p.mean - SPREAD_SES * p.se;
+                let hi = p.mean + SPREAD_SES * p.se;
+                chart.draw_series([
+                    PathElement::new(vec![(p.x, lo), (p.x, hi)], color.stroke_width(2)),
+                    PathElement::new(
+                        vec![(p.x - cap, lo), (p.x + cap, lo)],
+                        color.stroke_width(2),
+                    ),
+                    PathElement::new(
+                        vec![(p.x - cap, hi), (p.x + cap, hi)],
+                        color.stroke_width(2),
+                    ),
+                ])?;
+            }
+        }
+    }
+    chart.draw_series(LineSeries::new(
+        points.iter().map(|p| (p.x, p.mean)),
+        color.stroke_width(2),
+    ))?;
+    let radius = match spread {
+        Spread::ErrorBars => 4,
+        Spread::Band if points.len() <= 21 => 3,
+        Spread::Band => 0,
+    };
+    if radius > 0 {
+        chart.draw_series(
+            points
+                .iter()
+                .map(|p| Circle::new((p.x, p.mean), radius, color.filled())),
+        )?;
+    }
+    Ok(())
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, RGBColor, bool)],
+    spread: Spread,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let text = TextStyle::from((FAMILY, 16).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let top = 40;
+    area.draw(&Text::new(
+        "method".to_string(),
+        (14, top - 6),
+        TextStyle::from((FAMILY, 17).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    for (i, (label, color, has_spread)) in entries.iter().enumerate() {
+        let y = top + (i as i32 + 1) * LEGEND_ROW;
+        match spread {
+            _ if !has_spread => {}
+            Spread::Band => {
+                area.draw(&Rectangle::new(
+                    [(14, y - 7), (50, y + 7)],
+                    color.mix(0.18).filled(),
+                ))?;
+            }
+            Spread::ErrorBars => {
+                area.draw(&PathElement::new(
+                    vec![(32, y - 9), (32, y + 9)],
+                    color.stroke_width(2),
+                ))?;
+                area.draw(&Circle::new((32, y), 4, color.filled()))?;
+            }
+        }
+        area.draw(&PathElement::new(
+            vec![(14, y), (50, y)],
+            color.stroke_width(3),
+        ))?;
+        area.draw(&Text::new(truncate(label), (60, y), text.clone()))?;
+    }
+    let note = match spread {
+        Spread::Band => "shaded: ±2 Monte Carlo SE",
+        Spread::ErrorBars => "bars: ±2 Monte Carlo SE",
+    };
+    let y = top + (entries.len() as i32 + 1) * LEGEND_ROW + 6;
+    area.draw(&Text::new(
+        note.to_string(),
+        (14, y),
+        TextStyle::from((FAMILY, 14).into_font())
+            .color(&RGBColor(90, 90, 90))
+            .pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! Figures as data: panels of series of points with their Monte Carlo SEs,
+//! extracted from a summary's rows (no drawing here).
+
+use plotters::style::RGBColor;
+use serde_json::Value;
+
+use super::draw::printable;
+use super::{
+    LEGEND_ROW, LEGEND_WIDTH, MAX_COLUMNS, PALETTE, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES,
+    TITLE_HEIGHT,
+};
+use crate::report::view::{value_label, View};
+
+/// How the ±2 MCSE spread is shown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Spread {
+    /// A translucent band around a curve.
+    Band,
+    /// Vertical error bars at each point.
+    ErrorBars,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Point {
+    pub(super) x: f64,
+    pub(super) mean: f64,
+    pub(super) se: f64,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Series {
+    pub(super) label: String,
+    pub(super) color: RGBColor,
+    pub(super) points: Vec<Point>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Panel {
+    pub(super) title: String,
+    pub(super) series: Vec<Series>,
+}
+
+/// A backend-independent description of one figure.
+#[derive(Debug, Clone)]
+pub(super) struct Figure {
+    pub(super) stem: String,
+    pub(super) title: String,
+    pub(super) x_desc: String,
+    pub(super) y_desc: String,
+    pub(super) panels: Vec<Panel>,
+    pub(super) spread: Spread,
+    pub(super) zero_line: bool,
+    /// A horizontal reference line (e.g. nominal coverage), drawn dashed.
+    pub(super) reference: Option<f64>,
+    /// Tick labels when x is categorical (x = 0, 1, … index them).
+    pub(super) categories: Option<Vec<String>>,
+}
+
+impl Figure {
+    pub(super) fn columns(&self) -> usize {
+        self.panels.len().clamp(1, MAX_COLUMNS)
+    }
+
+    pub(super) fn rows(&self) -> usize {
+        self.panels.len().div_ceil(self.columns()).max(1)
+    }
+
+    /// Legend entries: label, colour and whether any point has an MCSE.
+    pub(super) fn legend(&self) -> Vec<(String, RGBColor, bool)> {
+        let mut entries: Vec<(String, RGBColor, bool)> = Vec::new();
+        for series in self.panels.iter().flat_map(|p| &p.series) {
+            let spread = series.points.iter().any(|p| p.se > 0.0);
+            match entries
+                .iter_mut()
+                .find(|(label, _, _)| *label == series.label)
+            {
+                Some(entry) => entry.2 |= spread,
+                None => entries.push((series.label.clone(), series.color, spread)),
+            }
+        }
+        entries
+    }
+
+    pub(super) fn canvas_size(&self) -> (u32, u32) {
+        // Wide enough for the title (about 13 px per character at size 24).
+        let title = 13 * self.title.chars().count() as u32 + 60;
+        let width = (self.columns() as u32 * PANEL_WIDTH + LEGEND_WIDTH).max(title);
+        let panels = TITLE_HEIGHT + self.rows() as u32 * PANEL_HEIGHT;
+        let legend = TITLE_HEIGHT + (self.legend().len() as u32 + 3) * LEGEND_ROW as u32;
+        (width, panels.max(legend))
+    }
+
+    pub(super) fn x_range(&self) -> (f64, f64) {
+        if let Some(categories) = &self.categories {
+            return (-0.5, categories.len() as f64 - 0.5);
+        }
+        let (lo, hi) = bounds(self.points().map(|p| p.x));
+        match self.spread {
+            Spread::Band if hi > lo => (lo, hi),
+            _ => pad(lo, hi, 0.08),
+        }
+    }
+
+    pub(super) fn y_range(&self) -> (f64, f64) {
+        let values = self
+            .points()
+            .flat_map(|p| [p.mean - SPREAD_SES * p.se, p.mean + SPREAD_SES * p.se]);
+        let (lo, hi) = bounds(
+            values
+                .chain(self.zero_line.then_some(0.0))
+                .chain(self.reference),
+        );
+        pad(lo, hi, 0.06)
+    }
+
+    pub(super) fn points(&self) -> impl Iterator<Item = &Point> {
+        self.panels
+            .iter()
+            .flat_map(|p| &p.series)
+            .flat_map(|s| &s.points)
+    }
+}
+
+pub(super) fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Widens `[lo, hi]` by `fraction` of its span on each side (a fixed margin
+/// for a degenerate or empty range).
+pub(super) fn pad(lo: f64, hi: f64, fraction: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
+    if span > 1e-12 * (lo.abs() + hi.abs()) && span > 0.0 {
+        (lo - fraction * span, hi + fraction * span)
+    } else {
+        let margin = (0.1 * lo.abs()).max(1e-3);
+        (lo - margin, hi + margin)
+    }
+}
+
+pub(super) fn method_color(view: &View, method: &str) -> RGBColor {
+    match method {
+        "oracle" => RGBColor(0, 0, 0),
+        "random" => RGBColor(127, 127, 127),
+        _ => {
+            let index = view
+                .methods
+                .iter()
+                .filter(|m| !matches!(**m, "oracle" | "random"))
+                .position(|m| *m == method)
+                .unwrap_or(0);
+            PALETTE[index % PALETTE.len()]
+        }
+    }
+}
+
+/// A finite-mean point from a summary row (MCSE 0 when missing).
+pub(super) fn row_point(
+    view: &View,
+    point: usize,
+    method: &str,
+    metric: &str,
+    index: Option<usize>,
+    x: f64,
+) -> Option<Point> {
+    let row = view.row(point, method, metric, index)?;
+    let mean = row.mean.filter(|m| m.is_finite())?;
+    let se = row
+        .mcse
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(0.0);
+    Some(Point { x, mean, se })
+}
+
+/// A curve figure: one panel per grid point, `metric` at each grid position.
+pub(super) fn curve_figure(
+    view: &View,
+    stem: &str,
+    metric: &str,
+    grid: &[f64],
+    title: String,
+    x_desc: &str,
+    y_desc: &str,
+) -> Option<Figure> {
+    let panels: Vec<Panel> = (0..view.points.len())
+        .map(|point| Panel {
+            title: view.point_label(point),
+            series: view
+                .methods
+                .iter()
+                .map(|method| Series {
+                    label: method.to_string(),
+                    color: method_color(view, method),
+                    points: grid
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, &x)| row_point(view, point, method, metric, Some(i), x))
+                        .collect(),
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect(),
+        })
+        .collect();
+    if panels.iter().all(|p| p.series.is_empty()) {
+        return None;
+    }
+    Some(Figure {
+        stem: stem.to_string(),
+        title,
+        x_desc: x_desc.to_string(),
+        y_desc: y_desc.to_string(),
+        panels,
+        spread: Spread::Band,
+        zero_line: true,
+        reference: None,
+        categories: None,
+    })
+}
+
+/// A scalar metric against the grid parameter that varies.
+pub(super) fn scalar_figure(
+    view: &View,
+    stem: &str,
+    metric: &str,
+    title: String,
+    y_desc: &str,
+) -> Option<Figure> {
+    let varying = view.varying_parameters();
+    let numeric = |name: &str| {
+        view.points
+            .iter()
+            .all(|p| p.get(name).and_then(Value::as_f64).is_some())
+    };
+    let x_param = varying
+        .iter()
+        .copied()
+        .find(|name| numeric(name))
+        .or_else(|| varying.first().copied());
+    let others: Vec<&str> = varying
+        .iter()
+        .copied()
+        .filter(|name| Some(*name) != x_param)
+        .collect();
+
+    // x position of each grid point; categorical positions index `categories`.
+    let mut categories: Vec<String> = Vec::new();
+    let categorical = x_param.is_none_or(|name| !numeric(name));
+    let xs: Vec<f64> = view
+        .points
+        .iter()
+        .map(|p| {
+            let value = x_param.and_then(|name| p.get(name));
+            if categorical {
+                let label =
+                    printable(&value.map_or_else(|| "all grid points".to_string(), value_label));
+                let at = categories
+                    .iter()
+                    .position(|c| *c == label)
+                    .unwrap_or_else(|| {
+                        categories.push(label);
+                        categories.len() - 1
+                    });
+                at as f64
+            } else {
+                value.and_then(Value::as_f64).unwrap_or(0.0)
+            }
+        })
+        .collect();
+
+    // One panel per combination of the other varying parameters.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (point, grid) in view.points.iter().enumerate() {
+        let label = if others.is_empty() {
+            match x_param {
+                Some(name) => format!("by {name}"),
+                None => "all grid points".to_string(),
+            }
+        } else {
+            others
+                .iter()
+                .map(|name| {
+                    let value = grid.get(*name).map_or_else(|| "—".to_string(), value_label);
+                    format!("{name} = {value}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match groups.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, members)) => members.push(point),
+            None => groups.push((label, vec![point])),
+        }
+    }
+
+    let methods = view.methods_with(metric);
+    let (lo, hi) = bounds(xs.iter().copied());
+    let span = if categorical || hi <= lo {
+        1.0
+    } else {
+        hi - lo
+    };
+    let panels: Vec<Panel> = groups
+        .into_iter()
+        .map(|(title, members)| Panel {
+            title,
+            series: methods
+                .iter()
+                .enumerate()
+                .map(|(m, method)| {
+                    // Dodge methods sideways so error bars do not overlap.
+                    let dodge = (m as f64 - (methods.len() as f64 - 1.0) / 2.0) * 0.012 * span;
+                    let mut points: Vec<Point> = members
+                        .iter()
+                        .filter_map(|&p| row_point(view, p, method, metric, None, xs[p] + dodge))
+                        .collect();
+                    points.sort_by(|a, b| a.x.total_cmp(&b.x));
+                    Series {
+                        label: method.to_string(),
+                        color: method_color(view, method),
+                        points,
+                    }
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect(),
+        })
+        .collect();
+    if panels.iter().all(|p| p.series.is_empty()) {
+        return None;
+    }
+    Some(Figure {
+        stem: stem.to_string(),
+        title,
+        x_desc: x_param.unwrap_or("grid point").to_string(),
+        y_desc: y_desc.to_string(),
+        panels,
+        spread: Spread::ErrorBars,
+        zero_line: false,
+        reference: None,
+        categories: categorical.then_some(categories),
+    })
+}

@@ -1,0 +1,186 @@
+//! Figures (PNG and SVG, plotters with the embedded DejaVu Sans font).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+mod draw;
+mod layout;
+
+use super::view::{View, W_METRIC};
+use crate::error::{Error, Result};
+use crate::study::record::Summary;
+use draw::draw_figure;
+use layout::{curve_figure, scalar_figure};
+
+/// The embedded font (DejaVu Sans, Bitstream Vera / DejaVu licence).
+const FONT_BYTES: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
+/// The only font family the figures use; registered with plotters' ab_glyph
+/// font store before drawing.
+const FAMILY: &str = "sans-serif";
+
+const PANEL_WIDTH: u32 = 540;
+const PANEL_HEIGHT: u32 = 400;
+const TITLE_HEIGHT: u32 = 56;
+const LEGEND_WIDTH: u32 = 260;
+const LEGEND_ROW: i32 = 30;
+const LEGEND_LABEL_CHARS: usize = 22;
+const MAX_COLUMNS: usize = 3;
+/// Half-width of bands and error bars in Monte Carlo SEs.
+const SPREAD_SES: f64 = 2.0;
+
+/// Tableau-10 without its grey, which is kept for the `random` reference.
+const PALETTE: [RGBColor; 9] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Writes the study's figures into `out_dir` (created if missing) and returns
+/// the paths written, PNG then SVG for each figure:
+///
+/// | file stem | content |
+/// |---|---|
+/// | `eg_vs_rho` | EG against the usage ratio ρ, panel per grid point, ±2 MCSE band |
+/// | `neg_vs_rho` | NEG against ρ, likewise |
+/// | `mse_psi` | MSE of ψ̂ against the varying grid parameter, ±2 MCSE error bars |
+/// | `mse_delta` | the same for Δ̂ (only when the summary has `mse_delta`) |
+/// | `regret_vs_w` | regret against the cost weight w, panel per grid point, ±2 MCSE band |
+///
+/// A figure whose metric has no finite mean in the summary is skipped. When
+/// several grid parameters vary, the MSE figures put the first numeric one
+/// on the x axis and draw one panel per combination of the others.
+///
+/// # Errors
+/// [`Error::Io`] when the folder cannot be created or plotters fails to draw
+/// or write a file (the message names the file); [`Error::InvalidParameter`]
+/// if the embedded font cannot be loaded.
+pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    register_fonts()?;
+    std::fs::create_dir_all(out_dir).map_err(|cause| Error::io(out_dir, cause))?;
+    let view = View::new(summary);
+    let study = &summary.study;
+    let mut figures = Vec::new();
+    figures.extend(curve_figure(
+        &view,
+        "eg_vs_rho",
+        "eg",
+        &summary.rho,
+        format!("Efficiency gain vs primary-model usage ratio (study {study})"),
+        "primary-model usage ratio ρ",
+        "efficiency gain EG(ρ)",
+    ));
+    figures.extend(curve_figure(
+        &view,
+        "neg_vs_rho",
+        "neg",
+        &summary.rho,
+        format!("Normalized efficiency gain vs usage ratio (study {study})"),
+        "primary-model usage ratio ρ",
+        "normalized efficiency gain NEG(ρ)",
+    ));
+    figures.extend(scalar_figure(
+        &view,
+        "mse_psi",
+        "mse_psi",
+        format!("Mean squared error of the estimated gain ψ (study {study})"),
+        "MSE of ψ estimate",
+    ));
+    figures.extend(scalar_figure(
+        &view,
+        "mse_delta",
+        "mse_delta",
+        format!("Mean squared error of the estimated bias Δ (study {study})"),
+        "MSE of Δ estimate",
+    ));
+    figures.extend(curve_figure(
+        &view,
+        "regret_vs_w",
+        W_METRIC,
+        &summary.w,
+        format!("Routing regret vs cost weight (study {study})"),
+        "cost weight w",
+        "regret Reg(w)",
+    ));
+    // Coverage of each inference target against the grid, ±2 MCSE bars and
+    // the nominal level (the records' `<target>.level`) as a dashed line.
+    let mut targets: Vec<&str> = summary
+        .rows
+        .iter()
+        .filter_map(|r| r.metric.strip_suffix(".coverage"))
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    for target in targets {
+        let nominal = summary
+            .rows
+            .iter()
+            .find(|r| r.metric == format!("{target}.level"))
+            .and_then(|r| r.mean);
+        let stem = format!("coverage_{}", target.replace('.', "_"));
+        if let Some(mut figure) = scalar_figure(
+            &view,
+            &stem,
+            &format!("{target}.coverage"),
+            format!("Coverage of the {target} interval, ±2 MCSE (study {study})"),
+            "empirical coverage",
+        ) {
+            figure.reference = nominal;
+            figures.push(figure);
+        }
+    }
+
+    let mut written = Vec::with_capacity(2 * figures.len());
+    for figure in &figures {
+        let (width, height) = figure.canvas_size();
+        let png = out_dir.join(format!("{}.png", figure.stem));
+        {
+            let root = BitMapBackend::new(&png, (width, height)).into_drawing_area();
+            draw_figure(&root, figure).map_err(|e| plot_error(&png, e))?;
+            root.present().map_err(|e| plot_error(&png, e))?;
+        }
+        written.push(png);
+        let svg = out_dir.join(format!("{}.svg", figure.stem));
+        {
+            let root = SVGBackend::new(&svg, (width, height)).into_drawing_area();
+            draw_figure(&root, figure).map_err(|e| plot_error(&svg, e))?;
+            root.present().map_err(|e| plot_error(&svg, e))?;
+        }
+        written.push(svg);
+    }
+    Ok(written)
+}
+
+/// Registers the embedded font for [`FAMILY`] once per process.
+fn register_fonts() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok =
+        *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT_BYTES).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "font",
+            "assets/DejaVuSans.ttf",
+            "the embedded font could not be loaded",
+        ))
+    }
+}
+
+fn plot_error<E: std::error::Error + Send + Sync>(
+    path: &Path,
+    error: DrawingAreaErrorKind<E>,
+) -> Error {
+    Error::io(
+        path,
+        std::io::Error::other(format!("drawing the figure failed: {error}")),
+    )
+}
