@@ -29,6 +29,7 @@
 //! rows per fold, memory; module `check`) before anything is written.
 
 pub(crate) mod check;
+mod evaluation;
 pub mod locate;
 
 use std::collections::BTreeMap;
@@ -39,103 +40,12 @@ use crate::dgp::{PopulationConstants, ScenarioConfig, TruthSample};
 use crate::error::{Error, Result};
 use crate::learners::LearnerConfig;
 use crate::meta::MetaRouterConfig;
-use crate::routing::Cutoff;
+use evaluation::check_evaluation;
 use locate::{deserialize_located, render, Segment, Source};
 
+pub use evaluation::{EvaluationSpec, InferenceTarget};
+
 pub use check::{estimate_peak_memory, memory_limit, MemoryEstimate, MAX_THREADS, MAX_UNITS};
-
-/// Evaluation settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EvaluationSpec {
-    /// Usage-ratio grid ρ (values in [0, 1], increasing).
-    pub rho: Vec<f64>,
-    /// Cost-weight grid w (values ≥ 0).
-    pub w: Vec<f64>,
-    /// Routing-curve cutoff.
-    pub cutoff: Cutoff,
-    /// Inference targets to estimate with intervals (default: none). The mean
-    /// targets and the projection apply to DR-learner methods without scale
-    /// normalization; `policy_value` to every estimator method.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub inference: Vec<InferenceTarget>,
-    /// Nominal level of the intervals.
-    #[serde(skip_serializing_if = "is_default_level")]
-    pub level: f64,
-    /// The projection's features: an intercept and the first `k` columns of `s`.
-    #[serde(skip_serializing_if = "is_default_columns")]
-    pub projection_columns: usize,
-    /// Rows of the fixed-seed truth sample (projection and policy-value truth).
-    #[serde(skip_serializing_if = "is_default_truth_rows")]
-    pub truth_rows: usize,
-    /// Cost weight `w` of the routing policy `π = 1{ψ̂ > w}` in `policy_value`.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub policy_cost: f64,
-}
-
-/// An inference target of a study (`[evaluation] inference = [...]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InferenceTarget {
-    /// `θ_Δ = E[Δ | t = 0]`.
-    ThetaDelta,
-    /// `θ_ψ = E[ψ | t = 0]`.
-    ThetaPsi,
-    /// `E Δ` over the pooled law.
-    MeanDelta,
-    /// `E ψ` over the pooled law.
-    MeanPsi,
-    /// Best linear projection of Δ on `[1, s₁..s_k]` (HC0 and HC1).
-    Projection,
-    /// `E[(ψ − w)π̂ | t = 0]` of the router learned on half the data.
-    PolicyValue,
-}
-
-impl InferenceTarget {
-    /// The metric-name prefix.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ThetaDelta => "theta_delta",
-            Self::ThetaPsi => "theta_psi",
-            Self::MeanDelta => "mean_delta",
-            Self::MeanPsi => "mean_psi",
-            Self::Projection => "blp",
-            Self::PolicyValue => "policy_value",
-        }
-    }
-}
-
-const DEFAULT_LEVEL: f64 = 0.95;
-const DEFAULT_COLUMNS: usize = 1;
-const DEFAULT_TRUTH_ROWS: usize = 50_000;
-
-fn is_default_level(v: &f64) -> bool {
-    *v == DEFAULT_LEVEL
-}
-fn is_default_columns(v: &usize) -> bool {
-    *v == DEFAULT_COLUMNS
-}
-fn is_default_truth_rows(v: &usize) -> bool {
-    *v == DEFAULT_TRUTH_ROWS
-}
-fn is_zero(v: &f64) -> bool {
-    *v == 0.0
-}
-
-impl Default for EvaluationSpec {
-    fn default() -> Self {
-        Self {
-            rho: (0..=20).map(|i| i as f64 / 20.0).collect(),
-            w: vec![0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
-            cutoff: Cutoff::None,
-            inference: Vec::new(),
-            level: DEFAULT_LEVEL,
-            projection_columns: DEFAULT_COLUMNS,
-            truth_rows: DEFAULT_TRUTH_ROWS,
-            policy_cost: 0.0,
-        }
-    }
-}
 
 /// What a study method does.
 // A spec holds a handful of methods; boxing the large variant buys nothing.
@@ -347,43 +257,6 @@ impl StudySpec {
     pub fn method_labels(&self) -> Vec<String> {
         self.methods.iter().map(|m| m.label.clone()).collect()
     }
-}
-
-fn check_evaluation(evaluation: &EvaluationSpec, source: &Source) -> Result<()> {
-    if evaluation.rho.is_empty()
-        || evaluation.rho.iter().any(|r| !(0.0..=1.0).contains(r))
-        || evaluation.rho.windows(2).any(|p| p[1] <= p[0])
-    {
-        return Err(source.error(
-            "evaluation.rho",
-            "rho must be a non-empty increasing list of values in [0, 1]",
-        ));
-    }
-    if evaluation.w.is_empty() || evaluation.w.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-        return Err(source.error(
-            "evaluation.w",
-            "w must be a non-empty list of finite values >= 0",
-        ));
-    }
-    if !(evaluation.level > 0.0 && evaluation.level < 1.0) {
-        return Err(source.error("evaluation.level", "level must lie in (0, 1)"));
-    }
-    if evaluation.truth_rows < 1000 {
-        return Err(source.error("evaluation.truth_rows", "truth_rows must be at least 1000"));
-    }
-    if !evaluation.policy_cost.is_finite() || evaluation.policy_cost < 0.0 {
-        return Err(source.error(
-            "evaluation.policy_cost",
-            "policy_cost must be finite and >= 0",
-        ));
-    }
-    if evaluation.projection_columns == 0 {
-        return Err(source.error(
-            "evaluation.projection_columns",
-            "the projection needs at least one feature column",
-        ));
-    }
-    Ok(())
 }
 
 /// Builds the scenario at every grid point. An error in a key the grid sets
@@ -633,5 +506,112 @@ pub fn toml_to_json(value: &toml::Value) -> serde_json::Value {
                 .map(|(k, v)| (k.clone(), toml_to_json(v)))
                 .collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "t"
+seed = 1
+replicates = 3
+[scenario]
+name = "healthbench-like"
+pool = 400
+n_test = 50
+d = 5
+[grid]
+n_gold = [30, 60]
+sigma_gold = [0.3, 0.6]
+[[methods]]
+method = "r"
+folds = 3
+learner = { type = "ridge", basis = "linear" }
+[[methods]]
+label = "gold"
+method = "gs-only"
+"#;
+
+    #[test]
+    fn a_minimal_spec_expands_its_grid_in_order() {
+        let spec = StudySpec::parse(MINIMAL, "t.toml").unwrap();
+        assert_eq!(spec.units(), 4 * 3);
+        // Keys sorted, the last varying fastest.
+        let points: Vec<String> = spec
+            .points
+            .iter()
+            .map(|p| describe_point(&p.values))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                " (at grid point n_gold = 30, sigma_gold = 0.3)",
+                " (at grid point n_gold = 30, sigma_gold = 0.6)",
+                " (at grid point n_gold = 60, sigma_gold = 0.3)",
+                " (at grid point n_gold = 60, sigma_gold = 0.6)",
+            ]
+        );
+        // A label defaults to the method name; the alias "r" is the R-learner.
+        assert_eq!(spec.method_labels(), ["r", "gold"]);
+        match &spec.methods[0].kind {
+            MethodKind::Estimator(config) => {
+                assert_eq!(config.method, crate::meta::Method::RLearner);
+                assert_eq!(config.folds, 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(spec.methods[0].estimates_delta());
+        assert!(!spec.methods[1].estimates_delta());
+        // Defaults of the evaluation table.
+        assert_eq!(spec.evaluation.rho.len(), 21);
+        assert_eq!(spec.evaluation.level, 0.95);
+    }
+
+    #[test]
+    fn the_resolved_spec_parses_to_the_same_spec() {
+        let spec = StudySpec::parse(MINIMAL, "t.toml").unwrap();
+        let resolved = spec.resolved_toml();
+        let again = StudySpec::parse(&resolved, "resolved.toml").unwrap();
+        assert_eq!(again.resolved_toml(), resolved);
+        assert_eq!(again.methods, spec.methods);
+        assert_eq!(again.evaluation, spec.evaluation);
+    }
+
+    #[test]
+    fn errors_carry_file_key_and_line() {
+        let bad = MINIMAL.replace("folds = 3", "folds = 3\nclip = 2.0");
+        match StudySpec::parse(&bad, "t.toml") {
+            Err(Error::Spec {
+                file, line, key, ..
+            }) => {
+                assert_eq!(file, "t.toml");
+                assert_eq!(key.as_deref(), Some("methods[0].clip"));
+                assert_eq!(line, Some(16));
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = MINIMAL.replace("n_gold = [30, 60]", "n_gold = [30, 600]");
+        let message = StudySpec::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(
+            message.starts_with("t.toml, line 11, key `grid.n_gold`"),
+            "{message}"
+        );
+        assert!(message.contains("n_gold = 600"), "{message}");
+    }
+
+    #[test]
+    fn toml_values_become_json() {
+        let value: toml::Value = toml::from_str::<toml::Table>("a = [1, 2.5, \"x\", true]")
+            .unwrap()
+            .remove("a")
+            .unwrap();
+        assert_eq!(toml_to_json(&value), serde_json::json!([1, 2.5, "x", true]));
+        // A non-finite float has no JSON form.
+        assert_eq!(
+            toml_to_json(&toml::Value::Float(f64::NAN)),
+            serde_json::Value::Null
+        );
     }
 }

@@ -1,0 +1,165 @@
+//! `merge`: shard folders of one study → one folder, exactly as if unsharded.
+//!
+//! # Algorithm
+//! Every folder must hold the same resolved spec (up to its `# shard i/N`
+//! line), no unit may appear twice, and together they must hold every record
+//! of the study; a missing shard is named. Each shard folder is locked while
+//! it is read. The merged records are summarized like a run's, so `merge`
+//! of shards equals the unsharded run byte for byte.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::spec::StudySpec;
+use super::store::{self, OpenFolder, OpenMode};
+use super::{finish, manifest_for, split_shard, write_atomic, RunOutcome};
+use crate::error::{Error, Result};
+
+/// Merges shard folders into `out`: the specs must agree, no unit may appear
+/// twice, and together they must hold every unit of the study (a missing
+/// shard is named).
+pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let first = dirs.first().ok_or_else(|| Error::Empty {
+        what: "list of folders to merge".into(),
+    })?;
+    let mut canonical = BTreeMap::new();
+    for dir in dirs {
+        let key = fs::canonicalize(dir).map_err(|c| Error::io(dir, c))?;
+        if let Some(previous) = canonical.insert(key, dir) {
+            return Err(Error::study(
+                dir,
+                format!(
+                    "is given twice (also as {}); name each shard folder once",
+                    previous.display()
+                ),
+            ));
+        }
+    }
+    let mut locks = Vec::new();
+    let mut base: Option<(String, PathBuf)> = None;
+    let mut shards = BTreeMap::new();
+    let mut records = Vec::new();
+    let mut seen = BTreeSet::new();
+    for dir in dirs {
+        let path = dir.join(store::SPEC_FILE);
+        let text = fs::read_to_string(&path).map_err(|c| Error::io(&path, c))?;
+        locks.push(store::FolderLock::acquire(dir, "merge (reading)")?);
+        let (shard, body) = split_shard(&text);
+        match &base {
+            None => base = Some((body.to_string(), path.clone())),
+            Some((first_body, first_path)) if first_body != body => {
+                return Err(Error::study(
+                    dir,
+                    format!(
+                        "its spec differs from {}; only shards of one study can be merged",
+                        first_path.display()
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        if let Some(shard) = shard {
+            if let Some(other) = shards.insert(shard, dir.clone()) {
+                return Err(Error::study(
+                    dir,
+                    format!(
+                        "holds shard {}/{}, as does {}",
+                        shard.0,
+                        shard.1,
+                        other.display()
+                    ),
+                ));
+            }
+        }
+        let records_path = dir.join(store::RECORDS_FILE);
+        let file = store::read_records(&records_path)?;
+        if file.torn_bytes > 0 {
+            return Err(Error::study(
+                dir,
+                "its records end in a torn line (an interrupted run); finish the shard with \
+                 `simulate --resume` first",
+            ));
+        }
+        for r in file.records {
+            if !seen.insert((r.grid_index, r.replicate, r.method.clone())) {
+                return Err(Error::study(
+                    dir,
+                    format!(
+                        "unit (grid {}, replicate {}) of method `{}` also appears in another folder",
+                        r.grid_index, r.replicate, r.method
+                    ),
+                ));
+            }
+            records.push(r);
+        }
+    }
+    let (base, base_path) = base.expect("at least one folder");
+    let spec = StudySpec::parse(&base, &base_path.display().to_string())?;
+    let expected = spec.units() * spec.methods.len();
+    if records.len() != expected {
+        let count = shards.keys().next().map_or(0, |s: &(usize, usize)| s.1);
+        let missing: Vec<String> = (1..=count)
+            .filter(|i| !shards.contains_key(&(*i, count)))
+            .map(|i| format!("{i}/{count}"))
+            .collect();
+        let which = if missing.is_empty() {
+            "every shard is present, but some are unfinished (run them with `simulate --resume`)"
+                .to_string()
+        } else {
+            format!("missing shard(s): {}", missing.join(", "))
+        };
+        return Err(Error::study(
+            first,
+            format!(
+                "the folders hold {} of the study's {expected} records; {which}",
+                records.len()
+            ),
+        ));
+    }
+    let mode = if force {
+        OpenMode::Force
+    } else {
+        OpenMode::Fresh
+    };
+    let folder = OpenFolder::open(out, mode, "merge", &[])?;
+    let result = (|| -> Result<RunOutcome> {
+        write_atomic(&out.join(store::SPEC_FILE), base.as_bytes())?;
+        let summary = finish(&spec, out, records)?;
+        let mut manifest = manifest_for(
+            &spec,
+            None,
+            &[
+                store::SPEC_FILE,
+                store::RECORDS_FILE,
+                store::SUMMARY_FILE,
+                store::MANIFEST_FILE,
+            ],
+        );
+        manifest.status = "complete".into();
+        store::write_manifest(out, &manifest)?;
+        Ok(RunOutcome {
+            dir: out.to_path_buf(),
+            units_run: 0,
+            units_resumed: spec.units(),
+            seconds: started.elapsed().as_secs_f64(),
+            summary,
+            units_missing: 0,
+            manifest,
+            folder: None,
+        })
+    })();
+    drop(locks);
+    match result {
+        Ok(mut outcome) => {
+            outcome.folder = Some(folder);
+            Ok(outcome)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
+}
