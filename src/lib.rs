@@ -8,10 +8,13 @@
 //! corrected and a router `ψ̂(q)` decides per query whether the costly primary
 //! model is worth its cost.
 //!
-//! Layers, lowest first (a layer uses only those below it):
-//! [`linalg`] → [`learners`] → [`meta`] → [`routing`] → [`inference`] → [`dgp`] → [`study`] →
-//! [`report`]. The estimator core (`linalg` … `routing`) never imports the
-//! simulation or reporting layers.
+//! Layers, lowest first (a layer uses only those below it; `tests/layers.rs`
+//! checks it): [`error`], [`rng`], [`stats`] → [`linalg`] → [`learners`] →
+//! [`data`] → [`meta`] → [`routing`] → [`inference`] → [`dgp`] → [`study`] →
+//! [`report`], and the `meta-router` binary on top. The estimator core
+//! (`linalg` … `inference`) never imports the simulation or reporting layers.
+//! The method, every metric and every inference target are written out in
+//! `docs/method.md`.
 #![deny(missing_docs)]
 
 pub mod data;

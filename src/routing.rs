@@ -12,7 +12,7 @@
 //!
 //! # Algorithm
 //!
-//! DESIGN.md §2.3 (the paper's routing evaluation, step 5 of §2.1):
+//! `docs/method.md` §4 (the paper's routing evaluation):
 //!
 //! - **Decision rule**: send `q_j` to `M_p` iff `ψ̂_j > w · c_j` ([`route`]).
 //! - **Usage ratio** `ρ ∈ [0, 1]`: route the top `k = round(ρT)` queries by `ψ̂`
@@ -32,13 +32,14 @@
 //! - **Zero NEG denominator.** When `|V* − V_rand|` is within rounding of zero
 //!   (always at `ρ = 0` and `ρ = 1`, and at every ρ when all gains are equal),
 //!   no ordering can beat random routing and `NEG(ρ)` is defined as `0`. "Within
-//!   rounding" means `≤ 16 ε Σ_j |g_j| / T`, a bound on the summation error
-//!   of the values involved. Consequently even the oracle has `NEG(0) =
+//!   rounding" means `≤ 16 ε Σ_j |g_j|`: a recursive sum of `T` terms errs by
+//!   at most about `T ε Σ|g|`, so the `(1/T)`-scaled values `V`, `V*`,
+//!   `V_rand` each err by at most about `ε Σ|g|`. Consequently even the oracle has `NEG(0) =
 //!   NEG(1) = 0`, and its area on a grid with endpoints 0 and 1 is slightly
 //!   below 1 (`1 − h` on a uniform grid of spacing `h`).
 //! - **Zero mean gain.** `EG_paper` is `None` at every ρ when `|mean(g)|` is
 //!   within the same rounding bound of zero (the paper's scale is undefined).
-//! - **Cutoff.** With [`Cutoff::Positive`] (the authors' script, DESIGN.md §2.5)
+//! - **Cutoff.** With [`Cutoff::Positive`] (the authors' script)
 //!   the curve stops at `#{ψ̂ > 0}` queries: grid points with
 //!   `round(ρT) > #{ψ̂ > 0}` are not reached, their `EG`, `NEG`, `EG_paper` and `V`
 //!   are `None`, and [`RoutingEvaluation::reached`] counts the reached ones.
@@ -93,7 +94,7 @@ use crate::learners::check_finite_vector as check_finite;
 pub const DEFAULT_PRIMARY_COST: f64 = 1.0;
 /// Default per-query cost of the alternative model, `C_a`.
 pub const DEFAULT_ALTERNATIVE_COST: f64 = 0.0;
-/// Multiple of `ε Σ|g| / T` below which a difference of routing values is
+/// Multiple of `ε Σ|g|` below which a difference of routing values is
 /// treated as zero (see the module docs).
 pub const ROUNDING_FACTOR: f64 = 16.0;
 
@@ -310,7 +311,7 @@ impl Reference {
 }
 
 /// All routing metrics of scores `psi_hat` against gains `gain` with cost
-/// differences `costs` (DESIGN.md §2.3).
+/// differences `costs` (`docs/method.md` §4).
 ///
 /// `rho_grid` must be finite, within `[0, 1]` and strictly increasing;
 /// `w_grid` must be finite and `≥ 0` (any order). Either grid may be empty.
@@ -459,8 +460,9 @@ fn routed_value(order: &[usize], gain: ArrayView1<f64>, k: usize) -> f64 {
     total / gain.len() as f64
 }
 
-/// `ROUNDING_FACTOR · ε · Σ|g| / T`, scaled so it bounds summation error of
-/// mean-type quantities over the gains (0 for all-zero gains, hence `<=`).
+/// `ROUNDING_FACTOR · ε · Σ|g|`: bounds the summation error of the
+/// `(1/T)`-scaled sums over the gains (see the module docs; 0 for all-zero
+/// gains, hence `<=`).
 fn rounding_tolerance(gain: ArrayView1<f64>) -> f64 {
     let sum_abs: f64 = gain.iter().map(|g| g.abs()).sum();
     ROUNDING_FACTOR * f64::EPSILON * sum_abs

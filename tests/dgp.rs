@@ -420,7 +420,7 @@ fn healthbench_like_labels_and_constants_match_truth() {
         let pref_sq: Vec<f64> = (&data.train.pref_y() - &eta).mapv(|v| v * v).to_vec();
         assert_mean("PB noise variance", &pref_sq, 0.36, 0.0);
         assert!(data.train_propensity.iter().all(|&p| p == 0.4));
-        // The two bias shapes have about the same spread (DESIGN §8): sd of Δ
+        // The two bias shapes have about the same spread (the scenario's documentation): sd of Δ
         // is 0.358 (linear) and 0.57·sd(tanh Z) ≈ 0.357 (tanh).
         let sd = data.train_delta.std(1.0);
         assert!((sd - 0.358).abs() < 0.01, "sd of {bias} bias {sd}");

@@ -350,7 +350,7 @@ fn cli_simulate_and_scenarios_run() {
     }
 }
 
-/// DESIGN.md issue check: on healthbench-like at n_gold = 100, the
+/// The method's headline claim: on healthbench-like at n_gold = 100, the
 /// meta-routers' mean MSE of ψ̂ is below pooled's and pb-only's by more than 3
 /// Monte Carlo SEs (paired differences over replicates).
 #[test]

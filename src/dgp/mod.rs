@@ -6,7 +6,7 @@
 //! queries are chosen, hence the true propensity `p(s) = P(t = 1 | s)` of the
 //! pooled training rows (the paper's Lemma 1). Every label is "truth plus
 //! noise": a GS label is `r = ψ(s) + ε` and a PB label has conditional mean
-//! `η(s)`. The scenarios are those of DESIGN §8:
+//! `η(s)`. The scenarios:
 //!
 //! | name | file | features | split |
 //! |---|---|---|---|

@@ -1,6 +1,6 @@
 //! Inference on average PB bias, mean GS gain, the best linear projection of
 //! the bias and the value of a routing policy, from a DR-learner router's
-//! cross-fitted nuisances (DESIGN.md §2.4).
+//! cross-fitted nuisances (`docs/method.md` §6).
 //!
 //! # Model
 //! Pooled rows `(s_k, t_k, o_k)`, `k = 1..N`, `t = 1` for GS rows (`o = r`),

@@ -81,7 +81,7 @@ pub enum Assemble {
 /// | Name | Default | Purpose | Range |
 /// |---|---|---|---|
 /// | `method` | — | estimator | [`Method`] |
-/// | `learner` | ridge (GCV, linear) | every role without its own learner | [`LearnerConfig`] |
+/// | `learner` | ridge (linear basis, leave-one-out penalty) | every role without its own learner | [`LearnerConfig`] |
 /// | `outcome_learner` | `learner` | `μ̂`, `μ̂₁`, `μ̂₀` | |
 /// | `bias_learner` | `learner` | bias stage `Δ̂` | |
 /// | `final_learner` | `learner` | ψ refit, `η̂`, baselines | |

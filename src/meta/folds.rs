@@ -1,4 +1,4 @@
-//! Stratified K-fold assignment for cross-fitting (DESIGN.md §2.1 step 1).
+//! Stratified K-fold assignment for cross-fitting (`docs/method.md` §2.1).
 //!
 //! # Algorithm
 //! GS rows and PB rows are each permuted with the `folds` stream and dealt

@@ -1,5 +1,5 @@
-//! Scale normalization of GS labels against PB labels (paper Remark 1; DESIGN.md
-//! §2.1 step 0).
+//! Scale normalization of GS labels against PB labels (paper Remark 1;
+//! `docs/method.md` §2.0).
 //!
 //! # Model
 //! GS and PB evaluations may live on different scales (a 0–10 rubric score vs a

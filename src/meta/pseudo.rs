@@ -1,4 +1,4 @@
-//! Bias-stage targets of the R- and DR-learners (DESIGN.md §2.1 step 3).
+//! Bias-stage targets of the R- and DR-learners (`docs/method.md` §2.3).
 //!
 //! # Model
 //! Pooled rows `(s_k, t_k, o_k)` with `t = 1` for GS rows and `t = 0` for PB

@@ -6,7 +6,7 @@
 //! A summary holds one row per grid point × method × metric (× position in
 //! the ρ or w grid for curve metrics) with the mean over replicates, its Monte
 //! Carlo standard error (MCSE), the number of contributing replicates and the
-//! number of failed fits (DESIGN.md §5, §9). Reports only rearrange these
+//! number of failed fits (`docs/method.md` §5). Reports only rearrange these
 //! numbers; they never recompute a metric.
 //!
 //! # Algorithm

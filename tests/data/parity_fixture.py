@@ -9,7 +9,7 @@ the repository root:
     python3 -m venv /tmp/pyref && /tmp/pyref/bin/pip install numpy
     /tmp/pyref/bin/python tests/data/parity_fixture.py
 
-Everything below is written from DESIGN.md §2.1 with plain numpy linear
+Everything below is written from docs/method.md §2 with plain numpy linear
 algebra, without reference to the Rust code:
 
 ridge(x, y, w, lam): standardize x with the weighted mean and weighted sd
