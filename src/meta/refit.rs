@@ -2,7 +2,7 @@
 //!
 //! # Algorithm
 //! **Bias stage.** The bias learner is fit to the pseudo-outcomes on the rows
-//! kept after trimming, with the stage's weights ([`BiasStage`]).
+//! kept after trimming, with the stage's weights.
 //!
 //! **Refit** (default, the paper's integrative step). PB labels are corrected
 //! by the estimated bias and the final learner is fit on
