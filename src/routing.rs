@@ -362,7 +362,6 @@ pub fn evaluate(
             eval.value.push(None);
             eval.eg.push(None);
             eval.neg.push(None);
-            eval.eg_paper.push(None);
             continue;
         }
         eval.reached += 1;
@@ -377,14 +376,25 @@ pub fn evaluate(
         eval.value.push(Some(value));
         eval.eg.push(Some(eg));
         eval.neg.push(Some(neg));
-        eval.eg_paper.push(paper_scale.map(|m| eg / m));
     }
+    eval.eg_paper = match paper_scale {
+        Some(m) => on_paper_scale(&eval.eg, m),
+        None => vec![None; n],
+    };
     eval.neg_area = trapezoid(rho_grid, &eval.neg);
     eval.regret = w_grid
         .iter()
         .map(|&w| regret_at(psi_hat, gain, costs, w))
         .collect();
     Ok(eval)
+}
+
+/// The paper's scale: `EG(ρ) / m` at every reached grid point, with `m` the
+/// mean gain of the test law (`None` stays `None`). [`evaluate`] uses the test
+/// set's own mean; a simulation passes the population constant instead, so
+/// the denominator does not vary between replicates.
+pub fn on_paper_scale(eg: &[Option<f64>], mean_gain: f64) -> Vec<Option<f64>> {
+    eg.iter().map(|v| v.map(|eg| eg / mean_gain)).collect()
 }
 
 /// `Reg(w)` for one cost weight (inputs already validated).
@@ -597,6 +607,15 @@ mod tests {
         assert_eq!(e.reached, 5);
         assert_abs_diff_eq!(e.oracle_value[2], 0.175, epsilon = TOL);
         assert_abs_diff_eq!(e.random_value[3], 0.1125, epsilon = TOL);
+        // The paper's scale with a population constant m = 0.035 instead of
+        // the test set's mean 0.15: EG(0.75) = 0.0125 → 0.0125/0.035 = 5/14.
+        let paper = on_paper_scale(&e.eg, 0.035);
+        assert_abs_diff_eq!(paper[3].unwrap(), 5.0 / 14.0, epsilon = TOL);
+        assert_abs_diff_eq!(paper[1].unwrap(), -2.5, epsilon = TOL);
+        assert_eq!(
+            on_paper_scale(&[None, Some(0.07)], 0.035),
+            [None, Some(2.0)]
+        );
     }
 
     #[test]

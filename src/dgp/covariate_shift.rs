@@ -267,6 +267,16 @@ impl Scenario for CovariateShift {
         .into_simulated(self)
     }
 
+    fn test_mean_gain(&self) -> f64 {
+        // E ψ = 0.035 + 0.2 E s₁ (the other terms have mean 0 under both laws).
+        let gamma = self.params.gamma;
+        match self.params.test_from {
+            TestFrom::Pref => 0.035,
+            TestFrom::Gold => 0.035 + 0.2 * gamma,
+            TestFrom::Pooled => 0.035 + 0.2 * self.kappa() * gamma,
+        }
+    }
+
     fn constants(&self) -> PopulationConstants {
         let gamma = self.params.gamma;
         let kappa = self.kappa();

@@ -151,6 +151,12 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     /// Row counts and dimension of one replicate (for validating a study
     /// before it runs).
     fn sizes(&self) -> ScenarioSizes;
+    /// `m = E ψ(s)` over the law of the test queries: the population constant
+    /// that puts efficiency gains on the paper's scale (`EG / m`). By default
+    /// the pooled law's `E ψ` (test queries drawn like the training pool).
+    fn test_mean_gain(&self) -> f64 {
+        self.constants().mean_psi
+    }
 }
 
 /// Row counts and dimension of a scenario's replicate.

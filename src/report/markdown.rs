@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::format::{format_coordinate, format_number, format_significant, MISSING};
-use super::view::{View, RHO_METRICS, W_METRIC};
-use crate::study::record::{Summary, SummaryRow};
+use super::view::{metrics_on, View};
+use crate::study::record::{Direction, MetricAxis, Summary, SummaryRow, METRICS};
 
 /// Renders `summary.md` from a summary.
 ///
@@ -41,6 +41,7 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
         "Cells show mean ± Monte Carlo SE; scalar cells add (replicates contributing, failed fits). \
          `—` marks a value that is not available.\n"
     )?;
+    write_definitions(out)?;
     if view.points.is_empty() {
         writeln!(out, "_The summary has no rows._")?;
         return Ok(());
@@ -78,14 +79,110 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
             }
             writeln!(out)?;
         }
+        write_paired(out, view, point)?;
         write_inference(out, view, point)?;
-        for metric in RHO_METRICS {
+        for metric in metrics_on(MetricAxis::Rho) {
             write_curve(out, view, point, metric, &summary.rho, "ρ")?;
         }
-        write_curve(out, view, point, W_METRIC, &summary.w, "w")?;
+        for metric in metrics_on(MetricAxis::W) {
+            write_curve(out, view, point, metric, &summary.w, "w")?;
+        }
         for metric in view.other_curve_metrics() {
             write_curve(out, view, point, metric, &[], "index")?;
         }
+    }
+    Ok(())
+}
+
+/// What every metric means: symbol, units, definition, direction.
+fn write_definitions(out: &mut String) -> std::fmt::Result {
+    writeln!(out, "### Metrics\n")?;
+    writeln!(out, "| metric | symbol | units | better | definition |")?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for m in METRICS {
+        let better = match m.direction {
+            Direction::Higher => "higher",
+            Direction::Lower => "lower",
+            Direction::TowardZero => "closer to 0",
+            Direction::Neither => "—",
+        };
+        let over = match m.axis {
+            MetricAxis::Scalar => "",
+            MetricAxis::Rho => " (at each usage ratio ρ)",
+            MetricAxis::W => " (at each cost weight w)",
+        };
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {better} | {}{over} |",
+            m.name, m.symbol, m.units, m.definition
+        )?;
+    }
+    writeln!(
+        out,
+        "\nTest queries are the replicate's held-out queries; ψ, Δ are the scenario's true \
+         functions. Paired differences (`method − reference`) average the difference over the \
+         replicates where both methods succeeded, with its own Monte Carlo SE.\n"
+    )
+}
+
+/// Paired differences of the scalar metrics and the peak of `eg_paper`, one
+/// table per reference method.
+fn write_paired(out: &mut String, view: &View, point: usize) -> std::fmt::Result {
+    let grid = view.points[point];
+    let references: Vec<&str> = {
+        let mut seen: Vec<&str> = Vec::new();
+        for row in &view.summary.rows {
+            if let Some(v) = row.versus.as_deref() {
+                if &row.grid == grid && !seen.contains(&v) {
+                    seen.push(v);
+                }
+            }
+        }
+        seen
+    };
+    let scalars = metrics_on(MetricAxis::Scalar);
+    for reference in references {
+        writeln!(
+            out,
+            "### Paired differences: method − `{}`\n",
+            escape(reference)
+        )?;
+        write!(out, "| method |")?;
+        for metric in &scalars {
+            write!(out, " Δ {} |", escape(metric))?;
+        }
+        writeln!(out)?;
+        write!(out, "|---|")?;
+        for _ in &scalars {
+            write!(out, "---:|")?;
+        }
+        writeln!(out)?;
+        for method in view.methods.iter().filter(|m| **m != reference) {
+            let cells: Vec<String> = scalars
+                .iter()
+                .map(|metric| {
+                    view.summary
+                        .rows
+                        .iter()
+                        .find(|r| {
+                            &r.grid == grid
+                                && r.method == *method
+                                && r.versus.as_deref() == Some(reference)
+                                && r.metric == *metric
+                        })
+                        .map_or_else(|| MISSING.to_string(), scalar_cell)
+                })
+                .collect();
+            if cells.iter().all(|c| c == MISSING) {
+                continue;
+            }
+            write!(out, "| {} |", escape(method))?;
+            for cell in cells {
+                write!(out, " {cell} |")?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }
@@ -154,7 +251,7 @@ fn curve_title(metric: &str) -> String {
     match metric {
         "eg" => "Efficiency gain EG(ρ)".to_string(),
         "neg" => "Normalized efficiency gain NEG(ρ)".to_string(),
-        "eg_paper" => "Paper-scale efficiency gain EG(ρ) / mean gain".to_string(),
+        "eg_paper" => "The paper's normalized efficiency gain EG(ρ)/m".to_string(),
         "regret" => "Regret Reg(w)".to_string(),
         other => format!("`{}` by position", escape(other)),
     }

@@ -43,14 +43,19 @@
 //! let row = SummaryRow {
 //!     grid: BTreeMap::from([("n_gold".to_string(), serde_json::json!(100))]),
 //!     method: "r-learner".to_string(),
+//!     versus: None,
 //!     metric: "mse_psi".to_string(),
 //!     index: None,
+//!     rho: None,
+//!     w: None,
 //!     mean: Some(0.012345),
 //!     mcse: Some(0.00051),
 //!     n: 20,
 //!     failures: 0,
 //! };
 //! let summary = Summary {
+//!     format: meta_router::study::record::SUMMARY_FORMAT.to_string(),
+//!     provenance: Default::default(),
 //!     study: "demo".to_string(),
 //!     seed: 1,
 //!     replicates: 20,

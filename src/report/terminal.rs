@@ -13,7 +13,9 @@ pub fn terminal_table(summary: &Summary) -> String {
         summary
             .rows
             .iter()
-            .filter(|r| &r.grid == grid && r.method == method && r.metric == metric)
+            .filter(|r| {
+                r.versus.is_none() && &r.grid == grid && r.method == method && r.metric == metric
+            })
             .cloned()
             .collect::<Vec<_>>()
     };
@@ -22,7 +24,11 @@ pub fn terminal_table(summary: &Summary) -> String {
         (Some(m), None) => format!("{m:.4}"),
         _ => "—".to_string(),
     };
-    for row in summary.rows.iter().filter(|r| r.metric == "mse_psi") {
+    for row in summary
+        .rows
+        .iter()
+        .filter(|r| r.versus.is_none() && r.metric == "mse_psi")
+    {
         if current_grid.as_ref() != Some(&row.grid) {
             let point: Vec<String> = row.grid.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             let _ = writeln!(

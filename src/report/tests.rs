@@ -34,8 +34,11 @@ fn row(
     SummaryRow {
         grid: grid.clone(),
         method: method.to_string(),
+        versus: None,
         metric: metric.to_string(),
         index,
+        rho: None,
+        w: None,
         mean,
         mcse,
         n,
@@ -161,6 +164,8 @@ fn synthetic_summary() -> Summary {
     let mut rows = point_rows(&grid(&[("n_gold", json!(100))]), 1.0);
     rows.extend(point_rows(&grid(&[("n_gold", json!(500))]), 0.4));
     Summary {
+        format: crate::study::record::SUMMARY_FORMAT.to_string(),
+        provenance: Default::default(),
         study: "synthetic".to_string(),
         seed: 7,
         replicates: 20,
@@ -204,6 +209,8 @@ fn markdown_has_expected_cells_and_no_nan() {
 #[test]
 fn markdown_of_empty_summary_is_well_formed() {
     let summary = Summary {
+        format: crate::study::record::SUMMARY_FORMAT.to_string(),
+        provenance: Default::default(),
         study: "empty".to_string(),
         seed: 1,
         replicates: 0,

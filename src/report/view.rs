@@ -5,15 +5,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::study::record::{Summary, SummaryRow};
+use crate::study::record::{MetricAxis, Summary, SummaryRow, METRICS};
 
-/// Scalar metrics shown first, in this order; others follow by name.
-const SCALAR_ORDER: [&str; 3] = ["mse_psi", "mse_delta", "neg_area"];
-
-/// Curve metrics over the ρ grid.
-pub(crate) const RHO_METRICS: [&str; 3] = ["eg", "neg", "eg_paper"];
-/// Curve metric over the w grid.
-pub(crate) const W_METRIC: &str = "regret";
+/// Metrics of one kind (scalar, ρ curve, w curve), in report order.
+pub(crate) fn metrics_on(axis: MetricAxis) -> Vec<&'static str> {
+    METRICS
+        .iter()
+        .filter(|m| m.axis == axis)
+        .map(|m| m.name)
+        .collect()
+}
 
 type Key<'a> = (usize, &'a str, &'a str, Option<usize>);
 
@@ -24,6 +25,8 @@ pub(crate) struct View<'a> {
     /// Distinct methods, in order of first appearance.
     pub(crate) methods: Vec<&'a str>,
     rows: HashMap<Key<'a>, &'a SummaryRow>,
+    /// The rows of single methods (not paired differences), in order.
+    plain: Vec<&'a SummaryRow>,
 }
 
 impl<'a> View<'a> {
@@ -31,7 +34,7 @@ impl<'a> View<'a> {
         let mut points: Vec<&BTreeMap<String, Value>> = Vec::new();
         let mut methods: Vec<&str> = Vec::new();
         let mut rows = HashMap::new();
-        for row in &summary.rows {
+        for row in summary.rows.iter().filter(|r| r.versus.is_none()) {
             let point = match points.iter().position(|p| **p == row.grid) {
                 Some(i) => i,
                 None => {
@@ -52,6 +55,7 @@ impl<'a> View<'a> {
             points,
             methods,
             rows,
+            plain: summary.rows.iter().filter(|r| r.versus.is_none()).collect(),
         }
     }
 
@@ -68,12 +72,12 @@ impl<'a> View<'a> {
     /// Scalar metric names present anywhere, standard ones first.
     pub(crate) fn scalar_metrics(&self) -> Vec<&'a str> {
         let mut others: Vec<&str> = self
-            .summary
-            .rows
+            .plain
             .iter()
+            .copied()
             .filter(|r| {
                 r.index.is_none()
-                    && !SCALAR_ORDER.contains(&r.metric.as_str())
+                    && !metrics_on(MetricAxis::Scalar).contains(&r.metric.as_str())
                     // `target.measure` rows go to the inference table.
                     && !r.metric.contains('.')
             })
@@ -81,9 +85,8 @@ impl<'a> View<'a> {
             .collect();
         others.sort_unstable();
         others.dedup();
-        SCALAR_ORDER
-            .iter()
-            .copied()
+        metrics_on(MetricAxis::Scalar)
+            .into_iter()
             .filter(|m| self.has_metric(m, false))
             .chain(others)
             .collect()
@@ -92,9 +95,9 @@ impl<'a> View<'a> {
     /// Inference targets (prefixes of `<target>.coverage` rows), sorted.
     pub(crate) fn inference_targets(&self) -> Vec<&'a str> {
         let mut targets: Vec<&str> = self
-            .summary
-            .rows
+            .plain
             .iter()
+            .copied()
             .filter_map(|r| r.metric.strip_suffix(".coverage"))
             .collect();
         targets.sort_unstable();
@@ -104,8 +107,7 @@ impl<'a> View<'a> {
 
     /// Whether any row has this metric (as a curve when `curve`).
     pub(crate) fn has_metric(&self, metric: &str, curve: bool) -> bool {
-        self.summary
-            .rows
+        self.plain
             .iter()
             .any(|r| r.metric == metric && r.index.is_some() == curve)
     }
@@ -113,13 +115,13 @@ impl<'a> View<'a> {
     /// Indexed metrics other than the known curves (rendered by position).
     pub(crate) fn other_curve_metrics(&self) -> Vec<&'a str> {
         let mut names: Vec<&str> = self
-            .summary
-            .rows
+            .plain
             .iter()
+            .copied()
             .filter(|r| {
                 r.index.is_some()
-                    && !RHO_METRICS.contains(&r.metric.as_str())
-                    && r.metric != W_METRIC
+                    && !metrics_on(MetricAxis::Rho).contains(&r.metric.as_str())
+                    && !metrics_on(MetricAxis::W).contains(&r.metric.as_str())
             })
             .map(|r| r.metric.as_str())
             .collect();
@@ -130,8 +132,7 @@ impl<'a> View<'a> {
 
     /// Largest index present for a metric (None when it has no curve rows).
     pub(crate) fn max_index(&self, metric: &str) -> Option<usize> {
-        self.summary
-            .rows
+        self.plain
             .iter()
             .filter(|r| r.metric == metric)
             .filter_map(|r| r.index)
@@ -144,8 +145,7 @@ impl<'a> View<'a> {
             .iter()
             .copied()
             .filter(|m| {
-                self.summary
-                    .rows
+                self.plain
                     .iter()
                     .any(|r| r.method == *m && r.metric == metric)
             })

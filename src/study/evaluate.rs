@@ -32,7 +32,11 @@ pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<(Record, f64)> {
         folds: seed_for(spec.seed, g as u64, r as u64, Purpose::Folds),
         learner: seed_for(spec.seed, g as u64, r as u64, Purpose::Learner),
     };
-    let data = point.scenario.build().and_then(|scenario| {
+    let scenario = point.scenario.build();
+    // The paper's scale divides EG by the test law's mean gain, a population
+    // constant (not the replicate's own test mean).
+    let mean_gain = scenario.as_ref().map_or(f64::NAN, |s| s.test_mean_gain());
+    let data = scenario.and_then(|scenario| {
         scenario.draw(&mut stream(spec.seed, g as u64, r as u64, Purpose::Data))
     });
     spec.methods
@@ -40,7 +44,7 @@ pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<(Record, f64)> {
         .map(|method| {
             let started = Instant::now();
             let outcome = match &data {
-                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r)),
+                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r), mean_gain),
                 Err(e) => Err(format!("drawing the replicate's data failed: {e}")),
             };
             let seconds = started.elapsed().as_secs_f64();
@@ -73,9 +77,15 @@ fn evaluate_method(
     data: &SimulatedData,
     seeds: FitSeeds,
     unit: (usize, usize),
+    mean_gain: f64,
 ) -> std::result::Result<Evaluated, String> {
-    let (metrics, diagnostics) =
+    let (mut metrics, diagnostics) =
         fit_and_score(spec, method, data, seeds, unit).map_err(|e| e.to_string())?;
+    metrics.eg_paper = if mean_gain.is_finite() && mean_gain != 0.0 {
+        routing::on_paper_scale(&metrics.eg, mean_gain)
+    } else {
+        vec![None; metrics.eg.len()]
+    };
     if let Some((name, value)) = metrics.first_non_finite() {
         return Err(format!(
             "metric `{name}` is not finite ({value}); the fit produced unusable predictions"

@@ -348,15 +348,7 @@ fn finish(spec: &StudySpec, dir: &Path, mut records: Vec<Record>) -> Result<Summ
         &dir.join(store::RECORDS_FILE),
         store::records_text(&records).as_bytes(),
     )?;
-    let summary = summary::summarize(
-        &spec.name,
-        spec.seed,
-        spec.replicates,
-        &spec.evaluation.rho,
-        &spec.evaluation.w,
-        &methods,
-        &records,
-    );
+    let summary = summary::summarize(spec, &records);
     let mut text = serde_json::to_string_pretty(&summary).expect("summary serializes");
     text.push('\n');
     write_atomic(&dir.join(store::SUMMARY_FILE), text.as_bytes())?;

@@ -33,6 +33,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The value of metric `name` at curve position `index` (`None` for
+    /// scalar metrics); `None` when undefined (e.g. a curve point not reached).
+    /// Unknown names are looked up among the extra metrics.
+    pub fn value(&self, name: &str, index: Option<usize>) -> Option<f64> {
+        let at = |curve: &Vec<Option<f64>>| index.and_then(|i| curve.get(i).copied().flatten());
+        match name {
+            "mse_psi" => self.mse_psi,
+            "mse_delta" => self.mse_delta,
+            "neg_area" => self.neg_area,
+            "eg" => at(&self.eg),
+            "neg" => at(&self.neg),
+            "eg_paper" => at(&self.eg_paper),
+            "regret" => index.and_then(|i| self.regret.get(i).copied()),
+            other => self.extra.get(other).copied(),
+        }
+    }
+
     /// The first metric value that is NaN or infinite, with its name
     /// (`eg[3]` for position 3 of a curve).
     pub fn first_non_finite(&self) -> Option<(String, f64)> {
@@ -95,7 +112,126 @@ pub struct Record {
     pub legacy_seconds: Option<f64>,
 }
 
-/// One summary row: a metric (at one ρ or w index) of one method at one grid point.
+/// Which grid a metric runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricAxis {
+    /// One value per replicate.
+    Scalar,
+    /// One value per usage ratio ρ of the `rho` grid.
+    Rho,
+    /// One value per cost weight of the `w` grid.
+    W,
+}
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Larger is better.
+    Higher,
+    /// Smaller is better.
+    Lower,
+    /// Closer to zero is better (a bias, a relative error).
+    TowardZero,
+    /// No better side (a truth, a nominal level, a coverage compared with it).
+    Neither,
+}
+
+/// A metric's definition: the one place that names, orders and defines the
+/// metrics of study records and summaries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricInfo {
+    /// Name in records, summaries and claims.
+    pub name: &'static str,
+    /// Symbol used in tables and figures.
+    pub symbol: &'static str,
+    /// Grid it runs over.
+    pub axis: MetricAxis,
+    /// Which way it improves.
+    pub direction: Direction,
+    /// Units.
+    pub units: &'static str,
+    /// Definition, over which queries.
+    pub definition: &'static str,
+}
+
+/// Every routing and estimation metric of a record, in report order
+/// (definitions in `docs/method.md` §4).
+pub const METRICS: &[MetricInfo] = &[
+    MetricInfo {
+        name: "mse_psi",
+        symbol: "MSE(ψ̂)",
+        axis: MetricAxis::Scalar,
+        direction: Direction::Lower,
+        units: "squared GS units",
+        definition: "mean over the test queries of (ψ̂(q) − ψ(q))², ψ the true gain",
+    },
+    MetricInfo {
+        name: "mse_delta",
+        symbol: "MSE(Δ̂)",
+        axis: MetricAxis::Scalar,
+        direction: Direction::Lower,
+        units: "squared PB units",
+        definition: "meta-learners only: mean over the test queries of (Δ̂(q) − Δ_c(q))², Δ_c = (c − 1)ψ + Δ the bias on the normalized scale (Δ when c = 1)",
+    },
+    MetricInfo {
+        name: "neg_area",
+        symbol: "A",
+        axis: MetricAxis::Scalar,
+        direction: Direction::Higher,
+        units: "none (the oracle's is about 1)",
+        definition: "area under NEG(ρ) over the ρ grid (trapezoid rule)",
+    },
+    MetricInfo {
+        name: "eg",
+        symbol: "EG(ρ)",
+        axis: MetricAxis::Rho,
+        direction: Direction::Higher,
+        units: "GS units per test query",
+        definition: "V(ρ) − ρ·mean(g): the mean gain of routing the top round(ρT) test queries by ψ̂ to the primary model, minus random routing of the same share",
+    },
+    MetricInfo {
+        name: "neg",
+        symbol: "NEG(ρ)",
+        axis: MetricAxis::Rho,
+        direction: Direction::Higher,
+        units: "none (1 = the oracle)",
+        definition: "EG(ρ) / (V*(ρ) − ρ·mean(g)), V* the oracle's value; 0 where the denominator is 0 (ρ = 0, 1)",
+    },
+    MetricInfo {
+        name: "eg_paper",
+        symbol: "EG(ρ)/m",
+        axis: MetricAxis::Rho,
+        direction: Direction::Higher,
+        units: "multiples of the mean gain",
+        definition: "the paper's normalized efficiency gain: EG(ρ) divided by m, the mean gain of the test law (a scenario constant, the same in every replicate)",
+    },
+    MetricInfo {
+        name: "regret",
+        symbol: "Reg(w)",
+        axis: MetricAxis::W,
+        direction: Direction::Lower,
+        units: "GS units per test query",
+        definition: "mean over the test queries of (g − w c)(1{g > w c} − 1{ψ̂ > w c}) ≥ 0: the gain lost to wrong decisions at cost weight w",
+    },
+];
+
+/// The definition of metric `name`; inference measures (`<target>.<measure>`)
+/// get theirs from the measure.
+pub fn metric_direction(name: &str) -> Direction {
+    if let Some(info) = METRICS.iter().find(|m| m.name == name) {
+        return info.direction;
+    }
+    match name.rsplit_once('.').map(|(_, measure)| measure) {
+        Some("bias" | "se_rel_error" | "error") => Direction::TowardZero,
+        Some("emp_se" | "model_se" | "mean_length" | "length" | "se") => Direction::Lower,
+        _ => Direction::Neither,
+    }
+}
+
+/// One summary row: a metric (at one ρ or w position) of one method at one
+/// grid point, or the paired difference of two methods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryRow {
@@ -103,35 +239,96 @@ pub struct SummaryRow {
     pub grid: BTreeMap<String, serde_json::Value>,
     /// Method label.
     pub method: String,
+    /// For a paired difference: the reference method; the row then holds
+    /// `method − versus` over the replicates where both succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versus: Option<String>,
     /// Metric name (`mse_psi`, `eg`, `regret`, …).
     pub metric: String,
     /// Position in the ρ or w grid for curve metrics, else `None`.
     pub index: Option<usize>,
+    /// The usage ratio at `index` (ρ-curve metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rho: Option<f64>,
+    /// The cost weight at `index` (w-curve metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub w: Option<f64>,
     /// Mean over successful replicates (`None` when there are none).
     pub mean: Option<f64>,
     /// Monte Carlo standard error of the mean (`None` when fewer than 2 values).
     pub mcse: Option<f64>,
     /// Number of replicates contributing.
     pub n: usize,
-    /// Number of failed fits of this method at this grid point.
+    /// Number of failed fits of this method at this grid point (of either
+    /// method, for a paired difference).
     pub failures: usize,
 }
+
+/// Population constants of one grid point's scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointConstants {
+    /// The grid point's parameter values.
+    pub grid: BTreeMap<String, serde_json::Value>,
+    /// The scenario.
+    pub scenario: String,
+    /// `E ψ` over the pooled training law.
+    pub mean_psi: f64,
+    /// `θ_Δ = E[Δ | t = 0]`.
+    pub mean_delta_pref: f64,
+    /// `θ_ψ = E[ψ | t = 0]`.
+    pub mean_psi_pref: f64,
+    /// `E Δ` over the pooled training law.
+    pub mean_delta: f64,
+    /// `m`, the test law's mean gain (the denominator of `eg_paper`).
+    pub test_mean_gain: f64,
+    /// 0 when exact, else the Monte Carlo SE of the constants.
+    pub accuracy: f64,
+}
+
+/// Where a summary came from. Everything here depends only on the spec and
+/// the code's version (the git revision of a run is in `run.json`), so
+/// re-running a study with the same code rewrites it byte for byte.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// Crate version that computed the records.
+    pub crate_version: String,
+    /// SHA-256 of the resolved spec.
+    pub spec_hash: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Nominal level of the intervals of inference targets.
+    pub level: f64,
+    /// Reference methods of the paired-difference rows.
+    pub compare_to: Vec<String>,
+    /// Population constants per grid point.
+    pub constants: Vec<PointConstants>,
+}
+
+/// Version tag of `summary.json`.
+pub const SUMMARY_FORMAT: &str = "meta-router-summary/2";
 
 /// `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
+    /// [`SUMMARY_FORMAT`].
+    pub format: String,
     /// Study name.
     pub study: String,
     /// Master seed.
     pub seed: u64,
     /// Replicates per grid point.
     pub replicates: usize,
+    /// Provenance.
+    pub provenance: Provenance,
     /// The usage-ratio grid.
     pub rho: Vec<f64>,
     /// The cost-weight grid.
     pub w: Vec<f64>,
-    /// The summary rows, ordered by grid index, method order in the spec, metric.
+    /// The summary rows, ordered by grid index, then each method (spec order)
+    /// with its metrics, then the paired differences.
     pub rows: Vec<SummaryRow>,
 }
 

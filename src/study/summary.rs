@@ -20,14 +20,11 @@
 
 use std::collections::BTreeSet;
 
-use super::record::{Record, Summary, SummaryRow};
-
-/// Scalar metrics, in report order.
-pub const SCALAR_METRICS: &[&str] = &["mse_psi", "mse_delta", "neg_area"];
-/// Curve metrics over the ρ grid.
-pub const RHO_METRICS: &[&str] = &["eg", "neg", "eg_paper"];
-/// Curve metrics over the w grid.
-pub const W_METRICS: &[&str] = &["regret"];
+use super::record::{
+    MetricAxis, MetricInfo, PointConstants, Provenance, Record, Summary, SummaryRow, METRICS,
+    SUMMARY_FORMAT,
+};
+use super::spec::StudySpec;
 
 /// Puts records in canonical order: grid index, replicate, then method in the
 /// order of `methods` (unknown labels last, by name).
@@ -54,121 +51,200 @@ pub fn mean_and_mcse(values: &[f64]) -> (Option<f64>, Option<f64>) {
     crate::stats::mean_and_se(values)
 }
 
-/// Builds the summary from records (any order).
-pub fn summarize(
-    study: &str,
-    seed: u64,
-    replicates: usize,
-    rho: &[f64],
-    w: &[f64],
-    methods: &[String],
-    records: &[Record],
-) -> Summary {
+/// Builds the summary of `spec`'s study from records (any order): per grid
+/// point and method every metric of [`METRICS`] (curves at every grid
+/// position), the extra metrics and the inference measures; then, for every
+/// reference method of `compare_to`, the paired differences of every other
+/// method to it.
+pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
+    let methods = spec.method_labels();
+    let compare_to = spec.compare_to();
+    let (rho, w) = (&spec.evaluation.rho, &spec.evaluation.w);
     let mut sorted = records.to_vec();
-    sort_records(&mut sorted, methods);
+    sort_records(&mut sorted, &methods);
     let grid_indices: BTreeSet<usize> = sorted.iter().map(|r| r.grid_index).collect();
+    let positions = |metric: &MetricInfo| -> Vec<(Option<usize>, Option<f64>, Option<f64>)> {
+        match metric.axis {
+            MetricAxis::Scalar => vec![(None, None, None)],
+            MetricAxis::Rho => rho
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (Some(i), Some(r), None))
+                .collect(),
+            MetricAxis::W => w
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (Some(i), None, Some(v)))
+                .collect(),
+        }
+    };
     let mut rows = Vec::new();
     for &g in &grid_indices {
         let at_point: Vec<&Record> = sorted.iter().filter(|r| r.grid_index == g).collect();
         let grid = at_point[0].grid.clone();
-        let mut labels: Vec<String> = methods.to_vec();
+        let mut labels: Vec<String> = methods.clone();
         for r in &at_point {
             if !labels.contains(&r.method) {
                 labels.push(r.method.clone());
             }
         }
-        for label in labels {
-            let of_method: Vec<&Record> = at_point
+        let of_method = |label: &str| -> Vec<&Record> {
+            at_point
                 .iter()
                 .copied()
                 .filter(|r| r.method == label)
-                .collect();
-            if of_method.is_empty() {
+                .collect()
+        };
+        for label in &labels {
+            let all = of_method(label);
+            if all.is_empty() {
                 continue;
             }
-            let failures = of_method.iter().filter(|r| !r.ok).count();
-            let ok: Vec<&Record> = of_method.iter().copied().filter(|r| r.ok).collect();
-            let mut push = |metric: &str, index: Option<usize>, values: Vec<f64>| {
-                let (mean, mcse) = mean_and_mcse(&values);
-                rows.push(SummaryRow {
+            let failures = all.iter().filter(|r| !r.ok).count();
+            let ok: Vec<&Record> = all.iter().copied().filter(|r| r.ok).collect();
+            let row = |metric: &str,
+                       (index, at_rho, at_w): (Option<usize>, Option<f64>, Option<f64>),
+                       values: &[f64]| {
+                let (mean, mcse) = mean_and_mcse(values);
+                SummaryRow {
                     grid: grid.clone(),
                     method: label.clone(),
+                    versus: None,
                     metric: metric.to_string(),
                     index,
+                    rho: at_rho,
+                    w: at_w,
                     mean,
                     mcse,
                     n: values.len(),
                     failures,
-                });
-            };
-            for &metric in SCALAR_METRICS {
-                let values: Vec<f64> = ok
-                    .iter()
-                    .filter_map(|r| match metric {
-                        "mse_psi" => r.metrics.mse_psi,
-                        "mse_delta" => r.metrics.mse_delta,
-                        _ => r.metrics.neg_area,
-                    })
-                    .collect();
-                if metric == "mse_delta" && values.is_empty() {
-                    continue;
                 }
-                push(metric, None, values);
+            };
+            for metric in METRICS {
+                for position in positions(metric) {
+                    let values: Vec<f64> = ok
+                        .iter()
+                        .filter_map(|r| r.metrics.value(metric.name, position.0))
+                        .collect();
+                    if metric.name == "mse_delta" && values.is_empty() {
+                        continue;
+                    }
+                    rows.push(row(metric.name, position, &values));
+                }
             }
             let extra: BTreeSet<&String> = ok.iter().flat_map(|r| r.metrics.extra.keys()).collect();
             for name in extra {
-                let values = ok
+                let values: Vec<f64> = ok
                     .iter()
                     .filter_map(|r| r.metrics.extra.get(name).copied())
                     .collect();
-                push(name, None, values);
-            }
-            for &metric in RHO_METRICS {
-                for i in 0..rho.len() {
-                    let values = ok
-                        .iter()
-                        .filter_map(|r| {
-                            let curve = match metric {
-                                "eg" => &r.metrics.eg,
-                                "neg" => &r.metrics.neg,
-                                _ => &r.metrics.eg_paper,
-                            };
-                            curve.get(i).copied().flatten()
-                        })
-                        .collect();
-                    push(metric, Some(i), values);
-                }
-            }
-            for &metric in W_METRICS {
-                for i in 0..w.len() {
-                    let values = ok
-                        .iter()
-                        .filter_map(|r| r.metrics.regret.get(i).copied())
-                        .collect();
-                    push(metric, Some(i), values);
-                }
+                rows.push(row(name, (None, None, None), &values));
             }
             for (metric, mean, mcse, n) in inference_rows(&ok) {
                 rows.push(SummaryRow {
-                    grid: grid.clone(),
-                    method: label.clone(),
-                    metric,
-                    index: None,
                     mean,
                     mcse,
                     n,
-                    failures,
+                    ..row(&metric, (None, None, None), &[])
                 });
+            }
+        }
+        // Paired differences to each reference method.
+        for reference in &compare_to {
+            let base = of_method(reference);
+            if base.is_empty() {
+                continue;
+            }
+            for label in labels.iter().filter(|l| *l != reference) {
+                let other = of_method(label);
+                if other.is_empty() {
+                    continue;
+                }
+                let pairs: Vec<(&Record, &Record)> = other
+                    .iter()
+                    .filter_map(|a| {
+                        base.iter()
+                            .find(|b| b.replicate == a.replicate)
+                            .map(|b| (*a, *b))
+                    })
+                    .collect();
+                let failures = pairs.iter().filter(|(a, b)| !(a.ok && b.ok)).count();
+                for metric in METRICS {
+                    for (index, at_rho, at_w) in positions(metric) {
+                        let diffs: Vec<f64> = pairs
+                            .iter()
+                            .filter(|(a, b)| a.ok && b.ok)
+                            .filter_map(|(a, b)| {
+                                Some(
+                                    a.metrics.value(metric.name, index)?
+                                        - b.metrics.value(metric.name, index)?,
+                                )
+                            })
+                            .collect();
+                        if diffs.is_empty() && metric.name == "mse_delta" {
+                            continue;
+                        }
+                        let (mean, mcse) = mean_and_mcse(&diffs);
+                        rows.push(SummaryRow {
+                            grid: grid.clone(),
+                            method: label.clone(),
+                            versus: Some(reference.clone()),
+                            metric: metric.name.to_string(),
+                            index,
+                            rho: at_rho,
+                            w: at_w,
+                            mean,
+                            mcse,
+                            n: diffs.len(),
+                            failures,
+                        });
+                    }
+                }
             }
         }
     }
     Summary {
-        study: study.to_string(),
-        seed,
-        replicates,
-        rho: rho.to_vec(),
-        w: w.to_vec(),
+        format: SUMMARY_FORMAT.to_string(),
+        study: spec.name.clone(),
+        seed: spec.seed,
+        replicates: spec.replicates,
+        provenance: provenance(spec, compare_to),
+        rho: rho.clone(),
+        w: w.clone(),
         rows,
+    }
+}
+
+/// The summary's provenance: code version, spec hash, constants per grid point.
+fn provenance(spec: &StudySpec, compare_to: Vec<String>) -> Provenance {
+    let constants = spec
+        .points
+        .iter()
+        .filter_map(|point| {
+            let scenario = point.scenario.build().ok()?;
+            let c = scenario.constants();
+            Some(PointConstants {
+                grid: point.values.clone(),
+                scenario: scenario.name().to_string(),
+                mean_psi: c.mean_psi,
+                mean_delta_pref: c.mean_delta_pref,
+                mean_psi_pref: c.mean_psi_pref,
+                mean_delta: c.mean_delta,
+                test_mean_gain: scenario.test_mean_gain(),
+                accuracy: c.accuracy,
+            })
+        })
+        .collect();
+    Provenance {
+        crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        spec_hash: super::store::sha256_hex(&spec.resolved_toml()),
+        scenario: spec
+            .points
+            .first()
+            .map_or_else(String::new, |p| p.scenario.name().to_string()),
+        level: spec.evaluation.level,
+        compare_to,
+        constants,
     }
 }
 
@@ -302,6 +378,78 @@ mod tests {
         assert!((mcse.unwrap() - (14.0f64 / 12.0).sqrt()).abs() < 1e-15);
         assert_eq!(mean_and_mcse(&[]), (None, None));
         assert_eq!(mean_and_mcse(&[2.5]), (Some(2.5), None));
+    }
+
+    /// Paired differences by hand: three replicates of `A` and `pooled` with
+    /// MSE (0.5, 0.4, 0.9) and (0.7, 0.5, 0.8); one failed fit of `A` at
+    /// replicate 3 drops that pair.
+    #[test]
+    fn paired_differences_by_hand() {
+        use super::super::record::Metrics;
+        let spec = StudySpec::parse(
+            "name = \"p\"\nseed = 1\nreplicates = 4\n[scenario]\nname = \"healthbench-like\"\n\
+             pool = 300\nn_test = 50\nd = 3\n[evaluation]\nrho = [0.0, 1.0]\nw = [0.0]\n\
+             [[methods]]\nlabel = \"A\"\nmethod = \"gs-only\"\n[[methods]]\nmethod = \"pooled\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let record = |method: &str, replicate: usize, mse: Option<f64>| Record {
+            grid: Default::default(),
+            grid_index: 0,
+            replicate,
+            method: method.into(),
+            ok: mse.is_some(),
+            error: mse.is_none().then(|| "failed".to_string()),
+            metrics: Metrics {
+                mse_psi: mse,
+                neg_area: mse.map(|_| 0.1),
+                eg: vec![Some(0.0), Some(0.0)],
+                neg: vec![Some(0.0), Some(0.0)],
+                eg_paper: vec![Some(0.0), Some(0.0)],
+                regret: vec![0.0],
+                ..Metrics::default()
+            },
+            diagnostics: Default::default(),
+            legacy_seconds: None,
+        };
+        let records = vec![
+            record("A", 0, Some(0.5)),
+            record("pooled", 0, Some(0.7)),
+            record("A", 1, Some(0.4)),
+            record("pooled", 1, Some(0.5)),
+            record("A", 2, Some(0.9)),
+            record("pooled", 2, Some(0.8)),
+            record("A", 3, None),
+            record("pooled", 3, Some(0.6)),
+        ];
+        let summary = summarize(&spec, &records);
+        assert_eq!(summary.provenance.compare_to, ["pooled"]);
+        let row = summary
+            .rows
+            .iter()
+            .find(|r| {
+                r.method == "A" && r.versus.as_deref() == Some("pooled") && r.metric == "mse_psi"
+            })
+            .unwrap();
+        // Differences −0.2, −0.1, 0.1.
+        let diffs = [0.5 - 0.7, 0.4 - 0.5, 0.9 - 0.8];
+        let mean = diffs.iter().sum::<f64>() / 3.0;
+        let ss: f64 = diffs.iter().map(|d| (d - mean) * (d - mean)).sum();
+        assert_eq!(row.n, 3);
+        assert_eq!(row.failures, 1);
+        assert!((row.mean.unwrap() - mean).abs() < 1e-15);
+        assert!((row.mcse.unwrap() - (ss / 2.0 / 3.0).sqrt()).abs() < 1e-15);
+        // Curve rows carry their ρ value; the reference has no row against itself.
+        assert!(summary
+            .rows
+            .iter()
+            .any(|r| r.metric == "eg" && r.rho == Some(1.0)));
+        assert!(!summary
+            .rows
+            .iter()
+            .any(|r| r.method == "pooled" && r.versus.is_some()));
+        // The population constants of the grid point are recorded.
+        assert_eq!(summary.provenance.constants[0].test_mean_gain, 0.035);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use plotters::style::{register_font, FontStyle};
 mod draw;
 mod layout;
 
-use super::view::{View, W_METRIC};
+use super::view::View;
 use crate::error::{Error, Result};
 use crate::study::record::Summary;
 use draw::draw_figure;
@@ -104,7 +104,7 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     figures.extend(curve_figure(
         &view,
         "regret_vs_w",
-        W_METRIC,
+        "regret",
         &summary.w,
         format!("Routing regret vs cost weight (study {study})"),
         "cost weight w",

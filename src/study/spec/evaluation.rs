@@ -34,6 +34,10 @@ pub struct EvaluationSpec {
     /// Cost weight `w` of the routing policy `π = 1{ψ̂ > w}` in `policy_value`.
     #[serde(skip_serializing_if = "is_zero")]
     pub policy_cost: f64,
+    /// Reference methods (labels) of the paired-difference rows of the
+    /// summary; default: `pooled` and `gs-only`, those the study has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare_to: Option<Vec<String>>,
 }
 
 /// An inference target of a study (`[evaluation] inference = [...]`).
@@ -96,6 +100,7 @@ impl Default for EvaluationSpec {
             projection_columns: DEFAULT_COLUMNS,
             truth_rows: DEFAULT_TRUTH_ROWS,
             policy_cost: 0.0,
+            compare_to: None,
         }
     }
 }

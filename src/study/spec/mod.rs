@@ -152,6 +152,9 @@ struct ResolvedSpec<'a> {
     methods: &'a [toml::Table],
 }
 
+/// Default reference methods of paired differences.
+pub const DEFAULT_COMPARE_TO: &[&str] = &["pooled", "gs-only"];
+
 /// Method names a spec may use.
 pub const METHOD_NAMES: &[&str] = &[
     "r-learner",
@@ -219,6 +222,16 @@ impl StudySpec {
             }
             methods.push(method);
         }
+        if let Some(labels) = &evaluation.compare_to {
+            for (i, label) in labels.iter().enumerate() {
+                if !methods.iter().any(|m| &m.label == label) {
+                    return Err(source.error(
+                        &format!("evaluation.compare_to[{i}]"),
+                        format!("no method is labelled `{label}`"),
+                    ));
+                }
+            }
+        }
         Ok(Self {
             name: raw.name,
             description: raw.description,
@@ -256,6 +269,20 @@ impl StudySpec {
     /// Method labels in spec order.
     pub fn method_labels(&self) -> Vec<String> {
         self.methods.iter().map(|m| m.label.clone()).collect()
+    }
+
+    /// Reference methods of the summary's paired differences: `[evaluation]
+    /// compare_to`, or by default the labels `pooled` and `gs-only` where the
+    /// study has them.
+    pub fn compare_to(&self) -> Vec<String> {
+        match &self.evaluation.compare_to {
+            Some(labels) => labels.clone(),
+            None => DEFAULT_COMPARE_TO
+                .iter()
+                .filter(|l| self.methods.iter().any(|m| m.label == **l))
+                .map(|l| l.to_string())
+                .collect(),
+        }
     }
 }
 
