@@ -209,6 +209,9 @@ fn publish(outcome: &mut RunOutcome) -> Result<()> {
 }
 
 fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
+    for warning in &spec.warnings {
+        eprintln!("warning: {warning}");
+    }
     let mut outcome = study::run(spec, options)?;
     publish(&mut outcome)?;
     eprintln!(

@@ -237,3 +237,80 @@ fn every_normalization_is_equivariant_in_the_gold_scale() {
         }
     }
 }
+
+/// Nuisances in sample (`cross_fit = false`, the authors' script): `μ̂` is one
+/// model fit on every row predicting every row.
+#[test]
+fn in_sample_nuisances_are_one_fit_on_all_rows() {
+    let data = data(80, 400, 6);
+    let mut config = config(Method::RLearner);
+    config.cross_fit = false;
+    let router = config.fit(&data, SEEDS).unwrap();
+    let mu = router.cross_fitted().unwrap().mean_outcome.clone().unwrap();
+    let pooled_x = data.pooled_x();
+    let all = fixed_ridge("poly2")
+        .learner()
+        .fit(pooled_x.view(), data.pooled_y().view(), None, 0)
+        .unwrap();
+    assert!(max_abs_diff(&mu, &all.predict(pooled_x.view())) < 1e-10);
+}
+
+/// `dr_outcome = "joint"`: μ̂₁ and μ̂₀ are one model on `[s, t]` evaluated at
+/// `t = 1` and `t = 0` (checked in sample, so the model is the full fit).
+#[test]
+fn joint_dr_outcome_model_evaluates_one_fit_at_both_arms() {
+    use meta_router::meta::DrOutcome;
+    let data = data(80, 400, 7);
+    let mut config = config(Method::DrLearner);
+    config.cross_fit = false;
+    config.dr_outcome = DrOutcome::Joint;
+    let router = config.fit(&data, SEEDS).unwrap();
+    let cf = router.cross_fitted().unwrap();
+    let x = data.pooled_x();
+    let t = data.pooled_t();
+    let with = |v: f64| {
+        concatenate(
+            Axis(1),
+            &[x.view(), Array2::from_elem((x.nrows(), 1), v).view()],
+        )
+        .unwrap()
+    };
+    let joint = fixed_ridge("poly2")
+        .learner()
+        .fit(
+            concatenate(Axis(1), &[x.view(), t.view().insert_axis(Axis(1))])
+                .unwrap()
+                .view(),
+            data.pooled_y().view(),
+            None,
+            0,
+        )
+        .unwrap();
+    assert!(
+        max_abs_diff(
+            cf.mean_gold.as_ref().unwrap(),
+            &joint.predict(with(1.0).view())
+        ) < 1e-10
+    );
+    assert!(
+        max_abs_diff(
+            cf.mean_pref.as_ref().unwrap(),
+            &joint.predict(with(0.0).view())
+        ) < 1e-10
+    );
+}
+
+/// `delta_clip` bounds every Δ̂.
+#[test]
+fn delta_clip_bounds_the_bias() {
+    let data = data(80, 400, 8);
+    let mut config = config(Method::DrLearner);
+    config.delta_clip = Some(0.35);
+    let router = config.fit(&data, SEEDS).unwrap();
+    let delta = router.predict_delta(test_x().view()).unwrap();
+    assert!(delta.iter().all(|d| d.abs() <= 0.35));
+    assert!(
+        delta.iter().any(|d| (d.abs() - 0.35).abs() < 1e-15),
+        "the clip binds somewhere"
+    );
+}

@@ -9,18 +9,23 @@
 //! `φ_k = (t_k − p̂_k)/(p̂_k(1 − p̂_k)) · (o_k − μ̂_{t_k}(s_k)) + μ̂₁(s_k) − μ̂₀(s_k)`
 //! on `s_k` with unit weights ([`pseudo::dr_learner_targets`]).
 //!
+//!
+//! With `dr_outcome = "joint"` (the authors' script) one model of `o` on
+//! `[s, t]` is fit instead, and `μ̂₁(s) = f(s, 1)`, `μ̂₀(s) = f(s, 0)`.
+//!
 //! # References
 //! Kennedy (2023), Towards optimal doubly robust estimation of heterogeneous
 //! causal effects, Electronic Journal of Statistics 17(2).
 
-use ndarray::{Array1, ArrayView1};
+use ndarray::{concatenate, Array1, ArrayView1, ArrayView2, Axis};
 
-use super::config::MetaRouterConfig;
+use super::config::{DrOutcome, MetaRouterConfig};
 use super::diagnostics::{Diagnostics, Role};
-use super::nuisances::{out_of_fold, Pooled};
+use super::nuisances::{nuisance_splits, out_of_fold, scatter, Pooled};
 use super::pseudo;
 use super::BiasTargets;
 use crate::error::Result;
+use crate::learners::Learner;
 
 /// Out-of-fold `μ̂₁`, `μ̂₀` and the DR-learner's targets `φ_k` (unit weights).
 pub(crate) fn targets(
@@ -38,14 +43,27 @@ pub(crate) fn targets(
             learner,
             pooled,
             assignment,
+            config.cross_fit,
             |k| (k < n_gold) == gold,
             role,
             learner_seed,
             diagnostics,
         )
     };
-    let mean_gold = arm(true, Role::OutcomeGold, diagnostics)?;
-    let mean_pref = arm(false, Role::OutcomePref, diagnostics)?;
+    let (mean_gold, mean_pref) = match config.dr_outcome {
+        DrOutcome::Separate => (
+            arm(true, Role::OutcomeGold, diagnostics)?,
+            arm(false, Role::OutcomePref, diagnostics)?,
+        ),
+        DrOutcome::Joint => joint_outcome(
+            learner,
+            pooled,
+            assignment,
+            config.cross_fit,
+            learner_seed,
+            diagnostics,
+        )?,
+    };
     let pseudo_outcome = pseudo::dr_learner_targets(
         pooled.outcome.view(),
         pooled.treatment.view(),
@@ -60,4 +78,39 @@ pub(crate) fn targets(
         mean_gold: Some(mean_gold),
         mean_pref: Some(mean_pref),
     })
+}
+
+/// One outcome model of `o` on `[s, t]` per fold (or in sample); returns its
+/// predictions at `t = 1` (`μ̂₁`) and `t = 0` (`μ̂₀`) for the fold's rows.
+fn joint_outcome(
+    learner: &dyn Learner,
+    pooled: &Pooled,
+    assignment: &[usize],
+    cross_fit: bool,
+    learner_seed: u64,
+    diagnostics: &mut Diagnostics,
+) -> Result<(Array1<f64>, Array1<f64>)> {
+    let with_t = |x: ArrayView2<f64>, t: ArrayView1<f64>| {
+        concatenate(Axis(1), &[x, t.insert_axis(Axis(1))]).expect("rows agree")
+    };
+    let augmented = with_t(pooled.x.view(), pooled.treatment.view());
+    let (mut mean_gold, mut mean_pref) = (Array1::zeros(pooled.len()), Array1::zeros(pooled.len()));
+    let mut per_fold = Vec::new();
+    for (fold, train, test) in nuisance_splits(assignment, cross_fit) {
+        let model = learner.fit(
+            augmented.select(Axis(0), &train).view(),
+            pooled.outcome.select(Axis(0), &train).view(),
+            None,
+            Role::Outcome.seed(learner_seed, fold),
+        )?;
+        let x_test = pooled.x.select(Axis(0), &test);
+        for (t, target) in [(1.0, &mut mean_gold), (0.0, &mut mean_pref)] {
+            let column = Array1::from_elem(test.len(), t);
+            let predicted = model.predict(with_t(x_test.view(), column.view()).view());
+            scatter(target, &test, predicted);
+        }
+        per_fold.push(model.diagnostics());
+    }
+    diagnostics.record_folds(Role::Outcome, &per_fold);
+    Ok((mean_gold, mean_pref))
 }

@@ -66,7 +66,9 @@ use crate::error::Result;
 use crate::learners::Predict;
 
 pub use baselines::fit_single;
-pub use config::{Assemble, Correction, FitSeeds, MetaRouterConfig, Method, PropensityMode};
+pub use config::{
+    Assemble, BiasLeaf, Correction, DrOutcome, FitSeeds, MetaRouterConfig, Method, PropensityMode,
+};
 pub use diagnostics::Diagnostics;
 pub use normalize::Normalize;
 
@@ -259,6 +261,11 @@ impl MetaRouterConfig {
         let stage = refit::BiasStage::new(self, &pooled, &targets, &propensity.kept)?;
         let delta_model = stage.fit(learner_seed)?;
         diagnostics.record(diagnostics::Role::Bias, delta_model.as_ref());
+        if let Some(fraction) = stage.leaf_weight {
+            diagnostics
+                .learners
+                .insert("bias.min_weight_leaf".into(), fraction);
+        }
         // Step 4: ψ̂ by refit on corrected labels, or by plug-in.
         let psi = refit::assemble(
             self,

@@ -72,13 +72,36 @@ pub(crate) fn fold_count(assignment: &[usize]) -> usize {
     assignment.iter().copied().max().unwrap_or(0) + 1
 }
 
+/// The (training rows, predicted rows) of each nuisance fit: one pair per
+/// fold (rows outside it, rows inside it) when cross-fitting; otherwise one
+/// fit on every row predicting every row (the authors' in-sample script).
+pub(crate) fn nuisance_splits(
+    assignment: &[usize],
+    cross_fit: bool,
+) -> Vec<(usize, Vec<usize>, Vec<usize>)> {
+    if cross_fit {
+        (0..fold_count(assignment))
+            .map(|fold| {
+                let (train, test) = split_rows(assignment, fold);
+                (fold, train, test)
+            })
+            .collect()
+    } else {
+        let all: Vec<usize> = (0..assignment.len()).collect();
+        vec![(0, all.clone(), all)]
+    }
+}
+
 /// Out-of-fold predictions of `learner` fit on `(s, o)`: for every fold, the
 /// model is trained on the rows outside it that `train_on` accepts and
-/// predicts every row inside it. Records the per-fold diagnostics under `role`.
+/// predicts every row inside it ([`nuisance_splits`]; in sample when
+/// `cross_fit` is off). Records the per-fold diagnostics under `role`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn out_of_fold(
     learner: &dyn Learner,
     pooled: &Pooled,
     assignment: &[usize],
+    cross_fit: bool,
     train_on: impl Fn(usize) -> bool,
     role: Role,
     learner_seed: u64,
@@ -86,8 +109,7 @@ pub(crate) fn out_of_fold(
 ) -> Result<Array1<f64>> {
     let mut predicted = Array1::zeros(pooled.len());
     let mut per_fold = Vec::new();
-    for fold in 0..fold_count(assignment) {
-        let (train, test) = split_rows(assignment, fold);
+    for (fold, train, test) in nuisance_splits(assignment, cross_fit) {
         let train: Vec<usize> = train.into_iter().filter(|&k| train_on(k)).collect();
         let model = learner.fit(
             pooled.x.select(Axis(0), &train).view(),
@@ -131,8 +153,7 @@ pub(crate) fn estimate_propensity(
             let learner = config.propensity_learner.learner();
             let mut p = Array1::zeros(pooled.len());
             let mut per_fold = Vec::new();
-            for fold in 0..fold_count(assignment) {
-                let (train, test) = split_rows(assignment, fold);
+            for (fold, train, test) in nuisance_splits(assignment, config.cross_fit) {
                 let model = learner.fit_probability(
                     pooled.x.select(Axis(0), &train).view(),
                     pooled.treatment.select(Axis(0), &train).view(),

@@ -33,6 +33,7 @@ pub(crate) fn targets(
         config.outcome().learner(),
         pooled,
         assignment,
+        config.cross_fit,
         |_| true,
         Role::Outcome,
         learner_seed,

@@ -4,6 +4,24 @@
 //! **Bias stage.** The bias learner is fit to the pseudo-outcomes on the rows
 //! kept after trimming, with the stage's weights.
 //!
+//! *Leaf rule of tree learners in the R-learner* (`bias_leaf = "weight-aware"`,
+//! the default). A leaf's weighted mean `Σ w z / Σ w` of R-learner targets
+//! `z = (o − μ̂)/(t − p̂)` with weights `w = (t − p̂)²` has variance
+//! `Σ w² Var(z) / (Σw)² = σ²/Σw` (as `w·Var(z) = σ²`): a leaf is as noisy as
+//! its *weight* says. With a few GS rows among many PB rows, `κ = n/N` small,
+//! a PB row weighs `κ²` and a leaf of a few PB rows has variance
+//! `σ²/(κ² · rows)`, hundreds of times a GS row's; a row-count rule allows such
+//! leaves and `Δ̂` blows up there. The weight-aware rule asks every leaf to
+//! weigh at least `min_samples_leaf` rows of the stage's effective sample
+//! size: `min_weight_leaf ≥ min_samples_leaf / n_eff`, `n_eff = (Σw)²/Σw²`
+//! (≈ `n` GS rows when `κ` is small; `N` for equal weights, where it is the
+//! row rule itself), so a leaf is never noisier than `min_samples_leaf` GS
+//! rows. A larger `min_weight_leaf` set on the forest is kept. The fraction
+//! used is reported as the diagnostic `bias.min_weight_leaf`.
+//!
+//! `delta_clip = a` clips every `Δ̂` prediction (corrections, plug-in, and
+//! the router's `Δ̂`) to `[−a, a]` (the authors' script).
+//!
 //! **Refit** (default, the paper's integrative step). PB labels are corrected
 //! by the estimated bias and the final learner is fit on
 //! `{(q_i, c·r_i)} ∪ {(q'_j, y_j + Δ̂₋ⱼ(q'_j))}` with weight 1 on GS rows and
@@ -23,25 +41,30 @@
 //!
 //! **Plug-in.** `ψ̂ = η̂ + Δ̂` with `η̂` the final learner on the PB rows.
 
-use ndarray::{Array1, ArrayView1, Axis};
+use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 
-use super::config::{Assemble, Correction, MetaRouterConfig};
+use super::config::{Assemble, BiasLeaf, Correction, MetaRouterConfig, Method};
 use super::diagnostics::{Diagnostics, Role};
 use super::nuisances::{fold_count, scatter, Pooled};
 use super::{BiasTargets, PsiModel};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::learners::{Learner, Predict};
+use crate::learners::{LearnerConfig, Predict};
 
 /// The bias stage's data: pooled rows, targets, weights and the kept rows.
 pub(crate) struct BiasStage<'a> {
-    learner: &'a dyn Learner,
+    /// The bias learner, with the weight-aware leaf rule applied.
+    learner: LearnerConfig,
     pooled: &'a Pooled,
     targets: &'a BiasTargets,
     /// Whether each pooled row enters the bias stage.
     kept: &'a [bool],
     /// The kept rows, ascending.
     kept_rows: Vec<usize>,
+    /// `delta_clip`.
+    clip: Option<f64>,
+    /// The leaf-weight fraction set by the weight-aware rule, if any.
+    pub leaf_weight: Option<f64>,
 }
 
 impl<'a> BiasStage<'a> {
@@ -62,28 +85,88 @@ impl<'a> BiasStage<'a> {
                 "trimming removed every GS row or every PB row from the bias stage",
             ));
         }
+        let mut learner = config.bias().clone();
+        let mut leaf_weight = None;
+        if config.method == Method::RLearner && config.bias_leaf == BiasLeaf::WeightAware {
+            if let LearnerConfig::Forest(forest) = &mut learner {
+                let w = targets.weights.select(Axis(0), &kept_rows);
+                let fraction = weight_aware_leaf(w.view(), forest.min_samples_leaf);
+                forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
+                leaf_weight = Some(forest.min_weight_leaf);
+            }
+        }
         Ok(Self {
-            learner: config.bias().learner(),
+            learner,
             pooled,
             targets,
             kept,
             kept_rows,
+            clip: config.delta_clip,
+            leaf_weight,
         })
     }
 
     /// Fits the bias learner on `rows` (pooled indices) with `seed`.
     fn fit_rows(&self, rows: &[usize], seed: u64) -> Result<Box<dyn Predict>> {
-        self.learner.fit(
+        let model = self.learner.learner().fit(
             self.pooled.x.select(Axis(0), rows).view(),
             self.targets.pseudo_outcome.select(Axis(0), rows).view(),
             Some(self.targets.weights.select(Axis(0), rows).view()),
             seed,
-        )
+        )?;
+        Ok(match self.clip {
+            Some(bound) => Box::new(ClippedDelta {
+                inner: model,
+                bound,
+            }),
+            None => model,
+        })
     }
 
     /// Step 3: `Δ̂` fit on every kept row.
     pub fn fit(&self, learner_seed: u64) -> Result<Box<dyn Predict>> {
         self.fit_rows(&self.kept_rows, Role::Bias.seed(learner_seed, 0))
+    }
+}
+
+/// The weight-aware leaf rule: the leaf-weight fraction
+/// `min(0.5, min_samples_leaf / n_eff)`, `n_eff = (Σw)²/Σw²` (module docs).
+pub fn weight_aware_leaf(weights: ArrayView1<f64>, min_samples_leaf: usize) -> f64 {
+    let total: f64 = weights.sum();
+    let squares: f64 = weights.iter().map(|w| w * w).sum();
+    if squares <= 0.0 {
+        return 0.0;
+    }
+    let n_eff = total * total / squares;
+    (min_samples_leaf.max(1) as f64 / n_eff).min(0.5)
+}
+
+/// A bias model whose predictions are clipped to `[−bound, bound]`.
+#[derive(Debug)]
+struct ClippedDelta {
+    inner: Box<dyn Predict>,
+    bound: f64,
+}
+
+impl Predict for ClippedDelta {
+    fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        self.inner
+            .predict(x)
+            .mapv(|v| v.clamp(-self.bound, self.bound))
+    }
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        self.inner.diagnostics()
+    }
+    fn out_of_bag(&self) -> Option<Array1<f64>> {
+        self.inner.out_of_bag().map(|v| {
+            v.mapv(|p| {
+                if p.is_finite() {
+                    p.clamp(-self.bound, self.bound)
+                } else {
+                    p
+                }
+            })
+        })
     }
 }
 
@@ -176,7 +259,7 @@ fn corrections(
         (Correction::Auto, None) => Correction::OutOfFold,
         (Correction::OutOfBag, None) => {
             return Err(Error::Unsupported {
-                learner: stage.learner.name().into(),
+                learner: stage.learner.learner().name().into(),
                 what: "give out-of-bag predictions (correction = \"out-of-bag\" needs a bagged bias learner)"
                     .into(),
             })
@@ -233,4 +316,36 @@ fn corrections(
         }
     };
     Ok((correction, rule))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    /// `n_eff = (Σw)²/Σw²`; the rule is `min_samples_leaf / n_eff`, capped at 0.5.
+    #[test]
+    fn weight_aware_leaf_by_hand() {
+        // Equal weights: n_eff = N, the rule is the row rule itself.
+        assert!((weight_aware_leaf(Array1::from_elem(200, 0.7).view(), 2) - 0.01).abs() < 1e-15);
+        // Two heavy rows and 1000 light ones: Σw = 2 + 1 = 3, Σw² = 2 + 0.001,
+        // n_eff = 9/2.001, so 1 row's worth is 2.001/9 of the total weight.
+        let mut w = Array1::from_elem(1002, 0.001);
+        w[0] = 1.0;
+        w[1] = 1.0;
+        assert!((weight_aware_leaf(w.view(), 1) - 2.001 / 9.0).abs() < 1e-12);
+        assert_eq!(weight_aware_leaf(array![1.0, 0.0].view(), 3), 0.5);
+        assert_eq!(weight_aware_leaf(array![0.0, 0.0].view(), 3), 0.0);
+    }
+
+    /// λ = 1 gives no weights; λ ≠ 1 weighs exactly the PB rows.
+    #[test]
+    fn corrected_labels_by_hand() {
+        let outcome = array![1.0, 2.0, 3.0, 4.0];
+        let (labels, weights) = corrected_labels(outcome.view(), 2, array![0.5, -1.0].view(), 1.0);
+        assert_eq!(labels, array![1.0, 2.0, 3.5, 3.0]);
+        assert!(weights.is_none());
+        let (_, weights) = corrected_labels(outcome.view(), 2, array![0.5, -1.0].view(), 2.5);
+        assert_eq!(weights.unwrap(), array![1.0, 1.0, 2.5, 2.5]);
+    }
 }

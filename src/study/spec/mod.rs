@@ -101,6 +101,8 @@ pub struct StudySpec {
     method_tables: Vec<toml::Table>,
     /// One scenario configuration per grid point.
     pub points: Vec<GridPoint>,
+    /// Settings that are valid but known to behave badly (printed before a run).
+    pub warnings: Vec<String>,
 }
 
 /// Truth of a grid point for inference studies: population constants and a
@@ -232,7 +234,19 @@ impl StudySpec {
                 }
             }
         }
+        let warnings = methods
+            .iter()
+            .filter_map(|m| match &m.kind {
+                MethodKind::Estimator(config) => Some((m.label.clone(), config.warnings())),
+                _ => None,
+            })
+            .flat_map(|(label, list)| {
+                list.into_iter()
+                    .map(move |w| format!("method `{label}`: {w}"))
+            })
+            .collect();
         Ok(Self {
+            warnings,
             name: raw.name,
             description: raw.description,
             seed: raw.seed,
@@ -393,6 +407,50 @@ fn describe_point(values: &BTreeMap<String, serde_json::Value>) -> String {
     format!(" (at grid point {})", parts.join(", "))
 }
 
+/// Presets of an estimator table (`preset = "…"`): their values are the
+/// defaults the table's own keys override.
+pub const METHOD_PRESETS: &[&str] = &["paper-script"];
+
+/// `table` over the values of its `preset`, if it names one.
+fn with_preset(table: &toml::Table, index: usize, source: &Source) -> Result<toml::Table> {
+    let key = format!("methods[{index}].preset");
+    let Some(preset) = table.get("preset") else {
+        return Ok(table.clone());
+    };
+    let method: crate::meta::Method = table
+        .get("method")
+        .cloned()
+        .and_then(|m| m.try_into().ok())
+        .ok_or_else(|| {
+            source.error(
+                &format!("methods[{index}].method"),
+                "a preset needs an estimator method",
+            )
+        })?;
+    let base = match preset.as_str() {
+        Some("paper-script") => MetaRouterConfig::paper_script(method),
+        _ => {
+            return Err(source.error(
+                &key,
+                format!(
+                    "unknown preset {preset} (known: {})",
+                    METHOD_PRESETS.join(", ")
+                ),
+            ))
+        }
+    };
+    let mut merged = match toml::Value::try_from(&base) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => unreachable!("an estimator configuration serializes to a table"),
+    };
+    for (k, v) in table {
+        if k != "preset" {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(merged)
+}
+
 fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<MethodSpec> {
     let key = |k: &str| format!("methods[{index}].{k}");
     let name = match table.get("method") {
@@ -466,16 +524,17 @@ fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<Me
             MethodKind::AllGold(learner)
         }
         other if METHOD_NAMES.contains(&other) || other == "r" || other == "dr" => {
-            let config: MetaRouterConfig = deserialize_located(&toml::Value::Table(rest.clone()))
+            let table = with_preset(&rest, index, source)?;
+            let config: MetaRouterConfig = deserialize_located(&toml::Value::Table(table))
                 .map_err(|(path, message)| {
-                let inner = render(&path);
-                let at = if inner.is_empty() {
-                    format!("methods[{index}]")
-                } else {
-                    key(&inner)
-                };
-                source.error(&at, message)
-            })?;
+                    let inner = render(&path);
+                    let at = if inner.is_empty() {
+                        format!("methods[{index}]")
+                    } else {
+                        key(&inner)
+                    };
+                    source.error(&at, message)
+                })?;
             for (role, learner) in config.learner_roles() {
                 learner.validate().map_err(|e| learner_error(role, e))?;
             }
