@@ -844,3 +844,25 @@ fn catalog_lists_every_scenario_and_every_key_with_its_default() {
     let pool = prbench.parameters.iter().find(|p| p.key == "pool").unwrap();
     assert_eq!(pool.default, "676");
 }
+
+/// PB labels on another scale (`pref_scale = a`): the labels' conditional mean
+/// is `η = a(ψ − Δ₀)`, so `Δ = (1 − a)ψ + aΔ₀`, and the constants follow.
+#[test]
+fn healthbench_like_pb_labels_on_another_scale() {
+    let text = "name = \"healthbench-like\"\npool = 20000\nn_test = 100\nn_gold = 2000\npref_scale = 3.0";
+    let (scenario, data) = check_truth(text);
+    let base = build("name = \"healthbench-like\"\npool = 20000\nn_test = 100\nn_gold = 2000");
+    let x = data.train.pooled_x();
+    let psi = scenario.psi(x.view());
+    let expected = -2.0 * &psi + 3.0 * &base.delta(x.view());
+    let error = (&scenario.delta(x.view()) - &expected)
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(error < 1e-12, "{error}");
+    let constants = scenario.constants();
+    assert!((constants.mean_delta - (-2.0 * 0.035 + 3.0 * 0.10)).abs() < 1e-15);
+    assert_rejects(
+        "name = \"healthbench-like\"\npref_scale = 0.0",
+        "pref_scale",
+    );
+}

@@ -86,6 +86,10 @@ pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
     ("delta_intercept", "constant term δ₀ of Δ"),
     ("delta_linear", "slope of z₁ in Δ when bias = linear"),
     ("delta_tanh", "amplitude of tanh(z₁) in Δ when bias = tanh"),
+    (
+        "pref_scale",
+        "scale a > 0 of PB labels: y = a·(ψ − Δ₀ + ε') with Δ₀ the bias above, so Δ = (1 − a)ψ + a·Δ₀ (1: same scale)",
+    ),
 ];
 
 /// Shape of the bias `Δ` in `z₁`.
@@ -175,6 +179,9 @@ pub struct PoolParams<S: PoolSizes> {
     pub delta_linear: f64,
     /// Amplitude of `tanh(z₁)` in Δ (`bias = "tanh"`).
     pub delta_tanh: f64,
+    /// Scale `a` of PB labels: `y = a·(ψ − Δ₀ + ε')`, `Δ₀` the bias above
+    /// (a PB rubric on another scale, the case of the paper's Remark 1).
+    pub pref_scale: f64,
     /// The default sizes (no config key).
     #[serde(skip)]
     pub sizes: S,
@@ -202,6 +209,7 @@ impl<S: PoolSizes> Default for PoolParams<S> {
             delta_intercept: 0.10,
             delta_linear: 0.358,
             delta_tanh: 0.57,
+            pref_scale: 1.0,
             sizes: S::default(),
         }
     }
@@ -224,6 +232,7 @@ impl PrbenchParams {
             delta_intercept,
             delta_linear,
             delta_tanh,
+            pref_scale,
             sizes: _,
         } = self;
         HealthbenchParams {
@@ -240,6 +249,7 @@ impl PrbenchParams {
             delta_intercept,
             delta_linear,
             delta_tanh,
+            pref_scale,
             sizes: HealthbenchSizes,
         }
     }
@@ -268,6 +278,13 @@ impl HealthbenchLike {
         check_count("d", params.dim, 3, "ψ and Δ use z₁, z₂, z₃")?;
         check_scale("sigma_gold", params.sigma_gold)?;
         check_scale("sigma_pref", params.sigma_pref)?;
+        if !(params.pref_scale.is_finite() && params.pref_scale > 0.0) {
+            return Err(crate::error::Error::param(
+                "pref_scale",
+                params.pref_scale,
+                "the PB label scale must be finite and > 0",
+            ));
+        }
         for (key, value) in [
             ("psi_intercept", params.psi_intercept),
             ("psi_sin", params.psi_sin),
@@ -298,12 +315,24 @@ impl HealthbenchLike {
         p.psi_intercept + p.psi_sin * (PI * z2 / 2.0).sin() + p.psi_tanh * (2.0 * z3).tanh()
     }
 
-    fn delta_row(&self, s: ArrayView1<f64>) -> f64 {
+    /// `Δ₀`, the bias on the GS scale (`Δ` itself when `pref_scale = 1`).
+    fn base_delta_row(&self, s: ArrayView1<f64>) -> f64 {
         let p = &self.params;
         let z1 = s[0];
         match p.bias {
             BiasShape::Linear => p.delta_intercept + p.delta_linear * z1,
             BiasShape::Tanh => p.delta_intercept + p.delta_tanh * z1.tanh(),
+        }
+    }
+
+    /// `Δ = ψ − η` with `η = a(ψ − Δ₀)`: `(1 − a)ψ + a·Δ₀`.
+    fn delta_row(&self, s: ArrayView1<f64>) -> f64 {
+        let a = self.params.pref_scale;
+        let base = self.base_delta_row(s);
+        if a == 1.0 {
+            base
+        } else {
+            (1.0 - a) * self.psi_row(s) + a * base
         }
     }
 }
@@ -352,16 +381,31 @@ impl Scenario for HealthbenchLike {
         let psi = self.psi(x.view());
         let eta = &psi - &self.delta(x.view());
         let gold_label = &psi + &gold_noise;
+        // y = a(ψ − Δ₀ + ε') = η + a ε'.
+        let pref_noise = if p.pref_scale == 1.0 {
+            pref_noise
+        } else {
+            p.pref_scale * pref_noise
+        };
         let pref_label = &eta + &pref_noise;
         Drawn::from_split(&x, &gold_label, &pref_label, (&test, &gold, &pref)).into_simulated(self)
     }
 
     fn constants(&self) -> PopulationConstants {
+        // E ψ = psi_intercept and E Δ₀ = delta_intercept (the sin, tanh and
+        // linear terms of standard normal scores have mean 0).
+        let p = &self.params;
+        let a = p.pref_scale;
+        let mean_delta = if a == 1.0 {
+            p.delta_intercept
+        } else {
+            (1.0 - a) * p.psi_intercept + a * p.delta_intercept
+        };
         PopulationConstants {
-            mean_psi: self.params.psi_intercept,
-            mean_delta_pref: self.params.delta_intercept,
-            mean_psi_pref: self.params.psi_intercept,
-            mean_delta: self.params.delta_intercept,
+            mean_psi: p.psi_intercept,
+            mean_delta_pref: mean_delta,
+            mean_psi_pref: p.psi_intercept,
+            mean_delta,
             accuracy: 0.0,
         }
     }
