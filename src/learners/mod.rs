@@ -22,6 +22,7 @@ pub mod boosting;
 pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
+pub(crate) mod numerics;
 pub mod ridge;
 mod tree;
 
