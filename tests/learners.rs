@@ -6,7 +6,7 @@
 use meta_router::error::Error;
 use meta_router::learners::basis::Basis;
 use meta_router::learners::kernel_ridge::Bandwidth;
-use meta_router::learners::ridge::{Penalty, PenaltyGrid};
+use meta_router::learners::ridge::{Penalty, PenaltyGrid, Solver};
 use meta_router::learners::{
     KernelRidgeParams, Learner, LearnerConfig, LogisticParams, Predict, RidgeParams,
 };
@@ -94,6 +94,21 @@ fn weight_two_equals_duplicating_a_row_for_every_learner() {
         },
         // λ = 0 on a full-rank design: no jitter, still exact.
         RidgeParams::fixed(0.0),
+        // The SVD path, for every penalty rule.
+        RidgeParams {
+            solver: Solver::Svd,
+            ..RidgeParams::fixed(0.01)
+        },
+        RidgeParams {
+            basis: Basis::Poly2,
+            solver: Solver::Svd,
+            ..RidgeParams::default()
+        },
+        RidgeParams {
+            penalty: Penalty::Gcv,
+            solver: Solver::Svd,
+            ..RidgeParams::default()
+        },
     ];
     for params in &ridges {
         let diff = weight_two_vs_duplicate(params, x.view(), y.view(), false);
@@ -450,6 +465,13 @@ fn all_learners() -> Vec<(Box<dyn Learner>, bool)> {
             }),
             false,
         ),
+        (
+            Box::new(RidgeParams {
+                solver: Solver::Svd,
+                ..RidgeParams::default()
+            }),
+            false,
+        ),
         (Box::new(KernelRidgeParams::default()), false),
         (Box::new(LogisticParams::default()), true),
     ]
@@ -701,6 +723,29 @@ mod backends {
                         a.as_slice().unwrap()
                     ) < 1e-10,
                     "reconstruction, n = {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn thin_svd_agrees() {
+        for (rows, cols, seed) in [(50usize, 7usize, 20u64), (6, 30, 21), (120, 120, 22)] {
+            let a = normal_matrix(rows, cols, seed);
+            let s1 = faer_backend::thin_svd(a.view()).unwrap();
+            let s2 = openblas_backend::thin_svd(a.view()).unwrap();
+            assert!(
+                relative(s2.values.as_slice().unwrap(), s1.values.as_slice().unwrap()) < 1e-12,
+                "singular values, {rows}x{cols}"
+            );
+            for svd in [&s1, &s2] {
+                let rebuilt = (&svd.u * &svd.values).dot(&svd.v.t());
+                assert!(
+                    relative(
+                        rebuilt.as_standard_layout().as_slice().unwrap(),
+                        a.as_slice().unwrap()
+                    ) < 1e-12,
+                    "reconstruction, {rows}x{cols}"
                 );
             }
         }

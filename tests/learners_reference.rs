@@ -4,7 +4,8 @@
 //! Run with `cargo test --release --test learners_reference`.
 
 use meta_router::learners::basis::Basis;
-use meta_router::learners::{Learner, LogisticParams, Predict};
+use meta_router::learners::ridge::{Penalty, Solver};
+use meta_router::learners::{Learner, LogisticParams, Predict, RidgeParams};
 use ndarray::{Array1, Array2};
 use serde_json::Value;
 
@@ -78,5 +79,52 @@ fn logistic_matches_scikit_learn_with_default_settings() {
         );
         assert!(train < 1e-8 && test < 1e-8, "{name}: {train:e} / {test:e}");
         assert!(iterations <= 12.0, "{name}: {iterations} iterations");
+    }
+}
+
+/// Ridge with a tiny fixed penalty on ill-conditioned weighted designs
+/// (condition number of `W^{1/2}Z` 3.3e3 and 8.0e4, of `G + λS I` 1.1e7 and
+/// 6.5e9; zero-weight rows included) against a 50-digit mpmath solution
+/// (tests/data/ridge_exact_fixture.py): the automatic solver choice takes the
+/// SVD path and agrees to 1e-11 on the training rows and on new rows; the
+/// Cholesky path on the normal equations is printed for comparison.
+#[test]
+fn ridge_svd_path_matches_an_exact_solution() {
+    let f = fixture("ridge_exact.json");
+    let cases = f["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let (x, y, w, x_new) = (
+            matrix(&case["x"]),
+            vector(&case["y"]),
+            vector(&case["w"]),
+            matrix(&case["x_new"]),
+        );
+        let (exact_train, exact_new) = (vector(&case["p_train"]), vector(&case["p_new"]));
+        let error = |solver: Solver| {
+            let params = RidgeParams {
+                penalty: Penalty::Fixed(case["penalty"].as_f64().unwrap()),
+                solver,
+                ..RidgeParams::default()
+            };
+            let fitted = params.fit(x.view(), y.view(), Some(w.view()), 0).unwrap();
+            let train = max_abs_diff(&fitted.predict(x.view()), &exact_train);
+            let new = max_abs_diff(&fitted.predict(x_new.view()), &exact_new);
+            (
+                train.max(new),
+                diagnostic(fitted.as_ref(), "svd"),
+                diagnostic(fitted.as_ref(), "condition"),
+            )
+        };
+        let (auto, auto_svd, condition) = error(Solver::Auto);
+        let (svd, ..) = error(Solver::Svd);
+        let (gram, gram_svd, gram_condition) = error(Solver::Gram);
+        println!(
+            "{name}: max |ŷ − exact| auto (svd = {auto_svd}) {auto:.2e}, svd {svd:.2e}, \
+             gram/Cholesky {gram:.2e}; condition {condition:.3e} (gram path {gram_condition:.3e})"
+        );
+        assert_eq!((auto_svd, gram_svd), (1.0, 0.0), "{name}");
+        assert!(auto < 1e-11 && svd < 1e-11, "{name}: {auto:e} / {svd:e}");
     }
 }

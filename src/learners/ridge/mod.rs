@@ -1,5 +1,6 @@
 //! Weighted ridge regression on a basis expansion, with the penalty chosen by
-//! weighted leave-one-out, weighted GCV, or fixed.
+//! weighted leave-one-out, weighted GCV, or fixed, solved from the Gram matrix
+//! or, when that is ill-conditioned, from the SVD of the weighted design.
 //!
 //! # Model
 //! Inputs are weighted-standardized and expanded by a [`Basis`] into features
@@ -45,11 +46,38 @@
 //!   n_gold = 100 and 0.105 vs 0.027 at n_gold = 500; DR and the baselines
 //!   are unchanged to three decimals.
 //!
+//! **Solver** (`solver = "auto"`, the default): everything above works on the
+//! Gram matrix `G` (or `K`), whose condition number is the square of the
+//! weighted design's, `κ(G + λS I) ≈ κ(W^{1/2}Φ)²` for small λ; so its
+//! relative error grows like `ε κ(G + λS I)`. After the Gram path, the fit's
+//! condition number `κ = κ(G + λS I)` at the penalty used is checked (the
+//! 2-norm one `(e_max + λS)/(e_min + λS)` from the spectrum for LOO/GCV, the
+//! 1-norm one `‖M‖₁‖M⁻¹‖₁` from the Cholesky solve's inverse for a fixed
+//! penalty). If `κ >` [`AUTO_SVD_CONDITION`] `= 1e6`, or the Cholesky solve
+//! needed jitter, or the Gram path failed with a linear-algebra error, the fit
+//! (and the penalty search) is recomputed from the thin SVD of the weighted
+//! design `W^{1/2}Φ = U diag(σ) Vᵀ` on the positively weighted rows, with the
+//! same formulas in terms of `e = σ²` (`β̂ = V diag(σ/(σ² + μ)) Uᵀ W^{1/2}(y − ȳ_w)`,
+//! leverages `w_i/S + Σ_j U_ij² σ_j²/(σ_j² + μ)`); singular values at or below
+//! `max(n₊, p)·ε·σ_max` count as 0, so `λ = 0` on a rank-deficient design gives
+//! the minimum-norm solution instead of a jittered one. Its error grows like
+//! `ε κ(W^{1/2}Φ) = ε √κ`. Measured against a 50-digit solution
+//! (`tests/data/ridge_exact_fixture.py`, weighted, fixed λ ≈ 1e-13):
+//! at `κ(G + λS I) = 1.1e7` the fitted values are off by 7.4e-12 through the
+//! Gram/Cholesky path and 1.6e-14 through the SVD path; at `6.5e9`, 1.1e-8
+//! and 1.0e-12. The threshold 1e6 keeps the Gram path's error near 1e-12 on
+//! values of order 1; the committed studies' ridge fits have `κ ≤ 10` (a
+//! poly2 basis of standardized inputs is well conditioned), so they never
+//! take the SVD path. `solver = "gram"` or `"svd"` forces one path.
+//!
 //! Cost: `O(N p²)` for the Gram matrix plus `O(p³)` for the factorization
-//! (`O(n₊² p + n₊³)` in dual form).
+//! (`O(n₊² p + n₊³)` in dual form); the SVD path costs `O(n₊ p min(n₊, p))`
+//! more, with the same order of memory as the weighted design.
 //!
 //! Diagnostics: `penalty` (λ used), `jitter`, `df`, `gcv` (omitted when
-//! `df ≥ n_eff`); with random features also `bandwidth`.
+//! `df ≥ n_eff`), `loo` (LOO only), `condition` (κ above, of the path that
+//! produced the fit), `svd` (1 when the SVD path produced it, else 0); with
+//! random features also `bandwidth`.
 //!
 //! # References
 //! - Hoerl & Kennard (1970), "Ridge regression", *Technometrics* 12(1).
@@ -85,9 +113,42 @@ mod solve;
 
 pub(crate) use penalty::WeightedProblem;
 pub use penalty::{Penalty, PenaltyChoice, PenaltyGrid};
+use solve::solve_svd;
 pub(crate) use solve::{solve_dual, solve_primal};
 
+/// Condition number of the penalized system `G + λS I` above which
+/// `solver = "auto"` recomputes a fit by the SVD of the weighted design (see
+/// the module docs).
+pub const AUTO_SVD_CONDITION: f64 = 1e6;
+
+/// How a ridge fit is computed.
+///
+/// In configuration files: `"auto"` (default), `"gram"` or `"svd"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Solver {
+    /// The Gram path, then the SVD path when the Gram path's system has a
+    /// condition number above [`AUTO_SVD_CONDITION`], needed jitter, or
+    /// failed to factor.
+    #[default]
+    Auto,
+    /// From the Gram matrix `G = ΦᵀWΦ` (or `K = W^{1/2}ΦΦᵀW^{1/2}` in dual
+    /// form): Cholesky for a fixed penalty, one eigendecomposition for a grid.
+    Gram,
+    /// From the thin SVD of the weighted design `W^{1/2}Φ`.
+    Svd,
+}
+
 /// Ridge regression configuration (`{ type = "ridge", ... }`).
+///
+/// | Name | Default | Purpose | Range |
+/// |---|---|---|---|
+/// | `basis` | `"linear"` | expansion of the standardized inputs | `"linear"`, `"poly2"`, `"rff"` |
+/// | `features` | 300 | random Fourier features (`rff` only) | ≥ 1 |
+/// | `penalty` | `"loo"` | penalty rule | `"loo"`, `"gcv"`, a number ≥ 0 |
+/// | `penalty_grid` | `{ min = 1e-8, max = 1e2, points = 41 }` | λ values searched by `"loo"`/`"gcv"` | `0 < min ≤ max`, `points ≥ 1` |
+/// | `columns` | all | use only the leading input columns | 1 ..= d |
+/// | `solver` | `"auto"` | Gram path, SVD path, or the Gram path with the SVD fallback | `"auto"`, `"gram"`, `"svd"` |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RidgeParams {
@@ -95,13 +156,15 @@ pub struct RidgeParams {
     pub basis: Basis,
     /// Number of random Fourier features (basis `rff` only).
     pub features: usize,
-    /// `"gcv"` or a fixed `λ ≥ 0`.
+    /// `"loo"`, `"gcv"` or a fixed `λ ≥ 0`.
     pub penalty: Penalty,
     /// Grid searched when `penalty = "gcv"` or `"loo"`.
     pub penalty_grid: PenaltyGrid,
     /// Use only the first `columns` input columns (e.g. the leading principal
     /// components); all columns when absent.
     pub columns: Option<usize>,
+    /// `"auto"`, `"gram"` or `"svd"` ([`Solver`]).
+    pub solver: Solver,
 }
 
 impl Default for RidgeParams {
@@ -112,6 +175,7 @@ impl Default for RidgeParams {
             penalty: Penalty::Loo,
             penalty_grid: PenaltyGrid::default(),
             columns: None,
+            solver: Solver::Auto,
         }
     }
 }
@@ -151,6 +215,7 @@ pub struct FittedRidge {
     intercept: f64,
     coefficients: Array1<f64>,
     choice: PenaltyChoice,
+    svd: bool,
 }
 
 impl FittedRidge {
@@ -165,6 +230,10 @@ impl FittedRidge {
     /// The penalty used and, under GCV, its score and degrees of freedom.
     pub fn penalty(&self) -> PenaltyChoice {
         self.choice
+    }
+    /// Whether the fit was computed by the SVD path.
+    pub fn used_svd(&self) -> bool {
+        self.svd
     }
 }
 
@@ -185,6 +254,7 @@ impl Predict for FittedRidge {
 
     fn diagnostics(&self) -> Vec<(String, f64)> {
         let mut out = self.choice.diagnostics();
+        out.push(("svd".into(), if self.svd { 1.0 } else { 0.0 }));
         if let Some(h) = self.expansion.bandwidth() {
             out.push(("bandwidth".into(), h));
         }
@@ -236,7 +306,7 @@ impl RidgeParams {
         let y_mean = y.iter().zip(&w).map(|(v, w)| v * w).sum::<f64>() / total;
         let centred = y.mapv(|v| v - y_mean);
         let problem = WeightedProblem::new(&w);
-        let (coefficients, choice) = if phi.ncols() > problem.positive.len() {
+        let (coefficients, choice, svd) = if phi.ncols() > problem.positive.len() {
             // Dual form on the positively weighted rows.
             let sqrt_w = problem.sqrt_weights();
             let mut a = phi.select(Axis(0), &problem.positive);
@@ -249,17 +319,34 @@ impl RidgeParams {
                 .zip(&sqrt_w)
                 .map(|(&i, s)| s * centred[i])
                 .collect();
-            let kernel = linalg::matmul(a.view(), a.t());
-            // K = AAᵀ is built without cancellation: keep every positive eigenvalue.
-            let (gamma, choice) = solve_dual(
-                kernel,
-                target.view(),
-                self.penalty,
-                &self.penalty_grid,
-                &problem,
-                0.0,
-            )?;
-            (linalg::matvec(a.t(), gamma.view()), choice)
+            let gram = self.gram_path(|| {
+                let kernel = linalg::matmul(a.view(), a.t());
+                // K = AAᵀ is built without cancellation: keep every positive eigenvalue.
+                let (gamma, choice) = solve_dual(
+                    kernel,
+                    target.view(),
+                    self.penalty,
+                    &self.penalty_grid,
+                    &problem,
+                    0.0,
+                )?;
+                Ok((linalg::matvec(a.t(), gamma.view()), choice))
+            })?;
+            match gram {
+                Some((beta, choice)) => (beta, choice, false),
+                None => {
+                    let weights = Array1::from(problem.positive_weights.clone());
+                    let (beta, choice) = solve_svd(
+                        a.view(),
+                        target.view(),
+                        weights.view(),
+                        self.penalty,
+                        &self.penalty_grid,
+                        &problem,
+                    )?;
+                    (beta, choice, true)
+                }
+            }
         } else {
             // A = W^{1/2} Φ in place (Φ is not needed afterwards): G = AᵀA and
             // Φᵀ W (y − ȳ) = Aᵀ (W^{1/2}(y − ȳ)), without a weighted copy.
@@ -271,20 +358,43 @@ impl RidgeParams {
                 }
             }
             let scaled_target = &centred * &sqrt_w;
-            let gram = linalg::weighted_gram(a.view(), None);
-            let cross = linalg::weighted_cross(a.view(), scaled_target.view(), None);
-            let total_ss = scaled_target.dot(&scaled_target);
-            let loo_design =
-                (self.penalty == Penalty::Loo).then(|| (a.view(), scaled_target.view(), w.view()));
-            solve_primal(
-                gram,
-                cross.view(),
-                total_ss,
-                self.penalty,
-                &self.penalty_grid,
-                &problem,
-                loo_design,
-            )?
+            let gram = self.gram_path(|| {
+                let gram = linalg::weighted_gram(a.view(), None);
+                let cross = linalg::weighted_cross(a.view(), scaled_target.view(), None);
+                let total_ss = scaled_target.dot(&scaled_target);
+                let loo_design = (self.penalty == Penalty::Loo)
+                    .then(|| (a.view(), scaled_target.view(), w.view()));
+                solve_primal(
+                    gram,
+                    cross.view(),
+                    total_ss,
+                    self.penalty,
+                    &self.penalty_grid,
+                    &problem,
+                    loo_design,
+                )
+            })?;
+            match gram {
+                Some((beta, choice)) => (beta, choice, false),
+                None => {
+                    // Zero-weight rows are zero rows of A: leave them out.
+                    let all = problem.positive.len() == a.nrows();
+                    let rows = |m: ArrayView2<f64>| m.select(Axis(0), &problem.positive);
+                    let design = if all { a } else { rows(a.view()) };
+                    let pick = |v: &Array1<f64>| problem.positive.iter().map(|&i| v[i]).collect();
+                    let (target, weights): (Array1<f64>, Array1<f64>) =
+                        (pick(&scaled_target), pick(&w));
+                    let (beta, choice) = solve_svd(
+                        design.view(),
+                        target.view(),
+                        weights.view(),
+                        self.penalty,
+                        &self.penalty_grid,
+                        &problem,
+                    )?;
+                    (beta, choice, true)
+                }
+            }
         };
         Ok(FittedRidge {
             input_dim,
@@ -292,7 +402,33 @@ impl RidgeParams {
             intercept: y_mean,
             coefficients,
             choice,
+            svd,
         })
+    }
+
+    /// Runs the Gram path unless `solver = "svd"`; returns `None` when the SVD
+    /// path must compute the fit instead (`"svd"`, or `"auto"` with a
+    /// condition number above [`AUTO_SVD_CONDITION`], jitter, or a
+    /// factorization failure).
+    fn gram_path(
+        &self,
+        solve: impl FnOnce() -> Result<(Array1<f64>, PenaltyChoice)>,
+    ) -> Result<Option<(Array1<f64>, PenaltyChoice)>> {
+        if self.solver == Solver::Svd {
+            return Ok(None);
+        }
+        let auto = self.solver == Solver::Auto;
+        match solve() {
+            // A NaN or missing condition number counts as ill-conditioned.
+            Ok((_, choice))
+                if auto && !choice.condition.is_some_and(|c| c <= AUTO_SVD_CONDITION) =>
+            {
+                Ok(None)
+            }
+            Ok(fit) => Ok(Some(fit)),
+            Err(Error::Linalg { .. }) if auto => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -317,15 +453,19 @@ mod tests {
             max: 0.02,
             points: 1,
         };
-        let params = RidgeParams {
-            penalty: Penalty::Loo,
-            penalty_grid: grid,
-            ..RidgeParams::default()
-        };
-        let fitted = params
+        let fit = |solver| {
+            RidgeParams {
+                penalty: Penalty::Loo,
+                penalty_grid: grid,
+                solver,
+                ..RidgeParams::default()
+            }
             .fit_ridge(x.view(), y.view(), Some(w.view()), 0)
-            .unwrap();
+            .unwrap()
+        };
+        let fitted = fit(Solver::Gram);
         let score = fitted.penalty().loo.unwrap();
+        let svd_score = fit(Solver::Svd).penalty().loo.unwrap();
         // Brute force on the fitted model's own standardized design Φ, with the
         // intercept refit and λ·S held at the full-data value.
         let phi = fitted.expansion.transform(x.view());
@@ -357,6 +497,101 @@ mod tests {
         }
         brute /= total;
         assert_relative_eq!(score, brute, max_relative = 1e-10);
+        assert_relative_eq!(svd_score, brute, max_relative = 1e-10);
+    }
+
+    /// On well-conditioned problems the SVD path reproduces the Gram path:
+    /// same penalty choice, df, scores and predictions, primal and dual,
+    /// weighted with zero-weight rows.
+    #[test]
+    fn svd_path_matches_gram_path_when_well_conditioned() {
+        for (n, d) in [(40, 3), (12, 4)] {
+            let x = Array2::from_shape_fn((n, d), |(i, j)| {
+                ((i * 7 + j * 5) % 11) as f64 / 3.0 + (i * j) as f64 * 0.01
+            });
+            let y = Array1::from_shape_fn(n, |i| (i as f64 * 0.37).sin() + x[[i, 0]]);
+            let w = Array1::from_shape_fn(n, |i| {
+                if i % 5 == 2 {
+                    0.0
+                } else {
+                    0.5 + (i % 4) as f64
+                }
+            });
+            for basis in [Basis::Linear, Basis::Poly2] {
+                for penalty in [Penalty::Loo, Penalty::Gcv, Penalty::Fixed(0.03)] {
+                    let fit = |solver| {
+                        RidgeParams {
+                            basis,
+                            penalty,
+                            solver,
+                            ..RidgeParams::default()
+                        }
+                        .fit_ridge(x.view(), y.view(), Some(w.view()), 0)
+                        .unwrap()
+                    };
+                    let (gram, svd) = (fit(Solver::Gram), fit(Solver::Svd));
+                    assert!(!gram.used_svd() && svd.used_svd());
+                    let label = format!("{n}x{d} {basis:?} {penalty:?}");
+                    let (a, b) = (gram.penalty(), svd.penalty());
+                    assert_eq!(a.penalty, b.penalty, "{label}");
+                    for (u, v) in [(a.df, b.df), (a.gcv, b.gcv), (a.loo, b.loo)] {
+                        assert_eq!(u.is_some(), v.is_some(), "{label}");
+                        if let (Some(u), Some(v)) = (u, v) {
+                            assert_relative_eq!(u, v, max_relative = 1e-10);
+                        }
+                    }
+                    assert_close!(
+                        gram.predict(x.view()),
+                        svd.predict(x.view()),
+                        epsilon = 1e-10
+                    );
+                }
+            }
+        }
+    }
+
+    /// `solver = "auto"` keeps the Gram path on a well-conditioned design and
+    /// switches to the SVD path on a rank-deficient one with λ = 0 (a
+    /// duplicated column), where the Cholesky solve's condition number is at
+    /// rounding level (or it needs jitter).
+    #[test]
+    fn auto_solver_switches_only_when_needed() {
+        let n = 30;
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| (((i * 7 + j * 5) % 11) as f64 - 5.0) / 3.0);
+        let y = Array1::from_shape_fn(n, |i| (i as f64 * 0.37).sin() + x[[i, 0]]);
+        let fitted = RidgeParams::fixed(1e-3)
+            .fit_ridge(x.view(), y.view(), None, 0)
+            .unwrap();
+        assert!(!fitted.used_svd());
+        assert!(fitted.penalty().condition.unwrap() < 1e3);
+        let doubled = ndarray::concatenate![Axis(1), x, x.column(0).insert_axis(Axis(1))];
+        for params in [
+            RidgeParams::fixed(0.0),
+            RidgeParams {
+                solver: Solver::Svd,
+                ..RidgeParams::fixed(0.0)
+            },
+        ] {
+            let fitted = params.fit_ridge(doubled.view(), y.view(), None, 0).unwrap();
+            assert!(fitted.used_svd());
+            assert_eq!(fitted.penalty().jitter, 0.0);
+            // Minimum-norm solution: the duplicated columns share the weight.
+            let beta = fitted.coefficients();
+            assert_relative_eq!(beta[0], beta[3], max_relative = 1e-10);
+            assert_relative_eq!(fitted.penalty().df.unwrap(), 4.0, max_relative = 1e-12);
+        }
+        let forced = RidgeParams {
+            solver: Solver::Gram,
+            ..RidgeParams::fixed(0.0)
+        }
+        .fit_ridge(doubled.view(), y.view(), None, 0)
+        .unwrap();
+        assert!(!forced.used_svd());
+        assert!(
+            forced.penalty().condition.unwrap() > 1e12,
+            "{:?}",
+            forced.penalty()
+        );
     }
 
     #[test]
@@ -366,6 +601,10 @@ mod tests {
         assert_eq!(p.basis, Basis::Poly2);
         let p: RidgeParams = toml::from_str("penalty = \"gcv\"").unwrap();
         assert_eq!(p.penalty, Penalty::Gcv);
+        assert_eq!(p.solver, Solver::Auto);
+        let p: RidgeParams = toml::from_str("solver = \"svd\"").unwrap();
+        assert_eq!(p.solver, Solver::Svd);
+        assert!(toml::from_str::<RidgeParams>("solver = \"qr\"").is_err());
         assert!(toml::from_str::<RidgeParams>("penalty = \"loocv\"").is_err());
         assert!(toml::from_str::<RidgeParams>("lambda = 1.0").is_err());
         let json = serde_json::to_string(&RidgeParams::fixed(2.0)).unwrap();

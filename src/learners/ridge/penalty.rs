@@ -148,6 +148,11 @@ pub struct PenaltyChoice {
     pub gcv: Option<f64>,
     /// Weighted leave-one-out error at λ (LOO only).
     pub loo: Option<f64>,
+    /// Estimated condition number of the penalized system solved at λ
+    /// (`G + λS I`, or its dual `K + λS I`): the 2-norm one
+    /// `(e_max + λS)/(e_min + λS)` from a spectrum, the 1-norm one
+    /// `‖M‖₁‖M⁻¹‖₁` after a Cholesky solve (∞ when the solve needed jitter).
+    pub condition: Option<f64>,
     /// Diagonal jitter added by the Cholesky fallback (fixed penalty only; 0 otherwise).
     pub jitter: f64,
 }
@@ -167,6 +172,9 @@ impl PenaltyChoice {
         }
         if let Some(loo) = self.loo {
             out.push(("loo".into(), loo));
+        }
+        if let Some(condition) = self.condition {
+            out.push(("condition".into(), condition));
         }
         out
     }
@@ -237,6 +245,7 @@ pub(crate) fn select_penalty(
         gcv: Some(score),
         loo: None,
         jitter: 0.0,
+        condition: Some(spectral_condition(eigenvalues, penalty * problem.total)),
     })
     .ok_or_else(|| {
         Error::param(
@@ -318,6 +327,7 @@ pub(crate) fn select_penalty_loo(
         gcv: None,
         loo: Some(score),
         jitter: 0.0,
+        condition: Some(spectral_condition(eigenvalues, penalty * problem.total)),
     })
     .ok_or_else(|| {
         Error::param(
@@ -326,6 +336,23 @@ pub(crate) fn select_penalty_loo(
             "every grid penalty leaves some row with leverage 1; raise the grid maximum",
         )
     })
+}
+
+/// `(e_max + μ)/(e_min + μ)` over a PSD spectrum (∞ when `e_min + μ = 0`;
+/// 1 for an empty spectrum): the 2-norm condition number of `V diag(e) Vᵀ + μI`.
+pub(crate) fn spectral_condition(eigenvalues: &Array1<f64>, mu: f64) -> f64 {
+    let (low, high) = eigenvalues
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &e| {
+            (lo.min(e), hi.max(e))
+        });
+    if eigenvalues.is_empty() {
+        1.0
+    } else if low + mu > 0.0 {
+        (high + mu) / (low + mu)
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// `V diag(1/(e + μ)) coords`: the solution of `(V diag(e) Vᵀ + μI) x = V coords`

@@ -1,11 +1,12 @@
-//! Ridge solves in primal and dual form, for a fixed penalty (Cholesky) or a
-//! penalty chosen on a grid from one eigendecomposition.
+//! Ridge solves: from the Gram matrix in primal or dual form (Cholesky for a
+//! fixed penalty, one eigendecomposition for a grid), or from the thin SVD of
+//! the weighted design.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::penalty::{
-    select_penalty, select_penalty_loo, spectral_solution, Penalty, PenaltyChoice, PenaltyGrid,
-    WeightedProblem,
+    select_penalty, select_penalty_loo, spectral_condition, spectral_solution, Penalty,
+    PenaltyChoice, PenaltyGrid, WeightedProblem,
 };
 use crate::error::{Error, Result};
 use crate::linalg;
@@ -13,8 +14,9 @@ use crate::linalg;
 /// Fixed-penalty solve of `(M + μI) x = rhs`, `μ = λS`, by one Cholesky
 /// factorization applied to `rhs` and to the identity; the inverse's trace gives
 /// `df = 1 + m − μ tr((M + μI)⁻¹)` and `rss(x, μ)` the weighted RSS, hence GCV
-/// (`None` when `df ≥ n_eff`). If the factorization needed jitter `δ`, `μ + δ`
-/// is used throughout. Costs `O(m³)`.
+/// (`None` when `df ≥ n_eff`), and with the inverse's 1-norm the condition
+/// number `‖M + μI‖₁ ‖(M + μI)⁻¹‖₁` (∞ when jitter was needed). If the
+/// factorization needed jitter `δ`, `μ + δ` is used throughout. Costs `O(m³)`.
 fn fixed_penalty_solve(
     matrix: Array2<f64>,
     rhs: ArrayView1<f64>,
@@ -39,6 +41,17 @@ fn fixed_penalty_solve(
     let df = 1.0 + m as f64 - mu * trace;
     let gcv = (df < problem.n_eff)
         .then(|| (rss(&x, mu).max(0.0) / problem.total) / (1.0 - df / problem.n_eff).powi(2));
+    let condition = if info.jitter > 0.0 {
+        f64::INFINITY
+    } else {
+        let norm_one = |a: ndarray::ArrayView2<f64>| {
+            a.columns()
+                .into_iter()
+                .map(|c| c.iter().map(|v| v.abs()).sum::<f64>())
+                .fold(0.0f64, f64::max)
+        };
+        norm_one(system.view()) * norm_one(solution.slice(ndarray::s![.., 1..]))
+    };
     Ok((
         x,
         PenaltyChoice {
@@ -47,6 +60,7 @@ fn fixed_penalty_solve(
             gcv,
             loo: None,
             jitter: info.jitter,
+            condition: Some(condition),
         },
     ))
 }
@@ -200,6 +214,93 @@ pub(crate) fn solve_dual(
             Ok((gamma, choice))
         }
     }
+}
+
+/// SVD solve on the weighted design: `design = A = W^{1/2} Φ` on the `n₊`
+/// positively weighted rows (weighted-centred features), `target =
+/// W^{1/2}(y − ȳ_w)` on the same rows, `row_weights` their weights.
+///
+/// With the thin SVD `A = U diag(σ) Vᵀ` (`r = min(n₊, p)` triplets),
+/// `a = Uᵀ target` and `e = σ²` (the spectrum of both `G = AᵀA` and
+/// `K = AAᵀ`), the solution is `β = V diag(σ/(σ² + μ)) a`, the fitted
+/// values `U diag(σ²/(σ² + μ)) a`, the leverages `w_i/S + Σ_j U_ij² σ_j²/(σ_j² + μ)`
+/// and `RSS(μ) = ‖target‖² − ‖a‖² + Σ_j a_j² (μ/(σ_j² + μ))²`, so the fixed,
+/// GCV and LOO rules are those of the Gram paths with `G`'s eigenvalues
+/// computed to relative accuracy `ε σ_max/σ_j` instead of `ε σ_max²/σ_j²`.
+/// Singular values at or below `max(n₊, p) · ε · σ_max` are rounding noise of a
+/// rank-deficient design and count as 0 (so `λ = 0` gives the minimum-norm
+/// least-squares solution, without jitter). Costs `O(n₊ p min(n₊, p))`.
+pub(crate) fn solve_svd(
+    design: ArrayView2<f64>,
+    target: ArrayView1<f64>,
+    row_weights: ArrayView1<f64>,
+    penalty: Penalty,
+    grid: &PenaltyGrid,
+    problem: &WeightedProblem,
+) -> Result<(Array1<f64>, PenaltyChoice)> {
+    let svd = linalg::thin_svd(design)?;
+    let largest = svd.values.iter().fold(0.0f64, |m, &s| m.max(s));
+    let floor = design.nrows().max(design.ncols()) as f64 * f64::EPSILON * largest;
+    let sigma = svd.values.mapv(|s| if s > floor { s } else { 0.0 });
+    let values = sigma.mapv(|s| s * s);
+    let projected = linalg::matvec(svd.u.t(), target);
+    let coords = &projected * &sigma;
+    let outside = (target.dot(&target) - projected.dot(&projected)).max(0.0);
+    let rss = |mu: f64| {
+        outside
+            + values
+                .iter()
+                .zip(&projected)
+                .map(|(&e, &a)| {
+                    let d = e + mu;
+                    if d > 0.0 {
+                        let shrink = mu / d;
+                        a * a * shrink * shrink
+                    } else {
+                        a * a
+                    }
+                })
+                .sum::<f64>()
+    };
+    let choice = match penalty {
+        Penalty::Loo => {
+            let mut m = svd.u.clone();
+            for mut row in m.rows_mut() {
+                row *= &sigma;
+            }
+            select_penalty_loo(
+                m.view(),
+                &values,
+                &coords,
+                target,
+                row_weights,
+                grid,
+                problem,
+            )?
+        }
+        Penalty::Gcv => select_penalty(&values, grid, problem, rss)?,
+        Penalty::Fixed(lambda) => {
+            let mu = lambda * problem.total;
+            let df = 1.0
+                + values
+                    .iter()
+                    .map(|&e| if e + mu > 0.0 { e / (e + mu) } else { 0.0 })
+                    .sum::<f64>();
+            let gcv = (df < problem.n_eff)
+                .then(|| (rss(mu) / problem.total) / (1.0 - df / problem.n_eff).powi(2));
+            PenaltyChoice {
+                penalty: lambda,
+                df: Some(df),
+                gcv,
+                loo: None,
+                jitter: 0.0,
+                condition: Some(spectral_condition(&values, mu)),
+            }
+        }
+    };
+    let mu = choice.penalty * problem.total;
+    let beta = spectral_solution(&svd.v, &values, &coords, mu);
+    Ok((beta, choice))
 }
 
 #[cfg(test)]
