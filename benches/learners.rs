@@ -9,6 +9,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use meta_router::learners::kernel_ridge::Bandwidth;
+use meta_router::learners::ridge::Solver;
 use meta_router::learners::{KernelRidgeParams, Learner, LogisticParams, RidgeParams};
 use meta_router::rng::rng_from_seed;
 use ndarray::{Array1, Array2};
@@ -48,16 +50,48 @@ fn ridge(c: &mut Criterion) {
 }
 
 fn kernel_ridge(c: &mut Criterion) {
-    let mut group = c.benchmark_group(format!("kernel_ridge_gcv/{}", meta_router::linalg::BACKEND));
+    let mut group = c.benchmark_group(format!("kernel_ridge/{}", meta_router::linalg::BACKEND));
     group.sample_size(10);
     for &rows in &[500usize, 2_000] {
         let (x, y) = data(rows, 10, 2);
-        let params = KernelRidgeParams::default();
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("n{rows}_d10")),
-            &(x, y),
-            |b, (x, y)| b.iter(|| black_box(params.fit(x.view(), y.view(), None, 0).unwrap())),
-        );
+        // The default (LOO penalty, bandwidth chosen from 5 multiples of the
+        // median heuristic) against one bandwidth (the median heuristic).
+        let median = KernelRidgeParams {
+            bandwidth: Bandwidth::Median,
+            ..KernelRidgeParams::default()
+        };
+        for (name, params) in [("select", KernelRidgeParams::default()), ("median", median)] {
+            group.bench_with_input(
+                BenchmarkId::new(name, format!("n{rows}_d10")),
+                &(x.clone(), y.clone()),
+                |b, (x, y)| b.iter(|| black_box(params.fit(x.view(), y.view(), None, 0).unwrap())),
+            );
+        }
+    }
+    group.finish();
+}
+
+/// The ridge solver paths on the same problem: Gram (eigendecomposition of
+/// XᵀWX) against the thin SVD of the weighted design.
+fn ridge_solvers(c: &mut Criterion) {
+    let mut group = c.benchmark_group(format!("ridge_solver_loo/{}", meta_router::linalg::BACKEND));
+    group.sample_size(10);
+    for &(rows, cols) in &[(10_000usize, 50usize), (10_000, 256)] {
+        let (x, y) = data(rows, cols, 4);
+        for solver in [Solver::Gram, Solver::Svd] {
+            let params = RidgeParams {
+                solver,
+                ..RidgeParams::default()
+            };
+            group.bench_with_input(
+                BenchmarkId::new(
+                    format!("{solver:?}").to_lowercase(),
+                    format!("n{rows}_d{cols}"),
+                ),
+                &(x.clone(), y.clone()),
+                |b, (x, y)| b.iter(|| black_box(params.fit(x.view(), y.view(), None, 0).unwrap())),
+            );
+        }
     }
     group.finish();
 }
@@ -90,6 +124,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = ridge, kernel_ridge, logistic
+    targets = ridge, ridge_solvers, kernel_ridge, logistic
 }
 criterion_main!(benches);

@@ -187,6 +187,49 @@ pub fn median_heuristic(z: ArrayView2<f64>, weights: ArrayView1<f64>) -> f64 {
     }
 }
 
+/// Weighted median heuristic: the median of `‖Z − Z'‖` for `Z, Z'` drawn
+/// independently from the weighted empirical distribution of the rows of `z`
+/// (row `i` with probability `w_i / Σw`). So a pair `i ≠ j` has mass
+/// `2 w_i w_j` and distance 0 has mass `Σ w_i²` (a row drawn twice); the
+/// result depends on the weights only through that distribution, so a weight
+/// of 2 is the same as two copies of a row (the lower weighted median is
+/// taken). At most [`MEDIAN_HEURISTIC_ROWS`] evenly spaced rows with positive
+/// weight are used. Returns 1 when the median is 0 (fewer than two distinct
+/// rows, or most of the mass on one point).
+pub fn weighted_median_distance(z: ArrayView2<f64>, weights: ArrayView1<f64>) -> f64 {
+    let positive: Vec<usize> = (0..z.nrows()).filter(|&i| weights[i] > 0.0).collect();
+    let rows: Vec<usize> = if positive.len() > MEDIAN_HEURISTIC_ROWS {
+        (0..MEDIAN_HEURISTIC_ROWS)
+            .map(|k| positive[k * positive.len() / MEDIAN_HEURISTIC_ROWS])
+            .collect()
+    } else {
+        positive
+    };
+    let mut pairs: Vec<(f64, f64)> = Vec::with_capacity(rows.len() * rows.len() / 2 + 1);
+    pairs.push((0.0, rows.iter().map(|&i| weights[i] * weights[i]).sum()));
+    for (a, &i) in rows.iter().enumerate() {
+        for &j in &rows[a + 1..] {
+            let d2: f64 = z
+                .row(i)
+                .iter()
+                .zip(z.row(j))
+                .map(|(p, q)| (p - q) * (p - q))
+                .sum();
+            pairs.push((d2.sqrt(), 2.0 * weights[i] * weights[j]));
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let half = 0.5 * pairs.iter().map(|p| p.1).sum::<f64>();
+    let mut mass = 0.0;
+    for &(distance, weight) in &pairs {
+        mass += weight;
+        if mass >= half {
+            return if distance > 0.0 { distance } else { 1.0 };
+        }
+    }
+    1.0
+}
+
 /// Random Fourier feature map: `sqrt(2/D) cos(zᵀ ω + b)`.
 #[derive(Debug, Clone, PartialEq)]
 struct FourierMap {

@@ -55,6 +55,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use super::numerics::sigmoid;
 use super::tree::{grow_in, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree, Workspace};
 use super::{check_binary, check_training, Learner, Predict};
 use crate::error::{Error, Result};
@@ -251,10 +252,6 @@ impl BoostingParams {
             n_features: d,
         })
     }
-}
-
-fn sigmoid(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// A fitted boosted ensemble.

@@ -107,15 +107,21 @@
 //! # Ok::<(), meta_router::Error>(())
 //! ```
 
-use ndarray::{Array1, ArrayView1, ArrayView2};
-use rand::RngExt;
+use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tree::{grow, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree};
+use super::tree::{grow, BinnedMatrix, GrowRules, RowStats, Tree};
 use super::{check_binary, check_training, Learner, Predict};
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
+
+mod fitted;
+mod spec;
+
+use fitted::bootstrap_counts;
+pub use fitted::Forest;
+use spec::ForestSpec;
 
 /// How many features each node examines.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -404,131 +410,6 @@ impl ForestParams {
     }
 }
 
-/// Bootstrap multiplicities: `n` uniform draws with replacement. These are the
-/// first draws of a tree's stream, so they can be replayed for OOB bookkeeping.
-fn bootstrap_counts(rng: &mut rand_chacha::ChaCha8Rng, n: usize) -> Vec<u32> {
-    let mut counts = vec![0u32; n];
-    for _ in 0..n {
-        counts[rng.random_range(0..n)] += 1;
-    }
-    counts
-}
-
-/// A fitted random forest.
-#[derive(Debug, Clone)]
-pub struct Forest {
-    trees: Vec<Tree>,
-    n_features: usize,
-    unit_interval: bool,
-    oob: Option<Array1<f64>>,
-    oob_fallback_rows: usize,
-}
-
-impl Forest {
-    fn compute_oob(&mut self, binned: &BinnedMatrix, seed: u64, n: usize) {
-        let mut sum = vec![0.0; n];
-        let mut votes = vec![0u32; n];
-        for (index, tree) in self.trees.iter().enumerate() {
-            let mut rng = rng_from_seed(derive_seed(seed, &[index as u64]));
-            let counts = bootstrap_counts(&mut rng, n);
-            for (row, _) in counts.iter().enumerate().filter(|(_, &c)| c == 0) {
-                sum[row] += tree.predict_binned(binned, row);
-                votes[row] += 1;
-            }
-        }
-        let mut fallback = 0;
-        let oob = Array1::from_shape_fn(n, |row| {
-            if votes[row] > 0 {
-                self.finish(sum[row] / votes[row] as f64)
-            } else {
-                fallback += 1;
-                let total: f64 = self
-                    .trees
-                    .iter()
-                    .map(|t| t.predict_binned(binned, row))
-                    .sum();
-                self.finish(total / self.trees.len() as f64)
-            }
-        });
-        self.oob = Some(oob);
-        self.oob_fallback_rows = fallback;
-    }
-
-    fn finish(&self, value: f64) -> f64 {
-        if self.unit_interval {
-            value.clamp(0.0, 1.0)
-        } else {
-            value
-        }
-    }
-
-    /// Out-of-bag prediction for every training row, in training order (`None`
-    /// when the forest was grown without bootstrap). Rows that were in every
-    /// tree's bootstrap sample get the full forest prediction instead; see
-    /// [`Forest::oob_fallback_rows`].
-    pub fn oob_predictions(&self) -> Option<ArrayView1<'_, f64>> {
-        self.oob.as_ref().map(|o| o.view())
-    }
-
-    /// Training rows that no tree left out of bag (their OOB prediction is the
-    /// full prediction).
-    pub fn oob_fallback_rows(&self) -> usize {
-        self.oob_fallback_rows
-    }
-
-    /// Number of trees.
-    pub fn n_trees(&self) -> usize {
-        self.trees.len()
-    }
-
-    /// Mean number of leaves per tree.
-    pub fn mean_leaves(&self) -> f64 {
-        self.trees.iter().map(|t| t.n_leaves() as f64).sum::<f64>() / self.trees.len() as f64
-    }
-
-    /// Depth of the deepest tree.
-    pub fn max_depth_reached(&self) -> usize {
-        self.trees.iter().map(Tree::depth).max().unwrap_or(0)
-    }
-
-    /// Predictions of each tree for one row (for tests and diagnostics).
-    #[doc(hidden)]
-    pub fn tree_predictions(&self, row: &[f64]) -> Vec<f64> {
-        self.trees.iter().map(|t| t.predict_row(row)).collect()
-    }
-}
-
-impl Predict for Forest {
-    #[track_caller]
-    fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
-        assert_eq!(
-            x.ncols(),
-            self.n_features,
-            "forest fitted on {} features, asked to predict with {}",
-            self.n_features,
-            x.ncols()
-        );
-        let scale = 1.0 / self.trees.len() as f64;
-        sum_over_trees(&self.trees, x)
-            .into_iter()
-            .map(|sum| self.finish(sum * scale))
-            .collect()
-    }
-
-    fn diagnostics(&self) -> Vec<(String, f64)> {
-        vec![
-            ("trees".into(), self.n_trees() as f64),
-            ("mean_leaves".into(), self.mean_leaves()),
-            ("max_depth_reached".into(), self.max_depth_reached() as f64),
-            ("oob_fallback_rows".into(), self.oob_fallback_rows as f64),
-        ]
-    }
-
-    fn out_of_bag(&self) -> Option<Array1<f64>> {
-        self.oob.clone()
-    }
-}
-
 impl Learner for ForestParams {
     fn name(&self) -> &'static str {
         "forest"
@@ -552,112 +433,6 @@ impl Learner for ForestParams {
         seed: u64,
     ) -> Result<Box<dyn Predict>> {
         Ok(Box::new(self.fit_probability_forest(x, t, weights, seed)?))
-    }
-}
-
-// ---- configuration-file representation -------------------------------------
-
-/// TOML/JSON form: every field optional, applied on top of `preset`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ForestSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    preset: Option<ForestPreset>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    trees: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    max_depth: Option<DepthSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    max_features: Option<FeaturesSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    min_samples_split: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    min_samples_leaf: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    min_weight_leaf: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    bootstrap: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    threads: Option<usize>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-enum DepthSpec {
-    Depth(usize),
-    Name(String),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-enum FeaturesSpec {
-    Count(usize),
-    Fraction(f64),
-    Name(String),
-}
-
-impl TryFrom<ForestSpec> for ForestParams {
-    type Error = String;
-    fn try_from(spec: ForestSpec) -> std::result::Result<Self, String> {
-        let base = ForestParams::preset(spec.preset.unwrap_or(ForestPreset::Paper));
-        let max_depth = match spec.max_depth {
-            None => base.max_depth,
-            Some(DepthSpec::Depth(d)) => Some(d),
-            Some(DepthSpec::Name(name)) if name == "none" => None,
-            Some(DepthSpec::Name(name)) => {
-                return Err(format!(
-                    "max_depth must be a positive integer or \"none\", got \"{name}\""
-                ))
-            }
-        };
-        let max_features = match spec.max_features {
-            None => base.max_features,
-            Some(FeaturesSpec::Count(k)) => MaxFeatures::Count(k),
-            Some(FeaturesSpec::Fraction(f)) => MaxFeatures::Fraction(f),
-            Some(FeaturesSpec::Name(name)) => match name.as_str() {
-                "sqrt" => MaxFeatures::Sqrt,
-                "all" => MaxFeatures::All,
-                _ => {
-                    return Err(format!(
-                    "max_features must be a count, a fraction, \"sqrt\" or \"all\", got \"{name}\""
-                ))
-                }
-            },
-        };
-        Ok(ForestParams {
-            trees: spec.trees.unwrap_or(base.trees),
-            max_depth,
-            max_features,
-            min_samples_split: spec.min_samples_split.unwrap_or(base.min_samples_split),
-            min_samples_leaf: spec.min_samples_leaf.unwrap_or(base.min_samples_leaf),
-            min_weight_leaf: spec.min_weight_leaf.unwrap_or(base.min_weight_leaf),
-            bootstrap: spec.bootstrap.unwrap_or(base.bootstrap),
-            threads: spec.threads.unwrap_or(base.threads),
-        })
-    }
-}
-
-impl From<ForestParams> for ForestSpec {
-    fn from(p: ForestParams) -> Self {
-        ForestSpec {
-            preset: None,
-            trees: Some(p.trees),
-            max_depth: Some(match p.max_depth {
-                Some(d) => DepthSpec::Depth(d),
-                None => DepthSpec::Name("none".into()),
-            }),
-            max_features: Some(match p.max_features {
-                MaxFeatures::Count(k) => FeaturesSpec::Count(k),
-                MaxFeatures::Fraction(f) => FeaturesSpec::Fraction(f),
-                MaxFeatures::Sqrt => FeaturesSpec::Name("sqrt".into()),
-                MaxFeatures::All => FeaturesSpec::Name("all".into()),
-            }),
-            min_samples_split: Some(p.min_samples_split),
-            min_samples_leaf: Some(p.min_samples_leaf),
-            min_weight_leaf: Some(p.min_weight_leaf),
-            bootstrap: Some(p.bootstrap),
-            threads: Some(p.threads),
-        }
     }
 }
 

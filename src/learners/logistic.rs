@@ -12,16 +12,48 @@
 //!
 //! # Algorithm
 //! Newton's method (iteratively reweighted least squares) from `b = logit(t̄_w)`,
-//! `β = 0`: gradient `g = (1/S) Xᵀ W (p − t) + 2λ(0, β)` and Hessian
-//! `H = (1/S) Xᵀ diag(w p(1−p)) X + 2λ diag(0, I)` with `X = [1, Φ]`; the step
-//! `H⁻¹g` is solved by Cholesky (with the jitter fallback of
-//! [`crate::linalg::cholesky_solve`]) and halved until the objective decreases.
-//! Converged when the largest step component is below `tol · (1 + max|θ|)`;
-//! otherwise [`Error::NoConvergence`] after `max_iter` iterations (this happens
-//! e.g. when every target is 1, so the intercept diverges). Each iteration
-//! costs `O(N p²)`.
+//! `β = 0`, on `θ = (b, β)` and `X = [1, Φ]`. At each iterate, with
+//! `p_i = σ(η_i)`:
+//! - gradient `g = (1/S) Xᵀ W (p − t) + 2λ(0, β)`;
+//! - **stopping rule** (gradient norm scaled by the data):
+//!   `‖g‖_∞ ≤ max(tol, 4(n₊ + 8)ε) · s` with
+//!   `s = (1/S) Σ_i w_i |p_i − t_i| max_j |X_ij| + 2λ‖β‖_∞`, the size of the
+//!   terms `g` is a sum of (`n₊` rows with positive weight, `ε` the machine
+//!   epsilon). So the gradient must be small relative to what it is made of,
+//!   whatever the scale of the weights; the floor `4(n₊ + 8)ε` is the rounding
+//!   level of a sum of `n₊` terms, so the rule can always be met in floating
+//!   point;
+//! - Hessian `H = (1/S) Xᵀ diag(w p(1−p)) X + 2λ diag(0, I)`; the step `H⁻¹g`
+//!   is solved by Cholesky (with the jitter fallback of
+//!   [`crate::linalg::cholesky_solve`]);
+//! - line search: with the Newton decrement `d = gᵀH⁻¹g` (≈ twice the
+//!   distance to the optimal objective), the full step is taken when
+//!   `L(θ − H⁻¹g) ≤ L(θ) − 10⁻⁴ d`; otherwise the step is halved (Armijo).
+//!   When `d` is below the rounding level of `L` itself,
+//!   `r = 2(n₊ + 8)ε · (1/S) Σ w_i (softplus(η_i) + |t_i η_i|)`, the objective
+//!   cannot tell a better iterate from a worse one; the full Newton step is
+//!   then accepted unless it raises `L` by more than `r` (near the optimum
+//!   Newton's step is what makes the gradient, and so `p̂`, accurate: stopping
+//!   on the objective instead leaves `θ` off by `O(√ε)`). An earlier version
+//!   rejected such steps and retried the same step until `max_iter`; with its
+//!   defaults it failed on 16 of 200 cross-fitting folds of the study
+//!   scenarios (now 0, see `tests/learners.rs`).
 //!
-//! Diagnostics: `penalty`, `iterations`, `jitter` (largest used), `objective`.
+//! Newton converges quadratically here: 4–8 iterations on well-posed data,
+//! each costing `O(N p²)`. Against scikit-learn's Newton–Cholesky solver
+//! (`tests/data/logistic_fixture.py`: unweighted, weighted, a 300 + 3000-row
+//! propensity model, a weighted degree-2 basis, no penalty) the default
+//! settings give `max |p̂ − p̂_ref| ≤ 1.5e-12`. Errors, each with what went wrong:
+//! - the target takes one value on every positively weighted row
+//!   ([`Error::InvalidParameter`] for `target`): the unpenalized intercept
+//!   has no finite optimum;
+//! - [`Error::NoConvergence`] after `max_iter` iterations, saying when the
+//!   classes are separable with `penalty = 0` (every positively weighted row is
+//!   on the right side of `η = 0`, so the slopes diverge; any `penalty > 0`
+//!   gives a finite optimum), or when no step can decrease the objective.
+//!
+//! Diagnostics: `penalty`, `iterations` (Newton steps taken), `gradient_norm`
+//! (`‖g‖_∞` at the returned fit), `jitter` (largest used), `objective`.
 //!
 //! # References
 //! - McCullagh & Nelder (1989), *Generalized Linear Models*, 2nd ed., §4.4 (IRLS).
@@ -39,17 +71,36 @@
 //! let p = fitted.predict(x.view());
 //! assert!(p.iter().all(|&v| (0.0..=1.0).contains(&v)));
 //! assert!(p[199] > p[0]);
+//! let diagnostics = fitted.diagnostics();
+//! let value = |key: &str| diagnostics.iter().find(|(k, _)| k == key).unwrap().1;
+//! assert!(value("iterations") <= 10.0 && value("gradient_norm") < 1e-12);
 //! ```
 
 use ndarray::{concatenate, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::basis::{Basis, BasisExpansion};
+use super::numerics::{sigmoid, softplus};
 use super::{check_binary, check_training, Learner, Predict};
 use crate::error::{Error, Result};
 use crate::linalg;
 
 /// Logistic regression configuration (`{ type = "logistic", ... }`).
+///
+/// | Name | Default | Purpose | Range |
+/// |---|---|---|---|
+/// | `basis` | `"linear"` | expansion of the standardized inputs | `"linear"`, `"poly2"`, `"rff"` |
+/// | `features` | 300 | random Fourier features (`rff` only) | ≥ 1 |
+/// | `penalty` | 1e-4 | L2 penalty `λ` on the standardized slopes | ≥ 0 (0: plain maximum likelihood) |
+/// | `max_iter` | 100 | Newton iterations allowed | ≥ 1 |
+/// | `tol` | 1e-12 | relative gradient tolerance of the stopping rule (module docs) | > 0 |
+///
+/// `tol` bounds the gradient relative to the size of its terms; with the
+/// default, fitted probabilities agree with an independent solver to about
+/// 1e-12 (see `tests/learners_reference.rs`), and propensity models need no
+/// other setting. (Before this rule, `tol` bounded the Newton step; values
+/// written for that meaning, such as `1e-7`, still parse and merely stop a
+/// little earlier.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogisticParams {
@@ -61,7 +112,7 @@ pub struct LogisticParams {
     pub penalty: f64,
     /// Newton iterations allowed.
     pub max_iter: usize,
-    /// Relative step tolerance for convergence (> 0).
+    /// Relative gradient tolerance of the stopping rule (> 0).
     pub tol: f64,
 }
 
@@ -72,7 +123,7 @@ impl Default for LogisticParams {
             features: 300,
             penalty: 1e-4,
             max_iter: 100,
-            tol: 1e-10,
+            tol: 1e-12,
         }
     }
 }
@@ -117,99 +168,244 @@ impl LogisticParams {
         self.validate()?;
         let w = check_training(x, t, weights)?;
         check_binary(t)?;
+        check_both_classes(t, w.view())?;
         let (expansion, phi) = BasisExpansion::fit(self.basis, self.features, x, w.view(), seed);
         let n = phi.nrows();
         let design = concatenate(Axis(1), &[Array2::ones((n, 1)).view(), phi.view()])
             .expect("same row count");
-        let total = w.sum();
-        let t_mean = t.dot(&w) / total;
+        let problem = Problem::new(design.view(), t, w.view(), self.penalty);
         let mut theta = Array1::<f64>::zeros(design.ncols());
-        theta[0] = (t_mean.clamp(1e-12, 1.0 - 1e-12) / (1.0 - t_mean).clamp(1e-12, 1.0)).ln();
-        let objective = |theta: &Array1<f64>| -> f64 {
-            let eta = linalg::matvec(design.view(), theta.view());
-            let loss: f64 = eta
-                .iter()
-                .zip(t)
-                .zip(&w)
-                .map(|((&e, &ti), &wi)| wi * (softplus(e) - ti * e))
-                .sum();
-            let slopes = theta.slice(ndarray::s![1..]);
-            loss / total + self.penalty * slopes.dot(&slopes)
-        };
-        let mut current = objective(&theta);
+        let t_mean = t.dot(&w) / problem.total;
+        theta[0] = (t_mean / (1.0 - t_mean)).ln();
+        let mut state = problem.evaluate(&theta);
         let mut max_jitter = 0.0f64;
-        for iteration in 1..=self.max_iter {
-            let eta = linalg::matvec(design.view(), theta.view());
-            let p = eta.mapv(sigmoid);
-            let curvature: Array1<f64> = p
-                .iter()
-                .zip(&w)
-                .map(|(pi, wi)| wi * pi * (1.0 - pi))
-                .collect();
-            let mut hessian = linalg::weighted_gram(design.view(), Some(curvature.view())) / total;
-            let mut gradient =
-                linalg::weighted_cross(design.view(), (&p - &t).view(), Some(w.view())) / total;
-            for j in 1..theta.len() {
-                hessian[[j, j]] += 2.0 * self.penalty;
-                gradient[j] += 2.0 * self.penalty * theta[j];
-            }
-            let (step, info) = linalg::cholesky_solve_vec(hessian.view(), gradient.view())?;
-            max_jitter = max_jitter.max(info.jitter);
-            let decrease = gradient.dot(&step);
-            let mut scale = 1.0;
-            let mut accepted = None;
-            for _ in 0..40 {
-                let candidate = &theta - &(&step * scale);
-                let value = objective(&candidate);
-                if value.is_finite() && value <= current - 1e-4 * scale * decrease.max(0.0) {
-                    accepted = Some((candidate, value));
-                    break;
-                }
-                scale *= 0.5;
-            }
-            let largest_step = step.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let largest_theta = theta.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let small = largest_step <= self.tol * (1.0 + largest_theta);
-            match accepted {
-                Some((candidate, value)) => {
-                    theta = candidate;
-                    current = value;
-                }
-                // No decrease possible: at the optimum up to rounding, or stuck.
-                None if small || decrease.abs() <= 1e-14 * (1.0 + current.abs()) => {}
-                None => break,
-            }
-            if small {
+        let mut iterations = 0;
+        loop {
+            let (gradient, gradient_scale) = problem.gradient(&theta, &state);
+            let gradient_norm = max_abs(gradient.view());
+            if gradient_norm <= self.tol.max(4.0 * problem.rounding) * gradient_scale {
                 return Ok(FittedLogistic {
                     expansion,
                     intercept: theta[0],
                     coefficients: theta.slice(ndarray::s![1..]).to_owned(),
                     penalty: self.penalty,
-                    iterations: iteration,
+                    iterations,
+                    gradient_norm,
                     jitter: max_jitter,
-                    objective: current,
+                    objective: state.objective,
                 });
             }
+            if iterations == self.max_iter {
+                return Err(problem.no_convergence(&state, iterations, gradient_norm, None));
+            }
+            iterations += 1;
+            let hessian = problem.hessian(&state);
+            let (step, info) = linalg::cholesky_solve_vec(hessian.view(), gradient.view())?;
+            max_jitter = max_jitter.max(info.jitter);
+            let decrease = gradient.dot(&step).max(0.0);
+            // The rounding level of L at θ: below it, L cannot rank iterates.
+            let rounding = 2.0 * problem.rounding * state.magnitude;
+            let mut accepted = None;
+            let mut scale = 1.0;
+            for _ in 0..60 {
+                let candidate = &theta - &(&step * scale);
+                let next = problem.evaluate(&candidate);
+                let armijo = next.objective <= state.objective - 1e-4 * scale * decrease;
+                let at_rounding_level = scale == 1.0
+                    && decrease <= rounding
+                    && next.objective <= state.objective + rounding;
+                if next.objective.is_finite() && (armijo || at_rounding_level) {
+                    accepted = Some((candidate, next));
+                    break;
+                }
+                scale *= 0.5;
+            }
+            match accepted {
+                Some((candidate, next)) => {
+                    theta = candidate;
+                    state = next;
+                }
+                None => {
+                    return Err(problem.no_convergence(
+                        &state,
+                        iterations,
+                        gradient_norm,
+                        Some(decrease),
+                    ))
+                }
+            }
         }
-        Err(Error::NoConvergence {
-            what: "logistic regression (Newton/IRLS)".into(),
-            iterations: self.max_iter,
-        })
     }
 }
 
-/// `log(1 + e^u)` without overflow.
-fn softplus(u: f64) -> f64 {
-    u.max(0.0) + (-u.abs()).exp().ln_1p()
+/// Errors when the 0/1 target takes one value on every positively weighted
+/// row: the unpenalized intercept then has no finite optimum.
+fn check_both_classes(t: ArrayView1<f64>, w: ArrayView1<f64>) -> Result<()> {
+    let mut seen = [false; 2];
+    for (&ti, &wi) in t.iter().zip(w) {
+        if wi > 0.0 {
+            seen[usize::from(ti == 1.0)] = true;
+        }
+    }
+    match seen {
+        [true, true] => Ok(()),
+        [_, one] => {
+            let value = if one { 1 } else { 0 };
+            Err(Error::param(
+                "target",
+                value,
+                format!(
+                    "every positively weighted row has t = {value}: the unpenalized intercept \
+                     of a logistic model diverges (no finite fit); a propensity model needs rows \
+                     of both classes in every training fold"
+                ),
+            ))
+        }
+    }
 }
 
-/// The logistic function.
-fn sigmoid(u: f64) -> f64 {
-    if u >= 0.0 {
-        1.0 / (1.0 + (-u).exp())
-    } else {
-        let e = u.exp();
-        e / (1.0 + e)
+/// `max |v_j|` (0 for an empty vector).
+fn max_abs(v: ArrayView1<f64>) -> f64 {
+    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+}
+
+/// The data of one fit: design `X = [1, Φ]`, target, weights and penalty.
+struct Problem<'a> {
+    design: ArrayView2<'a, f64>,
+    target: ArrayView1<'a, f64>,
+    weights: ArrayView1<'a, f64>,
+    penalty: f64,
+    /// `S = Σ w`.
+    total: f64,
+    /// `max_j |X_ij|` per row.
+    row_max: Array1<f64>,
+    /// `(n₊ + 8)ε`: the relative rounding level of a sum over the rows.
+    rounding: f64,
+}
+
+/// The objective and what it is made of at one `θ`.
+struct State {
+    /// `η = Xθ`.
+    eta: Array1<f64>,
+    /// `L(θ)`.
+    objective: f64,
+    /// `(1/S) Σ w (softplus(η) + |tη|) + λ‖β‖²`: the size of the terms of `L`.
+    magnitude: f64,
+}
+
+impl<'a> Problem<'a> {
+    fn new(
+        design: ArrayView2<'a, f64>,
+        target: ArrayView1<'a, f64>,
+        weights: ArrayView1<'a, f64>,
+        penalty: f64,
+    ) -> Self {
+        let positive = weights.iter().filter(|&&w| w > 0.0).count();
+        Self {
+            design,
+            target,
+            weights,
+            penalty,
+            total: weights.sum(),
+            row_max: design.rows().into_iter().map(|r| max_abs(r)).collect(),
+            rounding: (positive as f64 + 8.0) * f64::EPSILON,
+        }
+    }
+
+    fn slopes<'t>(&self, theta: &'t Array1<f64>) -> ArrayView1<'t, f64> {
+        theta.slice(ndarray::s![1..])
+    }
+
+    fn evaluate(&self, theta: &Array1<f64>) -> State {
+        let eta = linalg::matvec(self.design, theta.view());
+        let (mut loss, mut magnitude) = (0.0, 0.0);
+        for ((&e, &t), &w) in eta.iter().zip(self.target).zip(self.weights) {
+            if w > 0.0 {
+                let soft = softplus(e);
+                loss += w * (soft - t * e);
+                magnitude += w * (soft + (t * e).abs());
+            }
+        }
+        let slopes = self.slopes(theta);
+        let penalty = self.penalty * slopes.dot(&slopes);
+        State {
+            eta,
+            objective: loss / self.total + penalty,
+            magnitude: magnitude / self.total + penalty,
+        }
+    }
+
+    /// The gradient and the size `s` of its terms (module docs).
+    fn gradient(&self, theta: &Array1<f64>, state: &State) -> (Array1<f64>, f64) {
+        let residual: Array1<f64> = state
+            .eta
+            .iter()
+            .zip(self.target)
+            .zip(self.weights)
+            .map(|((&e, &t), &w)| w * (sigmoid(e) - t))
+            .collect();
+        let mut gradient = linalg::weighted_cross(self.design, residual.view(), None) / self.total;
+        let mut scale = residual
+            .iter()
+            .zip(&self.row_max)
+            .map(|(r, m)| r.abs() * m)
+            .sum::<f64>()
+            / self.total;
+        for (g, b) in gradient.iter_mut().skip(1).zip(self.slopes(theta)) {
+            *g += 2.0 * self.penalty * b;
+        }
+        scale += 2.0 * self.penalty * max_abs(self.slopes(theta));
+        (gradient, scale)
+    }
+
+    fn hessian(&self, state: &State) -> Array2<f64> {
+        let curvature: Array1<f64> = state
+            .eta
+            .iter()
+            .zip(self.weights)
+            .map(|(&e, &w)| {
+                let p = sigmoid(e);
+                w * p * (1.0 - p)
+            })
+            .collect();
+        let mut hessian = linalg::weighted_gram(self.design, Some(curvature.view())) / self.total;
+        for j in 1..hessian.nrows() {
+            hessian[[j, j]] += 2.0 * self.penalty;
+        }
+        hessian
+    }
+
+    /// The error for a fit that stopped without meeting the rule, saying why.
+    fn no_convergence(
+        &self,
+        state: &State,
+        iterations: usize,
+        gradient_norm: f64,
+        stalled_decrease: Option<f64>,
+    ) -> Error {
+        let separated = self.penalty == 0.0
+            && state
+                .eta
+                .iter()
+                .zip(self.target)
+                .zip(self.weights)
+                .all(|((&e, &t), &w)| w == 0.0 || (t == 1.0) == (e > 0.0));
+        let why = if separated {
+            "the classes are separable on the positively weighted rows, so with penalty = 0 \
+             the slopes diverge; use penalty > 0"
+                .to_string()
+        } else if let Some(decrease) = stalled_decrease {
+            format!(
+                "no step along the Newton direction decreases the objective (Newton decrement \
+                 {decrease:.3e}, gradient norm {gradient_norm:.3e})"
+            )
+        } else {
+            format!("gradient norm {gradient_norm:.3e}; raise max_iter or tol")
+        };
+        Error::NoConvergence {
+            what: format!("logistic regression (Newton; {why})"),
+            iterations,
+        }
     }
 }
 
@@ -221,6 +417,7 @@ pub struct FittedLogistic {
     coefficients: Array1<f64>,
     penalty: f64,
     iterations: usize,
+    gradient_norm: f64,
     jitter: f64,
     objective: f64,
 }
@@ -263,6 +460,7 @@ impl Predict for FittedLogistic {
         vec![
             ("penalty".into(), self.penalty),
             ("iterations".into(), self.iterations as f64),
+            ("gradient_norm".into(), self.gradient_norm),
             ("jitter".into(), self.jitter),
             ("objective".into(), self.objective),
         ]
@@ -310,16 +508,6 @@ mod tests {
     use ndarray::array;
 
     #[test]
-    fn stable_scalar_functions() {
-        assert!((softplus(0.0) - 2f64.ln()).abs() < 1e-15);
-        assert_eq!(softplus(1000.0), 1000.0);
-        assert!(softplus(-1000.0) >= 0.0 && softplus(-1000.0) < 1e-300);
-        assert_eq!(sigmoid(-1000.0), 0.0);
-        assert_eq!(sigmoid(1000.0), 1.0);
-        assert!((sigmoid(0.3) + sigmoid(-0.3) - 1.0).abs() < 1e-15);
-    }
-
-    #[test]
     fn gradient_vanishes_at_the_optimum() {
         let x = array![
             [0.0, 1.0],
@@ -344,25 +532,60 @@ mod tests {
         let eta = phi.dot(&fit.coefficients()) + fit.intercept();
         let p = eta.mapv(sigmoid);
         let r = (&p - &t) * &w / w.sum();
-        assert!(r.sum().abs() < 1e-10);
+        assert!(r.sum().abs() < 1e-13);
         for j in 0..2 {
             let g = phi.column(j).dot(&r) + 2.0 * 0.05 * fit.coefficients()[j];
-            assert!(g.abs() < 1e-10, "gradient {j}: {g}");
+            assert!(g.abs() < 1e-13, "gradient {j}: {g}");
         }
+        let reported = fit.diagnostics();
+        let norm = reported
+            .iter()
+            .find(|(k, _)| k == "gradient_norm")
+            .unwrap()
+            .1;
+        assert!(norm < 1e-13, "{norm}");
     }
 
     #[test]
-    fn all_ones_target_does_not_converge() {
-        let x = array![[0.0], [1.0], [2.0]];
-        let t = array![1.0, 1.0, 1.0];
-        let params = LogisticParams {
-            max_iter: 20,
+    fn one_class_targets_are_refused_up_front() {
+        let x = array![[0.0], [1.0], [2.0], [3.0]];
+        let err = LogisticParams::default()
+            .fit_logistic(x.view(), array![1.0, 1.0, 1.0, 1.0].view(), None, 0)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidParameter { ref name, .. } if name == "target"));
+        // Rows of the other class with weight 0 do not count.
+        let t = array![1.0, 1.0, 1.0, 0.0];
+        let w = array![1.0, 2.0, 0.5, 0.0];
+        let err = LogisticParams::default()
+            .fit_logistic(x.view(), t.view(), Some(w.view()), 0)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidParameter { ref name, ref value, .. } if name == "target" && value == "1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn separable_classes_fail_only_without_a_penalty() {
+        let x = array![[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]];
+        let t = array![0.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let unpenalized = LogisticParams {
+            penalty: 0.0,
             ..LogisticParams::default()
         };
-        let err = params
+        let err = unpenalized
             .fit_logistic(x.view(), t.view(), None, 0)
             .unwrap_err();
-        assert!(matches!(err, Error::NoConvergence { .. }), "{err}");
+        match err {
+            Error::NoConvergence { ref what, .. } => assert!(what.contains("separable"), "{what}"),
+            other => panic!("{other}"),
+        }
+        // Any penalty gives a finite optimum, found to the tolerance.
+        let fit = LogisticParams::default()
+            .fit_logistic(x.view(), t.view(), None, 0)
+            .unwrap();
+        let p = fit.predict(x.view());
+        assert!(p[0] < 0.05 && p[5] > 0.95, "{p}");
     }
 
     #[test]

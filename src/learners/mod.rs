@@ -1,7 +1,12 @@
 //! Base learners: weighted regressors and probability models.
 //!
 //! Every learner honours sample weights; one that cannot returns
-//! [`Error::Unsupported`] rather than ignoring them. Learners are configured by
+//! [`Error::Unsupported`] rather than ignoring them. For a given tuning, a
+//! weight of 2 gives the same fit as two copies of the row (forests: up to
+//! the bootstrap draw). Data-driven tuning — the LOO and GCV penalty rules,
+//! kernel ridge's bandwidth search — treats weights as precision weights:
+//! leaving a row out removes its whole weight, so two copies of a row may be
+//! tuned differently from one row of weight 2. Learners are configured by
 //! the serde enum [`LearnerConfig`] (e.g. `{ type = "ridge", basis = "rff",
 //! features = 500 }` in TOML), validated, then fitted with [`Learner::fit`]
 //! (regression) or [`Learner::fit_probability`] (a 0/1 target, returning
@@ -22,13 +27,14 @@ pub mod boosting;
 pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
+pub(crate) mod numerics;
 pub mod ridge;
 mod tree;
 
 pub use basis::Basis;
 pub use boosting::{Boosting, BoostingParams};
 pub use forest::{Forest, ForestParams, ForestPreset, MaxFeatures};
-pub use kernel_ridge::{Bandwidth, FittedKernelRidge, KernelRidgeParams};
+pub use kernel_ridge::{Bandwidth, BandwidthScore, FittedKernelRidge, KernelRidgeParams};
 pub use logistic::{FittedLogistic, LogisticParams};
 pub use ridge::{FittedRidge, Penalty, PenaltyChoice, PenaltyGrid, RidgeParams};
 

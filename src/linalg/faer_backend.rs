@@ -10,11 +10,12 @@ use faer::linalg::cholesky::llt::{factor as llt_factor, solve as llt_solve};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::matmul::matmul as faer_matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::{Accum, Par};
 use faer_ext::IntoFaer;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
 
-use super::{scale_rows, solve_with_jitter, SolveInfo, SymmetricEigen};
+use super::{scale_rows, solve_with_jitter, SolveInfo, SymmetricEigen, ThinSvd};
 use crate::error::{Error, Result};
 
 /// `a · b` (panics on mismatched inner dimensions).
@@ -170,4 +171,40 @@ pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
     })?;
     let values = Array1::from_iter((0..n).map(|i| values.column_vector()[i]));
     SymmetricEigen::sorted(values, vectors.as_standard_layout().into_owned())
+}
+
+/// Thin singular value decomposition (`min(m, n) ≥ 1`), values non-increasing.
+pub fn thin_svd(a: ArrayView2<f64>) -> Result<ThinSvd> {
+    let (m, n) = a.dim();
+    let r = m.min(n);
+    let mut values = faer::diag::Diag::<f64>::zeros(r);
+    let mut u = Array2::<f64>::zeros((m, r).f());
+    let mut v = Array2::<f64>::zeros((n, r).f());
+    let mut buffer = MemBuffer::new(svd::svd_scratch::<f64>(
+        m,
+        n,
+        ComputeSvdVectors::Thin,
+        ComputeSvdVectors::Thin,
+        Par::Seq,
+        Default::default(),
+    ));
+    svd::svd(
+        a.into_faer(),
+        values.as_mut(),
+        Some(u.view_mut().into_faer()),
+        Some(v.view_mut().into_faer()),
+        Par::Seq,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    )
+    .map_err(|e| Error::Linalg {
+        operation: "singular value decomposition".into(),
+        detail: format!("{e:?}"),
+    })?;
+    let values = Array1::from_iter((0..r).map(|i| values.column_vector()[i]));
+    ThinSvd::sorted(
+        values,
+        u.as_standard_layout().into_owned(),
+        v.as_standard_layout().into_owned(),
+    )
 }

@@ -5,7 +5,9 @@
 //! Gram matrices `Xᵀ diag(w) X` and cross-products `Xᵀ diag(w) y`, matrix
 //! products, solves of symmetric positive definite (SPD) systems, and the
 //! symmetric eigendecomposition `A = V diag(λ) Vᵀ` (λ ascending, orthonormal
-//! columns of `V`). Inputs are ndarray views of any layout; outputs are owned
+//! columns of `V`), and the thin singular value decomposition
+//! `A = U diag(σ) Vᵀ` of a rectangular matrix (σ non-increasing; least squares
+//! through it loses accuracy like `κ(A)`, not like `κ(AᵀA) = κ(A)²`). Inputs are ndarray views of any layout; outputs are owned
 //! arrays in standard (row-major) layout.
 //!
 //! # Algorithm
@@ -27,7 +29,8 @@
 //! # References
 //! - Golub & Van Loan, *Matrix Computations*, 4th ed., §4.2 (Cholesky), §8.3
 //!   (symmetric QR / tridiagonal eigensolvers).
-//! - faer: <https://faer.veganb.tw>; OpenBLAS and LAPACK `dpotrf`, `dsyevd`.
+//! - faer: <https://faer.veganb.tw>; OpenBLAS and LAPACK `dpotrf`, `dsyevd`,
+//!   `dgesdd`.
 //!
 //! # Example
 //! ```
@@ -106,6 +109,49 @@ impl SymmetricEigen {
             values: order.iter().map(|&i| values[i]).collect(),
             vectors: vectors.select(Axis(1), &order),
         })
+    }
+}
+
+/// A thin singular value decomposition `A = U diag(values) Vᵀ` of an `m × n`
+/// matrix, with `r = min(m, n)` singular triplets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThinSvd {
+    /// Singular values, non-increasing, all ≥ 0 (length `r`).
+    pub values: Array1<f64>,
+    /// Left singular vectors, orthonormal columns (`m × r`).
+    pub u: Array2<f64>,
+    /// Right singular vectors, orthonormal columns (`n × r`).
+    pub v: Array2<f64>,
+}
+
+impl ThinSvd {
+    /// Checks the values and orders the triplets by non-increasing value.
+    fn sorted(values: Array1<f64>, u: Array2<f64>, v: Array2<f64>) -> Result<Self> {
+        if values.iter().any(|s| !s.is_finite()) {
+            return Err(Error::Linalg {
+                operation: "singular value decomposition".into(),
+                detail: "non-finite singular value (is the input finite?)".into(),
+            });
+        }
+        if values.windows(2).into_iter().all(|p| p[0] >= p[1]) {
+            return Ok(Self { values, u, v });
+        }
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
+        Ok(Self {
+            values: order.iter().map(|&i| values[i]).collect(),
+            u: u.select(Axis(1), &order),
+            v: v.select(Axis(1), &order),
+        })
+    }
+
+    /// The empty decomposition of an `m × n` matrix with `min(m, n) = 0`.
+    fn empty(m: usize, n: usize) -> Self {
+        Self {
+            values: Array1::zeros(0),
+            u: Array2::zeros((m, 0)),
+            v: Array2::zeros((n, 0)),
+        }
     }
 }
 
@@ -280,6 +326,15 @@ pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
     active::symmetric_eigen(a)
 }
 
+/// Thin singular value decomposition of `a` (any shape, any layout), values
+/// non-increasing. Errors with [`Error::Linalg`] if the solver fails.
+pub fn thin_svd(a: ArrayView2<f64>) -> Result<ThinSvd> {
+    if a.nrows().min(a.ncols()) == 0 {
+        return Ok(ThinSvd::empty(a.nrows(), a.ncols()));
+    }
+    active::thin_svd(a)
+}
+
 /// Test helpers shared by the crate's unit tests.
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -451,6 +506,39 @@ mod tests {
             .is_standard_layout());
         let (solution, _) = cholesky_solve(gram.view(), x.t()).unwrap();
         assert!(solution.is_standard_layout());
+    }
+
+    #[test]
+    fn thin_svd_reconstructs_with_orthonormal_factors() {
+        let tall = array![
+            [1.0, 2.0, 0.5],
+            [0.0, 3.0, 1.0],
+            [2.0, 1.0, -1.0],
+            [1.5, 0.0, 2.0],
+            [-1.0, 0.5, 0.0]
+        ];
+        for a in [tall.clone(), tall.t().to_owned()] {
+            let svd = thin_svd(a.view()).unwrap();
+            let r = a.nrows().min(a.ncols());
+            assert_eq!(svd.values.len(), r);
+            assert_eq!(svd.u.dim(), (a.nrows(), r));
+            assert_eq!(svd.v.dim(), (a.ncols(), r));
+            assert!(svd.values.windows(2).into_iter().all(|p| p[0] >= p[1]));
+            let rebuilt = (&svd.u * &svd.values).dot(&svd.v.t());
+            assert_close!(rebuilt, a, epsilon = 1e-12);
+            assert_close!(svd.u.t().dot(&svd.u), Array2::eye(r), epsilon = 1e-12);
+            assert_close!(svd.v.t().dot(&svd.v), Array2::eye(r), epsilon = 1e-12);
+            assert!(svd.u.is_standard_layout() && svd.v.is_standard_layout());
+        }
+        // Singular values of a diagonal matrix, and the empty case.
+        let d = array![[0.5, 0.0], [0.0, -3.0], [0.0, 0.0]];
+        assert_close!(
+            thin_svd(d.view()).unwrap().values,
+            array![3.0, 0.5],
+            epsilon = 1e-14
+        );
+        let empty = thin_svd(Array2::<f64>::zeros((4, 0)).view()).unwrap();
+        assert_eq!((empty.values.len(), empty.u.dim()), (0, (4, 0)));
     }
 
     #[test]

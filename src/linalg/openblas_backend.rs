@@ -1,5 +1,5 @@
 //! The OpenBLAS backend (feature `openblas`): `cblas_dgemm` for products and
-//! ndarray-linalg (LAPACK `potrf`/`potrs`, `syevd`) for factorizations.
+//! ndarray-linalg (LAPACK `potrf`/`potrs`, `syevd`, `gesdd`) for factorizations.
 //!
 //! On first use ([`verified`]) OpenBLAS is forced to one thread (replicates
 //! run in parallel under rayon, and nested BLAS threads measured 2–7× slower
@@ -14,9 +14,9 @@ use std::os::raw::{c_char, c_int};
 use std::sync::{Once, OnceLock};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
-use ndarray_linalg::{Eigh, FactorizeC, SolveC, UPLO};
+use ndarray_linalg::{Eigh, FactorizeC, JobSvd, SolveC, SVDDC, UPLO};
 
-use super::{scale_rows, solve_with_jitter, SolveInfo, SymmetricEigen};
+use super::{scale_rows, solve_with_jitter, SolveInfo, SymmetricEigen, ThinSvd};
 use crate::error::{Error, Result};
 
 const CBLAS_ROW_MAJOR: c_int = 101;
@@ -310,4 +310,26 @@ fn raw_symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
         detail: e.to_string(),
     })?;
     SymmetricEigen::sorted(values, vectors.as_standard_layout().into_owned())
+}
+
+/// Thin singular value decomposition (`min(m, n) ≥ 1`) by LAPACK `gesdd`,
+/// values non-increasing.
+pub fn thin_svd(a: ArrayView2<f64>) -> Result<ThinSvd> {
+    ensure_single_thread();
+    let failed = |detail: String| Error::Linalg {
+        operation: "singular value decomposition".into(),
+        detail,
+    };
+    let (u, values, vt) = a
+        .as_standard_layout()
+        .svddc(JobSvd::Some)
+        .map_err(|e| failed(e.to_string()))?;
+    let (Some(u), Some(vt)) = (u, vt) else {
+        return Err(failed("gesdd returned no singular vectors".into()));
+    };
+    ThinSvd::sorted(
+        values,
+        u.as_standard_layout().into_owned(),
+        vt.t().as_standard_layout().into_owned(),
+    )
 }
