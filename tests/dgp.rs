@@ -849,7 +849,8 @@ fn catalog_lists_every_scenario_and_every_key_with_its_default() {
 /// is `η = a(ψ − Δ₀)`, so `Δ = (1 − a)ψ + aΔ₀`, and the constants follow.
 #[test]
 fn healthbench_like_pb_labels_on_another_scale() {
-    let text = "name = \"healthbench-like\"\npool = 20000\nn_test = 100\nn_gold = 2000\npref_scale = 3.0";
+    let text =
+        "name = \"healthbench-like\"\npool = 20000\nn_test = 100\nn_gold = 2000\npref_scale = 3.0";
     let (scenario, data) = check_truth(text);
     let base = build("name = \"healthbench-like\"\npool = 20000\nn_test = 100\nn_gold = 2000");
     let x = data.train.pooled_x();

@@ -96,6 +96,7 @@ pub(crate) fn verified() -> Result<()> {
                 weighted_gram: raw_weighted_gram,
                 cholesky_solve: raw_cholesky_solve,
                 symmetric_eigen: raw_symmetric_eigen,
+                thin_svd: raw_thin_svd,
             })
             .map_err(|detail| {
                 format!(
@@ -315,6 +316,11 @@ fn raw_symmetric_eigen(a: ArrayView2<f64>) -> Result<SymmetricEigen> {
 /// Thin singular value decomposition (`min(m, n) ≥ 1`) by LAPACK `gesdd`,
 /// values non-increasing.
 pub fn thin_svd(a: ArrayView2<f64>) -> Result<ThinSvd> {
+    verified()?;
+    raw_thin_svd(a)
+}
+
+fn raw_thin_svd(a: ArrayView2<f64>) -> Result<ThinSvd> {
     ensure_single_thread();
     let failed = |detail: String| Error::Linalg {
         operation: "singular value decomposition".into(),

@@ -7,7 +7,8 @@
 //! transposes) and compared with the faer backend:
 //! products and Gram matrices elementwise, Cholesky solves through their
 //! residual and the reference solution, eigendecompositions through the
-//! eigenvalues, the reconstruction `V diag(λ) Vᵀ` and `VᵀV = I`. The tolerance
+//! eigenvalues, the reconstruction `V diag(λ) Vᵀ` and `VᵀV = I`, SVDs through
+//! the singular values and the reconstruction `U diag(σ) Vᵀ`. The tolerance
 //! of a comparison is `64 · k · ε · scale`, with `k` the inner dimension (or
 //! `n`) and `scale` the magnitude of the data, so rounding differences between
 //! correct libraries pass with a wide margin while a wrong kernel (an error
@@ -16,7 +17,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::faer_backend as reference;
-use super::{SolveInfo, SymmetricEigen};
+use super::{SolveInfo, SymmetricEigen, ThinSvd};
 use crate::error::Result;
 
 /// A backend's SPD solve.
@@ -29,6 +30,7 @@ pub(crate) struct BackendOps {
     pub weighted_gram: fn(ArrayView2<f64>, Option<ArrayView1<f64>>) -> Array2<f64>,
     pub cholesky_solve: SolveFn,
     pub symmetric_eigen: fn(ArrayView2<f64>) -> Result<SymmetricEigen>,
+    pub thin_svd: fn(ArrayView2<f64>) -> Result<ThinSvd>,
 }
 
 /// A deterministic matrix with entries in (−1, 1) (a Weyl sequence; no RNG needed).
@@ -170,6 +172,32 @@ pub(crate) fn check(ops: &BackendOps) -> std::result::Result<(), String> {
             tolerance(n, 1.0),
         )?;
     }
+    for &(m, n) in &[(1, 1), (7, 3), (3, 7), (40, 12), (120, 90)] {
+        let a = filled(m, n, 7.0);
+        let svd = (ops.thin_svd)(a.view())
+            .map_err(|e| format!("singular value decomposition (dgesdd, {m}×{n}) failed: {e}"))?;
+        let expected =
+            reference::thin_svd(a.view()).map_err(|e| format!("reference SVD failed: {e}"))?;
+        let scale = expected.values.iter().fold(1.0f64, |acc, v| acc.max(*v));
+        let tol = tolerance(m.max(n), scale);
+        compare(
+            format!("singular values (dgesdd, {m}×{n})"),
+            max_abs_diff(
+                &svd.values.clone().insert_axis(ndarray::Axis(0)).to_owned(),
+                &expected.values.insert_axis(ndarray::Axis(0)).to_owned(),
+            ),
+            tol,
+        )?;
+        let mut scaled = svd.u.clone();
+        for (mut column, &value) in scaled.columns_mut().into_iter().zip(&svd.values) {
+            column *= value;
+        }
+        compare(
+            format!("SVD reconstruction U·diag(σ)·Vᵀ (dgesdd, {m}×{n})"),
+            max_abs_diff(&reference::matmul(scaled.view(), svd.v.t()), &a),
+            tol,
+        )?;
+    }
     Ok(())
 }
 
@@ -184,6 +212,7 @@ mod tests {
             weighted_gram: reference::weighted_gram,
             cholesky_solve: reference::cholesky_solve,
             symmetric_eigen: reference::symmetric_eigen,
+            thin_svd: reference::thin_svd,
         }
     }
 
