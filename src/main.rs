@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 use meta_router::report;
 use meta_router::study::{self, spec::StudySpec, RunOptions, RunOutcome};
 
@@ -74,6 +76,30 @@ enum Command {
     },
     /// List every scenario with its parameters and defaults.
     Scenarios,
+    /// Regenerate the paper's figures: run the committed study files of
+    /// simulations/paper/ (resuming finished ones) and draw the figures and
+    /// tables into the output folder.
+    Reproduce {
+        /// What to reproduce (default: all).
+        #[arg(value_enum)]
+        targets: Vec<cli::reproduce::Target>,
+        /// Override the study files' replicates per grid point.
+        #[arg(long)]
+        replicates: Option<usize>,
+        /// A smoke run: 2 replicates per grid point (unless --replicates), into
+        /// results/paper-quick by default. Not for inference.
+        #[arg(long)]
+        quick: bool,
+        /// Output folder (default: results/paper, or results/paper-quick).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: one per core). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replace a study folder whose spec differs (only the suite's files).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
@@ -187,6 +213,35 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("merged {} folders into {}", dirs.len(), out.display());
             print!("{}", report::terminal_table(&outcome.summary));
             Ok(())
+        }
+        Some(Command::Reproduce {
+            targets,
+            replicates,
+            quick,
+            out,
+            threads,
+            force,
+        }) => {
+            if replicates == Some(0) {
+                anyhow::bail!("--replicates must be at least 1");
+            }
+            let targets = if targets.is_empty() {
+                vec![cli::reproduce::Target::All]
+            } else {
+                targets
+            };
+            let default_out = if quick {
+                "results/paper-quick"
+            } else {
+                "results/paper"
+            };
+            let options = cli::reproduce::Options {
+                out: out.unwrap_or_else(|| PathBuf::from(default_out)),
+                replicates: replicates.or(quick.then_some(2)),
+                threads,
+                force,
+            };
+            cli::reproduce::run(&targets, &options)
         }
         Some(Command::Scenarios) => {
             for info in meta_router::dgp::ScenarioConfig::catalog() {

@@ -75,7 +75,7 @@ mod view;
 
 use std::path::{Path, PathBuf};
 
-pub use figures::figures;
+pub use figures::{figures, paper};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
 pub use terminal::terminal_table;

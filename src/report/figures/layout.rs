@@ -144,20 +144,31 @@ pub(super) fn pad(lo: f64, hi: f64, fraction: f64) -> (f64, f64) {
     }
 }
 
+/// Colours fixed by method name, so a method looks the same in every figure
+/// of every study; other labels take the palette in order of appearance.
+const NAMED_COLORS: &[(&str, RGBColor)] = &[
+    ("oracle", RGBColor(0, 0, 0)),
+    ("all-gold", RGBColor(0, 0, 0)),
+    ("random", RGBColor(127, 127, 127)),
+    ("R", RGBColor(214, 39, 40)),
+    ("DR", RGBColor(31, 119, 180)),
+    ("pooled", RGBColor(44, 160, 44)),
+    ("pb-only", RGBColor(255, 127, 14)),
+    ("gs-only", RGBColor(148, 103, 189)),
+    ("mean-shift", RGBColor(140, 86, 75)),
+];
+
 pub(super) fn method_color(view: &View, method: &str) -> RGBColor {
-    match method {
-        "oracle" => RGBColor(0, 0, 0),
-        "random" => RGBColor(127, 127, 127),
-        _ => {
-            let index = view
-                .methods
-                .iter()
-                .filter(|m| !matches!(**m, "oracle" | "random"))
-                .position(|m| *m == method)
-                .unwrap_or(0);
-            PALETTE[index % PALETTE.len()]
-        }
+    if let Some((_, color)) = NAMED_COLORS.iter().find(|(name, _)| *name == method) {
+        return *color;
     }
+    let index = view
+        .methods
+        .iter()
+        .filter(|m| !NAMED_COLORS.iter().any(|(name, _)| name == *m))
+        .position(|m| *m == method)
+        .unwrap_or(0);
+    PALETTE[index % PALETTE.len()]
 }
 
 /// A finite-mean point from a summary row (MCSE 0 when missing).

@@ -8,6 +8,7 @@ use plotters::style::{register_font, FontStyle};
 
 mod draw;
 mod layout;
+pub mod paper;
 
 use super::view::View;
 use crate::error::{Error, Result};
@@ -33,15 +34,15 @@ const SPREAD_SES: f64 = 2.0;
 
 /// Tableau-10 without its grey, which is kept for the `random` reference.
 const PALETTE: [RGBColor; 9] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(44, 160, 44),
 ];
 
 /// Writes the study's figures into `out_dir` (created if missing) and returns
@@ -138,8 +139,15 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
         }
     }
 
+    write_figures(&figures, out_dir)
+}
+
+/// Draws each figure as PNG and SVG into `out_dir`; returns the paths.
+fn write_figures(figures: &[layout::Figure], out_dir: &Path) -> Result<Vec<PathBuf>> {
+    register_fonts()?;
+    std::fs::create_dir_all(out_dir).map_err(|cause| Error::io(out_dir, cause))?;
     let mut written = Vec::with_capacity(2 * figures.len());
-    for figure in &figures {
+    for figure in figures {
         let (width, height) = figure.canvas_size();
         let png = out_dir.join(format!("{}.png", figure.stem));
         {

@@ -1,0 +1,3 @@
+//! Modules of the `meta-router` binary (above every library layer).
+
+pub mod reproduce;

@@ -1,0 +1,214 @@
+//! `meta-router reproduce`: runs the paper's study files and draws the paper's
+//! figures and tables from their stored summaries.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use meta_router::report::{self, paper};
+use meta_router::study::{self, spec::StudySpec, RunOptions};
+
+/// The paper's study files, compiled in (`simulations/paper/`).
+pub const STUDIES: &[(&str, &str)] = &[
+    ("fig1", include_str!("../../simulations/paper/fig1.toml")),
+    ("fig2", include_str!("../../simulations/paper/fig2.toml")),
+    ("fig4", include_str!("../../simulations/paper/fig4.toml")),
+    (
+        "ablation_script",
+        include_str!("../../simulations/paper/ablation_script.toml"),
+    ),
+    (
+        "ablation_assembly",
+        include_str!("../../simulations/paper/ablation_assembly.toml"),
+    ),
+    (
+        "ablation_leaf",
+        include_str!("../../simulations/paper/ablation_leaf.toml"),
+    ),
+    (
+        "ablation_normalize",
+        include_str!("../../simulations/paper/ablation_normalize.toml"),
+    ),
+    (
+        "ablation_lambda",
+        include_str!("../../simulations/paper/ablation_lambda.toml"),
+    ),
+    (
+        "ablation_bias_learner",
+        include_str!("../../simulations/paper/ablation_bias_learner.toml"),
+    ),
+];
+
+/// What `reproduce` can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// Fig. 1: all-forest, healthbench-like.
+    Fig1,
+    /// Fig. 2: all gradient boosting.
+    Fig2,
+    /// Fig. 3: Fig. 1 with the mean-shift router.
+    Fig3,
+    /// Fig. 4: PRBench-like sizes.
+    Fig4,
+    /// The ablation studies.
+    Ablations,
+    /// Everything.
+    All,
+}
+
+impl Target {
+    fn studies(self) -> Vec<&'static str> {
+        match self {
+            Target::Fig1 | Target::Fig3 => vec!["fig1"],
+            Target::Fig2 => vec!["fig2"],
+            Target::Fig4 => vec!["fig4"],
+            Target::Ablations => STUDIES
+                .iter()
+                .map(|(name, _)| *name)
+                .filter(|n| n.starts_with("ablation"))
+                .collect(),
+            Target::All => STUDIES.iter().map(|(name, _)| *name).collect(),
+        }
+    }
+}
+
+/// Options of a reproduction.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Output folder (one study folder per study inside, figures at the top).
+    pub out: PathBuf,
+    /// Replicates per grid point (default: the study files').
+    pub replicates: Option<usize>,
+    /// Worker threads.
+    pub threads: Option<usize>,
+    /// Replace study folders whose spec differs instead of refusing.
+    pub force: bool,
+}
+
+/// Runs every study the targets need (resuming a folder that holds the same
+/// spec, so a finished study is not recomputed), then draws the figures and
+/// writes `tables.md` into `options.out`.
+pub fn run(targets: &[Target], options: &Options) -> Result<()> {
+    let mut names: Vec<&str> = Vec::new();
+    for target in targets {
+        for study in target.studies() {
+            if !names.contains(&study) {
+                names.push(study);
+            }
+        }
+    }
+    std::fs::create_dir_all(&options.out)
+        .with_context(|| format!("creating {}", options.out.display()))?;
+    let mut summaries = Vec::new();
+    for name in &names {
+        let text = STUDIES
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, text)| *text)
+            .expect("every target's studies are listed");
+        let mut spec =
+            StudySpec::parse(text, &format!("simulations/paper/{name}.toml (built in)"))?;
+        if let Some(r) = options.replicates {
+            spec.replicates = r;
+        }
+        for warning in &spec.warnings {
+            eprintln!("note: {name}: {warning}");
+        }
+        let dir = options.out.join(name);
+        let resume = same_spec(&dir, &spec);
+        eprintln!(
+            "reproduce: {name} ({} units){}",
+            spec.units(),
+            if resume { ", resuming" } else { "" }
+        );
+        let run_options = RunOptions {
+            out: dir.clone(),
+            threads: options.threads,
+            resume,
+            force: !resume && options.force,
+            progress: true,
+            ..RunOptions::default()
+        };
+        let mut outcome = study::run(&spec, &run_options)
+            .with_context(|| format!("study {name} into {}", dir.display()))?;
+        let files = report::publish(&outcome.summary, &outcome.dir)?;
+        outcome.publish(&files)?;
+        eprintln!(
+            "reproduce: {name}: {} units run, {} resumed, {:.0} s",
+            outcome.units_run, outcome.units_resumed, outcome.seconds
+        );
+        summaries.push((*name, outcome.summary.clone()));
+    }
+    draw(&summaries, targets, &options.out)
+}
+
+/// Whether `dir` holds a study started with this exact spec.
+fn same_spec(dir: &Path, spec: &StudySpec) -> bool {
+    std::fs::read_to_string(dir.join("spec.toml")).is_ok_and(|text| text == spec.resolved_toml())
+}
+
+fn draw(
+    summaries: &[(&str, meta_router::study::record::Summary)],
+    targets: &[Target],
+    out: &Path,
+) -> Result<()> {
+    let all = targets.contains(&Target::All);
+    let wanted = |name: &str| {
+        all || targets.iter().any(|t| match t {
+            Target::Fig1 => name == "fig1",
+            Target::Fig2 => name == "fig2",
+            Target::Fig3 => name == "fig3",
+            Target::Fig4 => name == "fig4",
+            _ => false,
+        })
+    };
+    let summary_of = |study: &str| summaries.iter().find(|(n, _)| *n == study).map(|(_, s)| s);
+    let mut tables = String::from(
+        "# Tables of the paper's reproduction\n\nGenerated by `meta-router reproduce` from the \
+         studies' summary.json files; every cell is mean ± Monte Carlo SE. Peak: the largest \
+         value of the mean curve of EG(ρ)/m over ρ ∈ [0.2, 0.8]; paired differences are taken \
+         at the method's peak ρ, over the replicates where both methods succeeded.\n\n",
+    );
+    for figure in paper::PAPER_FIGURES.iter().filter(|f| wanted(f.name)) {
+        let Some(summary) = summary_of(figure.study) else {
+            continue;
+        };
+        for path in paper::paper_figure(figure, summary, out)? {
+            eprintln!("reproduce: wrote {}", path.display());
+        }
+        tables.push_str(&format!("## {}\n\n", figure.title));
+        tables.push_str(&paper::tables(summary, figure.methods));
+    }
+    for (name, summary) in summaries {
+        let paired = paper::paired_figure(
+            summary,
+            &format!("paired_{name}"),
+            &format!("Paired differences of NEG area, study {name} (±2 MCSE)"),
+            out,
+        )?;
+        for path in paired {
+            eprintln!("reproduce: wrote {}", path.display());
+        }
+        if name.starts_with("ablation") {
+            let title = format!("Ablation {name}: normalized efficiency gain EG(ρ)/m");
+            for path in paper::ablation_figure(summary, name, &title, out)? {
+                eprintln!("reproduce: wrote {}", path.display());
+            }
+            let view_methods: Vec<String> = {
+                let mut seen: Vec<String> = Vec::new();
+                for row in &summary.rows {
+                    if row.versus.is_none() && !seen.contains(&row.method) {
+                        seen.push(row.method.clone());
+                    }
+                }
+                seen
+            };
+            let methods: Vec<&str> = view_methods.iter().map(String::as_str).collect();
+            tables.push_str(&format!("## Ablation `{name}`\n\n"));
+            tables.push_str(&paper::tables(summary, &methods));
+        }
+    }
+    let path = out.join("tables.md");
+    study::write_atomic(&path, tables.as_bytes())?;
+    eprintln!("reproduce: wrote {}", path.display());
+    Ok(())
+}
