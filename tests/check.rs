@@ -654,7 +654,7 @@ fn csv_files_have_pinned_columns_and_read_back_exactly() {
                     && r.method == row[3]
             })
             .unwrap();
-        assert_eq!(&row[4], "true");
+        assert_eq!(&row[4], "TRUE");
         let index = number(&row[9]).map(|i| i as usize);
         assert_eq!(
             number(&row[10]),

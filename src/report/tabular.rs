@@ -9,13 +9,14 @@
 //!   method, and paired differences `method − versus`).
 //! - `replicates.csv`: [`REPLICATE_COLUMNS`] — one row per grid point ×
 //!   replicate × method × metric × position on the ρ or w grid; a failed fit
-//!   is one row with `ok = false`, its `error` and no metric.
+//!   is one row with `ok = FALSE`, its `error` and no metric.
 //!
 //! A curve value carries its usage ratio in `rho` (or cost weight in `w`)
 //! next to its `index` in that grid. Numbers are written in Rust's shortest
 //! round-trip form (they read back exactly); a missing value (no mean, a
 //! curve point not reached, not applicable) is an empty cell, never `NaN`.
-//! Booleans are `true` / `false` (read as logical by pandas and R).
+//! Booleans are `TRUE` / `FALSE`, which both pandas and R read as logical
+//! (R reads lower-case `true` as text).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -147,7 +148,7 @@ pub fn replicates_csv(records: &[Record], rho: &[f64], w: &[f64]) -> Vec<u8> {
         prefix.extend([
             record.replicate.to_string(),
             record.method.clone(),
-            record.ok.to_string(),
+            if record.ok { "TRUE" } else { "FALSE" }.to_string(),
             record.error.clone().unwrap_or_default(),
         ]);
         let mut emit = |metric: &str,
