@@ -102,7 +102,7 @@ fn verdict_line(outcome: &CheckOutcome) -> String {
             "{} cell(s) worse than the baseline",
             c.count(Verdict::Worse)
         ),
-        None => "no baseline".to_string(),
+        None => "claims only (no baseline)".to_string(),
     };
     format!(
         "{}: {cells}{claims}",

@@ -38,13 +38,21 @@
 //! may then be flagged by chance at small `k`; at `k = 4` one cell does so
 //! with probability 6·10⁻⁵.
 //!
+//! # References
+//! Morris, White & Crowther (2019), *Using simulation studies to evaluate
+//! statistical methods*, Statistics in Medicine 38(11) (Monte Carlo SEs of
+//! the performance measures compared here; `docs/method.md` §5 and §8).
+//!
 //! # Example
 //! ```
 //! use meta_router::study::check::{judge, Verdict};
 //! use meta_router::study::record::Direction;
-//! // MSE 0.090 ± 0.002 in the run against 0.080 ± 0.002: d = 0.01 > 4·0.0028.
-//! let j = judge(Direction::Lower, (Some(0.090), Some(0.002)), (Some(0.080), Some(0.002)), 4.0);
+//! // MSE 0.090 ± 0.001 in the run against 0.080 ± 0.001: d = 0.01 > 4·√2·0.001.
+//! let j = judge(Direction::Lower, (Some(0.090), Some(0.001)), (Some(0.080), Some(0.001)), 4.0);
 //! assert_eq!(j.verdict, Verdict::Worse);
+//! // With MCSEs of 0.002 the tolerance is 0.0113: the same difference is noise.
+//! let j = judge(Direction::Lower, (Some(0.090), Some(0.002)), (Some(0.080), Some(0.002)), 4.0);
+//! assert_eq!(j.verdict, Verdict::Same);
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
