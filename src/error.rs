@@ -161,6 +161,29 @@ pub enum Error {
         holder: String,
     },
 
+    /// Two study summaries cannot be compared: they come from different
+    /// specs, scenarios or grids.
+    #[error("cannot compare {run} with {baseline}: {reason}")]
+    Incomparable {
+        /// The run (folder or file).
+        run: String,
+        /// The baseline (folder or file).
+        baseline: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// A file carries a version tag this version of the suite does not read.
+    #[error("{path}: format `{found}`, but this version of meta-router reads `{expected}`; regenerate it with this version (`meta-router report`)")]
+    UnsupportedFormat {
+        /// The file.
+        path: String,
+        /// The tag found (empty when there is none).
+        found: String,
+        /// The tag this version reads.
+        expected: String,
+    },
+
     /// A study would need more memory than the machine has.
     #[error("{what}: estimated peak memory {estimate} exceeds the limit {limit}; {advice}")]
     TooLarge {

@@ -100,7 +100,33 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Compare a run with a baseline cell by cell and evaluate the study's
+    /// [[expect]] claims. Exit 0: no regression; 1: a cell is worse beyond
+    /// k Monte Carlo SEs or a claim fails; 2: the inputs cannot be compared.
+    Check {
+        /// The run: a study folder or its summary.json. Its claims come from
+        /// the spec.toml next to it (or --spec).
+        run: PathBuf,
+        /// The baseline: a study folder or summary.json of the same spec.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// k: flag cells with |run − baseline| > k·√(mcse_run² + mcse_baseline²).
+        #[arg(long, default_value_t = study::check::DEFAULT_SIGMA)]
+        sigma: f64,
+        /// Take the claims from this spec file instead (it must describe the run's study).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Write JUnit XML here: one testcase per cell and per claim.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write a markdown report here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
 }
+
+/// Exit code of `check` when the inputs cannot be compared.
+const EXIT_CANNOT_COMPARE: u8 = 2;
 
 fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
     let (i, n) = text
@@ -122,6 +148,31 @@ fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Check {
+        run,
+        baseline,
+        sigma,
+        spec,
+        junit,
+        markdown,
+    }) = cli.command
+    {
+        return match check(
+            &run,
+            baseline.as_deref(),
+            spec.as_deref(),
+            sigma,
+            junit,
+            markdown,
+        ) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(err) => {
+                eprintln!("error: cannot check: {err:#}");
+                ExitCode::from(EXIT_CANNOT_COMPARE)
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -191,6 +242,7 @@ fn run(cli: Cli) -> Result<()> {
                 shard,
                 progress: !quiet,
                 protected: spec_folder,
+                ..RunOptions::default()
             };
             simulate(&study, &options)
         }
@@ -243,6 +295,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             cli::reproduce::run(&targets, &options)
         }
+        Some(Command::Check { .. }) => unreachable!("handled in main"),
         Some(Command::Scenarios) => {
             for info in meta_router::dgp::ScenarioConfig::catalog() {
                 println!("{}\n  {}", info.name, info.description);
@@ -278,5 +331,39 @@ fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
         outcome.dir.display()
     );
     print!("{}", report::terminal_table(&outcome.summary));
+    let claims = study::claims::evaluate(&spec.claims, &outcome.summary);
+    if !claims.is_empty() {
+        print!("\n{}", report::claims_table(&claims));
+        let failed = claims.iter().filter(|c| !c.passed).count();
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} of {} claim outcome(s) of the spec's [[expect]] list do not hold (numbers \
+             above); the results are written to {}",
+            claims.len(),
+            outcome.dir.display()
+        );
+    }
     Ok(())
+}
+
+/// `check`: prints the report, writes the requested files; `Ok(passed)`.
+fn check(
+    run: &std::path::Path,
+    baseline: Option<&std::path::Path>,
+    spec: Option<&std::path::Path>,
+    sigma: f64,
+    junit: Option<PathBuf>,
+    markdown: Option<PathBuf>,
+) -> Result<bool> {
+    let outcome = study::check::check(run, baseline, spec, sigma)?;
+    print!("{}", report::check_table(&outcome));
+    if let Some(path) = junit {
+        study::write_atomic(&path, report::junit(&outcome).as_bytes())
+            .with_context(|| "writing the JUnit report")?;
+    }
+    if let Some(path) = markdown {
+        study::write_atomic(&path, report::check_markdown(&outcome).as_bytes())
+            .with_context(|| "writing the markdown report")?;
+    }
+    Ok(outcome.passed())
 }

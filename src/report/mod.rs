@@ -1,5 +1,7 @@
-//! Reports of a finished study: `summary.md` tables and PNG/SVG figures,
-//! drawn only from a stored [`Summary`](crate::study::record::Summary).
+//! Reports of a finished study: `summary.md` tables, `summary.csv` and
+//! `replicates.csv` for pandas and R, and PNG/SVG figures, drawn only from a
+//! stored [`Summary`](crate::study::record::Summary) and the stored records;
+//! and the reports of `check` (terminal, markdown, JUnit XML).
 //!
 //! # Model
 //!
@@ -26,6 +28,13 @@
 //!   cost weight w, one panel per grid point. Each figure is written as PNG
 //!   and SVG; text uses the embedded DejaVu Sans font, so no system font
 //!   library is needed.
+//! - [`summary_csv`] and [`replicates_csv`] flatten the summary and the
+//!   records to long-format CSV (columns in [`SUMMARY_COLUMNS`] and
+//!   [`REPLICATE_COLUMNS`]; the schemas of every output file are in
+//!   `docs/outputs.md`).
+//! - [`check_table`], [`check_markdown`] and [`junit`] render a
+//!   [`CheckOutcome`](crate::study::check::CheckOutcome); [`claims_table`]
+//!   the claims `simulate` evaluates.
 //!
 //! # References
 //!
@@ -67,27 +76,49 @@
 //! assert!(md.contains("0.01235 ± 0.00051 (20, 0)"));
 //! ```
 
+mod check;
 mod figures;
 mod format;
 mod markdown;
+mod tabular;
 mod terminal;
 mod view;
 
 use std::path::{Path, PathBuf};
 
+pub use check::{check_markdown, check_table, claim_judgement, claims_table, junit, TERMINAL_ROWS};
 pub use figures::{figures, paper};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
+pub use tabular::{replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};
 pub use terminal::terminal_table;
 
 use crate::error::Result;
 
-/// Writes every report of a study folder from its summary — `summary.md` and
-/// the figures — and returns the files written.
+/// Name of the markdown summary.
+pub const MARKDOWN_FILE: &str = "summary.md";
+/// Name of the long-format summary table.
+pub const SUMMARY_CSV_FILE: &str = "summary.csv";
+/// Name of the long-format per-replicate table.
+pub const REPLICATES_CSV_FILE: &str = "replicates.csv";
+
+/// Writes every report of a study folder — `summary.md`, `summary.csv`, the
+/// figures from its summary, and `replicates.csv` from the folder's
+/// `replicates.jsonl` when it has one — and returns the files written.
 pub fn publish(summary: &crate::study::record::Summary, dir: &Path) -> Result<Vec<PathBuf>> {
-    let markdown_path = dir.join("summary.md");
-    crate::study::write_atomic(&markdown_path, markdown(summary).as_bytes())?;
-    let mut files = vec![markdown_path];
+    use crate::study::{read_records, store::RECORDS_FILE, write_atomic};
+    let markdown_path = dir.join(MARKDOWN_FILE);
+    write_atomic(&markdown_path, markdown(summary).as_bytes())?;
+    let csv_path = dir.join(SUMMARY_CSV_FILE);
+    write_atomic(&csv_path, &summary_csv(summary))?;
+    let mut files = vec![markdown_path, csv_path];
+    let records_path = dir.join(RECORDS_FILE);
+    if records_path.is_file() {
+        let records = read_records(&records_path)?.records;
+        let path = dir.join(REPLICATES_CSV_FILE);
+        write_atomic(&path, &replicates_csv(&records, &summary.rho, &summary.w))?;
+        files.push(path);
+    }
     files.extend(figures(summary, dir)?);
     Ok(files)
 }

@@ -24,9 +24,38 @@ use crate::meta::{fit_single, FitSeeds};
 use crate::rng::{seed_for, stream, Purpose};
 use crate::routing;
 
+/// A deliberate error in one method's estimates, for testing `check` only.
+///
+/// `check` must be shown to fail on exactly the cells a faulty estimator
+/// changes, under the *same* spec: runs of different specs are refused
+/// before any cell is compared. By design no spec key or command-line option
+/// changes an estimator's output without changing the spec, so tests inject
+/// the fault here: the named method's ψ̂ on the test queries is shifted by
+/// `psi_shift` before it is evaluated (Δ̂ is untouched). It is reachable only
+/// through the hidden `RunOptions::testing_perturbation` field of the library
+/// (not the command line), and a run that uses it says so in `run.json`.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestingPerturbation {
+    /// The method label whose ψ̂ is shifted.
+    pub method: String,
+    /// Added to every test-query prediction ψ̂(q).
+    pub psi_shift: f64,
+}
+
 /// Every method's record for unit `(g, r)`, with each method's wall time in
 /// seconds (kept apart from the records: they vary between runs).
 pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<(Record, f64)> {
+    run_unit_perturbed(spec, g, r, None)
+}
+
+/// [`run_unit`], with a method's estimates perturbed for tests.
+pub(crate) fn run_unit_perturbed(
+    spec: &StudySpec,
+    g: usize,
+    r: usize,
+    perturbation: Option<&TestingPerturbation>,
+) -> Vec<(Record, f64)> {
     let point = &spec.points[g];
     let seeds = FitSeeds {
         folds: seed_for(spec.seed, g as u64, r as u64, Purpose::Folds),
@@ -43,8 +72,11 @@ pub fn run_unit(spec: &StudySpec, g: usize, r: usize) -> Vec<(Record, f64)> {
         .iter()
         .map(|method| {
             let started = Instant::now();
+            let shift = perturbation
+                .filter(|p| p.method == method.label)
+                .map(|p| p.psi_shift);
             let outcome = match &data {
-                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r), mean_gain),
+                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r), mean_gain, shift),
                 Err(e) => Err(format!("drawing the replicate's data failed: {e}")),
             };
             let seconds = started.elapsed().as_secs_f64();
@@ -78,9 +110,10 @@ fn evaluate_method(
     seeds: FitSeeds,
     unit: (usize, usize),
     mean_gain: f64,
+    shift: Option<f64>,
 ) -> std::result::Result<Evaluated, String> {
     let (mut metrics, diagnostics) =
-        fit_and_score(spec, method, data, seeds, unit).map_err(|e| e.to_string())?;
+        fit_and_score(spec, method, data, seeds, unit, shift).map_err(|e| e.to_string())?;
     metrics.eg_paper = if mean_gain.is_finite() && mean_gain != 0.0 {
         routing::on_paper_scale(&metrics.eg, mean_gain)
     } else {
@@ -103,12 +136,13 @@ fn fit_and_score(
     data: &SimulatedData,
     seeds: FitSeeds,
     unit: (usize, usize),
+    shift: Option<f64>,
 ) -> Result<Evaluated> {
     let test_x = data.test_x.view();
     let costs = Array1::ones(data.test_psi.len());
     let eval = &spec.evaluation;
     let mut extra = BTreeMap::new();
-    let (psi_hat, delta_hat, diagnostics) = match &method.kind {
+    let (mut psi_hat, delta_hat, diagnostics) = match &method.kind {
         MethodKind::Random => {
             let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
                 data.test_psi.view(),
@@ -147,6 +181,9 @@ fn fit_and_score(
             )
         }
     };
+    if let Some(shift) = shift {
+        psi_hat += shift;
+    }
     if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite {
             what: "predicted ψ̂ on test queries".into(),

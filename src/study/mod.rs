@@ -12,6 +12,8 @@
 //! - `evaluate`: one unit: draw, fit and evaluate every method (paired).
 //! - [`store`]: the study folder: lock, manifest, records file.
 //! - [`summary`]: means and Monte Carlo SEs of the records.
+//! - [`claims`]: the spec's `[[expect]]` claims judged on a summary.
+//! - [`check`]: a run's summary against a baseline's, cell by cell.
 //!
 //! A unit's records are appended to `replicates.jsonl` in one write as soon as
 //! it finishes, so an interrupted run loses at most the units in flight;
@@ -20,6 +22,8 @@
 //! summarized; the result depends only on the spec and the seed, never on the
 //! thread count, the resume history or sharding (`merge` combines shards).
 
+pub mod check;
+pub mod claims;
 mod evaluate;
 mod inference;
 mod merge;
@@ -37,6 +41,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 pub use evaluate::run_unit;
+#[doc(hidden)]
+pub use evaluate::TestingPerturbation;
 pub use merge::merge;
 pub use schedule::units;
 pub use store::{read_records, write_atomic, RecordsFile};
@@ -64,6 +70,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Folders `--force` must never replace (e.g. the spec's own folder).
     pub protected: Vec<PathBuf>,
+    /// Testing only: a deliberate error in one method's estimates (see
+    /// [`TestingPerturbation`]); recorded in `run.json`.
+    #[doc(hidden)]
+    pub testing_perturbation: Option<TestingPerturbation>,
 }
 
 /// What a command did to a study folder. The folder stays locked until this
@@ -137,6 +147,15 @@ fn spec_text(spec: &StudySpec, shard: Option<(usize, usize)>) -> String {
     text
 }
 
+/// Whether a stored spec text describes the same computation as `spec` on
+/// the same shard: equal up to the claims (`[[expect]]`), which may change
+/// between an interrupted run and its resume.
+fn same_computation(stored: &str, spec: &StudySpec, shard: Option<(usize, usize)>) -> bool {
+    let (stored_shard, body) = split_shard(stored);
+    stored_shard == shard
+        && StudySpec::parse(body, "spec.toml").is_ok_and(|s| s.spec_hash() == spec.spec_hash())
+}
+
 /// Splits a stored spec into its `# shard i/N` line (if any) and the spec.
 fn split_shard(text: &str) -> (Option<(usize, usize)>, &str) {
     if let Some(rest) = text.strip_prefix("# shard ") {
@@ -156,7 +175,7 @@ fn manifest_for(spec: &StudySpec, shard: Option<(usize, usize)>, files: &[&str])
         format: store::MANIFEST_FORMAT.into(),
         crate_version: env!("CARGO_PKG_VERSION").into(),
         study: spec.name.clone(),
-        spec_hash: store::sha256_hex(&spec.resolved_toml()),
+        spec_hash: spec.spec_hash(),
         seed: spec.seed,
         replicates: spec.replicates,
         shard: shard.map(|(i, n)| format!("{i}/{n}")),
@@ -184,6 +203,15 @@ fn prepare_pool(spec: &StudySpec, options: &RunOptions) -> Result<(rayon::Thread
             threads,
             format!("must lie between 1 and {}", spec::MAX_THREADS),
         ));
+    }
+    if let Some(p) = &options.testing_perturbation {
+        if !spec.methods.iter().any(|m| m.label == p.method) || !p.psi_shift.is_finite() {
+            return Err(Error::param(
+                "testing_perturbation",
+                format!("{} + {}", p.method, p.psi_shift),
+                "needs a method label of the study and a finite shift",
+            ));
+        }
     }
     spec::check::check_run_memory(spec, threads)?;
     crate::linalg::verify_backend()?;
@@ -233,7 +261,7 @@ fn run_in(
     let mut existing = Vec::new();
     if options.resume && spec_path.exists() {
         let stored = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
-        if stored != text {
+        if stored != text && !same_computation(&stored, spec, options.shard) {
             return Err(Error::study(
                 dir,
                 "the study spec (or shard) differs from the one this folder was started with; \
@@ -275,35 +303,43 @@ fn run_in(
     }
     let files = Mutex::new((open_append(&records_path)?, open_append(&timings_path)?));
     let fit_seconds = Mutex::new(0.0);
-    schedule::execute(spec, &pending, pool, options.progress, |unit| {
-        let (mut lines, mut times) = (String::new(), String::new());
-        let mut unit_seconds = 0.0;
-        for (record, seconds) in &unit {
-            lines.push_str(&serde_json::to_string(record).expect("records serialize"));
-            lines.push('\n');
-            let timing = Timing {
-                grid_index: record.grid_index,
-                replicate: record.replicate,
-                method: record.method.clone(),
-                seconds: *seconds,
-            };
-            times.push_str(&serde_json::to_string(&timing).expect("timings serialize"));
-            times.push('\n');
-            unit_seconds += seconds;
-        }
-        let mut files = files.lock().expect("records lock");
-        files
-            .0
-            .write_all(lines.as_bytes())
-            .and_then(|_| files.0.flush())
-            .map_err(|c| Error::io(&records_path, c))?;
-        files
-            .1
-            .write_all(times.as_bytes())
-            .map_err(|c| Error::io(&timings_path, c))?;
-        *fit_seconds.lock().expect("time lock") += unit_seconds;
-        Ok(())
-    })?;
+    let perturbation = options.testing_perturbation.as_ref();
+    schedule::execute(
+        spec,
+        &pending,
+        pool,
+        options.progress,
+        perturbation,
+        |unit| {
+            let (mut lines, mut times) = (String::new(), String::new());
+            let mut unit_seconds = 0.0;
+            for (record, seconds) in &unit {
+                lines.push_str(&serde_json::to_string(record).expect("records serialize"));
+                lines.push('\n');
+                let timing = Timing {
+                    grid_index: record.grid_index,
+                    replicate: record.replicate,
+                    method: record.method.clone(),
+                    seconds: *seconds,
+                };
+                times.push_str(&serde_json::to_string(&timing).expect("timings serialize"));
+                times.push('\n');
+                unit_seconds += seconds;
+            }
+            let mut files = files.lock().expect("records lock");
+            files
+                .0
+                .write_all(lines.as_bytes())
+                .and_then(|_| files.0.flush())
+                .map_err(|c| Error::io(&records_path, c))?;
+            files
+                .1
+                .write_all(times.as_bytes())
+                .map_err(|c| Error::io(&timings_path, c))?;
+            *fit_seconds.lock().expect("time lock") += unit_seconds;
+            Ok(())
+        },
+    )?;
     drop(files);
 
     let records = store::read_records(&records_path)?.records;
@@ -320,6 +356,8 @@ fn run_in(
         units_resumed: done.len(),
         seconds,
         fit_seconds: fit_seconds.into_inner().expect("time lock"),
+        testing_perturbation: perturbation
+            .map(|p| format!("method `{}`: ψ̂ + {} (a test run)", p.method, p.psi_shift)),
     };
     write_atomic(
         &dir.join(store::RUN_FILE),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::evaluate::run_unit;
+use super::evaluate::{run_unit_perturbed, TestingPerturbation};
 use super::record::Record;
 use super::spec::StudySpec;
 use crate::error::Result;
@@ -42,18 +42,20 @@ pub fn units(spec: &StudySpec, shard: Option<(usize, usize)>) -> Vec<(usize, usi
 }
 
 /// Runs `pending` on `pool`, handing each unit's records (with their wall
-/// times) to `sink`; stops at the first sink error.
+/// times) to `sink`; stops at the first sink error. `perturbation` is for
+/// tests only ([`TestingPerturbation`]).
 pub fn execute(
     spec: &StudySpec,
     pending: &[(usize, usize)],
     pool: &rayon::ThreadPool,
     progress: bool,
+    perturbation: Option<&TestingPerturbation>,
     sink: impl Fn(Vec<(Record, f64)>) -> Result<()> + Sync,
 ) -> Result<()> {
     let reporter = Progress::new(progress, &spec.name, pending.len());
     let result = pool.install(|| {
         pending.par_iter().try_for_each(|&(g, r)| {
-            sink(run_unit(spec, g, r))?;
+            sink(run_unit_perturbed(spec, g, r, perturbation))?;
             reporter.unit_done();
             Ok(())
         })

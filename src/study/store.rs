@@ -11,8 +11,10 @@
 //! | `summary.json` | `simulate`, `report`, `merge` | the [`Summary`](super::record::Summary) |
 //! | `manifest.json` | every writer | provenance and the list of files written ([`Manifest`]) |
 //! | `run.json`, `timings.jsonl` | `simulate` | wall times, threads, git revision (vary between runs) |
-//! | `summary.md`, `summary.csv`, figures | the report layer | tables and figures |
+//! | `summary.md`, `summary.csv`, `replicates.csv`, figures | the report layer | tables and figures |
 //! | `.meta-router.lock` | every writer, while it runs | who holds the folder |
+//!
+//! Every file's fields are documented in `docs/outputs.md`.
 //!
 //! # Algorithm
 //! - **One writer per folder.** A writer opens `.meta-router.lock` and takes an
@@ -138,6 +140,9 @@ pub struct RunInfo {
     pub seconds: f64,
     /// Sum of the per-record fit times of the last run, seconds.
     pub fit_seconds: f64,
+    /// Set only by test runs that perturbed a method on purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub testing_perturbation: Option<String>,
 }
 
 /// One line of `timings.jsonl`.

@@ -237,7 +237,7 @@ fn provenance(spec: &StudySpec, compare_to: Vec<String>) -> Provenance {
         .collect();
     Provenance {
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
-        spec_hash: super::store::sha256_hex(&spec.resolved_toml()),
+        spec_hash: spec.spec_hash(),
         scenario: spec
             .points
             .first()

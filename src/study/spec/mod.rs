@@ -21,7 +21,16 @@
 //! method = "r-learner"         # or dr-learner, gs-only, pb-only, pooled,
 //!                              # mean-shift, all-gold, oracle, random
 //! learner = { type = "ridge", basis = "poly2" }
+//!
+//! [[expect]]                   # optional claims, checked by `simulate` and `check`
+//! method = "R"
+//! better_than = "pooled"
+//! metric = "mse_psi"
 //! ```
+//! Claims (`[[expect]]`) are described in [`expect`]. They are written to the
+//! resolved spec but left out of its hash ([`StudySpec::spec_hash`]): they
+//! judge the numbers without changing them, so adding a claim keeps a
+//! baseline comparable.
 //! Every error names the file, the key path (e.g.
 //! `methods[2].bias_learner.penalty`) and its line ([`locate`]). Validation
 //! builds the scenario at every grid point, validates every method, and
@@ -30,6 +39,7 @@
 
 pub(crate) mod check;
 mod evaluation;
+pub mod expect;
 pub mod locate;
 
 use std::collections::BTreeMap;
@@ -44,6 +54,7 @@ use evaluation::check_evaluation;
 use locate::{deserialize_located, render, Segment, Source};
 
 pub use evaluation::{EvaluationSpec, InferenceTarget};
+pub use expect::{Claim, ClaimTest, DEFAULT_CLAIM_SIGMA};
 
 pub use check::{estimate_peak_memory, memory_limit, MemoryEstimate, MAX_THREADS, MAX_UNITS};
 
@@ -103,6 +114,10 @@ pub struct StudySpec {
     pub points: Vec<GridPoint>,
     /// Settings that are valid but known to behave badly (printed before a run).
     pub warnings: Vec<String>,
+    /// Claims about the summary (`[[expect]]`), in spec order.
+    pub claims: Vec<Claim>,
+    /// The claim tables as written (for the resolved spec).
+    claim_tables: Vec<toml::Table>,
 }
 
 /// Truth of a grid point for inference studies: population constants and a
@@ -140,6 +155,8 @@ struct RawSpec {
     #[serde(default)]
     evaluation: EvaluationSpec,
     methods: Vec<toml::Table>,
+    #[serde(default)]
+    expect: Vec<toml::Table>,
 }
 
 #[derive(Debug, Serialize)]
@@ -152,6 +169,8 @@ struct ResolvedSpec<'a> {
     grid: &'a BTreeMap<String, Vec<toml::Value>>,
     evaluation: &'a EvaluationSpec,
     methods: &'a [toml::Table],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    expect: &'a [toml::Table],
 }
 
 /// Default reference methods of paired differences.
@@ -245,6 +264,16 @@ impl StudySpec {
                     .map(move |w| format!("method `{label}`: {w}"))
             })
             .collect();
+        let claims = expect::parse_claims(
+            &raw.expect,
+            &expect::Context {
+                methods: &methods,
+                points: &points,
+                grid: &raw.grid,
+                evaluation: &evaluation,
+            },
+            source,
+        )?;
         Ok(Self {
             warnings,
             name: raw.name,
@@ -257,11 +286,24 @@ impl StudySpec {
             methods,
             method_tables: raw.methods,
             points,
+            claims,
+            claim_tables: raw.expect,
         })
     }
 
-    /// The resolved spec as TOML (written to `spec.toml`; compared on `--resume`).
+    /// The resolved spec as TOML, claims included (written to `spec.toml`).
     pub fn resolved_toml(&self) -> String {
+        self.resolved(&self.claim_tables)
+    }
+
+    /// SHA-256 of the resolved spec without its claims: what the records and
+    /// the summary's numbers depend on. Summaries with equal hashes come from
+    /// the same study and can be compared cell by cell.
+    pub fn spec_hash(&self) -> String {
+        super::store::sha256_hex(&self.resolved(&[]))
+    }
+
+    fn resolved(&self, expect: &[toml::Table]) -> String {
         let resolved = ResolvedSpec {
             name: &self.name,
             description: &self.description,
@@ -271,6 +313,7 @@ impl StudySpec {
             grid: &self.grid,
             evaluation: &self.evaluation,
             methods: &self.method_tables,
+            expect,
         };
         toml::to_string(&resolved).expect("a parsed spec serializes")
     }
@@ -287,16 +330,25 @@ impl StudySpec {
 
     /// Reference methods of the summary's paired differences: `[evaluation]
     /// compare_to`, or by default the labels `pooled` and `gs-only` where the
-    /// study has them.
+    /// study has them; then the references of `better_than` claims, which
+    /// are judged by those rows.
     pub fn compare_to(&self) -> Vec<String> {
-        match &self.evaluation.compare_to {
+        let mut labels: Vec<String> = match &self.evaluation.compare_to {
             Some(labels) => labels.clone(),
             None => DEFAULT_COMPARE_TO
                 .iter()
                 .filter(|l| self.methods.iter().any(|m| m.label == **l))
                 .map(|l| l.to_string())
                 .collect(),
+        };
+        for claim in &self.claims {
+            if let ClaimTest::BetterThan { reference, .. } = &claim.test {
+                if !labels.contains(reference) {
+                    labels.push(reference.clone());
+                }
+            }
         }
+        labels
     }
 }
 
