@@ -86,8 +86,9 @@ enum Command {
         /// Override the study files' replicates per grid point.
         #[arg(long)]
         replicates: Option<usize>,
-        /// A smoke run: 2 replicates per grid point (unless --replicates), into
-        /// results/paper-quick by default. Not for inference.
+        /// A smoke run: 1 replicate per grid point (unless --replicates), into
+        /// results/paper-quick by default; about 2 minutes on 2 cores. No MCSE,
+        /// not for inference.
         #[arg(long)]
         quick: bool,
         /// Output folder (default: results/paper, or results/paper-quick).
@@ -289,7 +290,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let options = cli::reproduce::Options {
                 out: out.unwrap_or_else(|| PathBuf::from(default_out)),
-                replicates: replicates.or(quick.then_some(2)),
+                replicates: replicates.or(quick.then_some(1)),
                 threads,
                 force,
             };
