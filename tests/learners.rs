@@ -28,10 +28,8 @@ fn normal_vector(len: usize, seed: u64) -> Array1<f64> {
 fn diagnostic(model: &dyn Predict, key: &str) -> f64 {
     model
         .diagnostics()
-        .iter()
-        .find(|(k, _)| k == key)
+        .get(key)
         .unwrap_or_else(|| panic!("diagnostic {key} missing"))
-        .1
 }
 
 fn max_abs_diff(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {

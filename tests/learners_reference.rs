@@ -28,10 +28,8 @@ fn vector(v: &Value) -> Array1<f64> {
 fn diagnostic(model: &dyn Predict, key: &str) -> f64 {
     model
         .diagnostics()
-        .iter()
-        .find(|(k, _)| k == key)
+        .get(key)
         .unwrap_or_else(|| panic!("diagnostic {key} missing"))
-        .1
 }
 
 fn max_abs_diff(a: &Array1<f64>, b: &Array1<f64>) -> f64 {

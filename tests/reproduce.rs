@@ -7,7 +7,10 @@
 use std::process::Command;
 
 #[test]
-#[cfg_attr(feature = "openblas", ignore = "backend-independent; run by the default test run")]
+#[cfg_attr(
+    feature = "openblas",
+    ignore = "backend-independent; run by the default test run"
+)]
 fn reproduce_all_quick_draws_every_figure() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("paper");

@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 
 use super::numerics::sigmoid;
 use super::tree::{grow_in, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree, Workspace};
-use super::{check_binary, check_training, Learner, Predict};
+use super::{check_binary, check_training, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
 
@@ -296,15 +296,13 @@ impl Predict for Boosting {
         }
     }
 
-    fn diagnostics(&self) -> Vec<(String, f64)> {
+    fn diagnostics(&self) -> LearnerDiagnostics {
         let leaves: usize = self.trees.iter().map(Tree::n_leaves).sum();
-        vec![
-            ("rounds".into(), self.trees.len() as f64),
-            (
-                "mean_leaves".into(),
-                leaves as f64 / self.trees.len() as f64,
-            ),
-        ]
+        LearnerDiagnostics {
+            rounds: Some(self.trees.len()),
+            mean_leaves: Some(leaves as f64 / self.trees.len() as f64),
+            ..LearnerDiagnostics::default()
+        }
     }
 }
 

@@ -136,8 +136,7 @@
 //! let fitted = KernelRidgeParams::default().fit(x.view(), y.view(), None, 0).unwrap();
 //! let prediction = fitted.predict(x.view());
 //! assert!((prediction[40] - y[40]).abs() < 0.05);
-//! let diagnostics = fitted.diagnostics();
-//! assert!(diagnostics.iter().any(|(k, _)| k == "loo"));
+//! assert!(fitted.diagnostics().loo.is_some());
 //! ```
 
 use std::fmt;
@@ -147,7 +146,7 @@ use serde::{Deserialize, Serialize};
 
 use super::basis::{weighted_median_distance, Standardizer};
 use super::ridge::{solve_dual, Penalty, PenaltyChoice, PenaltyGrid, WeightedProblem};
-use super::{check_training, Learner, Predict};
+use super::{check_training, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -484,13 +483,12 @@ impl Predict for FittedKernelRidge {
         linalg::matvec(k.view(), self.alpha.view()) + self.intercept
     }
 
-    fn diagnostics(&self) -> Vec<(String, f64)> {
-        let mut out = self.choice.diagnostics();
-        out.push(("bandwidth".into(), self.bandwidth));
-        if let Some(median) = self.median {
-            out.push(("bandwidth_multiple".into(), self.bandwidth / median));
+    fn diagnostics(&self) -> LearnerDiagnostics {
+        LearnerDiagnostics {
+            bandwidth: Some(self.bandwidth),
+            bandwidth_multiple: self.median.map(|median| self.bandwidth / median),
+            ..self.choice.diagnostics()
         }
-        out
     }
 }
 

@@ -72,8 +72,8 @@
 //! assert!(p.iter().all(|&v| (0.0..=1.0).contains(&v)));
 //! assert!(p[199] > p[0]);
 //! let diagnostics = fitted.diagnostics();
-//! let value = |key: &str| diagnostics.iter().find(|(k, _)| k == key).unwrap().1;
-//! assert!(value("iterations") <= 10.0 && value("gradient_norm") < 1e-12);
+//! assert!(diagnostics.iterations.unwrap() <= 10);
+//! assert!(diagnostics.gradient_norm.unwrap() < 1e-12);
 //! ```
 
 use ndarray::{concatenate, Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -81,7 +81,7 @@ use serde::{Deserialize, Serialize};
 
 use super::basis::{Basis, BasisExpansion};
 use super::numerics::{sigmoid, softplus};
-use super::{check_binary, check_training, Learner, Predict};
+use super::{check_binary, check_training, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -456,14 +456,15 @@ impl Predict for FittedLogistic {
         self.log_odds(x).mapv(sigmoid)
     }
 
-    fn diagnostics(&self) -> Vec<(String, f64)> {
-        vec![
-            ("penalty".into(), self.penalty),
-            ("iterations".into(), self.iterations as f64),
-            ("gradient_norm".into(), self.gradient_norm),
-            ("jitter".into(), self.jitter),
-            ("objective".into(), self.objective),
-        ]
+    fn diagnostics(&self) -> LearnerDiagnostics {
+        LearnerDiagnostics {
+            penalty: Some(self.penalty),
+            iterations: Some(self.iterations),
+            gradient_norm: Some(self.gradient_norm),
+            jitter: Some(self.jitter),
+            objective: Some(self.objective),
+            ..LearnerDiagnostics::default()
+        }
     }
 }
 
@@ -537,12 +538,7 @@ mod tests {
             let g = phi.column(j).dot(&r) + 2.0 * 0.05 * fit.coefficients()[j];
             assert!(g.abs() < 1e-13, "gradient {j}: {g}");
         }
-        let reported = fit.diagnostics();
-        let norm = reported
-            .iter()
-            .find(|(k, _)| k == "gradient_norm")
-            .unwrap()
-            .1;
+        let norm = fit.diagnostics().gradient_norm.unwrap();
         assert!(norm < 1e-13, "{norm}");
     }
 

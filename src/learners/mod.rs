@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 
 pub mod basis;
 pub mod boosting;
+mod diagnostics;
 pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
@@ -33,6 +34,7 @@ mod tree;
 
 pub use basis::Basis;
 pub use boosting::{Boosting, BoostingParams};
+pub use diagnostics::LearnerDiagnostics;
 pub use forest::{Forest, ForestParams, ForestPreset, MaxFeatures};
 pub use kernel_ridge::{Bandwidth, BandwidthScore, FittedKernelRidge, KernelRidgeParams};
 pub use logistic::{FittedLogistic, LogisticParams};
@@ -44,10 +46,9 @@ pub trait Predict: Send + Sync + std::fmt::Debug {
     /// columns (a programming error; data-dependent checks happen in `fit`).
     fn predict(&self, x: ArrayView2<f64>) -> Array1<f64>;
 
-    /// Non-fatal facts about the fit (chosen penalty, GCV score, …) as
-    /// name/value pairs.
-    fn diagnostics(&self) -> Vec<(String, f64)> {
-        Vec::new()
+    /// Non-fatal facts about the fit (chosen penalty, GCV score, …).
+    fn diagnostics(&self) -> LearnerDiagnostics {
+        LearnerDiagnostics::default()
     }
 
     /// Out-of-bag predictions for the training rows, in training order, for
@@ -100,7 +101,7 @@ impl Predict for Clamped {
     fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
         self.inner.predict(x).mapv(|v| v.clamp(0.0, 1.0))
     }
-    fn diagnostics(&self) -> Vec<(String, f64)> {
+    fn diagnostics(&self) -> LearnerDiagnostics {
         self.inner.diagnostics()
     }
     fn out_of_bag(&self) -> Option<Array1<f64>> {

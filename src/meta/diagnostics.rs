@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::config::Correction;
-use crate::learners::Predict;
+use crate::learners::{LearnerDiagnostics, Predict};
 use crate::rng::derive_seed;
 
 /// Learner roles, used to derive learner seeds and name diagnostics.
@@ -96,16 +96,16 @@ impl Diagnostics {
     }
 
     pub(crate) fn record(&mut self, role: Role, model: &dyn Predict) {
-        for (name, value) in model.diagnostics() {
+        for (name, value) in model.diagnostics().entries() {
             self.learners
                 .insert(format!("{}.{}", role.label(), name), value);
         }
     }
 
-    pub(crate) fn record_folds(&mut self, role: Role, per_fold: &[Vec<(String, f64)>]) {
+    pub(crate) fn record_folds(&mut self, role: Role, per_fold: &[LearnerDiagnostics]) {
         let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
         for fold in per_fold {
-            for (name, value) in fold {
+            for (name, value) in fold.entries() {
                 let entry = sums
                     .entry(format!("{}.{}.mean", role.label(), name))
                     .or_default();

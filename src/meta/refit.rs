@@ -49,7 +49,7 @@ use super::nuisances::{fold_count, scatter, Pooled};
 use super::{BiasTargets, PsiModel};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::learners::{LearnerConfig, Predict};
+use crate::learners::{LearnerConfig, LearnerDiagnostics, Predict};
 
 /// The bias stage's data: pooled rows, targets, weights and the kept rows.
 pub(crate) struct BiasStage<'a> {
@@ -154,7 +154,7 @@ impl Predict for ClippedDelta {
             .predict(x)
             .mapv(|v| v.clamp(-self.bound, self.bound))
     }
-    fn diagnostics(&self) -> Vec<(String, f64)> {
+    fn diagnostics(&self) -> LearnerDiagnostics {
         self.inner.diagnostics()
     }
     fn out_of_bag(&self) -> Option<Array1<f64>> {

@@ -159,6 +159,7 @@ fn fit_and_score(
             let model = fit_single(learner, x.view(), data.all_gold_y.view(), seeds.learner)?;
             let diagnostics = model
                 .diagnostics()
+                .entries()
                 .into_iter()
                 .map(|(k, v)| (format!("final.{k}"), v))
                 .collect();

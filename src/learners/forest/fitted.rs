@@ -4,7 +4,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::RngExt;
 
 use super::super::tree::{sum_over_trees, BinnedMatrix, Tree};
-use super::super::Predict;
+use super::super::{LearnerDiagnostics, Predict};
 use crate::rng::{derive_seed, rng_from_seed};
 
 /// Bootstrap multiplicities: `n` uniform draws with replacement. These are the
@@ -118,13 +118,14 @@ impl Predict for Forest {
             .collect()
     }
 
-    fn diagnostics(&self) -> Vec<(String, f64)> {
-        vec![
-            ("trees".into(), self.n_trees() as f64),
-            ("mean_leaves".into(), self.mean_leaves()),
-            ("max_depth_reached".into(), self.max_depth_reached() as f64),
-            ("oob_fallback_rows".into(), self.oob_fallback_rows as f64),
-        ]
+    fn diagnostics(&self) -> LearnerDiagnostics {
+        LearnerDiagnostics {
+            trees: Some(self.n_trees()),
+            mean_leaves: Some(self.mean_leaves()),
+            max_depth_reached: Some(self.max_depth_reached()),
+            oob_fallback_rows: Some(self.oob_fallback_rows),
+            ..LearnerDiagnostics::default()
+        }
     }
 
     fn out_of_bag(&self) -> Option<Array1<f64>> {

@@ -96,15 +96,14 @@
 //! let fitted = params.fit(x.view(), y.view(), None, 0).unwrap();
 //! let prediction = fitted.predict(x.view());
 //! assert!((prediction[3] - y[3]).abs() < 1e-6);
-//! let penalty = fitted.diagnostics().iter().find(|(k, _)| k == "penalty").unwrap().1;
-//! assert_eq!(penalty, 1e-10);
+//! assert_eq!(fitted.diagnostics().penalty, Some(1e-10));
 //! ```
 
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::basis::{Basis, BasisExpansion};
-use super::{check_training, Learner, Predict};
+use super::{check_training, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -252,13 +251,12 @@ impl Predict for FittedRidge {
         linalg::matvec(phi.view(), self.coefficients.view()) + self.intercept
     }
 
-    fn diagnostics(&self) -> Vec<(String, f64)> {
-        let mut out = self.choice.diagnostics();
-        out.push(("svd".into(), if self.svd { 1.0 } else { 0.0 }));
-        if let Some(h) = self.expansion.bandwidth() {
-            out.push(("bandwidth".into(), h));
+    fn diagnostics(&self) -> LearnerDiagnostics {
+        LearnerDiagnostics {
+            svd: Some(self.svd),
+            bandwidth: self.expansion.bandwidth(),
+            ..self.choice.diagnostics()
         }
-        out
     }
 }
 

@@ -8,6 +8,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::learners::LearnerDiagnostics;
 use crate::linalg;
 
 /// A ridge penalty: chosen by generalized cross-validation, or fixed.
@@ -158,25 +159,17 @@ pub struct PenaltyChoice {
 }
 
 impl PenaltyChoice {
-    /// As diagnostics name/value pairs.
-    pub fn diagnostics(&self) -> Vec<(String, f64)> {
-        let mut out = vec![
-            ("penalty".to_string(), self.penalty),
-            ("jitter".to_string(), self.jitter),
-        ];
-        if let Some(df) = self.df {
-            out.push(("df".into(), df));
+    /// The penalty facts as learner diagnostics.
+    pub fn diagnostics(&self) -> LearnerDiagnostics {
+        LearnerDiagnostics {
+            penalty: Some(self.penalty),
+            jitter: Some(self.jitter),
+            df: self.df,
+            gcv: self.gcv,
+            loo: self.loo,
+            condition: self.condition,
+            ..LearnerDiagnostics::default()
         }
-        if let Some(gcv) = self.gcv {
-            out.push(("gcv".into(), gcv));
-        }
-        if let Some(loo) = self.loo {
-            out.push(("loo".into(), loo));
-        }
-        if let Some(condition) = self.condition {
-            out.push(("condition".into(), condition));
-        }
-        out
     }
 }
 
