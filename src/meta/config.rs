@@ -347,6 +347,21 @@ impl MetaRouterConfig {
                 }
             }
         }
+        if self.method.is_meta() {
+            if let LearnerConfig::Boosting(boosting) = self.bias() {
+                if boosting.learning_rate >= 0.3 && boosting.max_depth >= 6 {
+                    out.push(format!(
+                        "boosting with learning_rate = {} and max_depth = {} (XGBoost's defaults) in \
+                         the bias stage: the pseudo-outcomes are noisy and carry about n_gold rows' \
+                         worth of weight, and such trees fit their noise (measured, healthbench-like \
+                         n_gold = 100: R-learner NEG area 0.01 with the defaults, 0.51 with \
+                         learning_rate = 0.1, max_depth = 3 in every stage); prefer \
+                         learning_rate ≤ 0.1 and max_depth ≤ 3",
+                        boosting.learning_rate, boosting.max_depth
+                    ));
+                }
+            }
+        }
         if self.method.is_meta() && self.correction == Correction::InSample && flexible(self.bias())
         {
             out.push(
