@@ -264,6 +264,9 @@ fn run(cli: Cli) -> Result<()> {
             publish(&mut outcome)?;
             eprintln!("merged {} folders into {}", dirs.len(), out.display());
             print!("{}", report::terminal_table(&outcome.summary));
+            for warning in &outcome.summary.warnings {
+                eprintln!("warning: {warning}");
+            }
             Ok(())
         }
         Some(Command::Reproduce {
@@ -331,6 +334,9 @@ fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
         outcome.dir.display()
     );
     print!("{}", report::terminal_table(&outcome.summary));
+    for warning in &outcome.summary.warnings {
+        eprintln!("warning: {warning}");
+    }
     let claims = study::claims::evaluate(&spec.claims, &outcome.summary);
     if !claims.is_empty() {
         print!("\n{}", report::claims_table(&claims));
