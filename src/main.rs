@@ -265,6 +265,9 @@ fn run(cli: Cli) -> Result<()> {
             publish(&mut outcome)?;
             eprintln!("merged {} folders into {}", dirs.len(), out.display());
             print!("{}", report::terminal_table(&outcome.summary));
+            for warning in &outcome.summary.warnings {
+                eprintln!("warning: {warning}");
+            }
             Ok(())
         }
         Some(Command::Reproduce {
@@ -332,6 +335,9 @@ fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
         outcome.dir.display()
     );
     print!("{}", report::terminal_table(&outcome.summary));
+    for warning in &outcome.summary.warnings {
+        eprintln!("warning: {warning}");
+    }
     let claims = study::claims::evaluate(&spec.claims, &outcome.summary);
     if !claims.is_empty() {
         print!("\n{}", report::claims_table(&claims));

@@ -228,6 +228,7 @@ fn summary_with(rows: Vec<SummaryRow>) -> Summary {
         rho: vec![0.0, 0.5, 1.0],
         w: vec![0.0],
         rows,
+        warnings: vec![],
     }
 }
 

@@ -271,7 +271,7 @@ fn bad_input_gives_specific_errors() {
     let data = linear_data(50, 100, 19);
     for clip in [0.0, 0.5, -0.1, f64::NAN] {
         let mut c = config.clone();
-        c.clip = clip;
+        c.clip = Some(clip);
         assert!(
             matches!(c.fit(&data, SEEDS), Err(Error::InvalidParameter { ref name, .. }) if name == "clip"),
             "clip {clip}"

@@ -13,6 +13,7 @@
 //! | `healthbench-like`, `prbench-like` | [`healthbench`] | `s_k = z_k/√k`, `z ~ N(0, I_d)` | random split of one pool, `p ≡ κ` |
 //! | `covariate-shift` | [`covariate_shift`] | PB `N(0, I)`, GS `N(γe₁, I)` | fixed sizes, `p(s)` logistic in `s₁` |
 //! | `nie-wager-a` … `nie-wager-d` | [`nie_wager`] | Nie & Wager setups A–D | `t ~ Bernoulli(e(X))` |
+//! | `nie-wager` (`setup = "a"` … `"d"`) | [`nie_wager`] | the same, setup as a parameter | `t ~ Bernoulli(e(X))` |
 //! | `binary-preference` | [`binary_preference`] | as healthbench-like | PB labels in `{+1, 0, −1}` |
 //!
 //! # Algorithm
@@ -80,7 +81,7 @@ pub mod truth;
 pub use binary_preference::{BinaryPreference, BinaryPreferenceParams};
 pub use covariate_shift::{CovariateShift, CovariateShiftParams, TestFrom};
 pub use healthbench::{BiasShape, HealthbenchLike, HealthbenchParams, PrbenchParams};
-pub use nie_wager::{NieWager, NieWagerParams, NieWagerSetup};
+pub use nie_wager::{NieWager, NieWagerParams, NieWagerSetup, NieWagerSetupParams};
 pub use truth::{ProjectionTruth, TruthSample};
 
 /// One replicate's simulated data with its ground truth.
@@ -226,6 +227,9 @@ pub enum ScenarioConfig {
     NieWagerC(NieWagerParams),
     /// `nie-wager-d`: see [`nie_wager`].
     NieWagerD(NieWagerParams),
+    /// `nie-wager`: any of the four setups, chosen by the `setup` key (a grid
+    /// parameter); builds `nie-wager-<setup>`. See [`nie_wager`].
+    NieWager(NieWagerSetupParams),
     /// `binary-preference`: see [`binary_preference`].
     BinaryPreference(BinaryPreferenceParams),
 }
@@ -263,6 +267,7 @@ impl ScenarioConfig {
             Self::NieWagerB(_) => "nie-wager-b",
             Self::NieWagerC(_) => "nie-wager-c",
             Self::NieWagerD(_) => "nie-wager-d",
+            Self::NieWager(_) => "nie-wager",
             Self::BinaryPreference(_) => "binary-preference",
         }
     }
@@ -278,6 +283,10 @@ impl ScenarioConfig {
             Self::NieWagerB(p) => Box::new(NieWager::new(NieWagerSetup::B, p.clone())?),
             Self::NieWagerC(p) => Box::new(NieWager::new(NieWagerSetup::C, p.clone())?),
             Self::NieWagerD(p) => Box::new(NieWager::new(NieWagerSetup::D, p.clone())?),
+            Self::NieWager(p) => {
+                let (setup, params) = p.split();
+                Box::new(NieWager::new(setup, params)?)
+            }
             Self::BinaryPreference(p) => Box::new(BinaryPreference::new(p.clone())?),
         })
     }
@@ -292,6 +301,7 @@ impl ScenarioConfig {
             Self::NieWagerB(NieWagerParams::default()),
             Self::NieWagerC(NieWagerParams::default()),
             Self::NieWagerD(NieWagerParams::default()),
+            Self::NieWager(NieWagerSetupParams::default()),
             Self::BinaryPreference(BinaryPreferenceParams::default()),
         ]
     }
@@ -327,6 +337,10 @@ impl ScenarioConfig {
                         Self::NieWagerD(_) => {
                             (NieWagerSetup::D.description(), nie_wager::PARAMETER_DOCS)
                         }
+                        Self::NieWager(_) => (
+                            nie_wager::SETUP_DESCRIPTION,
+                            nie_wager::SETUP_PARAMETER_DOCS,
+                        ),
                         Self::BinaryPreference(_) => (
                             binary_preference::DESCRIPTION,
                             binary_preference::PARAMETER_DOCS,

@@ -87,10 +87,33 @@ pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
     ("n_test", "test queries, fresh from the law of X (>= 1)"),
 ];
 
-/// Which of Nie & Wager's setups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Key and meaning of every parameter of the `nie-wager` scenario (the setup
+/// as a parameter, so a study grid can vary it).
+pub(crate) const SETUP_PARAMETER_DOCS: &[(&str, &str)] = &[
+    (
+        "setup",
+        "which setup: a, b, c or d (scenarios nie-wager-a … -d)",
+    ),
+    (
+        "n",
+        "pooled training rows N (>= 4); t ~ Bernoulli(e(X)) per row",
+    ),
+    ("d", "feature dimension (>= 5; >= 3 for setup C)"),
+    ("sigma", "noise sd σ of every label (>= 0)"),
+    ("n_test", "test queries, fresh from the law of X (>= 1)"),
+];
+
+/// Description of the `nie-wager` scenario.
+pub(crate) const SETUP_DESCRIPTION: &str =
+    "Nie & Wager setups A-D in one scenario: `setup` selects nie-wager-a … -d (a grid parameter)";
+
+/// Which of Nie & Wager's setups (`"a"` … `"d"` as the `setup` key of the
+/// `nie-wager` scenario).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NieWagerSetup {
     /// Setup A: uniform features, confounded propensity, simple τ.
+    #[default]
     A,
     /// Setup B: randomized trial (`e = 0.5`), complex τ.
     B,
@@ -219,6 +242,59 @@ impl Default for NieWagerParams {
             sigma: 1.0,
             n_test: 1000,
         }
+    }
+}
+
+/// Parameters of the `nie-wager` scenario: a setup and the parameters of
+/// [`NieWagerParams`], so that a study can put the setup on its grid
+/// (`setup = ["a", "b", "c", "d"]`). The scenario built is `nie-wager-<setup>`.
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `setup` | `"a"` | `a`, `b`, `c` or `d` |
+/// | `n`, `d`, `sigma`, `n_test` | as [`NieWagerParams`] | |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NieWagerSetupParams {
+    /// The setup.
+    pub setup: NieWagerSetup,
+    /// Pooled training rows `N` (config key `n`).
+    #[serde(rename = "n")]
+    pub n_total: usize,
+    /// Feature dimension (config key `d`).
+    #[serde(rename = "d")]
+    pub dim: usize,
+    /// Noise standard deviation `σ`.
+    pub sigma: f64,
+    /// Test queries.
+    pub n_test: usize,
+}
+
+impl Default for NieWagerSetupParams {
+    fn default() -> Self {
+        let shared = NieWagerParams::default();
+        Self {
+            setup: NieWagerSetup::A,
+            n_total: shared.n_total,
+            dim: shared.dim,
+            sigma: shared.sigma,
+            n_test: shared.n_test,
+        }
+    }
+}
+
+impl NieWagerSetupParams {
+    /// The setup and its shared parameters.
+    pub fn split(&self) -> (NieWagerSetup, NieWagerParams) {
+        (
+            self.setup,
+            NieWagerParams {
+                n_total: self.n_total,
+                dim: self.dim,
+                sigma: self.sigma,
+                n_test: self.n_test,
+            },
+        )
     }
 }
 

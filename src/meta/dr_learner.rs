@@ -64,6 +64,17 @@ pub(crate) fn targets(
             diagnostics,
         )?,
     };
+    Ok(targets_from(pooled, propensity, mean_gold, mean_pref))
+}
+
+/// The DR-learner's targets `φ_k` (unit weights) from given `μ̂₁`, `μ̂₀`
+/// (estimated, or the oracle's).
+pub(crate) fn targets_from(
+    pooled: &Pooled,
+    propensity: ArrayView1<f64>,
+    mean_gold: Array1<f64>,
+    mean_pref: Array1<f64>,
+) -> BiasTargets {
     let pseudo_outcome = pseudo::dr_learner_targets(
         pooled.outcome.view(),
         pooled.treatment.view(),
@@ -71,13 +82,13 @@ pub(crate) fn targets(
         mean_pref.view(),
         propensity,
     );
-    Ok(BiasTargets {
+    BiasTargets {
         pseudo_outcome,
         weights: Array1::ones(pooled.len()),
         mean_outcome: None,
         mean_gold: Some(mean_gold),
         mean_pref: Some(mean_pref),
-    })
+    }
 }
 
 /// One outcome model of `o` on `[s, t]` per fold (or in sample); returns its

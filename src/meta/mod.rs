@@ -55,6 +55,7 @@ mod dr_learner;
 pub mod folds;
 pub mod normalize;
 mod nuisances;
+mod oracle;
 pub mod pseudo;
 mod r_learner;
 pub mod refit;
@@ -62,15 +63,20 @@ pub mod refit;
 use ndarray::{Array1, ArrayView2};
 
 use crate::data::TrainingData;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::learners::Predict;
 
 pub use baselines::fit_single;
 pub use config::{
-    Assemble, BiasLeaf, Correction, DrOutcome, FitSeeds, MetaRouterConfig, Method, PropensityMode,
+    Assemble, BiasLeaf, Correction, DrOutcome, FitSeeds, MetaRouterConfig, Method, Nuisances,
+    PropensityMode, DEFAULT_CLIP_CONSTANT, DEFAULT_CLIP_MODEL,
 };
-pub use diagnostics::Diagnostics;
+pub use diagnostics::{
+    BiasStageWeights, Diagnostics, DOMINATED_CLIPPED_SHARE, DOMINATED_EFFECTIVE_FRACTION,
+    DOMINATED_KEY,
+};
 pub use normalize::Normalize;
+pub use oracle::{oracle_mean_outcome, OracleNuisances};
 
 /// Bias-stage targets and the outcome nuisances behind them.
 #[derive(Debug, Clone)]
@@ -187,6 +193,9 @@ impl FittedRouter {
 
 impl MetaRouterConfig {
     /// Fits the estimator, drawing folds from `seeds.folds`.
+    ///
+    /// With `nuisances = "oracle"` this is an error naming `nuisances`: the
+    /// true nuisances come with [`MetaRouterConfig::fit_with_oracle`].
     pub fn fit(&self, data: &TrainingData, seeds: FitSeeds) -> Result<FittedRouter> {
         self.validate()?;
         if !self.method.is_meta() {
@@ -194,7 +203,26 @@ impl MetaRouterConfig {
         }
         let assignment =
             folds::stratified_folds(data.n_gold(), data.n_pref(), self.folds, seeds.folds)?;
-        self.fit_meta(data, assignment, seeds.learner)
+        self.fit_meta(data, assignment, seeds.learner, None)
+    }
+
+    /// Fits the estimator with the true nuisances `oracle` (pooled order, GS
+    /// rows first) when `nuisances = "oracle"`, else exactly as
+    /// [`MetaRouterConfig::fit`] (the truth unused). Simulation only.
+    pub fn fit_with_oracle(
+        &self,
+        data: &TrainingData,
+        seeds: FitSeeds,
+        oracle: &OracleNuisances,
+    ) -> Result<FittedRouter> {
+        if self.nuisances == Nuisances::Estimated || !self.method.is_meta() {
+            return self.fit(data, seeds);
+        }
+        self.validate()?;
+        oracle.check(data.n_total())?;
+        let assignment =
+            folds::stratified_folds(data.n_gold(), data.n_pref(), self.folds, seeds.folds)?;
+        self.fit_meta(data, assignment, seeds.learner, Some(oracle))
     }
 
     /// Fits a meta-learner with a given fold assignment (pooled order; values
@@ -210,16 +238,25 @@ impl MetaRouterConfig {
             return baselines::fit_baseline(self, data, learner_seed);
         }
         folds::check_assignment(assignment, data.n_gold(), data.n_pref())?;
-        self.fit_meta(data, assignment.to_vec(), learner_seed)
+        self.fit_meta(data, assignment.to_vec(), learner_seed, None)
     }
 
-    /// The Meta-Router's steps 0 and 2–4 on a given fold assignment (step 1).
+    /// The Meta-Router's steps 0 and 2–4 on a given fold assignment (step 1);
+    /// step 2 takes the true nuisances when `oracle` is given.
     fn fit_meta(
         &self,
         data: &TrainingData,
         assignment: Vec<usize>,
         learner_seed: u64,
+        oracle: Option<&OracleNuisances>,
     ) -> Result<FittedRouter> {
+        if self.nuisances == Nuisances::Oracle && oracle.is_none() {
+            return Err(Error::param(
+                "nuisances",
+                "oracle",
+                "oracle nuisances need the scenario's truth: fit_with_oracle (studies pass it)",
+            ));
+        }
         // Step 0: scale normalization; GS labels become c·r.
         let scale = self.normalize.constant(data.gold_y(), data.pref_y())?;
         let pooled = nuisances::Pooled::new(data, scale);
@@ -230,33 +267,71 @@ impl MetaRouterConfig {
             ..Diagnostics::default()
         };
         // Step 2: out-of-fold propensity and outcome models, and the targets.
-        let propensity = nuisances::estimate_propensity(
-            self,
-            &pooled,
-            data.kappa(),
-            &assignment,
-            learner_seed,
-            &mut diagnostics,
-        )?;
-        let targets = match self.method {
-            Method::RLearner => r_learner::targets(
-                self,
-                &pooled,
-                propensity.clipped.view(),
-                &assignment,
-                learner_seed,
-                &mut diagnostics,
-            )?,
-            Method::DrLearner => dr_learner::targets(
-                self,
-                &pooled,
-                propensity.clipped.view(),
-                &assignment,
-                learner_seed,
-                &mut diagnostics,
-            )?,
-            _ => unreachable!("baselines are fitted by baselines::fit_baseline"),
+        let (propensity, targets) = match oracle {
+            Some(truth) => {
+                let propensity =
+                    nuisances::clip_and_trim(self, truth.propensity.clone(), &mut diagnostics);
+                let targets = match self.method {
+                    Method::RLearner => r_learner::targets_from(
+                        &pooled,
+                        propensity.clipped.view(),
+                        oracle_mean_outcome(
+                            truth.propensity.view(),
+                            truth.psi.view(),
+                            truth.eta.view(),
+                            scale,
+                        ),
+                    ),
+                    _ => dr_learner::targets_from(
+                        &pooled,
+                        propensity.clipped.view(),
+                        truth.psi.mapv(|psi| scale * psi),
+                        truth.eta.clone(),
+                    ),
+                };
+                (propensity, targets)
+            }
+            None => {
+                let propensity = nuisances::estimate_propensity(
+                    self,
+                    &pooled,
+                    data.kappa(),
+                    &assignment,
+                    learner_seed,
+                    &mut diagnostics,
+                )?;
+                let targets = match self.method {
+                    Method::RLearner => r_learner::targets(
+                        self,
+                        &pooled,
+                        propensity.clipped.view(),
+                        &assignment,
+                        learner_seed,
+                        &mut diagnostics,
+                    )?,
+                    Method::DrLearner => dr_learner::targets(
+                        self,
+                        &pooled,
+                        propensity.clipped.view(),
+                        &assignment,
+                        learner_seed,
+                        &mut diagnostics,
+                    )?,
+                    _ => unreachable!("baselines are fitted by baselines::fit_baseline"),
+                };
+                (propensity, targets)
+            }
         };
+        diagnostics.bias_stage = Some(BiasStageWeights::new(
+            self.method,
+            pooled.treatment.view(),
+            propensity.clipped.view(),
+            targets.weights.view(),
+            &propensity.kept,
+            self.clip_level(),
+            diagnostics.clipped,
+            oracle.is_none() && self.propensity == PropensityMode::Constant,
+        ));
         // Step 3: the bias stage on the kept rows.
         let stage = refit::BiasStage::new(self, &pooled, &targets, &propensity.kept)?;
         let delta_model = stage.fit(learner_seed)?;

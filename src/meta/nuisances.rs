@@ -171,6 +171,17 @@ pub(crate) fn estimate_propensity(
             p
         }
     };
+    Ok(clip_and_trim(config, raw, diagnostics))
+}
+
+/// Step 2, after the propensity: clipping of `p̂` to `[ε, 1 − ε]` (ε =
+/// [`MetaRouterConfig::clip_level`]) and trimming of rows with
+/// `p̂ ∉ [τ, 1 − τ]`; records the raw range and both counts.
+pub(crate) fn clip_and_trim(
+    config: &MetaRouterConfig,
+    raw: Array1<f64>,
+    diagnostics: &mut Diagnostics,
+) -> Propensity {
     diagnostics.propensity_range = raw
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
@@ -182,7 +193,8 @@ pub(crate) fn estimate_propensity(
         .map(|&p| trim == 0.0 || (p >= trim && p <= 1.0 - trim))
         .collect();
     diagnostics.trimmed = kept.iter().filter(|&&k| !k).count();
-    let clipped = raw.mapv(|p| p.clamp(config.clip, 1.0 - config.clip));
+    let clip = config.clip_level();
+    let clipped = raw.mapv(|p| p.clamp(clip, 1.0 - clip));
     diagnostics.clipped = raw.iter().zip(&clipped).filter(|(a, b)| a != b).count();
-    Ok(Propensity { clipped, kept })
+    Propensity { clipped, kept }
 }

@@ -15,6 +15,13 @@
 //!
 //! `p̂` must already be clipped into `(0, 1)`.
 //!
+//! **Weights of the bias stage** (diagnostics, `docs/method.md` §2.3): the
+//! factor multiplying a row's outcome residual in its target —
+//! [`dr_residual_weights`] `|t − p̂|/(p̂(1 − p̂))` (`1/p̂` on GS rows,
+//! `1/(1 − p̂)` on PB rows) and [`r_residual_factors`] `1/|t − p̂|` — and the
+//! Kish effective sample size `(Σw)²/Σw²` of a stage's weights,
+//! [`kish_effective_size`].
+//!
 //! # References
 //! Nie, X. and Wager, S. (2021), Quasi-oracle estimation of heterogeneous
 //! treatment effects, Biometrika 108(2). Kennedy, E. H. (2023), Towards optimal
@@ -61,6 +68,36 @@ pub fn dr_learner_targets(
     pseudo
 }
 
+/// DR-learner residual weights `|t_k − p̂_k| / (p̂_k(1 − p̂_k))`: `1/p̂_k` on
+/// GS rows and `1/(1 − p̂_k)` on PB rows, the inverse-propensity weights of
+/// the pseudo-outcome `φ_k`.
+pub fn dr_residual_weights(treatment: ArrayView1<f64>, propensity: ArrayView1<f64>) -> Array1<f64> {
+    Zip::from(&treatment)
+        .and(&propensity)
+        .map_collect(|&t, &p| (t - p).abs() / (p * (1.0 - p)))
+}
+
+/// R-learner residual factors `1/|t_k − p̂_k|`: what multiplies the residual
+/// `o_k − μ̂(s_k)` in the target `z_k` (its weight `(t_k − p̂_k)²` in the
+/// stage cancels it to at most 1).
+pub fn r_residual_factors(treatment: ArrayView1<f64>, propensity: ArrayView1<f64>) -> Array1<f64> {
+    Zip::from(&treatment)
+        .and(&propensity)
+        .map_collect(|&t, &p| 1.0 / (t - p).abs())
+}
+
+/// Kish effective sample size `(Σw)²/Σw²` of non-negative weights (0 when
+/// every weight is 0): the number of equally weighted rows that would give
+/// a weighted mean the same variance.
+pub fn kish_effective_size(weights: ArrayView1<f64>) -> f64 {
+    let total: f64 = weights.sum();
+    let squares: f64 = weights.iter().map(|w| w * w).sum();
+    if squares <= 0.0 {
+        return 0.0;
+    }
+    total * total / squares
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +134,17 @@ mod tests {
         // φ2 = (−0.5/0.25)(−1+0.5) + 1.5 = (−2)(−0.5) + 1.5 = 2.5
         // φ3 = (0.5/0.25)(3−2.5) + 1.5 = 1 + 1.5 = 2.5
         let expected_phi = array![3.0, 1.0, 2.5, 2.5];
+        // |t − p̂|/(p̂(1 − p̂)): 1/0.25, 1/0.75, 1/0.5, 1/0.5.
+        let a = dr_residual_weights(t.view(), p.view());
+        assert_eq!(a, array![4.0, 4.0 / 3.0, 2.0, 2.0]);
+        // 1/|t − p̂|: 1/0.75, 1/0.25, 1/0.5, 1/0.5.
+        let f = r_residual_factors(t.view(), p.view());
+        assert_eq!(f, array![4.0 / 3.0, 4.0, 2.0, 2.0]);
+        // (Σw)²/Σw² of the R weights: 1.125² / (0.31640625 + 0.00390625 + 0.125).
+        let n_eff = kish_effective_size(w.view());
+        assert!((n_eff - 1.265625 / 0.4453125).abs() < 1e-14);
+        assert_eq!(kish_effective_size(array![0.0, 0.0].view()), 0.0);
+        assert_eq!(kish_effective_size(array![2.0, 2.0, 2.0].view()), 3.0);
         for k in 0..4 {
             assert!(
                 (phi[k] - expected_phi[k]).abs() < 1e-14,

@@ -11,7 +11,7 @@
 //! Nie & Wager (2021), Quasi-oracle estimation of heterogeneous treatment
 //! effects, Biometrika 108(2).
 
-use ndarray::ArrayView1;
+use ndarray::{Array1, ArrayView1};
 
 use super::config::MetaRouterConfig;
 use super::diagnostics::{Diagnostics, Role};
@@ -39,17 +39,27 @@ pub(crate) fn targets(
         learner_seed,
         diagnostics,
     )?;
+    Ok(targets_from(pooled, propensity, mean_outcome))
+}
+
+/// The R-learner's targets `z_k` and weights `(t_k − p̂_k)²` from a given `μ̂`
+/// (estimated, or the oracle's).
+pub(crate) fn targets_from(
+    pooled: &Pooled,
+    propensity: ArrayView1<f64>,
+    mean_outcome: Array1<f64>,
+) -> BiasTargets {
     let (pseudo_outcome, weights) = pseudo::r_learner_targets(
         pooled.outcome.view(),
         pooled.treatment.view(),
         mean_outcome.view(),
         propensity,
     );
-    Ok(BiasTargets {
+    BiasTargets {
         pseudo_outcome,
         weights,
         mean_outcome: Some(mean_outcome),
         mean_gold: None,
         mean_pref: None,
-    })
+    }
 }

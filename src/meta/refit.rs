@@ -132,12 +132,10 @@ impl<'a> BiasStage<'a> {
 /// The weight-aware leaf rule: the leaf-weight fraction
 /// `min(0.5, min_samples_leaf / n_eff)`, `n_eff = (Σw)²/Σw²` (module docs).
 pub fn weight_aware_leaf(weights: ArrayView1<f64>, min_samples_leaf: usize) -> f64 {
-    let total: f64 = weights.sum();
-    let squares: f64 = weights.iter().map(|w| w * w).sum();
-    if squares <= 0.0 {
+    let n_eff = super::pseudo::kish_effective_size(weights);
+    if n_eff <= 0.0 {
         return 0.0;
     }
-    let n_eff = total * total / squares;
     (min_samples_leaf.max(1) as f64 / n_eff).min(0.5)
 }
 

@@ -23,6 +23,18 @@ pub fn markdown(summary: &Summary) -> String {
     out
 }
 
+/// The summary's warnings as a bulleted section (nothing when there are none).
+fn write_warnings(out: &mut String, warnings: &[String]) -> std::fmt::Result {
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "### Warnings\n")?;
+    for warning in warnings {
+        writeln!(out, "- {}", escape(warning))?;
+    }
+    writeln!(out)
+}
+
 fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
     let summary = view.summary;
     writeln!(out, "# Study `{}`: summary\n", escape(&summary.study))?;
@@ -42,6 +54,7 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
          `—` marks a value that is not available.\n"
     )?;
     write_definitions(out)?;
+    write_warnings(out, &summary.warnings)?;
     if view.points.is_empty() {
         writeln!(out, "_The summary has no rows._")?;
         return Ok(());

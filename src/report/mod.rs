@@ -71,6 +71,7 @@
 //!     rho: vec![0.0, 0.5, 1.0],
 //!     w: vec![0.0],
 //!     rows: vec![row],
+//!     warnings: vec![],
 //! };
 //! let md = markdown(&summary);
 //! assert!(md.contains("0.01235 ± 0.00051 (20, 0)"));

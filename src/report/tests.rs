@@ -172,6 +172,7 @@ fn synthetic_summary() -> Summary {
         rho: RHO.to_vec(),
         w: W.to_vec(),
         rows,
+        warnings: vec![],
     }
 }
 
@@ -217,6 +218,7 @@ fn markdown_of_empty_summary_is_well_formed() {
         rho: vec![],
         w: vec![],
         rows: vec![],
+        warnings: vec![],
     };
     let md = markdown(&summary);
     assert!(md.contains("_The summary has no rows._"));

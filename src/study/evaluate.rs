@@ -20,7 +20,7 @@ use super::spec::{MethodKind, MethodSpec, StudySpec};
 use crate::dgp::SimulatedData;
 use crate::error::{Error, Result};
 use crate::meta::normalize::bias_estimand;
-use crate::meta::{fit_single, FitSeeds};
+use crate::meta::{fit_single, FitSeeds, Nuisances, OracleNuisances};
 use crate::rng::{seed_for, stream, Purpose};
 use crate::routing;
 
@@ -166,7 +166,17 @@ fn fit_and_score(
             (model.predict(test_x), None, diagnostics)
         }
         MethodKind::Estimator(config) => {
-            let router = config.fit(&data.train, seeds)?;
+            let router = match config.nuisances {
+                Nuisances::Estimated => config.fit(&data.train, seeds)?,
+                Nuisances::Oracle => {
+                    let truth = OracleNuisances {
+                        propensity: data.train_propensity.clone(),
+                        psi: data.train_psi.clone(),
+                        eta: &data.train_psi - &data.train_delta,
+                    };
+                    config.fit_with_oracle(&data.train, seeds, &truth)?
+                }
+            };
             if !eval.inference.is_empty() {
                 extra = inference::metrics(spec, config, &router, data, seeds, unit)?;
             }

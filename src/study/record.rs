@@ -330,6 +330,10 @@ pub struct Summary {
     /// The summary rows, ordered by grid index, then each method (spec order)
     /// with its metrics, then the paired differences.
     pub rows: Vec<SummaryRow>,
+    /// Warnings drawn from the records' diagnostics (a weight-dominated bias
+    /// stage, `study::summary::weight_warnings`); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use super::record::{
     SUMMARY_FORMAT,
 };
 use super::spec::StudySpec;
+use crate::meta::{DOMINATED_CLIPPED_SHARE, DOMINATED_EFFECTIVE_FRACTION, DOMINATED_KEY};
 
 /// Puts records in canonical order: grid index, replicate, then method in the
 /// order of `methods` (unknown labels last, by name).
@@ -212,7 +213,62 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
         rho: rho.clone(),
         w: w.clone(),
         rows,
+        warnings: weight_warnings(&sorted, &methods),
     }
+}
+
+/// One warning per grid point and method whose bias stage was
+/// weight-dominated (the diagnostic [`DOMINATED_KEY`] is 1) in at least one
+/// successful replicate, with the count; the rule is in `meta::diagnostics`.
+/// Records in canonical order give the warnings in grid, then method order.
+pub fn weight_warnings(records: &[Record], methods: &[String]) -> Vec<String> {
+    let mut counts: Vec<(usize, &str, usize, usize)> = Vec::new();
+    for record in records.iter().filter(|r| r.ok) {
+        let Some(&flag) = record.diagnostics.get(DOMINATED_KEY) else {
+            continue;
+        };
+        let key = (record.grid_index, record.method.as_str());
+        let position = match counts.iter().position(|c| (c.0, c.1) == key) {
+            Some(i) => i,
+            None => {
+                counts.push((key.0, key.1, 0, 0));
+                counts.len() - 1
+            }
+        };
+        counts[position].2 += usize::from(flag == 1.0);
+        counts[position].3 += 1;
+    }
+    let order = |label: &str| methods.iter().position(|m| m == label);
+    counts.sort_by_key(|&(grid, method, _, _)| (grid, order(method), method.to_string()));
+    counts
+        .into_iter()
+        .filter(|c| c.2 > 0)
+        .map(|(grid, method, dominated, total)| {
+            let point = records
+                .iter()
+                .find(|r| r.grid_index == grid)
+                .map(|r| {
+                    r.grid
+                        .iter()
+                        .map(|(k, v)| match v {
+                            serde_json::Value::String(s) => format!("{k} = {s}"),
+                            other => format!("{k} = {other}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            format!(
+                "method `{method}` at grid point {} ({point}): the bias stage was dominated by \
+                 clipped or extreme weights in {dominated} of {total} replicates (rows with p̂ at \
+                 the clip carrying more than {}% of its weight, or a DR effective sample size \
+                 below {}% of its rows; see the `bias_stage.*` diagnostics in replicates.jsonl)",
+                grid + 1,
+                DOMINATED_CLIPPED_SHARE * 100.0,
+                DOMINATED_EFFECTIVE_FRACTION * 100.0,
+            )
+        })
+        .collect()
 }
 
 /// The summary's provenance: code version, spec hash, constants per grid point.
@@ -378,6 +434,44 @@ mod tests {
         assert!((mcse.unwrap() - (14.0f64 / 12.0).sqrt()).abs() < 1e-15);
         assert_eq!(mean_and_mcse(&[]), (None, None));
         assert_eq!(mean_and_mcse(&[2.5]), (Some(2.5), None));
+    }
+
+    /// Weight warnings count the flagged replicates per grid point and method,
+    /// in grid then spec order; records without the key (constant
+    /// propensity, baselines) and failed fits are ignored.
+    #[test]
+    fn weight_warnings_count_flagged_replicates() {
+        let record = |grid_index: usize, method: &str, flag: Option<f64>, ok: bool| Record {
+            grid: [("n".to_string(), serde_json::json!(500 * (grid_index + 1)))].into(),
+            grid_index,
+            replicate: 0,
+            method: method.into(),
+            ok,
+            error: None,
+            metrics: Default::default(),
+            diagnostics: flag
+                .map(|f| [(DOMINATED_KEY.to_string(), f)].into())
+                .unwrap_or_default(),
+            legacy_seconds: None,
+        };
+        let records = vec![
+            record(1, "DR", Some(1.0), true),
+            record(0, "DR", Some(1.0), true),
+            record(0, "DR", Some(0.0), true),
+            record(0, "DR", Some(1.0), false),
+            record(0, "R", Some(1.0), true),
+            record(0, "pooled", None, true),
+            record(1, "R", Some(0.0), true),
+        ];
+        let methods = vec!["R".to_string(), "DR".to_string(), "pooled".to_string()];
+        let warnings = weight_warnings(&records, &methods);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with("method `R` at grid point 1 (n = 500)"));
+        assert!(warnings[0].contains("in 1 of 1 replicates"));
+        assert!(warnings[1].starts_with("method `DR` at grid point 1 (n = 500)"));
+        assert!(warnings[1].contains("in 1 of 2 replicates"));
+        assert!(warnings[2].starts_with("method `DR` at grid point 2 (n = 1000)"));
+        assert!(weight_warnings(&records[5..], &methods).is_empty());
     }
 
     /// Paired differences by hand: three replicates of `A` and `pooled` with
