@@ -422,20 +422,9 @@ pub(crate) fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
     order
 }
 
-/// The logistic function `1 / (1 + e^{−x})`.
-pub(crate) fn logistic(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// `log(1 + e^x)`, stable for large `|x|`.
-pub(crate) fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
+// The logistic function and softplus are the learners' (one implementation
+// of each in the crate).
+pub(crate) use crate::learners::numerics::{sigmoid as logistic, softplus};
 
 /// Checks that a float parameter is finite.
 pub(crate) fn check_finite(key: &str, value: f64) -> Result<()> {
@@ -599,17 +588,6 @@ mod tests {
         let mut order = permutation(&mut rng, 50);
         order.sort_unstable();
         assert_eq!(order, (0..50).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn logistic_and_softplus_are_stable() {
-        assert!((logistic(0.0) - 0.5).abs() < 1e-15);
-        assert!((logistic(800.0) - 1.0).abs() < 1e-15);
-        assert!(logistic(-800.0) >= 0.0);
-        assert!((logistic(1.3) + logistic(-1.3) - 1.0).abs() < 1e-15);
-        assert!((softplus(0.0) - 2f64.ln()).abs() < 1e-15);
-        assert!((softplus(800.0) - 800.0).abs() < 1e-12);
-        assert!((softplus(-3.0) - (1.0 + (-3f64).exp()).ln()).abs() < 1e-15);
     }
 
     #[test]
