@@ -10,6 +10,7 @@ use super::{
     TITLE_HEIGHT,
 };
 use crate::report::view::{value_label, View};
+use crate::study::record::SummaryRow;
 
 /// How the ±2 MCSE spread is shown.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,7 +181,12 @@ pub(super) fn row_point(
     index: Option<usize>,
     x: f64,
 ) -> Option<Point> {
-    let row = view.row(point, method, metric, index)?;
+    summary_point(view.row(point, method, metric, index)?, x)
+}
+
+/// A summary row as a plotted point at `x`: its mean (none when missing or
+/// not finite) with its MCSE (0 when missing).
+pub(super) fn summary_point(row: &SummaryRow, x: f64) -> Option<Point> {
     let mean = row.mean.filter(|m| m.is_finite())?;
     let se = row
         .mcse

@@ -22,7 +22,7 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::layout::{method_color, Figure, Panel, Point, Series, Spread};
+use super::layout::{method_color, row_point, summary_point, Figure, Panel, Series, Spread};
 use super::write_figures;
 use crate::error::Result;
 use crate::report::format::format_significant;
@@ -99,12 +99,7 @@ fn curves(view: &View, stem: &str, title: &str, methods: &[&str]) -> Option<Figu
                         .enumerate()
                         .filter(|(_, &r)| r >= RHO_RANGE.0 - 1e-12 && r <= RHO_RANGE.1 + 1e-12)
                         .filter_map(|(i, &r)| {
-                            let row = view.row(point, method, "eg_paper", Some(i))?;
-                            Some(Point {
-                                x: r,
-                                mean: row.mean.filter(|m| m.is_finite())?,
-                                se: row.mcse.filter(|s| s.is_finite()).unwrap_or(0.0),
-                            })
+                            row_point(view, point, method, "eg_paper", Some(i), r)
                         })
                         .collect(),
                 })
@@ -191,11 +186,7 @@ pub fn paired_figure(
                                 "neg_area",
                                 None,
                             )?;
-                            Some(Point {
-                                x: point as f64,
-                                mean: row.mean.filter(|m| m.is_finite())?,
-                                se: row.mcse.filter(|s| s.is_finite()).unwrap_or(0.0),
-                            })
+                            summary_point(row, point as f64)
                         })
                         .collect(),
                 })
