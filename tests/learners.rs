@@ -230,8 +230,8 @@ fn ridge_equals_its_closed_form() {
         .unwrap();
     let diff = max_abs_diff(fitted.predict(x.view()).view(), expected.view());
     assert!(diff < 1e-10, "closed form differs by {diff}");
-    assert_eq!(diagnostic(fitted.as_ref(), "penalty"), lambda);
-    assert_eq!(diagnostic(fitted.as_ref(), "jitter"), 0.0);
+    assert_eq!(diagnostic(&fitted, "penalty"), lambda);
+    assert_eq!(diagnostic(&fitted, "jitter"), 0.0);
 }
 
 #[test]
@@ -253,16 +253,16 @@ fn gcv_and_loo_prefer_more_penalty_for_noise_than_for_signal() {
         let clean = params.fit(x.view(), signal.view(), None, 0).unwrap();
         let pure_noise = params.fit(x.view(), noise.view(), None, 0).unwrap();
         let (lambda_clean, lambda_noise) = (
-            diagnostic(clean.as_ref(), "penalty"),
-            diagnostic(pure_noise.as_ref(), "penalty"),
+            diagnostic(&clean, "penalty"),
+            diagnostic(&pure_noise, "penalty"),
         );
         assert!(
             lambda_noise > 100.0 * lambda_clean,
             "noise λ {lambda_noise} vs signal λ {lambda_clean}"
         );
         // The clean fit uses about 1 + 10 degrees of freedom; the noise fit few.
-        let df_clean = diagnostic(clean.as_ref(), "df");
-        let df_noise = diagnostic(pure_noise.as_ref(), "df");
+        let df_clean = diagnostic(&clean, "df");
+        let df_noise = diagnostic(&pure_noise, "df");
         assert!(df_clean > 10.0 && df_clean <= 11.0, "df clean {df_clean}");
         assert!(df_noise < df_clean, "df noise {df_noise}");
         let score = if penalty == Penalty::Gcv {
@@ -270,16 +270,13 @@ fn gcv_and_loo_prefer_more_penalty_for_noise_than_for_signal() {
         } else {
             "loo"
         };
-        assert!(diagnostic(clean.as_ref(), score) < 0.02);
+        assert!(diagnostic(&clean, score) < 0.02);
 
         // Kernel ridge follows the same rule.
         let kernel = KernelRidgeParams::default();
         let kernel_clean = kernel.fit(x.view(), signal.view(), None, 0).unwrap();
         let kernel_noise = kernel.fit(x.view(), noise.view(), None, 0).unwrap();
-        assert!(
-            diagnostic(kernel_noise.as_ref(), "penalty")
-                > diagnostic(kernel_clean.as_ref(), "penalty")
-        );
+        assert!(diagnostic(&kernel_noise, "penalty") > diagnostic(&kernel_clean, "penalty"));
     }
 }
 
@@ -328,13 +325,13 @@ fn rff_is_reproducible_for_a_seed_and_differs_across_seeds() {
     assert_eq!(a, b);
     assert!(max_abs_diff(a.view(), c.view()) > 1e-6);
     let fitted = params.fit(x.view(), y.view(), None, 7).unwrap();
-    assert!(diagnostic(fitted.as_ref(), "bandwidth") > 0.0);
+    assert!(diagnostic(&fitted, "bandwidth") > 0.0);
     // And it is a useful nonlinear fit: better than the linear basis in-sample.
     let linear = RidgeParams::fixed(1e-3)
         .fit(x.view(), y.view(), None, 7)
         .unwrap();
     let sse = |m: &dyn Predict| (&m.predict(x.view()) - &y).mapv(|v| v * v).sum();
-    assert!(sse(fitted.as_ref()) < sse(linear.as_ref()));
+    assert!(sse(&fitted) < sse(&linear));
 }
 
 #[test]
@@ -359,7 +356,7 @@ fn kernel_ridge_recovers_a_smooth_function() {
         .mean()
         .unwrap();
     assert!(mse < 0.02, "mse {mse}");
-    let df = diagnostic(fitted.as_ref(), "df");
+    let df = diagnostic(&fitted, "df");
     assert!(df > 3.0 && df < 200.0, "df {df}");
 }
 
@@ -439,8 +436,8 @@ fn logistic_converges_with_defaults_on_every_scenario_fold() {
                             0,
                         )
                         .unwrap_or_else(|e| panic!("{} {basis:?} fold {fold}: {e}", config.name()));
-                    let iterations = diagnostic(fitted.as_ref(), "iterations");
-                    let gradient = diagnostic(fitted.as_ref(), "gradient_norm");
+                    let iterations = diagnostic(&fitted, "iterations");
+                    let gradient = diagnostic(&fitted, "gradient_norm");
                     assert!(
                         iterations <= 8.0,
                         "{} {basis:?}: {iterations}",

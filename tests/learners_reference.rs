@@ -69,8 +69,8 @@ fn logistic_matches_scikit_learn_with_default_settings() {
             &fitted.predict(matrix(&case["x_test"]).view()),
             &vector(&case["p_test"]),
         );
-        let iterations = diagnostic(fitted.as_ref(), "iterations");
-        let gradient = diagnostic(fitted.as_ref(), "gradient_norm");
+        let iterations = diagnostic(&fitted, "iterations");
+        let gradient = diagnostic(&fitted, "gradient_norm");
         println!(
             "{name}: max |p̂ − fixture| train {train:.2e}, new rows {test:.2e}; \
              {iterations} iterations, gradient norm {gradient:.2e}"
@@ -111,8 +111,8 @@ fn ridge_svd_path_matches_an_exact_solution() {
             let new = max_abs_diff(&fitted.predict(x_new.view()), &exact_new);
             (
                 train.max(new),
-                diagnostic(fitted.as_ref(), "svd"),
-                diagnostic(fitted.as_ref(), "condition"),
+                diagnostic(&fitted, "svd"),
+                diagnostic(&fitted, "condition"),
             )
         };
         let (auto, auto_svd, condition) = error(Solver::Auto);

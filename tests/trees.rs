@@ -4,7 +4,7 @@
 //! each bound), so a correct implementation does not fail them by chance.
 
 use meta_router::learners::{
-    BoostingParams, ForestParams, Learner, LearnerConfig, MaxFeatures, Predict,
+    BoostingParams, FittedModel, ForestParams, Learner, LearnerConfig, MaxFeatures, Predict,
 };
 use meta_router::rng::rng_from_seed;
 use meta_router::Error;
@@ -44,7 +44,7 @@ fn corr(a: &Array1<f64>, b: &Array1<f64>) -> f64 {
     cov / (va * vb).sqrt()
 }
 
-fn invalid_parameter_name(result: Result<Box<dyn Predict>, Error>) -> String {
+fn invalid_parameter_name(result: Result<FittedModel, Error>) -> String {
     match result {
         Err(Error::InvalidParameter { name, .. }) => name,
         Err(other) => panic!("expected InvalidParameter, got {other}"),

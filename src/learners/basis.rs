@@ -79,7 +79,8 @@ impl Basis {
 
 /// Weighted column standardization `(x − mean) / scale`; a column with zero
 /// scale maps to 0.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Standardizer {
     /// Weighted column means.
     pub mean: Array1<f64>,
@@ -135,6 +136,17 @@ impl Standardizer {
                 *v = (*v - m) * r;
             }
         }
+    }
+
+    /// Consistency of a standardizer read from a file: equal lengths,
+    /// finite means, finite non-negative scales.
+    pub(crate) fn check_consistent(&self, what: &str) -> std::result::Result<(), String> {
+        super::fitted::same_len(&format!("{what} scale"), self.mean.len(), self.scale.len())?;
+        super::fitted::all_finite(&format!("{what} mean"), &self.mean)?;
+        if self.scale.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
+            return Err(format!("{what} scale must be finite and >= 0"));
+        }
+        Ok(())
     }
 
     /// Standardized copy of `x`. Panics if the column count differs.
@@ -231,7 +243,8 @@ pub fn weighted_median_distance(z: ArrayView2<f64>, weights: ArrayView1<f64>) ->
 }
 
 /// Random Fourier feature map: `sqrt(2/D) cos(zᵀ ω + b)`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FourierMap {
     /// Frequencies, `d × D`.
     omega: Array2<f64>,
@@ -242,7 +255,8 @@ struct FourierMap {
 }
 
 /// A fitted expansion: input standardizer, basis, and output standardizer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BasisExpansion {
     basis: Basis,
     input: Standardizer,
@@ -315,6 +329,42 @@ impl BasisExpansion {
     /// The basis.
     pub fn basis(&self) -> Basis {
         self.basis
+    }
+
+    /// Consistency of an expansion read from a file: the standardizers, the
+    /// output width the basis implies, the random-feature map's shapes.
+    pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
+        self.input.check_consistent("input standardizer")?;
+        self.output.check_consistent("output standardizer")?;
+        let d = self.input_dim();
+        let expected = match (self.basis, &self.fourier) {
+            (Basis::Linear, None) => d,
+            (Basis::Poly2, None) => 2 * d + d * d.saturating_sub(1) / 2,
+            (Basis::Rff, Some(map)) => {
+                let count = map.offset.len();
+                if map.omega.dim() != (d, count) || count == 0 {
+                    return Err(format!(
+                        "random-feature frequencies are {:?}, expected ({d}, {count}) with {count} > 0",
+                        map.omega.dim()
+                    ));
+                }
+                super::fitted::all_finite("random-feature frequencies", &map.omega)?;
+                super::fitted::all_finite("random-feature phases", &map.offset)?;
+                count
+            }
+            (basis, _) => {
+                return Err(format!(
+                    "basis {} {} random-feature map",
+                    basis.name(),
+                    if self.fourier.is_some() {
+                        "must not carry a"
+                    } else {
+                        "needs its"
+                    }
+                ))
+            }
+        };
+        super::fitted::same_len("output standardizer", expected, self.output_dim())
     }
 
     /// The random-feature bandwidth `h` (only for [`Basis::Rff`]).

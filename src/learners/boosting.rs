@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 
 use super::numerics::sigmoid;
 use super::tree::{grow_in, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree, Workspace};
-use super::{check_binary, check_training, Learner, LearnerDiagnostics, Predict};
+use super::{check_binary, check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
 
@@ -103,7 +103,8 @@ impl Default for BoostingParams {
 }
 
 /// Which loss a boosted model was fitted with.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 enum Loss {
     Squared,
     Logistic,
@@ -255,7 +256,8 @@ impl BoostingParams {
 }
 
 /// A fitted boosted ensemble.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Boosting {
     base: f64,
     trees: Vec<Tree>,
@@ -283,6 +285,21 @@ impl Boosting {
     /// Number of trees.
     pub fn n_trees(&self) -> usize {
         self.trees.len()
+    }
+
+    /// Number of feature columns.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Consistency of a model read from a file.
+    pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
+        super::fitted::all_finite("base score", [&self.base])?;
+        for (index, tree) in self.trees.iter().enumerate() {
+            tree.check_consistent(self.n_features)
+                .map_err(|e| format!("tree {index}: {e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -317,8 +334,10 @@ impl Learner for BoostingParams {
         y: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(self.fit_boosting(x, y, weights, seed)?))
+    ) -> Result<FittedModel> {
+        Ok(FittedModel::Boosting(
+            self.fit_boosting(x, y, weights, seed)?,
+        ))
     }
 
     fn fit_probability(
@@ -327,8 +346,8 @@ impl Learner for BoostingParams {
         t: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(
+    ) -> Result<FittedModel> {
+        Ok(FittedModel::Boosting(
             self.fit_probability_boosting(x, t, weights, seed)?,
         ))
     }

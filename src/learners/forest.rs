@@ -112,7 +112,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::tree::{grow, BinnedMatrix, GrowRules, RowStats, Tree};
-use super::{check_binary, check_training, Learner, Predict};
+use super::{check_binary, check_training, FittedModel, Learner};
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
 
@@ -421,8 +421,8 @@ impl Learner for ForestParams {
         y: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(self.fit_forest(x, y, weights, seed)?))
+    ) -> Result<FittedModel> {
+        Ok(FittedModel::Forest(self.fit_forest(x, y, weights, seed)?))
     }
 
     fn fit_probability(
@@ -431,14 +431,17 @@ impl Learner for ForestParams {
         t: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(self.fit_probability_forest(x, t, weights, seed)?))
+    ) -> Result<FittedModel> {
+        Ok(FittedModel::Forest(
+            self.fit_probability_forest(x, t, weights, seed)?,
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learners::Predict;
     use ndarray::{Array1, Array2};
 
     fn data(n: usize) -> (Array2<f64>, Array1<f64>) {

@@ -146,7 +146,7 @@ use serde::{Deserialize, Serialize};
 
 use super::basis::{weighted_median_distance, Standardizer};
 use super::ridge::{solve_dual, Penalty, PenaltyChoice, PenaltyGrid, WeightedProblem};
-use super::{check_training, Learner, LearnerDiagnostics, Predict};
+use super::{check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -248,7 +248,8 @@ impl Default for KernelRidgeParams {
 }
 
 /// The score of one bandwidth in a search.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BandwidthScore {
     /// Bandwidth `h` (standardized scale).
     pub bandwidth: f64,
@@ -436,7 +437,8 @@ fn rbf_kernel(a: ArrayView2<f64>, b: ArrayView2<f64>, bandwidth: f64) -> Array2<
 }
 
 /// A fitted kernel ridge model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FittedKernelRidge {
     standardizer: Standardizer,
     centres: Array2<f64>,
@@ -460,6 +462,30 @@ impl FittedKernelRidge {
     /// The penalty used and its score, degrees of freedom and condition number.
     pub fn penalty(&self) -> PenaltyChoice {
         self.choice
+    }
+    /// Number of raw feature columns.
+    pub fn input_dim(&self) -> usize {
+        self.centres.ncols()
+    }
+    /// Consistency of a model read from a file.
+    pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
+        self.standardizer.check_consistent("standardizer")?;
+        super::fitted::same_len(
+            "standardizer",
+            self.centres.ncols(),
+            self.standardizer.mean.len(),
+        )?;
+        super::fitted::same_len("dual coefficients", self.centres.nrows(), self.alpha.len())?;
+        super::fitted::all_finite("centres", &self.centres)?;
+        super::fitted::all_finite("dual coefficients", &self.alpha)?;
+        super::fitted::all_finite("intercept", [&self.intercept])?;
+        if !(self.bandwidth.is_finite() && self.bandwidth > 0.0) {
+            return Err(format!(
+                "bandwidth {} must be finite and > 0",
+                self.bandwidth
+            ));
+        }
+        Ok(())
     }
     /// Every bandwidth tried by `bandwidth = "select"`, ascending, with the
     /// penalty and score chosen at it (empty for a single bandwidth).
@@ -503,8 +529,10 @@ impl Learner for KernelRidgeParams {
         y: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         _seed: u64,
-    ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(self.fit_kernel_ridge(x, y, weights)?))
+    ) -> Result<FittedModel> {
+        Ok(FittedModel::KernelRidge(
+            self.fit_kernel_ridge(x, y, weights)?,
+        ))
     }
 }
 

@@ -81,7 +81,7 @@ use serde::{Deserialize, Serialize};
 
 use super::basis::{Basis, BasisExpansion};
 use super::numerics::{sigmoid, softplus};
-use super::{check_binary, check_training, Learner, LearnerDiagnostics, Predict};
+use super::{check_binary, check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -410,7 +410,8 @@ impl<'a> Problem<'a> {
 }
 
 /// A fitted logistic model; predictions are probabilities in `[0, 1]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FittedLogistic {
     expansion: BasisExpansion,
     intercept: f64,
@@ -430,6 +431,17 @@ impl FittedLogistic {
     /// Slopes of the standardized features.
     pub fn coefficients(&self) -> ArrayView1<'_, f64> {
         self.coefficients.view()
+    }
+    /// Consistency of a model read from a file.
+    pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
+        self.expansion.check_consistent()?;
+        super::fitted::same_len(
+            "coefficients",
+            self.expansion.output_dim(),
+            self.coefficients.len(),
+        )?;
+        super::fitted::all_finite("coefficients", &self.coefficients)?;
+        super::fitted::all_finite("intercept", [&self.intercept])
     }
     /// The fitted basis expansion (its standardizer maps raw to standardized inputs).
     pub fn expansion(&self) -> &BasisExpansion {
@@ -481,7 +493,7 @@ impl Learner for LogisticParams {
         y: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
+    ) -> Result<FittedModel> {
         if check_binary(y).is_err() {
             return Err(Error::Unsupported {
                 learner: "logistic".into(),
@@ -498,8 +510,10 @@ impl Learner for LogisticParams {
         t: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(self.fit_logistic(x, t, weights, seed)?))
+    ) -> Result<FittedModel> {
+        Ok(FittedModel::Logistic(
+            self.fit_logistic(x, t, weights, seed)?,
+        ))
     }
 }
 

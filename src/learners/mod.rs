@@ -12,7 +12,8 @@
 //! (regression) or [`Learner::fit_probability`] (a 0/1 target, returning
 //! probabilities in `[0, 1]`). Fitting borrows the configuration immutably, so
 //! one configuration is shared by every worker thread; the fitted model is a
-//! new object.
+//! new object, a [`FittedModel`] (one serializable enum over every learner,
+//! so fitted routers can be saved and loaded).
 //!
 //! Randomness (random Fourier features, forests) comes only from the `seed`
 //! argument, so fits are reproducible and independent of thread count.
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 pub mod basis;
 pub mod boosting;
 mod diagnostics;
+mod fitted;
 pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
@@ -35,6 +37,7 @@ mod tree;
 pub use basis::Basis;
 pub use boosting::{Boosting, BoostingParams};
 pub use diagnostics::LearnerDiagnostics;
+pub use fitted::{Clamped, FittedModel};
 pub use forest::{Forest, ForestParams, ForestPreset, MaxFeatures};
 pub use kernel_ridge::{Bandwidth, BandwidthScore, FittedKernelRidge, KernelRidgeParams};
 pub use logistic::{FittedLogistic, LogisticParams};
@@ -73,7 +76,7 @@ pub trait Learner: Send + Sync + std::fmt::Debug {
         y: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>>;
+    ) -> Result<FittedModel>;
 
     /// Weighted model of `P(t = 1 | x)` for a 0/1 target; predictions lie in
     /// `[0, 1]`. The default regresses `t` on `x` and clamps predictions to
@@ -84,30 +87,9 @@ pub trait Learner: Send + Sync + std::fmt::Debug {
         t: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
+    ) -> Result<FittedModel> {
         check_binary(t)?;
-        let inner = self.fit(x, t, weights, seed)?;
-        Ok(Box::new(Clamped { inner }))
-    }
-}
-
-/// A regression model whose predictions are clamped to `[0, 1]`.
-#[derive(Debug)]
-struct Clamped {
-    inner: Box<dyn Predict>,
-}
-
-impl Predict for Clamped {
-    fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
-        self.inner.predict(x).mapv(|v| v.clamp(0.0, 1.0))
-    }
-    fn diagnostics(&self) -> LearnerDiagnostics {
-        self.inner.diagnostics()
-    }
-    fn out_of_bag(&self) -> Option<Array1<f64>> {
-        self.inner
-            .out_of_bag()
-            .map(|v| v.mapv(|p| if p.is_finite() { p.clamp(0.0, 1.0) } else { p }))
+        Ok(self.fit(x, t, weights, seed)?.clamped(0.0, 1.0))
     }
 }
 

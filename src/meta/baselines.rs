@@ -10,7 +10,7 @@ use super::diagnostics::{Diagnostics, Role};
 use super::{FittedRouter, PsiModel};
 use crate::data::TrainingData;
 use crate::error::Result;
-use crate::learners::{LearnerConfig, Predict};
+use crate::learners::{FittedModel, LearnerConfig};
 
 /// Fits a baseline method.
 pub(crate) fn fit_baseline(
@@ -43,7 +43,7 @@ pub(crate) fn fit_baseline(
         propensity_range: (data.kappa(), data.kappa()),
         ..Diagnostics::default()
     };
-    diagnostics.record(Role::Final, model.as_ref());
+    diagnostics.record(Role::Final, &model);
     Ok(FittedRouter {
         method: config.method,
         psi: PsiModel::Single(model),
@@ -62,7 +62,7 @@ pub fn fit_single(
     x: ArrayView2<f64>,
     y: ArrayView1<f64>,
     seed: u64,
-) -> Result<Box<dyn Predict>> {
+) -> Result<FittedModel> {
     learner.validate()?;
     learner
         .learner()

@@ -61,10 +61,11 @@ mod r_learner;
 pub mod refit;
 
 use ndarray::{Array1, ArrayView2};
+use serde::{Deserialize, Serialize};
 
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::learners::Predict;
+use crate::learners::FittedModel;
 
 pub use baselines::fit_single;
 pub use config::{
@@ -118,10 +119,31 @@ pub struct CrossFitted {
     pub kept: Vec<bool>,
 }
 
-#[derive(Debug)]
-pub(crate) enum PsiModel {
-    Single(Box<dyn Predict>),
-    Plugin(Box<dyn Predict>),
+/// How a router computes ψ̂: one fitted model, or the plug-in `η̂ + Δ̂`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PsiModel {
+    /// ψ̂ from one model (baselines; the refit assembly).
+    Single(FittedModel),
+    /// `ψ̂ = η̂ + Δ̂`: the PB-label model `η̂`; `Δ̂` is the router's bias model.
+    Plugin(FittedModel),
+}
+
+/// The fitted models of a router without its training-time data: what a
+/// model file stores ([`FittedRouter::models`], [`FittedRouter::from_models`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterModels {
+    /// The estimator.
+    pub method: Method,
+    /// Number of feature columns.
+    pub dim: usize,
+    /// Scale constant `c` (ψ̂ is divided by it).
+    pub scale: f64,
+    /// The ψ̂ model.
+    pub psi: PsiModel,
+    /// The bias model `Δ̂` (meta-learners only).
+    pub delta: Option<FittedModel>,
 }
 
 /// A fitted router: predicts ψ̂ (GS units) and, for meta-learners, Δ̂.
@@ -129,7 +151,7 @@ pub(crate) enum PsiModel {
 pub struct FittedRouter {
     method: Method,
     psi: PsiModel,
-    delta: Option<Box<dyn Predict>>,
+    delta: Option<FittedModel>,
     scale: f64,
     dim: usize,
     cross_fitted: Option<CrossFitted>,
@@ -188,6 +210,98 @@ impl FittedRouter {
     /// Non-fatal facts of the fit.
     pub fn diagnostics(&self) -> &Diagnostics {
         &self.diagnostics
+    }
+
+    /// A copy of the fitted models (for saving; the cross-fitted nuisances
+    /// and diagnostics are left out).
+    pub fn models(&self) -> RouterModels {
+        RouterModels {
+            method: self.method,
+            dim: self.dim,
+            scale: self.scale,
+            psi: self.psi.clone(),
+            delta: self.delta.clone(),
+        }
+    }
+
+    /// A router from saved models, after checking them: a positive finite
+    /// scale, at least one feature, every model valid
+    /// ([`FittedModel::validate`]) and predicting from `dim` columns, a bias
+    /// model exactly for meta-learners and for plug-in ψ̂. The router has no
+    /// cross-fitted nuisances and default diagnostics. Predictions equal
+    /// those of the router the models came from, bit for bit.
+    pub fn from_models(models: RouterModels) -> Result<Self> {
+        let RouterModels {
+            method,
+            dim,
+            scale,
+            psi,
+            delta,
+        } = models;
+        let invalid = |name: &str, value: String, reason: &str| Error::InvalidParameter {
+            name: name.into(),
+            value,
+            reason: reason.into(),
+        };
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(invalid(
+                "scale",
+                scale.to_string(),
+                "must be finite and > 0",
+            ));
+        }
+        if dim == 0 {
+            return Err(invalid(
+                "dim",
+                "0".into(),
+                "a router needs at least one feature",
+            ));
+        }
+        let psi_model = match &psi {
+            PsiModel::Single(m) | PsiModel::Plugin(m) => m,
+        };
+        let needs_delta = method.is_meta() || matches!(psi, PsiModel::Plugin(_));
+        if needs_delta != delta.is_some() {
+            return Err(invalid(
+                "delta",
+                if delta.is_some() { "present" } else { "absent" }.into(),
+                "a bias model belongs to exactly the R-/DR-learners and plug-in routers",
+            ));
+        }
+        if matches!(psi, PsiModel::Plugin(_)) && !method.is_meta() {
+            return Err(invalid(
+                "psi",
+                "plugin".into(),
+                "only meta-learners assemble ψ̂ by plug-in",
+            ));
+        }
+        for model in std::iter::once(psi_model).chain(delta.as_ref()) {
+            model.validate()?;
+            if model.input_dim() != dim {
+                return Err(Error::ShapeMismatch {
+                    what: format!(
+                        "feature columns of the {} model vs the router",
+                        model.kind()
+                    ),
+                    expected: dim,
+                    found: model.input_dim(),
+                });
+            }
+        }
+        Ok(Self {
+            method,
+            psi,
+            delta,
+            scale,
+            dim,
+            cross_fitted: None,
+            diagnostics: Diagnostics::default(),
+        })
+    }
+
+    /// Number of feature columns.
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 }
 
@@ -335,7 +449,7 @@ impl MetaRouterConfig {
         // Step 3: the bias stage on the kept rows.
         let stage = refit::BiasStage::new(self, &pooled, &targets, &propensity.kept)?;
         let delta_model = stage.fit(learner_seed)?;
-        diagnostics.record(diagnostics::Role::Bias, delta_model.as_ref());
+        diagnostics.record(diagnostics::Role::Bias, &delta_model);
         if let Some(fraction) = stage.leaf_weight {
             diagnostics
                 .learners
@@ -346,7 +460,7 @@ impl MetaRouterConfig {
             self,
             data,
             &stage,
-            delta_model.as_ref(),
+            &delta_model,
             &assignment,
             learner_seed,
             &mut diagnostics,

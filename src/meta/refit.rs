@@ -41,7 +41,7 @@
 //!
 //! **Plug-in.** `ψ̂ = η̂ + Δ̂` with `η̂` the final learner on the PB rows.
 
-use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, ArrayView1, Axis};
 
 use super::config::{Assemble, BiasLeaf, Correction, MetaRouterConfig, Method};
 use super::diagnostics::{Diagnostics, Role};
@@ -49,7 +49,7 @@ use super::nuisances::{fold_count, scatter, Pooled};
 use super::{BiasTargets, PsiModel};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::learners::{LearnerConfig, LearnerDiagnostics, Predict};
+use crate::learners::{FittedModel, LearnerConfig, Predict};
 
 /// The bias stage's data: pooled rows, targets, weights and the kept rows.
 pub(crate) struct BiasStage<'a> {
@@ -107,7 +107,7 @@ impl<'a> BiasStage<'a> {
     }
 
     /// Fits the bias learner on `rows` (pooled indices) with `seed`.
-    fn fit_rows(&self, rows: &[usize], seed: u64) -> Result<Box<dyn Predict>> {
+    fn fit_rows(&self, rows: &[usize], seed: u64) -> Result<FittedModel> {
         let model = self.learner.learner().fit(
             self.pooled.x.select(Axis(0), rows).view(),
             self.targets.pseudo_outcome.select(Axis(0), rows).view(),
@@ -115,16 +115,13 @@ impl<'a> BiasStage<'a> {
             seed,
         )?;
         Ok(match self.clip {
-            Some(bound) => Box::new(ClippedDelta {
-                inner: model,
-                bound,
-            }),
+            Some(bound) => model.clamped(-bound, bound),
             None => model,
         })
     }
 
     /// Step 3: `Δ̂` fit on every kept row.
-    pub fn fit(&self, learner_seed: u64) -> Result<Box<dyn Predict>> {
+    pub fn fit(&self, learner_seed: u64) -> Result<FittedModel> {
         self.fit_rows(&self.kept_rows, Role::Bias.seed(learner_seed, 0))
     }
 }
@@ -137,35 +134,6 @@ pub fn weight_aware_leaf(weights: ArrayView1<f64>, min_samples_leaf: usize) -> f
         return 0.0;
     }
     (min_samples_leaf.max(1) as f64 / n_eff).min(0.5)
-}
-
-/// A bias model whose predictions are clipped to `[−bound, bound]`.
-#[derive(Debug)]
-struct ClippedDelta {
-    inner: Box<dyn Predict>,
-    bound: f64,
-}
-
-impl Predict for ClippedDelta {
-    fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
-        self.inner
-            .predict(x)
-            .mapv(|v| v.clamp(-self.bound, self.bound))
-    }
-    fn diagnostics(&self) -> LearnerDiagnostics {
-        self.inner.diagnostics()
-    }
-    fn out_of_bag(&self) -> Option<Array1<f64>> {
-        self.inner.out_of_bag().map(|v| {
-            v.mapv(|p| {
-                if p.is_finite() {
-                    p.clamp(-self.bound, self.bound)
-                } else {
-                    p
-                }
-            })
-        })
-    }
 }
 
 /// The labels and weights of the ψ refit: GS rows keep `c·r_i` with weight 1;
@@ -205,7 +173,7 @@ pub(crate) fn assemble(
                 None,
                 Role::Eta.seed(learner_seed, 0),
             )?;
-            diagnostics.record(Role::Eta, eta.as_ref());
+            diagnostics.record(Role::Eta, &eta);
             Ok(PsiModel::Plugin(eta))
         }
         Assemble::Refit => {
@@ -231,7 +199,7 @@ pub(crate) fn assemble(
                 weights.as_ref().map(|w| w.view()),
                 Role::Final.seed(learner_seed, 0),
             )?;
-            diagnostics.record(Role::Final, model.as_ref());
+            diagnostics.record(Role::Final, &model);
             Ok(PsiModel::Single(model))
         }
     }

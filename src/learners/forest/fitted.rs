@@ -17,12 +17,15 @@ pub(super) fn bootstrap_counts(rng: &mut rand_chacha::ChaCha8Rng, n: usize) -> V
     counts
 }
 
-/// A fitted random forest.
-#[derive(Debug, Clone)]
+/// A fitted random forest. Its serialized form leaves out the out-of-bag
+/// predictions of the training rows.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Forest {
     pub(super) trees: Vec<Tree>,
     pub(super) n_features: usize,
     pub(super) unit_interval: bool,
+    #[serde(skip)]
     pub(super) oob: Option<Array1<f64>>,
     pub(super) oob_fallback_rows: usize,
 }
@@ -92,6 +95,23 @@ impl Forest {
     /// Depth of the deepest tree.
     pub fn max_depth_reached(&self) -> usize {
         self.trees.iter().map(Tree::depth).max().unwrap_or(0)
+    }
+
+    /// Number of feature columns.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Consistency of a model read from a file.
+    pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
+        if self.trees.is_empty() {
+            return Err("a forest needs at least one tree".into());
+        }
+        for (index, tree) in self.trees.iter().enumerate() {
+            tree.check_consistent(self.n_features)
+                .map_err(|e| format!("tree {index}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Predictions of each tree for one row (for tests and diagnostics).

@@ -103,7 +103,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::basis::{Basis, BasisExpansion};
-use super::{check_training, Learner, LearnerDiagnostics, Predict};
+use super::{check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -207,7 +207,8 @@ impl RidgeParams {
 }
 
 /// A fitted ridge model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FittedRidge {
     input_dim: usize,
     expansion: BasisExpansion,
@@ -233,6 +234,28 @@ impl FittedRidge {
     /// Whether the fit was computed by the SVD path.
     pub fn used_svd(&self) -> bool {
         self.svd
+    }
+    /// Number of raw feature columns.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+    /// Consistency of a model read from a file.
+    pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
+        self.expansion.check_consistent()?;
+        if self.expansion.input_dim() > self.input_dim || self.expansion.input_dim() == 0 {
+            return Err(format!(
+                "the expansion reads {} leading columns of {} inputs",
+                self.expansion.input_dim(),
+                self.input_dim
+            ));
+        }
+        super::fitted::same_len(
+            "coefficients",
+            self.expansion.output_dim(),
+            self.coefficients.len(),
+        )?;
+        super::fitted::all_finite("coefficients", &self.coefficients)?;
+        super::fitted::all_finite("intercept", [&self.intercept])
     }
 }
 
@@ -271,8 +294,8 @@ impl Learner for RidgeParams {
         y: ArrayView1<f64>,
         weights: Option<ArrayView1<f64>>,
         seed: u64,
-    ) -> Result<Box<dyn Predict>> {
-        Ok(Box::new(self.fit_ridge(x, y, weights, seed)?))
+    ) -> Result<FittedModel> {
+        Ok(FittedModel::Ridge(self.fit_ridge(x, y, weights, seed)?))
     }
 }
 

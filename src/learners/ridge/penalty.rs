@@ -139,20 +139,25 @@ impl PenaltyGrid {
 }
 
 /// The penalty a fit used, with its effective degrees of freedom and GCV score.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PenaltyChoice {
     /// λ used.
     pub penalty: f64,
     /// Effective degrees of freedom `1 + Σ e_j/(e_j + λS)` (intercept included).
+    #[serde(with = "crate::learners::fitted::optional_float")]
     pub df: Option<f64>,
     /// Weighted GCV score at λ (`None` when `df` reaches the effective sample size).
+    #[serde(with = "crate::learners::fitted::optional_float")]
     pub gcv: Option<f64>,
     /// Weighted leave-one-out error at λ (LOO only).
+    #[serde(with = "crate::learners::fitted::optional_float")]
     pub loo: Option<f64>,
     /// Estimated condition number of the penalized system solved at λ
     /// (`G + λS I`, or its dual `K + λS I`): the 2-norm one
     /// `(e_max + λS)/(e_min + λS)` from a spectrum, the 1-norm one
     /// `‖M‖₁‖M⁻¹‖₁` after a Cholesky solve (∞ when the solve needed jitter).
+    #[serde(with = "crate::learners::fitted::optional_float")]
     pub condition: Option<f64>,
     /// Diagonal jitter added by the Cholesky fallback (fixed penalty only; 0 otherwise).
     pub jitter: f64,
