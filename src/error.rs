@@ -129,6 +129,20 @@ pub enum Error {
         message: String,
     },
 
+    /// A data or model file given on the command line is malformed: the
+    /// message names the file and, where known, the line and column.
+    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), column.as_ref().map_or(String::new(), |c| format!(", column `{c}`")))]
+    Input {
+        /// The file.
+        file: String,
+        /// One-based line number (the header is line 1).
+        line: Option<u64>,
+        /// The column's header name.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+
     /// A scenario could not draw a data set (e.g. a replicate with fewer than
     /// two GS rows) or its truth sample.
     #[error("scenario `{scenario}` could not draw {what}: {reason}")]

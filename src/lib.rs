@@ -10,8 +10,8 @@
 //!
 //! Layers, lowest first (a layer uses only those below it; `tests/layers.rs`
 //! checks it): [`error`], [`rng`], [`stats`] → [`linalg`] → [`learners`] →
-//! [`data`] → [`meta`] → [`routing`] → [`inference`] → [`dgp`] → [`study`] →
-//! [`report`], and the `meta-router` binary on top. The estimator core
+//! [`data`] → [`meta`] → [`routing`] → [`inference`] → [`realdata`] → [`dgp`] →
+//! [`study`] → [`report`], and the `meta-router` binary on top. The estimator core
 //! (`linalg` … `inference`) never imports the simulation or reporting layers.
 //! The method, every metric and every inference target are written out in
 //! `docs/method.md`.
@@ -24,6 +24,7 @@ pub mod inference;
 pub mod learners;
 pub mod linalg;
 pub mod meta;
+pub mod realdata;
 pub mod report;
 pub mod rng;
 pub mod routing;

@@ -74,8 +74,19 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// List every scenario with its parameters and defaults.
-    Scenarios,
+    /// List every scenario with its parameters and defaults, or export one
+    /// draw of a scenario as GS, PB and test CSV files.
+    Scenarios {
+        #[command(subcommand)]
+        action: Option<ScenarioAction>,
+    },
+    /// Fit a router from a GS and a PB CSV file and save it (JSON).
+    Fit(cli::realdata::FitArgs),
+    /// Route queries (CSV) with a saved router: ψ̂, Δ̂ and the decision per query.
+    Route(cli::realdata::RouteArgs),
+    /// Evaluate a saved router on held-out GS-labelled queries: EG, NEG and
+    /// regret curves with bootstrap intervals, a markdown report and figures.
+    Evaluate(cli::realdata::EvaluateArgs),
     /// Regenerate the paper's figures: run the committed study files of
     /// simulations/paper/ (resuming finished ones) and draw the figures and
     /// tables into the output folder.
@@ -124,6 +135,13 @@ enum Command {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScenarioAction {
+    /// Write one draw of a scenario as gold.csv, pref.csv and test.csv (the
+    /// test file with the true ψ and Δ), input for `fit`, `route`, `evaluate`.
+    Export(cli::realdata::ExportArgs),
 }
 
 /// Exit code of `check` when the inputs cannot be compared.
@@ -300,7 +318,13 @@ fn run(cli: Cli) -> Result<()> {
             cli::reproduce::run(&targets, &options)
         }
         Some(Command::Check { .. }) => unreachable!("handled in main"),
-        Some(Command::Scenarios) => {
+        Some(Command::Fit(args)) => cli::realdata::fit(args),
+        Some(Command::Route(args)) => cli::realdata::route(args),
+        Some(Command::Evaluate(args)) => cli::realdata::evaluate_command(args),
+        Some(Command::Scenarios {
+            action: Some(ScenarioAction::Export(args)),
+        }) => cli::realdata::export(args),
+        Some(Command::Scenarios { action: None }) => {
             for info in meta_router::dgp::ScenarioConfig::catalog() {
                 println!("{}\n  {}", info.name, info.description);
                 for p in info.parameters {

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["meta"],
     &["routing"],
     &["inference"],
+    &["realdata"],
     &["dgp"],
     &["study"],
     &["report"],

@@ -1,3 +1,4 @@
 //! Modules of the `meta-router` binary (above every library layer).
 
+pub mod realdata;
 pub mod reproduce;

@@ -78,6 +78,7 @@
 //! ```
 
 mod check;
+mod evaluation;
 mod figures;
 mod format;
 mod markdown;
@@ -88,7 +89,8 @@ mod view;
 use std::path::{Path, PathBuf};
 
 pub use check::{check_markdown, check_table, claim_judgement, claims_table, junit, TERMINAL_ROWS};
-pub use figures::{figures, paper};
+pub use evaluation::{evaluation_csv, evaluation_markdown, EvaluationSource};
+pub use figures::{evaluation_figures, figures, paper};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
 pub use tabular::{replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};

@@ -7,8 +7,11 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
 mod draw;
+mod evaluation;
 mod layout;
 pub mod paper;
+
+pub use evaluation::evaluation_figures;
 
 use super::view::View;
 use crate::error::{Error, Result};

@@ -463,9 +463,10 @@ fn describe_point(values: &BTreeMap<String, serde_json::Value>) -> String {
 /// defaults the table's own keys override.
 pub const METHOD_PRESETS: &[&str] = &["paper-script"];
 
-/// `table` over the values of its `preset`, if it names one.
-fn with_preset(table: &toml::Table, index: usize, source: &Source) -> Result<toml::Table> {
-    let key = format!("methods[{index}].preset");
+/// `table` over the values of its `preset`, if it names one. `prefix` is the
+/// table's key path in the file with a trailing dot (`methods[2].`, or empty).
+fn with_preset(table: &toml::Table, prefix: &str, source: &Source) -> Result<toml::Table> {
+    let key = format!("{prefix}preset");
     let Some(preset) = table.get("preset") else {
         return Ok(table.clone());
     };
@@ -475,7 +476,7 @@ fn with_preset(table: &toml::Table, index: usize, source: &Source) -> Result<tom
         .and_then(|m| m.try_into().ok())
         .ok_or_else(|| {
             source.error(
-                &format!("methods[{index}].method"),
+                &format!("{prefix}method"),
                 "a preset needs an estimator method",
             )
         })?;
@@ -501,6 +502,76 @@ fn with_preset(table: &toml::Table, index: usize, source: &Source) -> Result<tom
         }
     }
     Ok(merged)
+}
+
+/// An estimator table (a `[[methods]]` entry without `label`, or a router
+/// configuration file) read over its preset and validated; errors name the
+/// key under `prefix` (`methods[2].`, or empty).
+fn parse_estimator(table: &toml::Table, prefix: &str, source: &Source) -> Result<MetaRouterConfig> {
+    let key = |k: &str| format!("{prefix}{k}");
+    let whole = prefix.trim_end_matches('.');
+    let table = with_preset(table, prefix, source)?;
+    let config: MetaRouterConfig =
+        deserialize_located(&toml::Value::Table(table)).map_err(|(path, message)| {
+            let inner = render(&path);
+            let at = if inner.is_empty() {
+                whole.to_string()
+            } else {
+                key(&inner)
+            };
+            source.error(&at, message)
+        })?;
+    for (role, learner) in config.learner_roles() {
+        learner.validate().map_err(|e| match e {
+            Error::InvalidParameter { ref name, .. } => {
+                source.error(&key(&format!("{role}.{name}")), e.to_string())
+            }
+            other => source.error(&key(role), other.to_string()),
+        })?;
+    }
+    config.validate().map_err(|e| match &e {
+        Error::InvalidParameter { name, .. } => source.error(&key(name), e.to_string()),
+        _ => source.error(whole, e.to_string()),
+    })?;
+    Ok(config)
+}
+
+/// Reads a router configuration (the `--config` file of `meta-router fit`):
+/// the keys of one estimator entry of a study file's `[[methods]]` list
+/// (`method`, `preset`, learners by stage, options; no `label`), with the
+/// same defaults and validation. `method` defaults to `dr-learner` when
+/// absent. Errors name `file`, the line and the key.
+pub fn parse_router_config(text: &str, file: &str) -> Result<MetaRouterConfig> {
+    let source = Source::new(file, text);
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|span| source.line_of(span.start));
+        let first = e.message().lines().next().unwrap_or("").trim().to_string();
+        source.error_on_line(line, format!("not valid TOML: {first}"))
+    })?;
+    match table.get("method") {
+        None => {
+            table.insert("method".into(), toml::Value::String("dr-learner".into()));
+        }
+        Some(toml::Value::String(name)) if name == "r" || name == "dr" || is_estimator(name) => {}
+        Some(other) => {
+            return Err(source.error(
+                "method",
+                format!(
+                    "a router's `method` is one of r-learner, dr-learner, gs-only, pb-only, \
+                     pooled, mean-shift; found {other}"
+                ),
+            ))
+        }
+    }
+    if table.contains_key("label") {
+        return Err(source.error("label", "a router configuration takes no `label`"));
+    }
+    parse_estimator(&table, "", &source)
+}
+
+/// Whether `name` is an estimator (a learner-based method, not a reference).
+fn is_estimator(name: &str) -> bool {
+    METHOD_NAMES.contains(&name) && !matches!(name, "oracle" | "random" | "all-gold")
 }
 
 fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<MethodSpec> {
@@ -576,24 +647,7 @@ fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<Me
             MethodKind::AllGold(learner)
         }
         other if METHOD_NAMES.contains(&other) || other == "r" || other == "dr" => {
-            let table = with_preset(&rest, index, source)?;
-            let config: MetaRouterConfig = deserialize_located(&toml::Value::Table(table))
-                .map_err(|(path, message)| {
-                    let inner = render(&path);
-                    let at = if inner.is_empty() {
-                        format!("methods[{index}]")
-                    } else {
-                        key(&inner)
-                    };
-                    source.error(&at, message)
-                })?;
-            for (role, learner) in config.learner_roles() {
-                learner.validate().map_err(|e| learner_error(role, e))?;
-            }
-            config.validate().map_err(|e| match &e {
-                Error::InvalidParameter { name, .. } => source.error(&key(name), e.to_string()),
-                _ => source.error(&format!("methods[{index}]"), e.to_string()),
-            })?;
+            let config = parse_estimator(&rest, &format!("methods[{index}]."), source)?;
             MethodKind::Estimator(Box::new(config))
         }
         other => {

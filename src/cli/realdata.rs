@@ -1,0 +1,476 @@
+//! `meta-router fit`, `route`, `evaluate` and `scenarios export`: the
+//! real-data commands. Every input is read and validated, and every result
+//! computed, before the first output file is written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use meta_router::dgp::ScenarioConfig;
+use meta_router::meta::{MetaRouterConfig, Method};
+use meta_router::realdata::evaluate::{evaluate, EvaluationOptions};
+use meta_router::realdata::table::write_table;
+use meta_router::realdata::{
+    self, model_file, read_table, roles_for_router, ColumnRoles, FeatureSelection, LabelColumn,
+    LabelKind,
+};
+use meta_router::report;
+use meta_router::rng::{stream, Purpose};
+use meta_router::study;
+
+/// `lo,hi` as a pair of finite numbers with `lo <= hi`.
+pub fn parse_pair(text: &str) -> std::result::Result<(f64, f64), String> {
+    let (a, b) = text
+        .split_once(',')
+        .ok_or_else(|| format!("expected two numbers `a,b`, found `{text}`"))?;
+    let number = |s: &str| -> std::result::Result<f64, String> {
+        match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(format!("`{}` is not a finite number", s.trim())),
+        }
+    };
+    Ok((number(a)?, number(b)?))
+}
+
+/// A comma-separated list of finite numbers.
+pub fn parse_list(text: &str) -> std::result::Result<Vec<f64>, String> {
+    text.split(',')
+        .map(|s| match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(format!("`{}` is not a finite number", s.trim())),
+        })
+        .collect()
+}
+
+/// Options of `meta-router fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Gold-standard CSV: one row per query, feature columns and the label.
+    #[arg(long)]
+    gold: PathBuf,
+    /// Preference-based CSV: the same feature columns and the PB label
+    /// (numbers, or win / tie / loss read as +1 / 0 / −1).
+    #[arg(long)]
+    pref: PathBuf,
+    /// Router configuration (TOML): the keys of a study file's [[methods]]
+    /// entry (method, learners, folds, propensity, …). Default: DR-learner
+    /// with the library defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to write the router file (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Feature columns: `a,b,c`, a prefix `emb_*`, or empty (default) for
+    /// every column but the label and id.
+    #[arg(long, default_value = "")]
+    features: String,
+    /// Label column in both files.
+    #[arg(long, default_value = "label")]
+    label: String,
+    /// A text column to ignore (e.g. a query id) when features are "every other column".
+    #[arg(long)]
+    id: Option<String>,
+    /// Declared range `lo,hi` of the GS labels; a label outside it is an error.
+    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
+    gold_range: Option<(f64, f64)>,
+    /// Declared range `lo,hi` of the PB labels.
+    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
+    pref_range: Option<(f64, f64)>,
+    /// Master seed of the folds and learners.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replace an existing router file.
+    #[arg(long)]
+    force: bool,
+}
+
+fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
+    if let Some((lo, hi)) = range {
+        if lo > hi {
+            bail!("--{flag} {lo},{hi}: the lower end exceeds the upper end");
+        }
+    }
+    Ok(())
+}
+
+fn refuse_existing(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!("{} exists; pass --force to replace it", path.display());
+    }
+    Ok(())
+}
+
+/// `meta-router fit`.
+pub fn fit(args: FitArgs) -> Result<()> {
+    check_range(args.gold_range, "gold-range")?;
+    check_range(args.pref_range, "pref-range")?;
+    refuse_existing(&args.out, args.force)?;
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            study::spec::parse_router_config(&text, &path.display().to_string())?
+        }
+        None => MetaRouterConfig::new(Method::DrLearner),
+    };
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let features = FeatureSelection::parse(&args.features)?;
+    let roles = |range, kind| ColumnRoles {
+        features: features.clone(),
+        label: Some(LabelColumn {
+            name: args.label.clone(),
+            kind,
+            range,
+        }),
+        extra: Vec::new(),
+        optional: Vec::new(),
+        id: args.id.clone(),
+    };
+    let gold = read_table(&args.gold, &roles(args.gold_range, LabelKind::Numeric))?;
+    let pref = read_table(&args.pref, &roles(args.pref_range, LabelKind::Preference))?;
+    let started = std::time::Instant::now();
+    let (file, router) = realdata::fit_tables(&config, &gold, &pref, args.seed)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let text = file.to_json_checked(&router, gold.x.view())?;
+    study::write_atomic(&args.out, text.as_bytes())?;
+
+    eprintln!(
+        "fitted {:?} on {} GS and {} PB rows, {} features, in {seconds:.2} s; wrote {} ({} bytes)",
+        config.method,
+        gold.rows(),
+        pref.rows(),
+        gold.feature_names.len(),
+        args.out.display(),
+        text.len()
+    );
+    println!("diagnostics:");
+    for (key, value) in &file.diagnostics {
+        println!("  {key:<32} {value}");
+    }
+    if let Some(inference) = &file.inference {
+        println!("inference ({:.0}% intervals):", 100.0 * inference.level);
+        for e in inference.means.iter().chain(&inference.projection) {
+            println!(
+                "  {:<40} {:>10.4}  [{:.4}, {:.4}]",
+                e.target, e.estimate, e.lower, e.upper
+            );
+        }
+    }
+    if config.method.is_meta() && config.propensity == meta_router::meta::PropensityMode::Constant {
+        let data = realdata::training_data(&gold, &pref, 2)?;
+        let differences = realdata::standardized_differences(&data);
+        let flagged = realdata::imbalanced_features(&differences, data.n_gold(), data.n_pref())?;
+        let unbalanced: Vec<String> = flagged
+            .iter()
+            .map(|&j| format!("{} ({:+.2})", gold.feature_names[j], differences[j]))
+            .collect();
+        if !unbalanced.is_empty() {
+            eprintln!(
+                "warning: propensity = \"constant\" assumes the GS and PB queries are one pool \
+                 split at random, but {} of {} features differ between them by more than {} \
+                 standardized units and more than sampling noise explains: {}{}; set \
+                 propensity = \"model\" in the config",
+                unbalanced.len(),
+                differences.len(),
+                realdata::BALANCE_WARNING,
+                unbalanced
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if unbalanced.len() > 5 { ", …" } else { "" }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Options of `meta-router route`.
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// The router file written by `fit`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Queries (CSV) with the router's feature columns (found by name; other
+    /// columns are ignored).
+    #[arg(long)]
+    queries: PathBuf,
+    /// Cost weight w: a query goes to the primary model iff ψ̂ > w·(C_p − C_a).
+    #[arg(long)]
+    cost_weight: f64,
+    /// Per-query costs `C_p,C_a` of the primary and alternative model.
+    #[arg(long, value_parser = parse_pair, default_value = "1,0")]
+    cost: (f64, f64),
+    /// A column copied to the output to identify queries (default: the data
+    /// row number, 1 for the first row after the header).
+    #[arg(long)]
+    id: Option<String>,
+    /// Output CSV (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `meta-router route`.
+pub fn route(args: RouteArgs) -> Result<()> {
+    if let Some(out) = &args.out {
+        refuse_existing(out, args.force)?;
+    }
+    let (file, router) = model_file::load(&args.model)?;
+    let queries = read_table(
+        &args.queries,
+        &roles_for_router(&file.features, None, Vec::new(), args.id.clone()),
+    )?;
+    let routed = realdata::route_table(&router, &queries, args.cost_weight, args.cost)?;
+    let mut text = String::new();
+    text.push_str(&format!(
+        "{},psi_hat,{}route\n",
+        args.id.as_deref().unwrap_or("row"),
+        if routed.delta_hat.is_some() {
+            "delta_hat,"
+        } else {
+            ""
+        }
+    ));
+    for (i, &primary) in routed.primary.iter().enumerate() {
+        let id = match &queries.ids {
+            Some(ids) => csv_field(&ids[i]),
+            None => (i + 1).to_string(),
+        };
+        let delta = routed
+            .delta_hat
+            .as_ref()
+            .map_or(String::new(), |d| format!("{},", d[i]));
+        text.push_str(&format!(
+            "{id},{},{delta}{}\n",
+            routed.psi_hat[i],
+            if primary { "primary" } else { "alternative" }
+        ));
+    }
+    match &args.out {
+        Some(path) => study::write_atomic(path, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "routed {} of {} queries to the primary model (usage ratio {:.4}) at w = {}, costs {},{}",
+        routed.primary.iter().filter(|&&p| p).count(),
+        routed.primary.len(),
+        routed.usage_ratio(),
+        args.cost_weight,
+        args.cost.0,
+        args.cost.1
+    );
+    Ok(())
+}
+
+fn slices(columns: &[Vec<f64>]) -> Vec<&[f64]> {
+    columns.iter().map(Vec::as_slice).collect()
+}
+
+/// A text field quoted for CSV when it needs it.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// Options of `meta-router evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The router file written by `fit`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Held-out GS-labelled queries (CSV) with the router's feature columns.
+    #[arg(long)]
+    test: PathBuf,
+    /// The GS label column.
+    #[arg(long, default_value = "label")]
+    label: String,
+    /// A column of true gains ψ(q) to evaluate against instead of the noisy
+    /// labels (exported scenario data has `true_psi`).
+    #[arg(long)]
+    truth: Option<String>,
+    /// Output folder for evaluation.md, evaluation.csv and the figures.
+    #[arg(long)]
+    out: PathBuf,
+    /// Cost weights w of the regret curve.
+    #[arg(long, default_value = "0,0.05,0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.45,0.5")]
+    w: String,
+    /// Per-query costs `C_p,C_a`.
+    #[arg(long, value_parser = parse_pair, default_value = "1,0")]
+    cost: (f64, f64),
+    /// Bootstrap samples for the intervals (0: none).
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    level: f64,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replace the evaluation files in an existing output folder.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Files `evaluate` writes into its folder.
+const EVALUATION_FILES: &[&str] = &["evaluation.md", "evaluation.csv"];
+
+/// `meta-router evaluate`.
+pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
+    if !args.force {
+        for name in EVALUATION_FILES {
+            refuse_existing(&args.out.join(name), false)?;
+        }
+    }
+    let (file, router) = model_file::load(&args.model)?;
+    let label = LabelColumn {
+        name: args.label.clone(),
+        kind: LabelKind::Numeric,
+        range: None,
+    };
+    let extra = args.truth.iter().cloned().collect();
+    let roles = roles_for_router(&file.features, Some(label), extra, None);
+    let test = read_table(&args.test, &roles)?;
+    let gains = match &args.truth {
+        Some(column) => test.extra[column].clone(),
+        None => test.labels()?.clone(),
+    };
+    let psi_hat = router.predict_psi(test.x.view());
+    let options = EvaluationOptions {
+        w: parse_list(&args.w).map_err(|e| anyhow::anyhow!("--w: {e}"))?,
+        costs: args.cost,
+        bootstrap: args.bootstrap,
+        level: args.level,
+        seed: args.seed,
+        ..EvaluationOptions::default()
+    };
+    let eval = evaluate(psi_hat.view(), gains.view(), &options)?;
+    let name = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let (model_name, test_name) = (name(&args.model), name(&args.test));
+    let source = report::EvaluationSource {
+        model: &model_name,
+        test: &test_name,
+        gains: args.truth.as_deref().unwrap_or(&args.label),
+    };
+    let markdown = report::evaluation_markdown(&eval, &file, &source);
+    let csv = report::evaluation_csv(&eval);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    study::write_atomic(&args.out.join("evaluation.md"), markdown.as_bytes())?;
+    study::write_atomic(&args.out.join("evaluation.csv"), csv.as_bytes())?;
+    report::evaluation_figures(&eval, &args.out)?;
+    print!("{markdown}");
+    Ok(())
+}
+
+/// Options of `meta-router scenarios export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The scenario (see `meta-router scenarios`).
+    scenario: String,
+    /// Scenario parameters `key=value` (TOML values), repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Shorthand for `--set n_gold=N`.
+    #[arg(long)]
+    n_gold: Option<usize>,
+    /// Seed of the draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder for gold.csv, pref.csv and test.csv.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace those files in an existing folder.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Files `scenarios export` writes.
+pub const EXPORT_FILES: &[&str] = &["gold.csv", "pref.csv", "test.csv"];
+
+/// `meta-router scenarios export`.
+pub fn export(args: ExportArgs) -> Result<()> {
+    if !args.force {
+        for name in EXPORT_FILES {
+            refuse_existing(&args.out.join(name), false)?;
+        }
+    }
+    let mut table = toml::Table::new();
+    table.insert("name".into(), toml::Value::String(args.scenario.clone()));
+    let mut settings = args.set.clone();
+    if let Some(n) = args.n_gold {
+        settings.push(format!("n_gold={n}"));
+    }
+    for item in &settings {
+        let (key, value) = item
+            .split_once('=')
+            .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
+        let parsed: toml::Table = toml::from_str(&format!("v = {}", value.trim()))
+            .or_else(|_| toml::from_str(&format!("v = \"{}\"", value.trim())))
+            .with_context(|| format!("--set {item}: the value is not a TOML value"))?;
+        table.insert(key.trim().to_string(), parsed["v"].clone());
+    }
+    let config: ScenarioConfig =
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("scenario `{}`: {}", args.scenario, e.message())
+            })?;
+    let scenario = config.build()?;
+    let data = scenario.draw(&mut stream(args.seed, 0, 0, Purpose::Data))?;
+    let d = scenario.dim();
+    let mut names: Vec<String> = (1..=d).map(|j| format!("x{j}")).collect();
+    names.push("label".into());
+    let columns = |x: ndarray::ArrayView2<f64>, extra: &[&[f64]]| -> Vec<Vec<f64>> {
+        let mut out: Vec<Vec<f64>> = x.columns().into_iter().map(|c| c.to_vec()).collect();
+        out.extend(extra.iter().map(|e| e.to_vec()));
+        out
+    };
+    let train = &data.train;
+    let gold = columns(
+        train.gold_x(),
+        &[train.gold_y().as_slice().expect("contiguous")],
+    );
+    let pref = columns(
+        train.pref_x(),
+        &[train.pref_y().as_slice().expect("contiguous")],
+    );
+    let test = columns(
+        data.test_x.view(),
+        &[
+            data.test_gold_y.as_slice().expect("contiguous"),
+            data.test_psi.as_slice().expect("contiguous"),
+            data.test_delta.as_slice().expect("contiguous"),
+        ],
+    );
+    let mut test_names = names.clone();
+    test_names.extend(["true_psi".to_string(), "true_delta".to_string()]);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    write_table(&args.out.join("gold.csv"), &names, &slices(&gold))?;
+    write_table(&args.out.join("pref.csv"), &names, &slices(&pref))?;
+    write_table(&args.out.join("test.csv"), &test_names, &slices(&test))?;
+    eprintln!(
+        "{}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with true_psi and \
+         true_delta) into {}; features x1..x{d}, labels in `label`",
+        config.name(),
+        train.n_gold(),
+        train.n_pref(),
+        data.test_x.nrows(),
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Routing metrics of a router on held-out GS-labelled queries, with
+//! bootstrap intervals.
+//!
+//! # Model
+//! Test queries `q_j`, `j = 1..T`, with router scores `ψ̂_j` and gains `g_j`:
+//! the GS labels `r_j = ψ(q_j) + ε_j`, or a column of true gains when the
+//! test file has one (exported scenario data). The metrics are those of
+//! [`crate::routing::evaluate`] (EG, NEG and paper-scale EG against the usage
+//! ratio ρ, the NEG area, regret against the cost weight w). With noisy
+//! labels, `V(ρ)` and `V_rand(ρ)` are unbiased for their values under ψ
+//! (the scores do not depend on the test labels' noise), while the oracle
+//! `V*(ρ)` orders by the noisy labels and over-states the achievable gain,
+//! so NEG is conservative; regret is measured against the noisy labels'
+//! best decisions likewise.
+//!
+//! # Algorithm
+//! Point values are [`crate::routing::evaluate`] on all `T` queries. For an
+//! interval, `B` bootstrap samples draw `T` queries with replacement
+//! (sample `b` from the ChaCha stream seeded by
+//! `derive_seed(seed_for(seed, 0, 0, Bootstrap), [b])`, so results do not
+//! depend on the thread count) and re-evaluate; the standard error is the
+//! standard deviation of the `B` values and the interval is the normal one,
+//! `value ± z_{(1+level)/2}·SE`. A metric a bootstrap sample leaves undefined
+//! (paper-scale EG when a sample's mean gain is zero) uses the samples that
+//! define it. With `T ≥ 100` the normal bootstrap is adequate for these
+//! smooth means of order statistics; it is not a small-sample method.
+
+use ndarray::{Array1, ArrayView1, Axis};
+use rand::RngExt;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::inference::normal_quantile;
+use crate::rng::{derive_seed, rng_from_seed, seed_for, Purpose};
+use crate::routing::{self, Cutoff, RoutingEvaluation};
+
+/// Evaluation settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationOptions {
+    /// Usage ratios ρ (strictly increasing, within `[0, 1]`).
+    pub rho: Vec<f64>,
+    /// Cost weights w (`≥ 0`).
+    pub w: Vec<f64>,
+    /// Cost of the primary and the alternative model per query.
+    pub costs: (f64, f64),
+    /// Bootstrap samples (0: point values only).
+    pub bootstrap: usize,
+    /// Confidence level of the intervals.
+    pub level: f64,
+    /// Master seed of the bootstrap.
+    pub seed: u64,
+}
+
+impl Default for EvaluationOptions {
+    fn default() -> Self {
+        Self {
+            rho: (0..=20).map(|i| i as f64 / 20.0).collect(),
+            w: (0..=10).map(|i| i as f64 / 20.0).collect(),
+            costs: (
+                routing::DEFAULT_PRIMARY_COST,
+                routing::DEFAULT_ALTERNATIVE_COST,
+            ),
+            bootstrap: 1000,
+            level: 0.95,
+            seed: 0,
+        }
+    }
+}
+
+/// A value with its bootstrap standard error and interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    /// The value on all test queries.
+    pub value: f64,
+    /// Bootstrap standard error (`None` without bootstrap samples).
+    pub se: Option<f64>,
+    /// Lower end (`value` without bootstrap samples).
+    pub lower: f64,
+    /// Upper end.
+    pub upper: f64,
+}
+
+/// The metrics of one router on one test table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Test queries `T`.
+    pub queries: usize,
+    /// The settings used.
+    pub options: EvaluationOptions,
+    /// The point evaluation ([`crate::routing::evaluate`]).
+    pub point: RoutingEvaluation,
+    /// EG over the ρ grid (`None` where undefined).
+    pub eg: Vec<Option<Interval>>,
+    /// NEG over the ρ grid.
+    pub neg: Vec<Option<Interval>>,
+    /// EG / mean gain over the ρ grid.
+    pub eg_paper: Vec<Option<Interval>>,
+    /// Area under NEG.
+    pub neg_area: Interval,
+    /// Regret over the w grid.
+    pub regret: Vec<Interval>,
+    /// Share of queries sent to the primary model at each w.
+    pub usage: Vec<f64>,
+    /// Mean squared error of ψ̂ against the gains (against the truth when
+    /// the gains are true ψ; with noisy labels it includes their variance).
+    pub mse: Interval,
+    /// Mean gain of the test queries.
+    pub mean_gain: f64,
+}
+
+/// Evaluates scores `psi_hat` against gains `gain` (module docs).
+pub fn evaluate(
+    psi_hat: ArrayView1<f64>,
+    gain: ArrayView1<f64>,
+    options: &EvaluationOptions,
+) -> Result<Evaluation> {
+    let t = gain.len();
+    if !(options.level > 0.0 && options.level < 1.0) {
+        return Err(Error::param("level", options.level, "must lie in (0, 1)"));
+    }
+    let costs = routing::cost_differences(
+        Array1::from_elem(t, options.costs.0).view(),
+        Array1::from_elem(t, options.costs.1).view(),
+    )?;
+    let metrics = |psi: ArrayView1<f64>, g: ArrayView1<f64>| -> Result<(RoutingEvaluation, f64)> {
+        let eval = routing::evaluate(psi, g, costs.view(), &options.rho, &options.w, Cutoff::None)?;
+        let mse = routing::mse(psi, g)?;
+        Ok((eval, mse))
+    };
+    let (point, mse) = metrics(psi_hat, gain)?;
+    let usage = options
+        .w
+        .iter()
+        .map(|&w| {
+            let routed = routing::route(psi_hat, costs.view(), w)?;
+            Ok(routed.iter().filter(|&&r| r).count() as f64 / t as f64)
+        })
+        .collect::<Result<Vec<f64>>>()?;
+
+    let base = seed_for(options.seed, 0, 0, Purpose::Bootstrap);
+    let samples: Vec<(RoutingEvaluation, f64)> = (0..options.bootstrap)
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = rng_from_seed(derive_seed(base, &[b as u64]));
+            let rows: Vec<usize> = (0..t).map(|_| rng.random_range(0..t)).collect();
+            metrics(
+                psi_hat.select(Axis(0), &rows).view(),
+                gain.select(Axis(0), &rows).view(),
+            )
+        })
+        .collect::<Result<_>>()?;
+    let z = normal_quantile(options.level)?;
+    let interval = |value: f64, draws: Vec<f64>| -> Interval {
+        if draws.len() < 2 {
+            return Interval {
+                value,
+                se: None,
+                lower: value,
+                upper: value,
+            };
+        }
+        let n = draws.len() as f64;
+        let mean = draws.iter().sum::<f64>() / n;
+        let se = (draws.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+        Interval {
+            value,
+            se: Some(se),
+            lower: value - z * se,
+            upper: value + z * se,
+        }
+    };
+    let curve = |pick: &dyn Fn(&RoutingEvaluation) -> &Vec<Option<f64>>| -> Vec<Option<Interval>> {
+        pick(&point)
+            .iter()
+            .enumerate()
+            .map(|(i, value)| {
+                value.map(|v| interval(v, samples.iter().filter_map(|(s, _)| pick(s)[i]).collect()))
+            })
+            .collect()
+    };
+    let eg = curve(&|e| &e.eg);
+    let neg = curve(&|e| &e.neg);
+    let eg_paper = curve(&|e| &e.eg_paper);
+    let neg_area = interval(
+        point.neg_area,
+        samples.iter().map(|(s, _)| s.neg_area).collect(),
+    );
+    let regret = point
+        .regret
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| interval(v, samples.iter().map(|(s, _)| s.regret[i]).collect()))
+        .collect();
+    let mse = interval(mse, samples.iter().map(|(_, m)| *m).collect());
+    Ok(Evaluation {
+        queries: t,
+        options: options.clone(),
+        mean_gain: gain.sum() / t as f64,
+        point,
+        eg,
+        neg,
+        eg_paper,
+        neg_area,
+        regret,
+        usage,
+        mse,
+    })
+}

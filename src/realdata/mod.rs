@@ -1,0 +1,348 @@
+//! Real data in and out: fit a router from GS and PB CSV files, save it,
+//! route new queries, and evaluate it on held-out GS-labelled queries.
+//!
+//! This is the library side of `meta-router fit`, `route` and `evaluate`
+//! (the commands are written out in `docs/real-data.md`):
+//! - [`table`]: CSV tables with strict validation (errors name file, line, column);
+//! - [`model_file`]: the versioned router file;
+//! - [`evaluate`]: routing metrics on a test table with bootstrap intervals;
+//! - [`fit_tables`] and [`route_table`] tie them to [`crate::meta`] and
+//!   [`crate::routing`].
+//!
+//! Seeds: a fit with seed `s` draws its folds from the `Folds` stream and its
+//! learners from the `Learner` stream of master seed `s` (grid point 0,
+//! replicate 0; [`crate::rng`]), so a fit is reproducible from the file and
+//! the seed, and equals an in-memory [`MetaRouterConfig::fit`] with
+//! [`fit_seeds`]`(s)` on the same data.
+
+pub mod evaluate;
+pub mod model_file;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ndarray::Array1;
+
+use crate::data::TrainingData;
+use crate::error::{Error, Result};
+use crate::inference::{
+    best_linear_projection, intercept_and_columns, mean_target, Nuisances, Population, Quantity,
+    Sandwich,
+};
+use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method};
+use crate::rng::{seed_for, Purpose};
+use crate::routing;
+
+pub use model_file::{RouterFile, FORMAT, FORMAT_VERSION};
+pub use table::{read_table, ColumnRoles, FeatureSelection, LabelColumn, LabelKind, Table};
+
+/// Confidence level of the intervals stored in a router file.
+pub const INFERENCE_LEVEL: f64 = 0.95;
+
+/// Largest number of leading features the stored best linear projection of
+/// Δ uses (with an intercept).
+pub const PROJECTION_COLUMNS: usize = 3;
+
+/// The fold and learner seeds of a fit with master seed `seed`.
+pub fn fit_seeds(seed: u64) -> FitSeeds {
+    FitSeeds {
+        folds: seed_for(seed, 0, 0, Purpose::Folds),
+        learner: seed_for(seed, 0, 0, Purpose::Learner),
+    }
+}
+
+/// The file name of a path without its folders (what router files record).
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Training data from a GS and a PB table. Errors name the files when the
+/// feature columns differ (names or order), when a table has no labels, or
+/// when the GS or PB rows are fewer than `folds`.
+pub fn training_data(gold: &Table, pref: &Table, folds: usize) -> Result<TrainingData> {
+    if gold.feature_names != pref.feature_names {
+        let position = gold
+            .feature_names
+            .iter()
+            .zip(&pref.feature_names)
+            .position(|(a, b)| a != b)
+            .unwrap_or(gold.feature_names.len().min(pref.feature_names.len()));
+        let name = |names: &[String]| {
+            names
+                .get(position)
+                .map_or("(none)".to_string(), |n| format!("`{n}`"))
+        };
+        return Err(Error::Input {
+            file: pref.file.clone(),
+            line: Some(1),
+            column: None,
+            message: format!(
+                "the feature columns differ from those of {}: {} features here, {} there; \
+                 feature {} is {} here and {} there",
+                gold.file,
+                pref.feature_names.len(),
+                gold.feature_names.len(),
+                position + 1,
+                name(&pref.feature_names),
+                name(&gold.feature_names)
+            ),
+        });
+    }
+    for table in [gold, pref] {
+        if table.rows() < folds.max(2) {
+            return Err(Error::Input {
+                file: table.file.clone(),
+                line: None,
+                column: None,
+                message: format!(
+                    "{} data rows, fewer than the {} needed for {folds} cross-fitting folds",
+                    table.rows(),
+                    folds.max(2)
+                ),
+            });
+        }
+    }
+    TrainingData::new(
+        gold.x.clone(),
+        gold.labels()?.clone(),
+        pref.x.clone(),
+        pref.labels()?.clone(),
+    )
+}
+
+/// Fits `config` on the two tables with master seed `seed` and describes
+/// the result as a router file (diagnostics; inference for DR-learner
+/// routers with `normalize = "none"`).
+pub fn fit_tables(
+    config: &MetaRouterConfig,
+    gold: &Table,
+    pref: &Table,
+    seed: u64,
+) -> Result<(RouterFile, FittedRouter)> {
+    let data = training_data(
+        gold,
+        pref,
+        if config.method.is_meta() {
+            config.folds
+        } else {
+            1
+        },
+    )?;
+    let router = config.fit(&data, fit_seeds(seed))?;
+    let range = |v: &Array1<f64>| {
+        v.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            })
+    };
+    let diagnostics = router
+        .diagnostics()
+        .to_map()
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect::<BTreeMap<_, _>>();
+    let inference = inference_of(&router, &data, &gold.feature_names)?;
+    let file = RouterFile {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        features: gold.feature_names.clone(),
+        config: config.clone(),
+        seed,
+        training: model_file::TrainingSummary {
+            gold_file: file_name(&gold.file),
+            gold_rows: gold.rows(),
+            pref_file: file_name(&pref.file),
+            pref_rows: pref.rows(),
+            gold_label_range: range(gold.labels()?),
+            pref_label_range: range(pref.labels()?),
+        },
+        diagnostics,
+        inference,
+        router: router.models(),
+    };
+    Ok((file, router))
+}
+
+/// AIPW means and the best linear projection of Δ for a DR-learner router
+/// fit without scale normalization; `None` for other routers.
+fn inference_of(
+    router: &FittedRouter,
+    data: &TrainingData,
+    names: &[String],
+) -> Result<Option<model_file::SavedInference>> {
+    if router.method() != Method::DrLearner || router.scale() != 1.0 {
+        return Ok(None);
+    }
+    let nuisances = Nuisances::from_router(router)?;
+    let saved = |target: String, e: crate::inference::Estimate| model_file::SavedEstimate {
+        target,
+        estimate: e.estimate,
+        se: e.se,
+        lower: e.lower,
+        upper: e.upper,
+    };
+    let mut means = Vec::new();
+    for (name, quantity, population) in [
+        (
+            "average PB bias E[Δ | PB query]",
+            Quantity::Bias,
+            Population::Pref,
+        ),
+        (
+            "mean GS gain E[ψ | PB query]",
+            Quantity::Gain,
+            Population::Pref,
+        ),
+        (
+            "average bias E[Δ], pooled queries",
+            Quantity::Bias,
+            Population::Pooled,
+        ),
+        (
+            "mean GS gain E[ψ], pooled queries",
+            Quantity::Gain,
+            Population::Pooled,
+        ),
+    ] {
+        let e = mean_target(&nuisances, quantity, population, None, INFERENCE_LEVEL)?;
+        means.push(saved(name.to_string(), e));
+    }
+    let columns = PROJECTION_COLUMNS.min(data.dim());
+    let x = intercept_and_columns(data.pooled_x().view(), columns)?;
+    let projection = best_linear_projection(x.view(), nuisances.dr_pseudo_outcomes().view())?;
+    let estimates = projection.estimates(Sandwich::Hc1, INFERENCE_LEVEL)?;
+    let projection = estimates
+        .into_iter()
+        .enumerate()
+        .map(|(j, e)| {
+            let target = if j == 0 {
+                "Δ projection: intercept".to_string()
+            } else {
+                format!("Δ projection: {}", names[j - 1])
+            };
+            saved(target, e)
+        })
+        .collect();
+    Ok(Some(model_file::SavedInference {
+        level: INFERENCE_LEVEL,
+        means,
+        projection,
+    }))
+}
+
+/// Per-query output of `route`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed {
+    /// `ψ̂(q)` in GS units.
+    pub psi_hat: Array1<f64>,
+    /// `Δ̂(q)` for meta-learner routers.
+    pub delta_hat: Option<Array1<f64>>,
+    /// `true`: send to the primary model (`ψ̂ > w·(C_p − C_a)`).
+    pub primary: Vec<bool>,
+}
+
+impl Routed {
+    /// Share of queries sent to the primary model.
+    pub fn usage_ratio(&self) -> f64 {
+        self.primary.iter().filter(|&&p| p).count() as f64 / self.primary.len().max(1) as f64
+    }
+}
+
+/// Routes the rows of `queries` (whose features must be the router's, by
+/// name) at cost weight `w` and costs `(C_p, C_a)` ([`routing::route`]).
+pub fn route_table(
+    router: &FittedRouter,
+    queries: &Table,
+    w: f64,
+    costs: (f64, f64),
+) -> Result<Routed> {
+    let psi_hat = router.predict_psi(queries.x.view());
+    let delta_hat = router.predict_delta(queries.x.view());
+    let differences = routing::cost_differences(
+        Array1::from_elem(queries.rows(), costs.0).view(),
+        Array1::from_elem(queries.rows(), costs.1).view(),
+    )?;
+    let primary = routing::route(psi_hat.view(), differences.view(), w)?;
+    Ok(Routed {
+        psi_hat,
+        delta_hat,
+        primary,
+    })
+}
+
+/// The roles that read a query or test table for a router with feature
+/// columns `features`: those columns by name, the label when given, the
+/// `extra` numeric columns, the id column when given.
+pub fn roles_for_router(
+    features: &[String],
+    label: Option<LabelColumn>,
+    extra: Vec<String>,
+    id: Option<String>,
+) -> ColumnRoles {
+    ColumnRoles {
+        features: FeatureSelection::Names(features.to_vec()),
+        label,
+        extra,
+        optional: Vec::new(),
+        id,
+    }
+}
+
+/// Standardized mean difference of every feature between the GS and the PB
+/// rows, `(x̄_GS − x̄_PB) / √((s²_GS + s²_PB)/2)` (0 for a constant
+/// feature), in feature order. A constant propensity (`propensity =
+/// "constant"`) assumes both come from one pool split at random; absolute
+/// differences above [`BALANCE_WARNING`] say they do not.
+pub fn standardized_differences(data: &TrainingData) -> Vec<f64> {
+    let moments = |x: ndarray::ArrayView2<f64>| {
+        let mean = x.mean_axis(ndarray::Axis(0)).expect("rows checked");
+        let var = x.var_axis(ndarray::Axis(0), 1.0_f64.min((x.nrows() - 1) as f64));
+        (mean, var)
+    };
+    let (mg, vg) = moments(data.gold_x());
+    let (mp, vp) = moments(data.pref_x());
+    (0..data.dim())
+        .map(|j| {
+            let pooled = ((vg[j] + vp[j]) / 2.0).sqrt();
+            if pooled > 0.0 {
+                (mg[j] - mp[j]) / pooled
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Smallest |standardized difference| [`imbalanced_features`] flags (the
+/// usual rule of thumb of the matching literature).
+pub const BALANCE_WARNING: f64 = 0.1;
+
+/// Family-wise error rate of the balance screen of [`imbalanced_features`].
+pub const BALANCE_ALPHA: f64 = 0.01;
+
+/// Features whose GS and PB queries differ beyond chance and beyond
+/// [`BALANCE_WARNING`]: `|SMD_j| > 0.1` and `|SMD_j| / SE > z`, where
+/// `SE = √(1/n + 1/m)` is the standardized difference's standard error
+/// under a random split and `z = Φ⁻¹(1 − α/(2d))` (Bonferroni over the `d`
+/// features, `α` = [`BALANCE_ALPHA`]). Under a random split the screen flags
+/// any feature with probability at most about `α`; by `|SMD| > 0.1` alone,
+/// 50 features and 100 GS rows would flag some feature most of the time.
+pub fn imbalanced_features(
+    differences: &[f64],
+    n_gold: usize,
+    n_pref: usize,
+) -> Result<Vec<usize>> {
+    let d = differences.len().max(1) as f64;
+    let z = crate::inference::normal_quantile(1.0 - BALANCE_ALPHA / d)?;
+    let se = (1.0 / n_gold as f64 + 1.0 / n_pref as f64).sqrt();
+    Ok(differences
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.abs() > BALANCE_WARNING && s.abs() > z * se)
+        .map(|(j, _)| j)
+        .collect())
+}

@@ -1,0 +1,516 @@
+//! Reading GS, PB, query and test tables from CSV files with strict validation.
+//!
+//! A table is a CSV file with one header row and one row per query. Columns
+//! play roles: **features** (selected by name list, by prefix, or "every
+//! column without another role"), an optional **label**, optional **extra**
+//! numeric columns (e.g. a true-ψ column of exported scenario data), and an
+//! optional **id** column copied through as text. Other columns are ignored
+//! only when the features are selected by name or prefix.
+//!
+//! Every cell of a used column is checked before anything is fitted; the
+//! first problem is an [`Error::Input`] naming the file, the one-based line
+//! (the header is line 1) and the column: an empty cell, a value that is not
+//! a number, NaN or ±∞, a row with more or fewer cells than the header (the
+//! `csv` crate reports it), an empty or duplicated header name, a named
+//! column that is missing, a label outside its declared range, a label with
+//! one value only.
+//!
+//! Preference labels may be written as numbers or as the words `win`, `tie`,
+//! `loss` (any case), read as `+1`, `0`, `−1`: the encoding of the
+//! binary-preference scenario, where `E[y | q]` is the PB gain `η(q)`.
+//!
+//! The CSV grammar (quoting, CRLF line ends, a UTF-8 byte-order mark) is the
+//! `csv` crate's; cells are trimmed of surrounding spaces.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+
+use crate::error::{Error, Result};
+
+/// Which columns are features.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeatureSelection {
+    /// Every column that has no other role (label, extra, id).
+    Rest,
+    /// These columns, in this order.
+    Names(Vec<String>),
+    /// Every column whose name starts with the prefix, in file order.
+    Prefix(String),
+}
+
+impl FeatureSelection {
+    /// Parses a command-line selection: empty = [`FeatureSelection::Rest`];
+    /// `emb_*` = prefix `emb_`; `a,b,c` = those names.
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(FeatureSelection::Rest);
+        }
+        if let Some(prefix) = text.strip_suffix('*') {
+            if prefix.is_empty() || prefix.contains(',') || prefix.contains('*') {
+                return Err(Error::param(
+                    "features",
+                    text,
+                    "a prefix selection is one name prefix followed by `*`, e.g. `emb_*`",
+                ));
+            }
+            return Ok(FeatureSelection::Prefix(prefix.to_string()));
+        }
+        let names: Vec<String> = text.split(',').map(|n| n.trim().to_string()).collect();
+        if names.iter().any(|n| n.is_empty() || n.contains('*')) {
+            return Err(Error::param(
+                "features",
+                text,
+                "a name list is comma-separated names without empty entries or `*`",
+            ));
+        }
+        Ok(FeatureSelection::Names(names))
+    }
+}
+
+/// How a label column's cells are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    /// Numbers only.
+    Numeric,
+    /// Numbers, or `win` / `tie` / `loss` read as `+1` / `0` / `−1`.
+    Preference,
+}
+
+/// A label column: its name, how it is read and its declared range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelColumn {
+    /// Header name.
+    pub name: String,
+    /// How cells are read.
+    pub kind: LabelKind,
+    /// Closed interval every label must lie in, if declared.
+    pub range: Option<(f64, f64)>,
+}
+
+/// The roles of a table's columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnRoles {
+    /// Feature columns.
+    pub features: FeatureSelection,
+    /// The label column, if the table has one.
+    pub label: Option<LabelColumn>,
+    /// Further numeric columns to read (each must exist).
+    pub extra: Vec<String>,
+    /// Further numeric columns read when present.
+    pub optional: Vec<String>,
+    /// A text column copied through (e.g. a query id), if any.
+    pub id: Option<String>,
+}
+
+/// A validated table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The file, as given.
+    pub file: String,
+    /// Feature column names, in the order of the columns of `x`.
+    pub feature_names: Vec<String>,
+    /// Features, one row per data row.
+    pub x: Array2<f64>,
+    /// Labels, when the roles name a label column.
+    pub label: Option<Array1<f64>>,
+    /// Extra and optional numeric columns that were read, by name.
+    pub extra: BTreeMap<String, Array1<f64>>,
+    /// The id column's text, when the roles name one.
+    pub ids: Option<Vec<String>>,
+}
+
+impl Table {
+    /// Number of data rows.
+    pub fn rows(&self) -> usize {
+        self.x.nrows()
+    }
+
+    /// The label column; an [`Error::Input`] naming the file when absent.
+    pub fn labels(&self) -> Result<&Array1<f64>> {
+        self.label.as_ref().ok_or_else(|| Error::Input {
+            file: self.file.clone(),
+            line: Some(1),
+            column: None,
+            message: "the table has no label column".into(),
+        })
+    }
+}
+
+fn input_error(file: &str, line: Option<u64>, column: Option<&str>, message: String) -> Error {
+    Error::Input {
+        file: file.to_string(),
+        line,
+        column: column.map(str::to_string),
+        message,
+    }
+}
+
+/// Reads and validates a table. Nothing is returned unless every used cell
+/// is valid (module docs list the checks).
+pub fn read_table(path: &Path, roles: &ColumnRoles) -> Result<Table> {
+    let file = path.display().to_string();
+    let reader = std::fs::File::open(path).map_err(|cause| Error::io(path, cause))?;
+    read_table_from(reader, &file, roles)
+}
+
+/// [`read_table`] from any reader; `file` names it in errors.
+pub fn read_table_from(
+    reader: impl std::io::Read,
+    file: &str,
+    roles: &ColumnRoles,
+) -> Result<Table> {
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let header = csv.headers().map_err(|e| csv_error(file, &e))?.clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(input_error(
+            file,
+            Some(1),
+            None,
+            "no header row (the file is empty)".into(),
+        ));
+    }
+    let names: Vec<String> = header.iter().map(str::to_string).collect();
+    let layout = Layout::new(file, &names, roles)?;
+
+    let d = layout.features.len();
+    let mut features: Vec<f64> = Vec::new();
+    let mut labels: Vec<f64> = Vec::new();
+    let mut extra: Vec<Vec<f64>> = vec![Vec::new(); layout.extra.len()];
+    let mut ids: Vec<String> = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(file, &e)),
+        }
+        let line = record.position().map_or(rows as u64 + 2, |p| p.line());
+        let cell = |index: usize| -> (&str, &str) { (&record[index], names[index].as_str()) };
+        for &index in &layout.features {
+            let (text, name) = cell(index);
+            features.push(parse_number(file, line, name, text, LabelKind::Numeric)?);
+        }
+        if let (Some(index), Some(label)) = (layout.label, roles.label.as_ref()) {
+            let (text, name) = cell(index);
+            let value = parse_number(file, line, name, text, label.kind)?;
+            if let Some((lo, hi)) = label.range {
+                if !(lo..=hi).contains(&value) {
+                    return Err(input_error(
+                        file,
+                        Some(line),
+                        Some(name),
+                        format!("label {value} is outside the declared range [{lo}, {hi}]"),
+                    ));
+                }
+            }
+            labels.push(value);
+        }
+        for (slot, &index) in extra.iter_mut().zip(&layout.extra) {
+            let (text, name) = cell(index);
+            slot.push(parse_number(file, line, name, text, LabelKind::Numeric)?);
+        }
+        if let Some(index) = layout.id {
+            ids.push(record[index].to_string());
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(input_error(
+            file,
+            Some(1),
+            None,
+            "no data rows after the header".into(),
+        ));
+    }
+    if let Some(label) = &roles.label {
+        if labels.iter().all(|&v| v == labels[0]) {
+            return Err(input_error(
+                file,
+                None,
+                Some(&label.name),
+                format!(
+                    "every label equals {}: one value (class) only, nothing to learn from",
+                    labels[0]
+                ),
+            ));
+        }
+    }
+    let x = Array2::from_shape_vec((rows, d), features).expect("rows × features cells read");
+    Ok(Table {
+        file: file.to_string(),
+        feature_names: layout.features.iter().map(|&i| names[i].clone()).collect(),
+        x,
+        label: roles.label.as_ref().map(|_| Array1::from(labels)),
+        extra: layout
+            .extra
+            .iter()
+            .map(|&i| names[i].clone())
+            .zip(extra.into_iter().map(Array1::from))
+            .collect(),
+        ids: layout.id.map(|_| ids),
+    })
+}
+
+/// Column indices of each role.
+struct Layout {
+    features: Vec<usize>,
+    label: Option<usize>,
+    extra: Vec<usize>,
+    id: Option<usize>,
+}
+
+impl Layout {
+    fn new(file: &str, names: &[String], roles: &ColumnRoles) -> Result<Self> {
+        let header_error =
+            |column: Option<&str>, message: String| input_error(file, Some(1), column, message);
+        for (index, name) in names.iter().enumerate() {
+            if name.is_empty() {
+                return Err(header_error(
+                    None,
+                    format!(
+                        "header cell {} is empty; every column needs a name",
+                        index + 1
+                    ),
+                ));
+            }
+            if names[..index].contains(name) {
+                return Err(header_error(
+                    Some(name),
+                    "the header names this column twice".into(),
+                ));
+            }
+        }
+        let find = |name: &str, role: &str| -> Result<usize> {
+            names.iter().position(|n| n == name).ok_or_else(|| {
+                header_error(
+                    Some(name),
+                    format!(
+                        "no {role} column `{name}` in the header (columns: {})",
+                        abbreviate(names)
+                    ),
+                )
+            })
+        };
+        let label = match &roles.label {
+            Some(l) => Some(find(&l.name, "label")?),
+            None => None,
+        };
+        let mut extra = Vec::new();
+        for name in &roles.extra {
+            extra.push(find(name, "required")?);
+        }
+        for name in &roles.optional {
+            if let Some(i) = names.iter().position(|n| n == name) {
+                extra.push(i);
+            }
+        }
+        let id = match &roles.id {
+            Some(name) => Some(find(name, "id")?),
+            None => None,
+        };
+        let taken: Vec<usize> = label
+            .iter()
+            .chain(&extra)
+            .chain(id.iter())
+            .copied()
+            .collect();
+        let features: Vec<usize> = match &roles.features {
+            FeatureSelection::Rest => (0..names.len()).filter(|i| !taken.contains(i)).collect(),
+            FeatureSelection::Names(list) => {
+                let mut out = Vec::with_capacity(list.len());
+                for name in list {
+                    let index = find(name, "feature")?;
+                    if out.contains(&index) {
+                        return Err(header_error(
+                            Some(name),
+                            "the feature list names this column twice".into(),
+                        ));
+                    }
+                    out.push(index);
+                }
+                out
+            }
+            FeatureSelection::Prefix(prefix) => (0..names.len())
+                .filter(|&i| names[i].starts_with(prefix.as_str()) && !taken.contains(&i))
+                .collect(),
+        };
+        if features.is_empty() {
+            return Err(header_error(
+                None,
+                format!(
+                    "no feature columns selected (selection {:?}; columns: {})",
+                    roles.features,
+                    abbreviate(names)
+                ),
+            ));
+        }
+        if let Some(&clash) = features.iter().find(|i| taken.contains(i)) {
+            return Err(header_error(
+                Some(&names[clash]),
+                "a column cannot be both a feature and the label, an extra or the id column".into(),
+            ));
+        }
+        Ok(Self {
+            features,
+            label,
+            extra,
+            id,
+        })
+    }
+}
+
+/// The first few names, for messages.
+fn abbreviate(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(", … ({} in all)", names.len()));
+    }
+    text
+}
+
+/// One cell as a finite number (module docs).
+fn parse_number(file: &str, line: u64, column: &str, text: &str, kind: LabelKind) -> Result<f64> {
+    let error = |message: String| input_error(file, Some(line), Some(column), message);
+    if text.is_empty() {
+        return Err(error("empty cell".into()));
+    }
+    if kind == LabelKind::Preference {
+        match text.to_ascii_lowercase().as_str() {
+            "win" => return Ok(1.0),
+            "tie" => return Ok(0.0),
+            "loss" => return Ok(-1.0),
+            _ => {}
+        }
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(error(format!(
+            "`{text}` is not a finite number (NaN and infinities are not accepted)"
+        ))),
+        Err(_) => Err(error(format!(
+            "`{}` is not a number{}",
+            shorten(text),
+            if kind == LabelKind::Preference {
+                " (nor win / tie / loss)"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// A `csv` crate error as an [`Error::Input`] with its line.
+fn csv_error(file: &str, error: &csv::Error) -> Error {
+    let line = error.position().map(|p| p.line());
+    let message = match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("the row has {len} cells, the header {expected_len} (a ragged row)"),
+        csv::ErrorKind::Utf8 { err, .. } => format!("not valid UTF-8 text ({err})"),
+        csv::ErrorKind::Io(e) => format!("cannot be read: {e}"),
+        _ => format!("not valid CSV: {error}"),
+    };
+    Error::Input {
+        file: file.to_string(),
+        line,
+        column: None,
+        message,
+    }
+}
+
+/// Writes a table: header `names`, then one row per row of `columns`
+/// (numbers in shortest round-trip form, so reading them back is exact).
+pub fn write_table(path: &Path, names: &[String], columns: &[&[f64]]) -> Result<()> {
+    let rows = columns.first().map_or(0, |c| c.len());
+    let mut text = String::with_capacity(rows * names.len() * 20);
+    text.push_str(&names.join(","));
+    text.push('\n');
+    for row in 0..rows {
+        for (j, column) in columns.iter().enumerate() {
+            if j > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!("{}", column[row]));
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|cause| Error::io(path, cause))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles() -> ColumnRoles {
+        ColumnRoles {
+            features: FeatureSelection::Rest,
+            label: Some(LabelColumn {
+                name: "label".into(),
+                kind: LabelKind::Preference,
+                range: None,
+            }),
+            extra: vec![],
+            optional: vec![],
+            id: None,
+        }
+    }
+
+    #[test]
+    fn reads_features_labels_and_preference_words() {
+        let text = "x1,label,x2\n1.5,win,2\n-3,tie,4e-1\n0,LOSS,1\n";
+        let t = read_table_from(text.as_bytes(), "t.csv", &roles()).unwrap();
+        assert_eq!(t.feature_names, vec!["x1", "x2"]);
+        assert_eq!(t.x.row(1).to_vec(), vec![-3.0, 0.4]);
+        assert_eq!(t.label.unwrap().to_vec(), vec![1.0, 0.0, -1.0]);
+    }
+
+    #[test]
+    fn prefix_and_name_selection() {
+        assert_eq!(
+            FeatureSelection::parse("emb_*").unwrap(),
+            FeatureSelection::Prefix("emb_".into())
+        );
+        assert_eq!(
+            FeatureSelection::parse(" a, b ").unwrap(),
+            FeatureSelection::Names(vec!["a".into(), "b".into()])
+        );
+        assert!(FeatureSelection::parse("a,,b").is_err());
+        assert!(FeatureSelection::parse("*").is_err());
+        let mut r = roles();
+        r.features = FeatureSelection::Prefix("e".into());
+        let t = read_table_from("id,e1,label,e2\nq,1,2,3\nr,4,5,6\n".as_bytes(), "t", &r).unwrap();
+        assert_eq!(t.feature_names, vec!["e1", "e2"]);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = read_table_from("x,label\n1,2\n3,nan\n".as_bytes(), "f.csv", &roles()).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("f.csv, line 3, column `label`"), "{text}");
+        let e = read_table_from("x,label\n1,2\n3\n".as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().contains("line 3"), "{e}");
+    }
+}

@@ -1,0 +1,206 @@
+//! The report of `meta-router evaluate`: markdown and a long-format CSV.
+
+use std::fmt::Write as _;
+
+use super::format::format_number;
+use crate::realdata::evaluate::{Evaluation, Interval};
+use crate::realdata::RouterFile;
+
+/// Where the evaluated numbers came from, for the report's header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationSource<'a> {
+    /// The router file's name.
+    pub model: &'a str,
+    /// The test file's name.
+    pub test: &'a str,
+    /// Which column gave the gains (`label`, or a true-ψ column).
+    pub gains: &'a str,
+}
+
+fn cell(v: Option<Interval>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) => match v.se {
+            Some(_) => format!(
+                "{} [{}, {}]",
+                format_number(Some(v.value)),
+                format_number(Some(v.lower)),
+                format_number(Some(v.upper))
+            ),
+            None => format_number(Some(v.value)),
+        },
+    }
+}
+
+/// The markdown report: the router, the test data, the routing metrics with
+/// intervals and, for DR-learner routers, the inference stored at fit time.
+pub fn evaluation_markdown(
+    eval: &Evaluation,
+    file: &RouterFile,
+    source: &EvaluationSource,
+) -> String {
+    let mut out = String::new();
+    let o = &eval.options;
+    let _ = writeln!(out, "# Router evaluation\n");
+    let _ = writeln!(
+        out,
+        "- router: `{}` ({:?}, {} features, fitted on {} GS rows of `{}` and {} PB rows of `{}`, seed {})",
+        source.model,
+        file.config.method,
+        file.features.len(),
+        file.training.gold_rows,
+        file.training.gold_file,
+        file.training.pref_rows,
+        file.training.pref_file,
+        file.seed
+    );
+    let _ = writeln!(
+        out,
+        "- test: `{}`, {} queries; gains from column `{}` (mean gain {})",
+        source.test,
+        eval.queries,
+        source.gains,
+        format_number(Some(eval.mean_gain))
+    );
+    let _ = writeln!(
+        out,
+        "- costs: primary {}, alternative {}; intervals: {}",
+        o.costs.0,
+        o.costs.1,
+        if o.bootstrap > 0 {
+            format!(
+                "{:.0}% normal bootstrap, B = {} (seed {})",
+                100.0 * o.level,
+                o.bootstrap,
+                o.seed
+            )
+        } else {
+            "none (B = 0)".into()
+        }
+    );
+    let _ = writeln!(out, "\n## Summary\n");
+    let _ = writeln!(out, "| metric | value [interval] |\n|---|---|");
+    let _ = writeln!(out, "| area under NEG | {} |", cell(Some(eval.neg_area)));
+    let _ = writeln!(
+        out,
+        "| MSE of ψ̂ against the gains | {} |",
+        cell(Some(eval.mse))
+    );
+    if let Some((i, best)) = eval
+        .eg
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i, v)))
+        .max_by(|a, b| a.1.value.total_cmp(&b.1.value))
+    {
+        let _ = writeln!(
+            out,
+            "| peak EG (at ρ = {}) | {} |",
+            o.rho[i],
+            cell(Some(best))
+        );
+    }
+    let _ = writeln!(out, "\n## Against the usage ratio ρ\n");
+    let _ = writeln!(out, "| ρ | EG | NEG | EG / mean gain |\n|---|---|---|---|");
+    for (i, rho) in o.rho.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {rho} | {} | {} | {} |",
+            cell(eval.eg[i]),
+            cell(eval.neg[i]),
+            cell(eval.eg_paper[i])
+        );
+    }
+    let _ = writeln!(out, "\n## Against the cost weight w\n");
+    let _ = writeln!(
+        out,
+        "| w | share sent to the primary model | regret |\n|---|---|---|"
+    );
+    for (i, w) in o.w.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {w} | {} | {} |",
+            format_number(Some(eval.usage[i])),
+            cell(Some(eval.regret[i]))
+        );
+    }
+    let _ = writeln!(out, "\n## Inference from the fit\n");
+    match &file.inference {
+        Some(inference) => {
+            let _ = writeln!(
+                out,
+                "AIPW estimates from the DR-learner's cross-fitted nuisances on the training data, {:.0}% intervals:\n",
+                100.0 * inference.level
+            );
+            let _ = writeln!(
+                out,
+                "| target | estimate | SE | interval |\n|---|---|---|---|"
+            );
+            for e in inference.means.iter().chain(&inference.projection) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | [{}, {}] |",
+                    e.target,
+                    format_number(Some(e.estimate)),
+                    format_number(Some(e.se)),
+                    format_number(Some(e.lower)),
+                    format_number(Some(e.upper))
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "None stored: inference needs a DR-learner router fitted with `normalize = \"none\"`."
+            );
+        }
+    }
+    out
+}
+
+/// Long-format CSV: `metric,x,value,se,lower,upper` (`eg`, `neg`,
+/// `eg_paper` over ρ; `regret`, `usage` over w; `neg_area`, `mse` with x
+/// empty). Undefined values are empty cells.
+pub fn evaluation_csv(eval: &Evaluation) -> String {
+    let mut out = String::from("metric,x,value,se,lower,upper\n");
+    let mut row = |metric: &str, x: Option<f64>, v: Option<Interval>| {
+        let num = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        let _ = writeln!(
+            out,
+            "{metric},{},{},{},{},{}",
+            num(x),
+            num(v.map(|v| v.value)),
+            num(v.and_then(|v| v.se)),
+            num(v.map(|v| v.lower)),
+            num(v.map(|v| v.upper))
+        );
+    };
+    let o = &eval.options;
+    for (name, curve) in [
+        ("eg", &eval.eg),
+        ("neg", &eval.neg),
+        ("eg_paper", &eval.eg_paper),
+    ] {
+        for (rho, v) in o.rho.iter().zip(curve) {
+            row(name, Some(*rho), *v);
+        }
+    }
+    for (w, v) in o.w.iter().zip(&eval.regret) {
+        row("regret", Some(*w), Some(*v));
+    }
+    for (w, u) in o.w.iter().zip(&eval.usage) {
+        row(
+            "usage",
+            Some(*w),
+            Some(Interval {
+                value: *u,
+                se: None,
+                lower: *u,
+                upper: *u,
+            }),
+        );
+    }
+    row("neg_area", None, Some(eval.neg_area));
+    row("mse", None, Some(eval.mse));
+    out
+}

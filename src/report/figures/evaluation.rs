@@ -1,0 +1,83 @@
+//! Figures of a real-data evaluation (`meta-router evaluate`): EG and NEG
+//! against the usage ratio and regret against the cost weight, each with a
+//! ±2 bootstrap-SE band.
+
+use std::path::{Path, PathBuf};
+
+use super::layout::{Figure, Panel, Point, Series, Spread};
+use super::{write_figures, PALETTE};
+use crate::error::Result;
+use crate::realdata::evaluate::{Evaluation, Interval};
+
+fn points(x: &[f64], values: &[Option<Interval>]) -> Vec<Point> {
+    x.iter()
+        .zip(values)
+        .filter_map(|(&x, v)| {
+            v.map(|v| Point {
+                x,
+                mean: v.value,
+                se: v.se.unwrap_or(0.0),
+            })
+        })
+        .collect()
+}
+
+fn figure(stem: &str, title: String, x_desc: &str, y_desc: &str, points: Vec<Point>) -> Figure {
+    Figure {
+        stem: stem.to_string(),
+        title,
+        x_desc: x_desc.to_string(),
+        y_desc: y_desc.to_string(),
+        panels: vec![Panel {
+            title: String::new(),
+            series: vec![Series {
+                label: "router".into(),
+                color: PALETTE[3],
+                points,
+            }],
+        }],
+        spread: Spread::Band,
+        zero_line: true,
+        reference: None,
+        categories: None,
+    }
+}
+
+/// Writes `eg_vs_rho`, `neg_vs_rho` and `regret_vs_w` (PNG and SVG) into
+/// `out_dir`; returns the paths.
+pub fn evaluation_figures(eval: &Evaluation, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let band = if eval.options.bootstrap > 0 {
+        format!(", ±2 bootstrap SE (B = {})", eval.options.bootstrap)
+    } else {
+        String::new()
+    };
+    let rho = &eval.options.rho;
+    let regret: Vec<Option<Interval>> = eval.regret.iter().copied().map(Some).collect();
+    let figures = vec![
+        figure(
+            "eg_vs_rho",
+            format!(
+                "Efficiency gain vs usage ratio ({} queries{band})",
+                eval.queries
+            ),
+            "usage ratio ρ",
+            "EG(ρ)",
+            points(rho, &eval.eg),
+        ),
+        figure(
+            "neg_vs_rho",
+            format!("Normalized efficiency gain vs usage ratio{band}"),
+            "usage ratio ρ",
+            "NEG(ρ)",
+            points(rho, &eval.neg),
+        ),
+        figure(
+            "regret_vs_w",
+            format!("Regret vs cost weight{band}"),
+            "cost weight w",
+            "Reg(w)",
+            points(&eval.options.w, &regret),
+        ),
+    ];
+    write_figures(&figures, out_dir)
+}

@@ -1,0 +1,388 @@
+//! The real-data path end to end: `scenarios export` → `fit` → `route` →
+//! `evaluate` on exported scenario data, checked against in-memory fits and
+//! the routing module; and the bit-exact save/load round trip of every
+//! fitted model kind.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use ndarray::{Array1, Array2};
+
+use meta_router::learners::{
+    Basis, BoostingParams, FittedModel, ForestParams, KernelRidgeParams, LearnerConfig,
+    LogisticParams, RidgeParams,
+};
+use meta_router::meta::{FittedRouter, MetaRouterConfig};
+use meta_router::realdata::evaluate::{evaluate, EvaluationOptions};
+use meta_router::realdata::{
+    self, model_file, read_table, ColumnRoles, FeatureSelection, LabelColumn, LabelKind,
+};
+use meta_router::routing::{self, Cutoff};
+
+fn run(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn roles(kind: LabelKind) -> ColumnRoles {
+    ColumnRoles {
+        features: FeatureSelection::Rest,
+        label: Some(LabelColumn {
+            name: "label".into(),
+            kind,
+            range: None,
+        }),
+        extra: vec![],
+        optional: vec![],
+        id: None,
+    }
+}
+
+fn same_bits(a: &Array1<f64>, b: &Array1<f64>) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// Parses a CSV written by the binary into rows of cells.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn fit_route_evaluate_on_exported_data_match_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(
+        d,
+        &[
+            "scenarios",
+            "export",
+            "healthbench-like",
+            "--n-gold",
+            "120",
+            "--seed",
+            "4",
+            "--out",
+            "data",
+        ],
+    );
+    let config_text = "method = \"dr-learner\"\nfolds = 4\npropensity = \"model\"\n\
+                       learner = { type = \"ridge\", basis = \"poly2\", columns = 4 }\n";
+    fs::write(d.join("router.toml"), config_text).unwrap();
+    run(
+        d,
+        &[
+            "fit",
+            "--gold",
+            "data/gold.csv",
+            "--pref",
+            "data/pref.csv",
+            "--config",
+            "router.toml",
+            "--seed",
+            "11",
+            "--out",
+            "router.json",
+        ],
+    );
+
+    // The same fit in memory.
+    let gold = read_table(&d.join("data/gold.csv"), &roles(LabelKind::Numeric)).unwrap();
+    let pref = read_table(&d.join("data/pref.csv"), &roles(LabelKind::Preference)).unwrap();
+    let config = meta_router::study::spec::parse_router_config(config_text, "router.toml").unwrap();
+    let data = realdata::training_data(&gold, &pref, config.folds).unwrap();
+    let fitted = config.fit(&data, realdata::fit_seeds(11)).unwrap();
+    let (file, loaded) = model_file::load(&d.join("router.json")).unwrap();
+    assert_eq!(file.features, gold.feature_names);
+    assert!(file.inference.is_some(), "a DR router stores its inference");
+
+    let mut test_roles = roles(LabelKind::Numeric);
+    test_roles.extra = vec!["true_psi".into(), "true_delta".into()];
+    test_roles.features = FeatureSelection::Names(file.features.clone());
+    let test = read_table(&d.join("data/test.csv"), &test_roles).unwrap();
+    let x = test.x.view();
+    let delta = fitted.predict_delta(x).unwrap();
+    assert!(same_bits(&delta, &loaded.predict_delta(x).unwrap()));
+    let psi = fitted.predict_psi(x);
+    assert!(same_bits(&psi, &loaded.predict_psi(x)));
+    // The router got somewhere: Δ̂ is closer to the true Δ than 0 is.
+    let truth = &test.extra["true_delta"];
+    let mse = routing::mse(delta.view(), truth.view()).unwrap();
+    let mse_zero = truth.mapv(|t| t * t).mean().unwrap();
+    assert!(mse < 0.5 * mse_zero, "MSE(Δ̂) {mse} vs {mse_zero}");
+
+    // route: ψ̂ and Δ̂ written exactly, decisions ψ̂ > w·(C_p − C_a).
+    let w = 0.07;
+    run(
+        d,
+        &[
+            "route",
+            "--model",
+            "router.json",
+            "--queries",
+            "data/test.csv",
+            "--cost-weight",
+            "0.07",
+            "--cost",
+            "2,0.5",
+            "--out",
+            "routed.csv",
+        ],
+    );
+    let rows = csv_rows(&fs::read_to_string(d.join("routed.csv")).unwrap());
+    assert_eq!(rows.len(), test.rows());
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (i + 1).to_string());
+        assert_eq!(row[1].parse::<f64>().unwrap().to_bits(), psi[i].to_bits());
+        assert_eq!(row[2].parse::<f64>().unwrap().to_bits(), delta[i].to_bits());
+        let primary = psi[i] > w * (2.0 - 0.5);
+        assert_eq!(row[3], if primary { "primary" } else { "alternative" });
+    }
+
+    // evaluate: EG and regret equal the routing module's on the same inputs.
+    run(
+        d,
+        &[
+            "evaluate",
+            "--model",
+            "router.json",
+            "--test",
+            "data/test.csv",
+            "--truth",
+            "true_psi",
+            "--bootstrap",
+            "50",
+            "--out",
+            "eval",
+        ],
+    );
+    let options = EvaluationOptions::default();
+    let gains = &test.extra["true_psi"];
+    let reference = routing::evaluate(
+        psi.view(),
+        gains.view(),
+        routing::default_costs(test.rows()).view(),
+        &options.rho,
+        &options.w,
+        Cutoff::None,
+    )
+    .unwrap();
+    let rows = csv_rows(&fs::read_to_string(d.join("eval/evaluation.csv")).unwrap());
+    let value = |metric: &str, i: usize| -> f64 {
+        rows.iter().filter(|r| r[0] == metric).nth(i).unwrap()[2]
+            .parse()
+            .unwrap()
+    };
+    for i in 0..options.rho.len() {
+        assert_eq!(value("eg", i).to_bits(), reference.eg[i].unwrap().to_bits());
+        assert_eq!(
+            value("neg", i).to_bits(),
+            reference.neg[i].unwrap().to_bits()
+        );
+    }
+    for i in 0..options.w.len() {
+        assert_eq!(value("regret", i).to_bits(), reference.regret[i].to_bits());
+    }
+    assert_eq!(value("neg_area", 0).to_bits(), reference.neg_area.to_bits());
+    let markdown = fs::read_to_string(d.join("eval/evaluation.md")).unwrap();
+    assert!(markdown.contains("average PB bias"), "{markdown}");
+    for figure in ["eg_vs_rho.png", "neg_vs_rho.svg", "regret_vs_w.png"] {
+        assert!(d.join("eval").join(figure).exists(), "{figure}");
+    }
+}
+
+#[test]
+fn binary_preference_labels_fit_from_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(
+        d,
+        &[
+            "scenarios",
+            "export",
+            "binary-preference",
+            "--seed",
+            "2",
+            "--out",
+            "data",
+        ],
+    );
+    // Rewrite the exported ±1/0 preference labels as words.
+    let text = fs::read_to_string(d.join("data/pref.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut words = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        let (head, label) = line.rsplit_once(',').unwrap();
+        let word = match label {
+            "1" => "win",
+            "0" => "tie",
+            "-1" => "loss",
+            other => panic!("unexpected PB label {other}"),
+        };
+        words.push_str(&format!("{head},{word}\n"));
+    }
+    fs::write(d.join("data/pref_words.csv"), words).unwrap();
+    for (pref, out) in [
+        ("data/pref.csv", "a.json"),
+        ("data/pref_words.csv", "b.json"),
+    ] {
+        run(
+            d,
+            &[
+                "fit",
+                "--gold",
+                "data/gold.csv",
+                "--pref",
+                pref,
+                "--out",
+                out,
+            ],
+        );
+    }
+    let (_, a) = model_file::load(&d.join("a.json")).unwrap();
+    let (_, b) = model_file::load(&d.join("b.json")).unwrap();
+    let x = Array2::from_shape_fn((20, a.dim()), |(i, j)| ((i * 7 + j) as f64).sin());
+    assert!(same_bits(
+        &a.predict_psi(x.view()),
+        &b.predict_psi(x.view())
+    ));
+}
+
+fn round_trip(model: &FittedModel) -> FittedModel {
+    let text = serde_json::to_string(model).unwrap();
+    let back: FittedModel = serde_json::from_str(&text).unwrap();
+    back.validate().unwrap();
+    back
+}
+
+#[test]
+fn every_model_kind_round_trips_bit_exactly() {
+    let n = 150;
+    let x = Array2::from_shape_fn((n, 3), |(i, j)| ((i * (j + 2)) as f64 * 0.37).sin());
+    let y = Array1::from_shape_fn(n, |i| x[[i, 0]] + x[[i, 1]] * x[[i, 2]]);
+    let t = Array1::from_shape_fn(n, |i| {
+        if x[[i, 0]] + 0.3 * x[[i, 1]] > 0.1 {
+            1.0
+        } else {
+            0.0
+        }
+    });
+    let probe = Array2::from_shape_fn((40, 3), |(i, j)| ((i + 3 * j) as f64 * 0.61).cos());
+    let regressions = [
+        LearnerConfig::Ridge(RidgeParams::default()),
+        LearnerConfig::Ridge(RidgeParams {
+            basis: Basis::Poly2,
+            ..RidgeParams::default()
+        }),
+        LearnerConfig::Ridge(RidgeParams {
+            basis: Basis::Rff,
+            features: 64,
+            ..RidgeParams::default()
+        }),
+        LearnerConfig::KernelRidge(KernelRidgeParams::default()),
+        LearnerConfig::Forest(ForestParams {
+            trees: 20,
+            ..ForestParams::default()
+        }),
+        LearnerConfig::Boosting(BoostingParams {
+            rounds: 30,
+            ..BoostingParams::default()
+        }),
+    ];
+    let mut models = Vec::new();
+    for config in &regressions {
+        models.push(config.learner().fit(x.view(), y.view(), None, 5).unwrap());
+        // A probability model: the learner's own, or a clamped regression.
+        models.push(
+            config
+                .learner()
+                .fit_probability(x.view(), t.view(), None, 5)
+                .unwrap(),
+        );
+    }
+    models.push(
+        LearnerConfig::Logistic(LogisticParams::default())
+            .learner()
+            .fit_probability(x.view(), t.view(), None, 5)
+            .unwrap(),
+    );
+    for model in &models {
+        let back = round_trip(model);
+        assert!(
+            same_bits(&model.predict(probe.view()), &back.predict(probe.view())),
+            "{} changed in the round trip",
+            model.kind()
+        );
+    }
+    assert!(models.iter().any(|m| m.kind().starts_with("clamped(")));
+}
+
+#[test]
+fn routers_of_every_assembly_round_trip() {
+    let n_gold = 60;
+    let n_pref = 240;
+    let gx = Array2::from_shape_fn((n_gold, 2), |(i, j)| ((i * (j + 3)) as f64 * 0.41).sin());
+    let px = Array2::from_shape_fn((n_pref, 2), |(i, j)| ((i * (j + 5)) as f64 * 0.23).cos());
+    let gy = Array1::from_shape_fn(n_gold, |i| gx[[i, 0]] + 0.1 * (i as f64).cos());
+    let py = Array1::from_shape_fn(n_pref, |i| px[[i, 0]] - 0.3 - 0.2 * px[[i, 1]]);
+    let data = meta_router::data::TrainingData::new(gx, gy, px, py).unwrap();
+    let probe = Array2::from_shape_fn((25, 2), |(i, j)| ((i + j) as f64 * 0.3).sin());
+    let configs = [
+        "method = \"r-learner\"\nassemble = \"plugin\"\ndelta_clip = 0.8\nlearner = { type = \"forest\", trees = 20 }\n",
+        "method = \"dr-learner\"\nlearner = { type = \"boosting\", rounds = 20 }\n",
+        "method = \"r-learner\"\nlearner = { type = \"kernel-ridge\" }\nnormalize = \"variance\"\n",
+        "method = \"pooled\"\n",
+        "method = \"gs-only\"\nlearner = { type = \"ridge\", basis = \"rff\", features = 50 }\n",
+    ];
+    for text in configs {
+        let config: MetaRouterConfig =
+            meta_router::study::spec::parse_router_config(text, "inline").unwrap();
+        let router = config.fit(&data, realdata::fit_seeds(3)).unwrap();
+        let json = serde_json::to_string(&router.models()).unwrap();
+        let loaded = FittedRouter::from_models(serde_json::from_str(&json).unwrap()).unwrap();
+        assert!(same_bits(
+            &router.predict_psi(probe.view()),
+            &loaded.predict_psi(probe.view())
+        ));
+        match (
+            router.predict_delta(probe.view()),
+            loaded.predict_delta(probe.view()),
+        ) {
+            (Some(a), Some(b)) => assert!(same_bits(&a, &b)),
+            (None, None) => {}
+            _ => panic!("Δ̂ present in one router only ({text})"),
+        }
+    }
+}
+
+#[test]
+fn evaluation_does_not_depend_on_the_thread_count() {
+    let t = 300;
+    let psi = Array1::from_shape_fn(t, |i| (i as f64 * 0.7).sin());
+    let gain = Array1::from_shape_fn(t, |i| (i as f64 * 0.7).sin() + 0.5 * (i as f64 * 1.3).cos());
+    let options = EvaluationOptions {
+        bootstrap: 200,
+        seed: 9,
+        ..EvaluationOptions::default()
+    };
+    let on = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| evaluate(psi.view(), gain.view(), &options).unwrap())
+    };
+    let (one, two) = (on(1), on(2));
+    assert_eq!(one, two);
+    let se = one.neg_area.se.unwrap();
+    assert!(se > 0.0 && one.neg_area.lower < one.neg_area.value);
+}
