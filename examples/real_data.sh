@@ -11,11 +11,12 @@ mkdir -p "$OUT"
 #    test.csv also carries the true gain psi and bias delta of every query.
 $MR scenarios export healthbench-like --n-gold 100 --seed 1 --out "$OUT/data" --force
 
-# 2. A DR-learner router: ridge nuisances and final learner (exact LOO penalties),
-#    propensity modelled by logistic regression.
+# 2. A DR-learner router: ridge nuisances, bias stage and final learner (exact
+#    LOO penalties); the GS/PB split is random here, so the propensity is the
+#    constant GS share (fit screens the features for imbalance and would say so).
 cat > "$OUT/router.toml" <<'TOML'
 method = "dr-learner"
-propensity = "model"
+folds = 5
 learner = { type = "ridge" }
 TOML
 $MR fit --gold "$OUT/data/gold.csv" --pref "$OUT/data/pref.csv" \

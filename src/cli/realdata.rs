@@ -158,6 +158,20 @@ pub fn fit(args: FitArgs) -> Result<()> {
             );
         }
     }
+    if let Some(stage) = router.diagnostics().bias_stage.as_ref() {
+        if stage.dominated && !stage.constant_propensity {
+            eprintln!(
+                "warning: the bias stage is dominated by extreme or clipped propensity weights \
+                 ({:.0}% of rows clipped, carrying {:.0}% of the weight; effective size {:.0} of \
+                 {} rows): Δ̂ rests on few rows; consider a smoother propensity model, `trim`, or \
+                 a larger `clip`",
+                100.0 * stage.clipped_fraction,
+                100.0 * stage.clipped_weight_share,
+                stage.effective_rows,
+                stage.rows
+            );
+        }
+    }
     if config.method.is_meta() && config.propensity == meta_router::meta::PropensityMode::Constant {
         let data = realdata::training_data(&gold, &pref, 2)?;
         let differences = realdata::standardized_differences(&data);

@@ -134,7 +134,7 @@ fn draw_series<DB: DrawingBackend>(
     let color = series.color;
     let points = &series.points;
     match spread {
-        Spread::Band => {
+        Spread::Band | Spread::BootstrapBand => {
             if points.len() >= 2 && points.iter().any(|p| p.se > 0.0) {
                 let upper = points.iter().map(|p| (p.x, p.mean + SPREAD_SES * p.se));
                 let lower = points
@@ -172,8 +172,8 @@ fn draw_series<DB: DrawingBackend>(
     ))?;
     let radius = match spread {
         Spread::ErrorBars => 4,
-        Spread::Band if points.len() <= 21 => 3,
-        Spread::Band => 0,
+        Spread::Band | Spread::BootstrapBand if points.len() <= 21 => 3,
+        Spread::Band | Spread::BootstrapBand => 0,
     };
     if radius > 0 {
         chart.draw_series(
@@ -201,7 +201,7 @@ fn draw_legend<DB: DrawingBackend>(
         let y = top + (i as i32 + 1) * LEGEND_ROW;
         match spread {
             _ if !has_spread => {}
-            Spread::Band => {
+            Spread::Band | Spread::BootstrapBand => {
                 area.draw(&Rectangle::new(
                     [(14, y - 7), (50, y + 7)],
                     color.mix(0.18).filled(),
@@ -223,6 +223,7 @@ fn draw_legend<DB: DrawingBackend>(
     }
     let note = match spread {
         Spread::Band => "shaded: ±2 Monte Carlo SE",
+        Spread::BootstrapBand => "shaded: ±2 bootstrap SE",
         Spread::ErrorBars => "bars: ±2 Monte Carlo SE",
     };
     let y = top + (entries.len() as i32 + 1) * LEGEND_ROW + 6;

@@ -36,7 +36,7 @@ fn figure(stem: &str, title: String, x_desc: &str, y_desc: &str, points: Vec<Poi
                 points,
             }],
         }],
-        spread: Spread::Band,
+        spread: Spread::BootstrapBand,
         zero_line: true,
         reference: None,
         categories: None,
@@ -47,7 +47,7 @@ fn figure(stem: &str, title: String, x_desc: &str, y_desc: &str, points: Vec<Poi
 /// `out_dir`; returns the paths.
 pub fn evaluation_figures(eval: &Evaluation, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let band = if eval.options.bootstrap > 0 {
-        format!(", ±2 bootstrap SE (B = {})", eval.options.bootstrap)
+        format!(", ±2 bootstrap SE, B = {}", eval.options.bootstrap)
     } else {
         String::new()
     };

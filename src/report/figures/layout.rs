@@ -17,6 +17,8 @@ use crate::study::record::SummaryRow;
 pub(super) enum Spread {
     /// A translucent band around a curve.
     Band,
+    /// The same band, of bootstrap standard errors (real-data evaluation).
+    BootstrapBand,
     /// Vertical error bars at each point.
     ErrorBars,
 }
@@ -97,7 +99,7 @@ impl Figure {
         }
         let (lo, hi) = bounds(self.points().map(|p| p.x));
         match self.spread {
-            Spread::Band if hi > lo => (lo, hi),
+            Spread::Band | Spread::BootstrapBand if hi > lo => (lo, hi),
             _ => pad(lo, hi, 0.08),
         }
     }
