@@ -48,6 +48,8 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Run only shard i of N (e.g. 2/4); combine shards with `merge`.
+        /// `slurm` takes i and N from a Slurm array task's environment
+        /// (SLURM_ARRAY_TASK_ID, _MIN and _COUNT).
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
         /// No progress bar.
@@ -79,6 +81,15 @@ enum Command {
     Scenarios {
         #[command(subcommand)]
         action: Option<ScenarioAction>,
+    },
+    /// Write (and with --submit, submit) a Slurm job array that runs a study
+    /// in shards, and a merge job that depends on it.
+    Slurm(cli::slurm::SlurmArgs),
+    /// Show which shards of a `slurm` work folder (or which units of a study
+    /// folder) are complete, running, partial or missing, and what to resubmit.
+    Status {
+        /// A work folder of `meta-router slurm`, or a study folder.
+        dir: PathBuf,
     },
     /// Fit a router from a GS and a PB CSV file and save it (JSON).
     Fit(cli::realdata::FitArgs),
@@ -148,6 +159,25 @@ enum ScenarioAction {
 const EXIT_CANNOT_COMPARE: u8 = 2;
 
 fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
+    if text == "slurm" {
+        let var = |name: &str| -> std::result::Result<usize, String> {
+            std::env::var(name)
+                .map_err(|_| format!("--shard slurm: {name} is not set (not a Slurm array task?)"))?
+                .trim()
+                .parse()
+                .map_err(|_| format!("--shard slurm: {name} is not a number"))
+        };
+        let id = var("SLURM_ARRAY_TASK_ID")?;
+        let min = var("SLURM_ARRAY_TASK_MIN")?;
+        let count = var("SLURM_ARRAY_TASK_COUNT")?;
+        if id < min || id - min >= count {
+            return Err(format!(
+                "--shard slurm: task {id} is outside the array {min}..{}",
+                min + count
+            ));
+        }
+        return Ok((id - min + 1, count));
+    }
     let (i, n) = text
         .split_once('/')
         .ok_or_else(|| format!("expected i/N, found `{text}`"))?;
@@ -318,6 +348,8 @@ fn run(cli: Cli) -> Result<()> {
             cli::reproduce::run(&targets, &options)
         }
         Some(Command::Check { .. }) => unreachable!("handled in main"),
+        Some(Command::Slurm(args)) => cli::slurm::slurm(args),
+        Some(Command::Status { dir }) => cli::slurm::status(&dir),
         Some(Command::Fit(args)) => cli::realdata::fit(args),
         Some(Command::Route(args)) => cli::realdata::route(args),
         Some(Command::Evaluate(args)) => cli::realdata::evaluate_command(args),
@@ -361,6 +393,12 @@ fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
     print!("{}", report::terminal_table(&outcome.summary));
     for warning in &outcome.summary.warnings {
         eprintln!("warning: {warning}");
+    }
+    if options.shard.is_some() {
+        if !spec.claims.is_empty() {
+            eprintln!("a shard holds part of the study: its [[expect]] claims are evaluated after `merge` (`meta-router check MERGED`)");
+        }
+        return Ok(());
     }
     let claims = study::claims::evaluate(&spec.claims, &outcome.summary);
     if !claims.is_empty() {

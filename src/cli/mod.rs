@@ -2,3 +2,4 @@
 
 pub mod realdata;
 pub mod reproduce;
+pub mod slurm;

@@ -416,6 +416,54 @@ fn complete_units(records: Vec<Record>, spec: &StudySpec) -> Vec<Record> {
         .collect()
 }
 
+/// How far a study folder (a whole run or one shard) has come.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderProgress {
+    /// The shard `(i, N)` the folder holds, if it is one.
+    pub shard: Option<(usize, usize)>,
+    /// Units the folder is meant to hold.
+    pub expected: usize,
+    /// Units whose records are all in.
+    pub done: usize,
+    /// The live process writing the folder, if any (its lock line).
+    pub holder: Option<String>,
+    /// The manifest says `complete` and every unit is in.
+    pub complete: bool,
+}
+
+/// The progress of a study folder from its `spec.toml`, records, manifest
+/// and lock; `None` when the folder or its `spec.toml` does not exist.
+pub fn folder_progress(dir: &Path) -> Result<Option<FolderProgress>> {
+    let spec_path = dir.join(store::SPEC_FILE);
+    if !spec_path.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+    let (shard, body) = split_shard(&text);
+    let spec = StudySpec::parse(body, &spec_path.display().to_string())?;
+    let expected = units(&spec, shard).len();
+    let records_path = dir.join(store::RECORDS_FILE);
+    let done = if records_path.exists() {
+        let kept = complete_units(store::read_records(&records_path)?.records, &spec);
+        kept.iter()
+            .map(|r| (r.grid_index, r.replicate))
+            .collect::<BTreeSet<_>>()
+            .len()
+    } else {
+        0
+    };
+    let holder = store::lock_holder(dir)?;
+    let complete =
+        done == expected && store::read_manifest(dir)?.is_some_and(|m| m.status == "complete");
+    Ok(Some(FolderProgress {
+        shard,
+        expected,
+        done,
+        holder,
+        complete,
+    }))
+}
+
 /// Rebuilds `summary.json` of a study folder from its `spec.toml` and
 /// `replicates.jsonl` alone. Refuses (leaving the folder untouched) when there
 /// are no records, or when units are missing or the file has a torn tail,

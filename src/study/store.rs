@@ -239,6 +239,30 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
     write_atomic(&dir.join(MANIFEST_FILE), text.as_bytes())
 }
 
+/// Who holds the lock of `dir`, when a live process does (its recorded
+/// holder line); `None` when nobody does or there is no lock file. Probing
+/// takes the lock for an instant if it is free.
+pub fn lock_holder(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(LOCK_FILE);
+    let file = match fs::OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(cause) => return Err(Error::io(&path, cause)),
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(None)
+        }
+        Err(fs::TryLockError::WouldBlock) => Ok(Some(
+            fs::read_to_string(&path)
+                .map(|t| t.trim().to_string())
+                .unwrap_or_default(),
+        )),
+        Err(fs::TryLockError::Error(cause)) => Err(Error::io(&path, cause)),
+    }
+}
+
 /// An exclusive writer's lock on a study folder, released (and its file
 /// removed) on drop.
 #[derive(Debug)]

@@ -1,0 +1,460 @@
+//! `meta-router slurm` (a study as a Slurm job array plus a merge job) and
+//! `meta-router status` (which shards are complete, running, partial or
+//! missing).
+//!
+//! The work folder holds everything: `spec.toml` (a frozen copy of the
+//! study), `array.sbatch` (task `i` of `1..N` runs `simulate --shard i/N
+//! --resume` into `shard-i/`, so a requeued or timed-out task continues
+//! where it stopped), `merge.sbatch` (merges the shards into `merged/`,
+//! which also writes the reports), `submit.sh` (submits both, the merge with
+//! `--dependency=afterok:<array>`), and `logs/`. Results do not depend on
+//! the shard count or the threads per task: `merged/summary.json` equals an
+//! unsharded run's byte for byte (`tests/slurm/run.sh` checks it on a real
+//! Slurm).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use meta_router::study::{self, spec::StudySpec};
+
+/// Options of `meta-router slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// The study file.
+    pub spec: PathBuf,
+    /// Number of array tasks (shards), 1 ..= the study's units.
+    #[arg(long)]
+    pub shards: usize,
+    /// Work folder for the scripts, the shards, the logs and `merged/`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit per task (Slurm format: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// CPUs per task (the task's worker threads).
+    #[arg(long, default_value_t = 1)]
+    pub cpus: usize,
+    /// Memory per task (Slurm format, e.g. 4G, 500M).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// Slurm account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// The meta-router binary the tasks run (default: this one).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Submit with sbatch and print the job ids (default: print the commands).
+    #[arg(long)]
+    pub submit: bool,
+    /// Replace the scripts of an existing work folder (shard folders are kept
+    /// and resumed).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The shell's single-quoted form of `text` (safe for any content).
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Checks a Slurm time limit: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
+fn valid_time(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let (days, rest) = match text.split_once('-') {
+        Some((d, r)) => (Some(d), r),
+        None => (None, text),
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    if !parts.iter().all(|p| digits(p)) || days.is_some_and(|d| !digits(d)) {
+        return false;
+    }
+    match days {
+        Some(_) => (1..=3).contains(&parts.len()),
+        None => (1..=3).contains(&parts.len()),
+    }
+}
+
+/// Checks a Slurm memory size: digits with an optional K, M, G or T.
+fn valid_mem(text: &str) -> bool {
+    let number = text.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
+    !number.is_empty()
+        && number.len() + 1 >= text.len()
+        && number.chars().all(|c| c.is_ascii_digit())
+        && number.parse::<u64>().is_ok_and(|v| v > 0)
+}
+
+/// A partition or account name: non-empty, no spaces, quotes or `#`.
+fn valid_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ','))
+}
+
+/// The generated scripts of a work folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scripts {
+    /// `array.sbatch`.
+    pub array: String,
+    /// `merge.sbatch`.
+    pub merge: String,
+    /// `submit.sh`.
+    pub submit: String,
+}
+
+/// The scripts for `shards` tasks of study `name` (`units` units) in the
+/// work folder `work` run by `binary`. Errors name the bad option.
+pub fn scripts(
+    args: &SlurmArgs,
+    name: &str,
+    units: usize,
+    work: &Path,
+    binary: &Path,
+) -> Result<Scripts> {
+    if args.shards == 0 || args.shards > units {
+        bail!(
+            "--shards {}: must be between 1 and the study's {units} units",
+            args.shards
+        );
+    }
+    if args.cpus == 0 {
+        bail!("--cpus 0: a task needs at least one CPU");
+    }
+    if let Some(t) = &args.time {
+        if !valid_time(t) {
+            bail!("--time `{t}`: not a Slurm time (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)");
+        }
+    }
+    if let Some(m) = &args.mem {
+        if !valid_mem(m) {
+            bail!("--mem `{m}`: not a Slurm memory size (e.g. 4G, 500M)");
+        }
+    }
+    for (flag, value) in [("partition", &args.partition), ("account", &args.account)] {
+        if let Some(v) = value {
+            if !valid_name(v) {
+                bail!("--{flag} `{v}`: letters, digits, `_`, `-`, `.` and `,` only");
+            }
+        }
+    }
+    let n = args.shards;
+    let job: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut options = String::new();
+    for (key, value) in [
+        ("time", &args.time),
+        ("mem", &args.mem),
+        ("partition", &args.partition),
+        ("account", &args.account),
+    ] {
+        if let Some(v) = value {
+            let _ = writeln!(options, "#SBATCH --{key}={v}");
+        }
+    }
+    let header = format!(
+        "# Generated by meta-router {} for study `{name}`: {units} units in {n} shards.\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let paths = format!(
+        "MR={}\nWORK={}\n",
+        shell_quote(&binary.display().to_string()),
+        shell_quote(&work.display().to_string())
+    );
+    let array = format!(
+        "#!/bin/bash\n{header}# Task i runs shard i/{n}; --resume continues a requeued or timed-out task.\n\
+         #SBATCH --job-name=mr-{job}\n#SBATCH --array=1-{n}\n#SBATCH --cpus-per-task={cpus}\n\
+         #SBATCH --requeue\n#SBATCH --open-mode=append\n{options}set -euo pipefail\n{paths}\
+         exec \"$MR\" simulate \"$WORK/spec.toml\" --shard \"${{SLURM_ARRAY_TASK_ID}}/{n}\" \\\n  \
+         --out \"$WORK/shard-${{SLURM_ARRAY_TASK_ID}}\" --threads \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" --resume --quiet\n",
+        cpus = args.cpus
+    );
+    let merge = format!(
+        "#!/bin/bash\n{header}# Runs after every array task succeeded; merge also writes the reports.\n\
+         #SBATCH --job-name=mr-{job}-merge\n#SBATCH --cpus-per-task=1\n{options}set -euo pipefail\n{paths}\
+         shards=()\nfor i in $(seq 1 {n}); do shards+=(\"$WORK/shard-$i\"); done\n\
+         \"$MR\" merge \"${{shards[@]}}\" --out \"$WORK/merged\" --force\n"
+    );
+    let submit = format!(
+        "#!/bin/sh\n{header}set -eu\n{paths}\
+         ARRAY=$(sbatch --parsable --output=\"$WORK/logs/shard-%a.out\" \"$WORK/array.sbatch\")\n\
+         ARRAY=${{ARRAY%%;*}}\n\
+         MERGE=$(sbatch --parsable --dependency=afterok:\"$ARRAY\" --output=\"$WORK/logs/merge.out\" \"$WORK/merge.sbatch\")\n\
+         echo \"array job $ARRAY ({n} tasks), merge job ${{MERGE%%;*}}\"\n"
+    );
+    Ok(Scripts {
+        array,
+        merge,
+        submit,
+    })
+}
+
+/// `meta-router slurm`.
+pub fn slurm(args: SlurmArgs) -> Result<()> {
+    let spec = StudySpec::from_file(&args.spec)?;
+    let units = spec.units();
+    let binary = match &args.binary {
+        Some(b) => b.clone(),
+        None => std::env::current_exe().context("locating the meta-router binary")?,
+    };
+    fs::create_dir_all(args.out.join("logs"))
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let work = args
+        .out
+        .canonicalize()
+        .with_context(|| format!("resolving {}", args.out.display()))?;
+    let frozen = work.join("spec.toml");
+    if frozen.exists() && !args.force {
+        bail!(
+            "{} exists (a work folder of an earlier `slurm`); pass --force to rewrite its scripts",
+            frozen.display()
+        );
+    }
+    let scripts = scripts(&args, &spec.name, units, &work, &binary)?;
+    let text = fs::read_to_string(&args.spec)
+        .with_context(|| format!("reading {}", args.spec.display()))?;
+    study::write_atomic(&frozen, text.as_bytes())?;
+    for (name, body) in [
+        ("array.sbatch", &scripts.array),
+        ("merge.sbatch", &scripts.merge),
+        ("submit.sh", &scripts.submit),
+    ] {
+        study::write_atomic(&work.join(name), body.as_bytes())?;
+    }
+    eprintln!(
+        "{}: {units} units in {} shards; scripts in {}",
+        spec.name,
+        args.shards,
+        work.display()
+    );
+    if !args.submit {
+        println!(
+            "sh {}",
+            shell_quote(&work.join("submit.sh").display().to_string())
+        );
+        return Ok(());
+    }
+    let sbatch = |extra: &[String]| -> Result<String> {
+        let out = Command::new("sbatch")
+            .arg("--parsable")
+            .args(extra)
+            .output()
+            .context("running sbatch (is Slurm installed and on PATH?)")?;
+        if !out.status.success() {
+            bail!(
+                "sbatch failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok(id.split(';').next().unwrap_or("").to_string())
+    };
+    let logs = work.join("logs");
+    let array = sbatch(&[
+        format!("--output={}", logs.join("shard-%a.out").display()),
+        work.join("array.sbatch").display().to_string(),
+    ])?;
+    let merge = sbatch(&[
+        format!("--dependency=afterok:{array}"),
+        format!("--output={}", logs.join("merge.out").display()),
+        work.join("merge.sbatch").display().to_string(),
+    ])?;
+    println!(
+        "array job {array} ({} tasks), merge job {merge}",
+        args.shards
+    );
+    Ok(())
+}
+
+/// `meta-router status DIR`: a work folder of `slurm` (its `shard-*`
+/// folders and `merged/`) or a single study folder.
+pub fn status(dir: &Path) -> Result<()> {
+    let mut shards: Vec<(usize, PathBuf)> = Vec::new();
+    let shard_count = fs::read_to_string(dir.join("array.sbatch"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("#SBATCH --array=1-"))
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        });
+    match shard_count {
+        Some(n) => shards.extend((1..=n).map(|i| (i, dir.join(format!("shard-{i}"))))),
+        None => {
+            let progress = study::folder_progress(dir)?.with_context(|| {
+                format!(
+                    "{}: neither a study folder nor a slurm work folder",
+                    dir.display()
+                )
+            })?;
+            println!("{}", describe(dir, &progress));
+            return Ok(());
+        }
+    }
+    let mut resubmit = Vec::new();
+    let mut complete = 0;
+    for (i, path) in &shards {
+        match study::folder_progress(path)? {
+            None => {
+                println!("shard {i:>4}: missing (not started)");
+                resubmit.push(*i);
+            }
+            Some(p) => {
+                println!("shard {i:>4}: {}", describe(path, &p));
+                if p.complete {
+                    complete += 1;
+                } else if p.holder.is_none() {
+                    resubmit.push(*i);
+                }
+            }
+        }
+    }
+    let merged = dir.join("merged");
+    let merged_state = match study::folder_progress(&merged)? {
+        Some(p) if p.complete => "complete",
+        Some(_) => "incomplete",
+        None => "not yet merged",
+    };
+    println!(
+        "{complete} of {} shards complete; merged/: {merged_state}",
+        shards.len()
+    );
+    if !resubmit.is_empty() {
+        let list: Vec<String> = resubmit.iter().map(usize::to_string).collect();
+        println!(
+            "resubmit (they resume): sbatch --array={} --output={} {}",
+            list.join(","),
+            shell_quote(&dir.join("logs").join("shard-%a.out").display().to_string()),
+            shell_quote(&dir.join("array.sbatch").display().to_string())
+        );
+        println!(
+            "then merge: sbatch {}",
+            shell_quote(&dir.join("merge.sbatch").display().to_string())
+        );
+    }
+    Ok(())
+}
+
+fn describe(dir: &Path, p: &study::FolderProgress) -> String {
+    let state = if p.complete {
+        "complete".to_string()
+    } else if let Some(holder) = &p.holder {
+        format!("running ({holder})")
+    } else if p.done == 0 {
+        "started, no unit finished".to_string()
+    } else {
+        "partial (interrupted; resume continues it)".to_string()
+    };
+    format!(
+        "{state}, {}/{} units — {}",
+        p.done,
+        p.expected,
+        dir.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(shards: usize) -> SlurmArgs {
+        SlurmArgs {
+            spec: "s.toml".into(),
+            shards,
+            out: "w".into(),
+            partition: None,
+            time: None,
+            cpus: 2,
+            mem: None,
+            account: None,
+            binary: None,
+            submit: false,
+            force: false,
+        }
+    }
+
+    #[test]
+    fn array_size_dependency_and_commands() {
+        let mut a = args(4);
+        a.time = Some("1-02:00:00".into());
+        a.mem = Some("4G".into());
+        a.partition = Some("short".into());
+        let s = scripts(&a, "my study", 10, Path::new("/w"), Path::new("/bin/mr")).unwrap();
+        assert!(s.array.contains("#SBATCH --array=1-4\n"));
+        assert!(s.array.contains("#SBATCH --cpus-per-task=2\n"));
+        assert!(s.array.contains("#SBATCH --time=1-02:00:00\n"));
+        assert!(s.array.contains("#SBATCH --mem=4G\n"));
+        assert!(s.array.contains("#SBATCH --partition=short\n"));
+        assert!(s.array.contains("#SBATCH --job-name=mr-my_study\n"));
+        assert!(s.array.contains("--shard \"${SLURM_ARRAY_TASK_ID}/4\""));
+        assert!(s.array.contains("--resume"));
+        assert!(s
+            .merge
+            .contains("for i in $(seq 1 4); do shards+=(\"$WORK/shard-$i\"); done"));
+        assert!(s.merge.contains("merge \"${shards[@]}\""));
+        assert!(s.merge.contains("--out \"$WORK/merged\""));
+        assert!(s.submit.contains("--dependency=afterok:\"$ARRAY\""));
+        // #SBATCH lines come before the first command (sbatch stops reading them there).
+        let first_command = s.array.find("set -euo").unwrap();
+        assert!(s.array.rfind("#SBATCH").unwrap() < first_command);
+    }
+
+    #[test]
+    fn paths_are_quoted() {
+        let s = scripts(
+            &args(2),
+            "x",
+            5,
+            Path::new("/data/it's here/work dir"),
+            Path::new("/opt/my tools/meta-router"),
+        )
+        .unwrap();
+        assert!(s.array.contains("WORK='/data/it'\\''s here/work dir'\n"));
+        assert!(s.array.contains("MR='/opt/my tools/meta-router'\n"));
+        assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    }
+
+    #[test]
+    fn bad_options_are_refused_by_name() {
+        let path = Path::new("/w");
+        let error = |a: SlurmArgs| scripts(&a, "x", 10, path, path).unwrap_err().to_string();
+        assert!(error(args(0)).contains("--shards 0"));
+        assert!(error(args(11)).contains("--shards 11"));
+        let mut a = args(2);
+        a.cpus = 0;
+        assert!(error(a).contains("--cpus"));
+        for bad in ["1h", "1:2:3:4", "-5", "", "1-"] {
+            let mut a = args(2);
+            a.time = Some(bad.into());
+            assert!(error(a).contains("--time"), "{bad}");
+        }
+        for bad in ["4GB", "G", "0", "1.5G"] {
+            let mut a = args(2);
+            a.mem = Some(bad.into());
+            assert!(error(a).contains("--mem"), "{bad}");
+        }
+        let mut a = args(2);
+        a.partition = Some("a b".into());
+        assert!(error(a).contains("--partition"));
+        let mut a = args(2);
+        a.account = Some("x\n#SBATCH --evil".into());
+        assert!(error(a).contains("--account"));
+        for good in ["30", "30:00", "2:00:00", "1-0", "1-2:30", "3-00:00:00"] {
+            assert!(valid_time(good), "{good}");
+        }
+        assert!(valid_mem("500M") && valid_mem("16"));
+    }
+}
