@@ -6,6 +6,11 @@
 //! first (`t = 1`) and PB rows after (`t = 0`); pooled row `k < n` is GS row `k`
 //! and pooled row `n + j` is PB row `j`. Every estimator in [`crate::meta`] uses
 //! this ordering.
+//!
+//! Optional sample weights ([`TrainingData::with_weights`], e.g. inverse
+//! sampling probabilities of the evaluated queries) enter every learner fit
+//! of the estimators as precision weights; the GS share becomes the weighted
+//! `κ = Σ_GS w / Σ w`.
 
 use ndarray::{concatenate, s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
@@ -19,6 +24,8 @@ pub struct TrainingData {
     gold_y: Array1<f64>,
     pref_x: Array2<f64>,
     pref_y: Array1<f64>,
+    /// Sample weights of the GS and PB rows (`None`: all 1).
+    weights: Option<(Array1<f64>, Array1<f64>)>,
 }
 
 impl TrainingData {
@@ -66,7 +73,55 @@ impl TrainingData {
             gold_y,
             pref_x,
             pref_y,
+            weights: None,
         })
+    }
+
+    /// The same data with sample weights for the GS and the PB rows: finite,
+    /// `≥ 0`, a positive sum in each source. Weights that are all 1 are
+    /// dropped, so such a fit equals the unweighted one bit for bit.
+    pub fn with_weights(mut self, gold: Array1<f64>, pref: Array1<f64>) -> Result<Self> {
+        for (what, w, n) in [
+            ("gold-standard", &gold, self.n_gold()),
+            ("preference", &pref, self.n_pref()),
+        ] {
+            crate::learners::check_weights(w.view(), n).map_err(|e| match e {
+                Error::InvalidWeight { row, value } => Error::param(
+                    format!("{what} weights"),
+                    value,
+                    format!("row {row}: weights must be finite and >= 0, not all zero"),
+                ),
+                other => other,
+            })?;
+        }
+        self.weights = if gold.iter().chain(&pref).all(|&w| w == 1.0) {
+            None
+        } else {
+            Some((gold, pref))
+        };
+        Ok(self)
+    }
+
+    /// Pooled sample weights (GS rows first), `None` when unweighted.
+    pub fn pooled_weights(&self) -> Option<Array1<f64>> {
+        self.weights
+            .as_ref()
+            .map(|(g, p)| concatenate(Axis(0), &[g.view(), p.view()]).expect("lengths checked"))
+    }
+
+    /// GS sample weights, `None` when unweighted.
+    pub fn gold_weights(&self) -> Option<ArrayView1<'_, f64>> {
+        self.weights.as_ref().map(|(g, _)| g.view())
+    }
+
+    /// PB sample weights, `None` when unweighted.
+    pub fn pref_weights(&self) -> Option<ArrayView1<'_, f64>> {
+        self.weights.as_ref().map(|(_, p)| p.view())
+    }
+
+    /// Whether the data carry sample weights.
+    pub fn is_weighted(&self) -> bool {
+        self.weights.is_some()
     }
 
     /// Number of GS rows `n`.
@@ -85,9 +140,12 @@ impl TrainingData {
     pub fn dim(&self) -> usize {
         self.gold_x.ncols()
     }
-    /// `κ = n / N`.
+    /// `κ = n / N`, or the weighted GS share `Σ_GS w / Σ w` with weights.
     pub fn kappa(&self) -> f64 {
-        self.n_gold() as f64 / self.n_total() as f64
+        match &self.weights {
+            None => self.n_gold() as f64 / self.n_total() as f64,
+            Some((g, p)) => g.sum() / (g.sum() + p.sum()),
+        }
     }
     /// GS features.
     pub fn gold_x(&self) -> ArrayView2<'_, f64> {
@@ -130,6 +188,7 @@ impl TrainingData {
             gold_y: self.gold_y.mapv(gold),
             pref_x: self.pref_x.clone(),
             pref_y: self.pref_y.mapv(pref),
+            weights: self.weights.clone(),
         }
     }
 }

@@ -48,8 +48,9 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Run only shard i of N (e.g. 2/4); combine shards with `merge`.
-        /// `slurm` takes i and N from a Slurm array task's environment
-        /// (SLURM_ARRAY_TASK_ID, _MIN and _COUNT).
+        /// `slurm/N` takes i from a Slurm array task (SLURM_ARRAY_TASK_ID,
+        /// the array numbered 1-N; a resubmitted subset such as 3,7 keeps
+        /// its shard numbers).
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
         /// No progress bar.
@@ -159,24 +160,25 @@ enum ScenarioAction {
 const EXIT_CANNOT_COMPARE: u8 = 2;
 
 fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
-    if text == "slurm" {
-        let var = |name: &str| -> std::result::Result<usize, String> {
-            std::env::var(name)
-                .map_err(|_| format!("--shard slurm: {name} is not set (not a Slurm array task?)"))?
-                .trim()
-                .parse()
-                .map_err(|_| format!("--shard slurm: {name} is not a number"))
-        };
-        let id = var("SLURM_ARRAY_TASK_ID")?;
-        let min = var("SLURM_ARRAY_TASK_MIN")?;
-        let count = var("SLURM_ARRAY_TASK_COUNT")?;
-        if id < min || id - min >= count {
+    if let Some(n) = text.strip_prefix("slurm/") {
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard slurm/N: bad shard count `{n}`"))?;
+        let id: usize = std::env::var("SLURM_ARRAY_TASK_ID")
+            .map_err(|_| {
+                "--shard slurm/N: SLURM_ARRAY_TASK_ID is not set (not a Slurm array task?)"
+                    .to_string()
+            })?
+            .trim()
+            .parse()
+            .map_err(|_| "--shard slurm/N: SLURM_ARRAY_TASK_ID is not a number".to_string())?;
+        if n == 0 || id == 0 || id > n {
             return Err(format!(
-                "--shard slurm: task {id} is outside the array {min}..{}",
-                min + count
+                "--shard slurm/{n}: array task {id} is not a shard 1..={n} (number the array 1-{n})"
             ));
         }
-        return Ok((id - min + 1, count));
+        return Ok((id, n));
     }
     let (i, n) = text
         .split_once('/')

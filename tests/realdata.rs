@@ -38,10 +38,12 @@ fn roles(kind: LabelKind) -> ColumnRoles {
             name: "label".into(),
             kind,
             range: None,
+            constant_ok: false,
         }),
         extra: vec![],
         optional: vec![],
         id: None,
+        weight: None,
     }
 }
 
@@ -385,4 +387,94 @@ fn evaluation_does_not_depend_on_the_thread_count() {
     assert_eq!(one, two);
     let se = one.neg_area.se.unwrap();
     assert!(se > 0.0 && one.neg_area.lower < one.neg_area.value);
+}
+
+#[test]
+fn sample_weights_enter_every_fit() {
+    use meta_router::data::TrainingData;
+    use meta_router::dgp::{HealthbenchLike, HealthbenchParams, Scenario};
+    use meta_router::inference::Nuisances;
+    use meta_router::meta::{FitSeeds, Method};
+    use meta_router::rng::{stream, Purpose};
+
+    let scenario = HealthbenchLike::new(HealthbenchParams {
+        n_gold: 200,
+        ..HealthbenchParams::default()
+    })
+    .unwrap();
+    let draw = scenario.draw(&mut stream(5, 0, 0, Purpose::Data)).unwrap();
+    let clean = &draw.train;
+    let seeds = FitSeeds {
+        folds: 1,
+        learner: 2,
+    };
+    let config = MetaRouterConfig::new(Method::DrLearner);
+    let x = draw.test_x.view();
+    let unweighted = config.fit(clean, seeds).unwrap();
+    // Weights of 1 are dropped: the fit is the unweighted one, bit for bit.
+    let ones = clean
+        .clone()
+        .with_weights(Array1::ones(clean.n_gold()), Array1::ones(clean.n_pref()))
+        .unwrap();
+    assert!(!ones.is_weighted());
+    let same = config.fit(&ones, seeds).unwrap();
+    assert!(same_bits(&unweighted.predict_psi(x), &same.predict_psi(x)));
+
+    // 600 contaminated PB rows (label + 5) with weight 0 barely move Δ̂,
+    // while the same rows at weight 1 move it by about 5·600/(m + 600).
+    let extra = 600;
+    let pref_x = ndarray::concatenate(
+        ndarray::Axis(0),
+        &[
+            clean.pref_x(),
+            clean.pref_x().slice(ndarray::s![..extra, ..]),
+        ],
+    )
+    .unwrap();
+    let pref_y = ndarray::concatenate(
+        ndarray::Axis(0),
+        &[
+            clean.pref_y(),
+            clean
+                .pref_y()
+                .slice(ndarray::s![..extra])
+                .mapv(|y| y + 5.0)
+                .view(),
+        ],
+    )
+    .unwrap();
+    let contaminated = TrainingData::new(
+        clean.gold_x().to_owned(),
+        clean.gold_y().to_owned(),
+        pref_x,
+        pref_y,
+    )
+    .unwrap();
+    let mut pref_w = Array1::ones(clean.n_pref() + extra);
+    pref_w.slice_mut(ndarray::s![clean.n_pref()..]).fill(0.0);
+    let weighted = contaminated
+        .clone()
+        .with_weights(Array1::ones(clean.n_gold()), pref_w)
+        .unwrap();
+    assert!(weighted.is_weighted());
+    let mean_abs = |a: &Array1<f64>, b: &Array1<f64>| (a - b).mapv(f64::abs).mean().unwrap();
+    let reference = unweighted.predict_delta(x).unwrap();
+    let ignored = config.fit(&weighted, seeds).unwrap();
+    let polluted = config.fit(&contaminated, seeds).unwrap();
+    let moved_ignored = mean_abs(&ignored.predict_delta(x).unwrap(), &reference);
+    let moved_polluted = mean_abs(&polluted.predict_delta(x).unwrap(), &reference);
+    println!("mean |ΔΔ̂|: zero-weighted {moved_ignored:.4}, unweighted {moved_polluted:.4}");
+    assert!(moved_polluted > 0.3, "{moved_polluted}");
+    assert!(
+        moved_ignored < 0.1 * moved_polluted,
+        "{moved_ignored} vs {moved_polluted}"
+    );
+    // The baselines use the weights too.
+    let pooled = MetaRouterConfig::new(Method::Pooled);
+    let pooled_ignored = pooled.fit(&weighted, seeds).unwrap().predict_psi(x);
+    let pooled_clean = pooled.fit(clean, seeds).unwrap().predict_psi(x);
+    assert!(mean_abs(&pooled_ignored, &pooled_clean) < 1e-8);
+    // No unweighted AIPW inference on a weighted fit.
+    assert!(Nuisances::from_router(&ignored).is_err());
+    assert!(Nuisances::from_router(&unweighted).is_ok());
 }

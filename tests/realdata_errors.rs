@@ -30,6 +30,20 @@ fn table(rows: usize, shift: f64) -> String {
     text
 }
 
+/// `text` with a weight column `w` (1 everywhere; `value` on data line `line`).
+fn with_weights(text: &str, line: usize, value: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("{l},w"),
+            i if i + 1 == line => format!("{l},{value}"),
+            _ => format!("{l},1"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 struct Case {
     name: &'static str,
     /// Files written into the case's folder (over the valid defaults).
@@ -314,6 +328,36 @@ fn cases(router: &str) -> Vec<Case> {
             vec![("router.toml", "method = \"oracle\"\n".into())],
             &["--config", "router.toml"],
             vec!["router.toml", "line 1", "method"],
+        ),
+        fit(
+            "negative weight",
+            vec![("gold.csv", with_weights(&gold, 4, "-1"))],
+            &["--weight", "w"],
+            vec!["gold.csv, line 4, column `w`", "negative"],
+        ),
+        fit(
+            "non-finite weight",
+            vec![
+                ("gold.csv", with_weights(&gold, 0, "1")),
+                ("pref.csv", with_weights(&pref, 6, "inf")),
+            ],
+            &["--weight", "w"],
+            vec!["pref.csv, line 6, column `w`", "finite"],
+        ),
+        fit(
+            "all weights zero",
+            vec![(
+                "gold.csv",
+                with_weights(&gold, 0, "0").replace(",1\n", ",0\n"),
+            )],
+            &["--weight", "w"],
+            vec!["gold.csv, column `w`", "every weight is 0"],
+        ),
+        fit(
+            "weight column missing",
+            vec![],
+            &["--weight", "w"],
+            vec!["gold.csv, line 1, column `w`"],
         ),
         fit(
             "declared range reversed",

@@ -70,6 +70,11 @@ pub struct FitArgs {
     /// A text column to ignore (e.g. a query id) when features are "every other column".
     #[arg(long)]
     id: Option<String>,
+    /// A column of sample weights in both files (finite, >= 0; e.g. inverse
+    /// sampling probabilities). Every learner fit uses them; no inference is
+    /// stored for weighted fits.
+    #[arg(long)]
+    weight: Option<String>,
     /// Declared range `lo,hi` of the GS labels; a label outside it is an error.
     #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
     gold_range: Option<(f64, f64)>,
@@ -123,17 +128,22 @@ pub fn fit(args: FitArgs) -> Result<()> {
             name: args.label.clone(),
             kind,
             range,
+            constant_ok: false,
         }),
         extra: Vec::new(),
         optional: Vec::new(),
         id: args.id.clone(),
+        weight: args.weight.clone(),
     };
     let gold = read_table(&args.gold, &roles(args.gold_range, LabelKind::Numeric))?;
     let pref = read_table(&args.pref, &roles(args.pref_range, LabelKind::Preference))?;
     let started = std::time::Instant::now();
     let (file, router) = realdata::fit_tables(&config, &gold, &pref, args.seed)?;
     let seconds = started.elapsed().as_secs_f64();
-    let text = file.to_json_checked(&router, gold.x.view())?;
+    let text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
+    for note in &file.notes {
+        eprintln!("warning: {note}");
+    }
     study::write_atomic(&args.out, text.as_bytes())?;
 
     eprintln!(
@@ -244,7 +254,7 @@ pub fn route(args: RouteArgs) -> Result<()> {
     let mut text = String::new();
     text.push_str(&format!(
         "{},psi_hat,{}route\n",
-        args.id.as_deref().unwrap_or("row"),
+        csv_field(args.id.as_deref().unwrap_or("row")),
         if routed.delta_hat.is_some() {
             "delta_hat,"
         } else {
@@ -349,6 +359,7 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
         name: args.label.clone(),
         kind: LabelKind::Numeric,
         range: None,
+        constant_ok: true,
     };
     let extra = args.truth.iter().cloned().collect();
     let roles = roles_for_router(&file.features, Some(label), extra, None);
@@ -383,9 +394,9 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
     let csv = report::evaluation_csv(&eval);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    report::evaluation_figures(&eval, &args.out)?;
     study::write_atomic(&args.out.join("evaluation.md"), markdown.as_bytes())?;
     study::write_atomic(&args.out.join("evaluation.csv"), csv.as_bytes())?;
-    report::evaluation_figures(&eval, &args.out)?;
     print!("{markdown}");
     Ok(())
 }

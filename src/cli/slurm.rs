@@ -53,8 +53,8 @@ pub struct SlurmArgs {
     /// Submit with sbatch and print the job ids (default: print the commands).
     #[arg(long)]
     pub submit: bool,
-    /// Replace the scripts of an existing work folder (shard folders are kept
-    /// and resumed).
+    /// Replace the scripts of an existing work folder (its shard folders are
+    /// kept; they resume only under the same study and shard count).
     #[arg(long)]
     pub force: bool,
 }
@@ -211,6 +211,8 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
         Some(b) => b.clone(),
         None => std::env::current_exe().context("locating the meta-router binary")?,
     };
+    // Every option is checked before anything is written.
+    scripts(&args, &spec.name, units, &args.out, &binary)?;
     fs::create_dir_all(args.out.join("logs"))
         .with_context(|| format!("creating {}", args.out.display()))?;
     let work = args
@@ -335,13 +337,17 @@ pub fn status(dir: &Path) -> Result<()> {
     if !resubmit.is_empty() {
         let list: Vec<String> = resubmit.iter().map(usize::to_string).collect();
         println!(
-            "resubmit (they resume): sbatch --array={} --output={} {}",
+            "(a task still waiting in the queue has no folder yet and shows as missing: check \
+             `squeue --me` before resubmitting)"
+        );
+        println!(
+            "resubmit (they resume): ARRAY=$(sbatch --parsable --array={} --output={} {})",
             list.join(","),
             shell_quote(&dir.join("logs").join("shard-%a.out").display().to_string()),
             shell_quote(&dir.join("array.sbatch").display().to_string())
         );
         println!(
-            "then merge: sbatch {}",
+            "then merge:              sbatch --dependency=afterok:\"${{ARRAY%%;*}}\" {}",
             shell_quote(&dir.join("merge.sbatch").display().to_string())
         );
     }

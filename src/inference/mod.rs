@@ -278,6 +278,12 @@ impl Nuisances {
         let cf = router
             .cross_fitted()
             .ok_or_else(|| unsupported("supply cross-fitted nuisances"))?;
+        if cf.sample_weights.is_some() {
+            return Err(unsupported(
+                "be used for inference when fitted with sample weights (the AIPW scores here \
+                 are unweighted)",
+            ));
+        }
         let (Some(mean_gold), Some(mean_pref)) = (&cf.mean_gold, &cf.mean_pref) else {
             return Err(unsupported("supply the nuisances μ̂₁, μ̂₀"));
         };

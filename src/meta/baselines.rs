@@ -18,14 +18,31 @@ pub(crate) fn fit_baseline(
     data: &TrainingData,
     learner_seed: u64,
 ) -> Result<FittedRouter> {
-    let (x, y) = match config.method {
-        Method::GsOnly => (data.gold_x().to_owned(), data.gold_y().to_owned()),
-        Method::PbOnly => (data.pref_x().to_owned(), data.pref_y().to_owned()),
-        Method::Pooled => (data.pooled_x(), data.pooled_y()),
+    let (x, y, weights) = match config.method {
+        Method::GsOnly => (
+            data.gold_x().to_owned(),
+            data.gold_y().to_owned(),
+            data.gold_weights().map(|w| w.to_owned()),
+        ),
+        Method::PbOnly => (
+            data.pref_x().to_owned(),
+            data.pref_y().to_owned(),
+            data.pref_weights().map(|w| w.to_owned()),
+        ),
+        Method::Pooled => (data.pooled_x(), data.pooled_y(), data.pooled_weights()),
         Method::MeanShift => {
-            let shift = data.gold_y().mean().unwrap_or(0.0) - data.pref_y().mean().unwrap_or(0.0);
+            let mean = |y: ArrayView1<f64>, w: Option<ArrayView1<f64>>| match w {
+                None => y.mean().unwrap_or(0.0),
+                Some(w) => y.dot(&w) / w.sum(),
+            };
+            let shift =
+                mean(data.gold_y(), data.gold_weights()) - mean(data.pref_y(), data.pref_weights());
             let shifted = data.map_labels(|r| r, |y| y + shift);
-            (shifted.pooled_x(), shifted.pooled_y())
+            (
+                shifted.pooled_x(),
+                shifted.pooled_y(),
+                data.pooled_weights(),
+            )
         }
         Method::RLearner | Method::DrLearner => {
             unreachable!("meta-learners are not baselines")
@@ -34,7 +51,7 @@ pub(crate) fn fit_baseline(
     let model = config.final_stage().learner().fit(
         x.view(),
         y.view(),
-        None,
+        weights.as_ref().map(|w| w.view()),
         Role::Final.single_seed(learner_seed),
     )?;
     let mut diagnostics = Diagnostics {

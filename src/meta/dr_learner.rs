@@ -108,10 +108,11 @@ fn joint_outcome(
     let (mut mean_gold, mut mean_pref) = (Array1::zeros(pooled.len()), Array1::zeros(pooled.len()));
     let mut per_fold = Vec::new();
     for (fold, train, test) in nuisance_splits(assignment, cross_fit) {
+        let weights = pooled.weights_of(&train);
         let model = learner.fit(
             augmented.select(Axis(0), &train).view(),
             pooled.outcome.select(Axis(0), &train).view(),
-            None,
+            weights.as_ref().map(|w| w.view()),
             Role::Outcome.seed(learner_seed, fold),
         )?;
         let x_test = pooled.x.select(Axis(0), &test);

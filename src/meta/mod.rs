@@ -113,10 +113,12 @@ pub struct CrossFitted {
     pub mean_pref: Option<Array1<f64>>,
     /// Bias-stage targets (`z_k` or `φ_k`).
     pub pseudo_outcome: Array1<f64>,
-    /// Bias-stage weights (`(t_k − p̂_k)²` or 1).
+    /// Bias-stage weights (`(t_k − p̂_k)²` or 1, times the sample weight).
     pub weights: Array1<f64>,
     /// Whether row k entered the bias stage (false when trimmed).
     pub kept: Vec<bool>,
+    /// The fit's sample weights (`None`: unweighted); `weights` includes them.
+    pub sample_weights: Option<Array1<f64>>,
 }
 
 /// How a router computes ψ̂: one fitted model, or the plug-in `η̂ + Δ̂`.
@@ -372,6 +374,13 @@ impl MetaRouterConfig {
             ));
         }
         // Step 0: scale normalization; GS labels become c·r.
+        if data.is_weighted() && self.normalize != Normalize::None {
+            return Err(Error::param(
+                "normalize",
+                format!("{:?}", self.normalize).to_lowercase(),
+                "scale normalization is not defined for sample-weighted data; use normalize = \"none\"",
+            ));
+        }
         let scale = self.normalize.constant(data.gold_y(), data.pref_y())?;
         let pooled = nuisances::Pooled::new(data, scale);
         let mut diagnostics = Diagnostics {
@@ -381,7 +390,7 @@ impl MetaRouterConfig {
             ..Diagnostics::default()
         };
         // Step 2: out-of-fold propensity and outcome models, and the targets.
-        let (propensity, targets) = match oracle {
+        let (propensity, mut targets) = match oracle {
             Some(truth) => {
                 let propensity =
                     nuisances::clip_and_trim(self, truth.propensity.clone(), &mut diagnostics);
@@ -436,6 +445,10 @@ impl MetaRouterConfig {
                 (propensity, targets)
             }
         };
+        // Sample weights multiply the bias stage's regression weights.
+        if let Some(sample) = &pooled.weights {
+            targets.weights = &targets.weights * sample;
+        }
         diagnostics.bias_stage = Some(BiasStageWeights::new(
             self.method,
             pooled.treatment.view(),
@@ -476,6 +489,7 @@ impl MetaRouterConfig {
             pseudo_outcome: targets.pseudo_outcome,
             weights: targets.weights,
             kept: propensity.kept,
+            sample_weights: pooled.weights,
         };
         Ok(FittedRouter {
             method: self.method,

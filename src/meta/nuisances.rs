@@ -29,6 +29,8 @@ pub(crate) struct Pooled {
     pub outcome: Array1<f64>,
     /// GS rows `n` (rows `0..n`).
     pub n_gold: usize,
+    /// Sample weights (`None`: unweighted).
+    pub weights: Option<Array1<f64>>,
 }
 
 impl Pooled {
@@ -44,7 +46,13 @@ impl Pooled {
             treatment: data.pooled_t(),
             outcome,
             n_gold,
+            weights: data.pooled_weights(),
         }
+    }
+
+    /// The sample weights of `rows`, `None` when unweighted.
+    pub fn weights_of(&self, rows: &[usize]) -> Option<Array1<f64>> {
+        self.weights.as_ref().map(|w| w.select(Axis(0), rows))
     }
 
     /// Rows `N`.
@@ -111,10 +119,11 @@ pub(crate) fn out_of_fold(
     let mut per_fold = Vec::new();
     for (fold, train, test) in nuisance_splits(assignment, cross_fit) {
         let train: Vec<usize> = train.into_iter().filter(|&k| train_on(k)).collect();
+        let weights = pooled.weights_of(&train);
         let model = learner.fit(
             pooled.x.select(Axis(0), &train).view(),
             pooled.outcome.select(Axis(0), &train).view(),
-            None,
+            weights.as_ref().map(|w| w.view()),
             role.seed(learner_seed, fold),
         )?;
         scatter(
@@ -154,10 +163,11 @@ pub(crate) fn estimate_propensity(
             let mut p = Array1::zeros(pooled.len());
             let mut per_fold = Vec::new();
             for (fold, train, test) in nuisance_splits(assignment, config.cross_fit) {
+                let weights = pooled.weights_of(&train);
                 let model = learner.fit_probability(
                     pooled.x.select(Axis(0), &train).view(),
                     pooled.treatment.select(Axis(0), &train).view(),
-                    None,
+                    weights.as_ref().map(|w| w.view()),
                     Role::Propensity.seed(learner_seed, fold),
                 )?;
                 scatter(

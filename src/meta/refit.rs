@@ -170,7 +170,7 @@ pub(crate) fn assemble(
             let eta = final_learner.fit(
                 data.pref_x(),
                 data.pref_y(),
-                None,
+                data.pref_weights(),
                 Role::Eta.seed(learner_seed, 0),
             )?;
             diagnostics.record(Role::Eta, &eta);
@@ -187,12 +187,18 @@ pub(crate) fn assemble(
                 diagnostics,
             )?;
             diagnostics.correction = Some(used);
-            let (labels, weights) = corrected_labels(
+            let (labels, mut weights) = corrected_labels(
                 stage.pooled.outcome.view(),
                 stage.pooled.n_gold,
                 correction.view(),
                 config.pref_weight,
             );
+            if let Some(sample) = &stage.pooled.weights {
+                weights = Some(match weights {
+                    Some(w) => w * sample,
+                    None => sample.clone(),
+                });
+            }
             let model = final_learner.fit(
                 stage.pooled.x.view(),
                 labels.view(),

@@ -105,12 +105,19 @@ pub fn training_data(gold: &Table, pref: &Table, folds: usize) -> Result<Trainin
             });
         }
     }
-    TrainingData::new(
+    let data = TrainingData::new(
         gold.x.clone(),
         gold.labels()?.clone(),
         pref.x.clone(),
         pref.labels()?.clone(),
-    )
+    )?;
+    match (&gold.weights, &pref.weights) {
+        (None, None) => Ok(data),
+        (g, p) => data.with_weights(
+            g.clone().unwrap_or_else(|| Array1::ones(gold.rows())),
+            p.clone().unwrap_or_else(|| Array1::ones(pref.rows())),
+        ),
+    }
 }
 
 /// Fits `config` on the two tables with master seed `seed` and describes
@@ -144,7 +151,20 @@ pub fn fit_tables(
         .into_iter()
         .map(|(k, v)| (k, v.into()))
         .collect::<BTreeMap<_, _>>();
-    let inference = inference_of(&router, &data, &gold.feature_names)?;
+    let mut notes = Vec::new();
+    let inference = match inference_of(config, &router, &data, &gold.feature_names) {
+        Ok(inference) => inference,
+        Err(e) => {
+            notes.push(format!("no inference stored: {e}"));
+            None
+        }
+    };
+    if let Some(jitter) = inference.as_ref().and_then(|i| i.projection_jitter) {
+        notes.push(format!(
+            "the projection's design was near-singular (jitter {jitter:e}): a constant or \
+             collinear leading feature; its coefficients are not meaningful"
+        ));
+    }
     let file = RouterFile {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
@@ -159,9 +179,11 @@ pub fn fit_tables(
             pref_rows: pref.rows(),
             gold_label_range: range(gold.labels()?),
             pref_label_range: range(pref.labels()?),
+            weighted: data.is_weighted(),
         },
         diagnostics,
         inference,
+        notes,
         router: router.models(),
     };
     Ok((file, router))
@@ -170,11 +192,16 @@ pub fn fit_tables(
 /// AIPW means and the best linear projection of Δ for a DR-learner router
 /// fit without scale normalization; `None` for other routers.
 fn inference_of(
+    config: &MetaRouterConfig,
     router: &FittedRouter,
     data: &TrainingData,
     names: &[String],
 ) -> Result<Option<model_file::SavedInference>> {
-    if router.method() != Method::DrLearner || router.scale() != 1.0 {
+    if router.method() != Method::DrLearner
+        || router.scale() != 1.0
+        || data.is_weighted()
+        || !config.cross_fit
+    {
         return Ok(None);
     }
     let nuisances = Nuisances::from_router(router)?;
@@ -214,6 +241,7 @@ fn inference_of(
     let columns = PROJECTION_COLUMNS.min(data.dim());
     let x = intercept_and_columns(data.pooled_x().view(), columns)?;
     let projection = best_linear_projection(x.view(), nuisances.dr_pseudo_outcomes().view())?;
+    let jitter = projection.jitter;
     let estimates = projection.estimates(Sandwich::Hc1, INFERENCE_LEVEL)?;
     let projection = estimates
         .into_iter()
@@ -227,10 +255,22 @@ fn inference_of(
             saved(target, e)
         })
         .collect();
+    let all_finite = means
+        .iter()
+        .chain(&projection)
+        .all(|e: &model_file::SavedEstimate| e.estimate.is_finite() && e.se.is_finite());
+    if !all_finite {
+        return Err(Error::param(
+            "inference",
+            "non-finite",
+            "an estimate or standard error is not finite",
+        ));
+    }
     Ok(Some(model_file::SavedInference {
         level: INFERENCE_LEVEL,
         means,
         projection,
+        projection_jitter: (jitter > 0.0).then_some(jitter),
     }))
 }
 
@@ -289,6 +329,7 @@ pub fn roles_for_router(
         extra,
         optional: Vec::new(),
         id,
+        weight: None,
     }
 }
 

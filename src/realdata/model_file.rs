@@ -81,6 +81,9 @@ pub struct TrainingSummary {
     pub gold_label_range: (f64, f64),
     /// Smallest and largest PB label.
     pub pref_label_range: (f64, f64),
+    /// Whether the fit used sample weights.
+    #[serde(default)]
+    pub weighted: bool,
 }
 
 /// One inference target with its interval.
@@ -111,6 +114,9 @@ pub struct SavedInference {
     /// Best linear projection of Δ on an intercept and the listed features
     /// (HC1 sandwich intervals).
     pub projection: Vec<SavedEstimate>,
+    /// Jitter the projection's solver added (a near-singular design), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection_jitter: Option<f64>,
 }
 
 /// The contents of a router file.
@@ -135,6 +141,9 @@ pub struct RouterFile {
     pub diagnostics: BTreeMap<String, Diagnostic>,
     /// DR-learner inference, when available.
     pub inference: Option<SavedInference>,
+    /// Warnings of the fit (e.g. why no inference is stored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The fitted models.
     pub router: RouterModels,
 }
@@ -149,11 +158,12 @@ struct Tag {
 
 impl RouterFile {
     /// Serializes the file; the JSON is checked to read back into a router
-    /// whose ψ̂ and Δ̂ on `check_rows` equal `router`'s bit for bit.
+    /// whose ψ̂ and Δ̂ on every row set of `check_rows` equal `router`'s bit
+    /// for bit.
     pub fn to_json_checked(
         &self,
         router: &FittedRouter,
-        check_rows: ArrayView2<f64>,
+        check_rows: &[ArrayView2<f64>],
     ) -> Result<String> {
         let text = serde_json::to_string(self).map_err(|e| Error::Input {
             file: "(router being saved)".into(),
@@ -165,19 +175,15 @@ impl RouterFile {
         let same = |a: &ndarray::Array1<f64>, b: &ndarray::Array1<f64>| {
             a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
         };
-        let psi_ok = same(
-            &router.predict_psi(check_rows),
-            &loaded.predict_psi(check_rows),
-        );
-        let delta_ok = match (
-            router.predict_delta(check_rows),
-            loaded.predict_delta(check_rows),
-        ) {
-            (Some(a), Some(b)) => same(&a, &b),
-            (None, None) => true,
-            _ => false,
+        let agree = |rows: ArrayView2<f64>| {
+            same(&router.predict_psi(rows), &loaded.predict_psi(rows))
+                && match (router.predict_delta(rows), loaded.predict_delta(rows)) {
+                    (Some(a), Some(b)) => same(&a, &b),
+                    (None, None) => true,
+                    _ => false,
+                }
         };
-        if !(psi_ok && delta_ok) {
+        if !check_rows.iter().all(|rows| agree(*rows)) {
             return Err(Error::Input {
                 file: "(router being saved)".into(),
                 line: None,

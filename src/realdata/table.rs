@@ -88,6 +88,9 @@ pub struct LabelColumn {
     pub kind: LabelKind,
     /// Closed interval every label must lie in, if declared.
     pub range: Option<(f64, f64)>,
+    /// Whether a label column with one value only is accepted (a test
+    /// table; a training label must vary).
+    pub constant_ok: bool,
 }
 
 /// The roles of a table's columns.
@@ -103,6 +106,8 @@ pub struct ColumnRoles {
     pub optional: Vec<String>,
     /// A text column copied through (e.g. a query id), if any.
     pub id: Option<String>,
+    /// A column of sample weights (finite, `≥ 0`, not all zero), if any.
+    pub weight: Option<String>,
 }
 
 /// A validated table.
@@ -120,6 +125,8 @@ pub struct Table {
     pub extra: BTreeMap<String, Array1<f64>>,
     /// The id column's text, when the roles name one.
     pub ids: Option<Vec<String>>,
+    /// Sample weights, when the roles name a weight column.
+    pub weights: Option<Array1<f64>>,
 }
 
 impl Table {
@@ -184,6 +191,7 @@ pub fn read_table_from(
     let mut labels: Vec<f64> = Vec::new();
     let mut extra: Vec<Vec<f64>> = vec![Vec::new(); layout.extra.len()];
     let mut ids: Vec<String> = Vec::new();
+    let mut weights: Vec<f64> = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
     loop {
@@ -220,6 +228,19 @@ pub fn read_table_from(
         if let Some(index) = layout.id {
             ids.push(record[index].to_string());
         }
+        if let Some(index) = layout.weight {
+            let (text, name) = cell(index);
+            let value = parse_number(file, line, name, text, LabelKind::Numeric)?;
+            if value < 0.0 {
+                return Err(input_error(
+                    file,
+                    Some(line),
+                    Some(name),
+                    format!("weight {value} is negative (weights must be >= 0)"),
+                ));
+            }
+            weights.push(value);
+        }
         rows += 1;
     }
     if rows == 0 {
@@ -230,7 +251,7 @@ pub fn read_table_from(
             "no data rows after the header".into(),
         ));
     }
-    if let Some(label) = &roles.label {
+    if let Some(label) = roles.label.as_ref().filter(|l| !l.constant_ok) {
         if labels.iter().all(|&v| v == labels[0]) {
             return Err(input_error(
                 file,
@@ -240,6 +261,16 @@ pub fn read_table_from(
                     "every label equals {}: one value (class) only, nothing to learn from",
                     labels[0]
                 ),
+            ));
+        }
+    }
+    if let Some(name) = &roles.weight {
+        if weights.iter().all(|&w| w == 0.0) {
+            return Err(input_error(
+                file,
+                None,
+                Some(name),
+                "every weight is 0: no row would count".into(),
             ));
         }
     }
@@ -256,6 +287,7 @@ pub fn read_table_from(
             .zip(extra.into_iter().map(Array1::from))
             .collect(),
         ids: layout.id.map(|_| ids),
+        weights: layout.weight.map(|_| Array1::from(weights)),
     })
 }
 
@@ -265,6 +297,7 @@ struct Layout {
     label: Option<usize>,
     extra: Vec<usize>,
     id: Option<usize>,
+    weight: Option<usize>,
 }
 
 impl Layout {
@@ -316,10 +349,15 @@ impl Layout {
             Some(name) => Some(find(name, "id")?),
             None => None,
         };
+        let weight = match &roles.weight {
+            Some(name) => Some(find(name, "weight")?),
+            None => None,
+        };
         let taken: Vec<usize> = label
             .iter()
             .chain(&extra)
             .chain(id.iter())
+            .chain(weight.iter())
             .copied()
             .collect();
         let features: Vec<usize> = match &roles.features {
@@ -355,7 +393,8 @@ impl Layout {
         if let Some(&clash) = features.iter().find(|i| taken.contains(i)) {
             return Err(header_error(
                 Some(&names[clash]),
-                "a column cannot be both a feature and the label, an extra or the id column".into(),
+            "a column cannot be both a feature and the label, an extra, the id or the weight column"
+                .into(),
             ));
         }
         Ok(Self {
@@ -363,6 +402,7 @@ impl Layout {
             label,
             extra,
             id,
+            weight,
         })
     }
 }
@@ -471,10 +511,12 @@ mod tests {
                 name: "label".into(),
                 kind: LabelKind::Preference,
                 range: None,
+                constant_ok: false,
             }),
             extra: vec![],
             optional: vec![],
             id: None,
+            weight: None,
         }
     }
 

@@ -276,6 +276,9 @@ impl FolderLock {
     /// refused). Fails with [`Error::Busy`] when another process holds it.
     pub fn acquire(dir: &Path, command: &str) -> Result<Self> {
         let path = dir.join(LOCK_FILE);
+        // A `status` probe holds a free lock for an instant; a few short
+        // retries keep it from failing a run that starts at that moment.
+        let mut busy_retries = 5;
         for _ in 0..100 {
             let mut file = fs::OpenOptions::new()
                 .read(true)
@@ -286,6 +289,11 @@ impl FolderLock {
                 .map_err(|cause| Error::io(&path, cause))?;
             match file.try_lock() {
                 Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) if busy_retries > 0 => {
+                    busy_retries -= 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path)
                         .ok()
