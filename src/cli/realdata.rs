@@ -141,9 +141,6 @@ pub fn fit(args: FitArgs) -> Result<()> {
     let (file, router) = realdata::fit_tables(&config, &gold, &pref, args.seed)?;
     let seconds = started.elapsed().as_secs_f64();
     let text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
-    for note in &file.notes {
-        eprintln!("warning: {note}");
-    }
     study::write_atomic(&args.out, text.as_bytes())?;
 
     eprintln!(
@@ -155,6 +152,9 @@ pub fn fit(args: FitArgs) -> Result<()> {
         args.out.display(),
         text.len()
     );
+    for note in &file.notes {
+        eprintln!("warning: {note}");
+    }
     println!("diagnostics:");
     for (key, value) in &file.diagnostics {
         println!("  {key:<32} {value}");
@@ -165,47 +165,6 @@ pub fn fit(args: FitArgs) -> Result<()> {
             println!(
                 "  {:<40} {:>10.4}  [{:.4}, {:.4}]",
                 e.target, e.estimate, e.lower, e.upper
-            );
-        }
-    }
-    if let Some(stage) = router.diagnostics().bias_stage.as_ref() {
-        if stage.dominated && !stage.constant_propensity {
-            eprintln!(
-                "warning: the bias stage is dominated by extreme or clipped propensity weights \
-                 ({:.0}% of rows clipped, carrying {:.0}% of the weight; effective size {:.0} of \
-                 {} rows): Δ̂ rests on few rows; consider a smoother propensity model, `trim`, or \
-                 a larger `clip`",
-                100.0 * stage.clipped_fraction,
-                100.0 * stage.clipped_weight_share,
-                stage.effective_rows,
-                stage.rows
-            );
-        }
-    }
-    if config.method.is_meta() && config.propensity == meta_router::meta::PropensityMode::Constant {
-        let data = realdata::training_data(&gold, &pref, 2)?;
-        let differences = realdata::standardized_differences(&data);
-        let flagged = realdata::imbalanced_features(&differences, data.n_gold(), data.n_pref())?;
-        let unbalanced: Vec<String> = flagged
-            .iter()
-            .map(|&j| format!("{} ({:+.2})", gold.feature_names[j], differences[j]))
-            .collect();
-        if !unbalanced.is_empty() {
-            eprintln!(
-                "warning: propensity = \"constant\" assumes the GS and PB queries are one pool \
-                 split at random, but {} of {} features differ between them by more than {} \
-                 standardized units and more than sampling noise explains: {}{}; set \
-                 propensity = \"model\" in the config",
-                unbalanced.len(),
-                differences.len(),
-                realdata::BALANCE_WARNING,
-                unbalanced
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if unbalanced.len() > 5 { ", …" } else { "" }
             );
         }
     }

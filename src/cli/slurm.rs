@@ -72,13 +72,7 @@ fn valid_time(text: &str) -> bool {
         None => (None, text),
     };
     let parts: Vec<&str> = rest.split(':').collect();
-    if !parts.iter().all(|p| digits(p)) || days.is_some_and(|d| !digits(d)) {
-        return false;
-    }
-    match days {
-        Some(_) => (1..=3).contains(&parts.len()),
-        None => (1..=3).contains(&parts.len()),
-    }
+    parts.iter().all(|p| digits(p)) && days.is_none_or(digits) && (1..=3).contains(&parts.len())
 }
 
 /// Checks a Slurm memory size: digits with an optional K, M, G or T.

@@ -175,6 +175,20 @@ impl Predict for Clamped {
     }
 }
 
+/// Consistency of a linear model on a basis expansion read from a file
+/// (ridge, logistic): the expansion, one coefficient per output feature,
+/// finite coefficients and intercept.
+pub(crate) fn check_linear(
+    expansion: &super::basis::BasisExpansion,
+    coefficients: &ndarray::Array1<f64>,
+    intercept: f64,
+) -> std::result::Result<(), String> {
+    expansion.check_consistent()?;
+    same_len("coefficients", expansion.output_dim(), coefficients.len())?;
+    all_finite("coefficients", coefficients)?;
+    all_finite("intercept", [&intercept])
+}
+
 /// Checks that every value is finite; `Err` names `what`.
 pub(crate) fn all_finite<'a>(
     what: &str,

@@ -434,14 +434,7 @@ impl FittedLogistic {
     }
     /// Consistency of a model read from a file.
     pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
-        self.expansion.check_consistent()?;
-        super::fitted::same_len(
-            "coefficients",
-            self.expansion.output_dim(),
-            self.coefficients.len(),
-        )?;
-        super::fitted::all_finite("coefficients", &self.coefficients)?;
-        super::fitted::all_finite("intercept", [&self.intercept])
+        super::fitted::check_linear(&self.expansion, &self.coefficients, self.intercept)
     }
     /// The fitted basis expansion (its standardizer maps raw to standardized inputs).
     pub fn expansion(&self) -> &BasisExpansion {

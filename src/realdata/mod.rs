@@ -30,7 +30,7 @@ use crate::inference::{
     best_linear_projection, intercept_and_columns, mean_target, Nuisances, Population, Quantity,
     Sandwich,
 };
-use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method};
+use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, PropensityMode};
 use crate::rng::{seed_for, Purpose};
 use crate::routing;
 
@@ -159,6 +159,7 @@ pub fn fit_tables(
             None
         }
     };
+    notes.extend(fit_warnings(config, &router, &data, &gold.feature_names)?);
     if let Some(jitter) = inference.as_ref().and_then(|i| i.projection_jitter) {
         notes.push(format!(
             "the projection's design was near-singular (jitter {jitter:e}): a constant or \
@@ -187,6 +188,54 @@ pub fn fit_tables(
         router: router.models(),
     };
     Ok((file, router))
+}
+
+/// Warnings about a fit: a bias stage dominated by clipped or extreme
+/// propensity weights; a constant propensity although the GS and PB
+/// features differ beyond chance ([`imbalanced_features`]).
+fn fit_warnings(
+    config: &MetaRouterConfig,
+    router: &FittedRouter,
+    data: &TrainingData,
+    names: &[String],
+) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    if let Some(stage) = router.diagnostics().bias_stage.as_ref() {
+        if stage.dominated && !stage.constant_propensity {
+            notes.push(format!(
+                "the bias stage is dominated by extreme or clipped propensity weights ({:.0}% of \
+                 rows clipped, carrying {:.0}% of the weight; effective size {:.0} of {} rows): \
+                 Δ̂ rests on few rows; consider a smoother propensity model, `trim`, or a larger \
+                 `clip`",
+                100.0 * stage.clipped_fraction,
+                100.0 * stage.clipped_weight_share,
+                stage.effective_rows,
+                stage.rows
+            ));
+        }
+    }
+    if config.method.is_meta() && config.propensity == PropensityMode::Constant {
+        let differences = standardized_differences(data);
+        let flagged = imbalanced_features(&differences, data.n_gold(), data.n_pref())?;
+        if !flagged.is_empty() {
+            let shown: Vec<String> = flagged
+                .iter()
+                .take(5)
+                .map(|&j| format!("{} ({:+.2})", names[j], differences[j]))
+                .collect();
+            notes.push(format!(
+                "propensity = \"constant\" assumes the GS and PB queries are one pool split at \
+                 random, but {} of {} features differ between them by more than \
+                 {BALANCE_WARNING} standardized units and more than sampling noise explains: \
+                 {}{}; set propensity = \"model\" in the config",
+                flagged.len(),
+                differences.len(),
+                shown.join(", "),
+                if flagged.len() > 5 { ", …" } else { "" }
+            ));
+        }
+    }
+    Ok(notes)
 }
 
 /// AIPW means and the best linear projection of Δ for a DR-learner router
@@ -341,7 +390,8 @@ pub fn roles_for_router(
 pub fn standardized_differences(data: &TrainingData) -> Vec<f64> {
     let moments = |x: ndarray::ArrayView2<f64>| {
         let mean = x.mean_axis(ndarray::Axis(0)).expect("rows checked");
-        let var = x.var_axis(ndarray::Axis(0), 1.0_f64.min((x.nrows() - 1) as f64));
+        // Both sources hold at least 2 rows (`training_data`).
+        let var = x.var_axis(ndarray::Axis(0), 1.0);
         (mean, var)
     };
     let (mg, vg) = moments(data.gold_x());

@@ -241,7 +241,6 @@ impl FittedRidge {
     }
     /// Consistency of a model read from a file.
     pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
-        self.expansion.check_consistent()?;
         if self.expansion.input_dim() > self.input_dim || self.expansion.input_dim() == 0 {
             return Err(format!(
                 "the expansion reads {} leading columns of {} inputs",
@@ -249,13 +248,7 @@ impl FittedRidge {
                 self.input_dim
             ));
         }
-        super::fitted::same_len(
-            "coefficients",
-            self.expansion.output_dim(),
-            self.coefficients.len(),
-        )?;
-        super::fitted::all_finite("coefficients", &self.coefficients)?;
-        super::fitted::all_finite("intercept", [&self.intercept])
+        super::fitted::check_linear(&self.expansion, &self.coefficients, self.intercept)
     }
 }
 
