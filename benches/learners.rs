@@ -113,6 +113,8 @@ fn logistic(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
+    // The allocator settings of the `meta-router` binary.
+    meta_router::alloc::tune_malloc();
     // No plots: the crate builds plotters with ab_glyph and no registered font,
     // which criterion's plot backend cannot draw text with.
     Criterion::default()

@@ -55,7 +55,11 @@ fn bench(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     // No plots: the crate's plotters build has no system font for criterion's charts.
-    config = Criterion::default().without_plots();
+    // The allocator settings of the `meta-router` binary.
+    config = {
+        meta_router::alloc::tune_malloc();
+        Criterion::default().without_plots()
+    };
     targets = bench
 }
 criterion_main!(benches);

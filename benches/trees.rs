@@ -69,7 +69,11 @@ fn boosting(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     // No plots: the plotters backend needs system fonts that CI machines lack.
-    config = Criterion::default().without_plots();
+    // The allocator settings of the `meta-router` binary.
+    config = {
+        meta_router::alloc::tune_malloc();
+        Criterion::default().without_plots()
+    };
     targets = forest, boosting
 }
 criterion_main!(benches);

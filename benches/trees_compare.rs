@@ -98,6 +98,7 @@ fn show(label: &str, times: &[f64], cpu: &[f64], scores: &[f64]) {
 }
 
 fn main() {
+    meta_router::alloc::tune_malloc();
     let repeats: usize = std::env::var("TREES_COMPARE_REPEATS")
         .ok()
         .and_then(|v| v.parse().ok())

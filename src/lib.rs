@@ -17,6 +17,7 @@
 //! `docs/method.md`.
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod data;
 pub mod dgp;
 pub mod error;

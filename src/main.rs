@@ -198,6 +198,7 @@ fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
 }
 
 fn main() -> ExitCode {
+    meta_router::alloc::tune_malloc();
     let cli = Cli::parse();
     if let Some(Command::Check {
         run,
