@@ -166,8 +166,7 @@ impl TrainingData {
 
     /// Pooled features `s_k` (GS rows first).
     pub fn pooled_x(&self) -> Array2<f64> {
-        concatenate(Axis(0), &[self.gold_x.view(), self.pref_x.view()])
-            .expect("dimensions checked in new")
+        crate::linalg::stack_rows(&[self.gold_x.view(), self.pref_x.view()])
     }
     /// Pooled labels `o_k` (GS rows first).
     pub fn pooled_y(&self) -> Array1<f64> {

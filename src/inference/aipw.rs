@@ -156,9 +156,9 @@ pub fn policy_value(
             .filter(|&j| first[n_gold + j] == want)
             .collect();
         TrainingData::new(
-            data.gold_x().select(Axis(0), &gold),
+            crate::linalg::select_rows(data.gold_x().view(), &gold),
             data.gold_y().select(Axis(0), &gold),
-            data.pref_x().select(Axis(0), &pref),
+            crate::linalg::select_rows(data.pref_x().view(), &pref),
             data.pref_y().select(Axis(0), &pref),
         )
     };

@@ -95,20 +95,28 @@ impl Standardizer {
     pub fn fit(x: ArrayView2<f64>, weights: ArrayView1<f64>) -> Self {
         let total: f64 = weights.sum();
         let cols = x.ncols();
-        // Row-wise two-pass accumulation (cache-friendly for row-major input).
-        let mut mean = Array1::<f64>::zeros(cols);
+        // Row-wise two-pass accumulation (cache-friendly for row-major input),
+        // on plain slices so that the inner loops vectorize.
+        let mut mean = vec![0.0; cols];
         for (row, &w) in x.rows().into_iter().zip(weights) {
             if w != 0.0 {
-                mean.scaled_add(w, &row);
+                with_slice(row, |row| {
+                    for (acc, v) in mean.iter_mut().zip(row) {
+                        *acc += w * v;
+                    }
+                });
             }
         }
-        mean /= total;
-        let mut variance = Array1::<f64>::zeros(cols);
+        let mean = Array1::from(mean) / total;
+        let mut variance = vec![0.0; cols];
+        let centre = mean.as_slice().expect("owned vector");
         for (row, &w) in x.rows().into_iter().zip(weights) {
             if w != 0.0 {
-                for ((acc, v), m) in variance.iter_mut().zip(row).zip(&mean) {
-                    *acc += w * (v - m) * (v - m);
-                }
+                with_slice(row, |row| {
+                    for ((acc, v), m) in variance.iter_mut().zip(row).zip(centre) {
+                        *acc += w * (v - m) * (v - m);
+                    }
+                });
             }
         }
         let scale = Array1::from_iter(variance.iter().zip(&mean).map(|(var, m)| {
@@ -130,10 +138,26 @@ impl Standardizer {
             self.mean.len(),
             "standardizer: wrong column count"
         );
-        let inverse = self.scale.mapv(|s| if s > 0.0 { 1.0 / s } else { 0.0 });
-        for mut row in x.rows_mut() {
-            for ((v, m), r) in row.iter_mut().zip(&self.mean).zip(&inverse) {
+        let inverse = self.inverse_scale();
+        let mean = self.mean.to_vec();
+        let apply = |row: &mut [f64]| {
+            for ((v, m), r) in row.iter_mut().zip(&mean).zip(&inverse) {
                 *v = (*v - m) * r;
+            }
+        };
+        match x.as_slice_mut() {
+            Some(all) if !mean.is_empty() => all.chunks_exact_mut(mean.len()).for_each(apply),
+            _ => {
+                for mut row in x.rows_mut() {
+                    match row.as_slice_mut() {
+                        Some(row) => apply(row),
+                        None => {
+                            let mut owned = row.to_vec();
+                            apply(&mut owned);
+                            row.assign(&Array1::from(owned));
+                        }
+                    }
+                }
             }
         }
     }
@@ -155,6 +179,22 @@ impl Standardizer {
         let mut out = x.to_owned();
         self.apply_inplace(&mut out);
         out
+    }
+
+    /// `1/scale`, with 0 for constant columns.
+    fn inverse_scale(&self) -> Vec<f64> {
+        self.scale
+            .iter()
+            .map(|&s| if s > 0.0 { 1.0 / s } else { 0.0 })
+            .collect()
+    }
+}
+
+/// Calls `f` with the row as a contiguous slice (copying it when it is strided).
+fn with_slice(row: ArrayView1<f64>, f: impl FnOnce(&[f64])) {
+    match row.as_slice() {
+        Some(slice) => f(slice),
+        None => f(&row.to_vec()),
     }
 }
 

@@ -141,7 +141,7 @@
 
 use std::fmt;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::basis::{weighted_median_distance, Standardizer};
@@ -318,7 +318,7 @@ impl KernelRidgeParams {
             ));
         }
         let standardizer = Standardizer::fit(x, w.view());
-        let z = standardizer.transform(x.select(Axis(0), &problem.positive).view());
+        let z = standardizer.transform(linalg::select_rows(x.view(), &problem.positive).view());
         let weights_pos = Array1::from(problem.positive_weights.clone());
         let median = || weighted_median_distance(z.view(), weights_pos.view());
         let (bandwidths, median_used) = match self.bandwidth {

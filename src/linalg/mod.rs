@@ -265,6 +265,44 @@ fn scale_rows(x: ArrayView2<f64>, w: ArrayView1<f64>) -> Array2<f64> {
     out
 }
 
+/// The rows `rows` of `x` (in that order, repeats allowed) as a new
+/// row-major matrix: `x.select(Axis(0), rows)`, copied slice by slice when
+/// the rows of `x` are contiguous (ndarray's `select` copies element by
+/// element). Panics if an index is out of range.
+pub fn select_rows(x: ArrayView2<f64>, rows: &[usize]) -> Array2<f64> {
+    let cols = x.ncols();
+    let mut data = Vec::with_capacity(rows.len() * cols);
+    for &i in rows {
+        let row = x.row(i);
+        match row.as_slice() {
+            Some(slice) => data.extend_from_slice(slice),
+            None => data.extend(row.iter().copied()),
+        }
+    }
+    Array2::from_shape_vec((rows.len(), cols), data).expect("shape matches the data")
+}
+
+/// The rows of `blocks`, one block after the other, as a new row-major
+/// matrix (`ndarray::concatenate` along axis 0, with slice copies). Panics if
+/// the column counts differ.
+pub fn stack_rows(blocks: &[ArrayView2<f64>]) -> Array2<f64> {
+    let cols = blocks.first().map_or(0, |b| b.ncols());
+    let total: usize = blocks.iter().map(|b| b.nrows()).sum();
+    let mut data = Vec::with_capacity(total * cols);
+    for block in blocks {
+        assert_eq!(block.ncols(), cols, "stack_rows: column counts differ");
+        match block.as_slice() {
+            Some(slice) => data.extend_from_slice(slice),
+            None => {
+                for row in block.rows() {
+                    data.extend(row.iter().copied());
+                }
+            }
+        }
+    }
+    Array2::from_shape_vec((total, cols), data).expect("shape matches the data")
+}
+
 /// `a · b`. Panics if the inner dimensions differ.
 #[track_caller]
 pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {

@@ -110,12 +110,12 @@ fn joint_outcome(
     for (fold, train, test) in nuisance_splits(assignment, cross_fit) {
         let weights = pooled.weights_of(&train);
         let model = learner.fit(
-            augmented.select(Axis(0), &train).view(),
+            crate::linalg::select_rows(augmented.view(), &train).view(),
             pooled.outcome.select(Axis(0), &train).view(),
             weights.as_ref().map(|w| w.view()),
             Role::Outcome.seed(learner_seed, fold),
         )?;
-        let x_test = pooled.x.select(Axis(0), &test);
+        let x_test = crate::linalg::select_rows(pooled.x.view(), &test);
         for (t, target) in [(1.0, &mut mean_gold), (0.0, &mut mean_pref)] {
             let column = Array1::from_elem(test.len(), t);
             let predicted = model.predict(with_t(x_test.view(), column.view()).view());

@@ -121,7 +121,7 @@ pub(crate) fn out_of_fold(
         let train: Vec<usize> = train.into_iter().filter(|&k| train_on(k)).collect();
         let weights = pooled.weights_of(&train);
         let model = learner.fit(
-            pooled.x.select(Axis(0), &train).view(),
+            crate::linalg::select_rows(pooled.x.view(), &train).view(),
             pooled.outcome.select(Axis(0), &train).view(),
             weights.as_ref().map(|w| w.view()),
             role.seed(learner_seed, fold),
@@ -129,7 +129,7 @@ pub(crate) fn out_of_fold(
         scatter(
             &mut predicted,
             &test,
-            model.predict(pooled.x.select(Axis(0), &test).view()),
+            model.predict(crate::linalg::select_rows(pooled.x.view(), &test).view()),
         );
         per_fold.push(model.diagnostics());
     }
@@ -165,7 +165,7 @@ pub(crate) fn estimate_propensity(
             for (fold, train, test) in nuisance_splits(assignment, config.cross_fit) {
                 let weights = pooled.weights_of(&train);
                 let model = learner.fit_probability(
-                    pooled.x.select(Axis(0), &train).view(),
+                    crate::linalg::select_rows(pooled.x.view(), &train).view(),
                     pooled.treatment.select(Axis(0), &train).view(),
                     weights.as_ref().map(|w| w.view()),
                     Role::Propensity.seed(learner_seed, fold),
@@ -173,7 +173,7 @@ pub(crate) fn estimate_propensity(
                 scatter(
                     &mut p,
                     &test,
-                    model.predict(pooled.x.select(Axis(0), &test).view()),
+                    model.predict(crate::linalg::select_rows(pooled.x.view(), &test).view()),
                 );
                 per_fold.push(model.diagnostics());
             }

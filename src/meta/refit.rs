@@ -109,7 +109,7 @@ impl<'a> BiasStage<'a> {
     /// Fits the bias learner on `rows` (pooled indices) with `seed`.
     fn fit_rows(&self, rows: &[usize], seed: u64) -> Result<FittedModel> {
         let model = self.learner.learner().fit(
-            self.pooled.x.select(Axis(0), rows).view(),
+            crate::linalg::select_rows(self.pooled.x.view(), rows).view(),
             self.targets.pseudo_outcome.select(Axis(0), rows).view(),
             Some(self.targets.weights.select(Axis(0), rows).view()),
             seed,
@@ -279,7 +279,8 @@ fn corrections(
                     continue;
                 }
                 let model = stage.fit_rows(&rows, Role::BiasFold.seed(learner_seed, fold))?;
-                let predicted = model.predict(pref_x.select(Axis(0), &targets).view());
+                let predicted =
+                    model.predict(crate::linalg::select_rows(pref_x.view(), &targets).view());
                 scatter(&mut values, &targets, predicted);
                 per_fold.push(model.diagnostics());
             }

@@ -323,7 +323,7 @@ impl RidgeParams {
         let (coefficients, choice, svd) = if phi.ncols() > problem.positive.len() {
             // Dual form on the positively weighted rows.
             let sqrt_w = problem.sqrt_weights();
-            let mut a = phi.select(Axis(0), &problem.positive);
+            let mut a = linalg::select_rows(phi.view(), &problem.positive);
             for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
                 row *= *s;
             }

@@ -292,29 +292,36 @@ pub(crate) fn select_penalty_loo(
     let fitted = linalg::matmul(weighted.view(), inverse.view());
     let squares = m.mapv(|v| v * v);
     let leverage = linalg::matmul(squares.view(), inverse.view());
+    // Scores of every grid point in one pass over the rows (row-major
+    // products: each row's grid values are contiguous); each score still
+    // sums its rows in order.
+    let points = lambdas.len();
+    let mut scores = vec![0.0; points];
+    let mut valid = vec![true; points];
+    for (i, (&target, &w)) in scaled_target.iter().zip(row_weights).enumerate() {
+        let base = w / problem.total;
+        let (fitted_row, leverage_row) = (fitted.row(i), leverage.row(i));
+        for g in 0..points {
+            let h = base + leverage_row[g];
+            if h >= 1.0 - 1e-12 {
+                valid[g] = false;
+            }
+            let r = (target - fitted_row[g]) / (1.0 - h);
+            scores[g] += r * r;
+        }
+    }
     let mut best: Option<(f64, f64, f64)> = None;
     for (g, &lambda) in lambdas.iter().enumerate() {
+        if !valid[g] {
+            continue;
+        }
         let df = 1.0
             + eigenvalues
                 .iter()
                 .zip(inverse.column(g))
                 .map(|(e, i)| e * i)
                 .sum::<f64>();
-        let mut score = 0.0;
-        let mut valid = true;
-        for (i, (&target, &w)) in scaled_target.iter().zip(row_weights).enumerate() {
-            let h = w / problem.total + leverage[[i, g]];
-            if h >= 1.0 - 1e-12 {
-                valid = false;
-                break;
-            }
-            let r = (target - fitted[[i, g]]) / (1.0 - h);
-            score += r * r;
-        }
-        if !valid {
-            continue;
-        }
-        let score = score / problem.total;
+        let score = scores[g] / problem.total;
         if score.is_finite() && best.is_none_or(|(_, _, s)| score <= s) {
             best = Some((lambda, df, score));
         }
