@@ -197,25 +197,31 @@ pub(super) fn split_feature(
     scratch: &mut Scratch,
 ) -> (Option<Split>, bool) {
     let column = binned.column(feature);
-    let hist = &mut scratch.hist;
+    // A fixed-size view: bin indices are u8, so no bounds checks.
+    let hist: &mut [Bin; MAX_BINS] = scratch
+        .hist
+        .as_mut_slice()
+        .try_into()
+        .expect("the scratch histogram has MAX_BINS bins");
     let occupied = &mut scratch.occupied;
     for (&r, v) in node_rows.iter().zip(node_ab) {
-        let k = column[r as usize] as usize;
-        let bin = &mut hist[k];
+        let k = column[r as usize];
+        let bin = &mut hist[k as usize];
         bin.a += v[0];
         bin.b += v[1];
         bin.n += 1;
-        occupied[k >> 6] |= 1u64 << (k & 63);
+        occupied[(k >> 6) as usize] |= 1u64 << (k & 63);
     }
-    let result = scan_feature(hist, occupied, feature, p, parent_score, rules);
-    for (word, slot) in occupied.iter_mut().enumerate() {
-        let mut bits = std::mem::take(slot);
-        while bits != 0 {
-            hist[word * 64 + bits.trailing_zeros() as usize] = Bin::default();
-            bits &= bits - 1;
-        }
-    }
-    result
+    // The scan takes the bins out as it visits them: the scratch histogram is
+    // all-zero again afterwards.
+    scan_bins(
+        |k| std::mem::take(&mut hist[k]),
+        std::mem::take(occupied),
+        feature,
+        p,
+        parent_score,
+        rules,
+    )
 }
 
 /// The best split over every feature from a node's full histograms (ties go to
@@ -249,6 +255,20 @@ pub(super) fn scan_feature(
     parent_score: f64,
     rules: &GrowRules,
 ) -> (Option<Split>, bool) {
+    let hist: &[Bin; MAX_BINS] = hist.try_into().expect("one feature's MAX_BINS bins");
+    scan_bins(|k| hist[k], *occupied, feature, p, parent_score, rules)
+}
+
+/// [`scan_feature`] over bins read through `bin` (which may clear them).
+#[inline(always)]
+fn scan_bins(
+    mut bin_at: impl FnMut(usize) -> Bin,
+    occupied: [u64; MAX_BINS / 64],
+    feature: usize,
+    p: &Pending,
+    parent_score: f64,
+    rules: &GrowRules,
+) -> (Option<Split>, bool) {
     let total = p.end - p.start;
     let (mut left_a, mut left_b, mut left_n) = (0.0, 0.0, 0usize);
     let mut best: Option<Split> = None;
@@ -260,7 +280,7 @@ pub(super) fn scan_feature(
         while bits != 0 {
             let k = word * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let bin = hist[k];
+            let bin = bin_at(k);
             non_empty += 1;
             left_a += bin.a;
             left_b += bin.b;
