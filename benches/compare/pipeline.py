@@ -3,17 +3,28 @@ meta-router against a scikit-learn re-implementation, EconML, and LightGBM.
 
 Everything runs on the SAME data: one draw of the `healthbench-like` scenario
 exported by the meta-router binary (gold.csv, pref.csv, test.csv with the true
-psi and Delta). Four comparisons:
+psi and Delta). Three comparisons:
 
 1. Full routers (R-learner, DR-learner, pooled, pb-only, gs-only):
    `meta-router fit` + `meta-router route` against the same steps written here
-   with scikit-learn's RandomForestRegressor, following docs/method.md
-   (5 stratified folds, p = kappa = n/N, out-of-fold outcome models, R / DR
+   with scikit-learn, following docs/method.md (5 stratified folds,
+   p = kappa = n/N clipped to [1e-3, 1 - 1e-3], out-of-fold outcome models
+   (R: mu on all rows; DR: mu1 on GS rows, mu0 on PB rows), R / DR
    pseudo-outcomes and weights, weight-aware leaf rule of the R bias stage,
    out-of-bag PB corrections, final forest on the corrected labels).
+   Outcome and final forests are RandomForestRegressor; the bias-stage forests
+   are BaggedTrees below (sklearn DecisionTreeRegressor trees on bootstrap
+   counts times the weights, meta-router's weight semantics; scikit-learn
+   1.9's RandomForestRegressor instead samples the bootstrap proportionally to
+   sample_weight and grows unweighted trees, which doubled the R-learner's
+   MSE of Delta-hat in our runs).
    `all-gold` is skipped: the export has GS labels on the n_gold GS rows only.
 2. EconML NonParamDML (R-learner) and DRLearner on the pooled rows with the
-   same forests: they estimate the bias Delta(s) only, not the router.
+   same forests: they estimate the bias Delta(s) only, not the router. The
+   propensity is DummyClassifier(strategy="prior") (the GS share of the
+   training folds, = kappa), DRLearner's outcome model fits the two arms
+   separately (SeparateArms, meta-router's dr_outcome = "separate"), and
+   NonParamDML's final forest has the weight-aware leaf rule.
 3. One forest alone (paper settings) on the pooled rows: scikit-learn against
    LightGBM in random-forest mode; the same data are written as
    OUT/trees_compare/{train,test}.csv for `cargo bench --bench trees_compare`.
@@ -69,6 +80,10 @@ def parse_args():
                         "LightGBM num_threads); default 1")
     p.add_argument("--methods", default=",".join(METHODS),
                    help="comma-separated subset of " + ",".join(METHODS))
+    p.add_argument("--bin-features", action="store_true",
+                   help="diagnostic: give scikit-learn and EconML (parts 1-2) the features "
+                        "pre-binned to 256 quantile bins of the pooled rows, mimicking "
+                        "meta-router's histogram splits (meta-router bins per fit)")
     p.add_argument("--skip-econml", action="store_true")
     p.add_argument("--skip-forest", action="store_true", help="skip the forest-alone part")
     return p.parse_args()
@@ -89,6 +104,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
+from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -140,6 +156,21 @@ def load(data_dir):
     )
     d["kappa"] = n / (n + m)
     return d
+
+
+def binned(data, bins=256):
+    """Copy of data with features replaced by their bin index: cuts at unweighted
+    quantiles of the pooled training rows (test rows use the same cuts)."""
+    x, x_test = np.empty_like(data["x"]), np.empty_like(data["x_test"])
+    for j in range(x.shape[1]):
+        values = np.unique(data["x"][:, j])
+        if len(values) <= bins:
+            cuts = (values[1:] + values[:-1]) / 2
+        else:
+            cuts = np.unique(np.quantile(data["x"][:, j], np.arange(1, bins) / bins))
+        x[:, j] = np.searchsorted(cuts, data["x"][:, j], side="right")
+        x_test[:, j] = np.searchsorted(cuts, data["x_test"][:, j], side="right")
+    return dict(data, x=x, x_test=x_test)
 
 
 def write_xy(path, x, y):
@@ -212,6 +243,63 @@ def forest(spec, seed, threads, **extra):
     return RandomForestRegressor(**spec, n_jobs=threads, random_state=seed, **extra)
 
 
+class BaggedTrees(BaseEstimator, RegressorMixin):
+    """A random forest with meta-router's weight semantics (src/learners/forest.rs):
+    uniform bootstrap counts c_i, and tree b grows on weights w_i * c_i, so
+    min_weight_fraction_leaf is a fraction of sum_i w_i c_i. scikit-learn >= 1.9's
+    RandomForestRegressor instead draws the bootstrap with probabilities
+    proportional to w and grows unit-weight trees, a different estimator for
+    the R-learner's weights (t - p)^2. Out-of-bag predictions as in
+    RandomForestRegressor(oob_score=True). One thread."""
+
+    def __init__(self, n_estimators=200, max_depth=30, min_samples_split=5, min_samples_leaf=2,
+                 min_weight_fraction_leaf=0.0, random_state=0):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.random_state = random_state
+
+    def fit(self, x, y, sample_weight=None):
+        from sklearn.tree import DecisionTreeRegressor
+        x = np.ascontiguousarray(x, dtype=np.float32)   # what sklearn's trees use internally
+        y = np.asarray(y, dtype=float).ravel()
+        n = len(y)
+        w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        rng = np.random.default_rng(self.random_state)
+        oob_sum, oob_count = np.zeros(n), np.zeros(n)
+        self.estimators_ = []
+        for _ in range(self.n_estimators):
+            counts = np.bincount(rng.integers(0, n, n), minlength=n)
+            tree = DecisionTreeRegressor(
+                max_depth=self.max_depth, max_features="sqrt",
+                min_samples_split=self.min_samples_split, min_samples_leaf=self.min_samples_leaf,
+                min_weight_fraction_leaf=self.min_weight_fraction_leaf,
+                random_state=int(rng.integers(2 ** 31 - 1)))
+            tree.fit(x, y, sample_weight=w * counts, check_input=False)
+            out = counts == 0
+            oob_sum[out] += tree.predict(x[out], check_input=False)
+            oob_count[out] += 1
+            self.estimators_.append(tree)
+        never = oob_count == 0   # fall back to the full prediction, as meta-router does
+        self.oob_fallback_rows_ = int(never.sum())
+        self.oob_prediction_ = oob_sum / np.maximum(oob_count, 1)
+        if never.any():
+            self.oob_prediction_[never] = self.predict(x[never])
+        return self
+
+    def predict(self, x):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return np.mean([t.predict(x, check_input=False) for t in self.estimators_], axis=0)
+
+
+def bias_forest(seed, min_weight_fraction_leaf=0.0):
+    return BaggedTrees(PAPER_BIAS["n_estimators"], PAPER_BIAS["max_depth"],
+                       PAPER_BIAS["min_samples_split"], PAPER_BIAS["min_samples_leaf"],
+                       min_weight_fraction_leaf, seed)
+
+
 def stratified_folds(n, m, k, rng):
     """docs/method.md 2.1: permute GS rows, then PB rows; deal round-robin."""
     assignment = np.empty(n + m, dtype=int)
@@ -263,12 +351,11 @@ def sk_fit(method, data, seed, args):
             z, w = (o - mu) / rt, rt ** 2
             # weight-aware leaf rule (src/meta/refit.rs): min_samples_leaf / n_eff, capped at 0.5
             frac = min(0.5, PAPER_BIAS["min_samples_leaf"] / kish(w))
-            bias = forest(PAPER_BIAS, next(seeds), th, oob_score=True,
-                          min_weight_fraction_leaf=frac).fit(x, z, sample_weight=w)
+            bias = bias_forest(next(seeds), frac).fit(x, z, sample_weight=w)
         else:
             mu_t = np.where(gold, mu1, mu0)
             phi = (t - p) / (p * (1 - p)) * (o - mu_t) + mu1 - mu0
-            bias = forest(PAPER_BIAS, next(seeds), th, oob_score=True).fit(x, phi)
+            bias = bias_forest(next(seeds)).fit(x, phi)
     stages["bias"] = c
     with Clock() as c:
         labels = o.copy()
@@ -278,19 +365,12 @@ def sk_fit(method, data, seed, args):
     return model, bias, stages
 
 
-class SeparateArms:
+class SeparateArms(BaseEstimator, RegressorMixin):
     """EconML passes [X, T] to model_regression; fit mu1 on T = 1 rows and mu0 on
     T = 0 rows (meta-router's dr_outcome = "separate") instead of one joint model."""
 
     def __init__(self, estimator=None):
         self.estimator = estimator
-
-    def get_params(self, deep=True):
-        return {"estimator": self.estimator}
-
-    def set_params(self, **params):
-        self.estimator = params.get("estimator", self.estimator)
-        return self
 
     def fit(self, xt, y, sample_weight=None):
         from sklearn.base import clone
@@ -310,9 +390,6 @@ class SeparateArms:
                 out[arm == value] = self.models_[value].predict(x[arm == value])
         return out
 
-    def score(self, xt, y, sample_weight=None):
-        from sklearn.metrics import r2_score
-        return r2_score(y, self.predict(xt), sample_weight=sample_weight)
 
 
 def econml_fit(kind, data, seed, args):
@@ -325,13 +402,12 @@ def econml_fit(kind, data, seed, args):
         t, p = data["t"], data["kappa"]
         frac = min(0.5, PAPER_BIAS["min_samples_leaf"] / kish((t - p) ** 2))
         est = NonParamDML(model_y=forest(PAPER, seed, th), model_t=prior,
-                          model_final=forest(PAPER_BIAS, seed + 1, th,
-                                             min_weight_fraction_leaf=frac),
+                          model_final=bias_forest(seed + 1, frac),
                           discrete_treatment=True, cv=args.folds, random_state=seed)
     else:
         est = DRLearner(model_propensity=prior,
                         model_regression=SeparateArms(forest(PAPER, seed, th)),
-                        model_final=forest(PAPER_BIAS, seed + 1, th),
+                        model_final=bias_forest(seed + 1),
                         cv=args.folds, min_propensity=1e-3, random_state=seed)
     with Clock() as c:
         est.fit(data["o"], data["t"], X=data["x"])
@@ -390,6 +466,7 @@ def main(args):
                     "--seed", str(args.seed), "--out", data_dir, "--force"],
                    check=True, capture_output=True)
     data = load(data_dir)
+    py_data = binned(data) if args.bin_features else data   # what parts 1-2 of Python see
     info = versions(args)
     load0 = os.getloadavg()
     say(f"meta-router pipeline comparison: {args.scenario} seed {args.seed}, n_gold {data['n']}, "
@@ -398,6 +475,8 @@ def main(args):
     say("versions: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     say(f"threads {args.threads}, repeats {args.repeats}, load average at start "
         f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    if args.bin_features:
+        say("--bin-features: scikit-learn and EconML see features pre-binned to 256 quantile bins")
     say("all-gold: skipped (needs GS labels on every training row; the export has them on the "
         "GS rows only)")
 
@@ -408,14 +487,14 @@ def main(args):
         seed = args.seed + rep
         for method in methods:
             mr[method].append(run_meta_router(args, data_dir, work, method, seed, data))
-            psi_model, delta_model, stages = sk_fit(method, data, seed, args)
+            psi_model, delta_model, stages = sk_fit(method, py_data, seed, args)
             row = {"wall": sum(c.wall for c in stages.values()),
                    "cpu": sum(c.cpu for c in stages.values()),
                    "delta_wall": sum(c.wall for s, c in stages.items() if s != "final"),
-                   "mse_psi": mse(psi_model.predict(data["x_test"]), data["psi_test"])}
+                   "mse_psi": mse(psi_model.predict(py_data["x_test"]), data["psi_test"])}
             row.update({f"{s}_wall": c.wall for s, c in stages.items()})
             if delta_model is not None:
-                row["mse_delta"] = mse(delta_model.predict(data["x_test"]), data["delta_test"])
+                row["mse_delta"] = mse(delta_model.predict(py_data["x_test"]), data["delta_test"])
             sk[method].append(row)
             del psi_model, delta_model
             say(f"  repeat {rep + 1}/{args.repeats} {method:<10} meta-router {mr[method][-1]['wall']:.2f} s "
@@ -470,7 +549,7 @@ def main(args):
         say(f"{'estimator':<34}{'wall':>7}{'cpu':>7}{'MSEΔ':>9}{'vs mr':>12}{'vs mr fit':>10}"
             f"{'vs sk Δ-part':>13}")
         for kind, ref in (("NonParamDML", "r-learner"), ("DRLearner", "dr-learner")):
-            runs = [econml_fit(kind, data, args.seed + rep, args) for rep in range(args.repeats)]
+            runs = [econml_fit(kind, py_data, args.seed + rep, args) for rep in range(args.repeats)]
             wall, cpu = med([c.wall for c, _ in runs]), med([c.cpu for c, _ in runs])
             row = dict(wall=wall, cpu=cpu, mse_delta=mean([v for _, v in runs]), versus=ref)
             if ref in summary:
@@ -496,7 +575,8 @@ def main(args):
         write_xy(os.path.join(tc, "train.csv"), data["x"], data["o"])
         write_xy(os.path.join(tc, "test.csv"), data["x_test"], mu_test)
         d = data["x"].shape[1]
-        leaves = 1 << int(np.ceil(np.log2(data["N"])))   # never binding: more than rows
+        # never binding: more leaves than in-bag rows (larger values only slow LightGBM down)
+        leaves = int(0.632 * data["N"]) + 2
         for name in ("scikit-learn", "LightGBM rf"):
             times, cpus, scores = [], [], []
             for rep in range(args.repeats):
@@ -509,6 +589,7 @@ def main(args):
                         colsample_bynode=int(np.sqrt(d)) / d, num_leaves=leaves, max_depth=20,
                         max_bin=256, min_child_samples=1, min_child_weight=0.0,
                         min_data_in_bin=1, min_split_gain=0.0, reg_lambda=0.0,
+                        force_row_wise=True,
                         n_jobs=args.threads, random_state=args.seed + rep, verbose=-1)
                 with Clock() as c:
                     model.fit(data["x"], data["o"])

@@ -210,27 +210,31 @@ pub fn median_heuristic(z: ArrayView2<f64>, weights: ArrayView1<f64>) -> f64 {
     } else {
         positive
     };
-    let mut distances = Vec::with_capacity(rows.len() * rows.len().saturating_sub(1) / 2);
-    for (a, &i) in rows.iter().enumerate() {
-        for &j in &rows[a + 1..] {
-            let d2: f64 = z
-                .row(i)
-                .iter()
-                .zip(z.row(j))
-                .map(|(p, q)| (p - q) * (p - q))
-                .sum();
-            distances.push(d2.sqrt());
+    // ‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b from one Gram matrix (a matrix product
+    // instead of m²/2 scalar difference loops); squared distances within
+    // rounding of zero (≤ 1e-12 (‖a‖² + ‖b‖²)) count as 0, so that identical
+    // rows stay at distance 0.
+    let sample = crate::linalg::select_rows(z, &rows);
+    let gram = crate::linalg::matmul(sample.view(), sample.t());
+    let m = rows.len();
+    let mut distances = Vec::with_capacity(m * m.saturating_sub(1) / 2);
+    for a in 0..m {
+        for b in a + 1..m {
+            let norms = gram[[a, a]] + gram[[b, b]];
+            let d2 = norms - 2.0 * gram[[a, b]];
+            distances.push(if d2 > 1e-12 * norms { d2.sqrt() } else { 0.0 });
         }
     }
     if distances.is_empty() {
         return 1.0;
     }
-    distances.sort_by(f64::total_cmp);
     let k = distances.len();
+    let (below, &mut upper, _) = distances.select_nth_unstable_by(k / 2, f64::total_cmp);
     let median = if k % 2 == 1 {
-        distances[k / 2]
+        upper
     } else {
-        0.5 * (distances[k / 2 - 1] + distances[k / 2])
+        let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lower + upper)
     };
     if median > 0.0 {
         median
@@ -463,9 +467,31 @@ fn expand(basis: Basis, fourier: Option<&FourierMap>, z: Array2<f64>) -> Array2<
             let count = map.offset.len();
             let amplitude = (2.0 / count as f64).sqrt();
             let mut projected = crate::linalg::matmul(z.view(), map.omega.view());
-            for mut row in projected.axis_iter_mut(Axis(0)) {
-                for (v, b) in row.iter_mut().zip(&map.offset) {
-                    *v = amplitude * (*v + b).cos();
+            let offset = map.offset.to_vec();
+            let features = |row: &mut [f64]| {
+                for (v, b) in row.iter_mut().zip(&offset) {
+                    *v += b;
+                }
+                let largest = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                if largest <= super::numerics::COS_REDUCTION_LIMIT {
+                    // The common case, branch-free (vectorizes).
+                    for v in row.iter_mut() {
+                        *v = amplitude * super::numerics::cos_reduced(*v);
+                    }
+                } else {
+                    for v in row.iter_mut() {
+                        *v = amplitude * super::numerics::cos(*v);
+                    }
+                }
+            };
+            match projected.as_slice_mut() {
+                Some(all) if count > 0 => all.chunks_exact_mut(count).for_each(features),
+                _ => {
+                    for mut row in projected.axis_iter_mut(Axis(0)) {
+                        let mut owned = row.to_vec();
+                        features(&mut owned);
+                        row.assign(&ndarray::ArrayView1::from(&owned[..]));
+                    }
                 }
             }
             projected

@@ -1,4 +1,5 @@
-//! Scalar functions shared by the learners: the logistic function and softplus.
+//! Scalar functions shared by the learners: the logistic function, softplus,
+//! and the cosine of the random Fourier features.
 //!
 //! # Model
 //! `σ(u) = 1 / (1 + e^{−u})` and `softplus(u) = log(1 + e^u)`, so that
@@ -19,7 +20,24 @@
 //! [`super::boosting`]; other layers (e.g. the scenario generators) can use
 //! them through `crate::learners::numerics`.
 //!
+//! [`cos`] is the cosine of the random-Fourier-feature map. `f64::cos` calls
+//! the C library for every element: about 30 ns each here, three quarters of
+//! a ridge fit on 256 random features, and its last bit may differ between C
+//! libraries. This one is the textbook scheme, written out so that it is the
+//! same on every platform and cheap: `n = round(x/π)` (the 1.5·2⁵² rounding
+//! trick), `r = x − nπ` with π split in two parts (exact product for
+//! `|n| < 2²⁰`), `cos x = (−1)ⁿ (1 − 2 sin²(r/2))` with the minimax
+//! polynomial for `sin` on `[−π/4, π/4]` (the Cephes coefficients), and the
+//! sign from the parity of `n` without a branch, so that loops vectorize. The absolute error is below 4e-16 for `|x| ≤ 10⁵`
+//! (tested against `f64::cos`); larger or non-finite arguments go to
+//! `f64::cos`. No crate on the allowed list provides a portable vectorizable
+//! cosine.
+//!
 //! # References
+//! - Moshier, *Methods and Programs for Mathematical Functions* (1989), the
+//!   Cephes library (`sin.c`: the polynomial coefficients); Cody & Waite,
+//!   *Software Manual for the Elementary Functions* (1980) (the split-constant
+//!   argument reduction).
 //! - Mächler (2012), "Accurately computing log(1 − exp(−|a|))", CRAN `Rmpfr`
 //!   vignette (the `log1p(exp(·))` forms).
 //!
@@ -37,6 +55,53 @@ pub(crate) fn sigmoid(u: f64) -> f64 {
 #[inline]
 pub(crate) fn softplus(u: f64) -> f64 {
     u.max(0.0) + (-u.abs()).exp().ln_1p()
+}
+
+/// `π` in two parts: the leading 33 bits and the rest.
+const PI_HI: f64 = 3.141_592_653_468_251_228_3;
+const PI_LO: f64 = 1.215_420_101_301_238_4e-10;
+/// `1.5 · 2⁵²`: adding and subtracting it rounds to the nearest integer.
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+/// Largest `|x|` reduced by the two-part constant.
+pub(crate) const COS_REDUCTION_LIMIT: f64 = 1e5;
+
+/// `cos x` for the random Fourier features (see the module docs): a
+/// deterministic polynomial scheme for `|x| ≤ 10⁵`, `f64::cos` beyond.
+#[inline]
+pub(crate) fn cos(x: f64) -> f64 {
+    if x.abs() <= COS_REDUCTION_LIMIT {
+        cos_reduced(x)
+    } else {
+        x.cos()
+    }
+}
+
+/// The polynomial part of [`cos`], valid for `|x| ≤ 10⁵`; branch-free, so a
+/// loop over it vectorizes. `n = round(x/π)`, `r = x − nπ ∈ [−π/2, π/2]`,
+/// `cos x = (−1)ⁿ cos r = (−1)ⁿ (1 − 2 sin²(r/2))` with `|r/2| ≤ π/4`.
+#[inline(always)]
+pub(crate) fn cos_reduced(x: f64) -> f64 {
+    let n = (x * std::f64::consts::FRAC_1_PI + ROUNDER) - ROUNDER;
+    let half = 0.5 * ((x - n * PI_HI) - n * PI_LO);
+    let z = half * half;
+    let sin_half = half
+        + half
+            * z
+            * (-1.666_666_666_666_663_073e-1
+                + z * (8.333_333_333_322_118_589e-3
+                    + z * (-1.984_126_982_958_953_860e-4
+                        + z * (2.755_731_362_138_572_452e-6
+                            + z * (-2.505_074_776_285_780_729e-8
+                                + z * 1.589_623_015_765_465_681e-10)))));
+    let cos_r = 1.0 - 2.0 * sin_half * sin_half;
+    // n is even exactly when n/2 is an integer (n/2 rounds to itself).
+    let n_half = 0.5 * n;
+    let even = (n_half + ROUNDER) - ROUNDER == n_half;
+    if even {
+        cos_r
+    } else {
+        -cos_r
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +138,35 @@ mod tests {
         for u in [0.1, 1.0, 7.5, 33.0] {
             assert!((softplus(u) - softplus(-u) - u).abs() < 1e-14 * (1.0 + u));
         }
+    }
+
+    #[test]
+    fn cosine_matches_the_c_library() {
+        let mut worst: f64 = 0.0;
+        let mut check = |x: f64| {
+            let error = (cos(x) - x.cos()).abs();
+            worst = worst.max(error);
+        };
+        for i in -200_000..=200_000 {
+            check(i as f64 * 0.5 + 0.123_456_789);
+        }
+        for k in -1000..=1000 {
+            let x = k as f64 * std::f64::consts::FRAC_PI_2;
+            check(x);
+            check(x + 1e-9);
+            check(x - 1e-9);
+        }
+        for x in [0.0, -0.0, 1e-300, 1.0, -1.0, 99_999.9, -99_999.9] {
+            check(x);
+        }
+        assert!(worst < 4e-16, "largest error {worst:e}");
+        // π's leading part has 33 significant bits: n·PI_HI is exact.
+        assert_eq!(PI_HI.to_bits() & ((1 << 20) - 1), 0);
+        assert!((PI_HI + PI_LO - std::f64::consts::PI).abs() <= f64::EPSILON);
+        // Beyond the reduction range and for non-finite input: the C library.
+        for x in [1e5 + 1.0, -3e7, 1e300] {
+            assert_eq!(cos(x), x.cos());
+        }
+        assert!(cos(f64::NAN).is_nan() && cos(f64::INFINITY).is_nan());
     }
 }
