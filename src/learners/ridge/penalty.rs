@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -257,19 +257,22 @@ pub(crate) fn select_penalty(
     })
 }
 
+/// Rows of `m` per block of the leave-one-out scan.
+const LOO_BLOCK_ROWS: usize = 4096;
+
 /// Picks λ on the grid minimizing the weighted leave-one-out error
 /// `CV(λ) = (1/S) Σ_i w_i (e_i / (1 − h_ii))²` (ties to the larger λ).
 ///
 /// In eigen-coordinates the fit on the `√w`-scaled rows is
 /// `f̃_i = Σ_j m_ij c_j / (e_j + μ)` and the leverage
 /// `h_ii = w_i/S + Σ_j m_ij² / (e_j + μ)`, where `m` is `W^{1/2} Φ V` (primal)
-/// or `U diag(√e)` (dual) and `w_i` the weight of `m`'s row `i` (zero-weight
+/// or `U diag(√e)` (dual), produced block by block by `m(rows)`, and `w_i` the weight of `m`'s row `i` (zero-weight
 /// rows contribute nothing); the scaled residual is `r̃_i = ỹ_i − f̃_i` and
 /// `w_i (e_i/(1 − h_ii))² = (r̃_i/(1 − h_ii))²`. This is the exact
 /// leave-one-out shortcut of weighted least squares with the standardization
 /// held fixed; it costs `O(n₊ r)` per grid point. Returns the choice with its df and LOO score.
 pub(crate) fn select_penalty_loo(
-    m: ArrayView2<f64>,
+    m: impl Fn(std::ops::Range<usize>) -> Array2<f64>,
     eigenvalues: &Array1<f64>,
     coords: &Array1<f64>,
     scaled_target: ArrayView1<f64>,
@@ -288,26 +291,32 @@ pub(crate) fn select_penalty_loo(
             0.0
         }
     });
-    let weighted = &m * &coords.view().insert_axis(Axis(0));
-    let fitted = linalg::matmul(weighted.view(), inverse.view());
-    let squares = m.mapv(|v| v * v);
-    let leverage = linalg::matmul(squares.view(), inverse.view());
-    // Scores of every grid point in one pass over the rows (row-major
-    // products: each row's grid values are contiguous); each score still
+    // Scores of every grid point, LOO_BLOCK_ROWS rows of m at a time (memory
+    // O(block · (r + grid)) instead of O(n · (r + grid))); each score still
     // sums its rows in order.
     let points = lambdas.len();
     let mut scores = vec![0.0; points];
     let mut valid = vec![true; points];
-    for (i, (&target, &w)) in scaled_target.iter().zip(row_weights).enumerate() {
-        let base = w / problem.total;
-        let (fitted_row, leverage_row) = (fitted.row(i), leverage.row(i));
-        for g in 0..points {
-            let h = base + leverage_row[g];
-            if h >= 1.0 - 1e-12 {
-                valid[g] = false;
+    let rows = scaled_target.len();
+    for start in (0..rows).step_by(LOO_BLOCK_ROWS) {
+        let end = (start + LOO_BLOCK_ROWS).min(rows);
+        let block = m(start..end);
+        let weighted = &block * &coords.view().insert_axis(Axis(0));
+        let fitted = linalg::matmul(weighted.view(), inverse.view());
+        let squares = block.mapv(|v| v * v);
+        let leverage = linalg::matmul(squares.view(), inverse.view());
+        for (k, i) in (start..end).enumerate() {
+            let base = row_weights[i] / problem.total;
+            let target = scaled_target[i];
+            let (fitted_row, leverage_row) = (fitted.row(k), leverage.row(k));
+            for g in 0..points {
+                let h = base + leverage_row[g];
+                if h >= 1.0 - 1e-12 {
+                    valid[g] = false;
+                }
+                let r = (target - fitted_row[g]) / (1.0 - h);
+                scores[g] += r * r;
             }
-            let r = (target - fitted_row[g]) / (1.0 - h);
-            scores[g] += r * r;
         }
     }
     let mut best: Option<(f64, f64, f64)> = None;

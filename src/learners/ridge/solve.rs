@@ -88,16 +88,11 @@ pub(crate) fn solve_primal(
             let eigen = linalg::symmetric_eigen(gram.view())?;
             let values = eigen.values.mapv(|e| e.max(0.0));
             let coords = linalg::matvec(eigen.vectors.t(), cross);
-            let m = linalg::matmul(design, eigen.vectors.view());
-            let choice = select_penalty_loo(
-                m.view(),
-                &values,
-                &coords,
-                target,
-                row_weights,
-                grid,
-                problem,
-            )?;
+            let m = |rows: std::ops::Range<usize>| {
+                linalg::matmul(design.slice(ndarray::s![rows, ..]), eigen.vectors.view())
+            };
+            let choice =
+                select_penalty_loo(m, &values, &coords, target, row_weights, grid, problem)?;
             let mu = choice.penalty * problem.total;
             let beta = spectral_solution(&eigen.vectors, &values, &coords, mu);
             Ok((beta, choice))
@@ -169,7 +164,7 @@ pub(crate) fn solve_dual(
             }
             let positive_weights = Array1::from(problem.positive_weights.clone());
             let choice = select_penalty_loo(
-                m.view(),
+                |rows| m.slice(ndarray::s![rows, ..]).to_owned(),
                 &values,
                 &coords,
                 target,
@@ -264,19 +259,14 @@ pub(crate) fn solve_svd(
     };
     let choice = match penalty {
         Penalty::Loo => {
-            let mut m = svd.u.clone();
-            for mut row in m.rows_mut() {
-                row *= &sigma;
-            }
-            select_penalty_loo(
-                m.view(),
-                &values,
-                &coords,
-                target,
-                row_weights,
-                grid,
-                problem,
-            )?
+            let m = |rows: std::ops::Range<usize>| {
+                let mut block = svd.u.slice(ndarray::s![rows, ..]).to_owned();
+                for mut row in block.rows_mut() {
+                    row *= &sigma;
+                }
+                block
+            };
+            select_penalty_loo(m, &values, &coords, target, row_weights, grid, problem)?
         }
         Penalty::Gcv => select_penalty(&values, grid, problem, rss)?,
         Penalty::Fixed(lambda) => {
