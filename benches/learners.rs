@@ -32,7 +32,7 @@ fn data(rows: usize, cols: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
 }
 
 fn ridge(c: &mut Criterion) {
-    let mut group = c.benchmark_group(format!("ridge_linear_gcv/{}", meta_router::linalg::BACKEND));
+    let mut group = c.benchmark_group(format!("ridge_linear_loo/{}", meta_router::linalg::BACKEND));
     group.sample_size(10);
     for &cols in &[50usize, 256] {
         for &rows in &[1_000usize, 10_000, 100_000] {
@@ -96,6 +96,61 @@ fn ridge_solvers(c: &mut Criterion) {
     group.finish();
 }
 
+/// The kernels of one ridge fit at the paper's size (N = 4500, d = 50, a
+/// 41-point penalty grid), with throughput in floating-point operations per
+/// second (criterion's "elements" are flops here), next to a large square
+/// matrix product: the backend's practical peak on one core.
+///
+/// Flop counts: `2mnk` for a product of `m × k` by `k × n`; `N d (d + 1)`
+/// for the Gram matrix (its lower triangle); `9 d³` for the symmetric
+/// eigendecomposition with vectors (the usual nominal count: tridiagonal
+/// reduction `4d³/3`, back-transformation and QR iterations about `8d³`).
+/// The leave-one-out scan over the grid is the products `M = A V`
+/// (`N × d × d`) and `[M diag(c) | M ∘ M] · D` (`2 × N × d × G`).
+fn linalg_kernels(c: &mut Criterion) {
+    use meta_router::linalg;
+    let mut group = c.benchmark_group(format!("linalg/{}", linalg::BACKEND));
+    group.sample_size(20);
+    let (n, d, g) = (4500usize, 50usize, 41usize);
+    let (x, _) = data(n, d, 5);
+    let (square, _) = data(1024, 1024, 6);
+    let (basis, _) = data(d, d, 7);
+    let (grid, _) = data(d, g, 8);
+    let gram = linalg::weighted_gram(x.view(), None);
+    let flops = |v: usize| Throughput::Elements(v as u64);
+    group.throughput(flops(2 * 1024 * 1024 * 1024));
+    group.bench_function("matmul_1024x1024x1024 (peak)", |b| {
+        b.iter(|| black_box(linalg::matmul(square.view(), square.view())))
+    });
+    group.throughput(flops(n * d * (d + 1)));
+    group.bench_function("gram_n4500_d50", |b| {
+        b.iter(|| black_box(linalg::weighted_gram(x.view(), None)))
+    });
+    group.throughput(flops(9 * d * d * d));
+    group.bench_function("symmetric_eigen_d50", |b| {
+        b.iter(|| black_box(linalg::symmetric_eigen(gram.view()).unwrap()))
+    });
+    group.throughput(flops(2 * n * d * d));
+    group.bench_function("rotate_n4500_d50 (M = A V)", |b| {
+        b.iter(|| black_box(linalg::matmul(x.view(), basis.view())))
+    });
+    group.throughput(flops(2 * n * d * g));
+    group.bench_function("grid_n4500_d50_g41 (one of two)", |b| {
+        b.iter(|| black_box(linalg::matmul(x.view(), grid.view())))
+    });
+    // The whole fit: standardization, Gram, eigendecomposition, the LOO scan
+    // and the solution (2 N d² + N d(d + 1) + 4 N d G + 9 d³ flops, rounded).
+    let (xf, yf) = data(n, d, 9);
+    let params = RidgeParams::default();
+    group.throughput(flops(
+        2 * n * d * d + n * d * (d + 1) + 4 * n * d * g + 9 * d * d * d,
+    ));
+    group.bench_function("ridge_loo_fit_n4500_d50", |b| {
+        b.iter(|| black_box(params.fit(xf.view(), yf.view(), None, 0).unwrap()))
+    });
+    group.finish();
+}
+
 fn logistic(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("logistic/{}", meta_router::linalg::BACKEND));
     group.sample_size(10);
@@ -126,6 +181,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = ridge, ridge_solvers, kernel_ridge, logistic
+    targets = linalg_kernels, ridge, ridge_solvers, kernel_ridge, logistic
 }
 criterion_main!(benches);

@@ -19,6 +19,11 @@ psi and Delta). Three comparisons:
    sample_weight and grows unweighted trees, which doubled the R-learner's
    MSE of Delta-hat in our runs).
    `all-gold` is skipped: the export has GS labels on the n_gold GS rows only.
+   With --outcome-oob both sides use meta-router's `outcome_oob = true`
+   (docs/method.md 2.2): each outcome model is ONE forest on all of its rows
+   (R: mu on all rows; DR: mu1 on GS rows, mu0 on PB rows), its out-of-bag
+   predictions (RandomForestRegressor(oob_score=True).oob_prediction_) for
+   those rows and its predictions for the others; no fold fits.
 2. EconML NonParamDML (R-learner) and DRLearner on the pooled rows with the
    same forests: they estimate the bias Delta(s) only, not the router. The
    propensity is DummyClassifier(strategy="prior") (the GS share of the
@@ -84,6 +89,10 @@ def parse_args():
                    help="diagnostic: give scikit-learn and EconML (parts 1-2) the features "
                         "pre-binned to 256 quantile bins of the pooled rows, mimicking "
                         "meta-router's histogram splits (meta-router bins per fit)")
+    p.add_argument("--outcome-oob", action="store_true",
+                   help="R- and DR-learner outcome models from one forest's out-of-bag "
+                        "predictions instead of fold fits (meta-router `outcome_oob = true`; "
+                        "the scikit-learn re-implementation does the same; EconML unchanged)")
     p.add_argument("--skip-econml", action="store_true")
     p.add_argument("--skip-forest", action="store_true", help="skip the forest-alone part")
     return p.parse_args()
@@ -189,19 +198,21 @@ def r2(y, pred):
 
 # ---------------------------------------------------------------- meta-router
 
-def mr_config(method, threads):
+def mr_config(method, threads, outcome_oob=False):
     extra = f", threads = {threads}" if threads != 1 else ""
     lines = [f'method = "{method}"',
              f'learner = {{ type = "forest", preset = "paper"{extra} }}']
     if method in ("r-learner", "dr-learner"):
         lines.append(f'bias_learner = {{ type = "forest", preset = "paper-bias-stage"{extra} }}')
+        if outcome_oob:
+            lines.append("outcome_oob = true")
     return "\n".join(lines) + "\n"
 
 
 def run_meta_router(args, data_dir, work, method, seed, data):
     config = os.path.join(work, f"{method}.toml")
     with open(config, "w") as f:
-        f.write(mr_config(method, args.threads))
+        f.write(mr_config(method, args.threads, args.outcome_oob))
     model = os.path.join(work, f"{method}.json")
     cmd = [args.bin, "fit", "--gold", os.path.join(data_dir, "gold.csv"),
            "--pref", os.path.join(data_dir, "pref.csv"), "--config", config,
@@ -300,6 +311,27 @@ def bias_forest(seed, min_weight_fraction_leaf=0.0):
                        min_weight_fraction_leaf, seed)
 
 
+def oob_outcome(x, o, rows, seed, threads):
+    """meta-router's `outcome_oob = true` (src/meta/nuisances.rs): one forest fit on
+    the rows `rows` (a boolean mask); each of them gets its out-of-bag prediction,
+    every other row the full forest's prediction. A training row that no tree left
+    out (all bootstraps drew it) falls back to the full prediction, as meta-router
+    does (scikit-learn would give it 0)."""
+    model = forest(PAPER, seed, threads, oob_score=True).fit(x[rows], o[rows])
+    fitted = model.oob_prediction_.copy()
+    in_bag = np.zeros(len(fitted), dtype=int)
+    for sample in model.estimators_samples_:
+        in_bag[np.unique(sample)] += 1
+    never = in_bag == len(model.estimators_)
+    if never.any():
+        fitted[never] = model.predict(x[rows][never])
+    out = np.empty(len(o))
+    out[rows] = fitted
+    if (~rows).any():
+        out[~rows] = model.predict(x[~rows])
+    return out
+
+
 def stratified_folds(n, m, k, rng):
     """docs/method.md 2.1: permute GS rows, then PB rows; deal round-robin."""
     assignment = np.empty(n + m, dtype=int)
@@ -331,7 +363,12 @@ def sk_fit(method, data, seed, args):
     p = np.clip(np.full(len(o), data["kappa"]), 1e-3, 1 - 1e-3)  # constant propensity, clip 1e-3
     gold = t == 1.0
     with Clock() as c:
-        if method == "r-learner":
+        if args.outcome_oob and method == "r-learner":
+            mu = oob_outcome(x, o, np.ones(len(o), dtype=bool), next(seeds), th)
+        elif args.outcome_oob:
+            mu1 = oob_outcome(x, o, gold, next(seeds), th)
+            mu0 = oob_outcome(x, o, ~gold, next(seeds), th)
+        elif method == "r-learner":
             mu = np.zeros(len(o))
             for k in range(args.folds):
                 train, test = folds != k, folds == k
@@ -477,6 +514,10 @@ def main(args):
         f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     if args.bin_features:
         say("--bin-features: scikit-learn and EconML see features pre-binned to 256 quantile bins")
+    say("outcome models of the R- and DR-learner (meta-router and scikit-learn): "
+        + ("out of bag (--outcome-oob: outcome_oob = true, one forest per model)" if args.outcome_oob
+           else f"{args.folds}-fold cross-fitting")
+        + ("" if args.skip_econml else "; EconML always cross-fits"))
     say("all-gold: skipped (needs GS labels on every training row; the export has them on the "
         "GS rows only)")
 

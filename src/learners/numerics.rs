@@ -58,8 +58,8 @@ pub(crate) fn softplus(u: f64) -> f64 {
 }
 
 /// `π` in two parts: the leading 33 bits and the rest.
-const PI_HI: f64 = 3.141_592_653_468_251_228_3;
-const PI_LO: f64 = 1.215_420_101_301_238_4e-10;
+const PI_HI: f64 = 3.1415926534682512;
+const PI_LO: f64 = 1.2154201013012384e-10;
 /// `1.5 · 2⁵²`: adding and subtracting it rounds to the nearest integer.
 const ROUNDER: f64 = 6_755_399_441_055_744.0;
 /// Largest `|x|` reduced by the two-part constant.
@@ -87,12 +87,11 @@ pub(crate) fn cos_reduced(x: f64) -> f64 {
     let sin_half = half
         + half
             * z
-            * (-1.666_666_666_666_663_073e-1
-                + z * (8.333_333_333_322_118_589e-3
-                    + z * (-1.984_126_982_958_953_860e-4
-                        + z * (2.755_731_362_138_572_452e-6
-                            + z * (-2.505_074_776_285_780_729e-8
-                                + z * 1.589_623_015_765_465_681e-10)))));
+            * (-0.1666666666666663
+                + z * (0.008333333333322118
+                    + z * (-0.0001984126982958954
+                        + z * (2.7557313621385722e-06
+                            + z * (-2.5050747762857807e-08 + z * 1.5896230157654656e-10)))));
     let cos_r = 1.0 - 2.0 * sin_half * sin_half;
     // n is even exactly when n/2 is an integer (n/2 rounds to itself).
     let n_half = 0.5 * n;

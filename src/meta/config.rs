@@ -122,6 +122,7 @@ pub enum BiasLeaf {
 /// | `assemble` | `refit` | refit or plug-in | [`Assemble`] |
 /// | `correction` | `auto` | leave-own-row-out PB corrections | [`Correction`] |
 /// | `cross_fit` | `true` | nuisances out of fold (`false`: fit and predicted on all rows, the authors' script) | |
+/// | `outcome_oob` | `false` | outcome models `μ̂`, `μ̂₁`, `μ̂₀` from one bagged forest's out-of-bag predictions instead of K fold fits (forest outcome learner with bootstrap only) | |
 /// | `dr_outcome` | `separate` | DR outcome models | [`DrOutcome`] |
 /// | `delta_clip` | none | clip `Δ̂` to `[−a, a]` (the authors' script: 1.2) | > 0 |
 /// | `bias_leaf` | `weight-aware` | leaf rule of tree bias learners in the R-learner | [`BiasLeaf`] |
@@ -186,6 +187,9 @@ pub struct MetaRouterConfig {
     pub correction: Correction,
     /// Nuisances out of fold (default) or in sample.
     pub cross_fit: bool,
+    /// Outcome nuisances from the out-of-bag predictions of one forest fit
+    /// instead of one fit per fold (`docs/method.md` §2.3).
+    pub outcome_oob: bool,
     /// DR outcome models: separate or joint.
     pub dr_outcome: DrOutcome,
     /// Clip `Δ̂` to `[−a, a]` (none by default).
@@ -252,6 +256,7 @@ impl MetaRouterConfig {
             assemble: Assemble::Refit,
             correction: Correction::Auto,
             cross_fit: true,
+            outcome_oob: false,
             dr_outcome: DrOutcome::Separate,
             delta_clip: None,
             bias_leaf: BiasLeaf::WeightAware,
@@ -379,6 +384,25 @@ impl MetaRouterConfig {
                     bound,
                     "the clipping bound of Δ̂ must be finite and > 0",
                 ));
+            }
+        }
+        if self.outcome_oob {
+            let bagged = matches!(self.outcome(), LearnerConfig::Forest(f) if f.bootstrap);
+            let why = if !self.method.is_meta() {
+                Some("only the R- and DR-learners have outcome nuisances")
+            } else if !bagged {
+                Some("out-of-bag outcome predictions need a forest outcome learner with bootstrap = true")
+            } else if !self.cross_fit {
+                Some("cross_fit = false fits the nuisances in sample; out-of-bag predictions are its opposite: set one of the two")
+            } else if self.method == Method::DrLearner && self.dr_outcome == DrOutcome::Joint {
+                Some("dr_outcome = \"joint\" predicts both arms of every row; out-of-bag predictions exist only for the observed arm: use dr_outcome = \"separate\"")
+            } else if self.nuisances == Nuisances::Oracle {
+                Some("the oracle nuisances fit no outcome model")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Error::param("outcome_oob", true, why));
             }
         }
         for (_, learner) in self.learner_roles() {

@@ -21,7 +21,7 @@ use ndarray::{concatenate, Array1, ArrayView1, ArrayView2, Axis};
 
 use super::config::{DrOutcome, MetaRouterConfig};
 use super::diagnostics::{Diagnostics, Role};
-use super::nuisances::{nuisance_splits, out_of_fold, scatter, Pooled};
+use super::nuisances::{nuisance_splits, out_of_fold, scatter, OutcomeFit, Pooled};
 use super::pseudo;
 use super::BiasTargets;
 use crate::error::Result;
@@ -43,7 +43,7 @@ pub(crate) fn targets(
             learner,
             pooled,
             assignment,
-            config.cross_fit,
+            OutcomeFit::of(config),
             |k| (k < n_gold) == gold,
             role,
             learner_seed,

@@ -15,8 +15,8 @@ use ndarray::{Array1, Array2, Axis};
 use super::config::{MetaRouterConfig, PropensityMode};
 use super::diagnostics::{Diagnostics, Role};
 use crate::data::TrainingData;
-use crate::error::Result;
-use crate::learners::Learner;
+use crate::error::{Error, Result};
+use crate::learners::{Learner, Predict};
 
 /// The pooled rows of a meta-learner fit: GS rows first, GS labels scaled by `c`.
 #[derive(Debug, Clone)]
@@ -100,21 +100,56 @@ pub(crate) fn nuisance_splits(
     }
 }
 
-/// Out-of-fold predictions of `learner` fit on `(s, o)`: for every fold, the
-/// model is trained on the rows outside it that `train_on` accepts and
-/// predicts every row inside it ([`nuisance_splits`]; in sample when
-/// `cross_fit` is off). Records the per-fold diagnostics under `role`.
+/// How the outcome nuisances are predicted out of sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutcomeFit {
+    /// One fit per fold ([`nuisance_splits`]; in sample when `cross_fit` is off).
+    Folds {
+        /// Whether to cross-fit.
+        cross_fit: bool,
+    },
+    /// One fit on every accepted row; its out-of-bag predictions for those
+    /// rows, its predictions for the others (`outcome_oob`).
+    OutOfBag,
+}
+
+impl OutcomeFit {
+    /// The mode a configuration asks for.
+    pub(crate) fn of(config: &MetaRouterConfig) -> Self {
+        if config.outcome_oob {
+            OutcomeFit::OutOfBag
+        } else {
+            OutcomeFit::Folds {
+                cross_fit: config.cross_fit,
+            }
+        }
+    }
+}
+
+/// Out-of-sample predictions of `learner` fit on `(s, o)`. With
+/// [`OutcomeFit::Folds`], for every fold the model is trained on the rows
+/// outside it that `train_on` accepts and predicts every row inside it. With
+/// [`OutcomeFit::OutOfBag`], one model is trained on every accepted row and
+/// each of those rows gets the mean of the trees whose bootstrap sample
+/// missed it; the other rows (never in the training set) get the model's
+/// prediction. Records the per-fit diagnostics under `role`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn out_of_fold(
     learner: &dyn Learner,
     pooled: &Pooled,
     assignment: &[usize],
-    cross_fit: bool,
+    fit: OutcomeFit,
     train_on: impl Fn(usize) -> bool,
     role: Role,
     learner_seed: u64,
     diagnostics: &mut Diagnostics,
 ) -> Result<Array1<f64>> {
+    let cross_fit = match fit {
+        OutcomeFit::Folds { cross_fit } => cross_fit,
+        OutcomeFit::OutOfBag => {
+            return out_of_bag(learner, pooled, train_on, role, learner_seed, diagnostics)
+        }
+    };
     let mut predicted = Array1::zeros(pooled.len());
     let mut per_fold = Vec::new();
     for (fold, train, test) in nuisance_splits(assignment, cross_fit) {
@@ -134,6 +169,40 @@ pub(crate) fn out_of_fold(
         per_fold.push(model.diagnostics());
     }
     diagnostics.record_folds(role, &per_fold);
+    Ok(predicted)
+}
+
+/// [`out_of_fold`] with [`OutcomeFit::OutOfBag`].
+fn out_of_bag(
+    learner: &dyn Learner,
+    pooled: &Pooled,
+    train_on: impl Fn(usize) -> bool,
+    role: Role,
+    learner_seed: u64,
+    diagnostics: &mut Diagnostics,
+) -> Result<Array1<f64>> {
+    let (train, others): (Vec<usize>, Vec<usize>) = (0..pooled.len()).partition(|&k| train_on(k));
+    let weights = pooled.weights_of(&train);
+    let model = learner.fit(
+        crate::linalg::select_rows(pooled.x.view(), &train).view(),
+        pooled.outcome.select(Axis(0), &train).view(),
+        weights.as_ref().map(|w| w.view()),
+        role.seed(learner_seed, 0),
+    )?;
+    let oob = model.out_of_bag().ok_or_else(|| Error::Unsupported {
+        learner: learner.name().into(),
+        what: "out-of-bag predictions (outcome_oob needs a bagged forest)".into(),
+    })?;
+    let mut predicted = Array1::zeros(pooled.len());
+    scatter(&mut predicted, &train, oob);
+    if !others.is_empty() {
+        scatter(
+            &mut predicted,
+            &others,
+            model.predict(crate::linalg::select_rows(pooled.x.view(), &others).view()),
+        );
+    }
+    diagnostics.record_folds(role, &[model.diagnostics()]);
     Ok(predicted)
 }
 
@@ -207,4 +276,136 @@ pub(crate) fn clip_and_trim(
     let clipped = raw.mapv(|p| p.clamp(clip, 1.0 - clip));
     diagnostics.clipped = raw.iter().zip(&clipped).filter(|(a, b)| a != b).count();
     Propensity { clipped, kept }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::learners::{ForestParams, LearnerConfig};
+    use ndarray::Array2;
+
+    fn pooled(n_gold: usize, n: usize) -> Pooled {
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 7 + j * 13) % 29) as f64 / 29.0);
+        let outcome = Array1::from_shape_fn(n, |i| x[[i, 0]] + 0.3 * ((i * 5) % 11) as f64);
+        let treatment = Array1::from_shape_fn(n, |i| if i < n_gold { 1.0 } else { 0.0 });
+        Pooled {
+            x,
+            treatment,
+            outcome,
+            n_gold,
+            weights: None,
+        }
+    }
+
+    #[test]
+    fn out_of_bag_outcomes_are_the_forest_oob_on_its_rows_and_predictions_elsewhere() {
+        let pooled = pooled(40, 200);
+        let forest = ForestParams {
+            trees: 25,
+            ..ForestParams::paper()
+        };
+        let learner = LearnerConfig::Forest(forest.clone());
+        let assignment: Vec<usize> = (0..200).map(|k| k % 5).collect();
+        let mut diagnostics = Diagnostics::default();
+        let gold_arm = |k: usize| k < 40;
+        let predicted = out_of_fold(
+            learner.learner(),
+            &pooled,
+            &assignment,
+            OutcomeFit::OutOfBag,
+            gold_arm,
+            Role::OutcomeGold,
+            9,
+            &mut diagnostics,
+        )
+        .unwrap();
+        // The same fit by hand.
+        let rows: Vec<usize> = (0..40).collect();
+        let others: Vec<usize> = (40..200).collect();
+        let model = forest
+            .fit_forest(
+                crate::linalg::select_rows(pooled.x.view(), &rows).view(),
+                pooled.outcome.select(Axis(0), &rows).view(),
+                None,
+                Role::OutcomeGold.seed(9, 0),
+            )
+            .unwrap();
+        let oob = model.oob_predictions().unwrap();
+        let rest = model.predict(crate::linalg::select_rows(pooled.x.view(), &others).view());
+        for (k, &row) in rows.iter().enumerate() {
+            assert_eq!(predicted[row], oob[k]);
+        }
+        for (k, &row) in others.iter().enumerate() {
+            assert_eq!(predicted[row], rest[k]);
+        }
+        // Out of bag is not in sample: a deep forest nearly interpolates its
+        // own rows, its out-of-bag predictions do not.
+        let in_sample = model.predict(crate::linalg::select_rows(pooled.x.view(), &rows).view());
+        let gap: f64 = rows
+            .iter()
+            .enumerate()
+            .map(|(k, &row)| (predicted[row] - in_sample[k]).abs())
+            .sum();
+        assert!(
+            gap > 1.0,
+            "out-of-bag predictions equal in-sample ones: {gap}"
+        );
+    }
+
+    #[test]
+    fn outcome_oob_is_refused_where_it_cannot_hold() {
+        use crate::meta::{DrOutcome, MetaRouterConfig, Method};
+        let forest = LearnerConfig::Forest(ForestParams::paper());
+        let ok = MetaRouterConfig {
+            outcome_oob: true,
+            ..MetaRouterConfig::new(Method::RLearner).with_learner(forest.clone())
+        };
+        ok.validate().unwrap();
+        let refused = |config: MetaRouterConfig, needle: &str| {
+            let message = config.validate().unwrap_err().to_string();
+            assert!(
+                message.contains("outcome_oob") && message.contains(needle),
+                "{message}"
+            );
+        };
+        refused(
+            MetaRouterConfig {
+                outcome_oob: true,
+                ..MetaRouterConfig::new(Method::RLearner)
+            },
+            "bootstrap",
+        );
+        refused(
+            MetaRouterConfig {
+                learner: LearnerConfig::Forest(ForestParams {
+                    bootstrap: false,
+                    ..ForestParams::paper()
+                }),
+                ..ok.clone()
+            },
+            "bootstrap",
+        );
+        refused(
+            MetaRouterConfig {
+                cross_fit: false,
+                ..ok.clone()
+            },
+            "cross_fit",
+        );
+        refused(
+            MetaRouterConfig {
+                method: Method::DrLearner,
+                dr_outcome: DrOutcome::Joint,
+                ..ok.clone()
+            },
+            "separate",
+        );
+        refused(
+            MetaRouterConfig {
+                method: Method::Pooled,
+                ..ok
+            },
+            "R- and DR-learners",
+        );
+    }
 }

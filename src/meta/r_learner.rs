@@ -15,7 +15,7 @@ use ndarray::{Array1, ArrayView1};
 
 use super::config::MetaRouterConfig;
 use super::diagnostics::{Diagnostics, Role};
-use super::nuisances::{out_of_fold, Pooled};
+use super::nuisances::{out_of_fold, OutcomeFit, Pooled};
 use super::pseudo;
 use super::BiasTargets;
 use crate::error::Result;
@@ -33,7 +33,7 @@ pub(crate) fn targets(
         config.outcome().learner(),
         pooled,
         assignment,
-        config.cross_fit,
+        OutcomeFit::of(config),
         |_| true,
         Role::Outcome,
         learner_seed,

@@ -250,6 +250,7 @@ fn inference_of(
         || router.scale() != 1.0
         || data.is_weighted()
         || !config.cross_fit
+        || config.outcome_oob
     {
         return Ok(None);
     }
