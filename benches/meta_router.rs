@@ -1,5 +1,6 @@
 //! Meta-Router fits at the paper's HealthBench size: N = 4500 training rows
-//! (n_gold = 100 GS + 4400 PB), d = 50, ridge learners (GCV), 5 folds.
+//! (n_gold = 100 GS + 4400 PB), d = 50, ridge learners (leave-one-out
+//! penalty, the default), 5 folds.
 //!
 //! `cargo bench --bench meta_router` (add `--features openblas` for the
 //! OpenBLAS backend).

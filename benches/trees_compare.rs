@@ -85,13 +85,20 @@ fn show(label: &str, times: &[f64], cpu: &[f64], scores: &[f64]) {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    // Thread CPU time means nothing for a multi-threaded fit: not printed then.
+    let cpu_text = if cpu.is_empty() {
+        "thread CPU not measured (several threads)".to_string()
+    } else {
+        format!(
+            "thread CPU median {:.3} s (all: {})",
+            median(cpu.to_vec()),
+            list(cpu, 3)
+        )
+    };
     println!(
-        "{label}: fit wall median {:.3} s (all: {}); thread CPU median {:.3} s (all: {}); \
-         test R2 median {:.4} (all: {})",
+        "{label}: fit wall median {:.3} s (all: {}); {cpu_text}; test R2 median {:.4} (all: {})",
         median(times.to_vec()),
         list(times, 3),
-        median(cpu.to_vec()),
-        list(cpu, 3),
         median(scores.to_vec()),
         list(scores, 4)
     );

@@ -24,7 +24,8 @@
 //! slightly slower) and is not needed.
 
 /// Mmap threshold set by [`tune_malloc`]: 32 MiB, glibc's largest allowed
-/// value on 64-bit targets.
+/// value on 64-bit targets (on 32-bit ones glibc refuses it and keeps its
+/// default; [`tune_malloc`] then returns `false`).
 pub const MMAP_THRESHOLD: i32 = 32 << 20;
 
 /// Trim threshold set by [`tune_malloc`]: 1 GiB.
@@ -36,8 +37,10 @@ pub const TRIM_THRESHOLD: i32 = 1 << 30;
 pub fn tune_malloc() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // SAFETY: `mallopt` only changes allocator parameters; it is safe to
-        // call at any time and with any values (invalid ones return 0).
+        // SAFETY: `mallopt` only changes allocator parameters (invalid values
+        // return 0). It writes glibc globals that `malloc` reads without a
+        // lock, hence the documented contract: call it before other threads
+        // start (the binary and the benches do so first thing).
         let mmap = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) };
         let trim = unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD) };
         mmap == 1 && trim == 1
@@ -51,7 +54,7 @@ pub fn tune_malloc() -> bool {
 #[cfg(test)]
 mod tests {
     #[test]
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
     fn glibc_accepts_the_settings() {
         // mallopt returns 0 for a value out of range (e.g. an mmap threshold
         // above glibc's maximum): the settings must be accepted.

@@ -168,6 +168,8 @@ pub fn policy_value(
     let mut nuisance_config = config.clone();
     nuisance_config.method = Method::DrLearner;
     nuisance_config.normalize = Normalize::None;
+    // The AIPW scores use cross-fitted nuisances (see `Nuisances::from_router`).
+    nuisance_config.outcome_oob = false;
     let nuisance_router = nuisance_config.fit(
         &evaluation,
         FitSeeds {

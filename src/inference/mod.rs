@@ -284,6 +284,13 @@ impl Nuisances {
                  are unweighted)",
             ));
         }
+        if cf.outcome_oob {
+            return Err(unsupported(
+                "be used for inference with out-of-bag outcome models (outcome_oob = true): the \
+                 intervals' coverage is checked for cross-fitted nuisances only; refit with \
+                 outcome_oob = false",
+            ));
+        }
         let (Some(mean_gold), Some(mean_pref)) = (&cf.mean_gold, &cf.mean_pref) else {
             return Err(unsupported("supply the nuisances μ̂₁, μ̂₀"));
         };

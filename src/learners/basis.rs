@@ -148,15 +148,9 @@ impl Standardizer {
         match x.as_slice_mut() {
             Some(all) if !mean.is_empty() => all.chunks_exact_mut(mean.len()).for_each(apply),
             _ => {
-                for mut row in x.rows_mut() {
-                    match row.as_slice_mut() {
-                        Some(row) => apply(row),
-                        None => {
-                            let mut owned = row.to_vec();
-                            apply(&mut owned);
-                            row.assign(&Array1::from(owned));
-                        }
-                    }
+                // Any other layout: column by column, the same operation per element.
+                for ((mut column, m), r) in x.columns_mut().into_iter().zip(&mean).zip(&inverse) {
+                    column.mapv_inplace(|v| (v - m) * r);
                 }
             }
         }
@@ -210,20 +204,29 @@ pub fn median_heuristic(z: ArrayView2<f64>, weights: ArrayView1<f64>) -> f64 {
     } else {
         positive
     };
-    // ‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b from one Gram matrix (a matrix product
-    // instead of m²/2 scalar difference loops); squared distances within
-    // rounding of zero (≤ 1e-12 (‖a‖² + ‖b‖²)) count as 0, so that identical
-    // rows stay at distance 0.
-    let sample = crate::linalg::select_rows(z, &rows);
-    let gram = crate::linalg::matmul(sample.view(), sample.t());
+    // Each distance sums (p − q)² over the columns in order, exactly as a
+    // row-by-row loop would; the loops run column-wise over all partners of
+    // a row at once (contiguous, so they vectorize) instead of pair by pair.
     let m = rows.len();
-    let mut distances = Vec::with_capacity(m * m.saturating_sub(1) / 2);
-    for a in 0..m {
-        for b in a + 1..m {
-            let norms = gram[[a, a]] + gram[[b, b]];
-            let d2 = norms - 2.0 * gram[[a, b]];
-            distances.push(if d2 > 1e-12 * norms { d2.sqrt() } else { 0.0 });
+    let d = z.ncols();
+    let mut columns = vec![0.0; m * d];
+    for (a, &i) in rows.iter().enumerate() {
+        for (k, &v) in z.row(i).iter().enumerate() {
+            columns[k * m + a] = v;
         }
+    }
+    let mut distances = Vec::with_capacity(m * m.saturating_sub(1) / 2);
+    let mut sums = vec![0.0; m];
+    for a in 0..m {
+        let partners = &mut sums[..m - a - 1];
+        partners.fill(0.0);
+        for column in columns.chunks_exact(m) {
+            let p = column[a];
+            for (sum, &q) in partners.iter_mut().zip(&column[a + 1..]) {
+                *sum += (p - q) * (p - q);
+            }
+        }
+        distances.extend(partners.iter().map(|s| s.sqrt()));
     }
     if distances.is_empty() {
         return 1.0;

@@ -122,7 +122,7 @@ pub enum BiasLeaf {
 /// | `assemble` | `refit` | refit or plug-in | [`Assemble`] |
 /// | `correction` | `auto` | leave-own-row-out PB corrections | [`Correction`] |
 /// | `cross_fit` | `true` | nuisances out of fold (`false`: fit and predicted on all rows, the authors' script) | |
-/// | `outcome_oob` | `false` | outcome models `μ̂`, `μ̂₁`, `μ̂₀` from one bagged forest's out-of-bag predictions instead of K fold fits (forest outcome learner with bootstrap only) | |
+/// | `outcome_oob` | `false` | outcome models `μ̂`, `μ̂₁`, `μ̂₀` from one bagged forest's out-of-bag predictions instead of K fold fits (needs a forest outcome learner with bootstrap, `cross_fit = true` and, for DR, `dr_outcome = "separate"`; no AIPW inference) | |
 /// | `dr_outcome` | `separate` | DR outcome models | [`DrOutcome`] |
 /// | `delta_clip` | none | clip `Δ̂` to `[−a, a]` (the authors' script: 1.2) | > 0 |
 /// | `bias_leaf` | `weight-aware` | leaf rule of tree bias learners in the R-learner | [`BiasLeaf`] |
@@ -188,7 +188,7 @@ pub struct MetaRouterConfig {
     /// Nuisances out of fold (default) or in sample.
     pub cross_fit: bool,
     /// Outcome nuisances from the out-of-bag predictions of one forest fit
-    /// instead of one fit per fold (`docs/method.md` §2.3).
+    /// instead of one fit per fold (`docs/method.md` §2.2).
     pub outcome_oob: bool,
     /// DR outcome models: separate or joint.
     pub dr_outcome: DrOutcome,
@@ -390,14 +390,14 @@ impl MetaRouterConfig {
             let bagged = matches!(self.outcome(), LearnerConfig::Forest(f) if f.bootstrap);
             let why = if !self.method.is_meta() {
                 Some("only the R- and DR-learners have outcome nuisances")
+            } else if self.nuisances == Nuisances::Oracle {
+                Some("the oracle nuisances fit no outcome model")
             } else if !bagged {
                 Some("out-of-bag outcome predictions need a forest outcome learner with bootstrap = true")
             } else if !self.cross_fit {
                 Some("cross_fit = false fits the nuisances in sample; out-of-bag predictions are its opposite: set one of the two")
             } else if self.method == Method::DrLearner && self.dr_outcome == DrOutcome::Joint {
                 Some("dr_outcome = \"joint\" predicts both arms of every row; out-of-bag predictions exist only for the observed arm: use dr_outcome = \"separate\"")
-            } else if self.nuisances == Nuisances::Oracle {
-                Some("the oracle nuisances fit no outcome model")
             } else {
                 None
             };

@@ -119,6 +119,9 @@ pub struct CrossFitted {
     pub kept: Vec<bool>,
     /// The fit's sample weights (`None`: unweighted); `weights` includes them.
     pub sample_weights: Option<Array1<f64>>,
+    /// Whether the outcome models are out-of-bag predictions of one forest
+    /// (`outcome_oob`) rather than fold fits.
+    pub outcome_oob: bool,
 }
 
 /// How a router computes ψ̂: one fitted model, or the plug-in `η̂ + Δ̂`.
@@ -490,6 +493,7 @@ impl MetaRouterConfig {
             weights: targets.weights,
             kept: propensity.kept,
             sample_weights: pooled.weights,
+            outcome_oob: self.outcome_oob,
         };
         Ok(FittedRouter {
             method: self.method,

@@ -193,6 +193,21 @@ fn out_of_bag(
         learner: learner.name().into(),
         what: "out-of-bag predictions (outcome_oob needs a bagged forest)".into(),
     })?;
+    // A row in every tree's bootstrap sample has no out-of-bag prediction;
+    // the forest gives it its in-sample prediction, which an outcome
+    // nuisance must not use.
+    let diagnostics_of_fit = model.diagnostics();
+    if let Some(rows) = diagnostics_of_fit.oob_fallback_rows.filter(|&r| r > 0) {
+        return Err(Error::param(
+            "outcome_oob",
+            true,
+            format!(
+                "{rows} training row(s) of the {} model were in every tree's bootstrap \
+                 sample and have no out-of-bag prediction; use more trees (or outcome_oob = false)",
+                role.label()
+            ),
+        ));
+    }
     let mut predicted = Array1::zeros(pooled.len());
     scatter(&mut predicted, &train, oob);
     if !others.is_empty() {
@@ -202,7 +217,7 @@ fn out_of_bag(
             model.predict(crate::linalg::select_rows(pooled.x.view(), &others).view()),
         );
     }
-    diagnostics.record_folds(role, &[model.diagnostics()]);
+    diagnostics.record_folds(role, &[diagnostics_of_fit]);
     Ok(predicted)
 }
 

@@ -151,7 +151,7 @@ pub fn evaluation_markdown(
         None => {
             let _ = writeln!(
                 out,
-                "None stored: inference needs a DR-learner router fitted without sample weights, with `normalize = \"none\"` and `cross_fit = true` (the defaults)."
+                "None stored: inference needs a DR-learner router fitted without sample weights, with `normalize = \"none\"`, `cross_fit = true` and `outcome_oob = false` (the defaults)."
             );
         }
     }

@@ -257,8 +257,19 @@ pub(crate) fn select_penalty(
     })
 }
 
-/// Rows of `m` per block of the leave-one-out scan.
+/// Most rows of `m` per block of the leave-one-out scan; blocks are balanced
+/// (`n` rows in `⌈n/4096⌉` blocks of equal size up to one row), so that no
+/// block is a sliver that a matrix product would treat as a special case.
 const LOO_BLOCK_ROWS: usize = 4096;
+
+/// Row ranges of at most `limit` rows covering `0..rows`, balanced.
+fn balanced_blocks(rows: usize, limit: usize) -> Vec<std::ops::Range<usize>> {
+    let count = rows.div_ceil(limit.max(1)).max(1);
+    (0..count)
+        .map(|k| (k * rows / count)..((k + 1) * rows / count))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
 
 /// Picks λ on the grid minimizing the weighted leave-one-out error
 /// `CV(λ) = (1/S) Σ_i w_i (e_i / (1 − h_ii))²` (ties to the larger λ).
@@ -280,6 +291,30 @@ pub(crate) fn select_penalty_loo(
     grid: &PenaltyGrid,
     problem: &WeightedProblem,
 ) -> Result<PenaltyChoice> {
+    select_penalty_loo_blocked(
+        m,
+        eigenvalues,
+        coords,
+        scaled_target,
+        row_weights,
+        grid,
+        problem,
+        LOO_BLOCK_ROWS,
+    )
+}
+
+/// [`select_penalty_loo`] with at most `block_rows` rows per block.
+#[allow(clippy::too_many_arguments)]
+fn select_penalty_loo_blocked(
+    m: impl Fn(std::ops::Range<usize>) -> Array2<f64>,
+    eigenvalues: &Array1<f64>,
+    coords: &Array1<f64>,
+    scaled_target: ArrayView1<f64>,
+    row_weights: ArrayView1<f64>,
+    grid: &PenaltyGrid,
+    problem: &WeightedProblem,
+    block_rows: usize,
+) -> Result<PenaltyChoice> {
     let lambdas = grid.values();
     // inverse[j, g] = 1/(e_j + μ_g): fitted values and leverages for the whole
     // grid are then two matrix products.
@@ -297,9 +332,8 @@ pub(crate) fn select_penalty_loo(
     let points = lambdas.len();
     let mut scores = vec![0.0; points];
     let mut valid = vec![true; points];
-    let rows = scaled_target.len();
-    for start in (0..rows).step_by(LOO_BLOCK_ROWS) {
-        let end = (start + LOO_BLOCK_ROWS).min(rows);
+    for range in balanced_blocks(scaled_target.len(), block_rows) {
+        let (start, end) = (range.start, range.end);
         let block = m(start..end);
         let weighted = &block * &coords.view().insert_axis(Axis(0));
         let fitted = linalg::matmul(weighted.view(), inverse.view());
@@ -400,6 +434,67 @@ mod tests {
         let v = g.values();
         for (a, b) in v.iter().zip([1e-2, 1e-1, 1.0, 1e1, 1e2]) {
             assert_relative_eq!(*a, b, max_relative = 1e-12);
+        }
+    }
+
+    #[test]
+    fn blocks_are_balanced_and_cover_the_rows() {
+        assert_eq!(balanced_blocks(4097, 4096), vec![0..2048, 2048..4097]);
+        assert_eq!(balanced_blocks(4096, 4096), vec![0..4096]);
+        assert_eq!(
+            balanced_blocks(0, 4096),
+            Vec::<std::ops::Range<usize>>::new()
+        );
+        let blocks = balanced_blocks(10_001, 4096);
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[0].start, 0);
+        assert_eq!(blocks[2].end, 10_001);
+        assert!(blocks.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
+    /// The blocked scan gives exactly the one-block choice (same penalty,
+    /// same bits of the score) at sizes just above a block boundary.
+    #[test]
+    fn blocked_scan_equals_one_block() {
+        use rand::RngExt;
+        for n in [4097usize, 8193] {
+            let d = 7;
+            let mut rng = crate::rng::rng_from_seed(n as u64);
+            let m = Array2::from_shape_fn((n, d), |_| rng.random::<f64>() - 0.5);
+            let target = Array1::from_shape_fn(n, |_| rng.random::<f64>() - 0.5);
+            let weights = Array1::ones(n);
+            let eigenvalues = Array1::from_shape_fn(d, |j| 1.0 + j as f64);
+            let coords = Array1::from_shape_fn(d, |j| 0.1 * j as f64 - 0.2);
+            let problem = WeightedProblem::new(&weights);
+            let grid = PenaltyGrid::default();
+            let rows = |r: std::ops::Range<usize>| m.slice(ndarray::s![r, ..]).to_owned();
+            let blocked = select_penalty_loo(
+                rows,
+                &eigenvalues,
+                &coords,
+                target.view(),
+                weights.view(),
+                &grid,
+                &problem,
+            )
+            .unwrap();
+            let whole = select_penalty_loo_blocked(
+                rows,
+                &eigenvalues,
+                &coords,
+                target.view(),
+                weights.view(),
+                &grid,
+                &problem,
+                n,
+            )
+            .unwrap();
+            assert_eq!(blocked.penalty, whole.penalty, "n = {n}");
+            assert_eq!(
+                blocked.loo.unwrap().to_bits(),
+                whole.loo.unwrap().to_bits(),
+                "n = {n}"
+            );
         }
     }
 }
