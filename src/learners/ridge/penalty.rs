@@ -468,27 +468,20 @@ mod tests {
             let problem = WeightedProblem::new(&weights);
             let grid = PenaltyGrid::default();
             let rows = |r: std::ops::Range<usize>| m.slice(ndarray::s![r, ..]).to_owned();
-            let blocked = select_penalty_loo(
-                rows,
-                &eigenvalues,
-                &coords,
-                target.view(),
-                weights.view(),
-                &grid,
-                &problem,
-            )
-            .unwrap();
-            let whole = select_penalty_loo_blocked(
-                rows,
-                &eigenvalues,
-                &coords,
-                target.view(),
-                weights.view(),
-                &grid,
-                &problem,
-                n,
-            )
-            .unwrap();
+            let choose = |block_rows| {
+                select_penalty_loo_blocked(
+                    rows,
+                    &eigenvalues,
+                    &coords,
+                    target.view(),
+                    weights.view(),
+                    &grid,
+                    &problem,
+                    block_rows,
+                )
+                .unwrap()
+            };
+            let (blocked, whole) = (choose(LOO_BLOCK_ROWS), choose(n));
             assert_eq!(blocked.penalty, whole.penalty, "n = {n}");
             assert_eq!(
                 blocked.loo.unwrap().to_bits(),
