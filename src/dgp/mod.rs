@@ -15,6 +15,12 @@
 //! | `nie-wager-a` … `nie-wager-d` | [`nie_wager`] | Nie & Wager setups A–D | `t ~ Bernoulli(e(X))` |
 //! | `nie-wager` (`setup = "a"` … `"d"`) | [`nie_wager`] | the same, setup as a parameter | `t ~ Bernoulli(e(X))` |
 //! | `binary-preference` | [`binary_preference`] | as healthbench-like | PB labels in `{+1, 0, −1}` |
+//! | `multi-model` | [`multi_model`] | `N(0, I_d)`, K models with costs | random split, labels missing at random per model |
+//!
+//! A scenario with several candidate models also implements
+//! [`MultiModelScenario`] (reached through [`Scenario::as_multi`]): its draw
+//! gives one two-model [`SimulatedData`] per non-reference model plus the
+//! test queries' true gains and costs of every model ([`MultiSimulatedData`]).
 //!
 //! # Algorithm
 //! [`Scenario::draw`] takes one [`ChaCha8Rng`] (normally
@@ -75,12 +81,14 @@ use crate::error::{Error, Result};
 pub mod binary_preference;
 pub mod covariate_shift;
 pub mod healthbench;
+pub mod multi_model;
 pub mod nie_wager;
 pub mod truth;
 
 pub use binary_preference::{BinaryPreference, BinaryPreferenceParams};
 pub use covariate_shift::{CovariateShift, CovariateShiftParams, TestFrom};
 pub use healthbench::{BiasShape, HealthbenchLike, HealthbenchParams, PrbenchParams};
+pub use multi_model::{CostKind, MultiModel, MultiModelParams};
 pub use nie_wager::{NieWager, NieWagerParams, NieWagerSetup, NieWagerSetupParams};
 pub use truth::{ProjectionTruth, TruthSample};
 
@@ -158,6 +166,36 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     fn test_mean_gain(&self) -> f64 {
         self.constants().mean_psi
     }
+    /// The scenario's many-model side, when it has several candidate models
+    /// (then the two-model methods above describe model 1 against the
+    /// reference).
+    fn as_multi(&self) -> Option<&dyn MultiModelScenario> {
+        None
+    }
+}
+
+/// One replicate of a scenario with `K` candidate models (model 0 the reference).
+#[derive(Debug, Clone)]
+pub struct MultiSimulatedData {
+    /// Model names, the reference first.
+    pub models: Vec<String>,
+    /// For each non-reference model `k = 1..K−1` (entry `k − 1`): its
+    /// two-model data set (the rows that carry its labels, its true `ψ_k`,
+    /// `Δ_k`, propensity, and the shared test queries with `ψ_k`, `Δ_k`).
+    pub per_model: Vec<SimulatedData>,
+    /// True gain of every model over the reference on the test queries
+    /// (`T × K`, column 0 zero).
+    pub test_gain: Array2<f64>,
+    /// Cost of every model on the test queries (`T × K`).
+    pub test_costs: Array2<f64>,
+}
+
+/// A data-generating process with `K ≥ 2` candidate models.
+pub trait MultiModelScenario: Send + Sync + std::fmt::Debug {
+    /// The model names, the reference first.
+    fn model_names(&self) -> Vec<String>;
+    /// Draws one replicate; every random quantity comes from `rng`.
+    fn draw_models(&self, rng: &mut ChaCha8Rng) -> Result<MultiSimulatedData>;
 }
 
 /// Row counts and dimension of a scenario's replicate.
@@ -232,6 +270,8 @@ pub enum ScenarioConfig {
     NieWager(NieWagerSetupParams),
     /// `binary-preference`: see [`binary_preference`].
     BinaryPreference(BinaryPreferenceParams),
+    /// `multi-model`: see [`multi_model`].
+    MultiModel(MultiModelParams),
 }
 
 /// One parameter of a scenario, for the `scenarios` listing.
@@ -269,6 +309,7 @@ impl ScenarioConfig {
             Self::NieWagerD(_) => "nie-wager-d",
             Self::NieWager(_) => "nie-wager",
             Self::BinaryPreference(_) => "binary-preference",
+            Self::MultiModel(_) => "multi-model",
         }
     }
 
@@ -288,6 +329,7 @@ impl ScenarioConfig {
                 Box::new(NieWager::new(setup, params)?)
             }
             Self::BinaryPreference(p) => Box::new(BinaryPreference::new(p.clone())?),
+            Self::MultiModel(p) => Box::new(MultiModel::new(p.clone())?),
         })
     }
 
@@ -303,6 +345,7 @@ impl ScenarioConfig {
             Self::NieWagerD(NieWagerParams::default()),
             Self::NieWager(NieWagerSetupParams::default()),
             Self::BinaryPreference(BinaryPreferenceParams::default()),
+            Self::MultiModel(MultiModelParams::default()),
         ]
     }
 
@@ -345,6 +388,9 @@ impl ScenarioConfig {
                             binary_preference::DESCRIPTION,
                             binary_preference::PARAMETER_DOCS,
                         ),
+                        Self::MultiModel(_) => {
+                            (multi_model::DESCRIPTION, multi_model::PARAMETER_DOCS)
+                        }
                     };
                 let values = serde_json::to_value(&config).expect("parameters serialize");
                 let parameters = docs

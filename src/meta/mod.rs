@@ -53,6 +53,7 @@ mod config;
 mod diagnostics;
 mod dr_learner;
 pub mod folds;
+pub mod multi;
 pub mod normalize;
 mod nuisances;
 mod oracle;
@@ -72,6 +73,7 @@ pub use config::{
     Assemble, BiasLeaf, Correction, DrOutcome, FitSeeds, MetaRouterConfig, Method, Nuisances,
     PropensityMode, DEFAULT_CLIP_CONSTANT, DEFAULT_CLIP_MODEL,
 };
+pub use multi::{fit_multi, model_seeds, FittedMultiRouter};
 pub use diagnostics::{
     BiasStageWeights, Diagnostics, DOMINATED_CLIPPED_SHARE, DOMINATED_EFFECTIVE_FRACTION,
     DOMINATED_KEY,

@@ -4,7 +4,9 @@ use std::fmt::Write;
 
 use super::format::{format_coordinate, format_number, format_significant, MISSING};
 use super::view::{metrics_on, View};
-use crate::study::record::{Direction, MetricAxis, Summary, SummaryRow, METRICS};
+use crate::study::record::{
+    Direction, MetricAxis, Summary, SummaryRow, METRICS, SHARE_PREFIX,
+};
 
 /// Renders `summary.md` from a summary.
 ///
@@ -53,7 +55,7 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
         "Cells show mean ± Monte Carlo SE; scalar cells add (replicates contributing, failed fits). \
          `—` marks a value that is not available.\n"
     )?;
-    write_definitions(out)?;
+    write_definitions(out, view.is_multi_model())?;
     write_warnings(out, &summary.warnings)?;
     if view.points.is_empty() {
         writeln!(out, "_The summary has no rows._")?;
@@ -100,19 +102,25 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
         for metric in metrics_on(MetricAxis::W) {
             write_curve(out, view, point, metric, &summary.w, "w")?;
         }
+        write_always(out, view, point)?;
         for metric in view.other_curve_metrics() {
-            write_curve(out, view, point, metric, &[], "index")?;
+            if metric.starts_with(SHARE_PREFIX) {
+                write_curve(out, view, point, metric, &summary.w, "w")?;
+            } else {
+                write_curve(out, view, point, metric, &[], "index")?;
+            }
         }
     }
     Ok(())
 }
 
-/// What every metric means: symbol, units, definition, direction.
-fn write_definitions(out: &mut String) -> std::fmt::Result {
+/// What every metric of the study's kind (two or several models) means:
+/// symbol, units, definition, direction.
+fn write_definitions(out: &mut String, multi: bool) -> std::fmt::Result {
     writeln!(out, "### Metrics\n")?;
     writeln!(out, "| metric | symbol | units | better | definition |")?;
     writeln!(out, "|---|---|---|---|---|")?;
-    for m in METRICS {
+    for m in METRICS.iter().filter(|m| m.scope.applies(multi)) {
         let better = match m.direction {
             Direction::Higher => "higher",
             Direction::Lower => "lower",
@@ -128,6 +136,17 @@ fn write_definitions(out: &mut String) -> std::fmt::Result {
             out,
             "| `{}` | {} | {} | {better} | {}{over} |",
             m.name, m.symbol, m.units, m.definition
+        )?;
+    }
+    if multi {
+        writeln!(
+            out,
+            "\nWith K models (model 0 the reference, ψ_0 = 0, C_k the cost of model k), the \
+             router sends a query to a = argmax_k (ψ̂_k − w C_k); the regret is the mean of \
+             max_k (g_k − w C_k) − (g_a − w C_a), relative to the oracle assignment (true ψ_k). \
+             `mse_psi` and `mse_delta` average over the non-reference models \
+             (`mse_psi:<model>` per model); `share:<model>` is the fraction of test queries \
+             sent to a model."
         )?;
     }
     writeln!(
@@ -153,7 +172,12 @@ fn write_paired(out: &mut String, view: &View, point: usize) -> std::fmt::Result
         }
         seen
     };
-    let scalars = metrics_on(MetricAxis::Scalar);
+    let multi = view.is_multi_model();
+    let scalars: Vec<&str> = METRICS
+        .iter()
+        .filter(|m| m.axis == MetricAxis::Scalar && m.scope.applies(multi))
+        .map(|m| m.name)
+        .collect();
     for reference in references {
         writeln!(
             out,
@@ -260,12 +284,42 @@ fn write_inference(out: &mut String, view: &View, point: usize) -> std::fmt::Res
     writeln!(out)
 }
 
+/// The always-one-model points of a many-model study (nothing otherwise).
+fn write_always(out: &mut String, view: &View, point: usize) -> std::fmt::Result {
+    let points = view.always_points(point);
+    if points.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "### Always one model\n")?;
+    writeln!(
+        out,
+        "Every test query sent to one model (the same for every method).\n"
+    )?;
+    writeln!(out, "| model | mean cost | mean gain over the reference |")?;
+    writeln!(out, "|---|---:|---:|")?;
+    for (model, cost, quality) in points {
+        writeln!(
+            out,
+            "| {} | {} | {} |",
+            escape(model),
+            mean_mcse(cost),
+            mean_mcse(quality)
+        )?;
+    }
+    writeln!(out)
+}
+
 fn curve_title(metric: &str) -> String {
+    if let Some(model) = metric.strip_prefix(SHARE_PREFIX) {
+        return format!("Share of test queries sent to `{}`", escape(model));
+    }
     match metric {
         "eg" => "Efficiency gain EG(ρ)".to_string(),
         "neg" => "Normalized efficiency gain NEG(ρ)".to_string(),
         "eg_paper" => "The paper's normalized efficiency gain EG(ρ)/m".to_string(),
         "regret" => "Regret Reg(w)".to_string(),
+        "quality" => "Mean gain of the chosen models Q(w)".to_string(),
+        "cost" => "Mean cost of the chosen models C(w)".to_string(),
         other => format!("`{}` by position", escape(other)),
     }
 }

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::study::record::{MetricAxis, Record, Summary, METRICS};
+use crate::study::record::{MetricAxis, Record, Summary, METRICS, SHARE_PREFIX};
 
 /// Columns of `summary.csv` (grid parameters go after `grid_index`).
 pub const SUMMARY_COLUMNS: &[&str] = &[
@@ -169,7 +169,9 @@ pub fn replicates_csv(records: &[Record], rho: &[f64], w: &[f64]) -> Vec<u8> {
             continue;
         }
         let metrics = &record.metrics;
-        for info in METRICS {
+        // A record of a many-model study carries the frontier's AIQ.
+        let multi = metrics.aiq.is_some();
+        for info in METRICS.iter().filter(|m| m.scope.applies(multi)) {
             match info.axis {
                 MetricAxis::Scalar => {
                     // Undefined for this method (e.g. mse_delta of a baseline): no row.
@@ -195,6 +197,12 @@ pub fn replicates_csv(records: &[Record], rho: &[f64], w: &[f64]) -> Vec<u8> {
                         );
                     }
                 }
+            }
+        }
+        for share in &metrics.shares {
+            let name = format!("{SHARE_PREFIX}{}", share.model);
+            for (i, &x) in w.iter().enumerate() {
+                emit(&name, (None, Some(x), Some(i)), share.share.get(i).copied());
             }
         }
         for (name, &value) in &metrics.extra {

@@ -5,9 +5,12 @@ use std::fmt::Write;
 use crate::study::record::Summary;
 
 /// Per grid point and method: MSE of ψ̂, MSE of Δ̂, area under NEG (each mean ±
-/// Monte Carlo SE) and the peak of the mean paper-scale efficiency-gain curve.
+/// Monte Carlo SE) and the peak of the mean paper-scale efficiency-gain curve;
+/// for studies with several candidate models, AIQ and the frontier gap in
+/// place of the two-model curves (MSEs then average over the models).
 pub fn terminal_table(summary: &Summary) -> String {
     let mut out = String::new();
+    let multi = summary.rows.iter().any(|r| r.metric == "aiq");
     let mut current_grid = None;
     let find = |grid: &_, method: &str, metric: &str| {
         summary
@@ -40,14 +43,35 @@ pub fn terminal_table(summary: &Summary) -> String {
                     point.join(", ")
                 }
             );
+            let (third, fourth) = if multi {
+                ("AIQ", "AIQ gap")
+            } else {
+                ("area NEG", "peak EG")
+            };
             let _ = writeln!(
                 out,
-                "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
-                "method", "MSE(psi)", "MSE(delta)", "area NEG", "peak EG", "fail"
+                "{:<14} {:>20} {:>20} {:>20} {:>width$} {:>4}",
+                "method", "MSE(psi)", "MSE(delta)", third, fourth, "fail",
+                width = if multi { 20 } else { 12 }
             );
             current_grid = Some(row.grid.clone());
         }
         let delta = find(&row.grid, &row.method, "mse_delta");
+        if multi {
+            let aiq = find(&row.grid, &row.method, "aiq");
+            let gap = find(&row.grid, &row.method, "frontier_gap");
+            let _ = writeln!(
+                out,
+                "{:<14} {:>20} {:>20} {:>20} {:>20} {:>4}",
+                row.method,
+                fmt(row.mean, row.mcse),
+                delta.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
+                aiq.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
+                gap.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
+                row.failures
+            );
+            continue;
+        }
         let area = find(&row.grid, &row.method, "neg_area");
         let peak = find(&row.grid, &row.method, "eg_paper")
             .iter()

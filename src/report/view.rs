@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::study::record::{MetricAxis, Summary, SummaryRow, METRICS};
+use crate::study::record::{
+    MetricAxis, Summary, SummaryRow, ALWAYS_COST, ALWAYS_QUALITY, METRICS,
+};
 
 /// Metrics of one kind (scalar, ρ curve, w curve), in report order.
 pub(crate) fn metrics_on(axis: MetricAxis) -> Vec<&'static str> {
@@ -78,8 +80,11 @@ impl<'a> View<'a> {
             .filter(|r| {
                 r.index.is_none()
                     && !metrics_on(MetricAxis::Scalar).contains(&r.metric.as_str())
-                    // `target.measure` rows go to the inference table.
+                    // `target.measure` rows go to the inference table,
+                    // always-one-model rows to their own table.
                     && !r.metric.contains('.')
+                    && !r.metric.starts_with(ALWAYS_COST)
+                    && !r.metric.starts_with(ALWAYS_QUALITY)
             })
             .map(|r| r.metric.as_str())
             .collect();
@@ -90,6 +95,35 @@ impl<'a> View<'a> {
             .filter(|m| self.has_metric(m, false))
             .chain(others)
             .collect()
+    }
+
+    /// Whether the summary is of a study with several candidate models.
+    pub(crate) fn is_multi_model(&self) -> bool {
+        self.has_metric("aiq", false)
+    }
+
+    /// Always-one-model points of grid point `point` (from the first method
+    /// that has them): model name, mean cost row, mean gain row.
+    pub(crate) fn always_points(&self, point: usize) -> Vec<(&'a str, &'a SummaryRow, &'a SummaryRow)> {
+        let Some(method) = self.methods.iter().copied().find(|m| {
+            self.plain
+                .iter()
+                .any(|r| r.method == *m && r.metric.starts_with(ALWAYS_COST))
+        }) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for row in self.plain.iter().copied().filter(|r| {
+            r.method == method && self.points.get(point) == Some(&&r.grid)
+        }) {
+            if let Some(model) = row.metric.strip_prefix(ALWAYS_COST) {
+                let quality = format!("{ALWAYS_QUALITY}{model}");
+                if let Some(q) = self.row(point, method, &quality, None) {
+                    out.push((model, row, q));
+                }
+            }
+        }
+        out
     }
 
     /// Inference targets (prefixes of `<target>.coverage` rows), sorted.

@@ -12,15 +12,16 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 
 use super::inference;
-use super::record::{Metrics, Record};
+use super::record::{Metrics, ModelShare, Record, ALWAYS_COST, ALWAYS_QUALITY};
 use super::spec::{MethodKind, MethodSpec, StudySpec};
-use crate::dgp::SimulatedData;
+use crate::dgp::{MultiSimulatedData, SimulatedData};
 use crate::error::{Error, Result};
 use crate::meta::normalize::bias_estimand;
-use crate::meta::{fit_single, FitSeeds, Nuisances, OracleNuisances};
+use crate::meta::multi::check_model_data;
+use crate::meta::{fit_single, model_seeds, FitSeeds, FittedRouter, Nuisances, OracleNuisances};
 use crate::rng::{seed_for, stream, Purpose};
 use crate::routing;
 
@@ -66,7 +67,11 @@ pub(crate) fn run_unit_perturbed(
     // constant (not the replicate's own test mean).
     let mean_gain = scenario.as_ref().map_or(f64::NAN, |s| s.test_mean_gain());
     let data = scenario.and_then(|scenario| {
-        scenario.draw(&mut stream(spec.seed, g as u64, r as u64, Purpose::Data))
+        let mut rng = stream(spec.seed, g as u64, r as u64, Purpose::Data);
+        match scenario.as_multi() {
+            Some(multi) => multi.draw_models(&mut rng).map(Replicate::Many),
+            None => scenario.draw(&mut rng).map(Replicate::Two),
+        }
     });
     spec.methods
         .iter()
@@ -76,7 +81,12 @@ pub(crate) fn run_unit_perturbed(
                 .filter(|p| p.method == method.label)
                 .map(|p| p.psi_shift);
             let outcome = match &data {
-                Ok(data) => evaluate_method(spec, method, data, seeds, (g, r), mean_gain, shift),
+                Ok(Replicate::Two(data)) => {
+                    evaluate_method(spec, method, data, seeds, (g, r), mean_gain, shift)
+                }
+                Ok(Replicate::Many(data)) => {
+                    evaluate_many(spec, method, data, seeds, shift).map_err(|e| e.to_string())
+                }
                 Err(e) => Err(format!("drawing the replicate's data failed: {e}")),
             };
             let seconds = started.elapsed().as_secs_f64();
@@ -101,6 +111,12 @@ pub(crate) fn run_unit_perturbed(
 }
 
 type Evaluated = (Metrics, BTreeMap<String, f64>);
+
+/// One replicate's data: two models, or several.
+enum Replicate {
+    Two(SimulatedData),
+    Many(MultiSimulatedData),
+}
 
 /// Fits and evaluates one method; the error is the record's reason.
 fn evaluate_method(
@@ -138,60 +154,26 @@ fn fit_and_score(
     unit: (usize, usize),
     shift: Option<f64>,
 ) -> Result<Evaluated> {
-    let test_x = data.test_x.view();
     let costs = Array1::ones(data.test_psi.len());
     let eval = &spec.evaluation;
     let mut extra = BTreeMap::new();
-    let (mut psi_hat, delta_hat, diagnostics) = match &method.kind {
-        MethodKind::Random => {
-            let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
-                data.test_psi.view(),
-                costs.view(),
-                &eval.rho,
-                &eval.w,
-                eval.cutoff,
-            )?;
-            return Ok((routing_metrics(routing, None, None), BTreeMap::new()));
+    if method.kind == MethodKind::Random {
+        let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
+            data.test_psi.view(),
+            costs.view(),
+            &eval.rho,
+            &eval.w,
+            eval.cutoff,
+        )?;
+        return Ok((routing_metrics(routing, None, None), BTreeMap::new()));
+    }
+    let fitted = fit_method(method, data, seeds)?;
+    if let (Some(router), MethodKind::Estimator(config)) = (&fitted.router, &method.kind) {
+        if !eval.inference.is_empty() {
+            extra = inference::metrics(spec, config, router, data, seeds, unit)?;
         }
-        MethodKind::Oracle => (data.test_psi.clone(), None, BTreeMap::new()),
-        MethodKind::AllGold(learner) => {
-            let x = data.train.pooled_x();
-            let model = fit_single(learner, x.view(), data.all_gold_y.view(), seeds.learner)?;
-            let diagnostics = model
-                .diagnostics()
-                .entries()
-                .into_iter()
-                .map(|(k, v)| (format!("final.{k}"), v))
-                .collect();
-            (model.predict(test_x), None, diagnostics)
-        }
-        MethodKind::Estimator(config) => {
-            let router = match config.nuisances {
-                Nuisances::Estimated => config.fit(&data.train, seeds)?,
-                Nuisances::Oracle => {
-                    let truth = OracleNuisances {
-                        propensity: data.train_propensity.clone(),
-                        psi: data.train_psi.clone(),
-                        eta: &data.train_psi - &data.train_delta,
-                    };
-                    config.fit_with_oracle(&data.train, seeds, &truth)?
-                }
-            };
-            if !eval.inference.is_empty() {
-                extra = inference::metrics(spec, config, &router, data, seeds, unit)?;
-            }
-            let delta = router.predict_delta(test_x).map(|d| {
-                let target =
-                    bias_estimand(router.scale(), data.test_psi.view(), data.test_delta.view());
-                (d, target)
-            });
-            (
-                router.predict_psi(test_x),
-                delta,
-                router.diagnostics().to_map(),
-            )
-        }
-    };
+    }
+    let (mut psi_hat, delta_hat, diagnostics) = (fitted.psi_hat, fitted.delta, fitted.diagnostics);
     if let Some(shift) = shift {
         psi_hat += shift;
     }
@@ -219,6 +201,168 @@ fn fit_and_score(
     Ok((metrics, diagnostics))
 }
 
+/// A method fit on one two-model data set: ψ̂ on the test queries, Δ̂ with
+/// its target (meta-learners), the fit's diagnostics and the router.
+struct Fitted {
+    psi_hat: Array1<f64>,
+    delta: Option<(Array1<f64>, Array1<f64>)>,
+    diagnostics: BTreeMap<String, f64>,
+    router: Option<FittedRouter>,
+}
+
+/// Fits `method` (not `random`) on `data` with `seeds`.
+fn fit_method(method: &MethodSpec, data: &SimulatedData, seeds: FitSeeds) -> Result<Fitted> {
+    let test_x = data.test_x.view();
+    Ok(match &method.kind {
+        MethodKind::Random => {
+            return Err(Error::param(
+                "method",
+                "random",
+                "the random reference is not fit",
+            ))
+        }
+        MethodKind::Oracle => Fitted {
+            psi_hat: data.test_psi.clone(),
+            delta: None,
+            diagnostics: BTreeMap::new(),
+            router: None,
+        },
+        MethodKind::AllGold(learner) => {
+            let x = data.train.pooled_x();
+            let model = fit_single(learner, x.view(), data.all_gold_y.view(), seeds.learner)?;
+            let diagnostics = model
+                .diagnostics()
+                .entries()
+                .into_iter()
+                .map(|(k, v)| (format!("final.{k}"), v))
+                .collect();
+            Fitted {
+                psi_hat: model.predict(test_x),
+                delta: None,
+                diagnostics,
+                router: None,
+            }
+        }
+        MethodKind::Estimator(config) => {
+            let router = match config.nuisances {
+                Nuisances::Estimated => config.fit(&data.train, seeds)?,
+                Nuisances::Oracle => {
+                    let truth = OracleNuisances {
+                        propensity: data.train_propensity.clone(),
+                        psi: data.train_psi.clone(),
+                        eta: &data.train_psi - &data.train_delta,
+                    };
+                    config.fit_with_oracle(&data.train, seeds, &truth)?
+                }
+            };
+            let delta = router.predict_delta(test_x).map(|d| {
+                let target =
+                    bias_estimand(router.scale(), data.test_psi.view(), data.test_delta.view());
+                (d, target)
+            });
+            Fitted {
+                psi_hat: router.predict_psi(test_x),
+                delta,
+                diagnostics: router.diagnostics().to_map(),
+                router: Some(router),
+            }
+        }
+    })
+}
+
+/// Fits and evaluates one method on a replicate with several models: the
+/// method is fit once per non-reference model `k` on model `k`'s rows with
+/// [`model_seeds`]`(seeds, k)` (the estimator layer's rule, so `K = 2` is the
+/// two-model fit), and the scores `ψ̂_0 = 0, ψ̂_1, …` are evaluated by
+/// [`routing::multi::evaluate`] against the true gains and costs.
+fn evaluate_many(
+    spec: &StudySpec,
+    method: &MethodSpec,
+    data: &MultiSimulatedData,
+    seeds: FitSeeds,
+    shift: Option<f64>,
+) -> Result<Evaluated> {
+    let (t, k_models) = data.test_gain.dim();
+    let mut score = Array2::zeros((t, k_models));
+    let mut diagnostics = BTreeMap::new();
+    let mut extra = BTreeMap::new();
+    let (mut mse_psi, mut mse_delta, mut with_delta) = (0.0, 0.0, 0usize);
+    for (i, model_data) in data.per_model.iter().enumerate() {
+        let k = i + 1;
+        let name = &data.models[k];
+        if let MethodKind::Estimator(config) = &method.kind {
+            check_model_data(config, k, &model_data.train)?;
+        }
+        let fitted = fit_method(method, model_data, model_seeds(seeds, k))
+            .map_err(|e| Error::param(format!("models[{k}]"), name, e.to_string()))?;
+        let mut psi_hat = fitted.psi_hat;
+        if let Some(shift) = shift {
+            psi_hat += shift;
+        }
+        if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!("predicted ψ̂ of model {name} on test queries"),
+                row,
+            });
+        }
+        let mse = routing::mse(psi_hat.view(), model_data.test_psi.view())?;
+        extra.insert(format!("mse_psi:{name}"), mse);
+        mse_psi += mse;
+        if let Some((d, target)) = fitted.delta {
+            let mse = routing::mse(d.view(), target.view())?;
+            extra.insert(format!("mse_delta:{name}"), mse);
+            mse_delta += mse;
+            with_delta += 1;
+        }
+        score.column_mut(k).assign(&psi_hat);
+        diagnostics.extend(
+            fitted
+                .diagnostics
+                .into_iter()
+                .map(|(key, v)| (format!("{name}/{key}"), v)),
+        );
+    }
+    let models = (k_models - 1) as f64;
+    let eval = routing::multi::evaluate(
+        score.view(),
+        data.test_gain.view(),
+        data.test_costs.view(),
+        &spec.evaluation.w,
+    )?;
+    for (name, point) in data.models.iter().zip(&eval.single) {
+        extra.insert(format!("{ALWAYS_COST}{name}"), point.cost);
+        extra.insert(format!("{ALWAYS_QUALITY}{name}"), point.quality);
+    }
+    let metrics = Metrics {
+        mse_psi: Some(mse_psi / models),
+        mse_delta: (with_delta > 0).then(|| mse_delta / with_delta as f64),
+        regret: eval.regret,
+        quality: eval.quality,
+        cost: eval.cost,
+        aiq: Some(eval.aiq),
+        frontier_gap: Some(eval.frontier_gap),
+        shares: data
+            .models
+            .iter()
+            .enumerate()
+            .map(|(k, model)| ModelShare {
+                model: model.clone(),
+                share: eval.shares.iter().map(|at_w| at_w[k]).collect(),
+            })
+            .collect(),
+        extra,
+        ..Metrics::default()
+    };
+    if let Some((name, value)) = metrics.first_non_finite() {
+        return Err(Error::param(
+            name,
+            value,
+            "metric is not finite; the fit produced unusable predictions",
+        ));
+    }
+    Ok((metrics, diagnostics))
+}
+
 fn routing_metrics(
     routing: routing::RoutingEvaluation,
     mse_psi: Option<f64>,
@@ -232,6 +376,6 @@ fn routing_metrics(
         neg: routing.neg,
         eg_paper: routing.eg_paper,
         regret: routing.regret,
-        extra: BTreeMap::new(),
+        ..Metrics::default()
     }
 }

@@ -27,10 +27,45 @@ pub struct Metrics {
     pub eg_paper: Vec<Option<f64>>,
     /// Regret over the cost-weight grid `w`.
     pub regret: Vec<f64>,
+    /// Many models: mean true gain of the router's assignment over the `w` grid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<f64>,
+    /// Many models: mean cost of the router's assignment over the `w` grid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cost: Vec<f64>,
+    /// Many models: AIQ of the router's frontier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aiq: Option<f64>,
+    /// Many models: AIQ(oracle) − AIQ(router).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier_gap: Option<f64>,
+    /// Many models: the share of test queries sent to each model over the
+    /// `w` grid, in model order (reference first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<ModelShare>,
     /// Further scalar metrics (inference targets, …) by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, f64>,
 }
+
+/// The share of test queries one model receives over the `w` grid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelShare {
+    /// Model name.
+    pub model: String,
+    /// Fraction of test queries routed to it at each `w`.
+    pub share: Vec<f64>,
+}
+
+/// Prefix of the extra metrics holding the always-model-`k` mean cost
+/// (`always_cost:<model>`, many-model studies; the same for every method).
+pub const ALWAYS_COST: &str = "always_cost:";
+/// Prefix of the extra metrics holding the always-model-`k` mean gain.
+pub const ALWAYS_QUALITY: &str = "always_quality:";
+
+/// Prefix of the summary metric names of [`Metrics::shares`] (`share:<model>`).
+pub const SHARE_PREFIX: &str = "share:";
 
 impl Metrics {
     /// The value of metric `name` at curve position `index` (`None` for
@@ -46,7 +81,18 @@ impl Metrics {
             "neg" => at(&self.neg),
             "eg_paper" => at(&self.eg_paper),
             "regret" => index.and_then(|i| self.regret.get(i).copied()),
-            other => self.extra.get(other).copied(),
+            "quality" => index.and_then(|i| self.quality.get(i).copied()),
+            "cost" => index.and_then(|i| self.cost.get(i).copied()),
+            "aiq" => self.aiq,
+            "frontier_gap" => self.frontier_gap,
+            other => match other.strip_prefix(SHARE_PREFIX) {
+                Some(model) => self
+                    .shares
+                    .iter()
+                    .find(|s| s.model == model)
+                    .and_then(|s| index.and_then(|i| s.share.get(i).copied())),
+                None => self.extra.get(other).copied(),
+            },
         }
     }
 
@@ -57,6 +103,8 @@ impl Metrics {
             ("mse_psi", self.mse_psi),
             ("mse_delta", self.mse_delta),
             ("neg_area", self.neg_area),
+            ("aiq", self.aiq),
+            ("frontier_gap", self.frontier_gap),
         ];
         for (name, value) in scalars {
             if let Some(v) = value.filter(|v| !v.is_finite()) {
@@ -76,8 +124,19 @@ impl Metrics {
                 return Some((format!("{name}[{i}]"), v));
             }
         }
-        if let Some((i, &v)) = self.regret.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Some((format!("regret[{i}]"), v));
+        let shares = self
+            .shares
+            .iter()
+            .map(|s| (format!("{SHARE_PREFIX}{}", s.model), &s.share));
+        let w_curves = [
+            ("regret".to_string(), &self.regret),
+            ("quality".to_string(), &self.quality),
+            ("cost".to_string(), &self.cost),
+        ];
+        for (name, curve) in w_curves.into_iter().chain(shares) {
+            if let Some((i, &v)) = curve.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Some((format!("{name}[{i}]"), v));
+            }
         }
         self.extra
             .iter()
@@ -154,6 +213,31 @@ pub struct MetricInfo {
     pub units: &'static str,
     /// Definition, over which queries.
     pub definition: &'static str,
+    /// Which studies record it.
+    pub scope: Scope,
+}
+
+/// Which studies a metric belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every study.
+    Any,
+    /// Two-model studies only (usage-ratio curves).
+    TwoModel,
+    /// Studies of scenarios with several candidate models only.
+    MultiModel,
+}
+
+impl Scope {
+    /// Whether a study with (`multi = true`) or without several candidate
+    /// models records the metric.
+    pub fn applies(self, multi: bool) -> bool {
+        match self {
+            Scope::Any => true,
+            Scope::TwoModel => !multi,
+            Scope::MultiModel => multi,
+        }
+    }
 }
 
 /// Every routing and estimation metric of a record, in report order
@@ -166,6 +250,7 @@ pub const METRICS: &[MetricInfo] = &[
         direction: Direction::Lower,
         units: "squared GS units",
         definition: "mean over the test queries of (ψ̂(q) − ψ(q))², ψ the true gain",
+        scope: Scope::Any,
     },
     MetricInfo {
         name: "mse_delta",
@@ -174,6 +259,7 @@ pub const METRICS: &[MetricInfo] = &[
         direction: Direction::Lower,
         units: "squared PB units",
         definition: "meta-learners only: mean over the test queries of (Δ̂(q) − Δ_c(q))², Δ_c = (c − 1)ψ + Δ the bias on the normalized scale (Δ when c = 1)",
+        scope: Scope::Any,
     },
     MetricInfo {
         name: "neg_area",
@@ -182,6 +268,7 @@ pub const METRICS: &[MetricInfo] = &[
         direction: Direction::Higher,
         units: "none (the oracle's is about 1)",
         definition: "area under NEG(ρ) over the ρ grid (trapezoid rule)",
+        scope: Scope::TwoModel,
     },
     MetricInfo {
         name: "eg",
@@ -190,6 +277,7 @@ pub const METRICS: &[MetricInfo] = &[
         direction: Direction::Higher,
         units: "GS units per test query",
         definition: "V(ρ) − ρ·mean(g): the mean gain of routing the top round(ρT) test queries by ψ̂ to the primary model, minus random routing of the same share",
+        scope: Scope::TwoModel,
     },
     MetricInfo {
         name: "neg",
@@ -198,6 +286,7 @@ pub const METRICS: &[MetricInfo] = &[
         direction: Direction::Higher,
         units: "none (1 = the oracle)",
         definition: "EG(ρ) / (V*(ρ) − ρ·mean(g)), V* the oracle's value; 0 where the denominator is 0 (ρ = 0, 1)",
+        scope: Scope::TwoModel,
     },
     MetricInfo {
         name: "eg_paper",
@@ -206,6 +295,7 @@ pub const METRICS: &[MetricInfo] = &[
         direction: Direction::Higher,
         units: "multiples of the mean gain",
         definition: "the paper's normalized efficiency gain: EG(ρ) divided by m, the mean gain of the test law (a scenario constant, the same in every replicate)",
+        scope: Scope::TwoModel,
     },
     MetricInfo {
         name: "regret",
@@ -214,6 +304,43 @@ pub const METRICS: &[MetricInfo] = &[
         direction: Direction::Lower,
         units: "GS units per test query",
         definition: "mean over the test queries of (g − w c)(1{g > w c} − 1{ψ̂ > w c}) ≥ 0: the gain lost to wrong decisions at cost weight w",
+        scope: Scope::Any,
+    },
+    MetricInfo {
+        name: "quality",
+        symbol: "Q(w)",
+        axis: MetricAxis::W,
+        direction: Direction::Higher,
+        units: "GS units per test query (the reference model's quality is 0)",
+        definition: "K models: mean over the test queries of the true gain g_a of the model a = argmax_k(ψ̂_k − w C_k) the router chooses",
+        scope: Scope::MultiModel,
+    },
+    MetricInfo {
+        name: "cost",
+        symbol: "C(w)",
+        axis: MetricAxis::W,
+        direction: Direction::Neither,
+        units: "cost units per test query",
+        definition: "K models: mean over the test queries of the cost C_a of the chosen model; (C(w), Q(w)) is the router's frontier point at w",
+        scope: Scope::MultiModel,
+    },
+    MetricInfo {
+        name: "aiq",
+        symbol: "AIQ",
+        axis: MetricAxis::Scalar,
+        direction: Direction::Higher,
+        units: "GS units per test query",
+        definition: "K models: area under the router's non-decreasing concave cost–quality frontier (every w ≥ 0, exact) over [mean min_k C_k, mean max_k C_k], divided by that range (RouterBench's AIQ)",
+        scope: Scope::MultiModel,
+    },
+    MetricInfo {
+        name: "frontier_gap",
+        symbol: "AIQ* − AIQ",
+        axis: MetricAxis::Scalar,
+        direction: Direction::Lower,
+        units: "GS units per test query",
+        definition: "K models: the oracle assignment's AIQ minus the router's, the area between their frontiers per unit of cost range (≥ 0)",
+        scope: Scope::MultiModel,
     },
 ];
 

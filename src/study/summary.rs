@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 
 use super::record::{
     MetricAxis, MetricInfo, PointConstants, Provenance, Record, Summary, SummaryRow, METRICS,
-    SUMMARY_FORMAT,
+    SHARE_PREFIX, SUMMARY_FORMAT,
 };
 use super::spec::StudySpec;
 use crate::meta::{DOMINATED_CLIPPED_SHARE, DOMINATED_EFFECTIVE_FRACTION, DOMINATED_KEY};
@@ -64,6 +64,8 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
     let mut sorted = records.to_vec();
     sort_records(&mut sorted, &methods);
     let grid_indices: BTreeSet<usize> = sorted.iter().map(|r| r.grid_index).collect();
+    let multi = spec.is_multi_model();
+    let metrics: Vec<&MetricInfo> = METRICS.iter().filter(|m| m.scope.applies(multi)).collect();
     let positions = |metric: &MetricInfo| -> Vec<(Option<usize>, Option<f64>, Option<f64>)> {
         match metric.axis {
             MetricAxis::Scalar => vec![(None, None, None)],
@@ -121,7 +123,7 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
                     failures,
                 }
             };
-            for metric in METRICS {
+            for &metric in &metrics {
                 for position in positions(metric) {
                     let values: Vec<f64> = ok
                         .iter()
@@ -131,6 +133,23 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
                         continue;
                     }
                     rows.push(row(metric.name, position, &values));
+                }
+            }
+            // Shares of each model (many-model studies), in model order.
+            let mut models: Vec<&str> = Vec::new();
+            for share in ok.iter().flat_map(|r| &r.metrics.shares) {
+                if !models.contains(&share.model.as_str()) {
+                    models.push(&share.model);
+                }
+            }
+            for model in models {
+                let name = format!("{SHARE_PREFIX}{model}");
+                for (i, &at_w) in w.iter().enumerate() {
+                    let values: Vec<f64> = ok
+                        .iter()
+                        .filter_map(|r| r.metrics.value(&name, Some(i)))
+                        .collect();
+                    rows.push(row(&name, (Some(i), None, Some(at_w)), &values));
                 }
             }
             let extra: BTreeSet<&String> = ok.iter().flat_map(|r| r.metrics.extra.keys()).collect();
@@ -170,7 +189,7 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
                     })
                     .collect();
                 let failures = pairs.iter().filter(|(a, b)| !(a.ok && b.ok)).count();
-                for metric in METRICS {
+                for &metric in &metrics {
                     for (index, at_rho, at_w) in positions(metric) {
                         let diffs: Vec<f64> = pairs
                             .iter()

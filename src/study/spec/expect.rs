@@ -344,6 +344,17 @@ fn check_metric(
         _ => true,
     };
     if let Some(info) = METRICS.iter().find(|m| m.name == metric) {
+        let multi = super::points_are_multi(cx.points);
+        if !info.scope.applies(multi) {
+            return Err(source.error(
+                &at,
+                if multi {
+                    format!("`{metric}` is a two-model metric; many-model studies record mse_psi, mse_delta, regret, quality, cost, aiq and frontier_gap")
+                } else {
+                    format!("`{metric}` is recorded by studies of a scenario with several candidate models only")
+                },
+            ));
+        }
         for m in std::iter::once(method).chain(reference) {
             if !defined_for(m) {
                 return Err(source.error(

@@ -253,6 +253,9 @@ impl StudySpec {
                 }
             }
         }
+        if points_are_multi(&points) {
+            check_multi_model(&methods, &evaluation, source)?;
+        }
         let warnings = methods
             .iter()
             .filter_map(|m| match &m.kind {
@@ -289,6 +292,13 @@ impl StudySpec {
             claims,
             claim_tables: raw.expect,
         })
+    }
+
+    /// Whether the study's scenario has several candidate models (then every
+    /// method is fit once per non-reference model and evaluated by the
+    /// many-model metrics).
+    pub fn is_multi_model(&self) -> bool {
+        points_are_multi(&self.points)
     }
 
     /// The resolved spec as TOML, claims included (written to `spec.toml`).
@@ -354,6 +364,48 @@ impl StudySpec {
 
 /// Builds the scenario at every grid point. An error in a key the grid sets
 /// is reported at `grid.<key>`, any other at `scenario.<key>`.
+/// Whether the grid points' scenario has several candidate models.
+fn points_are_multi(points: &[GridPoint]) -> bool {
+    points
+        .iter()
+        .any(|p| matches!(p.scenario, ScenarioConfig::MultiModel(_)))
+}
+
+/// What a study of a scenario with several candidate models cannot do.
+fn check_multi_model(
+    methods: &[MethodSpec],
+    evaluation: &EvaluationSpec,
+    source: &Source,
+) -> Result<()> {
+    if let Some(i) = methods.iter().position(|m| m.kind == MethodKind::Random) {
+        return Err(source.error(
+            &format!("methods[{i}].method"),
+            "the `random` reference is defined for two models only; many-model studies compare \
+             with `oracle` and with always-one-model (recorded for every method)",
+        ));
+    }
+    if !evaluation.inference.is_empty() {
+        return Err(source.error(
+            "evaluation.inference",
+            "inference targets are defined for two models only; remove `inference` from a \
+             many-model study",
+        ));
+    }
+    if evaluation.w.is_empty() {
+        return Err(source.error(
+            "evaluation.w",
+            "a many-model study needs a cost-weight grid `w` (its routing metrics run over w)",
+        ));
+    }
+    if evaluation.cutoff != crate::routing::Cutoff::None {
+        return Err(source.error(
+            "evaluation.cutoff",
+            "the cutoff applies to two-model usage-ratio curves; many-model studies have none",
+        ));
+    }
+    Ok(())
+}
+
 fn expand_grid(
     scenario: &toml::Table,
     grid: &BTreeMap<String, Vec<toml::Value>>,

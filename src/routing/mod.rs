@@ -82,6 +82,8 @@
 //! assert!(eval.regret.iter().all(|&r| r >= 0.0));
 //! ```
 
+pub mod multi;
+
 use std::cmp::Ordering;
 
 use ndarray::{Array1, ArrayView1};
