@@ -90,7 +90,10 @@ pub(crate) const DESCRIPTION: &str =
 
 /// Key and meaning of every parameter.
 pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
-    ("models", "number of models K including the reference (2..=6)"),
+    (
+        "models",
+        "number of models K including the reference (2..=6)",
+    ),
     ("n_gold", "GS queries per replicate (>= 2)"),
     (
         "pool",
@@ -254,7 +257,9 @@ impl MultiModel {
             return Err(Error::param(
                 "models",
                 params.models,
-                format!("must lie between 2 and {MAX_MODELS} (the reference and up to five others)"),
+                format!(
+                    "must lie between 2 and {MAX_MODELS} (the reference and up to five others)"
+                ),
             ));
         }
         check_pool_sizes(params.n_gold, params.pool, params.n_test)?;
@@ -408,7 +413,10 @@ impl MultiModelScenario for MultiModel {
                         "pref_coverage"
                     },
                     format!("{} GS / {} PB rows", gold_k.len(), pref_k.len()),
-                    format!("model {k} ({}) needs at least two labelled GS and two PB rows", MODELS[k].name),
+                    format!(
+                        "model {k} ({}) needs at least two labelled GS and two PB rows",
+                        MODELS[k].name
+                    ),
                 ));
             }
             let psi = self.psi_k(k, x.view());
@@ -511,9 +519,8 @@ mod tests {
         .unwrap();
         let x = array![[0.5, 1.0, -0.5, 0.7, 1.2]];
         let m = MODELS[2];
-        let psi = m.alpha
-            + m.beta * (m.theta.cos() * 1.0 + m.theta.sin() * -0.5).tanh()
-            + m.gamma * 0.7;
+        let psi =
+            m.alpha + m.beta * (m.theta.cos() * 1.0 + m.theta.sin() * -0.5).tanh() + m.gamma * 0.7;
         assert!((scenario.psi_k(2, x.view())[0] - psi).abs() < 1e-15);
         let delta = m.delta + m.rho * 0.5f64.tanh() - 0.25 * 1.2;
         assert!((scenario.delta_k(2, x.view())[0] - delta).abs() < 1e-15);
@@ -547,7 +554,10 @@ mod tests {
         }
         for k in 0..6 {
             let mean: f64 = (0..n).map(|j| scenario.cost_row(k, x.row(j))).sum::<f64>() / n as f64;
-            assert!((mean - MODELS[k].cost).abs() < 0.01 * MODELS[k].cost, "cost {k}");
+            assert!(
+                (mean - MODELS[k].cost).abs() < 0.01 * MODELS[k].cost,
+                "cost {k}"
+            );
         }
     }
 
@@ -560,8 +570,12 @@ mod tests {
             ..Default::default()
         };
         let scenario = MultiModel::new(params).unwrap();
-        let a = scenario.draw_models(&mut stream(3, 1, 2, Purpose::Data)).unwrap();
-        let b = scenario.draw_models(&mut stream(3, 1, 2, Purpose::Data)).unwrap();
+        let a = scenario
+            .draw_models(&mut stream(3, 1, 2, Purpose::Data))
+            .unwrap();
+        let b = scenario
+            .draw_models(&mut stream(3, 1, 2, Purpose::Data))
+            .unwrap();
         assert_eq!(a.test_costs, b.test_costs);
         assert_eq!(a.per_model.len(), 4);
         for (m, n) in a.per_model.iter().zip(&b.per_model) {
@@ -616,6 +630,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert!(scenario.draw_models(&mut stream(1, 0, 0, Purpose::Data)).is_err());
+        assert!(scenario
+            .draw_models(&mut stream(1, 0, 0, Purpose::Data))
+            .is_err());
     }
 }

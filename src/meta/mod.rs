@@ -73,11 +73,11 @@ pub use config::{
     Assemble, BiasLeaf, Correction, DrOutcome, FitSeeds, MetaRouterConfig, Method, Nuisances,
     PropensityMode, DEFAULT_CLIP_CONSTANT, DEFAULT_CLIP_MODEL,
 };
-pub use multi::{fit_multi, model_seeds, FittedMultiRouter};
 pub use diagnostics::{
     BiasStageWeights, Diagnostics, DOMINATED_CLIPPED_SHARE, DOMINATED_EFFECTIVE_FRACTION,
     DOMINATED_KEY,
 };
+pub use multi::{fit_multi, model_seeds, FittedMultiRouter};
 pub use normalize::Normalize;
 pub use oracle::{oracle_mean_outcome, OracleNuisances};
 

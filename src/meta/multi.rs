@@ -204,7 +204,8 @@ mod tests {
         let mut noise = |n: usize| Array1::from_shape_fn(n, |_| rng.random::<f64>() - 0.5);
         let gold_x = Array2::from_shape_fn((60, 2), |(i, j)| ((i * 7 + j * 3) % 60) as f64 / 60.0);
         let gold_y = gold_x.column(0).mapv(|s| slope * s) + noise(60);
-        let pref_x = Array2::from_shape_fn((300, 2), |(i, j)| ((i * 11 + j * 5) % 300) as f64 / 300.0);
+        let pref_x =
+            Array2::from_shape_fn((300, 2), |(i, j)| ((i * 11 + j * 5) % 300) as f64 / 300.0);
         let pref_y = pref_x.column(0).mapv(|s| slope * s - bias) + noise(300);
         TrainingData::new(gold_x, gold_y, pref_x, pref_y).unwrap()
     }
@@ -218,7 +219,12 @@ mod tests {
             learner: 12,
         };
         let x = Array2::from_shape_fn((25, 2), |(i, j)| (i + j) as f64 / 25.0);
-        for method in [Method::RLearner, Method::DrLearner, Method::Pooled, Method::GsOnly] {
+        for method in [
+            Method::RLearner,
+            Method::DrLearner,
+            Method::Pooled,
+            Method::GsOnly,
+        ] {
             let config = MetaRouterConfig::new(method);
             let two = config.fit(&data, seeds).unwrap();
             let multi = fit_multi(&config, std::slice::from_ref(&data), seeds).unwrap();

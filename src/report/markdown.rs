@@ -4,9 +4,7 @@ use std::fmt::Write;
 
 use super::format::{format_coordinate, format_number, format_significant, MISSING};
 use super::view::{metrics_on, View};
-use crate::study::record::{
-    Direction, MetricAxis, Summary, SummaryRow, METRICS, SHARE_PREFIX,
-};
+use crate::study::record::{Direction, MetricAxis, Summary, SummaryRow, METRICS, SHARE_PREFIX};
 
 /// Renders `summary.md` from a summary.
 ///

@@ -51,7 +51,12 @@ pub fn terminal_table(summary: &Summary) -> String {
             let _ = writeln!(
                 out,
                 "{:<14} {:>20} {:>20} {:>20} {:>width$} {:>4}",
-                "method", "MSE(psi)", "MSE(delta)", third, fourth, "fail",
+                "method",
+                "MSE(psi)",
+                "MSE(delta)",
+                third,
+                fourth,
+                "fail",
                 width = if multi { 20 } else { 12 }
             );
             current_grid = Some(row.grid.clone());

@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::study::record::{
-    MetricAxis, Summary, SummaryRow, ALWAYS_COST, ALWAYS_QUALITY, METRICS,
-};
+use crate::study::record::{MetricAxis, Summary, SummaryRow, ALWAYS_COST, ALWAYS_QUALITY, METRICS};
 
 /// Metrics of one kind (scalar, ρ curve, w curve), in report order.
 pub(crate) fn metrics_on(axis: MetricAxis) -> Vec<&'static str> {
@@ -104,7 +102,10 @@ impl<'a> View<'a> {
 
     /// Always-one-model points of grid point `point` (from the first method
     /// that has them): model name, mean cost row, mean gain row.
-    pub(crate) fn always_points(&self, point: usize) -> Vec<(&'a str, &'a SummaryRow, &'a SummaryRow)> {
+    pub(crate) fn always_points(
+        &self,
+        point: usize,
+    ) -> Vec<(&'a str, &'a SummaryRow, &'a SummaryRow)> {
         let Some(method) = self.methods.iter().copied().find(|m| {
             self.plain
                 .iter()
@@ -113,9 +114,12 @@ impl<'a> View<'a> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for row in self.plain.iter().copied().filter(|r| {
-            r.method == method && self.points.get(point) == Some(&&r.grid)
-        }) {
+        for row in self
+            .plain
+            .iter()
+            .copied()
+            .filter(|r| r.method == method && self.points.get(point) == Some(&&r.grid))
+        {
             if let Some(model) = row.metric.strip_prefix(ALWAYS_COST) {
                 let quality = format!("{ALWAYS_QUALITY}{model}");
                 if let Some(q) = self.row(point, method, &quality, None) {

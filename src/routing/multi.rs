@@ -263,8 +263,7 @@ fn envelope(score: ArrayView1<f64>, costs: ArrayView1<f64>) -> (usize, Vec<(f64,
             if costs[k] >= costs[current] {
                 continue;
             }
-            let crossing =
-                ((score[current] - score[k]) / (costs[current] - costs[k])).max(w_now);
+            let crossing = ((score[current] - score[k]) / (costs[current] - costs[k])).max(w_now);
             let replace = match next {
                 None => true,
                 Some((w_best, best)) => {
@@ -400,11 +399,7 @@ pub fn aiq(hull: &[FrontierPoint], lo: f64, hi: f64) -> f64 {
         return frontier_value(hull, lo);
     }
     let mut knots = vec![lo];
-    knots.extend(
-        hull.iter()
-            .map(|p| p.cost)
-            .filter(|&c| c > lo && c < hi),
-    );
+    knots.extend(hull.iter().map(|p| p.cost).filter(|&c| c > lo && c < hi));
     knots.push(hi);
     let area: f64 = knots
         .windows(2)
@@ -453,9 +448,7 @@ pub fn evaluate(
         oracle_aiq: 0.0,
         frontier_gap: 0.0,
         cost_range: cost_range(costs),
-        single: (0..k)
-            .map(|m| point_of(&vec![m; t], gain, costs))
-            .collect(),
+        single: (0..k).map(|m| point_of(&vec![m; t], gain, costs)).collect(),
     };
     for &w in w_grid {
         let chosen: Vec<usize> = score
@@ -478,13 +471,22 @@ pub fn evaluate(
         eval.cost.push(routed.cost);
         eval.shares
             .push(counts.iter().map(|&c| c as f64 / t as f64).collect());
-        eval.regret.push(regret_at(&chosen, &oracle, gain, costs, w));
+        eval.regret
+            .push(regret_at(&chosen, &oracle, gain, costs, w));
         eval.oracle_quality.push(best.quality);
         eval.oracle_cost.push(best.cost);
     }
     let (lo, hi) = eval.cost_range;
-    eval.aiq = aiq(&upper_frontier(&frontier_points(score, gain, costs)?), lo, hi);
-    eval.oracle_aiq = aiq(&upper_frontier(&frontier_points(gain, gain, costs)?), lo, hi);
+    eval.aiq = aiq(
+        &upper_frontier(&frontier_points(score, gain, costs)?),
+        lo,
+        hi,
+    );
+    eval.oracle_aiq = aiq(
+        &upper_frontier(&frontier_points(gain, gain, costs)?),
+        lo,
+        hi,
+    );
     eval.frontier_gap = eval.oracle_aiq - eval.aiq;
     Ok(eval)
 }
@@ -534,8 +536,7 @@ mod tests {
             .unwrap();
             assert_eq!(multi.regret, two.regret, "seed {seed}");
             for (i, &wi) in w.iter().enumerate() {
-                let routed =
-                    super::super::route(score.column(1), costs2.column(1), wi).unwrap();
+                let routed = super::super::route(score.column(1), costs2.column(1), wi).unwrap();
                 let chosen = assign(score.view(), costs2.view(), wi).unwrap();
                 assert_eq!(
                     chosen,
@@ -565,9 +566,8 @@ mod tests {
             }
             assert!(e.frontier_gap >= -1e-12, "seed {seed}: {}", e.frontier_gap);
             // every grid point of the router lies under the oracle frontier
-            let oracle_hull = upper_frontier(
-                &frontier_points(gain.view(), gain.view(), costs.view()).unwrap(),
-            );
+            let oracle_hull =
+                upper_frontier(&frontier_points(gain.view(), gain.view(), costs.view()).unwrap());
             for i in 0..w.len() {
                 assert!(e.quality[i] <= frontier_value(&oracle_hull, e.cost[i]) + 1e-12);
             }

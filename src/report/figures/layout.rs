@@ -242,6 +242,70 @@ pub(super) fn curve_figure(
     })
 }
 
+/// Many models: the cost–quality frontier, one panel per grid point. Each
+/// method is its mean `(cost(w), quality(w))` over the `w` grid (ordered by
+/// cost, band ±2 MCSE of the quality); the always-one-model points are one
+/// more series, joined in order of cost. `None` without `cost` rows.
+pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
+    let w_len = view.max_index("cost")? + 1;
+    let panels: Vec<Panel> = (0..view.points.len())
+        .map(|point| {
+            let mut series: Vec<Series> = view
+                .methods
+                .iter()
+                .map(|method| {
+                    let mut points: Vec<Point> = (0..w_len)
+                        .filter_map(|i| {
+                            let cost = view.row(point, method, "cost", Some(i))?.mean?;
+                            row_point(view, point, method, "quality", Some(i), cost)
+                        })
+                        .filter(|p| p.x.is_finite())
+                        .collect();
+                    points.sort_by(|a, b| a.x.total_cmp(&b.x));
+                    Series {
+                        label: method.to_string(),
+                        color: method_color(view, method),
+                        points,
+                    }
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect();
+            let mut always: Vec<Point> = view
+                .always_points(point)
+                .into_iter()
+                .filter_map(|(_, cost, quality)| summary_point(quality, cost.mean?))
+                .filter(|p| p.x.is_finite())
+                .collect();
+            always.sort_by(|a, b| a.x.total_cmp(&b.x));
+            if !always.is_empty() {
+                series.push(Series {
+                    label: "always one model".to_string(),
+                    color: RGBColor(127, 127, 127),
+                    points: always,
+                });
+            }
+            Panel {
+                title: view.point_label(point),
+                series,
+            }
+        })
+        .collect();
+    if panels.iter().all(|p| p.series.is_empty()) {
+        return None;
+    }
+    Some(Figure {
+        stem: "frontier".to_string(),
+        title,
+        x_desc: "mean cost per test query".to_string(),
+        y_desc: "mean GS gain over the reference".to_string(),
+        panels,
+        spread: Spread::Band,
+        zero_line: true,
+        reference: None,
+        categories: None,
+    })
+}
+
 /// A scalar metric against the grid parameter that varies.
 pub(super) fn scalar_figure(
     view: &View,

@@ -17,7 +17,7 @@ use super::view::View;
 use crate::error::{Error, Result};
 use crate::study::record::Summary;
 use draw::draw_figure;
-use layout::{curve_figure, scalar_figure};
+use layout::{curve_figure, frontier_figure, scalar_figure};
 
 /// The embedded font (DejaVu Sans, Bitstream Vera / DejaVu licence).
 const FONT_BYTES: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
@@ -58,6 +58,8 @@ const PALETTE: [RGBColor; 9] = [
 /// | `mse_psi` | MSE of ψ̂ against the varying grid parameter, ±2 MCSE error bars |
 /// | `mse_delta` | the same for Δ̂ (only when the summary has `mse_delta`) |
 /// | `regret_vs_w` | regret against the cost weight w, panel per grid point, ±2 MCSE band |
+/// | `frontier` | many models: mean quality against mean cost over the w grid per method, with the always-one-model points, ±2 MCSE band |
+/// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter, ±2 MCSE error bars |
 ///
 /// A figure whose metric has no finite mean in the summary is skipped. When
 /// several grid parameters vary, the MSE figures put the first numeric one
@@ -113,6 +115,25 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
         format!("Routing regret vs cost weight (study {study})"),
         "cost weight w",
         "regret Reg(w)",
+    ));
+    // Many models: the cost–quality frontier, AIQ and the gap to the oracle.
+    figures.extend(frontier_figure(
+        &view,
+        format!("Cost–quality frontier as the cost weight w varies (study {study})"),
+    ));
+    figures.extend(scalar_figure(
+        &view,
+        "aiq",
+        "aiq",
+        format!("AIQ: mean of the cost–quality frontier over the cost range (study {study})"),
+        "AIQ",
+    ));
+    figures.extend(scalar_figure(
+        &view,
+        "frontier_gap",
+        "frontier_gap",
+        format!("Area between the oracle's frontier and the router's (study {study})"),
+        "AIQ(oracle) − AIQ",
     ));
     // Coverage of each inference target against the grid, ±2 MCSE bars and
     // the nominal level (the records' `<target>.level`) as a dashed line.
