@@ -4,7 +4,7 @@
 //! `K` candidate models, model 0 the reference. For model `k ≥ 1`,
 //! `ψ_k(q)` is its expected GS gain over the reference on query `q`, `η_k(q)`
 //! its PB gain and `Δ_k = ψ_k − η_k`. Each `ψ_k` is the two-model problem of
-//! `docs/method.md` §1 on the rows that carry model `k`'s labels, so it is
+//! `docs/method.md` §1 (§9 for many models) on the rows that carry model `k`'s labels, so it is
 //! estimated by [`MetaRouterConfig::fit`] exactly as with two models; the
 //! router then scores `ψ̂_0 ≡ 0` and `ψ̂_k` for `k ≥ 1` (the decision rule and
 //! metrics are `routing::multi`'s).

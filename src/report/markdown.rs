@@ -46,7 +46,9 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
         view.points.len(),
         view.methods.len()
     )?;
-    writeln!(out, "ρ grid: {}.  ", grid_list(&summary.rho))?;
+    if !view.is_multi_model() {
+        writeln!(out, "ρ grid: {}.  ", grid_list(&summary.rho))?;
+    }
     writeln!(out, "w grid: {}.\n", grid_list(&summary.w))?;
     writeln!(
         out,

@@ -127,6 +127,11 @@ impl<'a> View<'a> {
                 }
             }
         }
+        // In order of mean cost (the extra metrics come sorted by name).
+        out.sort_by(|a, b| {
+            let cost = |r: &SummaryRow| r.mean.unwrap_or(f64::INFINITY);
+            cost(a.1).total_cmp(&cost(b.1))
+        });
         out
     }
 

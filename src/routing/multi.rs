@@ -12,7 +12,7 @@
 //!
 //! # Algorithm
 //!
-//! `docs/method.md` §6 (many models):
+//! `docs/method.md` §9 (many models):
 //!
 //! - **Decision rule** at cost weight `w ≥ 0`: `a_j(w) = argmax_k (s_jk − w C_jk)`,
 //!   ties to the lowest model index (so the reference wins ties) ([`assign`]).
