@@ -39,11 +39,13 @@ fn roles(kind: LabelKind) -> ColumnRoles {
             kind,
             range: None,
             constant_ok: false,
+            missing_ok: false,
         }),
         extra: vec![],
         optional: vec![],
         id: None,
         weight: None,
+        ignore: Vec::new(),
     }
 }
 

@@ -11,12 +11,13 @@ use meta_router::meta::{MetaRouterConfig, Method};
 use meta_router::realdata::evaluate::{evaluate, EvaluationOptions};
 use meta_router::realdata::table::write_table;
 use meta_router::realdata::{
-    self, model_file, read_table, roles_for_router, ColumnRoles, FeatureSelection, LabelColumn,
-    LabelKind,
+    self, model_file, multi, read_table, roles_for_router, ColumnRoles, FeatureSelection,
+    LabelColumn, LabelKind,
 };
 use meta_router::report;
 use meta_router::rng::{stream, Purpose};
 use meta_router::study;
+use ndarray::Array2;
 
 /// `lo,hi` as a pair of finite numbers with `lo <= hi`.
 pub fn parse_pair(text: &str) -> std::result::Result<(f64, f64), String> {
@@ -84,6 +85,14 @@ pub struct FitArgs {
     /// Master seed of the folds and learners.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Many models: the label columns `a,b,c`, one per non-reference model
+    /// (its GS gain over the reference in the GS file, its PB gain in the PB
+    /// file; an empty cell = no label for that model). Replaces `--label`.
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Many models: the reference model's name (it has no label column).
+    #[arg(long, default_value = "reference")]
+    reference: String,
     /// Replace an existing router file.
     #[arg(long)]
     force: bool,
@@ -122,6 +131,9 @@ pub fn fit(args: FitArgs) -> Result<()> {
         eprintln!("warning: {warning}");
     }
     let features = FeatureSelection::parse(&args.features)?;
+    if !args.models.is_empty() {
+        return fit_models(&args, &config, &features);
+    }
     let roles = |range, kind| ColumnRoles {
         features: features.clone(),
         label: Some(LabelColumn {
@@ -129,11 +141,13 @@ pub fn fit(args: FitArgs) -> Result<()> {
             kind,
             range,
             constant_ok: false,
+            missing_ok: false,
         }),
         extra: Vec::new(),
         optional: Vec::new(),
         id: args.id.clone(),
         weight: args.weight.clone(),
+        ignore: Vec::new(),
     };
     let gold = read_table(&args.gold, &roles(args.gold_range, LabelKind::Numeric))?;
     let pref = read_table(&args.pref, &roles(args.pref_range, LabelKind::Preference))?;
@@ -171,6 +185,83 @@ pub fn fit(args: FitArgs) -> Result<()> {
     Ok(())
 }
 
+/// `meta-router fit --models a,b,…`: one router per non-reference model,
+/// each on the rows that carry its label.
+fn fit_models(
+    args: &FitArgs,
+    config: &MetaRouterConfig,
+    features: &FeatureSelection,
+) -> Result<()> {
+    if args.label != "label" {
+        bail!("--label and --models exclude each other: with --models each model's label column is named after the model");
+    }
+    multi::check_names(&args.reference, &args.models)?;
+    let roles = |model: &str, range, kind| ColumnRoles {
+        features: features.clone(),
+        label: Some(LabelColumn {
+            name: model.to_string(),
+            kind,
+            range,
+            constant_ok: false,
+            missing_ok: true,
+        }),
+        extra: Vec::new(),
+        optional: Vec::new(),
+        id: args.id.clone(),
+        weight: args.weight.clone(),
+        ignore: args
+            .models
+            .iter()
+            .filter(|m| *m != model)
+            .cloned()
+            .collect(),
+    };
+    let mut tables = Vec::with_capacity(args.models.len());
+    for model in &args.models {
+        let gold = read_table(
+            &args.gold,
+            &roles(model, args.gold_range, LabelKind::Numeric),
+        )?;
+        let pref = read_table(
+            &args.pref,
+            &roles(model, args.pref_range, LabelKind::Preference),
+        )?;
+        tables.push((gold, pref));
+    }
+    let started = std::time::Instant::now();
+    let (text, loaded) =
+        multi::fit_model_tables(config, &args.reference, &args.models, &tables, args.seed)?;
+    let seconds = started.elapsed().as_secs_f64();
+    study::write_atomic(&args.out, text.as_bytes())?;
+    eprintln!(
+        "fitted {:?} for {} models against the reference `{}`, {} features, in {seconds:.2} s; \
+         wrote {} ({} bytes)",
+        config.method,
+        args.models.len(),
+        args.reference,
+        loaded.file.features.len(),
+        args.out.display(),
+        text.len()
+    );
+    for ((model, (gold, pref)), file) in args.models.iter().zip(&tables).zip(&loaded.routers) {
+        eprintln!(
+            "  model `{model}`: {} GS and {} PB rows with labels",
+            gold.rows(),
+            pref.rows()
+        );
+        for note in &file.notes {
+            eprintln!("warning: model `{model}`: {note}");
+        }
+    }
+    println!("diagnostics:");
+    for (model, file) in args.models.iter().zip(&loaded.routers) {
+        for (key, value) in &file.diagnostics {
+            println!("  {:<40} {value}", format!("{model}/{key}"));
+        }
+    }
+    Ok(())
+}
+
 /// Options of `meta-router route`.
 #[derive(Debug, Args)]
 pub struct RouteArgs {
@@ -184,9 +275,18 @@ pub struct RouteArgs {
     /// Cost weight w: a query goes to the primary model iff ψ̂ > w·(C_p − C_a).
     #[arg(long)]
     cost_weight: f64,
-    /// Per-query costs `C_p,C_a` of the primary and alternative model.
-    #[arg(long, value_parser = parse_pair, default_value = "1,0")]
-    cost: (f64, f64),
+    /// Per-query costs `C_p,C_a` of the primary and alternative model
+    /// (default 1,0; two-model routers).
+    #[arg(long, value_parser = parse_pair)]
+    cost: Option<(f64, f64)>,
+    /// Many-model routers: a constant cost per model, `name=value,…`
+    /// (the reference included).
+    #[arg(long, value_delimiter = ',')]
+    costs: Vec<String>,
+    /// Many-model routers: per-query costs from columns of the queries file,
+    /// `name=column,…`. Every model needs a cost from `--costs` or here.
+    #[arg(long, value_delimiter = ',')]
+    cost_columns: Vec<String>,
     /// A column copied to the output to identify queries (default: the data
     /// row number, 1 for the first row after the header).
     #[arg(long)]
@@ -204,12 +304,21 @@ pub fn route(args: RouteArgs) -> Result<()> {
     if let Some(out) = &args.out {
         refuse_existing(out, args.force)?;
     }
-    let (file, router) = model_file::load(&args.model)?;
+    let text = std::fs::read_to_string(&args.model)
+        .with_context(|| format!("reading {}", args.model.display()))?;
+    if multi::is_multi(&text) {
+        return route_models(&args, &text);
+    }
+    if !args.costs.is_empty() || !args.cost_columns.is_empty() {
+        bail!("--costs and --cost-columns are for many-model routers; {} is a two-model router (use --cost Cp,Ca)", args.model.display());
+    }
+    let cost = args.cost.unwrap_or((1.0, 0.0));
+    let (file, router) = model_file::parse(&text, &args.model.display().to_string())?;
     let queries = read_table(
         &args.queries,
         &roles_for_router(&file.features, None, Vec::new(), args.id.clone()),
     )?;
-    let routed = realdata::route_table(&router, &queries, args.cost_weight, args.cost)?;
+    let routed = realdata::route_table(&router, &queries, args.cost_weight, cost)?;
     let mut text = String::new();
     text.push_str(&format!(
         "{},psi_hat,{}route\n",
@@ -245,8 +354,112 @@ pub fn route(args: RouteArgs) -> Result<()> {
         routed.primary.len(),
         routed.usage_ratio(),
         args.cost_weight,
-        args.cost.0,
-        args.cost.1
+        cost.0,
+        cost.1
+    );
+    Ok(())
+}
+
+/// Splits `name=value` items of `flag`.
+fn named_items<'a>(items: &'a [String], flag: &str) -> Result<Vec<(&'a str, &'a str)>> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=')
+                .map(|(n, v)| (n.trim(), v.trim()))
+                .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("--{flag} {item}: expected name=value"))
+        })
+        .collect()
+}
+
+/// `route` with a many-model router: every ψ̂_k and the chosen model per query.
+fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
+    if args.cost.is_some() {
+        bail!("--cost is for two-model routers; {} routes among several models: give --costs name=value,… or --cost-columns name=column,…", args.model.display());
+    }
+    let loaded = multi::parse_models(text, &args.model.display().to_string())?;
+    let names = loaded.names();
+    let constants = named_items(&args.costs, "costs")?;
+    let columns = named_items(&args.cost_columns, "cost-columns")?;
+    for (name, _) in constants.iter().chain(&columns) {
+        if !names.iter().any(|n| n == name) {
+            bail!(
+                "no model `{name}` in {} (models: {})",
+                args.model.display(),
+                names.join(", ")
+            );
+        }
+    }
+    let queries = read_table(
+        &args.queries,
+        &roles_for_router(
+            &loaded.file.features,
+            None,
+            columns.iter().map(|(_, c)| c.to_string()).collect(),
+            args.id.clone(),
+        ),
+    )?;
+    let mut costs = Array2::zeros((queries.rows(), names.len()));
+    for (k, name) in names.iter().enumerate() {
+        let constant = constants.iter().find(|(n, _)| n == name);
+        let column = columns.iter().find(|(n, _)| n == name);
+        match (constant, column) {
+            (Some((_, value)), None) => {
+                let value: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    .with_context(|| format!("--costs {name}={value}: a cost must be a finite number >= 0"))?;
+                costs.column_mut(k).fill(value);
+            }
+            (None, Some((_, col))) => {
+                let values = &queries.extra[*col];
+                if let Some((row, v)) = values.iter().enumerate().find(|(_, v)| **v < 0.0) {
+                    bail!("{}: line {}, column `{col}`: cost {v} is negative", queries.file, row + 2);
+                }
+                costs.column_mut(k).assign(values);
+            }
+            (Some(_), Some(_)) => bail!("model `{name}` has a cost in both --costs and --cost-columns"),
+            (None, None) => bail!("model `{name}` has no cost: give it in --costs name=value or --cost-columns name=column"),
+        }
+    }
+    let routed = multi::route_models(
+        &loaded.fitted,
+        queries.x.view(),
+        costs.view(),
+        args.cost_weight,
+    )?;
+    let mut text = csv_field(args.id.as_deref().unwrap_or("row"));
+    for name in &names[1..] {
+        text.push_str(&format!(",{}", csv_field(&format!("psi_hat_{name}"))));
+    }
+    text.push_str(",route\n");
+    for (i, &k) in routed.chosen.iter().enumerate() {
+        let id = match &queries.ids {
+            Some(ids) => csv_field(&ids[i]),
+            None => (i + 1).to_string(),
+        };
+        text.push_str(&id);
+        for m in 1..names.len() {
+            text.push_str(&format!(",{}", routed.psi_hat[[i, m]]));
+        }
+        text.push_str(&format!(",{}\n", csv_field(&names[k])));
+    }
+    match &args.out {
+        Some(path) => study::write_atomic(path, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    let shares: Vec<String> = names
+        .iter()
+        .zip(routed.shares())
+        .map(|(n, s)| format!("{n} {s:.4}"))
+        .collect();
+    eprintln!(
+        "routed {} queries at w = {}: {}",
+        routed.chosen.len(),
+        args.cost_weight,
+        shares.join(", ")
     );
     Ok(())
 }
@@ -313,12 +526,23 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
             refuse_existing(&args.out.join(name), false)?;
         }
     }
-    let (file, router) = model_file::load(&args.model)?;
+    let text = std::fs::read_to_string(&args.model)
+        .with_context(|| format!("reading {}", args.model.display()))?;
+    if multi::is_multi(&text) {
+        bail!(
+            "{}: `evaluate` takes two-model routers; a many-model router is evaluated in \
+             simulation studies (scenario `multi-model`), and on real data by `route` at the \
+             cost weights of interest",
+            args.model.display()
+        );
+    }
+    let (file, router) = model_file::parse(&text, &args.model.display().to_string())?;
     let label = LabelColumn {
         name: args.label.clone(),
         kind: LabelKind::Numeric,
         range: None,
         constant_ok: true,
+        missing_ok: false,
     };
     let extra = args.truth.iter().cloned().collect();
     let roles = roles_for_router(&file.features, Some(label), extra, None);
@@ -414,6 +638,9 @@ pub fn export(args: ExportArgs) -> Result<()> {
                 anyhow::anyhow!("scenario `{}`: {}", args.scenario, e.message())
             })?;
     let scenario = config.build()?;
+    if let Some(multi) = scenario.as_multi() {
+        return export_models(&args, config.name(), scenario.dim(), multi);
+    }
     let data = scenario.draw(&mut stream(args.seed, 0, 0, Purpose::Data))?;
     let d = scenario.dim();
     let mut names: Vec<String> = (1..=d).map(|j| format!("x{j}")).collect();
@@ -455,6 +682,59 @@ pub fn export(args: ExportArgs) -> Result<()> {
         train.n_pref(),
         data.test_x.nrows(),
         args.out.display()
+    );
+    Ok(())
+}
+
+/// `scenarios export` of a scenario with several models: one label column per
+/// non-reference model (empty where a query has no label for it); the test
+/// file adds `cost_<model>` for every model and `true_psi_<model>`.
+fn export_models(
+    args: &ExportArgs,
+    name: &str,
+    d: usize,
+    scenario: &dyn meta_router::dgp::MultiModelScenario,
+) -> Result<()> {
+    let data = scenario.draw_models(&mut stream(args.seed, 0, 0, Purpose::Data))?;
+    let models = &data.models;
+    let features: Vec<String> = (1..=d).map(|j| format!("x{j}")).collect();
+    let mut names = features.clone();
+    names.extend(models[1..].iter().cloned());
+    let columns = |x: ndarray::ArrayView2<f64>, extra: ndarray::ArrayView2<f64>| -> Vec<Vec<f64>> {
+        x.columns()
+            .into_iter()
+            .chain(extra.columns())
+            .map(|c| c.to_vec())
+            .collect()
+    };
+    let gold = columns(data.gold_x.view(), data.gold_labels.view());
+    let pref = columns(data.pref_x.view(), data.pref_labels.view());
+    let test_x = data.per_model[0].test_x.view();
+    let mut test = columns(test_x, data.test_costs.view());
+    test.extend(
+        data.test_gain
+            .columns()
+            .into_iter()
+            .skip(1)
+            .map(|c| c.to_vec()),
+    );
+    let mut test_names = features;
+    test_names.extend(models.iter().map(|m| format!("cost_{m}")));
+    test_names.extend(models[1..].iter().map(|m| format!("true_psi_{m}")));
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    write_table(&args.out.join("gold.csv"), &names, &slices(&gold))?;
+    write_table(&args.out.join("pref.csv"), &names, &slices(&pref))?;
+    write_table(&args.out.join("test.csv"), &test_names, &slices(&test))?;
+    eprintln!(
+        "{name}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with cost_<model> \
+         and true_psi_<model>) into {}; features x1..x{d}; reference `{}`, label columns {}",
+        data.gold_x.nrows(),
+        data.pref_x.nrows(),
+        test_x.nrows(),
+        args.out.display(),
+        models[0],
+        models[1..].join(", ")
     );
     Ok(())
 }

@@ -188,6 +188,15 @@ pub struct MultiSimulatedData {
     pub test_gain: Array2<f64>,
     /// Cost of every model on the test queries (`T × K`).
     pub test_costs: Array2<f64>,
+    /// The GS queries' features (every GS query, labelled for any model).
+    pub gold_x: Array2<f64>,
+    /// GS labels, one column per non-reference model; NaN where the query
+    /// has no label for the model.
+    pub gold_labels: Array2<f64>,
+    /// The PB queries' features.
+    pub pref_x: Array2<f64>,
+    /// PB labels, one column per non-reference model; NaN where missing.
+    pub pref_labels: Array2<f64>,
 }
 
 /// A data-generating process with `K ≥ 2` candidate models.

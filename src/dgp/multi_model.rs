@@ -400,6 +400,8 @@ impl MultiModelScenario for MultiModel {
         }
         let (test, gold, pref) = split_pool(rng, p.pool, p.n_test, p.n_gold);
         let mut per_model = Vec::with_capacity(k_models - 1);
+        let mut gold_labels = Array2::from_elem((gold.len(), k_models - 1), f64::NAN);
+        let mut pref_labels = Array2::from_elem((pref.len(), k_models - 1), f64::NAN);
         for (k, (gold_noise, pref_noise)) in (1..k_models).zip(noises) {
             let u_gold = uniform_vector(rng, gold.len());
             let u_pref = uniform_vector(rng, pref.len());
@@ -423,6 +425,28 @@ impl MultiModelScenario for MultiModel {
             let eta = &psi - &self.delta_k(k, x.view());
             let gold_label = &psi + &gold_noise;
             let pref_label = &eta + &pref_noise;
+            for (labels, rows, u, coverage, values) in [
+                (
+                    &mut gold_labels,
+                    &gold,
+                    &u_gold,
+                    p.gold_coverage,
+                    &gold_label,
+                ),
+                (
+                    &mut pref_labels,
+                    &pref,
+                    &u_pref,
+                    p.pref_coverage,
+                    &pref_label,
+                ),
+            ] {
+                for (i, (&row, &v)) in rows.iter().zip(u.iter()).enumerate() {
+                    if v < coverage {
+                        labels[[i, k - 1]] = values[row];
+                    }
+                }
+            }
             per_model.push(self.model_data(
                 k,
                 &x,
@@ -447,6 +471,10 @@ impl MultiModelScenario for MultiModel {
             per_model,
             test_gain,
             test_costs,
+            gold_x: take_rows(&x, &gold),
+            gold_labels,
+            pref_x: take_rows(&x, &pref),
+            pref_labels,
         })
     }
 }
@@ -588,6 +616,24 @@ mod tests {
         // different models see different rows
         assert_ne!(a.per_model[0].train.gold_x(), a.per_model[1].train.gold_x());
         assert!(a.test_costs.iter().all(|&c| c > 0.0));
+        // the label matrices hold exactly each model's rows, in order
+        for (k, m) in a.per_model.iter().enumerate() {
+            let present: Vec<f64> = a
+                .gold_labels
+                .column(k)
+                .iter()
+                .copied()
+                .filter(|v| !v.is_nan())
+                .collect();
+            assert_eq!(present, m.train.gold_y().to_vec());
+            let present = a
+                .pref_labels
+                .column(k)
+                .iter()
+                .filter(|v| !v.is_nan())
+                .count();
+            assert_eq!(present, m.train.n_pref());
+        }
         // the two-model view is model 1
         let one = scenario.draw(&mut stream(3, 1, 2, Purpose::Data)).unwrap();
         assert_eq!(one.train.pref_y(), a.per_model[0].train.pref_y());

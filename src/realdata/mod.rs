@@ -7,7 +7,9 @@
 //! - [`model_file`]: the versioned router file;
 //! - [`evaluate`]: routing metrics on a test table with bootstrap intervals;
 //! - [`fit_tables`] and [`route_table`] tie them to [`crate::meta`] and
-//!   [`crate::routing`].
+//!   [`crate::routing`];
+//! - [`multi`]: the same for `K ≥ 2` models (one label column per model, a
+//!   multi-model router file, routing with per-model or per-query costs).
 //!
 //! Seeds: a fit with seed `s` draws its folds from the `Folds` stream and its
 //! learners from the `Learner` stream of master seed `s` (grid point 0,
@@ -17,6 +19,7 @@
 
 pub mod evaluate;
 pub mod model_file;
+pub mod multi;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -129,6 +132,18 @@ pub fn fit_tables(
     pref: &Table,
     seed: u64,
 ) -> Result<(RouterFile, FittedRouter)> {
+    fit_tables_seeded(config, gold, pref, seed, fit_seeds(seed))
+}
+
+/// [`fit_tables`] with the fit's seeds given (many models: model `k`'s
+/// seeds derived from `fit_seeds(seed)`); `seed` is what the file records.
+pub(crate) fn fit_tables_seeded(
+    config: &MetaRouterConfig,
+    gold: &Table,
+    pref: &Table,
+    seed: u64,
+    seeds: FitSeeds,
+) -> Result<(RouterFile, FittedRouter)> {
     let data = training_data(
         gold,
         pref,
@@ -138,7 +153,7 @@ pub fn fit_tables(
             1
         },
     )?;
-    let router = config.fit(&data, fit_seeds(seed))?;
+    let router = config.fit(&data, seeds)?;
     let range = |v: &Array1<f64>| {
         v.iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
@@ -380,6 +395,7 @@ pub fn roles_for_router(
         optional: Vec::new(),
         id,
         weight: None,
+        ignore: Vec::new(),
     }
 }
 

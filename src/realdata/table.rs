@@ -91,6 +91,11 @@ pub struct LabelColumn {
     /// Whether a label column with one value only is accepted (a test
     /// table; a training label must vary).
     pub constant_ok: bool,
+    /// Whether an empty label cell means "no label for this row" (many
+    /// models: a query labelled for some models only). Such a row is left
+    /// out of the table, its other cells unread; otherwise an empty cell is
+    /// an error.
+    pub missing_ok: bool,
 }
 
 /// The roles of a table's columns.
@@ -108,6 +113,9 @@ pub struct ColumnRoles {
     pub id: Option<String>,
     /// A column of sample weights (finite, `≥ 0`, not all zero), if any.
     pub weight: Option<String>,
+    /// Columns that must exist but are neither read nor features (many
+    /// models: the other models' label columns).
+    pub ignore: Vec<String>,
 }
 
 /// A validated table.
@@ -202,6 +210,11 @@ pub fn read_table_from(
         }
         let line = record.position().map_or(rows as u64 + 2, |p| p.line());
         let cell = |index: usize| -> (&str, &str) { (&record[index], names[index].as_str()) };
+        if let (Some(index), Some(label)) = (layout.label, roles.label.as_ref()) {
+            if label.missing_ok && record[index].is_empty() {
+                continue;
+            }
+        }
         for &index in &layout.features {
             let (text, name) = cell(index);
             features.push(parse_number(file, line, name, text, LabelKind::Numeric)?);
@@ -244,12 +257,11 @@ pub fn read_table_from(
         rows += 1;
     }
     if rows == 0 {
-        return Err(input_error(
-            file,
-            Some(1),
-            None,
-            "no data rows after the header".into(),
-        ));
+        let message = match roles.label.as_ref().filter(|l| l.missing_ok) {
+            Some(label) => format!("no data row has a `{}` label", label.name),
+            None => "no data rows after the header".into(),
+        };
+        return Err(input_error(file, Some(1), None, message));
     }
     if let Some(label) = roles.label.as_ref().filter(|l| !l.constant_ok) {
         if labels.iter().all(|&v| v == labels[0]) {
@@ -353,11 +365,16 @@ impl Layout {
             Some(name) => Some(find(name, "weight")?),
             None => None,
         };
+        let mut ignored = Vec::new();
+        for name in &roles.ignore {
+            ignored.push(find(name, "label")?);
+        }
         let taken: Vec<usize> = label
             .iter()
             .chain(&extra)
             .chain(id.iter())
             .chain(weight.iter())
+            .chain(&ignored)
             .copied()
             .collect();
         let features: Vec<usize> = match &roles.features {
@@ -393,7 +410,7 @@ impl Layout {
         if let Some(&clash) = features.iter().find(|i| taken.contains(i)) {
             return Err(header_error(
                 Some(&names[clash]),
-            "a column cannot be both a feature and the label, an extra, the id or the weight column"
+            "a column cannot be both a feature and a label, an extra, the id or the weight column"
                 .into(),
             ));
         }
@@ -482,7 +499,8 @@ fn csv_error(file: &str, error: &csv::Error) -> Error {
 }
 
 /// Writes a table: header `names`, then one row per row of `columns`
-/// (numbers in shortest round-trip form, so reading them back is exact).
+/// (numbers in shortest round-trip form, so reading them back is exact; NaN
+/// as an empty cell, a missing value).
 pub fn write_table(path: &Path, names: &[String], columns: &[&[f64]]) -> Result<()> {
     let rows = columns.first().map_or(0, |c| c.len());
     let mut text = String::with_capacity(rows * names.len() * 20);
@@ -493,7 +511,10 @@ pub fn write_table(path: &Path, names: &[String], columns: &[&[f64]]) -> Result<
             if j > 0 {
                 text.push(',');
             }
-            text.push_str(&format!("{}", column[row]));
+            // NaN marks a missing value (a label a query does not have).
+            if !column[row].is_nan() {
+                text.push_str(&format!("{}", column[row]));
+            }
         }
         text.push('\n');
     }
@@ -512,11 +533,13 @@ mod tests {
                 kind: LabelKind::Preference,
                 range: None,
                 constant_ok: false,
+                missing_ok: false,
             }),
             extra: vec![],
             optional: vec![],
             id: None,
             weight: None,
+            ignore: Vec::new(),
         }
     }
 

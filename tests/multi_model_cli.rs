@@ -1,0 +1,438 @@
+//! `fit --models` and `route` with a many-model router: one model through the
+//! many-model path gives the two-model router's ψ̂; the export → fit → route
+//! round trip; malformed inputs fail naming the file and the column or flag,
+//! exit 1, and leave no output.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+fn binary(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Features x1, x2 and one label column per model (`a`, `b`); `skip` leaves
+/// model `b`'s label empty on every third row.
+fn table(rows: usize, shift: f64, skip: bool) -> String {
+    let mut text = String::from("x1,x2,a,b\n");
+    for i in 0..rows {
+        let x1 = i as f64 / rows as f64;
+        let x2 = (i as f64 * 1.7).sin();
+        let noise = 0.05 * (i as f64 * 2.3).cos();
+        let a = x1 + 0.2 * x2 + noise - shift;
+        let b = 0.5 - x1 + noise + shift;
+        let b = if skip && i % 3 == 0 {
+            String::new()
+        } else {
+            b.to_string()
+        };
+        text.push_str(&format!("{x1},{x2},{a},{b}\n"));
+    }
+    text
+}
+
+fn write_valid(dir: &Path) {
+    fs::write(dir.join("gold.csv"), table(15, 0.0, true)).unwrap();
+    fs::write(dir.join("pref.csv"), table(60, 0.3, true)).unwrap();
+    let mut queries = String::from("x1,x2,cost_b\n");
+    for i in 0..20 {
+        queries.push_str(&format!(
+            "{},{},{}\n",
+            i as f64 / 20.0,
+            (i as f64).cos(),
+            1.0 + 0.1 * i as f64
+        ));
+    }
+    fs::write(dir.join("queries.csv"), queries).unwrap();
+}
+
+const FIT: &[&str] = &[
+    "fit",
+    "--gold",
+    "gold.csv",
+    "--pref",
+    "pref.csv",
+    "--models",
+    "a,b",
+    "--reference",
+    "small",
+    "--out",
+];
+
+#[test]
+fn one_model_is_the_two_model_router_and_routes_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_valid(d);
+    // Two-model router on label column `a` (the file's other label column
+    // excluded from the features by name).
+    let (code, _, err) = binary(
+        d,
+        &[
+            "fit",
+            "--gold",
+            "gold.csv",
+            "--pref",
+            "pref.csv",
+            "--label",
+            "a",
+            "--features",
+            "x1,x2",
+            "--out",
+            "two.json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = binary(
+        d,
+        &[
+            "fit",
+            "--gold",
+            "gold.csv",
+            "--pref",
+            "pref.csv",
+            "--models",
+            "a",
+            "--features",
+            "x1,x2",
+            "--out",
+            "one.json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let route = |model: &str, extra: &[&str]| {
+        let mut args = vec![
+            "route",
+            "--model",
+            model,
+            "--queries",
+            "queries.csv",
+            "--cost-weight",
+            "0.1",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = binary(d, &args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let two = route("two.json", &[]);
+    let one = route("one.json", &["--costs", "reference=0,a=1"]);
+    // the same ψ̂ (printed in shortest round-trip form) and the same decision
+    for (t, o) in two.lines().skip(1).zip(one.lines().skip(1)) {
+        let t: Vec<&str> = t.split(',').collect();
+        let o: Vec<&str> = o.split(',').collect();
+        assert_eq!(t[1], o[1], "ψ̂ differs: {t:?} vs {o:?}");
+        let primary = t.last() == Some(&"primary");
+        assert_eq!(o.last() == Some(&"a"), primary);
+    }
+    // Two models with missing labels, per-query costs for one of them.
+    let (code, _, err) = binary(d, &[FIT, &["both.json"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("model `b`: 10 GS and 40 PB rows"), "{err}");
+    let out = route(
+        "both.json",
+        &[
+            "--costs",
+            "small=0,a=0.5",
+            "--cost-columns",
+            "b=cost_b",
+            "--out",
+            "routed.csv",
+        ],
+    );
+    assert!(out.is_empty());
+    let routed = fs::read_to_string(d.join("routed.csv")).unwrap();
+    let mut lines = routed.lines();
+    assert_eq!(lines.next(), Some("row,psi_hat_a,psi_hat_b,route"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 20);
+    assert!(rows
+        .iter()
+        .all(|r| ["small", "a", "b"].contains(&r.rsplit(',').next().unwrap())));
+}
+
+struct Case {
+    name: &'static str,
+    files: Vec<(&'static str, String)>,
+    args: Vec<&'static str>,
+    expect: Vec<&'static str>,
+    absent: &'static str,
+}
+
+fn route_args(extra: &[&'static str]) -> Vec<&'static str> {
+    [
+        "route",
+        "--model",
+        "router.json",
+        "--queries",
+        "queries.csv",
+        "--cost-weight",
+        "0.1",
+        "--out",
+        "new.csv",
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .collect()
+}
+
+#[test]
+fn malformed_many_model_inputs_fail_cleanly() {
+    let base = tempfile::tempdir().unwrap();
+    write_valid(base.path());
+    let (code, _, err) = binary(base.path(), &[FIT, &["router.json"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let router = fs::read_to_string(base.path().join("router.json")).unwrap();
+    let fit =
+        |extra: &[&'static str]| -> Vec<&'static str> { [FIT, &["new.json"], extra].concat() };
+    let gold = table(15, 0.0, true);
+    let cases = vec![
+        Case {
+            name: "model column missing in the PB file",
+            files: vec![(
+                "pref.csv",
+                table(60, 0.3, true).replace("x1,x2,a,b", "x1,x2,a,c"),
+            )],
+            args: fit(&[]),
+            expect: vec!["pref.csv, line 1, column `b`"],
+            absent: "new.json",
+        },
+        Case {
+            name: "a model with too few GS labels",
+            files: vec![(
+                "gold.csv",
+                gold.lines()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        if i > 3 {
+                            l.rsplit_once(',').unwrap().0.to_string() + ","
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    + "\n",
+            )],
+            args: fit(&[]),
+            expect: vec!["gold.csv", "model `b`", "2 data rows"],
+            absent: "new.json",
+        },
+        Case {
+            name: "a non-numeric label of one model",
+            files: vec![(
+                "gold.csv",
+                gold.lines()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let mut cells: Vec<&str> = l.split(',').collect();
+                        if i == 5 {
+                            cells[2] = "x";
+                        }
+                        cells.join(",")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    + "\n",
+            )],
+            args: fit(&[]),
+            expect: vec!["gold.csv, line 6, column `a`"],
+            absent: "new.json",
+        },
+        Case {
+            name: "model named twice",
+            files: vec![],
+            args: [
+                "fit", "--gold", "gold.csv", "--pref", "pref.csv", "--models", "a,a", "--out",
+                "new.json",
+            ]
+            .to_vec(),
+            expect: vec!["models", "named twice"],
+            absent: "new.json",
+        },
+        Case {
+            name: "model equal to the reference",
+            files: vec![],
+            args: [
+                "fit",
+                "--gold",
+                "gold.csv",
+                "--pref",
+                "pref.csv",
+                "--models",
+                "a,b",
+                "--reference",
+                "a",
+                "--out",
+                "new.json",
+            ]
+            .to_vec(),
+            expect: vec!["models", "reference"],
+            absent: "new.json",
+        },
+        Case {
+            name: "--label with --models",
+            files: vec![],
+            args: fit(&["--label", "a"]),
+            expect: vec!["--label and --models"],
+            absent: "new.json",
+        },
+        Case {
+            name: "a model without a cost",
+            files: vec![],
+            args: route_args(&["--costs", "small=0,a=1"]),
+            expect: vec!["model `b` has no cost"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "a cost for an unknown model",
+            files: vec![],
+            args: route_args(&["--costs", "small=0,a=1,b=2,z=3"]),
+            expect: vec!["no model `z`", "router.json"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "a negative constant cost",
+            files: vec![],
+            args: route_args(&["--costs", "small=0,a=-1,b=2"]),
+            expect: vec!["--costs a=-1"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "a cost in both flags",
+            files: vec![],
+            args: route_args(&["--costs", "small=0,a=1,b=2", "--cost-columns", "b=cost_b"]),
+            expect: vec!["model `b`", "both"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "a missing cost column",
+            files: vec![],
+            args: route_args(&["--costs", "small=0,a=1", "--cost-columns", "b=price"]),
+            expect: vec!["queries.csv, line 1, column `price`"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "a negative per-query cost",
+            files: vec![(
+                "queries.csv",
+                "x1,x2,cost_b\n0.1,0.2,1\n0.3,0.4,-2\n".to_string(),
+            )],
+            args: route_args(&["--costs", "small=0,a=1", "--cost-columns", "b=cost_b"]),
+            expect: vec!["queries.csv: line 3, column `cost_b`"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "a two-model cost for a many-model router",
+            files: vec![],
+            args: route_args(&["--cost", "1,0"]),
+            expect: vec!["--cost is for two-model routers"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "malformed cost item",
+            files: vec![],
+            args: route_args(&["--costs", "small"]),
+            expect: vec!["--costs small", "name=value"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "damaged multi-model router",
+            files: vec![(
+                "router.json",
+                router.replacen("\"reference\":\"small\"", "\"reference\":\"a\"", 1),
+            )],
+            args: route_args(&["--costs", "small=0,a=1,b=2"]),
+            expect: vec!["router.json", "reference"],
+            absent: "new.csv",
+        },
+    ];
+    let mut failures = Vec::new();
+    for case in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write_valid(dir.path());
+        fs::write(dir.path().join("router.json"), &router).unwrap();
+        for (name, text) in &case.files {
+            fs::write(dir.path().join(name), text).unwrap();
+        }
+        let (code, _, err) = binary(dir.path(), &case.args);
+        let missing: Vec<_> = case.expect.iter().filter(|e| !err.contains(*e)).collect();
+        let left = dir.path().join(case.absent).exists();
+        if code != 1 || !missing.is_empty() || left || !err.starts_with("error:") {
+            failures.push(format!(
+                "{}: exit {code}, missing {missing:?}, output left: {left}; stderr: {err}",
+                case.name
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn exported_many_model_scenarios_fit_and_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, err) = binary(
+        d,
+        &[
+            "scenarios",
+            "export",
+            "multi-model",
+            "--set",
+            "models=3",
+            "--set",
+            "gold_coverage=0.8",
+            "--out",
+            "data",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let gold = fs::read_to_string(d.join("data/gold.csv")).unwrap();
+    assert!(gold.starts_with("x1,x2,x3,x4,x5,x6,x7,x8,x9,x10,balanced,verbose\n"));
+    // some labels are missing (empty cells)
+    assert!(gold
+        .lines()
+        .skip(1)
+        .any(|l| l.ends_with(',') || l.contains(",,")));
+    let (code, _, err) = binary(
+        d,
+        &[
+            "fit",
+            "--gold",
+            "data/gold.csv",
+            "--pref",
+            "data/pref.csv",
+            "--models",
+            "balanced,verbose",
+            "--out",
+            "router.json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = binary(
+        d,
+        &[
+            "route",
+            "--model",
+            "router.json",
+            "--queries",
+            "data/test.csv",
+            "--cost-weight",
+            "0.1",
+            "--cost-columns",
+            "reference=cost_reference,balanced=cost_balanced,verbose=cost_verbose",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 501);
+    assert!(err.contains("routed 500 queries"), "{err}");
+}
