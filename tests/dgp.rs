@@ -802,7 +802,8 @@ fn catalog_lists_every_scenario_and_every_key_with_its_default() {
             "nie-wager-c",
             "nie-wager-d",
             "nie-wager",
-            "binary-preference"
+            "binary-preference",
+            "multi-model"
         ]
     );
     for (info, default_config) in catalog.iter().zip(ScenarioConfig::defaults()) {

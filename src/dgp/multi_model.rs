@@ -571,21 +571,17 @@ mod tests {
         .unwrap();
         let n = 200_000;
         let x = standard_normal_matrix(&mut stream(9, 0, 0, Purpose::Truth), n, 10);
-        for k in 1..6 {
+        for (k, m) in MODELS.iter().enumerate().skip(1) {
             let psi = scenario.psi_k(k, x.view());
-            let m = MODELS[k];
             let expected = m.alpha + m.gamma / (2.0 * PI).sqrt();
             // sd(ψ_k) < 0.5, so 5 SE < 0.006
             assert!((psi.mean().unwrap() - expected).abs() < 0.006, "model {k}");
             let delta = scenario.delta_k(k, x.view());
             assert!((delta.mean().unwrap() - m.delta).abs() < 0.006, "model {k}");
         }
-        for k in 0..6 {
+        for (k, m) in MODELS.iter().enumerate() {
             let mean: f64 = (0..n).map(|j| scenario.cost_row(k, x.row(j))).sum::<f64>() / n as f64;
-            assert!(
-                (mean - MODELS[k].cost).abs() < 0.01 * MODELS[k].cost,
-                "cost {k}"
-            );
+            assert!((mean - m.cost).abs() < 0.01 * m.cost, "cost {k}");
         }
     }
 

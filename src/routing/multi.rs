@@ -68,8 +68,8 @@
 //! let score = array![[0.0, 0.3, 0.5], [0.0, -0.1, 0.2]];
 //! let costs = array![[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]];
 //! assert_eq!(assign(score.view(), costs.view(), 0.0).unwrap(), vec![2, 2]);
-//! assert_eq!(assign(score.view(), costs.view(), 0.15).unwrap(), vec![1, 0]);
-//! let eval = evaluate(score.view(), score.view(), costs.view(), &[0.0, 0.15]).unwrap();
+//! assert_eq!(assign(score.view(), costs.view(), 0.25).unwrap(), vec![1, 0]);
+//! let eval = evaluate(score.view(), score.view(), costs.view(), &[0.0, 0.25]).unwrap();
 //! assert_eq!(eval.regret, vec![0.0, 0.0]); // scored by the truth: the oracle
 //! assert!(eval.frontier_gap.abs() < 1e-15);
 //! ```
@@ -555,21 +555,21 @@ mod tests {
             let (score, gain, costs) = random_case(seed, 57, k);
             let w = [0.0, 0.02, 0.1, 0.25, 0.5, 1.0, 3.0];
             let e = evaluate(score.view(), gain.view(), costs.view(), &w).unwrap();
-            for i in 0..w.len() {
+            for (i, &wi) in w.iter().enumerate() {
                 assert!(e.regret[i] >= 0.0, "seed {seed}");
                 let total: f64 = e.shares[i].iter().sum();
                 assert!((total - 1.0).abs() < 1e-12);
                 // the oracle's point is never below the router's in g − wC
-                let router = e.quality[i] - w[i] * e.cost[i];
-                let oracle = e.oracle_quality[i] - w[i] * e.oracle_cost[i];
+                let router = e.quality[i] - wi * e.cost[i];
+                let oracle = e.oracle_quality[i] - wi * e.oracle_cost[i];
                 assert!((oracle - router - e.regret[i]).abs() < 1e-12);
             }
             assert!(e.frontier_gap >= -1e-12, "seed {seed}: {}", e.frontier_gap);
             // every grid point of the router lies under the oracle frontier
             let oracle_hull =
                 upper_frontier(&frontier_points(gain.view(), gain.view(), costs.view()).unwrap());
-            for i in 0..w.len() {
-                assert!(e.quality[i] <= frontier_value(&oracle_hull, e.cost[i]) + 1e-12);
+            for (q, c) in e.quality.iter().zip(&e.cost) {
+                assert!(*q <= frontier_value(&oracle_hull, *c) + 1e-12);
             }
             // the single models too
             for p in &e.single {

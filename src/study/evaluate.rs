@@ -113,6 +113,8 @@ pub(crate) fn run_unit_perturbed(
 type Evaluated = (Metrics, BTreeMap<String, f64>);
 
 /// One replicate's data: two models, or several.
+// One value per unit, never in a collection: boxing a variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Replicate {
     Two(SimulatedData),
     Many(MultiSimulatedData),
