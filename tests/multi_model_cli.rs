@@ -311,7 +311,14 @@ fn malformed_many_model_inputs_fail_cleanly() {
             name: "a cost in both flags",
             files: vec![],
             args: route_args(&["--costs", "small=0,a=1,b=2", "--cost-columns", "b=cost_b"]),
-            expect: vec!["model `b`", "both"],
+            expect: vec!["model `b`", "twice"],
+            absent: "new.csv",
+        },
+        Case {
+            name: "a model costed twice",
+            files: vec![],
+            args: route_args(&["--costs", "small=0,a=1,b=2,a=3"]),
+            expect: vec!["model `a`", "twice"],
             absent: "new.csv",
         },
         Case {

@@ -382,7 +382,15 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
     let names = loaded.names();
     let constants = named_items(&args.costs, "costs")?;
     let columns = named_items(&args.cost_columns, "cost-columns")?;
-    for (name, _) in constants.iter().chain(&columns) {
+    for (i, (name, _)) in constants.iter().chain(&columns).enumerate() {
+        if constants
+            .iter()
+            .chain(&columns)
+            .take(i)
+            .any(|(n, _)| n == name)
+        {
+            bail!("model `{name}` is given a cost twice (--costs and --cost-columns name each model once)");
+        }
         if !names.iter().any(|n| n == name) {
             bail!(
                 "no model `{name}` in {} (models: {})",
@@ -420,8 +428,8 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
                 }
                 costs.column_mut(k).assign(values);
             }
-            (Some(_), Some(_)) => bail!("model `{name}` has a cost in both --costs and --cost-columns"),
             (None, None) => bail!("model `{name}` has no cost: give it in --costs name=value or --cost-columns name=column"),
+            (Some(_), Some(_)) => bail!("model `{name}` is given a cost twice"),
         }
     }
     let routed = multi::route_models(

@@ -114,6 +114,9 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
     Ok(())
 }
 
+/// The regret's definition with K models (the two-model one is in `METRICS`).
+const MULTI_REGRET: &str = "mean over the test queries of max_k(g_k − w C_k) − (g_a − w C_a) ≥ 0 for the chosen model a = argmax_k(ψ̂_k − w C_k): the gain net of cost lost against the oracle assignment at cost weight w";
+
 /// What every metric of the study's kind (two or several models) means:
 /// symbol, units, definition, direction.
 fn write_definitions(out: &mut String, multi: bool) -> std::fmt::Result {
@@ -132,19 +135,23 @@ fn write_definitions(out: &mut String, multi: bool) -> std::fmt::Result {
             MetricAxis::Rho => " (at each usage ratio ρ)",
             MetricAxis::W => " (at each cost weight w)",
         };
+        let definition = if multi && m.name == "regret" {
+            MULTI_REGRET
+        } else {
+            m.definition
+        };
         writeln!(
             out,
-            "| `{}` | {} | {} | {better} | {}{over} |",
-            m.name, m.symbol, m.units, m.definition
+            "| `{}` | {} | {} | {better} | {definition}{over} |",
+            m.name, m.symbol, m.units
         )?;
     }
     if multi {
         writeln!(
             out,
             "\nWith K models (model 0 the reference, ψ_0 = 0, C_k the cost of model k), the \
-             router sends a query to a = argmax_k (ψ̂_k − w C_k); the regret is the mean of \
-             max_k (g_k − w C_k) − (g_a − w C_a), relative to the oracle assignment (true ψ_k). \
-             `mse_psi` and `mse_delta` average over the non-reference models \
+             router sends a query to a = argmax_k (ψ̂_k − w C_k); the oracle assignment uses the \
+             true ψ_k. `mse_psi` and `mse_delta` average over the non-reference models \
              (`mse_psi:<model>` per model); `share:<model>` is the fraction of test queries \
              sent to a model."
         )?;

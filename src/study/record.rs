@@ -310,7 +310,9 @@ pub const METRICS: &[MetricInfo] = &[
         name: "quality",
         symbol: "Q(w)",
         axis: MetricAxis::W,
-        direction: Direction::Higher,
+        // At a fixed w a higher quality may just be overspending: the
+        // objective is Q − wC (regret), the trade-off AIQ.
+        direction: Direction::Neither,
         units: "GS units per test query (the reference model's quality is 0)",
         definition: "K models: mean over the test queries of the true gain g_a of the model a = argmax_k(ψ̂_k − w C_k) the router chooses",
         scope: Scope::MultiModel,
@@ -344,10 +346,13 @@ pub const METRICS: &[MetricInfo] = &[
     },
 ];
 
-/// The definition of metric `name`; inference measures (`<target>.<measure>`)
-/// get theirs from the measure.
+/// The direction of metric `name`; per-model metrics (`<metric>:<model>`)
+/// get their base metric's, inference measures (`<target>.<measure>`) the
+/// measure's.
 pub fn metric_direction(name: &str) -> Direction {
-    if let Some(info) = METRICS.iter().find(|m| m.name == name) {
+    // Per-model metrics (`mse_psi:<model>`) go the way of their base metric.
+    let base = name.split_once(':').map_or(name, |(base, _)| base);
+    if let Some(info) = METRICS.iter().find(|m| m.name == base) {
         return info.direction;
     }
     match name.rsplit_once('.').map(|(_, measure)| measure) {
