@@ -614,6 +614,20 @@ pub struct ExportArgs {
     force: bool,
 }
 
+/// Writes `gold.csv` and `pref.csv` (columns `names`) and `test.csv` into
+/// `out` (created if missing).
+fn write_export(
+    out: &Path,
+    (names, gold, pref): (&[String], &[Vec<f64>], &[Vec<f64>]),
+    (test_names, test): (&[String], &[Vec<f64>]),
+) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_table(&out.join("gold.csv"), names, &slices(gold))?;
+    write_table(&out.join("pref.csv"), names, &slices(pref))?;
+    write_table(&out.join("test.csv"), test_names, &slices(test))?;
+    Ok(())
+}
+
 /// Files `scenarios export` writes.
 pub const EXPORT_FILES: &[&str] = &["gold.csv", "pref.csv", "test.csv"];
 
@@ -677,11 +691,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
     );
     let mut test_names = names.clone();
     test_names.extend(["true_psi".to_string(), "true_delta".to_string()]);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    write_table(&args.out.join("gold.csv"), &names, &slices(&gold))?;
-    write_table(&args.out.join("pref.csv"), &names, &slices(&pref))?;
-    write_table(&args.out.join("test.csv"), &test_names, &slices(&test))?;
+    write_export(&args.out, (&names, &gold, &pref), (&test_names, &test))?;
     eprintln!(
         "{}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with true_psi and \
          true_delta) into {}; features x1..x{d}, labels in `label`",
@@ -729,11 +739,7 @@ fn export_models(
     let mut test_names = features;
     test_names.extend(models.iter().map(|m| format!("cost_{m}")));
     test_names.extend(models[1..].iter().map(|m| format!("true_psi_{m}")));
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    write_table(&args.out.join("gold.csv"), &names, &slices(&gold))?;
-    write_table(&args.out.join("pref.csv"), &names, &slices(&pref))?;
-    write_table(&args.out.join("test.csv"), &test_names, &slices(&test))?;
+    write_export(&args.out, (&names, &gold, &pref), (&test_names, &test))?;
     eprintln!(
         "{name}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with cost_<model> \
          and true_psi_<model>) into {}; features x1..x{d}; reference `{}`, label columns {}",

@@ -172,18 +172,10 @@ impl RouterFile {
             message: format!("cannot be written as JSON: {e}"),
         })?;
         let (_, loaded) = parse(&text, "(router being saved)")?;
-        let same = |a: &ndarray::Array1<f64>, b: &ndarray::Array1<f64>| {
-            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-        };
-        let agree = |rows: ArrayView2<f64>| {
-            same(&router.predict_psi(rows), &loaded.predict_psi(rows))
-                && match (router.predict_delta(rows), loaded.predict_delta(rows)) {
-                    (Some(a), Some(b)) => same(&a, &b),
-                    (None, None) => true,
-                    _ => false,
-                }
-        };
-        if !check_rows.iter().all(|rows| agree(*rows)) {
+        if !check_rows
+            .iter()
+            .all(|rows| same_predictions(router, &loaded, *rows))
+        {
             return Err(Error::Input {
                 file: "(router being saved)".into(),
                 line: None,
@@ -195,6 +187,20 @@ impl RouterFile {
         }
         Ok(text)
     }
+}
+
+/// Whether two routers give bit-identical ψ̂ and Δ̂ on `rows` (the reload
+/// check of saved routers).
+pub(crate) fn same_predictions(a: &FittedRouter, b: &FittedRouter, rows: ArrayView2<f64>) -> bool {
+    let same = |x: &ndarray::Array1<f64>, y: &ndarray::Array1<f64>| {
+        x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits())
+    };
+    same(&a.predict_psi(rows), &b.predict_psi(rows))
+        && match (a.predict_delta(rows), b.predict_delta(rows)) {
+            (Some(x), Some(y)) => same(&x, &y),
+            (None, None) => true,
+            _ => false,
+        }
 }
 
 /// Reads a router file from text; `file` names it in errors.

@@ -15,9 +15,9 @@
 //! [`fit_model_tables`]: for each model, the tables restricted to its
 //! labelled rows are fit by [`super::fit_tables`]'s pipeline with seeds
 //! [`model_seeds`]`(fit_seeds(seed), k)` (model 1 uses `fit_seeds(seed)`
-//! itself, so one model is the two-model fit), each model's router is
-//! serialized with its own bit-exact reload check, and the whole
-//! [`MultiRouterFile`] is read back and checked again before it is returned.
+//! itself, so one model is the two-model fit); the whole
+//! [`MultiRouterFile`] is serialized and read back, and every model's ψ̂
+//! and Δ̂ on its training rows must be bit-identical before it is returned.
 //! [`route_models`] scores every model and sends each query to
 //! `argmax_k [ψ̂_k − w C_k]` ([`routing::multi::assign`]).
 //!
@@ -131,8 +131,8 @@ pub fn check_names(reference: &str, models: &[String]) -> Result<()> {
 
 /// Fits one router per model: `tables[i] = (GS, PB)` of model `i + 1`,
 /// restricted to its labelled rows (same feature columns throughout).
-/// Returns the file's JSON text (checked to reload bit for bit) and the
-/// loaded routers.
+/// Returns the file's JSON text (checked to reload bit for bit: ψ̂ and Δ̂
+/// on each model's training rows) and the loaded routers.
 pub fn fit_model_tables(
     config: &MetaRouterConfig,
     reference: &str,
@@ -149,9 +149,8 @@ pub fn fit_model_tables(
         let seeds = model_seeds(fit_seeds(seed), k);
         let (file, router) = fit_tables_seeded(config, gold, pref, seed, seeds)
             .map_err(|e| prefix(e, &format!("model `{name}`")))?;
-        let text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
         features.get_or_insert_with(|| file.features.clone());
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Input {
+        let value = serde_json::to_value(&file).map_err(|e| Error::Input {
             file: "(router being saved)".into(),
             line: None,
             column: None,
@@ -183,8 +182,7 @@ pub fn fit_model_tables(
         .zip(fitted.iter().zip(loaded.fitted.routers()))
     {
         for rows in [gold.x.view(), pref.x.view()] {
-            let (a, b) = (original.predict_psi(rows), reloaded.predict_psi(rows));
-            if a.iter().zip(&b).any(|(x, y)| x.to_bits() != y.to_bits()) {
+            if !model_file::same_predictions(original, reloaded, rows) {
                 return Err(Error::Input {
                     file: "(router being saved)".into(),
                     line: None,

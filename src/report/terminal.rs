@@ -62,37 +62,36 @@ pub fn terminal_table(summary: &Summary) -> String {
             current_grid = Some(row.grid.clone());
         }
         let delta = find(&row.grid, &row.method, "mse_delta");
-        if multi {
-            let aiq = find(&row.grid, &row.method, "aiq");
-            let gap = find(&row.grid, &row.method, "frontier_gap");
-            let _ = writeln!(
-                out,
-                "{:<14} {:>20} {:>20} {:>20} {:>20} {:>4}",
-                row.method,
-                fmt(row.mean, row.mcse),
-                delta.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
-                aiq.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
-                gap.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
-                row.failures
-            );
-            continue;
-        }
-        let area = find(&row.grid, &row.method, "neg_area");
-        let peak = find(&row.grid, &row.method, "eg_paper")
-            .iter()
-            .filter_map(|r| r.mean)
-            .fold(None, |acc: Option<f64>, v| {
-                Some(acc.map_or(v, |a| a.max(v)))
-            });
+        let cell = |rows: &[crate::study::record::SummaryRow]| {
+            rows.first().map_or("—".into(), |r| fmt(r.mean, r.mcse))
+        };
+        let (third, fourth) = if multi {
+            (
+                cell(&find(&row.grid, &row.method, "aiq")),
+                cell(&find(&row.grid, &row.method, "frontier_gap")),
+            )
+        } else {
+            let peak = find(&row.grid, &row.method, "eg_paper")
+                .iter()
+                .filter_map(|r| r.mean)
+                .fold(None, |acc: Option<f64>, v| {
+                    Some(acc.map_or(v, |a| a.max(v)))
+                });
+            (
+                cell(&find(&row.grid, &row.method, "neg_area")),
+                peak.map_or("—".into(), |p| format!("{p:.3}")),
+            )
+        };
         let _ = writeln!(
             out,
-            "{:<14} {:>20} {:>20} {:>20} {:>12} {:>4}",
+            "{:<14} {:>20} {:>20} {:>20} {:>width$} {:>4}",
             row.method,
             fmt(row.mean, row.mcse),
-            delta.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
-            area.first().map_or("—".into(), |r| fmt(r.mean, r.mcse)),
-            peak.map_or("—".into(), |p| format!("{p:.3}")),
-            row.failures
+            cell(&delta),
+            third,
+            fourth,
+            row.failures,
+            width = if multi { 20 } else { 12 }
         );
     }
     out
