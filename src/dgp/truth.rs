@@ -105,21 +105,70 @@ impl TruthSample {
         })
     }
 
-    /// `(mean, MC SE)` of `(ψ − w)π` over the PB rows, where `policy` maps
-    /// features to `π ∈ {0, 1}`.
+    /// The projection of Δ on an intercept and the first `columns` features
+    /// over the rows where `inside` holds (an overlap region), or every row.
+    pub fn projection_within(
+        &self,
+        columns: usize,
+        inside: Option<&[bool]>,
+    ) -> Result<ProjectionTruth> {
+        let Some(mask) = inside else {
+            return self.projection(columns);
+        };
+        let rows = self.rows_where(mask, false)?;
+        Self {
+            x: self.x.select(Axis(0), &rows),
+            treatment: self.treatment.select(Axis(0), &rows),
+            psi: self.psi.select(Axis(0), &rows),
+            delta: self.delta.select(Axis(0), &rows),
+        }
+        .projection(columns)
+    }
+
+    /// Mean of `values` (the sample's `psi` or `delta`) over the rows where
+    /// `inside` holds, only PB rows (`t = 0`) when `pref_only`: the truth of
+    /// a mean target restricted to an overlap region.
+    pub fn mean_within(
+        &self,
+        values: &Array1<f64>,
+        inside: &[bool],
+        pref_only: bool,
+    ) -> Result<f64> {
+        let rows = self.rows_where(inside, pref_only)?;
+        Ok(rows.iter().map(|&k| values[k]).sum::<f64>() / rows.len() as f64)
+    }
+
+    /// Rows where `inside` holds (and `t = 0` when `pref_only`); at least two.
+    fn rows_where(&self, inside: &[bool], pref_only: bool) -> Result<Vec<usize>> {
+        if inside.len() != self.treatment.len() {
+            return Err(Error::ShapeMismatch {
+                what: "overlap region vs truth sample".into(),
+                expected: self.treatment.len(),
+                found: inside.len(),
+            });
+        }
+        let rows: Vec<usize> = (0..inside.len())
+            .filter(|&k| inside[k] && (!pref_only || self.treatment[k] == 0.0))
+            .collect();
+        if rows.len() < 2 {
+            return Err(Error::Empty {
+                what: "rows of the truth sample inside the overlap region".into(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// `(mean, MC SE)` of `(ψ − w)π` over the PB rows (those inside an
+    /// overlap region when `inside` is given), where `policy` maps features
+    /// to `π ∈ {0, 1}`.
     pub fn policy_value(
         &self,
         policy: impl Fn(ArrayView2<f64>) -> Result<Array1<f64>>,
         cost_weight: f64,
+        inside: Option<&[bool]>,
     ) -> Result<(f64, f64)> {
-        let rows: Vec<usize> = (0..self.treatment.len())
-            .filter(|&k| self.treatment[k] == 0.0)
-            .collect();
-        if rows.len() < 2 {
-            return Err(Error::Empty {
-                what: "PB rows of the truth sample".into(),
-            });
-        }
+        let all = vec![true; self.treatment.len()];
+        let rows = self.rows_where(inside.unwrap_or(&all), true)?;
         let x = self.x.select(Axis(0), &rows);
         let pi = policy(x.view())?;
         let values: Vec<f64> = rows

@@ -48,6 +48,9 @@ pub(crate) fn ratio_estimate(
     }
     let mut xi = Array1::zeros(n);
     let mut d = Array1::zeros(n);
+    // ∂ξ_k/∂η_k, the derivative of the score in the logistic propensity's
+    // linear predictor (∂p/∂η = p(1 − p)), for the estimated-propensity term.
+    let mut slope = Array1::zeros(n);
     for k in 0..n {
         let t = nuisances.treatment[k];
         let o = nuisances.outcome[k];
@@ -69,20 +72,35 @@ pub(crate) fn ratio_estimate(
                 1.0,
             ),
         };
-        xi[k] = h * score;
-        d[k] = indicator;
+        let inside = if nuisances.inside[k] { 1.0 } else { 0.0 };
+        xi[k] = inside * h * score;
+        d[k] = inside * indicator;
+        // d/dη of t(1−p)/p·r is −t(1−p)/p·r, of t·r/p is −t(1−p)/p·r, of
+        // −(1−t)r/(1−p) is −(1−t)p/(1−p)·r.
+        let gold_term = -t * (1.0 - p) / p * (o - m1);
+        let derivative = match (population, quantity) {
+            (Population::Pooled, Quantity::Bias) => {
+                gold_term - (1.0 - t) * p / (1.0 - p) * (o - m0)
+            }
+            _ => gold_term,
+        };
+        slope[k] = inside * h * derivative;
     }
     let d_sum = d.sum();
     let theta = xi.sum() / d_sum;
     let d_mean = d_sum / n as f64;
-    let sum_sq: f64 = xi
-        .iter()
-        .zip(d.iter())
-        .map(|(&x, &dk)| {
-            let phi = (x - dk * theta) / d_mean;
-            phi * phi
-        })
-        .sum();
+    let mut phi: Array1<f64> = Array1::from_shape_fn(n, |k| (xi[k] - d[k] * theta) / d_mean);
+    if let Some(influence) = nuisances.propensity_influence()? {
+        // θ̂(β̂) ≈ θ̂(β) + Gᵀ(β̂ − β), G = (1/N) Σ_k ∂ξ_k/∂β / D̄ with
+        // ∂ξ_k/∂β = slope_k b_k, and β̂ − β ≈ (1/N) Σ_k U_k.
+        let design = nuisances
+            .propensity_design
+            .as_ref()
+            .expect("an influence needs a design");
+        let gradient = crate::linalg::matvec(design.t(), slope.view()) / (n as f64 * d_mean);
+        phi += &crate::linalg::matvec(influence.view(), gradient.view());
+    }
+    let sum_sq: f64 = phi.iter().map(|v| v * v).sum();
     let se = (sum_sq / n as f64).sqrt() / (n as f64).sqrt();
     Estimate::normal(theta, se, level)
 }
@@ -134,13 +152,27 @@ pub struct PolicySeeds {
 /// one half of `data` ([`split_halves`]) and the value is estimated by AIPW
 /// with `π` fixed on the other half, whose nuisances come from a DR-learner
 /// with `config`'s learners and propensity settings (normalization off).
+///
+/// `inside` (pooled order of `data`, GS rows first) restricts the value to an
+/// overlap region: `E[(ψ − w)π | t = 0, s ∈ A]`, estimated on the
+/// evaluation half's rows inside `A`.
 pub fn policy_value(
     config: &MetaRouterConfig,
     data: &TrainingData,
     cost_weight: f64,
     seeds: PolicySeeds,
     level: f64,
+    inside: Option<&[bool]>,
 ) -> Result<PolicyValue> {
+    if let Some(mask) = inside {
+        if mask.len() != data.n_total() {
+            return Err(Error::ShapeMismatch {
+                what: "overlap region vs training rows".into(),
+                expected: data.n_total(),
+                found: mask.len(),
+            });
+        }
+    }
     if !cost_weight.is_finite() {
         return Err(Error::param(
             "cost_weight",
@@ -177,7 +209,17 @@ pub fn policy_value(
             learner: derive_seed(seeds.fit.learner, &[1]),
         },
     )?;
-    let nuisances = Nuisances::from_router(&nuisance_router)?;
+    let mut nuisances = Nuisances::from_router(&nuisance_router)?;
+    if let Some(mask) = inside {
+        // The evaluation half in pooled order: its GS rows, then its PB rows.
+        let n_gold = data.n_gold();
+        let half_mask: Vec<bool> = (0..n_gold)
+            .chain(n_gold..data.n_total())
+            .filter(|&k| !first[k])
+            .map(|k| mask[k])
+            .collect();
+        nuisances = nuisances.within(&half_mask)?;
+    }
     let x = evaluation.pooled_x();
     let psi_hat = router.predict_psi(x.view());
     let policy = routing::routed_indicator(
@@ -185,8 +227,13 @@ pub fn policy_value(
         routing::default_costs(psi_hat.len()).view(),
         cost_weight,
     )?;
-    let pref_policy = policy.slice(ndarray::s![evaluation.n_gold()..]);
-    let routed_fraction = pref_policy.sum() / pref_policy.len() as f64;
+    let n_gold = evaluation.n_gold();
+    let (routed, pref_inside) = (n_gold..policy.len())
+        .filter(|&k| nuisances.inside[k])
+        .fold((0.0, 0usize), |(sum, count), k| {
+            (sum + policy[k], count + 1)
+        });
+    let routed_fraction = routed / pref_inside.max(1) as f64;
     let estimate = ratio_estimate(
         &nuisances,
         Quantity::Gain,
@@ -289,6 +336,148 @@ mod tests {
             0.95
         )
         .is_err());
+    }
+
+    /// A population restricted to some rows: scores and indicators of the
+    /// rows outside are zero, the influence function runs over all `N` rows
+    /// (its rows outside are 0), and fewer than two GS or PB rows inside is
+    /// refused.
+    #[test]
+    fn restricted_population_by_hand() {
+        let n = example();
+        assert!(n.clone().within(&[true, false, true, false]).is_err());
+        let rows = Nuisances::new(
+            array![1.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+            array![1.0, 3.0, 0.0, 1.0, 1.0, 1.0],
+            array![0.5, 0.25, 0.5, 0.5, 0.5, 0.5],
+            array![2.0, 2.0, 1.0, 2.0, 2.0, 2.0],
+            array![0.0, 0.0, 0.5, 0.5, 0.0, 0.0],
+        )
+        .unwrap()
+        .within(&[true, false, true, false, true, true])
+        .unwrap();
+        // Inside: rows 0, 2, 4, 5; ξ (PB bias) = (−1, 1, −1, 1), Σ(1 − t) = 2,
+        // θ̂ = 0; D̄ = 2/6, φ = (−3, 3, −3, 3) on them, Σφ² = 36,
+        // SE = √(36/6)/√6 = 1.
+        let e = mean_target(&rows, Quantity::Bias, Population::Pref, None, 0.95).unwrap();
+        close(e.estimate, 0.0);
+        close(e.se, 1.0);
+        assert!(n.within(&[true]).is_err());
+    }
+
+    /// The estimated-propensity term: with a design `b = 1` (an intercept-only
+    /// logistic, `p̂ = mean t`), `Î = mean p̂(1 − p̂)`, `U_k = (t_k − p̂_k)/Î`
+    /// and `G = Σ slope_k / (N D̄)`; checked against a direct computation.
+    #[test]
+    fn estimated_propensity_term_by_hand() {
+        let base = Nuisances::new(
+            array![1.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+            array![1.0, 0.5, 0.0, 2.0, 1.0, -1.0],
+            Array1::from_elem(6, 1.0 / 3.0),
+            array![1.5, 1.0, 0.5, 1.0, 0.5, 0.0],
+            array![0.0, 0.5, 0.0, 0.5, 0.5, -0.5],
+        )
+        .unwrap();
+        let plain = mean_target(&base, Quantity::Bias, Population::Pref, None, 0.95).unwrap();
+        let adjusted = base
+            .clone()
+            .with_propensity_design(ndarray::Array2::ones((6, 1)))
+            .unwrap();
+        let e = mean_target(&adjusted, Quantity::Bias, Population::Pref, None, 0.95).unwrap();
+        close(e.estimate, plain.estimate);
+        // By hand: p = 1/3, (1−p)/p = 2. ξ = t·2(o − m1) + (1−t)(m1 − o)
+        //   = (−1, 0.5, 0.5, 2, −0.5, 1); Σξ = 2.5, Σ(1−t) = 4, θ̂ = 0.625,
+        // D̄ = 4/6. φ_k = (ξ_k − (1−t_k)θ̂)/D̄.
+        let t = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+        let xi = [-1.0, 0.5, 0.5, 2.0, -0.5, 1.0];
+        let o = [1.0, 0.5, 0.0, 2.0, 1.0, -1.0];
+        let m1 = [1.5, 1.0, 0.5, 1.0, 0.5, 0.0];
+        let theta = 2.5 / 4.0;
+        let d_mean = 4.0 / 6.0;
+        // slope_k = −t(1−p)/p(o − m1) = −2 t (o − m1): (1, 0, 0, −2, 0, 0).
+        let slope: Vec<f64> = (0..6).map(|k| -2.0 * t[k] * (o[k] - m1[k])).collect();
+        let gradient = slope.iter().sum::<f64>() / (6.0 * d_mean);
+        let information = (1.0 / 3.0) * (2.0 / 3.0);
+        let sum_sq: f64 = (0..6)
+            .map(|k| {
+                let phi = (xi[k] - (1.0 - t[k]) * theta) / d_mean;
+                let u = (t[k] - 1.0 / 3.0) / information;
+                (phi + gradient * u).powi(2)
+            })
+            .sum();
+        close(e.se, (sum_sq / 6.0).sqrt() / 6f64.sqrt());
+        assert!((e.se - plain.se).abs() > 1e-3, "the term changes the SE");
+    }
+
+    /// The estimated-propensity term against the jackknife of the whole
+    /// estimator, `p̂` re-estimated on every leave-one-out sample: with an
+    /// intercept-only propensity `p̂ = mean t` (design `b ≡ 1`) and a
+    /// misspecified `μ̂₁` (the score then depends on `p̂` at first order),
+    /// the jackknife SE of `θ̂(p̂)` agrees with the adjusted SE and not with
+    /// the plain one. N = 4000 rows drawn from a fixed ChaCha stream.
+    #[test]
+    fn estimated_propensity_term_matches_the_jackknife() {
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(7);
+        let n = 4000;
+        let s: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let t: Vec<f64> = (0..n)
+            .map(|_| if rng.random::<f64>() < 0.2 { 1.0 } else { 0.0 })
+            .collect();
+        // ψ(s) = 1 + 2s, η = ψ − 0.5; noise uniform ±0.5; μ̂₁ ≡ 0 is wrong.
+        let o: Vec<f64> = (0..n)
+            .map(|k| 1.0 + 2.0 * s[k] - 0.5 * (1.0 - t[k]) + rng.random_range(-0.5..0.5))
+            .collect();
+        let m1 = vec![0.0; n];
+        let m0: Vec<f64> = s.iter().map(|v| 0.5 + 2.0 * v).collect();
+        // θ̂(p) over rows `keep` with propensity p for every row.
+        let theta = |keep: &dyn Fn(usize) -> bool, p: f64| {
+            let (mut num, mut den) = (0.0, 0.0);
+            for k in (0..n).filter(|&k| keep(k)) {
+                num += (1.0 - t[k]) * (m1[k] - o[k]) + t[k] * (1.0 - p) / p * (o[k] - m1[k]);
+                den += 1.0 - t[k];
+            }
+            num / den
+        };
+        let t_sum: f64 = t.iter().sum();
+        let leave_out: Vec<f64> = (0..n)
+            .map(|i| theta(&|k| k != i, (t_sum - t[i]) / (n - 1) as f64))
+            .collect();
+        let mean = leave_out.iter().sum::<f64>() / n as f64;
+        let jackknife = ((n - 1) as f64 / n as f64
+            * leave_out.iter().map(|v| (v - mean).powi(2)).sum::<f64>())
+        .sqrt();
+        let p_hat = t_sum / n as f64;
+        let nuisances = Nuisances::new(
+            Array1::from(t.clone()),
+            Array1::from(o.clone()),
+            Array1::from_elem(n, p_hat),
+            Array1::from(m1.clone()),
+            Array1::from(m0),
+        )
+        .unwrap();
+        let plain = mean_target(&nuisances, Quantity::Bias, Population::Pref, None, 0.95)
+            .unwrap()
+            .se;
+        let adjusted = mean_target(
+            &nuisances
+                .with_propensity_design(ndarray::Array2::ones((n, 1)))
+                .unwrap(),
+            Quantity::Bias,
+            Population::Pref,
+            None,
+            0.95,
+        )
+        .unwrap()
+        .se;
+        assert!(
+            (adjusted / jackknife - 1.0).abs() < 0.02,
+            "adjusted {adjusted} vs jackknife {jackknife} (plain {plain})"
+        );
+        assert!(
+            (plain / jackknife - 1.0).abs() > 0.1,
+            "plain {plain} vs jackknife {jackknife}: the example must need the term"
+        );
     }
 
     #[test]

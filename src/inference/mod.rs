@@ -94,9 +94,11 @@ mod aipw;
 mod projection;
 
 pub use aipw::{mean_target, policy_value, split_halves, PolicySeeds, PolicyValue};
-pub use projection::{best_linear_projection, intercept_and_columns, Projection, Sandwich};
+pub use projection::{
+    best_linear_projection, intercept_and_columns, projection_within, Projection, Sandwich,
+};
 
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::error::{Error, Result};
@@ -181,7 +183,16 @@ pub enum Population {
     Pooled,
 }
 
-/// Cross-fitted nuisances of a DR-learner, pooled order (GS rows first).
+/// The guard on the out-of-fold `p̂` in the AIPW scores and projection:
+/// `p̂` is clipped to `[INFERENCE_CLIP, 1 − INFERENCE_CLIP]`. It only keeps
+/// the weights finite; where the propensity really is small, overlap is
+/// handled by restricting the target population
+/// ([`Nuisances::within`], [`crate::meta::overlap`]), not by the clip, which
+/// would bias the estimate (the learner's own clip `ε` is not used here).
+pub const INFERENCE_CLIP: f64 = 1e-3;
+
+/// Cross-fitted nuisances of a DR-learner, pooled order (GS rows first),
+/// and the rows of the target population.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nuisances {
     /// `t_k`.
@@ -194,6 +205,14 @@ pub struct Nuisances {
     pub mean_gold: Array1<f64>,
     /// Out-of-fold `μ̂₀(s_k)`.
     pub mean_pref: Array1<f64>,
+    /// Whether row `k` belongs to the target population (an overlap
+    /// region); every row unless restricted by [`Nuisances::within`].
+    pub inside: Vec<bool>,
+    /// The design `b(s_k)` (one row per pooled row, intercept included) of a
+    /// parametric logistic propensity `p̂ = σ(b(s)ᵀβ̂)`; when set, standard
+    /// errors account for the estimation of `β̂`
+    /// ([`Nuisances::with_propensity_design`]).
+    pub propensity_design: Option<Array2<f64>>,
 }
 
 impl Nuisances {
@@ -247,13 +266,94 @@ impl Nuisances {
                 format!("must lie in (0, 1) (row {row})"),
             ));
         }
+        let inside = vec![true; n];
         Ok(Self {
             treatment,
             outcome,
             propensity,
             mean_gold,
             mean_pref,
+            inside,
+            propensity_design: None,
         })
+    }
+
+    /// The same nuisances with the target population restricted to the rows
+    /// where `inside` holds (an overlap region, pooled order). Errors when the
+    /// lengths differ or fewer than two GS or two PB rows remain.
+    pub fn within(mut self, inside: &[bool]) -> Result<Self> {
+        if inside.len() != self.len() {
+            return Err(Error::ShapeMismatch {
+                what: "overlap region vs nuisances".into(),
+                expected: self.len(),
+                found: inside.len(),
+            });
+        }
+        let count = |t: f64| {
+            (0..inside.len())
+                .filter(|&k| inside[k] && self.treatment[k] == t)
+                .count()
+        };
+        if count(1.0) < 2 || count(0.0) < 2 {
+            return Err(Error::Empty {
+                what: "GS or PB rows of the target population (fewer than two inside the overlap \
+                       region)"
+                    .into(),
+            });
+        }
+        self.inside = inside.to_vec();
+        Ok(self)
+    }
+
+    /// The same nuisances with the design `b(s_k)` of a logistic propensity
+    /// model `p̂ = σ(b(s)ᵀβ)` fit by (nearly unpenalized) maximum likelihood
+    /// on every pooled row: standard errors then include the first-order
+    /// effect of estimating `β` (module docs, "Estimated propensity").
+    /// Errors when the rows differ or a value is not finite.
+    pub fn with_propensity_design(mut self, design: Array2<f64>) -> Result<Self> {
+        if design.nrows() != self.len() || design.ncols() == 0 {
+            return Err(Error::ShapeMismatch {
+                what: "propensity design rows vs nuisances".into(),
+                expected: self.len(),
+                found: design.nrows(),
+            });
+        }
+        if design.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "propensity design".into(),
+                row: 0,
+            });
+        }
+        self.propensity_design = Some(design);
+        Ok(self)
+    }
+
+    /// `U_k = Î⁻¹ S_k` for every row, `S_k = (t_k − p̂_k) b_k` the logistic
+    /// score and `Î = (1/N) Σ_k p̂_k(1 − p̂_k) b_k b_kᵀ` its information: the
+    /// influence of row `k` on `β̂`. `None` without a propensity design.
+    pub(crate) fn propensity_influence(&self) -> Result<Option<Array2<f64>>> {
+        let Some(design) = &self.propensity_design else {
+            return Ok(None);
+        };
+        let n = self.len() as f64;
+        let variance = self.propensity.mapv(|p| p * (1.0 - p) / n);
+        let information = crate::linalg::weighted_gram(design.view(), Some(variance.view()));
+        let mut score = design.clone();
+        for (mut row, (&t, &p)) in score
+            .rows_mut()
+            .into_iter()
+            .zip(self.treatment.iter().zip(&self.propensity))
+        {
+            row *= t - p;
+        }
+        // U = S Î⁻¹ (Î symmetric), as Î⁻¹ Sᵀ transposed.
+        let (solved, _) = crate::linalg::cholesky_solve(information.view(), score.t())?;
+        Ok(Some(solved.reversed_axes()))
+    }
+
+    /// Rows of the target population, ascending.
+    pub fn inside_rows(&self) -> Vec<usize> {
+        (0..self.len()).filter(|&k| self.inside[k]).collect()
     }
 
     /// The cross-fitted nuisances of a DR-learner router. Errors with
@@ -297,7 +397,8 @@ impl Nuisances {
         Self::new(
             cf.treatment.clone(),
             cf.outcome.clone(),
-            cf.propensity.clone(),
+            cf.propensity_raw
+                .mapv(|p| p.clamp(INFERENCE_CLIP, 1.0 - INFERENCE_CLIP)),
             mean_gold.clone(),
             mean_pref.clone(),
         )

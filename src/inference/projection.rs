@@ -4,7 +4,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::Estimate;
+use super::{Estimate, Nuisances};
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -106,10 +106,197 @@ pub fn best_linear_projection(
     })
 }
 
+/// The best linear projection of Δ over the target population of
+/// `nuisances` (every row, or an overlap region): OLS of the DR
+/// pseudo-outcomes on the rows of `features` inside it, with sandwich
+/// covariances.
+pub fn projection_within(nuisances: &Nuisances, features: ArrayView2<f64>) -> Result<Projection> {
+    if features.nrows() != nuisances.len() {
+        return Err(Error::ShapeMismatch {
+            what: "projection features vs nuisances".into(),
+            expected: nuisances.len(),
+            found: features.nrows(),
+        });
+    }
+    let pseudo = nuisances.dr_pseudo_outcomes();
+    let all = nuisances.inside.iter().all(|&k| k);
+    let rows = nuisances.inside_rows();
+    let mut fit = if all {
+        best_linear_projection(features, pseudo.view())?
+    } else {
+        best_linear_projection(
+            linalg::select_rows(features, &rows).view(),
+            pseudo.select(ndarray::Axis(0), &rows).view(),
+        )?
+    };
+    if let Some(influence) = nuisances.propensity_influence()? {
+        adjust_for_propensity(
+            &mut fit,
+            nuisances,
+            features,
+            pseudo.view(),
+            influence.view(),
+        )?;
+    }
+    Ok(fit)
+}
+
+/// Replaces the sandwich covariances of a projection over the rows inside
+/// `nuisances`' target population by those of the influence function that
+/// includes the estimated logistic propensity:
+/// `IF_k = M⁻¹ (A_k x_k e_k + K U_k)`, `M = (1/N) Σ A x xᵀ`,
+/// `K = (1/N) Σ_j A_j c_j x_j b_jᵀ` with `c_j = ∂φ^{DR}_j/∂η_j`
+/// (`−(1 − p̂)/p̂ (o − μ̂₁)` on GS rows, `−p̂/(1 − p̂) (o − μ̂₀)` on PB rows)
+/// and `U_k = Î⁻¹ S_k` ([`Nuisances::propensity_influence`]); HC1 scales by
+/// `N_A/(N_A − q)` as before.
+fn adjust_for_propensity(
+    fit: &mut Projection,
+    nuisances: &Nuisances,
+    features: ArrayView2<f64>,
+    pseudo: ArrayView1<f64>,
+    influence: ArrayView2<f64>,
+) -> Result<()> {
+    let design = nuisances
+        .propensity_design
+        .as_ref()
+        .expect("an influence needs a design");
+    let (n, q) = features.dim();
+    let inside: Array1<f64> = nuisances
+        .inside
+        .iter()
+        .map(|&k| if k { 1.0 } else { 0.0 })
+        .collect();
+    let fitted = linalg::matvec(features, fit.coefficients.view());
+    let slope = Array1::from_shape_fn(n, |k| {
+        let (t, p, o) = (
+            nuisances.treatment[k],
+            nuisances.propensity[k],
+            nuisances.outcome[k],
+        );
+        let c = if t == 1.0 {
+            -(1.0 - p) / p * (o - nuisances.mean_gold[k])
+        } else {
+            -p / (1.0 - p) * (o - nuisances.mean_pref[k])
+        };
+        inside[k] * c / n as f64
+    });
+    // K = Xᵀ diag(A c / N) B, q × r.
+    let mut scaled = features.to_owned();
+    for (mut row, &c) in scaled.rows_mut().into_iter().zip(&slope) {
+        row *= c;
+    }
+    let k_matrix = linalg::matmul_tn(scaled.view(), design.view());
+    // w_k = A_k x_k e_k + K U_k, as rows of an N × q matrix.
+    let mut w = linalg::matmul(influence, k_matrix.t());
+    for k in 0..n {
+        if inside[k] == 1.0 {
+            let e = pseudo[k] - fitted[k];
+            let mut row = w.row_mut(k);
+            row.scaled_add(e, &features.row(k));
+        }
+    }
+    let gram = linalg::weighted_gram(features, Some(inside.view()));
+    let (bread, _) = linalg::cholesky_solve(gram.view(), Array2::eye(q).view())?;
+    let meat = linalg::weighted_gram(w.view(), None);
+    let mut covariance = linalg::matmul(
+        linalg::matmul(bread.view(), meat.view()).view(),
+        bread.view(),
+    );
+    let transposed = covariance.t().to_owned();
+    covariance = (&covariance + &transposed) / 2.0;
+    let rows = inside.sum();
+    fit.covariance_hc1 = &covariance * (rows / (rows - q as f64));
+    fit.covariance_hc0 = covariance;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// The estimated-propensity term of the projection against the
+    /// jackknife of the whole estimator (`p̂ = mean t` re-estimated on every
+    /// leave-one-out sample, as in the AIPW mean's test), with misspecified
+    /// outcome models so that the term matters: the adjusted HC0 slope SE
+    /// agrees with the jackknife within 3%, the plain one does not.
+    #[test]
+    fn estimated_propensity_term_matches_the_jackknife() {
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(11);
+        let n = 3000;
+        let s: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let t: Vec<f64> = (0..n)
+            .map(|_| if rng.random::<f64>() < 0.25 { 1.0 } else { 0.0 })
+            .collect();
+        // ψ = 1 + 2s + s², Δ = 0.5 + s; μ̂₁ = μ̂₀ = 0 (both wrong).
+        let o: Vec<f64> = (0..n)
+            .map(|k| {
+                let psi = 1.0 + 2.0 * s[k] + s[k] * s[k];
+                psi - (1.0 - t[k]) * (0.5 + s[k]) + rng.random_range(-0.5..0.5)
+            })
+            .collect();
+        let m1 = vec![0.0; n];
+        let m0 = vec![0.0; n];
+        let slope = |keep: &dyn Fn(usize) -> bool, p: f64| {
+            let rows: Vec<usize> = (0..n).filter(|&k| keep(k)).collect();
+            let x = Array2::from_shape_fn(
+                (rows.len(), 2),
+                |(i, j)| {
+                    if j == 0 {
+                        1.0
+                    } else {
+                        s[rows[i]]
+                    }
+                },
+            );
+            let y = Array1::from_shape_fn(rows.len(), |i| {
+                let k = rows[i];
+                let mu = if t[k] == 1.0 { m1[k] } else { m0[k] };
+                (t[k] - p) / (p * (1.0 - p)) * (o[k] - mu) + m1[k] - m0[k]
+            });
+            best_linear_projection(x.view(), y.view())
+                .unwrap()
+                .coefficients[1]
+        };
+        let t_sum: f64 = t.iter().sum();
+        let leave_out: Vec<f64> = (0..n)
+            .map(|i| slope(&|k| k != i, (t_sum - t[i]) / (n - 1) as f64))
+            .collect();
+        let mean = leave_out.iter().sum::<f64>() / n as f64;
+        let jackknife = ((n - 1) as f64 / n as f64
+            * leave_out.iter().map(|v| (v - mean).powi(2)).sum::<f64>())
+        .sqrt();
+        let nuisances = Nuisances::new(
+            Array1::from(t.clone()),
+            Array1::from(o.clone()),
+            Array1::from_elem(n, t_sum / n as f64),
+            Array1::from(m1.clone()),
+            Array1::from(m0.clone()),
+        )
+        .unwrap();
+        let features = Array2::from_shape_fn((n, 2), |(k, j)| if j == 0 { 1.0 } else { s[k] });
+        let se = |n: &Nuisances| {
+            projection_within(n, features.view())
+                .unwrap()
+                .estimates(Sandwich::Hc0, 0.95)
+                .unwrap()[1]
+                .se
+        };
+        let plain = se(&nuisances);
+        let adjusted = se(&nuisances
+            .clone()
+            .with_propensity_design(Array2::ones((n, 1)))
+            .unwrap());
+        assert!(
+            (adjusted / jackknife - 1.0).abs() < 0.03,
+            "adjusted {adjusted} vs jackknife {jackknife} (plain {plain})"
+        );
+        assert!(
+            (plain / jackknife - 1.0).abs() > 0.06,
+            "plain {plain} vs jackknife {jackknife}: the example must need the term"
+        );
+    }
 
     #[test]
     fn ols_and_sandwich_by_hand() {

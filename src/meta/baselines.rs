@@ -67,6 +67,7 @@ pub(crate) fn fit_baseline(
         delta: None,
         scale: 1.0,
         dim: data.dim(),
+        overlap: None,
         cross_fitted: None,
         diagnostics,
     })

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::learners::{ForestParams, LearnerConfig, LogisticParams};
 
 pub use super::normalize::Normalize;
+use super::overlap::OverlapRule;
 
 /// Which estimator to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +128,7 @@ pub enum BiasLeaf {
 /// | `delta_clip` | none | clip `Δ̂` to `[−a, a]` (the authors' script: 1.2) | > 0 |
 /// | `bias_leaf` | `weight-aware` | leaf rule of tree bias learners in the R-learner | [`BiasLeaf`] |
 /// | `nuisances` | `estimated` | cross-fitted nuisances, or the true ones (simulation only) | [`Nuisances`] |
+/// | `truncate` | `none` | truncated Meta-Router: the bias stage only on the overlap region `{α ≤ p̂ ≤ 1 − α}` (`"crump"`, or a threshold α), PB rows outside corrected by `Δ̂` extrapolated from it ([`super::overlap`]) | `none`, `crump`, (0, 0.5) |
 ///
 /// # The clipping level ε
 ///
@@ -198,6 +200,13 @@ pub struct MetaRouterConfig {
     pub bias_leaf: BiasLeaf,
     /// Estimated nuisances (default) or the true ones (simulation only).
     pub nuisances: Nuisances,
+    /// Truncation of the bias stage to an overlap region (`none`: off).
+    #[serde(skip_serializing_if = "is_no_truncation")]
+    pub truncate: OverlapRule,
+}
+
+fn is_no_truncation(rule: &OverlapRule) -> bool {
+    *rule == OverlapRule::None
 }
 
 /// Default clipping level ε of a constant propensity `p̂ ≡ κ`.
@@ -261,6 +270,7 @@ impl MetaRouterConfig {
             delta_clip: None,
             bias_leaf: BiasLeaf::WeightAware,
             nuisances: Nuisances::Estimated,
+            truncate: OverlapRule::None,
         }
     }
 
@@ -384,6 +394,24 @@ impl MetaRouterConfig {
                     bound,
                     "the clipping bound of Δ̂ must be finite and > 0",
                 ));
+            }
+        }
+        self.truncate.validate("truncate")?;
+        if self.truncate != OverlapRule::None {
+            let why = if !self.method.is_meta() {
+                Some("only the R- and DR-learners have a bias stage to truncate")
+            } else if self.nuisances == Nuisances::Oracle {
+                Some("the oracle nuisances fit no propensity model to define the region with")
+            } else if self.propensity == PropensityMode::Constant {
+                Some(
+                    "a constant propensity p̂ ≡ κ puts every query in the overlap region; set \
+                     propensity = \"model\"",
+                )
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Error::param("truncate", self.truncate.label(), why));
             }
         }
         if self.outcome_oob {

@@ -60,6 +60,7 @@ pub(crate) enum Role {
     BiasFold = 6,
     Final = 7,
     Eta = 8,
+    Overlap = 9,
 }
 
 impl Role {
@@ -84,6 +85,7 @@ impl Role {
             Role::BiasFold => "bias_fold",
             Role::Final => "final",
             Role::Eta => "eta",
+            Role::Overlap => "overlap",
         }
     }
 }
@@ -110,6 +112,10 @@ pub struct Diagnostics {
     pub out_of_bag_fallback: usize,
     /// How evenly the bias stage's rows carry it (meta-learners).
     pub bias_stage: Option<BiasStageWeights>,
+    /// A truncated Meta-Router's overlap region: `overlap.alpha` and the
+    /// shares of GS and PB rows inside (`overlap.gold_inside`,
+    /// `overlap.pref_inside`); empty otherwise.
+    pub truncation: Vec<(&'static str, f64)>,
     /// Learner diagnostics, named `role.name` (`final.penalty`); for
     /// out-of-fold fits the mean over folds, named `role.name.mean`.
     pub learners: BTreeMap<String, f64>,
@@ -226,6 +232,12 @@ impl Diagnostics {
                 "bias_stage.dominated".into(),
                 if stage.dominated { 1.0 } else { 0.0 },
             );
+        }
+        for (name, value) in &self.truncation {
+            // `overlap.alpha` → `truncate.alpha`: the learner's region, apart
+            // from the inference targets' `overlap.*`.
+            let key = name.replacen("overlap.", "truncate.", 1);
+            map.insert(key, *value);
         }
         if self.correction.is_some() {
             map.insert(

@@ -57,6 +57,7 @@ pub mod multi;
 pub mod normalize;
 mod nuisances;
 mod oracle;
+pub mod overlap;
 pub mod pseudo;
 mod r_learner;
 pub mod refit;
@@ -105,8 +106,12 @@ pub struct CrossFitted {
     pub treatment: Array1<f64>,
     /// `o_k` (GS labels scaled by `c`).
     pub outcome: Array1<f64>,
-    /// Clipped out-of-fold `p̂_k`.
+    /// Clipped out-of-fold `p̂_k` (what the bias stage saw).
     pub propensity: Array1<f64>,
+    /// Out-of-fold `p̂_k` before clipping (the true `p` for oracle
+    /// nuisances); inference applies its own guard
+    /// ([`crate::inference::INFERENCE_CLIP`]) and overlap rule.
+    pub propensity_raw: Array1<f64>,
     /// R-learner: out-of-fold `μ̂(s_k)`.
     pub mean_outcome: Option<Array1<f64>>,
     /// DR-learner: out-of-fold `μ̂₁(s_k)`.
@@ -151,6 +156,10 @@ pub struct RouterModels {
     pub psi: PsiModel,
     /// The bias model `Δ̂` (meta-learners only).
     pub delta: Option<FittedModel>,
+    /// The overlap region of a truncated Meta-Router (`truncate`), so that
+    /// new queries can be told inside or outside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<overlap::OverlapRegion>,
 }
 
 /// A fitted router: predicts ψ̂ (GS units) and, for meta-learners, Δ̂.
@@ -161,6 +170,7 @@ pub struct FittedRouter {
     delta: Option<FittedModel>,
     scale: f64,
     dim: usize,
+    overlap: Option<overlap::OverlapRegion>,
     cross_fitted: Option<CrossFitted>,
     diagnostics: Diagnostics,
 }
@@ -209,6 +219,22 @@ impl FittedRouter {
         self.scale
     }
 
+    /// The overlap region of a truncated Meta-Router (`truncate`), `None`
+    /// otherwise.
+    pub fn overlap(&self) -> Option<&overlap::OverlapRegion> {
+        self.overlap.as_ref()
+    }
+
+    /// Whether each row of `x` lies in the overlap region of a truncated
+    /// router (every row for other routers).
+    #[track_caller]
+    pub fn in_overlap(&self, x: ArrayView2<f64>) -> Vec<bool> {
+        match &self.overlap {
+            Some(region) => region.contains(x),
+            None => vec![true; x.nrows()],
+        }
+    }
+
     /// Out-of-fold nuisances and pseudo-outcomes (meta-learners only).
     pub fn cross_fitted(&self) -> Option<&CrossFitted> {
         self.cross_fitted.as_ref()
@@ -228,6 +254,7 @@ impl FittedRouter {
             scale: self.scale,
             psi: self.psi.clone(),
             delta: self.delta.clone(),
+            overlap: self.overlap.clone(),
         }
     }
 
@@ -244,6 +271,7 @@ impl FittedRouter {
             scale,
             psi,
             delta,
+            overlap,
         } = models;
         let invalid = |name: &str, value: String, reason: &str| Error::InvalidParameter {
             name: name.into(),
@@ -295,12 +323,23 @@ impl FittedRouter {
                 });
             }
         }
+        if let Some(region) = &overlap {
+            if !method.is_meta() {
+                return Err(invalid(
+                    "overlap",
+                    "present".into(),
+                    "an overlap region belongs to truncated R-/DR-learners only",
+                ));
+            }
+            region.validate(dim)?;
+        }
         Ok(Self {
             method,
             psi,
             delta,
             scale,
             dim,
+            overlap,
             cross_fitted: None,
             diagnostics: Diagnostics::default(),
         })
@@ -400,11 +439,14 @@ impl MetaRouterConfig {
                 let propensity =
                     nuisances::clip_and_trim(self, truth.propensity.clone(), &mut diagnostics);
                 let targets = match self.method {
+                    // μ from the same (clipped) propensity as the residual
+                    // t − p̂: then E[(o − μ)(t − p̂) | s] = Δ·E[(t − p̂)² | s]
+                    // even where the clip binds, and the stage is unbiased.
                     Method::RLearner => r_learner::targets_from(
                         &pooled,
                         propensity.clipped.view(),
                         oracle_mean_outcome(
-                            truth.propensity.view(),
+                            propensity.clipped.view(),
                             truth.psi.view(),
                             truth.eta.view(),
                             scale,
@@ -450,6 +492,19 @@ impl MetaRouterConfig {
                 (propensity, targets)
             }
         };
+        // The truncated Meta-Router: the bias stage keeps only the overlap
+        // region's rows (the others are corrected by Δ̂ extrapolated from it).
+        let mut propensity = propensity;
+        let overlap = if self.truncate == overlap::OverlapRule::None {
+            None
+        } else {
+            let region = overlap::OverlapRegion::fit(self, data, self.truncate, learner_seed)?;
+            for (kept, &inside) in propensity.kept.iter_mut().zip(&region.inside) {
+                *kept &= inside;
+            }
+            diagnostics.truncation = region.facts();
+            Some(region.region)
+        };
         // Sample weights multiply the bias stage's regression weights.
         if let Some(sample) = &pooled.weights {
             targets.weights = &targets.weights * sample;
@@ -465,13 +520,17 @@ impl MetaRouterConfig {
             oracle.is_none() && self.propensity == PropensityMode::Constant,
         ));
         // Step 3: the bias stage on the kept rows.
-        let stage = refit::BiasStage::new(self, &pooled, &targets, &propensity.kept)?;
+        let stage = refit::BiasStage::new(
+            self,
+            &pooled,
+            &targets,
+            propensity.clipped.view(),
+            &propensity.kept,
+        )?;
         let delta_model = stage.fit(learner_seed)?;
         diagnostics.record(diagnostics::Role::Bias, &delta_model);
-        if let Some(fraction) = stage.leaf_weight {
-            diagnostics
-                .learners
-                .insert("bias.min_weight_leaf".into(), fraction);
+        if let Some((name, value)) = stage.leaf_rule {
+            diagnostics.learners.insert(name.into(), value);
         }
         // Step 4: ψ̂ by refit on corrected labels, or by plug-in.
         let psi = refit::assemble(
@@ -488,6 +547,7 @@ impl MetaRouterConfig {
             treatment: pooled.treatment,
             outcome: pooled.outcome,
             propensity: propensity.clipped,
+            propensity_raw: propensity.raw,
             mean_outcome: targets.mean_outcome,
             mean_gold: targets.mean_gold,
             mean_pref: targets.mean_pref,
@@ -503,6 +563,7 @@ impl MetaRouterConfig {
             delta: Some(delta_model),
             scale,
             dim: data.dim(),
+            overlap,
             cross_fitted: Some(cross_fitted),
             diagnostics,
         })

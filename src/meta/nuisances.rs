@@ -224,6 +224,8 @@ fn out_of_bag(
 /// The estimated propensity of a fit.
 #[derive(Debug, Clone)]
 pub(crate) struct Propensity {
+    /// `p̂_k` as estimated (before clipping).
+    pub raw: Array1<f64>,
     /// `p̂_k` clipped to `[ε, 1 − ε]`.
     pub clipped: Array1<f64>,
     /// Whether row `k` enters the bias stage (false when trimmed).
@@ -290,7 +292,7 @@ pub(crate) fn clip_and_trim(
     let clip = config.clip_level();
     let clipped = raw.mapv(|p| p.clamp(clip, 1.0 - clip));
     diagnostics.clipped = raw.iter().zip(&clipped).filter(|(a, b)| a != b).count();
-    Propensity { clipped, kept }
+    Propensity { raw, clipped, kept }
 }
 
 #[cfg(test)]

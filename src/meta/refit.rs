@@ -63,8 +63,10 @@ pub(crate) struct BiasStage<'a> {
     kept_rows: Vec<usize>,
     /// `delta_clip`.
     clip: Option<f64>,
-    /// The leaf-weight fraction set by the weight-aware rule, if any.
-    pub leaf_weight: Option<f64>,
+    /// What the weight-aware leaf rule set, if anything: the diagnostic's
+    /// name (`bias.min_weight_leaf` for forests, `bias.min_child_weight` for
+    /// boosting) and its value.
+    pub leaf_rule: Option<(&'static str, f64)>,
 }
 
 impl<'a> BiasStage<'a> {
@@ -74,6 +76,7 @@ impl<'a> BiasStage<'a> {
         config: &'a MetaRouterConfig,
         pooled: &'a Pooled,
         targets: &'a BiasTargets,
+        propensity: ArrayView1<f64>,
         kept: &'a [bool],
     ) -> Result<Self> {
         let kept_rows: Vec<usize> = (0..pooled.len()).filter(|&k| kept[k]).collect();
@@ -86,13 +89,31 @@ impl<'a> BiasStage<'a> {
             ));
         }
         let mut learner = config.bias().clone();
-        let mut leaf_weight = None;
-        if config.method == Method::RLearner && config.bias_leaf == BiasLeaf::WeightAware {
-            if let LearnerConfig::Forest(forest) = &mut learner {
-                let w = targets.weights.select(Axis(0), &kept_rows);
-                let fraction = weight_aware_leaf(w.view(), forest.min_samples_leaf);
-                forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
-                leaf_weight = Some(forest.min_weight_leaf);
+        let mut leaf_rule = None;
+        if config.bias_leaf == BiasLeaf::WeightAware {
+            match (config.method, &mut learner) {
+                (Method::RLearner, LearnerConfig::Forest(forest)) => {
+                    let w = targets.weights.select(Axis(0), &kept_rows);
+                    let fraction = weight_aware_leaf(w.view(), forest.min_samples_leaf);
+                    forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
+                    leaf_rule = Some(("bias.min_weight_leaf", forest.min_weight_leaf));
+                }
+                (Method::DrLearner, LearnerConfig::Forest(forest)) => {
+                    let rows = dr_precision_rows(pooled, propensity, &kept_rows);
+                    let fraction = (forest.min_samples_leaf.max(1) as f64 / rows).min(0.5);
+                    forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
+                    leaf_rule = Some(("bias.min_weight_leaf", forest.min_weight_leaf));
+                }
+                (Method::DrLearner, LearnerConfig::Boosting(boosting)) => {
+                    // A child must carry min_child_weight rows of GS-row
+                    // precision: min_child_weight × N/n_eff unit-weight rows.
+                    let rows = dr_precision_rows(pooled, propensity, &kept_rows);
+                    let scale = kept_rows.len() as f64 / rows;
+                    boosting.min_child_weight =
+                        (boosting.min_child_weight * scale).max(boosting.min_child_weight);
+                    leaf_rule = Some(("bias.min_child_weight", boosting.min_child_weight));
+                }
+                _ => {}
             }
         }
         Ok(Self {
@@ -102,7 +123,7 @@ impl<'a> BiasStage<'a> {
             kept,
             kept_rows,
             clip: config.delta_clip,
-            leaf_weight,
+            leaf_rule,
         })
     }
 
@@ -123,6 +144,23 @@ impl<'a> BiasStage<'a> {
     /// Step 3: `Δ̂` fit on every kept row.
     pub fn fit(&self, learner_seed: u64) -> Result<FittedModel> {
         self.fit_rows(&self.kept_rows, Role::Bias.seed(learner_seed, 0))
+    }
+}
+
+/// The DR-learner's effective rows `n_eff = N / mean(a_k²)` over the kept
+/// rows, `a_k = |t_k − p̂_k|/(p̂_k(1 − p̂_k))` the factor on row `k`'s
+/// residual in its pseudo-outcome (module docs): the number of rows of
+/// residual factor 1 whose mean is as precise as the stage's.
+fn dr_precision_rows(pooled: &Pooled, propensity: ArrayView1<f64>, kept_rows: &[usize]) -> f64 {
+    let factors = super::pseudo::dr_residual_weights(
+        pooled.treatment.select(Axis(0), kept_rows).view(),
+        propensity.select(Axis(0), kept_rows).view(),
+    );
+    let mean_square = factors.iter().map(|a| a * a).sum::<f64>() / factors.len().max(1) as f64;
+    if mean_square > 0.0 {
+        factors.len() as f64 / mean_square
+    } else {
+        0.0
     }
 }
 

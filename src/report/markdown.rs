@@ -244,13 +244,14 @@ fn write_inference(out: &mut String, view: &View, point: usize) -> std::fmt::Res
         "### Inference (nominal level in `level`; coverage MCSE √(C(1−C)/R))
 "
     )?;
+    write_target_population(out, view, point)?;
     writeln!(
         out,
-        "| target | method | truth | bias | emp. SE | model SE | rel. error of model SE (%) | coverage | length | level | n |"
+        "| target | method | truth | bias | emp. SE | model SE (RMS) | median SE | rel. error of model SE (%) | coverage | coverage by SE third (low / mid / high) | length | level | n |"
     )?;
     writeln!(
         out,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )?;
     for target in targets {
         for method in &view.methods {
@@ -264,11 +265,30 @@ fn write_inference(out: &mut String, view: &View, point: usize) -> std::fmt::Res
                 "bias",
                 "emp_se",
                 "model_se",
+                "median_se",
                 "se_rel_error",
                 "coverage",
+                "coverage_by_third",
                 "mean_length",
                 "level",
             ] {
+                if measure == "coverage_by_third" {
+                    let thirds: Vec<String> = ["low", "mid", "high"]
+                        .iter()
+                        .map(|third| {
+                            view.row(
+                                point,
+                                method,
+                                &format!("{target}.coverage_{third}_se"),
+                                None,
+                            )
+                            .and_then(|row| row.mean)
+                            .map_or(MISSING.to_string(), |c| format!("{c:.3}"))
+                        })
+                        .collect();
+                    write!(out, " {} |", thirds.join(" / "))?;
+                    continue;
+                }
                 let cell = match view.row(point, method, &format!("{target}.{measure}"), None) {
                     Some(row) => match (row.mean, row.mcse) {
                         (Some(m), Some(se)) if measure != "truth" && measure != "level" => {
@@ -289,6 +309,51 @@ fn write_inference(out: &mut String, view: &View, point: usize) -> std::fmt::Res
         }
     }
     writeln!(out)
+}
+
+/// The target population of the intervals at a grid point, when an overlap
+/// region trims it: per method, the mean threshold α and the mean shares
+/// of GS and PB training rows inside the region (`overlap.*` metrics).
+fn write_target_population(out: &mut String, view: &View, point: usize) -> std::fmt::Result {
+    let mut lines = Vec::new();
+    for method in &view.methods {
+        let mean = |name: &str| {
+            view.row(point, method, &format!("overlap.{name}"), None)
+                .and_then(|r| r.mean)
+        };
+        let (Some(alpha), Some(gold), Some(pref)) =
+            (mean("alpha"), mean("gold_inside"), mean("pref_inside"))
+        else {
+            continue;
+        };
+        if alpha == 0.0 {
+            lines.push(format!(
+                "- {}: every query (the overlap rule trims nothing)",
+                escape(method)
+            ));
+        } else {
+            lines.push(format!(
+                "- {}: queries with p̂ ∈ [α, 1 − α], mean α = {}; {:.1}% of the PB and {:.1}% of \
+                 the GS training rows inside (means over replicates)",
+                escape(method),
+                format_significant(alpha, 3),
+                100.0 * pref,
+                100.0 * gold
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        writeln!(
+            out,
+            "Target population of every interval (the overlap region; truths are averages over \
+             it):\n"
+        )?;
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// The always-one-model points of a many-model study (nothing otherwise).

@@ -18,10 +18,11 @@ use super::spec::{InferenceTarget, PointTruth, StudySpec};
 use crate::dgp::{SimulatedData, TruthSample};
 use crate::error::{Error, Result};
 use crate::inference::{
-    best_linear_projection, intercept_and_columns, mean_target, policy_value, Estimate, Nuisances,
+    intercept_and_columns, mean_target, policy_value, projection_within, Estimate, Nuisances,
     PolicySeeds, Population, Quantity, Sandwich,
 };
-use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method};
+use crate::meta::overlap::{OverlapRegion, OverlapRule};
+use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, PropensityMode};
 use crate::rng::{derive_seed, seed_for, stream, Purpose};
 
 /// Replicate index of the truth-sample stream (never a real replicate).
@@ -59,7 +60,65 @@ fn push(extra: &mut BTreeMap<String, f64>, name: &str, e: &Estimate, truth: f64)
     extra.insert(format!("{name}.truth"), truth);
 }
 
-/// Inference metrics of one estimator record.
+/// The target population of a record's intervals: the overlap region of
+/// `[evaluation] overlap` fit on the training data (`None` when it holds
+/// every training row), and its membership on the truth sample.
+struct Target {
+    region: Option<crate::meta::overlap::FittedRegion>,
+    truth_inside: Option<Vec<bool>>,
+}
+
+impl Target {
+    fn new(
+        spec: &StudySpec,
+        config: &MetaRouterConfig,
+        data: &SimulatedData,
+        truth: &PointTruth,
+        seeds: FitSeeds,
+    ) -> Result<Self> {
+        let rule = spec.evaluation.overlap;
+        if rule == OverlapRule::None && config.propensity == PropensityMode::Constant {
+            return Ok(Self {
+                region: None,
+                truth_inside: None,
+            });
+        }
+        let region = OverlapRegion::fit(
+            config,
+            &data.train,
+            rule,
+            derive_seed(seeds.learner, &[OVERLAP_SEED]),
+        )?;
+        if region.is_everything() {
+            return Ok(Self {
+                region: Some(region),
+                truth_inside: None,
+            });
+        }
+        let truth_inside = region.region.contains(truth.sample.x.view());
+        Ok(Self {
+            region: Some(region),
+            truth_inside: Some(truth_inside),
+        })
+    }
+
+    /// The training rows inside, when the region trims any.
+    fn inside(&self) -> Option<&[bool]> {
+        self.truth_inside
+            .as_ref()
+            .and(self.region.as_ref().map(|r| r.inside.as_slice()))
+    }
+}
+
+/// Tag of the overlap region's propensity seed (derived from the fit's
+/// learner seed; never shifts the fit's own streams).
+const OVERLAP_SEED: u64 = 0x006f_7665_726c_6170;
+
+/// Inference metrics of one estimator record. With `[evaluation] overlap`
+/// other than `none`, every target is averaged over the overlap region
+/// (`overlap.*` metrics give its threshold and the shares of GS and PB
+/// training rows inside) and its truth is the same average over the truth
+/// sample's rows inside the region.
 pub(crate) fn metrics(
     spec: &StudySpec,
     config: &MetaRouterConfig,
@@ -73,39 +132,79 @@ pub(crate) fn metrics(
     let truth = point_truth(spec, g)?;
     let mut extra = BTreeMap::new();
     let dr_usable = router.method() == Method::DrLearner && router.scale() == 1.0;
+    let target = Target::new(spec, config, data, truth, seeds)?;
+    // With a constant propensity every query is inside: nothing to report.
+    if let Some(region) = target
+        .region
+        .as_ref()
+        .filter(|_| config.propensity == PropensityMode::Model)
+    {
+        for (name, value) in region.facts() {
+            extra.insert(name.to_string(), value);
+        }
+    }
+    let inside = target.inside();
     let nuisances = if dr_usable {
-        Some(Nuisances::from_router(router)?)
+        let mut n = Nuisances::from_router(router)?;
+        if let Some(mask) = inside {
+            n = n.within(mask)?;
+        }
+        let design = target
+            .region
+            .as_ref()
+            .and_then(|r| r.region.logistic_design(data.train.pooled_x().view()));
+        if let Some(design) = design {
+            n = n.with_propensity_design(design)?;
+        }
+        Some(n)
     } else {
         None
     };
-    for &target in &eval.inference {
+    let sample = &truth.sample;
+    let within_truth = |values: &ndarray::Array1<f64>, pref_only: bool| -> Result<Option<f64>> {
+        target
+            .truth_inside
+            .as_ref()
+            .map(|mask| sample.mean_within(values, mask, pref_only))
+            .transpose()
+    };
+    for &t in &eval.inference {
         let constants = &truth.constants;
-        let mean = match target {
-            InferenceTarget::ThetaDelta => {
-                Some((Quantity::Bias, Population::Pref, constants.mean_delta_pref))
-            }
-            InferenceTarget::ThetaPsi => {
-                Some((Quantity::Gain, Population::Pref, constants.mean_psi_pref))
-            }
-            InferenceTarget::MeanDelta => {
-                Some((Quantity::Bias, Population::Pooled, constants.mean_delta))
-            }
-            InferenceTarget::MeanPsi => {
-                Some((Quantity::Gain, Population::Pooled, constants.mean_psi))
-            }
+        let mean = match t {
+            InferenceTarget::ThetaDelta => Some((
+                Quantity::Bias,
+                Population::Pref,
+                within_truth(&sample.delta, true)?.unwrap_or(constants.mean_delta_pref),
+            )),
+            InferenceTarget::ThetaPsi => Some((
+                Quantity::Gain,
+                Population::Pref,
+                within_truth(&sample.psi, true)?.unwrap_or(constants.mean_psi_pref),
+            )),
+            InferenceTarget::MeanDelta => Some((
+                Quantity::Bias,
+                Population::Pooled,
+                within_truth(&sample.delta, false)?.unwrap_or(constants.mean_delta),
+            )),
+            InferenceTarget::MeanPsi => Some((
+                Quantity::Gain,
+                Population::Pooled,
+                within_truth(&sample.psi, false)?.unwrap_or(constants.mean_psi),
+            )),
             _ => None,
         };
-        match (target, &nuisances) {
+        match (t, &nuisances) {
             (_, Some(n)) if mean.is_some() => {
                 let (quantity, population, value) = mean.expect("checked");
                 let e = mean_target(n, quantity, population, None, level)?;
-                push(&mut extra, target.name(), &e, value);
+                push(&mut extra, t.name(), &e, value);
             }
             (InferenceTarget::Projection, Some(n)) => {
-                let blp_truth = truth.sample.projection(eval.projection_columns)?;
+                let blp_truth = sample
+                    .projection_within(eval.projection_columns, target.truth_inside.as_deref())?;
                 let features =
                     intercept_and_columns(data.train.pooled_x().view(), eval.projection_columns)?;
-                let fit = best_linear_projection(features.view(), n.dr_pseudo_outcomes().view())?;
+                let fit = projection_within(n, features.view())?;
                 for (label, sandwich) in [("blp_hc0", Sandwich::Hc0), ("blp_hc1", Sandwich::Hc1)] {
                     for (j, e) in fit.estimates(sandwich, level)?.iter().enumerate() {
                         push(
@@ -126,15 +225,23 @@ pub(crate) fn metrics(
                         learner: derive_seed(seeds.learner, &[InferenceTarget::PolicyValue as u64]),
                     },
                 };
-                let fit = policy_value(config, &data.train, eval.policy_cost, policy_seeds, level)?;
+                let fit = policy_value(
+                    config,
+                    &data.train,
+                    eval.policy_cost,
+                    policy_seeds,
+                    level,
+                    inside,
+                )?;
                 let cost = eval.policy_cost;
-                let (value, mcse) = truth.sample.policy_value(
+                let (value, mcse) = sample.policy_value(
                     |x| {
                         let psi_hat = fit.router.predict_psi(x);
                         let costs = crate::routing::default_costs(psi_hat.len());
                         crate::routing::routed_indicator(psi_hat.view(), costs.view(), cost)
                     },
                     cost,
+                    target.truth_inside.as_deref(),
                 )?;
                 push(&mut extra, "policy_value", &fit.estimate, value);
                 extra.insert("policy_value.truth_mcse".into(), mcse);

@@ -365,6 +365,15 @@ pub fn paired_difference(
 /// | `P.se_rel_error` | `100(ModSE/EmpSE − 1)` | `100(ModSE/EmpSE)√(Var(se²)/(4R·ModSE⁴) + 1/(2(R−1)))` |
 /// | `P.coverage` | `C` = mean covered | `√(C(1−C)/R)` |
 /// | `P.mean_length` | mean interval length | sd/√R |
+/// | `P.median_se` | median of the replicates' SEs | `√(π/2)·ModSE/√R`, the normal-theory SE of a median (a scale guide) |
+/// | `P.coverage_low_se`, `_mid_se`, `_high_se` | coverage among the replicates whose SE lies in the lowest, middle, highest third | `√(C(1−C)/R_third)` |
+///
+/// `model_se` is a root mean square and so follows the largest SEs; the
+/// median and the coverage by SE third show whether the intervals are right
+/// for typical replicates or only on average (heavy-tailed SEs cover in
+/// the wide replicates and miss in the narrow ones). Replicates are ranked by
+/// SE (ties by record order) and cut into thirds of sizes `⌊R/3⌋`, `⌊R/3⌋`
+/// and the rest.
 pub const INFERENCE_MEASURES: &[&str] = &[
     "bias",
     "emp_se",
@@ -372,7 +381,47 @@ pub const INFERENCE_MEASURES: &[&str] = &[
     "se_rel_error",
     "coverage",
     "mean_length",
+    "median_se",
+    "coverage_low_se",
+    "coverage_mid_se",
+    "coverage_high_se",
 ];
+
+/// Coverage (mean of `covered`) with its MCSE among the replicates of each
+/// third of the SEs, lowest first (pairs `(se, covered)` in record order).
+fn coverage_by_se_third(pairs: &[(f64, f64)]) -> [(Option<f64>, Option<f64>, usize); 3] {
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    order.sort_by(|&a, &b| pairs[a].0.total_cmp(&pairs[b].0).then(a.cmp(&b)));
+    let third = pairs.len() / 3;
+    let bounds = [(0, third), (third, 2 * third), (2 * third, pairs.len())];
+    bounds.map(|(lo, hi)| {
+        let covered: Vec<f64> = order[lo..hi].iter().map(|&k| pairs[k].1).collect();
+        if covered.is_empty() {
+            return (None, None, 0);
+        }
+        let c = covered.iter().sum::<f64>() / covered.len() as f64;
+        (
+            Some(c),
+            Some((c * (1.0 - c) / covered.len() as f64).sqrt()),
+            covered.len(),
+        )
+    })
+}
+
+/// The median of `values` (mean of the middle two for an even count).
+fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    })
+}
 
 type DerivedRow = (String, Option<f64>, Option<f64>, usize);
 
@@ -427,6 +476,22 @@ fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
             (!covered.is_empty()).then(|| covered.iter().sum::<f64>() / covered.len() as f64);
         let coverage_mcse = coverage.map(|c| (c * (1.0 - c) / covered.len() as f64).sqrt());
         let (length, length_mcse) = mean_and_mcse(&lengths);
+        let median_se = median(&ses);
+        let median_se_mcse = model_se
+            .filter(|_| r >= 2)
+            .map(|m| (std::f64::consts::PI / 2.0).sqrt() * m / rf.sqrt());
+        // Pairs (se, covered) of the records that carry both.
+        let pairs: Vec<(f64, f64)> = ok
+            .iter()
+            .filter_map(|rec| {
+                let m = &rec.metrics.extra;
+                Some((
+                    *m.get(&format!("{prefix}.se"))?,
+                    *m.get(&format!("{prefix}.covered"))?,
+                ))
+            })
+            .collect();
+        let [low, mid, high] = coverage_by_se_third(&pairs);
         for (measure, mean, mcse, n) in [
             ("bias", bias, bias_mcse, errors.len()),
             ("emp_se", emp_se, emp_se_mcse, r),
@@ -434,6 +499,10 @@ fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
             ("se_rel_error", rel, rel_mcse, r),
             ("coverage", coverage, coverage_mcse, covered.len()),
             ("mean_length", length, length_mcse, lengths.len()),
+            ("median_se", median_se, median_se_mcse, ses.len()),
+            ("coverage_low_se", low.0, low.1, low.2),
+            ("coverage_mid_se", mid.0, mid.1, mid.2),
+            ("coverage_high_se", high.0, high.1, high.2),
         ] {
             out.push((format!("{prefix}.{measure}"), mean, mcse, n));
         }

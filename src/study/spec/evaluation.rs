@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::locate::Source;
 use crate::error::Result;
+use crate::meta::overlap::OverlapRule;
 use crate::routing::Cutoff;
 
 /// Evaluation settings.
@@ -34,6 +35,12 @@ pub struct EvaluationSpec {
     /// Cost weight `w` of the routing policy `π = 1{ψ̂ > w}` in `policy_value`.
     #[serde(skip_serializing_if = "is_zero")]
     pub policy_cost: f64,
+    /// Target population of the inference intervals: `"crump"` (default:
+    /// the Crump–Hotz–Imbens–Mitnik overlap region, every query when overlap
+    /// is adequate), `"none"` (the untrimmed population) or a threshold
+    /// `α ∈ (0, 0.5)` (`meta::overlap`).
+    #[serde(skip_serializing_if = "is_default_overlap")]
+    pub overlap: OverlapRule,
     /// Reference methods (labels) of the paired-difference rows of the
     /// summary; default: `pooled` and `gs-only`, those the study has.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +92,9 @@ fn is_default_columns(v: &usize) -> bool {
 fn is_default_truth_rows(v: &usize) -> bool {
     *v == DEFAULT_TRUTH_ROWS
 }
+fn is_default_overlap(v: &OverlapRule) -> bool {
+    *v == OverlapRule::Crump
+}
 fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
@@ -100,6 +110,7 @@ impl Default for EvaluationSpec {
             projection_columns: DEFAULT_COLUMNS,
             truth_rows: DEFAULT_TRUTH_ROWS,
             policy_cost: 0.0,
+            overlap: OverlapRule::Crump,
             compare_to: None,
         }
     }
