@@ -35,6 +35,8 @@ fn reproduce_all_quick_draws_every_figure() {
         "ablation_normalize",
         "ablation_lambda",
         "ablation_bias_learner",
+        "ablation_dr_leaf",
+        "ablation_dr_leaf_boosting",
         "paired_fig1",
         "paired_ablation_leaf",
     ] {

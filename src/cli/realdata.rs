@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use meta_router::dgp::ScenarioConfig;
+use meta_router::meta::overlap::OverlapRule;
 use meta_router::meta::{MetaRouterConfig, Method};
 use meta_router::realdata::evaluate::{evaluate, EvaluationOptions};
 use meta_router::realdata::table::write_table;
@@ -93,6 +94,12 @@ pub struct FitArgs {
     /// Many models: the reference model's name (it has no label column).
     #[arg(long, default_value = "reference")]
     reference: String,
+    /// Target population of the inference intervals: `crump` (the
+    /// Crump–Hotz–Imbens–Mitnik overlap region: every query when GS and PB
+    /// queries overlap well), `none` (every query, whatever the overlap) or
+    /// a threshold α in (0, 0.5) (queries with α ≤ p̂ ≤ 1 − α).
+    #[arg(long, default_value = "crump", value_parser = OverlapRule::parse)]
+    overlap: OverlapRule,
     /// Replace an existing router file.
     #[arg(long)]
     force: bool,
@@ -152,7 +159,8 @@ pub fn fit(args: FitArgs) -> Result<()> {
     let gold = read_table(&args.gold, &roles(args.gold_range, LabelKind::Numeric))?;
     let pref = read_table(&args.pref, &roles(args.pref_range, LabelKind::Preference))?;
     let started = std::time::Instant::now();
-    let (file, router) = realdata::fit_tables(&config, &gold, &pref, args.seed)?;
+    let (file, router) =
+        realdata::fit_tables_with_overlap(&config, &gold, &pref, args.seed, args.overlap)?;
     let seconds = started.elapsed().as_secs_f64();
     let text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
     study::write_atomic(&args.out, text.as_bytes())?;
@@ -175,9 +183,19 @@ pub fn fit(args: FitArgs) -> Result<()> {
     }
     if let Some(inference) = &file.inference {
         println!("inference ({:.0}% intervals):", 100.0 * inference.level);
+        if let Some(line) = report::target_population(inference) {
+            println!("  {line}");
+        }
+        let width = inference
+            .means
+            .iter()
+            .chain(&inference.projection)
+            .map(|e| e.target.chars().count())
+            .max()
+            .unwrap_or(0);
         for e in inference.means.iter().chain(&inference.projection) {
             println!(
-                "  {:<40} {:>10.4}  [{:.4}, {:.4}]",
+                "  {:<width$} {:>10.4}  [{:.4}, {:.4}]",
                 e.target, e.estimate, e.lower, e.upper
             );
         }
@@ -294,6 +312,12 @@ pub struct RouteArgs {
     /// Output CSV (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Truncated routers (`truncate` in the fit's config): how queries
+    /// outside the overlap region are routed: `router` (by ψ̂, the default),
+    /// `primary` or `alternative` (always). The output then has an
+    /// `in_overlap` column (1 inside, 0 outside).
+    #[arg(long, default_value = "router", value_parser = realdata::OutsideRoute::parse)]
+    outside: realdata::OutsideRoute,
     /// Replace an existing output file.
     #[arg(long)]
     force: bool,
@@ -318,13 +342,25 @@ pub fn route(args: RouteArgs) -> Result<()> {
         &args.queries,
         &roles_for_router(&file.features, None, Vec::new(), args.id.clone()),
     )?;
-    let routed = realdata::route_table(&router, &queries, args.cost_weight, cost)?;
+    if router.overlap().is_none() && args.outside != realdata::OutsideRoute::Router {
+        bail!(
+            "--outside is for truncated routers; {} has no overlap region (fit with truncate = \"crump\" or a threshold)",
+            args.model.display()
+        );
+    }
+    let routed =
+        realdata::route_table_outside(&router, &queries, args.cost_weight, cost, args.outside)?;
     let mut text = String::new();
     text.push_str(&format!(
-        "{},psi_hat,{}route\n",
+        "{},psi_hat,{}route{}\n",
         csv_field(args.id.as_deref().unwrap_or("row")),
         if routed.delta_hat.is_some() {
             "delta_hat,"
+        } else {
+            ""
+        },
+        if routed.in_overlap.is_some() {
+            ",in_overlap"
         } else {
             ""
         }
@@ -338,8 +374,14 @@ pub fn route(args: RouteArgs) -> Result<()> {
             .delta_hat
             .as_ref()
             .map_or(String::new(), |d| format!("{},", d[i]));
+        let overlap = routed
+            .in_overlap
+            .as_ref()
+            .map_or(String::new(), |inside| {
+                format!(",{}", u8::from(inside[i]))
+            });
         text.push_str(&format!(
-            "{id},{},{delta}{}\n",
+            "{id},{},{delta}{}{overlap}\n",
             routed.psi_hat[i],
             if primary { "primary" } else { "alternative" }
         ));
@@ -347,6 +389,18 @@ pub fn route(args: RouteArgs) -> Result<()> {
     match &args.out {
         Some(path) => study::write_atomic(path, text.as_bytes())?,
         None => print!("{text}"),
+    }
+    if let Some(inside) = &routed.in_overlap {
+        let outside = inside.iter().filter(|&&k| !k).count();
+        eprintln!(
+            "{outside} of {} queries lie outside the router's overlap region (routed: {})",
+            inside.len(),
+            match args.outside {
+                realdata::OutsideRoute::Router => "by ψ̂, Δ̂ extrapolated from the region",
+                realdata::OutsideRoute::Primary => "to the primary model",
+                realdata::OutsideRoute::Alternative => "to the alternative model",
+            }
+        );
     }
     eprintln!(
         "routed {} of {} queries to the primary model (usage ratio {:.4}) at w = {}, costs {},{}",

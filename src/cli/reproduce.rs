@@ -36,6 +36,14 @@ pub const STUDIES: &[(&str, &str)] = &[
         "ablation_bias_learner",
         include_str!("../../simulations/paper/ablation_bias_learner.toml"),
     ),
+    (
+        "ablation_dr_leaf",
+        include_str!("../../simulations/paper/ablation_dr_leaf.toml"),
+    ),
+    (
+        "ablation_dr_leaf_boosting",
+        include_str!("../../simulations/paper/ablation_dr_leaf_boosting.toml"),
+    ),
 ];
 
 /// What `reproduce` can be asked for.

@@ -30,9 +30,10 @@ use ndarray::Array1;
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
 use crate::inference::{
-    best_linear_projection, intercept_and_columns, mean_target, Nuisances, Population, Quantity,
+    intercept_and_columns, mean_target, projection_within, Nuisances, Population, Quantity,
     Sandwich,
 };
+use crate::meta::overlap::{OverlapRegion, OverlapRule};
 use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, PropensityMode};
 use crate::rng::{seed_for, Purpose};
 use crate::routing;
@@ -46,6 +47,10 @@ pub const INFERENCE_LEVEL: f64 = 0.95;
 /// Largest number of leading features the stored best linear projection of
 /// Δ uses (with an intercept).
 pub const PROJECTION_COLUMNS: usize = 3;
+
+/// Tag of the inference overlap region's propensity seed (derived from the
+/// fit's learner seed, apart from every stream of the fit itself).
+const INFERENCE_REGION_SEED: u64 = 0x006f_7665_726c_6170;
 
 /// The fold and learner seeds of a fit with master seed `seed`.
 pub fn fit_seeds(seed: u64) -> FitSeeds {
@@ -132,7 +137,21 @@ pub fn fit_tables(
     pref: &Table,
     seed: u64,
 ) -> Result<(RouterFile, FittedRouter)> {
-    fit_tables_seeded(config, gold, pref, seed, fit_seeds(seed))
+    fit_tables_with_overlap(config, gold, pref, seed, OverlapRule::Crump)
+}
+
+/// [`fit_tables`] with the target population of the inference intervals
+/// chosen by `overlap` (`crump`, the default of [`fit_tables`]: the
+/// Crump–Hotz–Imbens–Mitnik overlap region; `none`: every query; or a
+/// threshold α).
+pub fn fit_tables_with_overlap(
+    config: &MetaRouterConfig,
+    gold: &Table,
+    pref: &Table,
+    seed: u64,
+    overlap: OverlapRule,
+) -> Result<(RouterFile, FittedRouter)> {
+    fit_tables_seeded(config, gold, pref, seed, fit_seeds(seed), overlap)
 }
 
 /// [`fit_tables`] with the fit's seeds given (many models: model `k`'s
@@ -143,6 +162,7 @@ pub(crate) fn fit_tables_seeded(
     pref: &Table,
     seed: u64,
     seeds: FitSeeds,
+    overlap: OverlapRule,
 ) -> Result<(RouterFile, FittedRouter)> {
     let data = training_data(
         gold,
@@ -167,7 +187,14 @@ pub(crate) fn fit_tables_seeded(
         .map(|(k, v)| (k, v.into()))
         .collect::<BTreeMap<_, _>>();
     let mut notes = Vec::new();
-    let inference = match inference_of(config, &router, &data, &gold.feature_names) {
+    let inference = match inference_of(
+        config,
+        &router,
+        &data,
+        &gold.feature_names,
+        (overlap, seeds.learner),
+        &mut notes,
+    ) {
         Ok(inference) => inference,
         Err(e) => {
             notes.push(format!("no inference stored: {e}"));
@@ -255,11 +282,17 @@ fn fit_warnings(
 
 /// AIPW means and the best linear projection of Δ for a DR-learner router
 /// fit without scale normalization; `None` for other routers.
+///
+/// The targets are averaged over the overlap region of `overlap.0` (fit with
+/// the learner seed `overlap.1`); with a logistic propensity the standard
+/// errors include the estimation of the propensity.
 fn inference_of(
     config: &MetaRouterConfig,
     router: &FittedRouter,
     data: &TrainingData,
     names: &[String],
+    (rule, learner_seed): (OverlapRule, u64),
+    notes: &mut Vec<String>,
 ) -> Result<Option<model_file::SavedInference>> {
     if router.method() != Method::DrLearner
         || router.scale() != 1.0
@@ -269,7 +302,44 @@ fn inference_of(
     {
         return Ok(None);
     }
-    let nuisances = Nuisances::from_router(router)?;
+    let mut nuisances = Nuisances::from_router(router)?;
+    let region = OverlapRegion::fit(
+        config,
+        data,
+        rule,
+        crate::rng::derive_seed(learner_seed, &[INFERENCE_REGION_SEED]),
+    )?;
+    if !region.is_everything() {
+        nuisances = nuisances.within(&region.inside)?;
+    }
+    if rule == OverlapRule::None {
+        let p = region.region.propensity(data.pooled_x().view());
+        let alpha = crate::meta::overlap::crump_threshold(p.view(), None);
+        if alpha > 0.0 {
+            let outside = p.iter().filter(|&&v| v < alpha || v > 1.0 - alpha).count();
+            notes.push(format!(
+                "inference over every query (--overlap none) at weak overlap: the Crump rule \
+                 would keep only p̂ ∈ [{alpha:.4}, {:.4}] ({outside} of {} rows outside), and \
+                 the untrimmed intervals rest on propensity weights up to {:.0}; they may \
+                 under-cover (the default, --overlap crump, reports the supported population)",
+                1.0 - alpha,
+                p.len(),
+                p.iter()
+                    .map(|&v| 1.0 / (v * (1.0 - v)).max(1e-300))
+                    .fold(0.0, f64::max)
+                    .min(1.0 / (crate::inference::INFERENCE_CLIP * (1.0 - crate::inference::INFERENCE_CLIP)))
+            ));
+        }
+    }
+    if let Some(design) = region.region.logistic_design(data.pooled_x().view()) {
+        nuisances = nuisances.with_propensity_design(design)?;
+    }
+    let trimmed = !region.is_everything();
+    let population = if trimmed {
+        " in the overlap region"
+    } else {
+        ""
+    };
     let saved = |target: String, e: crate::inference::Estimate| model_file::SavedEstimate {
         target,
         estimate: e.estimate,
@@ -278,34 +348,34 @@ fn inference_of(
         upper: e.upper,
     };
     let mut means = Vec::new();
-    for (name, quantity, population) in [
+    for (name, quantity, target) in [
         (
-            "average PB bias E[Δ | PB query]",
+            format!("average PB bias E[Δ | PB query{population}]"),
             Quantity::Bias,
             Population::Pref,
         ),
         (
-            "mean GS gain E[ψ | PB query]",
+            format!("mean GS gain E[ψ | PB query{population}]"),
             Quantity::Gain,
             Population::Pref,
         ),
         (
-            "average bias E[Δ], pooled queries",
+            format!("average bias E[Δ], pooled queries{population}"),
             Quantity::Bias,
             Population::Pooled,
         ),
         (
-            "mean GS gain E[ψ], pooled queries",
+            format!("mean GS gain E[ψ], pooled queries{population}"),
             Quantity::Gain,
             Population::Pooled,
         ),
     ] {
-        let e = mean_target(&nuisances, quantity, population, None, INFERENCE_LEVEL)?;
-        means.push(saved(name.to_string(), e));
+        let e = mean_target(&nuisances, quantity, target, None, INFERENCE_LEVEL)?;
+        means.push(saved(name, e));
     }
     let columns = PROJECTION_COLUMNS.min(data.dim());
     let x = intercept_and_columns(data.pooled_x().view(), columns)?;
-    let projection = best_linear_projection(x.view(), nuisances.dr_pseudo_outcomes().view())?;
+    let projection = projection_within(&nuisances, x.view())?;
     let jitter = projection.jitter;
     let estimates = projection.estimates(Sandwich::Hc1, INFERENCE_LEVEL)?;
     let projection = estimates
@@ -331,11 +401,18 @@ fn inference_of(
             "an estimate or standard error is not finite",
         ));
     }
+    let facts = region.facts();
     Ok(Some(model_file::SavedInference {
         level: INFERENCE_LEVEL,
         means,
         projection,
         projection_jitter: (jitter > 0.0).then_some(jitter),
+        overlap: Some(model_file::SavedOverlap {
+            rule: rule.label(),
+            alpha: region.region.alpha,
+            gold_inside: facts[1].1,
+            pref_inside: facts[2].1,
+        }),
     }))
 }
 
@@ -346,8 +423,42 @@ pub struct Routed {
     pub psi_hat: Array1<f64>,
     /// `Δ̂(q)` for meta-learner routers.
     pub delta_hat: Option<Array1<f64>>,
-    /// `true`: send to the primary model (`ψ̂ > w·(C_p − C_a)`).
+    /// `true`: send to the primary model (`ψ̂ > w·(C_p − C_a)`, or the
+    /// fallback of [`OutsideRoute`] outside a truncated router's region).
     pub primary: Vec<bool>,
+    /// For a truncated router: whether each query lies in its overlap region.
+    pub in_overlap: Option<Vec<bool>>,
+}
+
+/// How a truncated router (`truncate`) routes queries outside its overlap
+/// region, where `Δ̂` is extrapolated from the region and GS queries were
+/// too rare to check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutsideRoute {
+    /// By `ψ̂` like every other query (the refit saw those queries' PB
+    /// labels corrected by the extrapolated `Δ̂`).
+    #[default]
+    Router,
+    /// Always to the primary model (the cautious choice when a wrong
+    /// `alternative` costs more than the primary's price).
+    Primary,
+    /// Always to the alternative model.
+    Alternative,
+}
+
+impl OutsideRoute {
+    /// Parses `router`, `primary` or `alternative`.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        match text.trim() {
+            "router" => Ok(Self::Router),
+            "primary" => Ok(Self::Primary),
+            "alternative" => Ok(Self::Alternative),
+            other => Err(format!(
+                "`{}`: expected router, primary or alternative",
+                other.chars().take(40).collect::<String>()
+            )),
+        }
+    }
 }
 
 impl Routed {
@@ -376,7 +487,32 @@ pub fn route_table(
         psi_hat,
         delta_hat,
         primary,
+        in_overlap: router.overlap().map(|_| router.in_overlap(queries.x.view())),
     })
+}
+
+/// [`route_table`] with the decision for queries outside a truncated
+/// router's overlap region set by `outside` (other routers ignore it).
+pub fn route_table_outside(
+    router: &FittedRouter,
+    queries: &Table,
+    w: f64,
+    costs: (f64, f64),
+    outside: OutsideRoute,
+) -> Result<Routed> {
+    let mut routed = route_table(router, queries, w, costs)?;
+    if let Some(inside) = &routed.in_overlap {
+        for (primary, &inside) in routed.primary.iter_mut().zip(inside) {
+            if !inside {
+                match outside {
+                    OutsideRoute::Router => {}
+                    OutsideRoute::Primary => *primary = true,
+                    OutsideRoute::Alternative => *primary = false,
+                }
+            }
+        }
+    }
+    Ok(routed)
 }
 
 /// The roles that read a query or test table for a router with feature

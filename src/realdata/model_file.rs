@@ -117,6 +117,25 @@ pub struct SavedInference {
     /// Jitter the projection's solver added (a near-singular design), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projection_jitter: Option<f64>,
+    /// The target population of every interval: the overlap region
+    /// (absent in files written before it was recorded: every query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<SavedOverlap>,
+}
+
+/// The overlap region the inference targets average over
+/// (`meta::overlap`): queries with `p̂ ∈ [alpha, 1 − alpha]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedOverlap {
+    /// The rule that chose `alpha` (`crump`, `none` or the threshold).
+    pub rule: String,
+    /// The threshold `α` (0: every query).
+    pub alpha: f64,
+    /// Share of the GS training rows inside.
+    pub gold_inside: f64,
+    /// Share of the PB training rows inside.
+    pub pref_inside: f64,
 }
 
 /// The contents of a router file.

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::model_file::{self, RouterFile};
 use super::{fit_seeds, fit_tables_seeded, Table};
 use crate::error::{Error, Result};
+use crate::meta::overlap::OverlapRule;
 use crate::meta::{model_seeds, FittedMultiRouter, FittedRouter, MetaRouterConfig};
 use crate::routing;
 
@@ -147,7 +148,7 @@ pub fn fit_model_tables(
     for (i, (name, (gold, pref))) in names.iter().zip(tables).enumerate() {
         let k = i + 1;
         let seeds = model_seeds(fit_seeds(seed), k);
-        let (file, router) = fit_tables_seeded(config, gold, pref, seed, seeds)
+        let (file, router) = fit_tables_seeded(config, gold, pref, seed, seeds, OverlapRule::Crump)
             .map_err(|e| prefix(e, &format!("model `{name}`")))?;
         features.get_or_insert_with(|| file.features.clone());
         let value = serde_json::to_value(&file).map_err(|e| Error::Input {

@@ -132,6 +132,9 @@ pub fn evaluation_markdown(
                 "AIPW estimates from the DR-learner's cross-fitted nuisances on the training data, {:.0}% intervals:\n",
                 100.0 * inference.level
             );
+            if let Some(line) = target_population(inference) {
+                let _ = writeln!(out, "{line}\n");
+            }
             let _ = writeln!(
                 out,
                 "| target | estimate | SE | interval |\n|---|---|---|---|"
@@ -203,4 +206,28 @@ pub fn evaluation_csv(eval: &Evaluation) -> String {
     row("neg_area", None, Some(eval.neg_area));
     row("mse", None, Some(eval.mse));
     out
+}
+
+/// One sentence naming the target population of a fit's intervals (the
+/// overlap region, with its threshold and the shares of training rows
+/// inside), or `None` for files written before it was recorded.
+pub fn target_population(inference: &crate::realdata::model_file::SavedInference) -> Option<String> {
+    let overlap = inference.overlap.as_ref()?;
+    Some(if overlap.alpha == 0.0 {
+        format!(
+            "target population: every query (overlap rule `{}` trims nothing)",
+            overlap.rule
+        )
+    } else {
+        format!(
+            "target population: the overlap region p̂ ∈ [{:.4}, {:.4}] (rule `{}`), {:.1}% of the \
+             PB and {:.1}% of the GS training rows; outside it GS queries are too rare for \
+             reliable intervals",
+            overlap.alpha,
+            1.0 - overlap.alpha,
+            overlap.rule,
+            100.0 * overlap.pref_inside,
+            100.0 * overlap.gold_inside
+        )
+    })
 }

@@ -89,7 +89,7 @@ mod view;
 use std::path::{Path, PathBuf};
 
 pub use check::{check_markdown, check_table, claim_judgement, claims_table, junit, TERMINAL_ROWS};
-pub use evaluation::{evaluation_csv, evaluation_markdown, EvaluationSource};
+pub use evaluation::{evaluation_csv, evaluation_markdown, target_population, EvaluationSource};
 pub use figures::{evaluation_figures, figures, paper};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
