@@ -377,9 +377,7 @@ pub fn route(args: RouteArgs) -> Result<()> {
         let overlap = routed
             .in_overlap
             .as_ref()
-            .map_or(String::new(), |inside| {
-                format!(",{}", u8::from(inside[i]))
-            });
+            .map_or(String::new(), |inside| format!(",{}", u8::from(inside[i])));
         text.push_str(&format!(
             "{id},{},{delta}{}{overlap}\n",
             routed.psi_hat[i],

@@ -86,7 +86,7 @@ pub mod nie_wager;
 pub mod truth;
 
 pub use binary_preference::{BinaryPreference, BinaryPreferenceParams};
-pub use covariate_shift::{CovariateShift, CovariateShiftParams, TestFrom};
+pub use covariate_shift::{CovariateShift, CovariateShiftParams, Shape, TestFrom};
 pub use healthbench::{BiasShape, HealthbenchLike, HealthbenchParams, PrbenchParams};
 pub use multi_model::{CostKind, MultiModel, MultiModelParams};
 pub use nie_wager::{NieWager, NieWagerParams, NieWagerSetup, NieWagerSetupParams};

@@ -327,7 +327,10 @@ fn inference_of(
                 p.iter()
                     .map(|&v| 1.0 / (v * (1.0 - v)).max(1e-300))
                     .fold(0.0, f64::max)
-                    .min(1.0 / (crate::inference::INFERENCE_CLIP * (1.0 - crate::inference::INFERENCE_CLIP)))
+                    .min(
+                        1.0 / (crate::inference::INFERENCE_CLIP
+                            * (1.0 - crate::inference::INFERENCE_CLIP))
+                    )
             ));
         }
     }
@@ -487,7 +490,9 @@ pub fn route_table(
         psi_hat,
         delta_hat,
         primary,
-        in_overlap: router.overlap().map(|_| router.in_overlap(queries.x.view())),
+        in_overlap: router
+            .overlap()
+            .map(|_| router.in_overlap(queries.x.view())),
     })
 }
 

@@ -211,7 +211,9 @@ pub fn evaluation_csv(eval: &Evaluation) -> String {
 /// One sentence naming the target population of a fit's intervals (the
 /// overlap region, with its threshold and the shares of training rows
 /// inside), or `None` for files written before it was recorded.
-pub fn target_population(inference: &crate::realdata::model_file::SavedInference) -> Option<String> {
+pub fn target_population(
+    inference: &crate::realdata::model_file::SavedInference,
+) -> Option<String> {
     let overlap = inference.overlap.as_ref()?;
     Some(if overlap.alpha == 0.0 {
         format!(
