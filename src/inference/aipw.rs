@@ -120,6 +120,17 @@ pub fn split_halves(n_gold: usize, n_pref: usize, seed: u64) -> Vec<bool> {
     first
 }
 
+/// The target population and propensity design of a [`policy_value`]
+/// (both in the pooled order of its data; `Default`: every query, no
+/// estimated-propensity term).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PolicyTarget<'a> {
+    /// Whether each pooled row lies in the overlap region.
+    pub inside: Option<&'a [bool]>,
+    /// The design `b(s_k)` of a logistic propensity.
+    pub propensity_design: Option<ndarray::ArrayView2<'a, f64>>,
+}
+
 /// A policy value estimate and the router that defines the policy.
 #[derive(Debug)]
 pub struct PolicyValue {
@@ -153,23 +164,34 @@ pub struct PolicySeeds {
 /// with `π` fixed on the other half, whose nuisances come from a DR-learner
 /// with `config`'s learners and propensity settings (normalization off).
 ///
-/// `inside` (pooled order of `data`, GS rows first) restricts the value to an
-/// overlap region: `E[(ψ − w)π | t = 0, s ∈ A]`, estimated on the
-/// evaluation half's rows inside `A`.
+/// `target.inside` (pooled order of `data`, GS rows first) restricts the
+/// value to an overlap region: `E[(ψ − w)π | t = 0, s ∈ A]`, estimated on
+/// the evaluation half's rows inside `A`; `target.propensity_design` (the
+/// same order) adds the estimated-propensity term of a logistic propensity
+/// ([`Nuisances::with_propensity_design`]).
 pub fn policy_value(
     config: &MetaRouterConfig,
     data: &TrainingData,
     cost_weight: f64,
     seeds: PolicySeeds,
     level: f64,
-    inside: Option<&[bool]>,
+    target: PolicyTarget<'_>,
 ) -> Result<PolicyValue> {
-    if let Some(mask) = inside {
+    if let Some(mask) = target.inside {
         if mask.len() != data.n_total() {
             return Err(Error::ShapeMismatch {
                 what: "overlap region vs training rows".into(),
                 expected: data.n_total(),
                 found: mask.len(),
+            });
+        }
+    }
+    if let Some(design) = target.propensity_design {
+        if design.nrows() != data.n_total() {
+            return Err(Error::ShapeMismatch {
+                what: "propensity design vs training rows".into(),
+                expected: data.n_total(),
+                found: design.nrows(),
             });
         }
     }
@@ -210,15 +232,15 @@ pub fn policy_value(
         },
     )?;
     let mut nuisances = Nuisances::from_router(&nuisance_router)?;
-    if let Some(mask) = inside {
-        // The evaluation half in pooled order: its GS rows, then its PB rows.
-        let n_gold = data.n_gold();
-        let half_mask: Vec<bool> = (0..n_gold)
-            .chain(n_gold..data.n_total())
-            .filter(|&k| !first[k])
-            .map(|k| mask[k])
-            .collect();
+    // The evaluation half's rows in pooled order: its GS rows, then its PB rows.
+    let half_rows: Vec<usize> = (0..data.n_total()).filter(|&k| !first[k]).collect();
+    if let Some(mask) = target.inside {
+        let half_mask: Vec<bool> = half_rows.iter().map(|&k| mask[k]).collect();
         nuisances = nuisances.within(&half_mask)?;
+    }
+    if let Some(design) = target.propensity_design {
+        nuisances =
+            nuisances.with_propensity_design(crate::linalg::select_rows(design, &half_rows))?;
     }
     let x = evaluation.pooled_x();
     let psi_hat = router.predict_psi(x.view());

@@ -93,7 +93,7 @@
 mod aipw;
 mod projection;
 
-pub use aipw::{mean_target, policy_value, split_halves, PolicySeeds, PolicyValue};
+pub use aipw::{mean_target, policy_value, split_halves, PolicySeeds, PolicyTarget, PolicyValue};
 pub use projection::{
     best_linear_projection, intercept_and_columns, projection_within, Projection, Sandwich,
 };

@@ -19,7 +19,7 @@ use crate::dgp::{SimulatedData, TruthSample};
 use crate::error::{Error, Result};
 use crate::inference::{
     intercept_and_columns, mean_target, policy_value, projection_within, Estimate, Nuisances,
-    PolicySeeds, Population, Quantity, Sandwich,
+    PolicySeeds, PolicyTarget, Population, Quantity, Sandwich,
 };
 use crate::meta::overlap::{OverlapRegion, OverlapRule};
 use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, PropensityMode};
@@ -144,17 +144,17 @@ pub(crate) fn metrics(
         }
     }
     let inside = target.inside();
+    let design = target
+        .region
+        .as_ref()
+        .and_then(|r| r.region.logistic_design(data.train.pooled_x().view()));
     let nuisances = if dr_usable {
         let mut n = Nuisances::from_router(router)?;
         if let Some(mask) = inside {
             n = n.within(mask)?;
         }
-        let design = target
-            .region
-            .as_ref()
-            .and_then(|r| r.region.logistic_design(data.train.pooled_x().view()));
-        if let Some(design) = design {
-            n = n.with_propensity_design(design)?;
+        if let Some(design) = &design {
+            n = n.with_propensity_design(design.clone())?;
         }
         Some(n)
     } else {
@@ -231,7 +231,10 @@ pub(crate) fn metrics(
                     eval.policy_cost,
                     policy_seeds,
                     level,
-                    inside,
+                    PolicyTarget {
+                        inside,
+                        propensity_design: design.as_ref().map(|d| d.view()),
+                    },
                 )?;
                 let cost = eval.policy_cost;
                 let (value, mcse) = sample.policy_value(
