@@ -480,3 +480,188 @@ fn sample_weights_enter_every_fit() {
     assert!(Nuisances::from_router(&ignored).is_err());
     assert!(Nuisances::from_router(&unweighted).is_ok());
 }
+
+/// Weak overlap on the command line: `fit` names the target population of
+/// its intervals (the Crump region by default, with its shares; every query
+/// with `--overlap none`, plus a warning), the router file records it, a
+/// truncated router keeps its region, and `route` marks the queries outside
+/// it and sends them where `--outside` says.
+#[test]
+fn overlap_and_truncation_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(
+        d,
+        &[
+            "scenarios",
+            "export",
+            "covariate-shift",
+            "--set",
+            "gamma=1.5",
+            "--set",
+            "n_gold=300",
+            "--set",
+            "n_pref=2000",
+            "--seed",
+            "5",
+            "--out",
+            "data",
+        ],
+    );
+    fs::write(
+        d.join("trunc.toml"),
+        "method = \"dr-learner\"\npropensity = \"model\"\ntruncate = \"crump\"\n\
+         learner = { type = \"ridge\", basis = \"poly2\" }\n",
+    )
+    .unwrap();
+    let fit = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "fit",
+            "--gold",
+            "data/gold.csv",
+            "--pref",
+            "data/pref.csv",
+            "--config",
+            "trunc.toml",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_meta-router"))
+            .args(&args)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let default = fit(&[], "r.json");
+    assert!(default.status.success());
+    let stdout = String::from_utf8_lossy(&default.stdout);
+    assert!(
+        stdout.contains("target population: the overlap region p̂ ∈ [")
+            && stdout.contains("E[Δ | PB query in the overlap region]"),
+        "{stdout}"
+    );
+    let (file, router) = model_file::load(&d.join("r.json")).unwrap();
+    let overlap = file.inference.as_ref().unwrap().overlap.as_ref().unwrap();
+    assert_eq!(overlap.rule, "crump");
+    assert!(overlap.alpha > 0.0 && overlap.pref_inside < 0.9 && overlap.gold_inside > 0.5);
+    let region = router
+        .overlap()
+        .expect("a truncated router keeps its region");
+
+    let none = fit(&["--overlap", "none"], "r_none.json");
+    assert!(none.status.success());
+    let stdout = String::from_utf8_lossy(&none.stdout);
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        stdout.contains("target population: every query"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("E[Δ | PB query]"), "{stdout}");
+    assert!(
+        stderr.contains("--overlap none") && stderr.contains("under-cover"),
+        "{stderr}"
+    );
+    let bad = fit(&["--overlap", "0.7"], "r_bad.json");
+    assert!(!bad.status.success());
+    assert!(!d.join("r_bad.json").exists());
+
+    // route: the in_overlap column agrees with the region, --outside decides.
+    let mut roles_test = roles(LabelKind::Numeric);
+    roles_test.features = FeatureSelection::Names(file.features.clone());
+    roles_test.extra = vec!["true_psi".into(), "true_delta".into()];
+    let test = read_table(&d.join("data/test.csv"), &roles_test).unwrap();
+    let inside = region.contains(test.x.view());
+    assert!(inside.iter().any(|&k| k) && inside.iter().any(|&k| !k));
+    for (outside, forced) in [
+        ("router", None),
+        ("primary", Some("primary")),
+        ("alternative", Some("alternative")),
+    ] {
+        let out = format!("routed_{outside}.csv");
+        run(
+            d,
+            &[
+                "route",
+                "--model",
+                "r.json",
+                "--queries",
+                "data/test.csv",
+                "--cost-weight",
+                "0.1",
+                "--outside",
+                outside,
+                "--out",
+                &out,
+            ],
+        );
+        let text = fs::read_to_string(d.join(&out)).unwrap();
+        assert!(text.starts_with("row,psi_hat,delta_hat,route,in_overlap\n"));
+        let rows = csv_rows(&text);
+        assert_eq!(rows.len(), inside.len());
+        for (row, &k) in rows.iter().zip(&inside) {
+            assert_eq!(row[4], if k { "1" } else { "0" });
+            let psi: f64 = row[1].parse().unwrap();
+            let by_rule = if psi > 0.1 { "primary" } else { "alternative" };
+            let expected = match forced {
+                Some(fixed) if !k => fixed,
+                _ => by_rule,
+            };
+            assert_eq!(row[3], expected);
+        }
+    }
+    // --outside on a router without a region is refused.
+    let refused = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args([
+            "route",
+            "--model",
+            "r_none.json",
+            "--queries",
+            "data/test.csv",
+            "--cost-weight",
+            "0.1",
+            "--outside",
+            "primary",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    // r_none.json is truncated too (the config truncates): refit without it.
+    assert!(refused.status.success());
+    fs::write(
+        d.join("plain.toml"),
+        "method = \"dr-learner\"\npropensity = \"model\"\n",
+    )
+    .unwrap();
+    run(
+        d,
+        &[
+            "fit",
+            "--gold",
+            "data/gold.csv",
+            "--pref",
+            "data/pref.csv",
+            "--config",
+            "plain.toml",
+            "--out",
+            "plain.json",
+        ],
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args([
+            "route",
+            "--model",
+            "plain.json",
+            "--queries",
+            "data/test.csv",
+            "--cost-weight",
+            "0.1",
+            "--outside",
+            "primary",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--outside is for truncated routers"));
+}
