@@ -42,7 +42,7 @@ use std::time::Instant;
 
 pub use evaluate::run_unit;
 #[doc(hidden)]
-pub use evaluate::TestingPerturbation;
+pub use evaluate::{TestingPerturbation, INJECTED_FAILURE};
 pub use merge::merge;
 pub use schedule::units;
 pub use store::{read_records, write_atomic, RecordsFile};
@@ -356,8 +356,12 @@ fn run_in(
         units_resumed: done.len(),
         seconds,
         fit_seconds: fit_seconds.into_inner().expect("time lock"),
-        testing_perturbation: perturbation
-            .map(|p| format!("method `{}`: ψ̂ + {} (a test run)", p.method, p.psi_shift)),
+        testing_perturbation: perturbation.map(|p| {
+            format!(
+                "method `{}`: ψ̂ + {}, fit failures injected at replicates {:?} (a test run)",
+                p.method, p.psi_shift, p.fail_replicates
+            )
+        }),
     };
     write_atomic(
         &dir.join(store::RUN_FILE),
