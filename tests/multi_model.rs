@@ -1,7 +1,9 @@
 //! Routing among K models: K = 2 through the many-model path is the
-//! two-model fit and regret; with a large GS sample the frontier approaches
-//! the oracle's; regret ≥ 0 and shares sum to 1 on every record; results do
-//! not depend on the thread count; specs that cannot run are refused.
+//! two-model fit and regret; the frontier gap to the oracle shrinks with
+//! more GS labels where the PB-only router's does not; regret ≥ 0 and shares
+//! sum to 1 on every record; results do not depend on the thread count; the
+//! report layer draws the many-model figures, tables and CSV files from the
+//! summary; specs that cannot run are refused.
 
 use std::path::Path;
 
@@ -273,9 +275,12 @@ fn regret_is_nonnegative_shares_sum_to_one_and_threads_do_not_matter() {
         assert!(record.metrics.regret.iter().all(|&r| r == 0.0));
         assert_eq!(record.metrics.frontier_gap, Some(0.0));
     }
-    // the report layer writes the many-model figures and tables
-    let md = std::fs::read_to_string(one.join("summary.md"));
-    assert!(md.is_err(), "study::run writes no report itself");
+    // the engine draws nothing: reports are the report layer's (tested in
+    // the_report_layer_draws_the_many_model_figures_and_tables)
+    assert!(
+        !one.join("summary.md").exists(),
+        "study::run writes no report"
+    );
 }
 
 /// The fitted multi-model router on the scenario: one router per model, and
@@ -388,4 +393,289 @@ fn specs_a_many_model_study_cannot_run_are_refused() {
                [[expect]]\nmethod = \"g\"\nmetric = \"aiq\"\nwithin = [0, 1]\n";
     let err = StudySpec::parse(two, "t.toml").unwrap_err().to_string();
     assert!(err.contains("expect[0].metric"), "{err}");
+}
+
+/// `(width, height)` of a PNG file and its pixels as RGB triples.
+fn decode_png(path: &Path) -> ((u32, u32), Vec<[u8; 3]>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    let channels = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("{}: unexpected colour type {other:?}", path.display()),
+    };
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let pixels = buffer[..info.buffer_size()]
+        .chunks(channels)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    ((info.width, info.height), pixels)
+}
+
+/// The value of attribute `name` in an SVG element's text.
+fn attribute<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
+    let end = element[start..].find('"')? + start;
+    Some(&element[start..end])
+}
+
+/// Every element `<tag …>` of an SVG file, as its opening tag's text.
+fn elements<'a>(svg: &'a str, tag: &str) -> Vec<&'a str> {
+    let open = format!("<{tag} ");
+    svg.match_indices(&open)
+        .map(|(i, _)| &svg[i..i + svg[i..].find('>').unwrap()])
+        .collect()
+}
+
+/// The texts of an SVG file's `<text>` elements, trimmed.
+fn texts(svg: &str) -> Vec<String> {
+    svg.match_indices("<text ")
+        .map(|(i, _)| {
+            let start = i + svg[i..].find('>').unwrap() + 1;
+            let end = start + svg[start..].find("</text>").unwrap();
+            svg[start..end].trim().to_string()
+        })
+        .collect()
+}
+
+/// The report layer's many-model path, end to end on a small study (K ∈ {3,
+/// 4}): every figure and table it must write exists and is not empty; each
+/// PNG decodes to the size of its SVG and shows the series colours of the
+/// SVG; the frontier draws one line per method and grid point through the w
+/// grid's points, the always-one-model points, and a legend of every
+/// method; the markdown tables and the CSV hold the summary's numbers for
+/// AIQ, the gap, regret and the always-one-model points.
+#[test]
+fn the_report_layer_draws_the_many_model_figures_and_tables() {
+    let text = "name = \"mm_report\"\nseed = 7\nreplicates = 4\n\n[scenario]\nname = \
+                \"multi-model\"\npool = 900\nn_test = 200\n\n[grid]\nmodels = [3, 4]\nn_gold = \
+                [150]\n\n[evaluation]\nw = [0.0, 0.1, 0.3, 1.0]\n\n[[methods]]\nlabel = \
+                \"R\"\nmethod = \"r-learner\"\nlearner = { type = \"ridge\", basis = \"poly2\", \
+                columns = 5 }\nbias_learner = { type = \"ridge\", basis = \"linear\", columns = \
+                5 }\n\n[[methods]]\nlabel = \"pooled\"\nmethod = \"pooled\"\nlearner = { type \
+                = \"ridge\", basis = \"poly2\", columns = 5 }\n\n[[methods]]\nlabel = \
+                \"oracle\"\nmethod = \"oracle\"\n";
+    let spec = StudySpec::parse(text, "mm_report.toml").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let outcome = study::run(&spec, &options(dir, 2)).unwrap();
+    let summary = &outcome.summary;
+    let files = meta_router::report::publish(summary, dir).unwrap();
+    let methods = ["R", "pooled", "oracle"];
+    let (w_len, panels) = (summary.w.len(), 2);
+
+    // Every file, not empty; no two-model figure.
+    let mut expected: Vec<String> = ["summary.md", "summary.csv", "replicates.csv"]
+        .map(String::from)
+        .to_vec();
+    for stem in [
+        "frontier",
+        "aiq",
+        "frontier_gap",
+        "regret_vs_w",
+        "mse_psi",
+        "mse_delta",
+    ] {
+        expected.push(format!("{stem}.png"));
+        expected.push(format!("{stem}.svg"));
+    }
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for name in &expected {
+        assert!(names.contains(name), "{name} not written: {names:?}");
+        assert!(
+            std::fs::metadata(dir.join(name)).unwrap().len() > 0,
+            "{name}"
+        );
+    }
+    assert!(!dir.join("eg_vs_rho.png").exists() && !dir.join("neg_vs_rho.svg").exists());
+
+    // Each PNG decodes to its SVG's size and shows the SVG's series colours
+    // (the series' lines are 2 or 3 pixels wide, axes and ticks 1).
+    let stroke_colours = |svg: &str| -> Vec<String> {
+        let mut colours: Vec<String> = elements(svg, "polyline")
+            .into_iter()
+            .filter(|e| attribute(e, "stroke-width") != Some("1"))
+            .filter_map(|e| attribute(e, "stroke"))
+            .map(String::from)
+            .collect();
+        colours.sort();
+        colours.dedup();
+        colours
+    };
+    let rgb = |hex: &str| -> [u8; 3] {
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap();
+        [byte(1), byte(3), byte(5)]
+    };
+    for stem in ["frontier", "aiq", "frontier_gap", "regret_vs_w", "mse_psi"] {
+        let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        let root = elements(&svg, "svg")[0];
+        let size: (u32, u32) = (
+            attribute(root, "width").unwrap().parse().unwrap(),
+            attribute(root, "height").unwrap().parse().unwrap(),
+        );
+        let (png_size, pixels) = decode_png(&dir.join(format!("{stem}.png")));
+        assert_eq!(png_size, size, "{stem}");
+        assert_eq!(pixels.len(), (size.0 * size.1) as usize);
+        let texts = texts(&svg);
+        for method in methods {
+            assert!(
+                texts.iter().any(|t| t == method),
+                "{stem}: no legend {method}"
+            );
+        }
+        let colours = stroke_colours(&svg);
+        assert!(colours.len() >= methods.len(), "{stem}: {colours:?}");
+        for colour in &colours {
+            let target = rgb(colour);
+            let count = pixels.iter().filter(|p| **p == target).count();
+            assert!(count >= 20, "{stem}.png: {count} pixels of {colour}");
+        }
+    }
+
+    // The frontier: a panel per grid point, one line per method and panel
+    // through its w_len points, the always-one-model points (K per panel).
+    let svg = std::fs::read_to_string(dir.join("frontier.svg")).unwrap();
+    let texts_of = texts(&svg);
+    for label in [
+        "models = 3, n_gold = 150",
+        "models = 4, n_gold = 150",
+        "always one model",
+    ] {
+        assert!(
+            texts_of.iter().any(|t| t == label),
+            "no `{label}` in frontier.svg"
+        );
+    }
+    let polylines = elements(&svg, "polyline");
+    let vertices = |e: &str| attribute(e, "points").unwrap().split_whitespace().count();
+    let full: Vec<String> = stroke_colours(&svg)
+        .into_iter()
+        .filter(|c| {
+            polylines
+                .iter()
+                .filter(|e| attribute(e, "stroke") == Some(c.as_str()) && vertices(e) == w_len)
+                .count()
+                == panels
+        })
+        .collect();
+    assert_eq!(
+        full.len(),
+        methods.len(),
+        "one frontier line per method and panel: {full:?}"
+    );
+    let grey: Vec<usize> = polylines
+        .iter()
+        .filter(|e| attribute(e, "stroke") == Some("#7F7F7F"))
+        .map(|e| vertices(e))
+        .collect();
+    assert!(
+        grey.contains(&3) && grey.contains(&4),
+        "always-one-model points: {grey:?}"
+    );
+
+    // Markdown: the scalar table of each grid point holds the summary's AIQ
+    // and gap (4 significant digits, n and failures); the regret table its
+    // regret; the always-one-model table one row per model.
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(!md.contains("NaN"));
+    let sections: Vec<&str> = md.split("\n## Grid point ").skip(1).collect();
+    assert_eq!(sections.len(), panels);
+    let cell_mean = |cell: &str| -> (f64, String) {
+        let (value, rest) = cell.split_once(" ± ").unwrap_or((cell, ""));
+        (value.trim().parse().unwrap(), rest.to_string())
+    };
+    let close = |shown: f64, mean: f64| (shown - mean).abs() <= 5e-4 * mean.abs() + 1e-12;
+    for (point, section) in sections.iter().enumerate() {
+        let models = [3usize, 4][point];
+        let table_rows = |title: &str| -> Vec<Vec<String>> {
+            let start = section.find(title).unwrap_or_else(|| panic!("no {title}"));
+            section[start..]
+                .lines()
+                .skip_while(|l| !l.starts_with('|'))
+                .take_while(|l| l.starts_with('|'))
+                .map(|l| {
+                    l.trim_matches('|')
+                        .split(" | ")
+                        .map(|c| c.trim().to_string())
+                        .collect()
+                })
+                .collect()
+        };
+        let scalars = table_rows("### Scalar metrics");
+        let header = &scalars[0];
+        let row_of = |method: &str, metric: &str, index: Option<usize>| {
+            summary
+                .rows
+                .iter()
+                .find(|r| {
+                    r.grid["models"] == models
+                        && r.method == method
+                        && r.versus.is_none()
+                        && r.metric == metric
+                        && r.index == index
+                })
+                .unwrap()
+        };
+        for metric in ["aiq", "frontier_gap", "mse_psi"] {
+            let column = header.iter().position(|h| h == metric).unwrap();
+            for method in methods {
+                let line = scalars.iter().find(|r| r[0] == method).unwrap();
+                let row = row_of(method, metric, None);
+                let (shown, rest) = cell_mean(&line[column]);
+                assert!(
+                    close(shown, row.mean.unwrap()),
+                    "{method} {metric}: {shown} vs {row:?}"
+                );
+                assert!(
+                    rest.ends_with(&format!("({}, {})", row.n, row.failures)),
+                    "{rest}"
+                );
+            }
+        }
+        let regret = table_rows("### Regret Reg(w)");
+        assert_eq!(regret.len(), 2 + w_len);
+        for (i, line) in regret[2..].iter().enumerate() {
+            for (m, method) in methods.iter().enumerate() {
+                let (shown, _) = cell_mean(&line[1 + m]);
+                assert!(close(
+                    shown,
+                    row_of(method, "regret", Some(i)).mean.unwrap()
+                ));
+            }
+        }
+        let always = table_rows("### Always one model");
+        assert_eq!(always.len(), 2 + models, "{always:?}");
+        assert_eq!(always[2][0], "reference");
+    }
+
+    // summary.csv: the many-model rows with the summary's values, exactly.
+    let mut reader = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), summary.rows.len());
+    let mut checked = 0;
+    for (csv_row, row) in rows.iter().zip(&summary.rows) {
+        assert_eq!(&csv_row[column("metric")], row.metric);
+        if ["aiq", "frontier_gap", "quality", "cost"].contains(&row.metric.as_str())
+            || row.metric.starts_with("share:")
+        {
+            let mean = &csv_row[column("mean")];
+            assert_eq!(mean.parse::<f64>().ok(), row.mean, "{row:?}");
+            checked += 1;
+        }
+    }
+    // Per grid point (K = 3, 4) and method: aiq, gap, then quality, cost and
+    // one share per model over the w grid; and the paired rows of R and the
+    // oracle against pooled: aiq, gap, quality and cost.
+    let own = methods.len() * (2 * 2 + w_len * (2 * 2 + 3 + 4));
+    let paired = 2 * 2 * (2 + 2 * w_len);
+    assert_eq!(checked, own + paired);
+    let replicates = std::fs::read_to_string(dir.join("replicates.csv")).unwrap();
+    assert!(replicates.lines().count() > 4 * 2 * methods.len());
 }
