@@ -11,6 +11,11 @@ mod cli;
 use meta_router::report;
 use meta_router::study::{self, spec::StudySpec, RunOptions, RunOutcome};
 
+/// Hidden, for tests only: a file path; a `simulate` run creates the file once
+/// its first unit's records are on disk and waits until the file is removed
+/// (`study::RunOptions::testing_hold`; `tests/concurrency.rs`).
+const TESTING_HOLD_VAR: &str = "META_ROUTER_TESTING_HOLD";
+
 /// The built-in quickstart study (compiled in from simulations/quickstart.toml).
 const QUICKSTART: &str = include_str!("../simulations/quickstart.toml");
 
@@ -336,6 +341,7 @@ fn run(cli: Cli) -> Result<()> {
                 shard,
                 progress: !quiet,
                 protected: spec_folder,
+                testing_hold: std::env::var_os(TESTING_HOLD_VAR).map(PathBuf::from),
                 ..RunOptions::default()
             };
             simulate(&study, &options)
