@@ -38,9 +38,6 @@ fn spec_text(scenario: &str, replicates: usize, methods: &[(&str, &str)]) -> Str
     text
 }
 
-/// A w grid fine enough to trace the frontier (for the oracle comparison).
-const W_FINE: [f64; 10] = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0];
-
 fn records(dir: &Path) -> Vec<Record> {
     read_records(&dir.join("replicates.jsonl")).unwrap().records
 }
@@ -135,97 +132,109 @@ fn two_models_through_the_many_model_path_are_the_two_model_numbers() {
     }
 }
 
-/// On K = 3 with a large GS sample (8000 rows) the R- and DR-routers'
-/// frontiers are within Monte Carlo error of the oracle's: mean AIQ within 3
-/// MCSE of the oracle's (the MCSE of the oracle's AIQ over replicates, from
-/// 500 test queries each), and the router's mean (cost, quality) point at
-/// every w of a fine grid within 3 MCSE of the oracle's mean frontier at that
-/// cost (points cheaper than the oracle's cheapest are skipped). (Measured when written: gap 0.0017, MCSE 0.0010;
-/// at 3000 GS rows the gap is 0.0027, just over 3 MCSE.)
+/// The frontier gap to the oracle, `AIQ* − AIQ` (paired: the oracle
+/// assignment and the router see the same test queries), shrinks with more
+/// GS labels for the Meta-Routers and not for the PB-only router, and it
+/// never exceeds what the routers' estimation error allows.
+///
+/// K = 3, a pool of 4000 queries (500 test), `n_gold` ∈ {250, 2000}, 30
+/// replicates. Ridge on a degree-2 basis cannot represent ψ_k (tanh, max),
+/// so the gap does not go to 0: it falls towards an approximation floor,
+/// which is why the test asserts a decrease and not "within k MCSE of the
+/// oracle" (the old test reached that only by raising `n_gold` until the
+/// floor hid inside the band).
+///
+/// Tolerances, from Monte Carlo SEs at these sizes:
+/// - the two grid points draw independent data, so the mean gaps `ḡ₂₅₀`,
+///   `ḡ₂₀₀₀` have independent errors and `ḡ₂₅₀ − ḡ₂₀₀₀` has MCSE
+///   `√(s₂₅₀² + s₂₀₀₀²)` (each `s` the sd of the replicates' gaps / √30). R
+///   and DR must show the decrease at 3 MCSE, `ḡ₂₅₀ − ḡ₂₀₀₀ > 3√(s₂₅₀² +
+///   s₂₀₀₀²)` — a one-sided test that fails with probability `Φ(3 − δ/se)`
+///   for a true decrease `δ`; measured when written: gaps 0.0085 ± 0.00065
+///   at 250 and 0.0032 ± 0.00023 at 2000, δ/se = 7.7 (R) and 7.4 (DR), so a
+///   correct implementation fails with probability about Φ(−4.4) = 5·10⁻⁶.
+///   PB-only (biased labels, no GS rows) must not decrease beyond 3 such
+///   MCSEs (measured: 0.0506 ± 0.0008 and 0.0521 ± 0.0010).
+/// - at `n_gold` = 2000 the paired difference pb-only − R of the gaps (same
+///   replicates, same data) has MCSE `s_d` = sd of the differences / √30;
+///   pb-only's gap must exceed R's by more than `3 s_d` (measured: 0.0489 ±
+///   0.0011, 46 s_d).
+/// - on every record, whatever the sample size: `gap ≤ 2·√((K − 1)·MSE(ψ̂))`.
+///   For any w a query's regret is at most `e_a − e_b ≤ 2 max_k |e_k|`
+///   (`e_k = ψ̂_k − ψ_k`, `a` the router's choice, `b` the oracle's), so the
+///   support function of the router's frontier is within `2E`, `E = mean_j
+///   max_k |e_jk|`, of the oracle's at every w ≥ 0; both frontiers start at
+///   the all-cheapest assignment, and a concave non-decreasing frontier is
+///   the infimum of its support lines, so it lies within `2E` of the
+///   oracle's at every cost and AIQ* − AIQ ≤ 2E ≤ 2√(Σ_k MSE_k) =
+///   2√((K − 1)·MSE(ψ̂)). No tolerance beyond rounding (1e-12).
 #[test]
-fn with_many_gold_labels_the_frontier_reaches_the_oracle() {
+fn the_frontier_gap_shrinks_with_gold_labels() {
     let text = spec_text(
-        "models = 3\npool = 9000\nn_test = 500\nn_gold = 8000",
-        20,
+        "models = 3\npool = 4000\nn_test = 500",
+        30,
         &[
             ("R", "r-learner"),
             ("DR", "dr-learner"),
             ("pb-only", "pb-only"),
-            ("oracle", "oracle"),
         ],
     )
-    .replace("w = [0.0, 0.05, 0.1, 0.2, 0.4]", &format!("w = {W_FINE:?}"));
+    .replace(
+        "[evaluation]",
+        "[grid]\nn_gold = [250, 2000]\n\n[evaluation]",
+    );
     let spec = StudySpec::parse(&text, "mm.toml").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let outcome = study::run(&spec, &options(tmp.path(), 2)).unwrap();
-    let row = |method: &str, metric: &str, index: Option<usize>| {
-        outcome
+    let gap = |method: &str, n_gold: u64| {
+        let row = outcome
             .summary
             .rows
             .iter()
             .find(|r| {
-                r.versus.is_none() && r.method == method && r.metric == metric && r.index == index
+                r.versus.is_none()
+                    && r.method == method
+                    && r.metric == "frontier_gap"
+                    && r.grid["n_gold"] == n_gold
             })
-            .unwrap_or_else(|| panic!("{method} {metric} {index:?}"))
-            .clone()
+            .unwrap_or_else(|| panic!("{method} {n_gold}"));
+        assert_eq!((row.n, row.failures), (30, 0), "{method} {n_gold}");
+        (row.mean.unwrap(), row.mcse.unwrap())
     };
-    let oracle = row("oracle", "aiq", None);
-    let (oracle_aiq, mcse) = (oracle.mean.unwrap(), oracle.mcse.unwrap());
-    assert!(mcse > 0.0);
-    // The check can fail: the PB-only router (biased towards the verbose
-    // model) stays far from the oracle however many labels it has.
-    let pb = row("pb-only", "aiq", None).mean.unwrap();
-    assert!(oracle_aiq - pb > 3.0 * mcse, "pb-only AIQ {pb}");
     for method in ["R", "DR"] {
-        let aiq = row(method, "aiq", None).mean.unwrap();
-        assert!(
-            (oracle_aiq - aiq).abs() <= 3.0 * mcse,
-            "{method}: AIQ {aiq} vs oracle {oracle_aiq} ± {mcse}"
+        let ((small, s1), (large, s2)) = (gap(method, 250), gap(method, 2000));
+        let se = (s1 * s1 + s2 * s2).sqrt();
+        println!(
+            "{method}: gap {small:.5} ± {s1:.5} at 250, {large:.5} ± {s2:.5} at 2000: δ/se {:.1}",
+            (small - large) / se
         );
-        assert!(aiq <= oracle_aiq);
-        // Each of the router's mean (cost, quality) points lies within 3 MCSE
-        // of the oracle's mean frontier at that cost (linear between the
-        // oracle's grid points, flat beyond its most expensive one).
-        let mut frontier: Vec<(f64, f64, f64)> = (0..W_FINE.len())
-            .map(|i| {
-                let q = row("oracle", "quality", Some(i));
-                (
-                    row("oracle", "cost", Some(i)).mean.unwrap(),
-                    q.mean.unwrap(),
-                    q.mcse.unwrap(),
-                )
-            })
-            .collect();
-        frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut compared = 0;
-        for i in 0..W_FINE.len() {
-            let q = row(method, "quality", Some(i));
-            let (c, q, se) = (
-                row(method, "cost", Some(i)).mean.unwrap(),
-                q.mean.unwrap(),
-                q.mcse.unwrap(),
-            );
-            let (oq, ose) = match frontier.iter().position(|p| p.0 >= c) {
-                // cheaper than every oracle grid point: not comparable here
-                Some(0) => continue,
-                Some(j) => {
-                    let (a, b) = (frontier[j - 1], frontier[j]);
-                    let t = (c - a.0) / (b.0 - a.0);
-                    (a.1 + t * (b.1 - a.1), a.2.max(b.2))
-                }
-                None => {
-                    let last = frontier[frontier.len() - 1];
-                    (last.1, last.2)
-                }
-            };
-            let tolerance = 3.0 * ose.max(se);
-            assert!(
-                (oq - q).abs() <= tolerance,
-                "{method} at w[{i}]: ({c}, {q}) vs the oracle's {oq} ± {tolerance}"
-            );
-            compared += 1;
-        }
-        assert!(compared >= 7, "{method}: only {compared} points compared");
+        assert!(
+            small - large > 3.0 * se,
+            "{method}: gap {small} ± {s1} at 250 vs {large} ± {s2} at 2000"
+        );
+    }
+    let ((small, s1), (large, s2)) = (gap("pb-only", 250), gap("pb-only", 2000));
+    let se = (s1 * s1 + s2 * s2).sqrt();
+    println!("pb-only: gap {small:.5} ± {s1:.5} at 250, {large:.5} ± {s2:.5} at 2000");
+    assert!(
+        small - large < 3.0 * se,
+        "pb-only's gap shrank: {small} vs {large} ± {se}"
+    );
+    let records = records(tmp.path());
+    let (difference, s_d, n) =
+        study::paired_difference(&records, 1, "pb-only", "R", |m| m.frontier_gap);
+    let (difference, s_d) = (difference.unwrap(), s_d.unwrap());
+    println!("pb-only − R at 2000: {difference:.5} ± {s_d:.5} ({n} pairs)");
+    assert_eq!(n, 30);
+    assert!(difference > 3.0 * s_d, "pb-only − R: {difference} ± {s_d}");
+    // The bound on every record.
+    for record in &records {
+        let m = &record.metrics;
+        let (gap, mse) = (m.frontier_gap.unwrap(), m.mse_psi.unwrap());
+        assert!(
+            gap >= -1e-12 && gap <= 2.0 * (2.0 * mse).sqrt() + 1e-12,
+            "{record:?}"
+        );
     }
 }
 
