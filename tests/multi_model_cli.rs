@@ -548,7 +548,13 @@ fn many_model_decisions_are_the_argmax_row_by_row() {
             let (header, rows) = read_csv(&d.join("routed.csv"));
             assert_eq!(
                 header,
-                ["row", "psi_hat_balanced", "psi_hat_verbose", "psi_hat_large", "route"]
+                [
+                    "row",
+                    "psi_hat_balanced",
+                    "psi_hat_verbose",
+                    "psi_hat_large",
+                    "route"
+                ]
             );
             assert_eq!(rows.len(), t, "one decision per query");
             let w: f64 = w.parse().unwrap();
@@ -585,6 +591,9 @@ fn many_model_decisions_are_the_argmax_row_by_row() {
             }
         }
     }
-    assert!(chosen.iter().all(|&c| c > 0), "choices per model: {chosen:?}");
+    assert!(
+        chosen.iter().all(|&c| c > 0),
+        "choices per model: {chosen:?}"
+    );
     assert!(near_ties <= 2, "{near_ties} near ties");
 }
