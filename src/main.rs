@@ -421,8 +421,29 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// Draws the reports of a finished command into its folder (still locked).
+/// A report that cannot be drawn is an error (exit 1), also when the drawing
+/// code panics (a bug): the panic is reported as the error, so a CI script
+/// that tolerates `simulate`'s exit 3 (failed claims) never mistakes it for
+/// one.
 fn publish(outcome: &mut RunOutcome) -> Result<()> {
-    let files = report::publish(&outcome.summary, &outcome.dir)?;
+    let (summary, dir) = (&outcome.summary, &outcome.dir);
+    let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report::publish(summary, dir)
+    }));
+    let files = match drawn {
+        Ok(files) => files?,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            anyhow::bail!(
+                "drawing the reports into {} panicked (a bug): {message}",
+                dir.display()
+            );
+        }
+    };
     outcome.publish(&files)?;
     Ok(())
 }

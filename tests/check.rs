@@ -862,3 +862,39 @@ fn a_coverage_of_088_in_the_regression_study_fails_check() {
     let outcome = check::check(&fine, Some(&committed), None, Rule::default()).unwrap();
     assert_eq!(outcome.failed_claims(), 0);
 }
+
+/// A report that cannot be drawn exits 1, not 3, even when a claim fails
+/// too: here a directory stands where a figure must be written.
+#[test]
+fn a_report_that_cannot_be_drawn_exits_1_even_when_claims_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("failing.toml");
+    // A claim that cannot hold (an NEG area of 5).
+    let text = SPEC.replace("replicates = 8", "replicates = 2")
+        + "\n[[expect]]\nmethod = \"R\"\nmetric = \"neg_area\"\nwithin = [5.0, 6.0]\nsigma = 0\n";
+    fs::write(&spec, text).unwrap();
+    let out = tmp.path().join("out");
+    let simulate = |extra: &[&str]| {
+        let mut args = vec!["simulate", path(&spec), "--out", path(&out), "--quiet"];
+        args.extend_from_slice(extra);
+        binary(&args)
+    };
+    let first = simulate(&[]);
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(out.join("summary.md").is_file() && out.join("neg_vs_rho.png").is_file());
+    fs::remove_file(out.join("neg_vs_rho.png")).unwrap();
+    fs::create_dir(out.join("neg_vs_rho.png")).unwrap();
+    let second = simulate(&["--force"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("neg_vs_rho.png"), "{stderr}");
+    assert!(
+        !stderr.contains("claim outcome"),
+        "the report error comes first: {stderr}"
+    );
+}
