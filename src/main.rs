@@ -11,6 +11,11 @@ mod cli;
 use meta_router::report;
 use meta_router::study::{self, spec::StudySpec, RunOptions, RunOutcome};
 
+/// Hidden, for tests only: a file path; a `simulate` run creates the file once
+/// its first unit's records are on disk and waits until the file is removed
+/// (`study::RunOptions::testing_hold`; `tests/concurrency.rs`).
+const TESTING_HOLD_VAR: &str = "META_ROUTER_TESTING_HOLD";
+
 /// The built-in quickstart study (compiled in from simulations/quickstart.toml).
 const QUICKSTART: &str = include_str!("../simulations/quickstart.toml");
 
@@ -29,6 +34,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a study spec (TOML) and write records, summary and figures.
+    #[command(
+        after_help = "Exit codes: 0 success; 3 the results and reports are written but an \
+        [[expect]] claim does not hold; 1 any other error (bad spec, failed run, a report that \
+        could not be written)."
+    )]
     Simulate {
         /// The study file, e.g. simulations/quickstart.toml.
         spec: PathBuf,
@@ -126,7 +136,8 @@ enum Command {
     },
     /// Compare a run with a baseline cell by cell and evaluate the study's
     /// [[expect]] claims. Exit 0: no regression; 1: a cell is worse beyond
-    /// k Monte Carlo SEs or a claim fails; 2: the inputs cannot be compared.
+    /// chance, a cell of the baseline is missing, or a claim fails; 2: the
+    /// inputs cannot be compared.
     Check {
         /// The run: a study folder or its summary.json. Its claims come from
         /// the spec.toml next to it (or --spec).
@@ -134,9 +145,15 @@ enum Command {
         /// The baseline: a study folder or summary.json of the same spec.
         #[arg(long)]
         baseline: Option<PathBuf>,
-        /// k: flag cells with |run − baseline| > k·√(mcse_run² + mcse_baseline²).
-        #[arg(long, default_value_t = study::check::DEFAULT_SIGMA)]
-        sigma: f64,
+        /// Per-run false-alarm level: cells are flagged by Holm's procedure
+        /// over all tested cells at this family-wise level.
+        #[arg(long, default_value_t = study::check::DEFAULT_ALPHA)]
+        alpha: f64,
+        /// Deprecated: flag each cell alone at |run − baseline| >
+        /// k·√(mcse_run² + mcse_baseline²), without control of the per-run
+        /// false-alarm rate (the rule before --alpha; its default was 4).
+        #[arg(long, value_name = "K", conflicts_with = "alpha")]
+        sigma: Option<f64>,
         /// Take the claims from this spec file instead (it must describe the run's study).
         #[arg(long)]
         spec: Option<PathBuf>,
@@ -158,6 +175,21 @@ enum ScenarioAction {
 
 /// Exit code of `check` when the inputs cannot be compared.
 const EXIT_CANNOT_COMPARE: u8 = 2;
+/// Exit code of `simulate` when the study ran and its reports were written
+/// but an `[[expect]]` claim does not hold (every other failure is 1).
+const EXIT_CLAIMS_FAILED: u8 = 3;
+
+/// The error of a run whose claims do not hold (exit [`EXIT_CLAIMS_FAILED`]).
+#[derive(Debug)]
+struct ClaimsFailed(String);
+
+impl std::fmt::Display for ClaimsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ClaimsFailed {}
 
 fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
     if let Some(n) = text.strip_prefix("slurm/") {
@@ -203,17 +235,28 @@ fn main() -> ExitCode {
     if let Some(Command::Check {
         run,
         baseline,
+        alpha,
         sigma,
         spec,
         junit,
         markdown,
     }) = cli.command
     {
+        let rule = match sigma {
+            Some(sigma) => {
+                eprintln!(
+                    "warning: --sigma is deprecated: it judges each cell alone, so the chance of \
+                     a false alarm grows with the number of cells; --alpha sets the per-run level"
+                );
+                study::check::Rule::PerCell { sigma }
+            }
+            None => study::check::Rule::Holm { alpha },
+        };
         return match check(
             &run,
             baseline.as_deref(),
             spec.as_deref(),
-            sigma,
+            rule,
             junit,
             markdown,
         ) {
@@ -229,7 +272,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            if err.downcast_ref::<ClaimsFailed>().is_some() {
+                ExitCode::from(EXIT_CLAIMS_FAILED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -294,6 +341,7 @@ fn run(cli: Cli) -> Result<()> {
                 shard,
                 progress: !quiet,
                 protected: spec_folder,
+                testing_hold: std::env::var_os(TESTING_HOLD_VAR).map(PathBuf::from),
                 ..RunOptions::default()
             };
             simulate(&study, &options)
@@ -373,8 +421,29 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// Draws the reports of a finished command into its folder (still locked).
+/// A report that cannot be drawn is an error (exit 1), also when the drawing
+/// code panics (a bug): the panic is reported as the error, so a CI script
+/// that tolerates `simulate`'s exit 3 (failed claims) never mistakes it for
+/// one.
 fn publish(outcome: &mut RunOutcome) -> Result<()> {
-    let files = report::publish(&outcome.summary, &outcome.dir)?;
+    let (summary, dir) = (&outcome.summary, &outcome.dir);
+    let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report::publish(summary, dir)
+    }));
+    let files = match drawn {
+        Ok(files) => files?,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            anyhow::bail!(
+                "drawing the reports into {} panicked (a bug): {message}",
+                dir.display()
+            );
+        }
+    };
     outcome.publish(&files)?;
     Ok(())
 }
@@ -407,13 +476,15 @@ fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
     if !claims.is_empty() {
         print!("\n{}", report::claims_table(&claims));
         let failed = claims.iter().filter(|c| !c.passed).count();
-        anyhow::ensure!(
-            failed == 0,
-            "{failed} of {} claim outcome(s) of the spec's [[expect]] list do not hold (numbers \
-             above); the results are written to {}",
-            claims.len(),
-            outcome.dir.display()
-        );
+        if failed > 0 {
+            return Err(ClaimsFailed(format!(
+                "{failed} of {} claim outcome(s) of the spec's [[expect]] list do not hold \
+                 (numbers above); the results are written to {}",
+                claims.len(),
+                outcome.dir.display()
+            ))
+            .into());
+        }
     }
     Ok(())
 }
@@ -423,11 +494,11 @@ fn check(
     run: &std::path::Path,
     baseline: Option<&std::path::Path>,
     spec: Option<&std::path::Path>,
-    sigma: f64,
+    rule: study::check::Rule,
     junit: Option<PathBuf>,
     markdown: Option<PathBuf>,
 ) -> Result<bool> {
-    let outcome = study::check::check(run, baseline, spec, sigma)?;
+    let outcome = study::check::check(run, baseline, spec, rule)?;
     print!("{}", report::check_table(&outcome));
     if let Some(path) = junit {
         study::write_atomic(&path, report::junit(&outcome).as_bytes())

@@ -1,7 +1,8 @@
 //! `check` and claims end to end: a baseline against itself, a run with one
-//! estimator perturbed on purpose, claims that hold and fail, spec errors of
-//! bad claims, inputs that cannot be compared (exit 2), JUnit XML, and the
-//! CSV files for pandas and R.
+//! estimator perturbed on purpose, a run with fit failures injected, a run
+//! that lost cells, a coverage that left its claimed range, claims that hold
+//! and fail, spec errors of bad claims, inputs that cannot be compared
+//! (exit 2), JUnit XML, and the CSV files for pandas and R.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -10,7 +11,7 @@ use std::process::Command;
 
 use meta_router::error::Error;
 use meta_router::report;
-use meta_router::study::check::{self, Verdict};
+use meta_router::study::check::{self, CellKind, Rule, Verdict};
 use meta_router::study::claims;
 use meta_router::study::record::{MetricAxis, Summary, SummaryRow};
 use meta_router::study::spec::{Claim, ClaimTest, StudySpec};
@@ -115,10 +116,20 @@ fn a_baseline_passes_against_itself_and_a_perturbed_estimator_fails_on_its_cells
     let (base, bad) = (tmp.path().join("base"), tmp.path().join("bad"));
     let summary = run_into(SPEC, &base, None);
 
-    let same = check::check(&base, Some(&base), None, check::DEFAULT_SIGMA).unwrap();
+    let same = check::check(&base, Some(&base), None, Rule::default()).unwrap();
     let comparison = same.comparison.as_ref().unwrap();
-    assert_eq!(comparison.cells.len(), summary.rows.len());
-    assert_eq!(comparison.count(Verdict::Same), summary.rows.len());
+    // One cell per summary row and one failure cell per grid point and method.
+    let cells = summary.rows.len() + 2 * 4;
+    assert_eq!(comparison.cells.len(), cells);
+    assert_eq!(comparison.count(Verdict::Same), cells);
+    assert_eq!(
+        comparison
+            .cells
+            .iter()
+            .filter(|c| c.kind == CellKind::Failures)
+            .count(),
+        8
+    );
     assert_eq!(same.claims.len(), 2, "one claim at two grid points");
     assert!(same.passed());
     let junit = tmp.path().join("same.xml");
@@ -137,7 +148,7 @@ fn a_baseline_passes_against_itself_and_a_perturbed_estimator_fails_on_its_cells
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("PASS"));
-    assert_eq!(junit_counts(&junit), (summary.rows.len() + 2, 0, 0));
+    assert_eq!(junit_counts(&junit), (cells + 2, 0, 0));
 
     let perturbed = run_into(
         SPEC,
@@ -145,12 +156,13 @@ fn a_baseline_passes_against_itself_and_a_perturbed_estimator_fails_on_its_cells
         Some(TestingPerturbation {
             method: "R".into(),
             psi_shift: 0.5,
+            ..TestingPerturbation::default()
         }),
     );
     assert_eq!(perturbed.provenance.spec_hash, summary.provenance.spec_hash);
     let run_info = fs::read_to_string(bad.join("run.json")).unwrap();
     assert!(run_info.contains("testing_perturbation"), "{run_info}");
-    let outcome = check::check(&bad, Some(&base), None, check::DEFAULT_SIGMA).unwrap();
+    let outcome = check::check(&bad, Some(&base), None, Rule::default()).unwrap();
     let comparison = outcome.comparison.as_ref().unwrap();
     let flagged: Vec<_> = comparison
         .cells
@@ -212,7 +224,7 @@ fn a_baseline_passes_against_itself_and_a_perturbed_estimator_fails_on_its_cells
         "{stdout}"
     );
     let worse = comparison.count(Verdict::Worse);
-    assert_eq!(junit_counts(&junit), (summary.rows.len() + 2, worse + 2, 0));
+    assert_eq!(junit_counts(&junit), (cells + 2, worse + 2, 0));
     let md = fs::read_to_string(&markdown).unwrap();
     assert!(md.contains("| worse | n_gold = 60 | R | mse_psi |"), "{md}");
     assert!(!md.contains("NaN"));
@@ -282,7 +294,10 @@ fn claims_hold_and_fail_as_stated() {
         // A − B: MSE 0.02 lower (lower is better), area 0.1 higher.
         row("A", Some("B"), "mse_psi", -0.02, Some(0.004)),
         row("A", Some("B"), "neg_area", 0.1, Some(0.02)),
-        row("DR", None, "theta_delta.coverage", 0.91, Some(0.015)),
+        SummaryRow {
+            n: 300,
+            ..row("DR", None, "theta_delta.coverage", 0.91, Some(0.0165))
+        },
         row("one", None, "mse_psi", 0.5, None),
     ]);
     let judge = |c: Claim| {
@@ -306,7 +321,8 @@ fn claims_hold_and_fail_as_stated() {
         .as_deref()
         .unwrap()
         .contains("no paired-difference row"));
-    // Within: 0.91 ± k·0.015 against [0.93, 0.97].
+    // Within: 0.91 over 300 replicates is 0.02 below [0.93, 0.97]; the
+    // binomial MCSE at the edge 0.93 is 0.0147 (not the row's 0.0165).
     let within = ClaimTest::Within {
         low: 0.93,
         high: 0.97,
@@ -334,13 +350,20 @@ fn claims_hold_and_fail_as_stated() {
         high: 0.92,
     };
     assert!(judge(claim("DR", "theta_delta.coverage", inside, 0.0)));
-    // No MCSE: judged on the mean only at sigma = 0.
+    // No MCSE: a mean inside the range holds at any k; outside it, it is
+    // judged on the mean alone at sigma = 0 and cannot be judged at k > 0.
     let range = ClaimTest::Within {
         low: 0.4,
         high: 0.6,
     };
     assert!(judge(claim("one", "mse_psi", range.clone(), 0.0)));
-    let unjudged = claims::evaluate(&[claim("one", "mse_psi", range, 3.0)], &summary);
+    assert!(judge(claim("one", "mse_psi", range, 3.0)));
+    let outside = ClaimTest::Within {
+        low: 0.6,
+        high: 0.7,
+    };
+    assert!(!judge(claim("one", "mse_psi", outside.clone(), 0.0)));
+    let unjudged = claims::evaluate(&[claim("one", "mse_psi", outside, 3.0)], &summary);
     assert!(!unjudged[0].passed);
     assert!(unjudged[0]
         .problem
@@ -563,10 +586,18 @@ fn inputs_that_cannot_be_compared_exit_2() {
     let c = tmp.path().join("c");
     run_into(&small[..cut], &c, None);
     code(&["check", path(&c)], &["nothing to check"]);
-    // A negative --sigma.
+    // A negative --sigma (deprecated, still checked), a level outside (0, 1).
     code(
         &["check", path(&a), "--baseline", path(&a), "--sigma=-1"],
         &["sigma"],
+    );
+    code(
+        &["check", path(&a), "--baseline", path(&a), "--alpha", "0"],
+        &["alpha", "(0, 1)"],
+    );
+    code(
+        &["check", path(&a), "--baseline", path(&a), "--alpha", "1.5"],
+        &["alpha"],
     );
     // Claims alone (no baseline) are fine.
     let out = binary(&["check", path(&a)]);
@@ -668,4 +699,202 @@ fn csv_files_have_pinned_columns_and_read_back_exactly() {
     }
     let text = fs::read_to_string(dir.join("replicates.csv")).unwrap();
     assert!(!text.contains("NaN") && !text.contains("inf"));
+}
+
+/// A run whose DR fits fail at one replicate (injected) fails the check: the
+/// baseline had no failed fit, so its failure cells tolerate none. Against
+/// a baseline that already has a failure, one more is within chance (the
+/// exact test) and the check passes.
+#[test]
+fn injected_fit_failures_fail_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, bad) = (tmp.path().join("base"), tmp.path().join("bad"));
+    let inject = |replicates: Vec<usize>| {
+        Some(TestingPerturbation {
+            method: "DR".into(),
+            fail_replicates: replicates,
+            ..TestingPerturbation::default()
+        })
+    };
+    run_into(SPEC, &base, None);
+    let summary = run_into(SPEC, &bad, inject(vec![3]));
+    let failed = summary
+        .rows
+        .iter()
+        .find(|r| r.method == "DR" && r.metric == "mse_psi" && r.versus.is_none())
+        .unwrap();
+    assert_eq!((failed.n, failed.failures), (7, 1));
+    let records = read_records(&bad.join("replicates.jsonl")).unwrap().records;
+    let record = records
+        .iter()
+        .find(|r| r.method == "DR" && r.replicate == 3)
+        .unwrap();
+    assert!(!record.ok);
+    assert_eq!(record.error.as_deref(), Some(study::INJECTED_FAILURE));
+
+    let outcome = check::check(&bad, Some(&base), None, Rule::default()).unwrap();
+    let comparison = outcome.comparison.as_ref().unwrap();
+    let worse: Vec<_> = comparison
+        .cells
+        .iter()
+        .filter(|c| c.judgement.verdict == Verdict::Worse)
+        .collect();
+    assert_eq!(worse.len(), 2, "one failure cell per grid point");
+    for cell in &worse {
+        assert_eq!(
+            (cell.kind, cell.method.as_str()),
+            (CellKind::Failures, "DR")
+        );
+        assert_eq!(cell.run.unwrap().failures, 1);
+        assert_eq!(cell.baseline.unwrap().failures, 0);
+    }
+    assert!(!outcome.passed());
+    let out = binary(&["check", path(&bad), "--baseline", path(&base)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("failed fits") && stdout.contains("1 of 8"),
+        "{stdout}"
+    );
+
+    // A baseline with one failure at each grid point, a run with two: the
+    // exact test's p = P(X ≥ 2 | 3 failures of 16, 8 drawn) = 0.5 is no alarm.
+    let (base1, bad2) = (tmp.path().join("base1"), tmp.path().join("bad2"));
+    run_into(SPEC, &base1, inject(vec![3]));
+    run_into(SPEC, &bad2, inject(vec![3, 5]));
+    let outcome = check::check(&bad2, Some(&base1), None, Rule::default()).unwrap();
+    let comparison = outcome.comparison.as_ref().unwrap();
+    for cell in comparison
+        .cells
+        .iter()
+        .filter(|c| c.kind == CellKind::Failures && c.method == "DR")
+    {
+        assert_eq!(cell.judgement.verdict, Verdict::Same);
+        let p = cell.judgement.p_value.unwrap();
+        assert!((p - 0.5).abs() < 1e-12, "{p}");
+    }
+    assert_eq!(comparison.failing(), 0);
+}
+
+/// Cells of the baseline that the run lacks fail the check (`missing`).
+#[test]
+fn missing_cells_fail_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let summary = run_into(
+        &SPEC.replace("replicates = 8", "replicates = 3"),
+        &base,
+        None,
+    );
+    let mut lost = summary.clone();
+    lost.rows
+        .retain(|r| !(r.method == "gs-only" && r.grid["n_gold"] == 120));
+    let removed = summary.rows.len() - lost.rows.len();
+    assert!(removed > 0);
+    let run = tmp.path().join("lost");
+    fs::create_dir(&run).unwrap();
+    fs::write(
+        run.join("summary.json"),
+        serde_json::to_string_pretty(&lost).unwrap(),
+    )
+    .unwrap();
+    let outcome = check::check(&run, Some(&base), None, Rule::default()).unwrap();
+    // The rows and the failure cell of gs-only at n_gold = 120.
+    assert_eq!(outcome.missing_cells(), removed + 1);
+    assert_eq!(outcome.worse_cells(), 0);
+    assert!(!outcome.passed());
+    let out = binary(&["check", path(&run), "--baseline", path(&base)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("missing"), "{stdout}");
+}
+
+/// The committed regression baseline with DR's θ_Δ coverage at n_gold = 100
+/// set to 0.88 (264 of 300) fails `check`: the claim `within = [0.93, 0.97]`
+/// fails (0.05 below the range, more than 3 × √(0.93·0.07/300) = 0.0442).
+/// At 0.89 (267 of 300) the claim holds, as it must at 3 MCSE.
+#[test]
+fn a_coverage_of_088_in_the_regression_study_fails_check() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/regression");
+    let tmp = tempfile::tempdir().unwrap();
+    let with_coverage = |covered: usize| {
+        let dir = tmp.path().join(format!("covered-{covered}"));
+        fs::create_dir(&dir).unwrap();
+        fs::copy(committed.join("spec.toml"), dir.join("spec.toml")).unwrap();
+        let (_, mut summary) = check::load_summary(&committed).unwrap();
+        let mut changed = 0;
+        for row in summary.rows.iter_mut().filter(|r| {
+            r.method == "DR"
+                && r.grid["n_gold"] == 100
+                && (r.metric == "theta_delta.coverage" || r.metric == "theta_delta.covered")
+        }) {
+            let c = covered as f64 / row.n as f64;
+            row.mean = Some(c);
+            row.mcse = Some((c * (1.0 - c) / row.n as f64).sqrt());
+            changed += 1;
+        }
+        assert_eq!(changed, 2);
+        let mut text = serde_json::to_string_pretty(&summary).unwrap();
+        text.push('\n');
+        fs::write(dir.join("summary.json"), text).unwrap();
+        dir
+    };
+    let low = with_coverage(264);
+    let outcome = check::check(&low, Some(&committed), None, Rule::default()).unwrap();
+    let failed: Vec<_> = outcome.claims.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{:?}", outcome.claims);
+    assert_eq!(failed[0].metric, "theta_delta.coverage");
+    assert_eq!(failed[0].grid["n_gold"], 100);
+    let edge = failed[0].edge_mcse.unwrap();
+    assert!((edge - (0.93f64 * 0.07 / 300.0).sqrt()).abs() < 1e-15);
+    let judgement = report::claim_judgement(failed[0]);
+    assert!(
+        judgement.contains("below [0.93, 0.97]") && judgement.contains("binomial MCSE at 0.93"),
+        "{judgement}"
+    );
+    assert!(!outcome.passed());
+    let out = binary(&["check", path(&low), "--baseline", path(&committed)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+
+    let fine = with_coverage(267);
+    let outcome = check::check(&fine, Some(&committed), None, Rule::default()).unwrap();
+    assert_eq!(outcome.failed_claims(), 0);
+}
+
+/// A report that cannot be drawn exits 1, not 3, even when a claim fails
+/// too: here a directory stands where a figure must be written.
+#[test]
+fn a_report_that_cannot_be_drawn_exits_1_even_when_claims_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("failing.toml");
+    // A claim that cannot hold (an NEG area of 5).
+    let text = SPEC.replace("replicates = 8", "replicates = 2")
+        + "\n[[expect]]\nmethod = \"R\"\nmetric = \"neg_area\"\nwithin = [5.0, 6.0]\nsigma = 0\n";
+    fs::write(&spec, text).unwrap();
+    let out = tmp.path().join("out");
+    let simulate = |extra: &[&str]| {
+        let mut args = vec!["simulate", path(&spec), "--out", path(&out), "--quiet"];
+        args.extend_from_slice(extra);
+        binary(&args)
+    };
+    let first = simulate(&[]);
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(out.join("summary.md").is_file() && out.join("neg_vs_rho.png").is_file());
+    fs::remove_file(out.join("neg_vs_rho.png")).unwrap();
+    fs::create_dir(out.join("neg_vs_rho.png")).unwrap();
+    let second = simulate(&["--force"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("neg_vs_rho.png"), "{stderr}");
+    assert!(
+        !stderr.contains("claim outcome"),
+        "the report error comes first: {stderr}"
+    );
 }

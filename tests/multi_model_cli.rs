@@ -1,7 +1,8 @@
 //! `fit --models` and `route` with a many-model router: one model through the
 //! many-model path gives the two-model router's ψ̂; the export → fit → route
-//! round trip; malformed inputs fail naming the file and the column or flag,
-//! exit 1, and leave no output.
+//! round trip, with K = 4 decisions checked row by row against
+//! argmax_k (ψ̂_k − w·C_k); malformed inputs fail naming the file and the
+//! column or flag, exit 1, and leave no output.
 
 use std::fs;
 use std::path::Path;
@@ -126,7 +127,10 @@ fn one_model_is_the_two_model_router_and_routes_round_trip() {
     };
     let two = route("two.json", &[]);
     let one = route("one.json", &["--costs", "reference=0,a=1"]);
-    // the same ψ̂ (printed in shortest round-trip form) and the same decision
+    // the same ψ̂ (printed in shortest round-trip form) and the same decision,
+    // on every one of the 20 queries
+    assert_eq!(two.lines().count(), 21);
+    assert_eq!(one.lines().count(), 21);
     for (t, o) in two.lines().skip(1).zip(one.lines().skip(1)) {
         let t: Vec<&str> = t.split(',').collect();
         let o: Vec<&str> = o.split(',').collect();
@@ -442,4 +446,154 @@ fn exported_many_model_scenarios_fit_and_route() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 501);
     assert!(err.contains("routed 500 queries"), "{err}");
+}
+
+/// The numeric columns of a CSV file by name, and its rows as text.
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// K = 4 (reference, balanced, verbose, large): `route`'s decision on every
+/// row is argmax_k (ψ̂_k − w·C_k) with ψ̂_reference = 0, recomputed here from
+/// the ψ̂ columns of its output file and the costs (per-query cost columns of
+/// the exported test file, or constants), ties to the lowest model index
+/// (the reference first), as `routing::multi` documents. The rule computes
+/// `ψ̂_k − w (C_k − C_0)` (the same argmax); both forms are checked, and a
+/// row where they could differ by rounding (top two within 1e-12) is
+/// counted and must be rare. Each model is chosen somewhere, so the check
+/// cannot pass by routing everything one way.
+#[test]
+fn many_model_decisions_are_the_argmax_row_by_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, err) = binary(
+        d,
+        &[
+            "scenarios",
+            "export",
+            "multi-model",
+            "--set",
+            "models=4",
+            "--n-gold",
+            "400",
+            "--seed",
+            "3",
+            "--out",
+            "data",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let models = ["reference", "balanced", "verbose", "large"];
+    let (code, _, err) = binary(
+        d,
+        &[
+            "fit",
+            "--gold",
+            "data/gold.csv",
+            "--pref",
+            "data/pref.csv",
+            "--models",
+            "balanced,verbose,large",
+            "--out",
+            "router.json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (test_header, test_rows) = read_csv(&d.join("data/test.csv"));
+    let t = test_rows.len();
+    assert_eq!(t, 500);
+    let column = |name: &str| test_header.iter().position(|h| h == name).unwrap();
+    let per_query: Vec<Vec<f64>> = test_rows
+        .iter()
+        .map(|r| {
+            models
+                .iter()
+                .map(|m| r[column(&format!("cost_{m}"))].parse().unwrap())
+                .collect()
+        })
+        .collect();
+    let constant = [0.1, 0.5, 1.0, 2.0];
+    let mut chosen = [0usize; 4];
+    let mut near_ties = 0;
+    for w in ["0", "0.05", "0.2", "1"] {
+        for per_query_costs in [true, false] {
+            let mut args = vec![
+                "route",
+                "--model",
+                "router.json",
+                "--queries",
+                "data/test.csv",
+                "--cost-weight",
+                w,
+                "--out",
+                "routed.csv",
+                "--force",
+            ];
+            if per_query_costs {
+                args.extend([
+                    "--cost-columns",
+                    "reference=cost_reference,balanced=cost_balanced,verbose=cost_verbose,large=cost_large",
+                ]);
+            } else {
+                args.extend(["--costs", "reference=0.1,balanced=0.5,verbose=1,large=2"]);
+            }
+            let (code, _, err) = binary(d, &args);
+            assert_eq!(code, 0, "{err}");
+            let (header, rows) = read_csv(&d.join("routed.csv"));
+            assert_eq!(
+                header,
+                [
+                    "row",
+                    "psi_hat_balanced",
+                    "psi_hat_verbose",
+                    "psi_hat_large",
+                    "route"
+                ]
+            );
+            assert_eq!(rows.len(), t, "one decision per query");
+            let w: f64 = w.parse().unwrap();
+            for (j, row) in rows.iter().enumerate() {
+                assert_eq!(row.len(), 5);
+                assert_eq!(row[0], (j + 1).to_string());
+                let mut psi = vec![0.0];
+                psi.extend(row[1..4].iter().map(|v| v.parse::<f64>().unwrap()));
+                let costs: Vec<f64> = if per_query_costs {
+                    per_query[j].clone()
+                } else {
+                    constant.to_vec()
+                };
+                let argmax = |objective: &dyn Fn(usize) -> f64| {
+                    (1..4).fold(0, |best, k| {
+                        if objective(k) > objective(best) {
+                            k
+                        } else {
+                            best
+                        }
+                    })
+                };
+                let relative = argmax(&|k| psi[k] - w * (costs[k] - costs[0]));
+                let absolute = argmax(&|k| psi[k] - w * costs[k]);
+                let decided = models.iter().position(|m| *m == row[4]).unwrap();
+                assert_eq!(decided, relative, "w = {w}, row {}: {row:?}", j + 1);
+                if absolute != relative {
+                    let gap = (psi[absolute] - w * costs[absolute])
+                        - (psi[relative] - w * costs[relative]);
+                    assert!(gap.abs() < 1e-12, "row {}: {gap}", j + 1);
+                    near_ties += 1;
+                }
+                chosen[decided] += 1;
+            }
+        }
+    }
+    assert!(
+        chosen.iter().all(|&c| c > 0),
+        "choices per model: {chosen:?}"
+    );
+    assert!(near_ties <= 2, "{near_ties} near ties");
 }

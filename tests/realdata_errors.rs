@@ -425,11 +425,25 @@ fn cases(router: &str) -> Vec<Case> {
             &["--cost-weight", "0.1"],
             vec!["test.csv, line 4, column `x2`"],
         ),
+        // `--cost-weight=-1` (clap reads `--cost-weight -1` as a flag `-1`):
+        // the value reaches the routing rule's own check.
         route(
             "negative cost weight",
             vec![],
-            &["--cost-weight", "-1"],
-            vec!["w"],
+            &["--cost-weight=-1"],
+            vec![
+                "invalid parameter `w` = -1",
+                "cost weight must be finite and >= 0",
+            ],
+        ),
+        route(
+            "infinite cost weight",
+            vec![],
+            &["--cost-weight=inf"],
+            vec![
+                "invalid parameter `w` = inf",
+                "cost weight must be finite and >= 0",
+            ],
         ),
         evaluate(
             "test file without the label",

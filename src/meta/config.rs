@@ -145,11 +145,12 @@ pub enum BiasLeaf {
 /// logistic, a clamped kernel regression, both reach `p̂ ≈ 0` or 1 in the
 /// tails) put weights of up to `1/ε = 1000` on a handful of rows. Measured on
 /// Nie & Wager setups A and C (N = 1000, d = 6, σ = 1, ridge-poly2 outcome and
-/// bias models, kernel-ridge propensity, 12 replicates), the mean MSE of `Δ̂`
-/// is 7.2 ± 3.5 (A) and 1.4 ± 0.6 (C) at ε = 1e-3, 0.11 and 0.042 at
-/// ε = 0.01, and 0.057 and 0.015 at ε = 0.05; ε = 0.1 gains nothing
-/// measurable over 0.05 (the grid with a degree-2 logistic propensity is in
-/// `docs/method.md` §2.2; `tests/dr_safety.rs` checks the effect on setup A).
+/// bias models, kernel-ridge propensity, 50 replicates; `simulations/clip_sweep.toml`,
+/// `results/clip_sweep`), the mean MSE of `Δ̂` is 15 ± 4.6 (A) and 1.4 ± 0.4
+/// (C) at ε = 1e-3, 0.19 and 0.046 at ε = 0.01, and 0.058 and 0.025 at
+/// ε = 0.05; with a degree-2 logistic propensity ε = 0.1 lowers it by another
+/// 0.008 ± 0.003 on A and not on C (the grid is in `docs/method.md` §2.2;
+/// `tests/dr_safety.rs` checks the effect on setup A).
 /// A larger ε biases `φ` only on rows
 /// whose true `p` is below ε (or above `1 − ε`), where the weight is capped
 /// at `1/ε` instead of `1/p`; with `ε = 0.05` the cap is 20. The R-learner's
@@ -497,8 +498,8 @@ impl MetaRouterConfig {
                 "a DR-learner with an estimated propensity clipped at ε = {}: the pseudo-outcomes \
                  weigh residuals by up to 1/ε = {:.0}, and where p̂ reaches the clip the bias stage \
                  is dominated by a few rows (measured on Nie & Wager setup A with a kernel-ridge \
-                 propensity: mean MSE of Δ̂ 7.2 at ε = 0.001, 0.057 at ε = 0.05); the default for \
-                 an estimated propensity is {DEFAULT_CLIP_MODEL}",
+                 propensity: mean MSE of Δ̂ 15 at ε = 0.001, 0.058 at ε = 0.05, results/clip_sweep); \
+                 the default for an estimated propensity is {DEFAULT_CLIP_MODEL}",
                 self.clip_level(),
                 1.0 / self.clip_level()
             ));

@@ -3,11 +3,13 @@
 //!
 //! # Algorithm
 //! - The terminal and markdown reports list every cell that is not `same`
-//!   (worse first), with run and baseline as `mean ± mcse`, the difference
-//!   and `z = difference / √(mcse_run² + mcse_baseline²)`, then every claim
+//!   (worse and missing first), with run and baseline as `mean ± mcse` (a
+//!   failure cell as `f of R`), the difference, `z = difference /
+//!   √(mcse_run² + mcse_baseline²)` for normal tests, the p-value and the
+//!   adjusted p-value the rule compared with its level; then every claim
 //!   with its judgement. The terminal lists at most [`TERMINAL_ROWS`] cells.
-//! - JUnit XML has one `<testcase>` per cell (a `<failure>` for a worse cell,
-//!   `<skipped>` for cells that are missing, new or not judged) in the suite
+//! - JUnit XML has one `<testcase>` per cell (a `<failure>` for a worse or
+//!   missing cell, `<skipped>` for cells that are new or not judged) in the suite
 //!   `<study>: run vs baseline`, and one per claim and grid point (a
 //!   `<failure>` when it does not hold) in the suite `<study>: claims`, so CI
 //!   systems show each as a test.
@@ -16,8 +18,9 @@ use std::fmt::Write;
 
 use super::format::{format_significant, MISSING};
 use super::view::grid_label;
-use crate::study::check::{Cell, CellValue, CheckOutcome, Comparison, Verdict};
-use crate::study::claims::ClaimOutcome;
+use crate::study::check::{Cell, CellKind, CellValue, CheckOutcome, Comparison, Verdict};
+use crate::study::claims::{distance, ClaimOutcome};
+use crate::study::record::is_coverage;
 use crate::study::spec::ClaimTest;
 
 /// Most cells the terminal report lists (the markdown report lists all).
@@ -41,10 +44,11 @@ fn metric_label(cell: &Cell) -> String {
     }
 }
 
-/// `mean ± mcse`, `mean`, or `—`.
-fn value_label(value: Option<&CellValue>) -> String {
+/// `mean ± mcse`, `mean`, `f of R` (failure cells), or `—`.
+fn value_label(kind: CellKind, value: Option<&CellValue>) -> String {
     match value {
         None => "(no row)".to_string(),
+        Some(v) if kind == CellKind::Failures => format!("{} of {}", v.failures, v.n),
         Some(v) => match (v.mean.filter(|m| m.is_finite()), v.mcse) {
             (None, _) => MISSING.to_string(),
             (Some(m), Some(s)) if s.is_finite() => {
@@ -59,6 +63,15 @@ fn value_label(value: Option<&CellValue>) -> String {
     }
 }
 
+/// A p-value: 3 significant digits, `< 1e-300` when it underflows.
+fn p_label(p: Option<f64>) -> String {
+    match p.filter(|p| p.is_finite()) {
+        None => MISSING.to_string(),
+        Some(0.0) => "< 1e-300".to_string(),
+        Some(p) => format_significant(p, 3),
+    }
+}
+
 fn signed(x: Option<f64>, digits: usize) -> String {
     match x.filter(|x| x.is_finite()) {
         Some(x) if x > 0.0 => format!("+{}", format_significant(x, digits)),
@@ -67,8 +80,8 @@ fn signed(x: Option<f64>, digits: usize) -> String {
     }
 }
 
-/// The cells to list, worse first, then better, changed, not judged,
-/// missing, new (same cells are left out).
+/// The cells to list, worse first, then missing, better, changed, not
+/// judged, new (same cells are left out).
 fn listed(comparison: &Comparison) -> Vec<&Cell> {
     let mut cells: Vec<&Cell> = comparison
         .cells
@@ -99,8 +112,9 @@ fn verdict_line(outcome: &CheckOutcome) -> String {
     };
     let cells = match &outcome.comparison {
         Some(c) => format!(
-            "{} cell(s) worse than the baseline",
-            c.count(Verdict::Worse)
+            "{} cell(s) worse than the baseline, {} missing",
+            c.count(Verdict::Worse),
+            c.count(Verdict::Missing)
         ),
         None => "claims only (no baseline)".to_string(),
     };
@@ -150,14 +164,16 @@ pub fn check_table(outcome: &CheckOutcome) -> String {
             );
             let _ = writeln!(
                 out,
-                "flagged when |run − baseline| > {}·√(mcse_run² + mcse_baseline²)",
-                comparison.sigma
+                "{} ({} cells tested)",
+                comparison.rule.describe(),
+                comparison.tested
             );
             let _ = writeln!(out, "{}", counts_line(comparison));
             let cells = listed(comparison);
             if !cells.is_empty() {
                 let mut rows = vec![[
-                    "verdict", "grid", "method", "metric", "run", "baseline", "diff", "z",
+                    "verdict", "grid", "method", "metric", "run", "baseline", "diff", "z", "p",
+                    "adj. p",
                 ]
                 .map(String::from)
                 .to_vec()];
@@ -196,20 +212,24 @@ fn cell_row(cell: &Cell) -> Vec<String> {
         grid_label(&cell.grid),
         method_label(cell),
         metric_label(cell),
-        value_label(cell.run.as_ref()),
-        value_label(cell.baseline.as_ref()),
+        value_label(cell.kind, cell.run.as_ref()),
+        value_label(cell.kind, cell.baseline.as_ref()),
         signed(cell.judgement.difference, 3),
         signed(cell.judgement.z(), 3),
+        p_label(cell.judgement.p_value),
+        p_label(cell.judgement.adjusted_p),
     ]
 }
 
 /// The numbers a claim was judged on, e.g. `improvement 0.04705 ± 0.0044
-/// (n = 20): 0.04705 − 3 × 0.0044 = 0.03396 > margin 0`.
+/// (n = 20): 0.04705 − 3 × 0.0044 = 0.03396 > margin 0`, or `mean 0.88 ±
+/// 0.019 (n = 300): 0.05 below [0.93, 0.97] > 3 × 0.0147 (the MCSE at
+/// 0.93)`.
 pub fn claim_judgement(claim: &ClaimOutcome) -> String {
     if let Some(problem) = &claim.problem {
         return problem.clone();
     }
-    let (Some(value), Some((from, to))) = (claim.value, claim.interval()) else {
+    let Some(value) = claim.value else {
         return "no value".to_string();
     };
     let f = |x: f64| format_significant(x, 4);
@@ -223,20 +243,32 @@ pub fn claim_judgement(claim: &ClaimOutcome) -> String {
             claim.n,
             f(value),
             claim.sigma,
-            f(from),
+            f(value - claim.sigma * claim.mcse.unwrap_or(0.0)),
             if claim.passed { ">" } else { "≤" },
             margin
         ),
-        ClaimTest::Within { low, high } => format!(
-            "mean {} ± {mcse} (n = {}): {} ± {} × {mcse} = [{}, {}] {} [{low}, {high}]",
-            f(value),
-            claim.n,
-            f(value),
-            claim.sigma,
-            f(from),
-            f(to),
-            if claim.passed { "overlaps" } else { "misses" }
-        ),
+        ClaimTest::Within { low, high } => {
+            let (gap, edge) = distance(value, *low, *high);
+            let head = format!("mean {} ± {mcse} (n = {})", f(value), claim.n);
+            match claim.edge_mcse {
+                None => format!("{head}: inside [{low}, {high}]"),
+                Some(edge_mcse) => {
+                    let side = if value < *low { "below" } else { "above" };
+                    let which = if is_coverage(&claim.metric) {
+                        format!("the binomial MCSE at {edge}")
+                    } else {
+                        "its MCSE".to_string()
+                    };
+                    format!(
+                        "{head}: {} {side} [{low}, {high}] {} {} × {} ({which})",
+                        format_significant(gap, 3),
+                        if claim.passed { "≤" } else { ">" },
+                        claim.sigma,
+                        format_significant(edge_mcse, 3),
+                    )
+                }
+            }
+        }
     }
 }
 
@@ -281,14 +313,18 @@ pub fn check_markdown(outcome: &CheckOutcome) -> String {
     if let (Some(comparison), Some(baseline)) = (&outcome.comparison, &outcome.baseline) {
         let _ = writeln!(
             out,
-            "- baseline: `{}`\n- crate versions: run {}, baseline {}\n- a cell is flagged when \
-             |run − baseline| > k·√(mcse_run² + mcse_baseline²), k = {}; worse or better by the \
-             metric's direction, changed where it has none; cells without an MCSE (n < 2) are \
-             compared exactly and, when different, counted as not judged\n",
+            "- baseline: `{}`\n- crate versions: run {}, baseline {}\n- {} ({} cells tested: \
+             metric cells by z = difference / √(mcse_run² + mcse_baseline²), coverage cells by \
+             Fisher's exact test, failed fits by the one-sided exact test; a baseline without \
+             failed fits tolerates none); worse or better by the metric's direction (coverage: \
+             the distance from the nominal level), changed where it has none; cells without an \
+             MCSE (n < 2) are compared exactly and, when different, counted as not judged; \
+             missing cells fail the check\n",
             md(&baseline.display().to_string()),
             comparison.run_version,
             comparison.baseline_version,
-            comparison.sigma
+            comparison.rule.describe(),
+            comparison.tested
         );
         let _ = writeln!(out, "| verdict | cells |\n|---|---:|");
         for verdict in Verdict::ALL {
@@ -302,12 +338,12 @@ pub fn check_markdown(outcome: &CheckOutcome) -> String {
         let cells = listed(comparison);
         let _ = writeln!(out, "\n## Cells that differ from the baseline\n");
         if cells.is_empty() {
-            let _ = writeln!(out, "_None: every cell is within the tolerance._");
+            let _ = writeln!(out, "_None: no cell is flagged._");
         } else {
             let _ = writeln!(
                 out,
-                "| verdict | grid point | method | metric | run | baseline | difference | z |\n\
-                 |---|---|---|---|---:|---:|---:|---:|"
+                "| verdict | grid point | method | metric | run | baseline | difference | z | p | \
+                 adj. p |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|"
             );
             for cell in cells {
                 let row: Vec<String> = cell_row(cell).iter().map(|c| md(c)).collect();
@@ -386,26 +422,31 @@ pub fn junit(outcome: &CheckOutcome) -> String {
                 metric_label(cell)
             );
             let detail = format!(
-                "run {} vs baseline {}: difference {}, tolerance {}, z {}",
-                value_label(cell.run.as_ref()),
-                value_label(cell.baseline.as_ref()),
+                "run {} vs baseline {}: difference {}, z {}, p {}, adjusted p {}",
+                value_label(cell.kind, cell.run.as_ref()),
+                value_label(cell.kind, cell.baseline.as_ref()),
                 signed(cell.judgement.difference, 4),
-                cell.judgement
-                    .tolerance
-                    .map_or(MISSING.to_string(), |t| format_significant(t, 3)),
-                signed(cell.judgement.z(), 3)
+                signed(cell.judgement.z(), 3),
+                p_label(cell.judgement.p_value),
+                p_label(cell.judgement.adjusted_p),
             );
             let verdict = cell.judgement.verdict;
             let body = match verdict {
-                Verdict::Worse => {
+                Verdict::Worse | Verdict::Missing => {
                     failures += 1;
+                    let what = if verdict == Verdict::Worse {
+                        "worse than the baseline"
+                    } else {
+                        "missing from the run"
+                    };
                     format!(
-                        "<failure type=\"worse\" message=\"{}\">{}</failure>",
-                        xml(&format!("worse than the baseline: {detail}")),
+                        "<failure type=\"{}\" message=\"{}\">{}</failure>",
+                        verdict.name(),
+                        xml(&format!("{what}: {detail}")),
                         xml(&detail)
                     )
                 }
-                Verdict::NotJudged | Verdict::Missing | Verdict::New => {
+                Verdict::NotJudged | Verdict::New => {
                     skipped += 1;
                     format!(
                         "<skipped message=\"{}\"/>",
@@ -506,18 +547,30 @@ mod tests {
     #[test]
     fn missing_values_print_as_a_dash_never_nan() {
         let value = |mean, mcse| {
-            value_label(Some(&CellValue {
-                mean,
-                mcse,
-                n: 3,
-                failures: 0,
-            }))
+            value_label(
+                CellKind::Metric,
+                Some(&CellValue {
+                    mean,
+                    mcse,
+                    n: 3,
+                    failures: 0,
+                }),
+            )
         };
         assert_eq!(value(None, None), MISSING);
         assert_eq!(value(Some(f64::NAN), Some(0.1)), MISSING);
         assert_eq!(value(Some(0.5), None), "0.5000");
         assert_eq!(value(Some(0.5), Some(0.01)), "0.5000 ± 0.010");
-        assert_eq!(value_label(None), "(no row)");
+        assert_eq!(value_label(CellKind::Metric, None), "(no row)");
+        let failures = CellValue {
+            mean: Some(0.01),
+            mcse: None,
+            n: 300,
+            failures: 3,
+        };
+        assert_eq!(value_label(CellKind::Failures, Some(&failures)), "3 of 300");
+        assert_eq!(p_label(Some(0.0)), "< 1e-300");
+        assert_eq!(p_label(None), MISSING);
         assert_eq!(signed(Some(f64::NAN), 3), MISSING);
         assert_eq!(signed(Some(0.25), 2), "+0.25");
     }

@@ -2,87 +2,193 @@
 //! study's claims.
 //!
 //! # Model
-//! A *cell* is one summary row, keyed by (grid point, method, `versus`,
-//! metric, index in the ρ or w grid); paired-difference rows are cells of
-//! their own. Two summaries are comparable only when they come from the same
-//! study: the same summary format, spec hash (seed, replicates, scenario,
-//! grid, methods, evaluation; claims excluded), scenario, population
-//! constants at every grid point, and ρ and w grids. The crate version may
-//! differ — that is what a regression check is for.
+//! A *metric cell* is one summary row, keyed by (grid point, method,
+//! `versus`, metric, index in the ρ or w grid); paired-difference rows are
+//! cells of their own. A *failure cell* is one (grid point, method): the
+//! number of failed fits out of the study's replicates. Two summaries are
+//! comparable only when they come from the same study: the same summary
+//! format, spec hash (seed, replicates, scenario, grid, methods, evaluation;
+//! claims excluded), scenario, population constants at every grid point, and
+//! ρ and w grids. The crate version may differ — that is what a regression
+//! check is for.
 //!
 //! # Algorithm
-//! For a cell in both summaries with means `x̄_r` (run), `x̄_b` (baseline) and
-//! Monte Carlo SEs `s_r`, `s_b` ([`judge`]):
-//! - `d = x̄_r − x̄_b` is *flagged* when `|d| > k·√(s_r² + s_b²)`
-//!   (k = `--sigma`, default [`DEFAULT_SIGMA`]);
-//! - a flagged cell is `worse` or `better` by the metric's
-//!   [`Direction`] (higher, lower; closer to zero compares `|x̄_r|` with
-//!   `|x̄_b|`), and `changed` for metrics without a better side;
+//! Every cell present on both sides gets a p-value for "the run estimates the
+//! same quantity as the baseline" ([`judge`], [`coverage_p`],
+//! [`failure_p`]):
+//! - a metric cell with means `x̄_r` (run), `x̄_b` (baseline) and Monte Carlo
+//!   SEs `s_r`, `s_b`: `z = (x̄_r − x̄_b) / √(s_r² + s_b²)`, two-sided normal
+//!   `p = 2Φ(−|z|)` (both MCSEs 0 and the means different: `p = 0`);
+//! - a coverage cell (`<target>.coverage` or `.covered`, a proportion of
+//!   `n` replicates): Fisher's exact test of the covered counts, two-sided
+//!   (twice the smaller tail, at most 1);
+//! - a failure cell with `f_r` and `f_b` failed fits of `R` replicates each:
+//!   the one-sided exact test that the failure rate did not rise,
+//!   `p = P(X ≥ f_r)` for `X` hypergeometric (`2R` fits, `f_r + f_b` failed,
+//!   `R` drawn: Fisher's test, conditional on the total). When the baseline
+//!   had **no** failed fit at that grid point and method, any failure in the
+//!   run makes the cell worse without a test: the baseline shows fits that
+//!   do not fail, and an exact test cannot tell 1 failure in `R` from 0 at
+//!   any useful level. This rule is outside the per-run level below (a study
+//!   whose fits fail now and then should commit a baseline that shows it).
+//!
+//! **Per-run false-alarm level.** The default rule ([`Rule::Holm`]) applies
+//! Holm's step-down procedure to the p-values of *every* cell that has one,
+//! at the per-run level `α` (`--alpha`, default [`DEFAULT_ALPHA`]): a cell
+//! is flagged when its Holm-adjusted p-value is at most `α`. Holm controls
+//! the family-wise error rate under any dependence between the cells, so a
+//! run that estimates the same quantities as its baseline from independent
+//! random streams flags one cell or more (of any verdict) with probability
+//! at most `α`, up to the normal approximation of the metric cells' means.
+//! The older rule ([`Rule::PerCell`], `--sigma k`, deprecated) flags each
+//! cell alone at `|z| > k` (the exact tests at their level `2Φ(−k)`), so its
+//! per-run rate grows with the number of cells.
+//!
+//! A flagged cell is `worse` or `better` by the metric's [`Direction`]
+//! (higher, lower; closer to zero compares `|x̄_r|` with `|x̄_b|`), by the
+//! distance `|x̄ − level|` from the nominal level for coverage cells, by the
+//! count for failure cells; `changed` for metrics without a better side.
+//! Without a p-value:
 //! - a cell where either side has no MCSE (fewer than two replicates) is
 //!   compared exactly: identical means are `same`, different ones are
 //!   `not judged` and counted — they never fail a check, since without an
 //!   MCSE nothing separates a regression from noise;
 //! - a mean present on one side only is `worse` (the run lost it) or
-//!   `better` (the run gained it); `changed` without a better side.
+//!   `better` (the run gained it); `changed` without a better side;
+//! - cells only in the baseline are `missing` and fail the check (the run
+//!   lost a method, a metric or a grid point); cells only in the run are
+//!   `new` and do not.
 //!
-//! Cells only in the baseline are `missing`, cells only in the run `new`;
-//! both are reported and neither fails the check. A check fails (exit 1)
-//! when a cell is worse or a claim fails ([`super::claims`]).
+//! A check fails (exit 1) when a cell is worse or missing, or a claim fails
+//! ([`super::claims`]).
 //!
-//! The tolerance treats the two runs as independent. A run with the same
-//! spec and seed draws the same data as its baseline, so the differences
-//! of unchanged code are exactly 0, and those of a change that keeps the
-//! random streams are smaller than the tolerance allows (the test is
-//! conservative); a change that re-draws the streams makes the two runs
-//! independent, which is what the tolerance assumes. With many cells, a few
-//! may then be flagged by chance at small `k`; at `k = 4` one cell does so
-//! with probability 6·10⁻⁵.
+//! The test treats the two runs as independent. A run with the same spec
+//! and seed draws the same data as its baseline, so the differences of
+//! unchanged code are exactly 0 (p = 1), and those of a change that keeps
+//! the random streams are smaller than independent runs would give (the
+//! check is conservative); a change that re-draws the streams makes the two
+//! runs independent, which is what the test assumes.
 //!
 //! # References
 //! Morris, White & Crowther (2019), *Using simulation studies to evaluate
 //! statistical methods*, Statistics in Medicine 38(11) (Monte Carlo SEs of
 //! the performance measures compared here; `docs/method.md` §5 and §8).
+//! Holm (1979), *A simple sequentially rejective multiple test procedure*,
+//! Scandinavian Journal of Statistics 6(2). Fisher's exact test: Agresti
+//! (2002), *Categorical Data Analysis*, §3.5.
 //!
 //! # Example
 //! ```
-//! use meta_router::study::check::{judge, Verdict};
+//! use meta_router::study::check::{holm, judge, normal_p, Verdict};
 //! use meta_router::study::record::Direction;
-//! // MSE 0.090 ± 0.001 in the run against 0.080 ± 0.001: d = 0.01 > 4·√2·0.001.
-//! let j = judge(Direction::Lower, (Some(0.090), Some(0.001)), (Some(0.080), Some(0.001)), 4.0);
-//! assert_eq!(j.verdict, Verdict::Worse);
-//! // With MCSEs of 0.002 the tolerance is 0.0113: the same difference is noise.
-//! let j = judge(Direction::Lower, (Some(0.090), Some(0.002)), (Some(0.080), Some(0.002)), 4.0);
-//! assert_eq!(j.verdict, Verdict::Same);
+//! // MSE 0.090 ± 0.001 in the run against 0.080 ± 0.001: z = 7.07.
+//! let j = judge(Direction::Lower, (Some(0.090), Some(0.001)), (Some(0.080), Some(0.001)));
+//! assert_eq!(j.verdict_if_flagged, Verdict::Worse);
+//! assert!((j.z().unwrap() - 7.0711).abs() < 1e-4);
+//! assert!(j.p_value.unwrap() < 1e-11);
+//! assert!((normal_p(1.959964) - 0.05).abs() < 1e-6);
+//! // Holm over three p-values: 3·0.01, then max(0.03, 2·0.02), then max(0.04, 0.04).
+//! let adjusted = holm(&[0.04, 0.01, 0.02]);
+//! assert!((adjusted[1] - 0.03).abs() < 1e-15 && (adjusted[2] - 0.04).abs() < 1e-15);
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use statrs::function::erf::erfc;
+use statrs::function::factorial::ln_binomial;
+
 use super::claims::{self, ClaimOutcome};
-use super::record::{metric_direction, Direction, Summary, SummaryRow, SUMMARY_FORMAT};
+use super::record::{
+    is_coverage, metric_direction, Direction, Summary, SummaryRow, SUMMARY_FORMAT,
+};
 use super::spec::StudySpec;
 use super::{split_shard, store};
 use crate::error::{Error, Result};
 
-/// The default `k` of `check --sigma`.
+/// The default per-run false-alarm level `α` of `check` ([`Rule::Holm`]).
+pub const DEFAULT_ALPHA: f64 = 0.01;
+
+/// The `k` of the per-cell rule that was `check`'s default before the
+/// per-run level ([`Rule::PerCell`], `--sigma`, deprecated).
 pub const DEFAULT_SIGMA: f64 = 4.0;
+
+/// Metric name of the failure cells in reports.
+pub const FAILURES_METRIC: &str = "failed fits";
+
+/// How the cells' p-values become flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
+    /// Holm's step-down procedure over every cell with a p-value, at the
+    /// per-run family-wise level `alpha` (the default).
+    Holm {
+        /// Per-run false-alarm level, in (0, 1).
+        alpha: f64,
+    },
+    /// Deprecated: each cell alone, flagged at `|z| > sigma` (exact tests at
+    /// their level `2Φ(−sigma)`); the per-run false-alarm rate grows with the
+    /// number of cells.
+    PerCell {
+        /// `k`, finite and ≥ 0.
+        sigma: f64,
+    },
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule::Holm {
+            alpha: DEFAULT_ALPHA,
+        }
+    }
+}
+
+impl Rule {
+    /// Refuses a level outside (0, 1) or a negative or non-finite `k`.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Rule::Holm { alpha } if !(alpha > 0.0 && alpha < 1.0) => {
+                Err(Error::param("alpha", alpha, "must lie in (0, 1)"))
+            }
+            Rule::PerCell { sigma } if !(sigma.is_finite() && sigma >= 0.0) => {
+                Err(Error::param("sigma", sigma, "must be finite and >= 0"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The rule in words, for reports.
+    pub fn describe(&self) -> String {
+        match *self {
+            Rule::Holm { alpha } => format!(
+                "a cell is flagged when its Holm-adjusted p-value is at most α = {alpha} (the \
+                 per-run false-alarm level over every judged cell)"
+            ),
+            Rule::PerCell { sigma } => format!(
+                "a cell is flagged when |run − baseline| > {sigma}·√(mcse_run² + \
+                 mcse_baseline²) (exact tests at p < 2Φ(−{sigma})); each cell alone, so the \
+                 per-run false-alarm rate grows with the number of cells (--sigma is \
+                 deprecated: use --alpha)"
+            ),
+        }
+    }
+}
 
 /// What a cell's comparison found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Verdict {
-    /// Worse beyond the tolerance (fails the check).
+    /// Worse beyond chance (fails the check).
     Worse,
-    /// Better beyond the tolerance.
+    /// In the baseline, not in the run (fails the check).
+    Missing,
+    /// Better beyond chance.
     Better,
-    /// Different beyond the tolerance, for a metric without a better side.
+    /// Different beyond chance, for a metric without a better side.
     Changed,
     /// Different, but without an MCSE on one side (n < 2): not judged.
     NotJudged,
-    /// In the baseline, not in the run.
-    Missing,
     /// In the run, not in the baseline.
     New,
-    /// Within the tolerance.
+    /// Not flagged.
     Same,
 }
 
@@ -90,10 +196,10 @@ impl Verdict {
     /// Every verdict, in report order.
     pub const ALL: [Verdict; 7] = [
         Verdict::Worse,
+        Verdict::Missing,
         Verdict::Better,
         Verdict::Changed,
         Verdict::NotJudged,
-        Verdict::Missing,
         Verdict::New,
         Verdict::Same,
     ];
@@ -102,24 +208,53 @@ impl Verdict {
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Worse => "worse",
+            Verdict::Missing => "missing",
             Verdict::Better => "better",
             Verdict::Changed => "changed",
             Verdict::NotJudged => "not judged",
-            Verdict::Missing => "missing",
             Verdict::New => "new",
             Verdict::Same => "same",
         }
     }
+
+    /// Whether the verdict fails a check.
+    pub fn fails(self) -> bool {
+        matches!(self, Verdict::Worse | Verdict::Missing)
+    }
+}
+
+/// What a cell holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// A summary row's mean.
+    Metric,
+    /// A coverage (`<target>.coverage` or `.covered`): a proportion of `n`
+    /// replicates, judged towards the nominal level.
+    Coverage,
+    /// The failed fits of one method at one grid point
+    /// ([`FAILURES_METRIC`]).
+    Failures,
+}
+
+/// How a cell's p-value was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    /// Two-sided normal test of `z = difference / se` from the MCSEs.
+    Normal,
+    /// Fisher's exact test of the covered counts, two-sided.
+    ExactCoverage,
+    /// Fisher's exact test that the failure rate did not rise, one-sided.
+    ExactFailures,
 }
 
 /// One side of a cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CellValue {
-    /// Mean over replicates.
+    /// Mean over replicates (failure cells: the share of failed fits).
     pub mean: Option<f64>,
     /// Its Monte Carlo SE.
     pub mcse: Option<f64>,
-    /// Replicates contributing.
+    /// Replicates contributing (failure cells: the study's replicates).
     pub n: usize,
     /// Failed fits.
     pub failures: usize,
@@ -145,7 +280,7 @@ pub struct Cell {
     pub method: String,
     /// Reference method of a paired-difference row.
     pub versus: Option<String>,
-    /// Metric name.
+    /// Metric name ([`FAILURES_METRIC`] for failure cells).
     pub metric: String,
     /// Position in the ρ or w grid.
     pub index: Option<usize>,
@@ -153,105 +288,282 @@ pub struct Cell {
     pub rho: Option<f64>,
     /// The cost weight at `index` (w curves).
     pub w: Option<f64>,
-    /// The run's row (`None`: missing).
+    /// What the cell holds.
+    pub kind: CellKind,
+    /// The run's side (`None`: missing).
     pub run: Option<CellValue>,
-    /// The baseline's row (`None`: new).
+    /// The baseline's side (`None`: new).
     pub baseline: Option<CellValue>,
     /// The judgement.
     pub judgement: Judgement,
 }
 
-/// The comparison of two means with their MCSEs.
+/// The comparison of one cell's two sides.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Judgement {
-    /// The verdict.
+    /// The verdict (after the per-run rule).
     pub verdict: Verdict,
-    /// `x̄_run − x̄_baseline`, when both exist.
+    /// What a flag means for this cell: worse, better or changed.
+    pub verdict_if_flagged: Verdict,
+    /// `x̄_run − x̄_baseline` (failure cells: the difference in counts).
     pub difference: Option<f64>,
     /// `√(s_run² + s_baseline²)`, when both MCSEs exist.
     pub se: Option<f64>,
-    /// `k · se`.
-    pub tolerance: Option<f64>,
+    /// The test, when the cell has one.
+    pub test: Option<Test>,
+    /// The test's p-value.
+    pub p_value: Option<f64>,
+    /// The p-value the rule compared with its level (Holm-adjusted under
+    /// [`Rule::Holm`]).
+    pub adjusted_p: Option<f64>,
 }
 
 impl Judgement {
-    /// `difference / se` (`None` without both, or when `se = 0`).
+    fn fixed(verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            verdict_if_flagged: verdict,
+            difference: None,
+            se: None,
+            test: None,
+            p_value: None,
+            adjusted_p: None,
+        }
+    }
+
+    /// `difference / se` of a normal test (`None` for other tests, without
+    /// both MCSEs, or when `se = 0`).
     pub fn z(&self) -> Option<f64> {
-        match (self.difference, self.se) {
-            (Some(d), Some(se)) if se > 0.0 => Some(d / se),
+        match (self.test, self.difference, self.se) {
+            (Some(Test::Normal), Some(d), Some(se)) if se > 0.0 => Some(d / se),
             _ => None,
         }
     }
 }
 
-/// Judges one cell: run `(mean, mcse)` against baseline `(mean, mcse)` at `k
-/// = sigma` (rules in the module docs).
+/// Two-sided normal p-value `2Φ(−|z|)` (0 for infinite `z`).
+pub fn normal_p(z: f64) -> f64 {
+    erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0)
+}
+
+/// Holm's adjusted p-values, in the input order:
+/// `p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) p_(j))` over the ascending order
+/// (ties in input order). Rejecting every hypothesis with `p̃ ≤ α` is Holm's
+/// step-down procedure at family-wise level `α`.
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]).then(a.cmp(&b)));
+    let mut adjusted = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+/// `(P(X ≤ x_run), P(X ≥ x_run))` for `X` hypergeometric: `x_run + x_base`
+/// successes among `n_run + n_base` trials, `n_run` of them drawn — the null
+/// distribution of Fisher's exact test of two proportions `x_run / n_run`
+/// and `x_base / n_base`, conditional on the total.
+pub fn fisher_tails(x_run: u64, n_run: u64, x_base: u64, n_base: u64) -> (f64, f64) {
+    let population = n_run + n_base;
+    let successes = x_run + x_base;
+    let draws = n_run;
+    let low = (draws + successes).saturating_sub(population);
+    let high = draws.min(successes);
+    let ln_total = ln_binomial(population, draws);
+    let pmf = |i: u64| {
+        (ln_binomial(successes, i) + ln_binomial(population - successes, draws - i) - ln_total)
+            .exp()
+    };
+    let lower: f64 = (low..=x_run.min(high)).map(pmf).sum();
+    let upper: f64 = (x_run.max(low)..=high).map(pmf).sum();
+    (lower.min(1.0), upper.min(1.0))
+}
+
+/// The two-sided p-value of Fisher's exact test of two coverages (counts
+/// `round(mean · n)` of `n`): twice the smaller tail, at most 1.
+pub fn coverage_p(run: (f64, usize), baseline: (f64, usize)) -> f64 {
+    let count = |(mean, n): (f64, usize)| ((mean * n as f64).round().clamp(0.0, n as f64)) as u64;
+    let (lower, upper) = fisher_tails(count(run), run.1 as u64, count(baseline), baseline.1 as u64);
+    (2.0 * lower.min(upper)).min(1.0)
+}
+
+/// The one-sided p-value of Fisher's exact test that the run's failure rate
+/// `run / replicates` is not above the baseline's: `P(X ≥ run)`.
+pub fn failure_p(run: usize, baseline: usize, replicates: usize) -> f64 {
+    let n = replicates as u64;
+    fisher_tails(run as u64, n, baseline as u64, n).1
+}
+
+/// What a flag would mean for a metric with this direction, given the run's
+/// and the baseline's means (`r`, `b`).
+fn flagged_verdict(direction: Direction, r: f64, b: f64) -> Verdict {
+    let directed = |better: bool| {
+        if better {
+            Verdict::Better
+        } else {
+            Verdict::Worse
+        }
+    };
+    match direction {
+        Direction::Higher if r != b => directed(r > b),
+        Direction::Lower if r != b => directed(r < b),
+        Direction::TowardZero if r.abs() != b.abs() => directed(r.abs() < b.abs()),
+        _ => Verdict::Changed,
+    }
+}
+
+/// A mean on one side only: worse (the run lost it), better (gained it),
+/// changed without a better side; `None` when both or neither have one.
+fn presence(direction: Direction, run: Option<f64>, baseline: Option<f64>) -> Option<Verdict> {
+    match (run, baseline) {
+        (None, None) => Some(Verdict::Same),
+        (None, Some(_)) if direction == Direction::Neither => Some(Verdict::Changed),
+        (Some(_), None) if direction == Direction::Neither => Some(Verdict::Changed),
+        (None, Some(_)) => Some(Verdict::Worse),
+        (Some(_), None) => Some(Verdict::Better),
+        (Some(_), Some(_)) => None,
+    }
+}
+
+/// Tests one metric cell: run `(mean, mcse)` against baseline `(mean,
+/// mcse)` by the normal test of the module docs. The returned verdict is
+/// `same` for a tested cell (the per-run rule decides, [`apply_rule`]) or
+/// the final one for a cell without a test.
 pub fn judge(
     direction: Direction,
     run: (Option<f64>, Option<f64>),
     baseline: (Option<f64>, Option<f64>),
-    sigma: f64,
 ) -> Judgement {
-    let directed = |better: bool| match direction {
-        Direction::Neither => Verdict::Changed,
-        _ if better => Verdict::Better,
-        _ => Verdict::Worse,
-    };
-    let mut judgement = Judgement {
-        verdict: Verdict::Same,
-        difference: None,
-        se: None,
-        tolerance: None,
-    };
-    let (r, b) = match (run.0, baseline.0) {
-        (None, None) => return judgement,
-        (None, Some(_)) => {
-            judgement.verdict = directed(false);
-            return judgement;
-        }
-        (Some(_), None) => {
-            judgement.verdict = directed(true);
-            return judgement;
-        }
-        (Some(r), Some(b)) => (r, b),
-    };
+    if let Some(verdict) = presence(direction, run.0, baseline.0) {
+        return Judgement::fixed(verdict);
+    }
+    let (r, b) = (run.0.unwrap_or_default(), baseline.0.unwrap_or_default());
     let d = r - b;
-    judgement.difference = Some(d);
+    let mut judgement = Judgement {
+        difference: Some(d),
+        verdict_if_flagged: flagged_verdict(direction, r, b),
+        ..Judgement::fixed(Verdict::Same)
+    };
     let (Some(sr), Some(sb)) = (run.1, baseline.1) else {
-        judgement.verdict = if r == b {
-            Verdict::Same
-        } else {
-            Verdict::NotJudged
-        };
+        if r != b {
+            judgement.verdict = Verdict::NotJudged;
+        }
         return judgement;
     };
     let se = (sr * sr + sb * sb).sqrt();
-    let tolerance = sigma * se;
     judgement.se = Some(se);
-    judgement.tolerance = Some(tolerance);
-    if d.abs() <= tolerance {
-        return judgement;
-    }
-    judgement.verdict = match direction {
-        Direction::Higher => directed(d > 0.0),
-        Direction::Lower => directed(d < 0.0),
-        Direction::TowardZero if r.abs() == b.abs() => Verdict::Changed,
-        Direction::TowardZero => directed(r.abs() < b.abs()),
-        Direction::Neither => Verdict::Changed,
-    };
+    judgement.test = Some(Test::Normal);
+    judgement.p_value = Some(if d == 0.0 {
+        1.0
+    } else if se > 0.0 {
+        normal_p(d / se)
+    } else {
+        0.0
+    });
     judgement
+}
+
+/// Tests one coverage cell towards the nominal `level`: Fisher's exact test
+/// of the covered counts; a flag is worse when the run's coverage is farther
+/// from `level` than the baseline's.
+pub fn judge_coverage(level: f64, run: &CellValue, baseline: &CellValue) -> Judgement {
+    if let Some(verdict) = presence(Direction::TowardZero, run.mean, baseline.mean) {
+        return Judgement::fixed(verdict);
+    }
+    let (r, b) = (
+        run.mean.unwrap_or_default(),
+        baseline.mean.unwrap_or_default(),
+    );
+    let mut judgement = Judgement {
+        difference: Some(r - b),
+        verdict_if_flagged: flagged_verdict(Direction::TowardZero, r - level, b - level),
+        test: Some(Test::ExactCoverage),
+        p_value: Some(coverage_p((r, run.n), (b, baseline.n))),
+        ..Judgement::fixed(Verdict::Same)
+    };
+    if let (Some(sr), Some(sb)) = (run.mcse, baseline.mcse) {
+        judgement.se = Some((sr * sr + sb * sb).sqrt());
+    }
+    judgement
+}
+
+/// Tests one failure cell: `run` and `baseline` failed fits of `replicates`
+/// each (module docs: a baseline without failures tolerates none).
+pub fn judge_failures(run: usize, baseline: usize, replicates: usize) -> Judgement {
+    let difference = Some(run as f64 - baseline as f64);
+    if baseline == 0 {
+        let verdict = if run > 0 {
+            Verdict::Worse
+        } else {
+            Verdict::Same
+        };
+        return Judgement {
+            difference,
+            ..Judgement::fixed(verdict)
+        };
+    }
+    Judgement {
+        verdict: Verdict::Same,
+        verdict_if_flagged: Verdict::Worse,
+        difference,
+        se: None,
+        test: Some(Test::ExactFailures),
+        p_value: Some(failure_p(run, baseline, replicates.max(run).max(baseline))),
+        adjusted_p: None,
+    }
+}
+
+/// Applies the per-run rule to the tested cells: sets each tested cell's
+/// adjusted p-value and, when flagged, its verdict. Returns the number of
+/// tested cells.
+pub fn apply_rule(cells: &mut [Cell], rule: Rule) -> usize {
+    let tested: Vec<usize> = (0..cells.len())
+        .filter(|&i| {
+            cells[i].judgement.p_value.is_some() && cells[i].judgement.verdict == Verdict::Same
+        })
+        .collect();
+    let p: Vec<f64> = tested
+        .iter()
+        .map(|&i| cells[i].judgement.p_value.unwrap_or(1.0))
+        .collect();
+    let adjusted = match rule {
+        Rule::Holm { .. } => holm(&p),
+        Rule::PerCell { .. } => p.clone(),
+    };
+    for (&i, adjusted) in tested.iter().zip(adjusted) {
+        let judgement = &mut cells[i].judgement;
+        judgement.adjusted_p = Some(adjusted);
+        let flagged = match rule {
+            Rule::Holm { alpha } => adjusted <= alpha,
+            Rule::PerCell { sigma } => match (judgement.test, judgement.difference, judgement.se) {
+                (Some(Test::Normal), Some(d), Some(se)) => d.abs() > sigma * se,
+                _ => adjusted < erfc(sigma / std::f64::consts::SQRT_2),
+            },
+        };
+        if flagged {
+            judgement.verdict = judgement.verdict_if_flagged;
+        }
+    }
+    tested.len()
 }
 
 /// The cells of two comparable summaries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
-    /// `k`.
-    pub sigma: f64,
+    /// The rule the cells were judged by.
+    pub rule: Rule,
+    /// Cells with a test (the family of the per-run rule).
+    pub tested: usize,
     /// Crate version of the run.
     pub run_version: String,
     /// Crate version of the baseline.
     pub baseline_version: String,
-    /// Every cell: the baseline's rows in order, then the run's new ones.
+    /// Every cell: the baseline's rows in order, then the run's new ones,
+    /// then one failure cell per grid point and method.
     pub cells: Vec<Cell>,
 }
 
@@ -263,20 +575,31 @@ impl Comparison {
             .filter(|c| c.judgement.verdict == verdict)
             .count()
     }
+
+    /// Cells that fail the check (worse or missing).
+    pub fn failing(&self) -> usize {
+        self.cells
+            .iter()
+            .filter(|c| c.judgement.verdict.fails())
+            .count()
+    }
 }
 
 type Key = (String, String, Option<String>, String, Option<usize>);
 
+fn grid_key(grid: &BTreeMap<String, serde_json::Value>) -> String {
+    serde_json::to_string(grid).unwrap_or_default()
+}
+
 fn key(row: &SummaryRow) -> Key {
     (
-        serde_json::to_string(&row.grid).unwrap_or_default(),
+        grid_key(&row.grid),
         row.method.clone(),
         row.versus.clone(),
         row.metric.clone(),
         row.index,
     )
 }
-
 /// Why two summaries cannot be compared (`None`: they can).
 pub fn incomparable(run: &Summary, baseline: &Summary) -> Option<String> {
     if run.format != baseline.format {
@@ -342,14 +665,30 @@ fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
-/// Joins two summaries cell by cell and judges every cell at `k = sigma`;
+/// Failed fits per (grid point, method) of a summary's own rows, in order of
+/// first appearance (the rows of one method at one grid point all carry the
+/// same count).
+fn failures_of(summary: &Summary) -> Vec<((String, String), &SummaryRow, usize)> {
+    let mut out: Vec<((String, String), &SummaryRow, usize)> = Vec::new();
+    for row in summary.rows.iter().filter(|r| r.versus.is_none()) {
+        let key = (grid_key(&row.grid), row.method.clone());
+        match out.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(entry) => entry.2 = entry.2.max(row.failures),
+            None => out.push((key, row, row.failures)),
+        }
+    }
+    out
+}
+
+/// Joins two summaries cell by cell, tests every cell and applies `rule`;
 /// refuses summaries that are not comparable ([`incomparable`]).
 pub fn compare(
     run: &Summary,
     baseline: &Summary,
-    sigma: f64,
+    rule: Rule,
     names: (&Path, &Path),
 ) -> Result<Comparison> {
+    rule.validate()?;
     if let Some(reason) = incomparable(run, baseline) {
         return Err(Error::Incomparable {
             run: names.0.display().to_string(),
@@ -357,26 +696,26 @@ pub fn compare(
             reason,
         });
     }
+    let level = baseline.provenance.level;
     let run_rows: HashMap<Key, &SummaryRow> = run.rows.iter().map(|r| (key(r), r)).collect();
     let base_keys: HashMap<Key, ()> = baseline.rows.iter().map(|r| (key(r), ())).collect();
     let cell = |row: &SummaryRow, run: Option<&SummaryRow>, base: Option<&SummaryRow>| {
+        let kind = if row.versus.is_none() && is_coverage(&row.metric) {
+            CellKind::Coverage
+        } else {
+            CellKind::Metric
+        };
         let judgement = match (run, base) {
+            (Some(r), Some(b)) if kind == CellKind::Coverage => {
+                judge_coverage(level, &r.into(), &b.into())
+            }
             (Some(r), Some(b)) => judge(
                 metric_direction(&row.metric),
                 (r.mean, r.mcse),
                 (b.mean, b.mcse),
-                sigma,
             ),
-            (r, _) => Judgement {
-                verdict: if r.is_some() {
-                    Verdict::New
-                } else {
-                    Verdict::Missing
-                },
-                difference: None,
-                se: None,
-                tolerance: None,
-            },
+            (Some(_), None) => Judgement::fixed(Verdict::New),
+            (None, _) => Judgement::fixed(Verdict::Missing),
         };
         Cell {
             grid: row.grid.clone(),
@@ -386,6 +725,7 @@ pub fn compare(
             index: row.index,
             rho: row.rho,
             w: row.w,
+            kind,
             run: run.map(CellValue::from),
             baseline: base.map(CellValue::from),
             judgement,
@@ -402,14 +742,51 @@ pub fn compare(
             .filter(|r| !base_keys.contains_key(&key(r)))
             .map(|r| cell(r, Some(r), None)),
     );
+    // One failure cell per grid point and method.
+    let run_failures = failures_of(run);
+    let base_failures = failures_of(baseline);
+    let failure_value = |failures: usize, replicates: usize| CellValue {
+        mean: (replicates > 0).then(|| failures as f64 / replicates as f64),
+        mcse: None,
+        n: replicates,
+        failures,
+    };
+    let (run_replicates, base_replicates) = (run.replicates, baseline.replicates);
+    let failure_cell = |row: &SummaryRow, in_run: Option<usize>, base: Option<usize>| Cell {
+        grid: row.grid.clone(),
+        method: row.method.clone(),
+        versus: None,
+        metric: FAILURES_METRIC.to_string(),
+        index: None,
+        rho: None,
+        w: None,
+        kind: CellKind::Failures,
+        run: in_run.map(|f| failure_value(f, run_replicates)),
+        baseline: base.map(|f| failure_value(f, base_replicates)),
+        judgement: match (in_run, base) {
+            (Some(r), Some(b)) => judge_failures(r, b, base_replicates),
+            (Some(_), None) => Judgement::fixed(Verdict::New),
+            (None, _) => Judgement::fixed(Verdict::Missing),
+        },
+    };
+    for (key, row, failures) in &base_failures {
+        let in_run = run_failures.iter().find(|(k, _, _)| k == key).map(|e| e.2);
+        cells.push(failure_cell(row, in_run, Some(*failures)));
+    }
+    for (key, row, failures) in &run_failures {
+        if !base_failures.iter().any(|(k, _, _)| k == key) {
+            cells.push(failure_cell(row, Some(*failures), None));
+        }
+    }
+    let tested = apply_rule(&mut cells, rule);
     Ok(Comparison {
-        sigma,
+        rule,
+        tested,
         run_version: run.provenance.crate_version.clone(),
         baseline_version: baseline.provenance.crate_version.clone(),
         cells,
     })
 }
-
 /// Reads a `summary.json` (or the one in a study folder); returns the file's
 /// path and the summary. A file of another summary format is an
 /// [`Error::UnsupportedFormat`].
@@ -465,14 +842,21 @@ impl CheckOutcome {
             .map_or(0, |c| c.count(Verdict::Worse))
     }
 
+    /// Cells of the baseline the run does not have.
+    pub fn missing_cells(&self) -> usize {
+        self.comparison
+            .as_ref()
+            .map_or(0, |c| c.count(Verdict::Missing))
+    }
+
     /// Claims that do not hold.
     pub fn failed_claims(&self) -> usize {
         self.claims.iter().filter(|c| !c.passed).count()
     }
 
-    /// No cell is worse and every claim holds.
+    /// No cell is worse or missing and every claim holds.
     pub fn passed(&self) -> bool {
-        self.worse_cells() == 0 && self.failed_claims() == 0
+        self.worse_cells() == 0 && self.missing_cells() == 0 && self.failed_claims() == 0
     }
 }
 
@@ -515,23 +899,22 @@ fn claims_spec(
 }
 
 /// `meta-router check`: compares the run (a study folder or `summary.json`)
-/// with `baseline` when given, and evaluates the claims of `claims_from` (or
-/// of the run's own `spec.toml`). Errors mean the inputs cannot be compared:
-/// unreadable, of another format, or of different studies.
+/// with `baseline` when given (cells judged by `rule`), and evaluates the
+/// claims of `claims_from` (or of the run's own `spec.toml`). Errors mean
+/// the inputs cannot be compared: unreadable, of another format, or of
+/// different studies, or a rule outside its range.
 pub fn check(
     run: &Path,
     baseline: Option<&Path>,
     claims_from: Option<&Path>,
-    sigma: f64,
+    rule: Rule,
 ) -> Result<CheckOutcome> {
-    if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(Error::param("sigma", sigma, "must be finite and >= 0"));
-    }
+    rule.validate()?;
     let (run_file, run_summary) = load_summary(run)?;
     let comparison = match baseline {
         Some(path) => {
             let (base_file, base_summary) = load_summary(path)?;
-            let comparison = compare(&run_summary, &base_summary, sigma, (&run_file, &base_file))?;
+            let comparison = compare(&run_summary, &base_summary, rule, (&run_file, &base_file))?;
             Some((base_file, comparison))
         }
         None => None,
@@ -570,59 +953,195 @@ pub fn check(
 mod tests {
     use super::*;
 
+    fn metric_cell(judgement: Judgement) -> Cell {
+        Cell {
+            grid: BTreeMap::new(),
+            method: "m".into(),
+            versus: None,
+            metric: "mse_psi".into(),
+            index: None,
+            rho: None,
+            w: None,
+            kind: CellKind::Metric,
+            run: None,
+            baseline: None,
+            judgement,
+        }
+    }
+
     #[test]
-    fn judgements_by_direction() {
-        let j = |dir, r: f64, b: f64| judge(dir, (Some(r), Some(0.01)), (Some(b), Some(0.01)), 4.0);
-        // Tolerance 4·√2·0.01 ≈ 0.0566.
-        assert_eq!(j(Direction::Higher, 0.5, 0.45).verdict, Verdict::Same);
-        assert_eq!(j(Direction::Higher, 0.6, 0.5).verdict, Verdict::Better);
-        assert_eq!(j(Direction::Higher, 0.4, 0.5).verdict, Verdict::Worse);
-        assert_eq!(j(Direction::Lower, 0.4, 0.5).verdict, Verdict::Better);
-        assert_eq!(j(Direction::Lower, 0.6, 0.5).verdict, Verdict::Worse);
-        assert_eq!(j(Direction::TowardZero, -0.3, 0.4).verdict, Verdict::Better);
-        assert_eq!(j(Direction::TowardZero, -0.5, 0.4).verdict, Verdict::Worse);
-        assert_eq!(j(Direction::Neither, 0.9, 0.5).verdict, Verdict::Changed);
+    fn flags_take_the_metric_direction() {
+        let j = |dir, r: f64, b: f64| judge(dir, (Some(r), Some(0.01)), (Some(b), Some(0.01)));
+        assert_eq!(
+            j(Direction::Higher, 0.6, 0.5).verdict_if_flagged,
+            Verdict::Better
+        );
+        assert_eq!(
+            j(Direction::Higher, 0.4, 0.5).verdict_if_flagged,
+            Verdict::Worse
+        );
+        assert_eq!(
+            j(Direction::Lower, 0.4, 0.5).verdict_if_flagged,
+            Verdict::Better
+        );
+        assert_eq!(
+            j(Direction::Lower, 0.6, 0.5).verdict_if_flagged,
+            Verdict::Worse
+        );
+        assert_eq!(
+            j(Direction::TowardZero, -0.3, 0.4).verdict_if_flagged,
+            Verdict::Better
+        );
+        assert_eq!(
+            j(Direction::TowardZero, -0.5, 0.4).verdict_if_flagged,
+            Verdict::Worse
+        );
+        assert_eq!(
+            j(Direction::TowardZero, -0.4, 0.4).verdict_if_flagged,
+            Verdict::Changed
+        );
+        assert_eq!(
+            j(Direction::Neither, 0.9, 0.5).verdict_if_flagged,
+            Verdict::Changed
+        );
+        // z = 0.1 / (√2 · 0.01); p = 2Φ(−z).
         let worse = j(Direction::Lower, 0.6, 0.5);
-        assert!((worse.z().unwrap() - 0.1 / (2f64.sqrt() * 0.01)).abs() < 1e-9);
+        let z = 0.1 / (2f64.sqrt() * 0.01);
+        assert!((worse.z().unwrap() - z).abs() < 1e-9);
+        assert!((worse.p_value.unwrap() / normal_p(z) - 1.0).abs() < 1e-9);
+        assert_eq!(worse.verdict, Verdict::Same, "the rule decides");
+        // Φ(−1.959964) = 0.025, Φ(−3) = 0.0013499 (normal tables).
+        assert!((normal_p(-1.959964) - 0.05).abs() < 1e-7);
+        assert!((normal_p(3.0) - 0.0026998).abs() < 1e-7);
+        assert_eq!(normal_p(f64::INFINITY), 0.0);
+        assert_eq!(normal_p(0.0), 1.0);
     }
 
     #[test]
     fn cells_without_mcse_or_mean() {
-        let one = judge(Direction::Lower, (Some(0.5), None), (Some(0.5), None), 4.0);
-        assert_eq!(one.verdict, Verdict::Same);
-        let other = judge(
-            Direction::Lower,
-            (Some(0.6), None),
-            (Some(0.5), Some(0.1)),
-            4.0,
-        );
+        let one = judge(Direction::Lower, (Some(0.5), None), (Some(0.5), None));
+        assert_eq!((one.verdict, one.p_value), (Verdict::Same, None));
+        let other = judge(Direction::Lower, (Some(0.6), None), (Some(0.5), Some(0.1)));
         assert_eq!(other.verdict, Verdict::NotJudged);
         assert_eq!(
-            judge(Direction::Higher, (None, None), (Some(0.5), Some(0.1)), 4.0).verdict,
+            judge(Direction::Higher, (None, None), (Some(0.5), Some(0.1))).verdict,
             Verdict::Worse
         );
         assert_eq!(
-            judge(
-                Direction::Neither,
-                (Some(0.5), Some(0.1)),
-                (None, None),
-                4.0
-            )
-            .verdict,
+            judge(Direction::Higher, (Some(0.5), Some(0.1)), (None, None)).verdict,
+            Verdict::Better
+        );
+        assert_eq!(
+            judge(Direction::Neither, (Some(0.5), Some(0.1)), (None, None)).verdict,
             Verdict::Changed
         );
         assert_eq!(
-            judge(Direction::Higher, (None, None), (None, None), 4.0).verdict,
+            judge(Direction::Higher, (None, None), (None, None)).verdict,
             Verdict::Same
         );
-        // Zero MCSE on both sides: any difference is flagged, none is not.
+        // Zero MCSE on both sides: any difference has p = 0, none has p = 1.
         let exact = judge(
             Direction::Higher,
             (Some(0.0), Some(0.0)),
             (Some(0.0), Some(0.0)),
-            4.0,
         );
-        assert_eq!(exact.verdict, Verdict::Same);
-        assert_eq!(exact.z(), None);
+        assert_eq!((exact.p_value, exact.z()), (Some(1.0), None));
+        let moved = judge(
+            Direction::Higher,
+            (Some(0.1), Some(0.0)),
+            (Some(0.0), Some(0.0)),
+        );
+        assert_eq!(moved.p_value, Some(0.0));
+    }
+
+    /// Holm by hand: p = (0.01, 0.04, 0.03, 0.5), m = 4; ascending 0.01,
+    /// 0.03, 0.04, 0.5 → 4·0.01 = 0.04, max(0.04, 3·0.03) = 0.09,
+    /// max(0.09, 2·0.04) = 0.09, max(0.09, 0.5) = 0.5.
+    #[test]
+    fn holm_by_hand() {
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.5]);
+        let expected = [0.04, 0.09, 0.09, 0.5];
+        for (a, e) in adjusted.iter().zip(expected) {
+            assert!((a - e).abs() < 1e-15, "{adjusted:?}");
+        }
+        assert_eq!(holm(&[0.6, 0.7]), vec![1.0, 1.0]);
+        assert!(holm(&[]).is_empty());
+    }
+
+    /// Fisher's test by hand: 3 of 5 against 1 of 5 (10 trials, 4 successes,
+    /// 5 drawn): P(X ≥ 3) = (C(4,3)C(6,2) + C(4,4)C(6,1)) / C(10,5) = 66/252,
+    /// P(X ≤ 3) = 1 − C(4,4)C(6,1)/C(10,5) = 246/252.
+    #[test]
+    fn fisher_tails_by_hand() {
+        let (lower, upper) = fisher_tails(3, 5, 1, 5);
+        assert!((upper - 66.0 / 252.0).abs() < 1e-12, "{upper}");
+        assert!((lower - 246.0 / 252.0).abs() < 1e-12, "{lower}");
+        // Equal counts: both tails cover the middle, the two-sided p is 1.
+        assert_eq!(coverage_p((0.5, 10), (0.5, 10)), 1.0);
+        // One failure against none of 300: P(X ≥ 1) = 1/2 exactly.
+        assert!((failure_p(1, 0, 300) - 0.5).abs() < 1e-12);
+        // 5 against 1 of 300: P(X ≥ 5 | 6 failures, half drawn) = (C(6,5) + C(6,6))/2⁶ nearly.
+        let p = failure_p(5, 1, 300);
+        assert!(p > 0.09 && p < 0.12, "{p}");
+    }
+
+    #[test]
+    fn failures_and_coverage_cells() {
+        // A baseline without failures tolerates none; one with some gets the test.
+        assert_eq!(judge_failures(1, 0, 300).verdict, Verdict::Worse);
+        assert_eq!(judge_failures(0, 0, 300).verdict, Verdict::Same);
+        assert_eq!(judge_failures(0, 0, 300).p_value, None);
+        let rose = judge_failures(40, 2, 300);
+        assert_eq!(rose.test, Some(Test::ExactFailures));
+        assert!(rose.p_value.unwrap() < 1e-8);
+        assert!(judge_failures(1, 3, 300).p_value.unwrap() > 0.9);
+        // Coverage: worse when farther from the nominal level.
+        let value = |mean: f64| CellValue {
+            mean: Some(mean),
+            mcse: Some((mean * (1.0 - mean) / 300.0).sqrt()),
+            n: 300,
+            failures: 0,
+        };
+        let j = |r, b| judge_coverage(0.95, &value(r), &value(b));
+        assert_eq!(j(0.88, 0.95).verdict_if_flagged, Verdict::Worse);
+        assert_eq!(j(1.0, 0.95).verdict_if_flagged, Verdict::Worse);
+        assert_eq!(j(0.94, 0.90).verdict_if_flagged, Verdict::Better);
+        // Equally far on either side (exact in binary: level 0.75, 0.5 and 1).
+        let equal = judge_coverage(0.75, &value(0.5), &value(1.0));
+        assert_eq!(equal.verdict_if_flagged, Verdict::Changed);
+        assert_eq!(j(0.88, 0.95).test, Some(Test::ExactCoverage));
+    }
+
+    /// The per-cell rule flags at |z| > k; Holm at the adjusted level.
+    #[test]
+    fn rules_flag_as_documented() {
+        let tested = |d: f64| {
+            metric_cell(judge(
+                Direction::Lower,
+                (Some(0.5 + d), Some(0.01)),
+                (Some(0.5), Some(0.01)),
+            ))
+        };
+        // z = d / (√2 · 0.01): 4.1 and 3.9 for these two.
+        let mut cells = vec![tested(0.058), tested(0.0552)];
+        assert_eq!(apply_rule(&mut cells, Rule::PerCell { sigma: 4.0 }), 2);
+        assert_eq!(cells[0].judgement.verdict, Verdict::Worse);
+        assert_eq!(cells[1].judgement.verdict, Verdict::Same);
+        // Holm over 2 cells at α = 0.01: 2·p(4.1) = 8.3e-5 and p(3.9) = 9.6e-5.
+        let mut cells = vec![tested(0.058), tested(0.0552)];
+        apply_rule(&mut cells, Rule::Holm { alpha: 0.01 });
+        assert!(cells.iter().all(|c| c.judgement.verdict == Verdict::Worse));
+        // The same two among 200 unchanged cells: 200·p(4.1) = 0.0083 ≤ 0.01,
+        // 199·p(3.9) = 0.019 > 0.01.
+        let mut cells = vec![tested(0.058), tested(0.0552)];
+        cells.extend((0..198).map(|_| tested(0.0)));
+        assert_eq!(apply_rule(&mut cells, Rule::Holm { alpha: 0.01 }), 200);
+        assert_eq!(cells[0].judgement.verdict, Verdict::Worse);
+        assert_eq!(cells[1].judgement.verdict, Verdict::Same);
+        assert!(cells[2..]
+            .iter()
+            .all(|c| c.judgement.verdict == Verdict::Same));
+        assert!(Rule::Holm { alpha: 1.0 }.validate().is_err());
+        assert!(Rule::PerCell { sigma: -1.0 }.validate().is_err());
     }
 }

@@ -10,12 +10,19 @@
 //!   MCSE is the paired one). The improvement is `I = x̄` for a metric where
 //!   higher is better and `I = −x̄` where lower is better; the claim holds iff
 //!   `I − k·s > m` — the improvement exceeds the margin by more than `k` MCSEs.
-//! - `within` (`[lo, hi]`): the claim holds iff the interval `x̄ ± k·s`
-//!   overlaps `[lo, hi]` — at `k = 0` the mean itself must lie inside; with
-//!   `k > 0` a claim fails only when the data place the value outside the
-//!   range by more than `k` MCSEs. (Requiring the interval to lie *inside*
-//!   would make e.g. a coverage claim `[0.93, 0.97]` fail at any practical
-//!   number of replicates, since the MCSE of a coverage at R = 200 is 0.015.)
+//! - `within` (`[lo, hi]`): the claim holds iff the mean's distance from the
+//!   range, `δ = max(lo − x̄, x̄ − hi, 0)`, is at most `k` MCSEs *at the
+//!   nearer edge* `e`: `δ ≤ k·s_e`. For a coverage (a proportion of `n`
+//!   replicates, [`is_coverage`]) `s_e = √(e(1 − e)/n)`, the binomial MCSE
+//!   the estimate would have if the true value were on the edge — the
+//!   one-sided test of "the true value lies in the range" at level `Φ(−k)`;
+//!   the estimate's own MCSE `√(x̄(1 − x̄)/n)` would tie the tolerance to the
+//!   very error being judged (a coverage far below the range has a larger
+//!   MCSE and so a looser check). For other metrics `s_e` is the row's MCSE.
+//!   At `k = 0` the mean itself must lie inside. Example: at `R = 300` a
+//!   coverage claim `[0.93, 0.97]` at `k = 3` fails below
+//!   `0.93 − 3·√(0.93·0.07/300) = 0.886` and above `0.97 + 3·√(0.97·0.03/300)
+//!   = 0.9995`.
 //!
 //! A claim whose row is missing, has no mean, or (with `k > 0`) no MCSE
 //! (fewer than two replicates) cannot hold and fails with that reason.
@@ -26,18 +33,21 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::study::claims::{beats, overlaps};
+//! use meta_router::study::claims::{beats, proportion_mcse, within};
 //! // Improvement 0.02 ± 0.004: above a margin of 0.005 by more than 3 MCSE.
 //! assert!(beats(0.02, 0.004, 3.0, 0.005));
 //! assert!(!beats(0.02, 0.006, 3.0, 0.005));
-//! // Coverage 0.91 ± 0.015 overlaps [0.93, 0.97] at 2 MCSE, not at 1.
-//! assert!(overlaps(0.91, 0.015, 2.0, 0.93, 0.97));
-//! assert!(!overlaps(0.91, 0.015, 1.0, 0.93, 0.97));
+//! // A coverage of 0.88 over 300 replicates against [0.93, 0.97] at 3 MCSE:
+//! // 0.05 below the edge, whose MCSE is √(0.93·0.07/300) = 0.0147.
+//! let edge = proportion_mcse(0.93, 300);
+//! assert!((edge - 0.014731).abs() < 1e-6);
+//! assert!(!within(0.88, 0.93, 0.97, 3.0, edge));
+//! assert!(within(0.89, 0.93, 0.97, 3.0, edge));
 //! ```
 
 use std::collections::BTreeMap;
 
-use super::record::{metric_direction, Direction, Summary, SummaryRow};
+use super::record::{is_coverage, metric_direction, Direction, Summary, SummaryRow};
 use super::spec::{Claim, ClaimTest};
 
 /// The outcome of one claim at one grid point.
@@ -51,6 +61,8 @@ pub struct ClaimOutcome {
     pub note: Option<String>,
     /// The grid point.
     pub grid: BTreeMap<String, serde_json::Value>,
+    /// The metric (as in summary rows).
+    pub metric: String,
     /// What the claim asserts.
     pub test: ClaimTest,
     /// `k`.
@@ -60,6 +72,10 @@ pub struct ClaimOutcome {
     pub value: Option<f64>,
     /// Its Monte Carlo SE.
     pub mcse: Option<f64>,
+    /// `within`: the MCSE the distance from the range was compared with
+    /// (at the nearer edge for a coverage, else `mcse`); `None` inside the
+    /// range or for `better_than`.
+    pub edge_mcse: Option<f64>,
     /// Replicates contributing.
     pub n: usize,
     /// Whether the claim holds.
@@ -67,15 +83,6 @@ pub struct ClaimOutcome {
     /// Why the claim could not be judged (no row, no value, no MCSE); `None`
     /// when it was judged on `value` and `mcse`.
     pub problem: Option<String>,
-}
-
-impl ClaimOutcome {
-    /// The interval `value ± sigma·mcse` the claim was judged on.
-    pub fn interval(&self) -> Option<(f64, f64)> {
-        let value = self.value?;
-        let spread = self.sigma * self.mcse.unwrap_or(0.0);
-        Some((value - spread, value + spread))
-    }
 }
 
 /// The improvement of A over B from the paired difference `A − B`: the
@@ -95,9 +102,26 @@ pub fn beats(improvement: f64, mcse: f64, sigma: f64, margin: f64) -> bool {
     improvement - sigma * mcse > margin
 }
 
-/// `within`: the interval `mean ± sigma·mcse` overlaps `[low, high]`.
-pub fn overlaps(mean: f64, mcse: f64, sigma: f64, low: f64, high: f64) -> bool {
-    mean - sigma * mcse <= high && mean + sigma * mcse >= low
+/// The distance of `mean` from `[low, high]` (0 inside) and the nearer edge.
+pub fn distance(mean: f64, low: f64, high: f64) -> (f64, f64) {
+    if mean < low {
+        (low - mean, low)
+    } else if mean > high {
+        (mean - high, high)
+    } else {
+        (0.0, if mean - low <= high - mean { low } else { high })
+    }
+}
+
+/// `within`: the mean's distance from `[low, high]` is at most `sigma`
+/// MCSEs at the nearer edge, `distance ≤ sigma·edge_mcse`.
+pub fn within(mean: f64, low: f64, high: f64, sigma: f64, edge_mcse: f64) -> bool {
+    distance(mean, low, high).0 <= sigma * edge_mcse
+}
+
+/// The binomial Monte Carlo SE `√(p(1 − p)/n)` of a proportion at `p`.
+pub fn proportion_mcse(p: f64, n: usize) -> f64 {
+    (p * (1.0 - p) / n as f64).sqrt()
 }
 
 /// Evaluates every claim at every grid point it covers, in claim order.
@@ -135,10 +159,12 @@ fn evaluate_at(
         statement: claim.statement(),
         note: claim.note.clone(),
         grid: grid.clone(),
+        metric: claim.metric.clone(),
         test: claim.test.clone(),
         sigma: claim.sigma,
         value: None,
         mcse: row.and_then(|r| r.mcse),
+        edge_mcse: None,
         n: row.map_or(0, |r| r.n),
         passed: false,
         problem: None,
@@ -174,23 +200,44 @@ fn evaluate_at(
         return outcome;
     };
     let sigma = claim.sigma;
+    if let ClaimTest::Within { low, high } = &claim.test {
+        let (gap, edge) = distance(value, *low, *high);
+        if gap == 0.0 {
+            outcome.passed = true;
+            return outcome;
+        }
+        let edge_mcse = if is_coverage(&claim.metric) && row.n > 0 {
+            Some(proportion_mcse(edge, row.n))
+        } else {
+            row.mcse.or((sigma == 0.0).then_some(0.0))
+        };
+        let Some(edge_mcse) = edge_mcse else {
+            outcome.problem = Some(no_mcse(row.n, sigma));
+            return outcome;
+        };
+        outcome.edge_mcse = Some(edge_mcse);
+        outcome.passed = within(value, *low, *high, sigma, edge_mcse);
+        return outcome;
+    }
     let mcse = match row.mcse {
         Some(s) => s,
         None if sigma == 0.0 => 0.0,
         None => {
-            outcome.problem = Some(format!(
-                "the value has no Monte Carlo SE (n = {}), so it cannot be judged at {sigma} \
-                 MCSE; run more replicates or set sigma = 0",
-                row.n
-            ));
+            outcome.problem = Some(no_mcse(row.n, sigma));
             return outcome;
         }
     };
-    outcome.passed = match &claim.test {
-        ClaimTest::BetterThan { margin, .. } => beats(value, mcse, sigma, *margin),
-        ClaimTest::Within { low, high } => overlaps(value, mcse, sigma, *low, *high),
-    };
+    if let ClaimTest::BetterThan { margin, .. } = &claim.test {
+        outcome.passed = beats(value, mcse, sigma, *margin);
+    }
     outcome
+}
+
+fn no_mcse(n: usize, sigma: f64) -> String {
+    format!(
+        "the value has no Monte Carlo SE (n = {n}), so it cannot be judged at {sigma} MCSE; run \
+         more replicates or set sigma = 0"
+    )
 }
 
 #[cfg(test)]
@@ -205,18 +252,37 @@ mod tests {
     }
 
     #[test]
-    fn beats_is_strict_and_overlap_is_closed() {
+    fn beats_is_strict_and_within_is_closed() {
         // Equal methods never beat each other, even with a zero margin.
         assert!(!beats(0.0, 0.0, 0.0, 0.0));
         assert!(beats(1e-9, 0.0, 3.0, 0.0));
         // The lower bound 0.1 − 2·0.02 = 0.06 against margins 0.05 and 0.07.
         assert!(beats(0.1, 0.02, 2.0, 0.05));
         assert!(!beats(0.1, 0.02, 2.0, 0.07));
-        // Touching the range counts as overlap.
-        assert!(overlaps(0.5, 0.125, 2.0, 0.75, 1.0));
-        assert!(!overlaps(0.5, 0.125, 1.5, 0.75, 1.0));
-        assert!(overlaps(1.5, 0.125, 4.0, 0.75, 1.0));
-        assert!(overlaps(0.95, 0.0, 0.0, 0.93, 0.97));
-        assert!(!overlaps(0.99, 0.0, 0.0, 0.93, 0.97));
+        // A distance of exactly k MCSEs still holds (0.25 = 2·0.125).
+        assert!(within(0.5, 0.75, 1.0, 2.0, 0.125));
+        assert!(!within(0.5, 0.75, 1.0, 1.5, 0.125));
+        assert!(within(1.5, 0.75, 1.0, 4.0, 0.125));
+        assert!(within(0.95, 0.93, 0.97, 0.0, 0.0));
+        assert!(!within(0.99, 0.93, 0.97, 0.0, 0.0));
+        let (gap, edge) = distance(0.9, 0.93, 0.97);
+        assert!((gap - 0.03).abs() < 1e-15 && edge == 0.93);
+        assert_eq!(distance(0.96, 0.93, 0.97).1, 0.97);
+    }
+
+    /// The issue's case: at R = 300 the coverage claim [0.93, 0.97] at
+    /// 3 MCSE holds from 0.886 to 0.9995 (the binomial MCSE at each edge),
+    /// where the estimate's own MCSE let 0.875 through.
+    #[test]
+    fn coverage_claims_use_the_mcse_at_the_edge() {
+        let low_edge = proportion_mcse(0.93, 300);
+        let high_edge = proportion_mcse(0.97, 300);
+        assert!((0.93 - 3.0 * low_edge - 0.88581).abs() < 1e-5);
+        assert!((0.97 + 3.0 * high_edge - 0.99955).abs() < 1e-5);
+        assert!(!within(0.88, 0.93, 0.97, 3.0, low_edge));
+        assert!(!within(0.875, 0.93, 0.97, 3.0, low_edge));
+        assert!(within(0.8867, 0.93, 0.97, 3.0, low_edge));
+        // The overlap rule this replaced: 0.875 + 3·√(0.875·0.125/300) ≥ 0.93.
+        assert!(0.875 + 3.0 * proportion_mcse(0.875, 300) >= 0.93);
     }
 }

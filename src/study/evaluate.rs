@@ -32,17 +32,24 @@ use crate::routing;
 /// before any cell is compared. By design no spec key or command-line option
 /// changes an estimator's output without changing the spec, so tests inject
 /// the fault here: the named method's ψ̂ on the test queries is shifted by
-/// `psi_shift` before it is evaluated (Δ̂ is untouched). It is reachable only
-/// through the hidden `RunOptions::testing_perturbation` field of the library
-/// (not the command line), and a run that uses it says so in `run.json`.
+/// `psi_shift` before it is evaluated (Δ̂ is untouched), and its fit fails
+/// (a failed record with an error naming the injection) at the replicates
+/// in `fail_replicates`, at every grid point. It is reachable only through
+/// the hidden `RunOptions::testing_perturbation` field of the library (not
+/// the command line), and a run that uses it says so in `run.json`.
 #[doc(hidden)]
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TestingPerturbation {
-    /// The method label whose ψ̂ is shifted.
+    /// The method label whose estimates are perturbed.
     pub method: String,
     /// Added to every test-query prediction ψ̂(q).
     pub psi_shift: f64,
+    /// Replicates at which the method's fit fails.
+    pub fail_replicates: Vec<usize>,
 }
+
+/// The error text of a fit failure injected by [`TestingPerturbation`].
+pub const INJECTED_FAILURE: &str = "testing: an injected fit failure (TestingPerturbation)";
 
 /// Every method's record for unit `(g, r)`, with each method's wall time in
 /// seconds (kept apart from the records: they vary between runs).
@@ -77,10 +84,11 @@ pub(crate) fn run_unit_perturbed(
         .iter()
         .map(|method| {
             let started = Instant::now();
-            let shift = perturbation
-                .filter(|p| p.method == method.label)
-                .map(|p| p.psi_shift);
+            let perturbed = perturbation.filter(|p| p.method == method.label);
+            let shift = perturbed.map(|p| p.psi_shift).filter(|&s| s != 0.0);
+            let inject = perturbed.is_some_and(|p| p.fail_replicates.contains(&r));
             let outcome = match &data {
+                _ if inject => Err(INJECTED_FAILURE.to_string()),
                 Ok(Replicate::Two(data)) => {
                     evaluate_method(spec, method, data, seeds, (g, r), mean_gain, shift)
                 }

@@ -42,7 +42,7 @@ use std::time::Instant;
 
 pub use evaluate::run_unit;
 #[doc(hidden)]
-pub use evaluate::TestingPerturbation;
+pub use evaluate::{TestingPerturbation, INJECTED_FAILURE};
 pub use merge::merge;
 pub use schedule::units;
 pub use store::{read_records, write_atomic, RecordsFile};
@@ -74,6 +74,25 @@ pub struct RunOptions {
     /// [`TestingPerturbation`]); recorded in `run.json`.
     #[doc(hidden)]
     pub testing_perturbation: Option<TestingPerturbation>,
+    /// Testing only: once the first unit's records are on disk, the run
+    /// creates this file and waits (holding the records file, so every
+    /// worker stops at its next write) until the file is removed — a run
+    /// held open at a known point, for tests of concurrent commands without
+    /// a race against a clock. The binary sets it from the hidden
+    /// environment variable `META_ROUTER_TESTING_HOLD`.
+    #[doc(hidden)]
+    pub testing_hold: Option<PathBuf>,
+}
+
+/// Creates `hold` and waits until it is removed (see
+/// [`RunOptions::testing_hold`]).
+fn hold_until_released(hold: &Path) -> Result<()> {
+    fs::write(hold, b"remove this file to let the run continue\n")
+        .map_err(|c| Error::io(hold, c))?;
+    while hold.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
 }
 
 /// What a command did to a study folder. The folder stays locked until this
@@ -301,7 +320,11 @@ fn run_in(
     if !options.resume {
         let _ = fs::remove_file(&timings_path);
     }
-    let files = Mutex::new((open_append(&records_path)?, open_append(&timings_path)?));
+    let files = Mutex::new((
+        open_append(&records_path)?,
+        open_append(&timings_path)?,
+        options.testing_hold.clone(),
+    ));
     let fit_seconds = Mutex::new(0.0);
     let perturbation = options.testing_perturbation.as_ref();
     schedule::execute(
@@ -337,6 +360,9 @@ fn run_in(
                 .write_all(times.as_bytes())
                 .map_err(|c| Error::io(&timings_path, c))?;
             *fit_seconds.lock().expect("time lock") += unit_seconds;
+            if let Some(hold) = files.2.take() {
+                hold_until_released(&hold)?;
+            }
             Ok(())
         },
     )?;
@@ -356,8 +382,12 @@ fn run_in(
         units_resumed: done.len(),
         seconds,
         fit_seconds: fit_seconds.into_inner().expect("time lock"),
-        testing_perturbation: perturbation
-            .map(|p| format!("method `{}`: ψ̂ + {} (a test run)", p.method, p.psi_shift)),
+        testing_perturbation: perturbation.map(|p| {
+            format!(
+                "method `{}`: ψ̂ + {}, fit failures injected at replicates {:?} (a test run)",
+                p.method, p.psi_shift, p.fail_replicates
+            )
+        }),
     };
     write_atomic(
         &dir.join(store::RUN_FILE),

@@ -193,7 +193,8 @@ pub enum Direction {
     Lower,
     /// Closer to zero is better (a bias, a relative error).
     TowardZero,
-    /// No better side (a truth, a nominal level, a coverage compared with it).
+    /// No better side (a truth, a nominal level; a coverage, which `check`
+    /// judges by its distance from the nominal level).
     Neither,
 }
 
@@ -360,6 +361,14 @@ pub fn metric_direction(name: &str) -> Direction {
         Some("emp_se" | "model_se" | "mean_length" | "length" | "se") => Direction::Lower,
         _ => Direction::Neither,
     }
+}
+
+/// Whether metric `name` is a coverage, a proportion of the replicates:
+/// `<target>.coverage` or the per-replicate indicator's mean
+/// `<target>.covered`. `check` judges it towards the nominal level and
+/// `within` claims on it with the binomial MCSE at the range's edge.
+pub fn is_coverage(name: &str) -> bool {
+    name.ends_with(".coverage") || name.ends_with(".covered")
 }
 
 /// One summary row: a metric (at one ρ or w position) of one method at one

@@ -30,8 +30,9 @@
 //! Judgement (`docs/method.md` §8, `study::claims`): `better_than` holds when
 //! the improvement of A over B (the paired difference's mean, signed so that
 //! positive is better) minus `sigma` paired MCSEs exceeds `margin`; `within`
-//! holds when the interval `mean ± sigma · mcse` overlaps `[lo, hi]`
-//! (`sigma = 0`: the mean itself must lie inside).
+//! holds when the mean's distance from `[lo, hi]` is at most `sigma` MCSEs
+//! at the nearer edge (for a coverage the binomial MCSE at that edge;
+//! `sigma = 0`: the mean itself must lie inside).
 //!
 //! # Algorithm
 //! Every key is checked at parse time and an error names `expect[i].<key>`
