@@ -148,12 +148,7 @@ pub struct CovariateShiftParams {
     /// Law of the test queries.
     pub test_from: TestFrom,
     /// The functions along the shift direction.
-    #[serde(skip_serializing_if = "is_default_shape")]
     pub shape: Shape,
-}
-
-fn is_default_shape(shape: &Shape) -> bool {
-    *shape == Shape::TanhBias
 }
 
 impl Default for CovariateShiftParams {
