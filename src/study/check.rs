@@ -437,6 +437,7 @@ pub fn load_summary(path: &Path) -> Result<(PathBuf, Summary)> {
     }
     let summary: Summary = serde_json::from_value(value)
         .map_err(|e| parse_error(format!("not a study summary: {e}")))?;
+    summary.validate().map_err(parse_error)?;
     Ok((file, summary))
 }
 

@@ -38,6 +38,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
             ));
         }
     }
+    if let Ok(target) = fs::canonicalize(out) {
+        if let Some(input) = canonical.get(&target) {
+            return Err(Error::study(
+                out,
+                format!(
+                    "is one of the folders being merged ({}); merge into a new folder with --out",
+                    input.display()
+                ),
+            ));
+        }
+    }
     let mut locks = Vec::new();
     let mut base: Option<(String, PathBuf)> = None;
     let mut shards = BTreeMap::new();

@@ -259,6 +259,17 @@ fn run_in(
     let records_path = dir.join(store::RECORDS_FILE);
     let text = spec_text(spec, options.shard);
     let mut existing = Vec::new();
+    if options.resume
+        && !spec_path.exists()
+        && (records_path.exists() || store::read_manifest(dir)?.is_some())
+    {
+        return Err(Error::study(
+            dir,
+            "holds a study's files but no spec.toml, so its records cannot be checked against \
+             this spec; refusing to resume (restore spec.toml, use a new --out folder, or \
+             --force to start over)",
+        ));
+    }
     if options.resume && spec_path.exists() {
         let stored = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
         if stored != text && !same_computation(&stored, spec, options.shard) {
@@ -290,13 +301,7 @@ fn run_in(
         .into_iter()
         .filter(|u| !done.contains(u))
         .collect();
-    let open_append = |path: &Path| {
-        fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|c| Error::io(path, c))
-    };
+    let open_append = |path: &Path| crate::files::open_append(path);
     let timings_path = dir.join(store::TIMINGS_FILE);
     if !options.resume {
         let _ = fs::remove_file(&timings_path);
