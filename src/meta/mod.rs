@@ -254,7 +254,7 @@ impl FittedRouter {
         if !(scale.is_normal() && scale > 0.0) {
             return Err(invalid(
                 "scale",
-                scale.to_string(),
+                format!("{scale:e}"),
                 "must be a finite, positive normal number (not subnormal)",
             ));
         }

@@ -224,6 +224,28 @@ struct Progress {
     record_bytes: usize,
     /// The line of a record that passed [`MAX_LINE_BYTES`], if one did.
     too_long: Option<u64>,
+    /// Bytes read so far.
+    offset: u64,
+    /// Whether the last byte was a `\r`.
+    previous_cr: bool,
+    /// `(byte offset, line)` where each record read ahead of the parser
+    /// starts (the `csv` crate numbers lines after `\r\n` one too low, so
+    /// record lines are looked up here by byte offset).
+    starts: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl Progress {
+    /// The line of the record that starts at byte `offset` (the `csv`
+    /// crate's position; with `\r\n` it may point at the `\n`).
+    fn line_at(&mut self, offset: u64) -> Option<u64> {
+        while self.starts.front().is_some_and(|&(o, _)| o < offset) {
+            self.starts.pop_front();
+        }
+        self.starts
+            .front()
+            .filter(|&&(o, _)| o == offset)
+            .map(|&(_, line)| line)
+    }
 }
 
 /// A reader that follows the CSV grammar (the `csv` crate's defaults:
@@ -263,12 +285,17 @@ impl<R: Read> Read for BoundedReader<R> {
                     false
                 }
             };
-            if byte == b'\n' {
+            // A line break is `\n`, `\r` or `\r\n`.
+            if byte == b'\r' || (byte == b'\n' && !p.previous_cr) {
                 p.line += 1;
             }
+            p.previous_cr = byte == b'\r';
+            p.offset += 1;
             if end_of_record {
                 p.record_bytes = 0;
                 p.record_line = p.line;
+                let (offset, line) = (p.offset, p.line);
+                p.starts.push_back((offset, line));
             } else {
                 p.record_bytes += 1;
                 if p.record_bytes > MAX_LINE_BYTES {
@@ -292,6 +319,9 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
         record_line: 1,
         record_bytes: 0,
         too_long: None,
+        offset: 0,
+        previous_cr: false,
+        starts: std::collections::VecDeque::from([(0, 1)]),
     }));
     let bounded = BoundedReader {
         inner: reader,
@@ -302,7 +332,8 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
         .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(bounded);
-    let read_error = |e: &csv::Error| match progress.borrow().too_long {
+    let too_long = || progress.borrow().too_long;
+    let read_error = |e: &csv::Error| match too_long() {
         Some(line) => input_error(
             file,
             Some(line),
@@ -313,7 +344,12 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
                 render_bytes(MAX_LINE_BYTES as f64)
             ),
         ),
-        None => csv_error(file, e),
+        None => {
+            let line = e
+                .position()
+                .and_then(|p| progress.borrow_mut().line_at(p.byte()));
+            csv_error(file, e, line)
+        }
     };
     let header = csv.headers().map_err(|e| read_error(&e))?.clone();
     if header.len() > MAX_COLUMNS {
@@ -357,7 +393,9 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
             Ok(false) => break,
             Err(e) => return Err(read_error(&e)),
         }
-        let line = record.position().map_or(rows as u64 + 2, |p| p.line());
+        let line = record.position().map_or(rows as u64 + 2, |p| {
+            progress.borrow_mut().line_at(p.byte()).unwrap_or(p.line())
+        });
         let bytes = 2.0 * ((rows + 1) as f64 * cells_per_row * 8.0 + id_bytes);
         if bytes > budget {
             Estimate::new(
@@ -650,8 +688,8 @@ fn parse_number(file: &str, line: u64, column: &str, text: &str, kind: LabelKind
 }
 
 /// A `csv` crate error as an [`Error::Input`] with its line.
-fn csv_error(file: &str, error: &csv::Error) -> Error {
-    let line = error.position().map(|p| p.line());
+fn csv_error(file: &str, error: &csv::Error, line: Option<u64>) -> Error {
+    let line = line.or_else(|| error.position().map(|p| p.line()));
     let message = match error.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -747,5 +785,54 @@ mod tests {
         assert!(text.contains("f.csv, line 3, column `label`"), "{text}");
         let e = read_table_from("x,label\n1,2\n3\n".as_bytes(), "f.csv", &roles()).unwrap_err();
         assert!(e.to_string().contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn lines_are_counted_for_every_line_break() {
+        // `\r\n`, `\r` alone, a byte-order mark, an empty line, and a
+        // quoted cell spanning two lines: the bad cell is on line 6.
+        for text in [
+            "\u{feff}x,label\r\n1,2\r\n\r\n\"3\r\n\",4\r\n5,bad\r\n",
+            "x,label\r1,2\r\r\"3\r\",4\r5,bad\r",
+            "x,label\n1,2\n\n\"3\n\",4\n5,bad\n",
+        ] {
+            let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+            assert!(
+                e.to_string().contains("line 6, column `label`"),
+                "{text:?}: {e}"
+            );
+        }
+        let e = read_table_from("x,label\r\n1,2\r\n3\r\n".as_bytes(), "f.csv", &roles());
+        assert!(e.unwrap_err().to_string().contains("line 3"));
+    }
+
+    #[test]
+    fn overlong_lines_are_refused_while_read_and_quotes_are_short() {
+        let mut text = String::from("x,label\n1,2\n");
+        text.push_str(&"7".repeat(MAX_LINE_BYTES + 10));
+        text.push_str(",3\n");
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().contains("f.csv, line 3") && e.to_string().contains("16.0 MiB"));
+        // A quoted cell may hold line breaks, but not past the limit.
+        let mut text = String::from("x,label\n\"");
+        text.push_str(&"\n".repeat(MAX_LINE_BYTES + 1));
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        // A long cell is quoted in at most 100 characters.
+        let text = format!("x,label\n{},1\n", "a".repeat(5000));
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().len() < 300, "{e}");
+        // Huge and tiny magnitudes.
+        let e = read_table_from("x,label\n1e101,2\n".as_bytes(), "f.csv", &roles());
+        assert!(e.unwrap_err().to_string().contains("magnitude"));
+    }
+
+    #[test]
+    fn a_wide_header_is_checked_in_linear_time() {
+        let names: Vec<String> = (0..200_000).map(|i| format!("c{i}")).collect();
+        let mut text = names.join(",");
+        text.push_str(",c17\n");
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().contains("column `c17`") && e.to_string().contains("twice"));
     }
 }
