@@ -190,7 +190,7 @@ fn write_temporary(path: &Path, contents: &[u8]) -> Result<PathBuf> {
                 attempts += 1;
                 continue;
             }
-            Err(cause) => return Err(Error::io(&tmp, cause)),
+            Err(cause) => return Err(Error::io(path, cause)),
         };
         let written = file.write_all(contents).and_then(|_| file.sync_all());
         return match written {
@@ -264,6 +264,67 @@ fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
     }
     fs::hard_link(from, to)?;
     fs::remove_file(from)
+}
+
+/// Reads a whole input file, refusing (before reading it all) one whose
+/// parsing would need more than the memory limit: `factor` bytes of memory
+/// per byte of the file. The read stops at that bound, so a device or a
+/// pipe that never ends (`/dev/zero`) is refused too.
+pub fn read_bounded(path: &Path, factor: f64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = crate::limits::memory_limit();
+    let most = (limit / factor.max(1.0)).min(u64::MAX as f64 / 2.0) as u64;
+    let too_large = |size: String, bytes: f64| {
+        let estimate = crate::limits::Estimate::new(
+            factor.max(1.0) * bytes,
+            0.0,
+            format!("reading {} ({size})", path.display()),
+            format!("the size of {}", path.display()),
+        );
+        match estimate.check_against(limit, f64::INFINITY) {
+            Err(e) => e,
+            Ok(()) => Error::io(path, std::io::Error::other("too large to read")),
+        }
+    };
+    let file = File::open(path).map_err(|cause| Error::io(path, cause))?;
+    if let Ok(meta) = file.metadata() {
+        if meta.is_dir() {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("is a folder, not a file"),
+            ));
+        }
+        if meta.len() > most {
+            return Err(too_large(
+                format!("{} bytes", meta.len()),
+                meta.len() as f64,
+            ));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(most.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|cause| Error::io(path, cause))?;
+    if bytes.len() as u64 > most {
+        return Err(too_large(
+            format!("more than {most} bytes"),
+            bytes.len() as f64,
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub fn read_text(path: &Path, factor: f64) -> Result<String> {
+    String::from_utf8(read_bounded(path, factor)?).map_err(|e| {
+        Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 text ({})", e.utf8_error()),
+            ),
+        )
+    })
 }
 
 /// Opens `path` for appending, creating it if needed; a symbolic link at

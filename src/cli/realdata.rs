@@ -21,6 +21,7 @@ use meta_router::realdata::{
 use meta_router::report;
 use meta_router::rng::{stream, Purpose};
 use meta_router::study;
+use meta_router::study::spec::SPEC_FACTOR;
 use ndarray::Array2;
 
 /// `lo,hi` as a pair of finite numbers with `lo <= hi`.
@@ -117,7 +118,7 @@ fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
     move |key: &str| match config {
         Some(path) => {
             let file = path.display().to_string();
-            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let text = files::read_text(path, SPEC_FACTOR).unwrap_or_default();
             let source = study::spec::locate::Source::new(&file, &text);
             match source.line(key) {
                 Some(line) => format!("{file}, line {line}, key `{key}`"),
@@ -142,8 +143,7 @@ pub fn fit(args: FitArgs) -> Result<()> {
     refuse_existing(&args.out, args.force)?;
     let config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = files::read_text(path, SPEC_FACTOR)?;
             study::spec::parse_router_config(&text, &path.display().to_string())?
         }
         None => MetaRouterConfig::new(Method::DrLearner),
@@ -453,7 +453,12 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
             (None, Some((_, col))) => {
                 let values = &queries.extra[*col];
                 if let Some((row, v)) = values.iter().enumerate().find(|(_, v)| **v < 0.0) {
-                    bail!("{}: line {}, column `{col}`: cost {v} is negative", queries.file, row + 2);
+                    bail!(
+                        "{}: line {}, column `{}`: cost {v} is negative",
+                        queries.file,
+                        queries.lines[row],
+                        excerpt(col)
+                    );
                 }
                 costs.column_mut(k).assign(values);
             }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use meta_router::files;
 use meta_router::report::{self, paper};
+use meta_router::study::spec::SPEC_FACTOR;
 use meta_router::study::{self, spec::StudySpec, RunOptions};
 
 /// The paper's study files, compiled in (`simulations/paper/`).
@@ -164,7 +165,8 @@ fn run_studies(specs: &[(&str, StudySpec)], targets: &[Target], options: &Option
 
 /// Whether `dir` holds a study started with this exact spec.
 fn same_spec(dir: &Path, spec: &StudySpec) -> bool {
-    std::fs::read_to_string(dir.join("spec.toml")).is_ok_and(|text| text == spec.resolved_toml())
+    files::read_text(&dir.join("spec.toml"), SPEC_FACTOR)
+        .is_ok_and(|text| text == spec.resolved_toml())
 }
 
 fn draw(

@@ -20,6 +20,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use meta_router::files::{self, Existing};
+use meta_router::study::spec::SPEC_FACTOR;
 use meta_router::study::{self, spec::StudySpec};
 
 /// Options of `meta-router slurm`.
@@ -231,8 +232,7 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
     };
     // Every option is checked before anything is written.
     scripts(&args, &spec.name, units, &args.out, &binary)?;
-    let text = fs::read_to_string(&args.spec)
-        .with_context(|| format!("reading {}", args.spec.display()))?;
+    let text = files::read_text(&args.spec, SPEC_FACTOR)?;
     let created = files::create_folder(&args.out)?;
     let written = (|| -> Result<PathBuf> {
         let work = args
@@ -318,7 +318,7 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
 /// folders and `merged/`) or a single study folder.
 pub fn status(dir: &Path) -> Result<()> {
     let array = dir.join("array.sbatch");
-    let shard_count = match fs::read_to_string(&array) {
+    let shard_count = match files::read_text(&array, SPEC_FACTOR) {
         Ok(text) => text
             .lines()
             .find_map(|l| l.strip_prefix("#SBATCH --array=1-"))

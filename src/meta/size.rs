@@ -110,32 +110,52 @@ fn basis_columns(basis: Basis, d: f64, features: f64) -> f64 {
 
 /// Bytes of one fit of `learner` on `rows × d` data.
 pub fn fit_bytes(learner: &LearnerConfig, rows: f64, d: f64) -> f64 {
+    bytes_parts(learner, rows, d).iter().map(|(b, _)| b).sum()
+}
+
+/// [`fit_bytes`] by part, each with the learner parameter that sizes it.
+fn bytes_parts(learner: &LearnerConfig, rows: f64, d: f64) -> Vec<(f64, &'static str)> {
+    let basis_key = |basis: Basis| match basis {
+        Basis::Rff => "features",
+        _ => "basis",
+    };
     match learner {
         LearnerConfig::Ridge(p) => {
             let inputs = p.columns.map_or(d, |c| c as f64);
             let cols = basis_columns(p.basis, inputs, p.features as f64);
-            let grid = 2.0 * p.penalty_grid.points as f64 * F;
-            grid + if cols > rows {
+            let design = if cols > rows {
                 4.0 * rows * rows * F + 2.0 * rows * cols * F
             } else {
                 3.0 * rows * cols * F + 4.0 * cols * cols * F
-            }
+            };
+            vec![
+                (design, basis_key(p.basis)),
+                (2.0 * p.penalty_grid.points as f64 * F, "penalty_grid"),
+            ]
         }
-        LearnerConfig::KernelRidge(p) => {
-            let grid = 2.0 * (p.penalty_grid.points + p.bandwidth_grid.len()) as f64 * F;
-            grid + 5.0 * rows * rows * F + 2.0 * rows * d * F
-        }
+        LearnerConfig::KernelRidge(p) => vec![
+            (5.0 * rows * rows * F + 2.0 * rows * d * F, "max_rows"),
+            (2.0 * p.penalty_grid.points as f64 * F, "penalty_grid"),
+            (2.0 * p.bandwidth_grid.len() as f64 * F, "bandwidth_grid"),
+        ],
         LearnerConfig::Logistic(p) => {
             let cols = basis_columns(p.basis, d, p.features as f64);
-            3.0 * rows * cols * F + 2.0 * cols * cols * F
+            vec![(
+                3.0 * rows * cols * F + 2.0 * cols * cols * F,
+                basis_key(p.basis),
+            )]
         }
-        LearnerConfig::Forest(p) => {
-            // Binned features (u8), row indices, and ≤ 2·rows nodes per tree.
-            rows * d + 8.0 * rows * F + p.trees as f64 * 2.0 * rows * 48.0
-        }
+        // Binned features (u8), row indices, and ≤ 2·rows nodes per tree.
+        LearnerConfig::Forest(p) => vec![
+            (rows * d + 8.0 * rows * F, "max_features"),
+            (p.trees as f64 * 2.0 * rows * 48.0, "trees"),
+        ],
         LearnerConfig::Boosting(p) => {
             let nodes = 2f64.powi(p.max_depth.min(60) as i32 + 1);
-            rows * d + 8.0 * rows * F + p.rounds as f64 * nodes.min(2.0 * rows) * 48.0
+            vec![
+                (rows * d + 8.0 * rows * F, "max_depth"),
+                (p.rounds as f64 * nodes.min(2.0 * rows) * 48.0, "rounds"),
+            ]
         }
     }
 }
@@ -143,6 +163,14 @@ pub fn fit_bytes(learner: &LearnerConfig, rows: f64, d: f64) -> f64 {
 /// Floating-point operations of one fit of `learner` on `rows × d` data
 /// (an upper bound within a small factor).
 pub fn fit_operations(learner: &LearnerConfig, rows: f64, d: f64) -> f64 {
+    operations_parts(learner, rows, d)
+        .iter()
+        .map(|(o, _)| o)
+        .sum()
+}
+
+/// [`fit_operations`] by part, each with the learner parameter that sizes it.
+fn operations_parts(learner: &LearnerConfig, rows: f64, d: f64) -> Vec<(f64, &'static str)> {
     let rows = rows.max(1.0);
     let log_rows = rows.log2().max(1.0);
     match learner {
@@ -151,48 +179,58 @@ pub fn fit_operations(learner: &LearnerConfig, rows: f64, d: f64) -> f64 {
             let cols = basis_columns(p.basis, inputs, p.features as f64);
             let grid = p.penalty_grid.points as f64;
             let small = cols.min(rows);
-            // Expansion, Gram (or kernel) matrix, its decomposition, then one
-            // pass per penalty over the rows.
-            rows * cols * inputs.max(1.0)
-                + rows * cols * small
-                + small.powi(3)
-                + grid * rows * small
+            let key = match p.basis {
+                Basis::Rff => "features",
+                _ => "basis",
+            };
+            // Expansion, Gram (or kernel) matrix and its decomposition, then
+            // one pass per penalty over the rows.
+            vec![
+                (
+                    rows * cols * inputs.max(1.0) + rows * cols * small + small.powi(3),
+                    key,
+                ),
+                (grid * rows * small, "penalty_grid"),
+            ]
         }
         LearnerConfig::KernelRidge(p) => {
             let bandwidths = p.bandwidth_grid.len().max(1) as f64;
             let penalties = p.penalty_grid.points as f64;
-            bandwidths * (rows.powi(3) + rows * rows * d + penalties * rows * rows)
+            vec![
+                (
+                    bandwidths * (rows.powi(3) + rows * rows * d),
+                    "bandwidth_grid",
+                ),
+                (bandwidths * penalties * rows * rows, "penalty_grid"),
+            ]
         }
         LearnerConfig::Logistic(p) => {
             let cols = basis_columns(p.basis, d, p.features as f64);
-            p.max_iter.max(1) as f64 * (rows * cols * cols + cols.powi(3))
+            vec![(
+                p.max_iter.max(1) as f64 * (rows * cols * cols + cols.powi(3)),
+                "max_iter",
+            )]
         }
         LearnerConfig::Forest(p) => {
             let depth = p.max_depth.map_or(log_rows, |m| (m as f64).min(rows));
-            p.trees as f64 * rows * depth.max(1.0) * d.max(1.0) * 4.0
+            vec![(
+                p.trees as f64 * rows * depth.max(1.0) * d.max(1.0) * 4.0,
+                "trees",
+            )]
         }
-        LearnerConfig::Boosting(p) => {
-            p.rounds as f64 * rows * (p.max_depth.min(60) as f64 + 1.0) * d.max(1.0) * 4.0
-        }
+        LearnerConfig::Boosting(p) => vec![(
+            p.rounds as f64 * rows * (p.max_depth.min(60) as f64 + 1.0) * d.max(1.0) * 4.0,
+            "rounds",
+        )],
     }
 }
 
-/// The parameter of `learner` that sizes it most, for messages (`trees`,
-/// `rounds`, `features`, `basis`, `max_rows`).
-fn sizing_parameter(learner: &LearnerConfig) -> &'static str {
-    match learner {
-        LearnerConfig::Ridge(p) => match p.basis {
-            Basis::Rff => "features",
-            _ => "basis",
-        },
-        LearnerConfig::Logistic(p) => match p.basis {
-            Basis::Rff => "features",
-            _ => "basis",
-        },
-        LearnerConfig::KernelRidge(_) => "max_rows",
-        LearnerConfig::Forest(_) => "trees",
-        LearnerConfig::Boosting(_) => "rounds",
-    }
+/// The parameter of the largest part.
+fn dominant(parts: &[(f64, &'static str)]) -> &'static str {
+    parts
+        .iter()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or("", |(_, key)| key)
 }
 
 /// The largest single learner fit of a fit of `config` on `n` GS and `m`
@@ -235,10 +273,12 @@ pub fn estimate_fit(
     let mut operations = 0.0;
     let mut heaviest = (0.0, String::from("learner"));
     for stage in stages(config, n, m) {
-        let bytes = fit_bytes(stage.learner, stage.rows, d);
-        let work = stage.fits * fit_operations(stage.learner, stage.rows, d);
+        let memory_parts = bytes_parts(stage.learner, stage.rows, d);
+        let work_parts = operations_parts(stage.learner, stage.rows, d);
+        let bytes: f64 = memory_parts.iter().map(|(b, _)| b).sum();
+        let work = stage.fits * work_parts.iter().map(|(o, _)| o).sum::<f64>();
         operations += work;
-        let key = format!("{}.{}", stage.key, sizing_parameter(stage.learner));
+        let key = format!("{}.{}", stage.key, dominant(&memory_parts));
         if bytes > largest.0 {
             largest = (
                 bytes,
@@ -251,7 +291,7 @@ pub fn estimate_fit(
             );
         }
         if work > heaviest.0 {
-            heaviest = (work, key);
+            heaviest = (work, format!("{}.{}", stage.key, dominant(&work_parts)));
         }
     }
     let bytes = data + largest.0;

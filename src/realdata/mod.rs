@@ -394,7 +394,7 @@ pub fn check_scores(psi_hat: &Array1<f64>, router_file: &str, queries: &Table) -
                  router file is damaged (e.g. its `scale`) or the query's features lie far \
                  outside the training data",
                 psi_hat[row],
-                row + 2,
+                queries.lines.get(row).copied().unwrap_or(row as u64 + 2),
                 queries.file
             ),
         }),

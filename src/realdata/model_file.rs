@@ -303,24 +303,12 @@ pub fn load(path: &Path) -> Result<(RouterFile, FittedRouter)> {
     parse(&text, &path.display().to_string())
 }
 
-/// Bytes a router file of `size` bytes needs while it is read and parsed
-/// (its text, the JSON values and the models built from them).
-pub fn parse_bytes(size: u64) -> f64 {
-    6.0 * size as f64
-}
+/// Memory per byte of a router file while it is read and parsed (its
+/// text, the JSON values and the models built from them).
+pub const PARSE_FACTOR: f64 = 6.0;
 
-/// Reads a router file's text (single- or multi-model) after checking
-/// that parsing it fits the memory limit ([`parse_bytes`]).
+/// Reads a router file's text (single- or multi-model), refusing one whose
+/// parsing would not fit the memory limit ([`PARSE_FACTOR`]).
 pub fn read_text(path: &Path) -> Result<String> {
-    let size = std::fs::metadata(path)
-        .map_err(|cause| Error::io(path, cause))?
-        .len();
-    crate::limits::Estimate::new(
-        parse_bytes(size),
-        0.0,
-        format!("reading the router file ({size} bytes)"),
-        path.display().to_string(),
-    )
-    .check()?;
-    std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))
+    crate::files::read_text(path, PARSE_FACTOR)
 }

@@ -163,6 +163,8 @@ pub struct Table {
     pub ids: Option<Vec<String>>,
     /// Sample weights, when the roles name a weight column.
     pub weights: Option<Array1<f64>>,
+    /// The file's line of each row (one-based; the header is line 1).
+    pub lines: Vec<u64>,
 }
 
 impl Table {
@@ -380,12 +382,13 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
     let mut extra: Vec<Vec<f64>> = vec![Vec::new(); layout.extra.len()];
     let mut ids: Vec<String> = Vec::new();
     let mut weights: Vec<f64> = Vec::new();
+    let mut lines: Vec<u64> = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
     // Memory of the numbers and ids read so far (twice their size: a
     // growing vector may hold twice its length), checked as rows come in.
     let budget = memory_limit();
-    let cells_per_row = (d + layout.extra.len() + 2) as f64;
+    let cells_per_row = (d + layout.extra.len() + 3) as f64;
     let mut id_bytes = 0.0;
     loop {
         match csv.read_record(&mut record) {
@@ -464,6 +467,7 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
             }
             weights.push(value);
         }
+        lines.push(line);
         rows += 1;
     }
     if rows == 0 {
@@ -510,6 +514,7 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
             .collect(),
         ids: layout.id.map(|_| ids),
         weights: layout.weight.map(|_| Array1::from(weights)),
+        lines,
     })
 }
 

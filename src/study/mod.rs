@@ -271,7 +271,7 @@ fn run_in(
         ));
     }
     if options.resume && spec_path.exists() {
-        let stored = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+        let stored = crate::files::read_text(&spec_path, spec::SPEC_FACTOR)?;
         if stored != text && !same_computation(&stored, spec, options.shard) {
             return Err(Error::study(
                 dir,
@@ -443,7 +443,7 @@ pub fn folder_progress(dir: &Path) -> Result<Option<FolderProgress>> {
     if !spec_path.exists() {
         return Ok(None);
     }
-    let text = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+    let text = crate::files::read_text(&spec_path, spec::SPEC_FACTOR)?;
     let (shard, body) = split_shard(&text);
     let spec = StudySpec::parse(body, &spec_path.display().to_string())?;
     let expected = units(&spec, shard).len();
@@ -483,7 +483,7 @@ pub fn summarize_folder(dir: &Path, allow_partial: bool) -> Result<RunOutcome> {
         ));
     }
     let folder = OpenFolder::open(dir, OpenMode::Resume, "report", &[])?;
-    let text = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+    let text = crate::files::read_text(&spec_path, spec::SPEC_FACTOR)?;
     let (shard, body) = split_shard(&text);
     let spec = StudySpec::parse(body, &spec_path.display().to_string())?;
     let records_path = dir.join(store::RECORDS_FILE);

@@ -160,10 +160,12 @@ pub struct Timing {
 /// figures those versions drew.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     let path = dir.join(MANIFEST_FILE);
-    let bytes = match fs::read(&path) {
+    let bytes = match files::read_bounded(&path, 4.0) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(cause) => return Err(Error::io(&path, cause)),
+        Err(Error::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
     };
     let not_ours = |detail: String| Error::Parse {
         path: path.display().to_string(),
@@ -529,6 +531,9 @@ fn remove_suite_files(dir: &Path, occupied: bool) -> Result<()> {
     Ok(())
 }
 
+/// Memory per byte of a records file while it is read and parsed.
+const RECORDS_FACTOR: f64 = 4.0;
+
 /// The records of a `replicates.jsonl`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordsFile {
@@ -541,7 +546,7 @@ pub struct RecordsFile {
 /// Reads `replicates.jsonl`; a missing file is an [`Error::Io`] (not found).
 /// See the module docs for torn tails.
 pub fn read_records(path: &Path) -> Result<RecordsFile> {
-    let bytes = fs::read(path).map_err(|cause| Error::io(path, cause))?;
+    let bytes = files::read_bounded(path, RECORDS_FACTOR)?;
     parse_records(&bytes, path)
 }
 

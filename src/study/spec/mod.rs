@@ -256,6 +256,10 @@ mod seed {
     }
 }
 
+/// Memory per byte of a spec file while it is parsed and validated (for
+/// [`crate::files::read_text`]): generous, so only absurd files are refused.
+pub const SPEC_FACTOR: f64 = 64.0;
+
 /// Default reference methods of paired differences.
 pub const DEFAULT_COMPARE_TO: &[&str] = &["pooled", "gs-only"];
 
@@ -291,7 +295,7 @@ impl StudySpec {
 
     /// Reads and parses a spec file.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
+        let text = crate::files::read_text(path, SPEC_FACTOR)?;
         Self::parse(&text, &path.display().to_string())
     }
 
