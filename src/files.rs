@@ -370,12 +370,50 @@ pub fn remove_stale_temporaries(dir: &Path, names: &[&str]) {
     }
 }
 
-/// Creates `dir` (and its parents) if missing; returns whether this call
-/// created `dir` itself, so a command that fails can remove it again.
-pub fn create_folder(dir: &Path) -> Result<bool> {
+/// Folders a command created, to remove again if it fails.
+#[derive(Debug)]
+#[must_use = "undo the creation if the command fails"]
+pub struct CreatedFolder {
+    /// The folder asked for.
+    dir: PathBuf,
+    /// The outermost folder this call created (`None`: `dir` existed).
+    top: Option<PathBuf>,
+}
+
+impl CreatedFolder {
+    /// Whether this call created the folder.
+    pub fn created(&self) -> bool {
+        self.top.is_some()
+    }
+
+    /// Removes the folders this call created, innermost first, as far as
+    /// they are empty (a failed command leaves nothing behind; a folder
+    /// something else wrote into stays).
+    pub fn undo(self) {
+        let Some(top) = self.top else {
+            return;
+        };
+        let mut current = Some(self.dir.as_path());
+        while let Some(folder) = current {
+            if fs::remove_dir(folder).is_err() || folder == top {
+                break;
+            }
+            current = folder.parent();
+        }
+    }
+}
+
+/// Creates `dir` (and its parents) if missing; the result says what this
+/// call created, so a command that fails can remove it again
+/// ([`CreatedFolder::undo`]).
+pub fn create_folder(dir: &Path) -> Result<CreatedFolder> {
     match fs::symlink_metadata(dir) {
-        Ok(meta) if meta.is_dir() => return Ok(false),
-        Ok(_) if dir.is_dir() => return Ok(false), // a link to a folder
+        Ok(meta) if meta.is_dir() || dir.is_dir() => {
+            return Ok(CreatedFolder {
+                dir: dir.to_path_buf(),
+                top: None,
+            })
+        }
         Ok(_) => {
             return Err(Error::io(
                 dir,
@@ -385,8 +423,19 @@ pub fn create_folder(dir: &Path) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(cause) => return Err(Error::io(dir, cause)),
     }
+    // The outermost missing ancestor is what this call creates.
+    let mut top = dir.to_path_buf();
+    while let Some(parent) = top.parent() {
+        if parent.as_os_str().is_empty() || parent.symlink_metadata().is_ok() {
+            break;
+        }
+        top = parent.to_path_buf();
+    }
     fs::create_dir_all(dir).map_err(|cause| Error::io(dir, cause))?;
-    Ok(true)
+    Ok(CreatedFolder {
+        dir: dir.to_path_buf(),
+        top: Some(top),
+    })
 }
 
 #[cfg(test)]
@@ -449,6 +498,25 @@ mod tests {
         }
         let names: Vec<_> = fs::read_dir(dir).unwrap().flatten().collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn created_folders_are_removed_again_when_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("a/b/c");
+        let created = create_folder(&deep).unwrap();
+        assert!(created.created() && deep.is_dir());
+        created.undo();
+        assert!(!tmp.path().join("a").exists());
+        // A folder that existed is left alone; one holding a file stays.
+        let again = create_folder(tmp.path()).unwrap();
+        assert!(!again.created());
+        again.undo();
+        assert!(tmp.path().exists());
+        let created = create_folder(&deep).unwrap();
+        fs::write(tmp.path().join("a/keep"), "x").unwrap();
+        created.undo();
+        assert!(tmp.path().join("a/keep").exists() && !tmp.path().join("a/b").exists());
     }
 
     #[test]

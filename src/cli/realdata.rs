@@ -647,9 +647,7 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
     }
     let created = files::create_folder(&args.out)?;
     if let Err(e) = files::write_files(&outputs, Existing::from_force(args.force)) {
-        if created {
-            let _ = std::fs::remove_dir(&args.out);
-        }
+        created.undo();
         return Err(e.into());
     }
     print!("{markdown}");
@@ -693,9 +691,7 @@ fn write_export(
     ];
     let created = files::create_folder(out)?;
     if let Err(e) = files::write_files(&outputs, existing) {
-        if created {
-            let _ = std::fs::remove_dir(out);
-        }
+        created.undo();
         return Err(e.into());
     }
     Ok(())
@@ -745,14 +741,12 @@ pub fn export(args: ExportArgs) -> Result<()> {
                 excerpt(key)
             );
         }
-        let parsed: toml::Table = toml::from_str(&format!("v = {value}"))
-            .or_else(|_| {
-                let mut t = toml::Table::new();
-                t.insert("v".into(), toml::Value::String(value.clone()));
-                Ok::<_, toml::de::Error>(t)
-            })
-            .with_context(|| format!("{flag}: the value is not a TOML value"))?;
-        table.insert(key.clone(), parsed["v"].clone());
+        // A TOML value (`100`, `0.5`, `"tanh"`), else the text as a string.
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        table.insert(key.clone(), parsed);
     }
     let flag_of = |key: &str| {
         origin

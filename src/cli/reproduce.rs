@@ -122,9 +122,9 @@ pub fn run(targets: &[Target], options: &Options) -> Result<()> {
     }
     let created = files::create_folder(&options.out)?;
     let result = run_studies(&specs, targets, options);
-    if result.is_err() && created {
-        // Removes the folder only if the failed command left it empty.
-        let _ = std::fs::remove_dir(&options.out);
+    if result.is_err() {
+        // Removes the folders only if the failed command left them empty.
+        created.undo();
     }
     result
 }

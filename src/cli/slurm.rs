@@ -247,7 +247,7 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
             );
         }
         let scripts = scripts(&args, &spec.name, units, &work, &binary)?;
-        files::create_folder(&work.join("logs"))?;
+        let _logs = files::create_folder(&work.join("logs"))?;
         files::write_files(
             &[
                 (frozen, text.as_bytes()),
@@ -262,10 +262,10 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
     let work = match written {
         Ok(work) => work,
         Err(e) => {
-            if created {
+            if created.created() {
                 let _ = fs::remove_dir(args.out.join("logs"));
-                let _ = fs::remove_dir(&args.out);
             }
+            created.undo();
             return Err(e);
         }
     };

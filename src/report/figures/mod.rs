@@ -169,12 +169,15 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
 /// atomically, never through a symbolic link); returns the paths.
 fn write_figures(figures: &[layout::Figure], out_dir: &Path) -> Result<Vec<PathBuf>> {
     let rendered = render_figures(figures)?;
-    crate::files::create_folder(out_dir)?;
+    let created = crate::files::create_folder(out_dir)?;
     let files: Vec<(PathBuf, Vec<u8>)> = rendered
         .into_iter()
         .map(|(name, bytes)| (out_dir.join(name), bytes))
         .collect();
-    crate::files::write_files(&files, crate::files::Existing::Replace)?;
+    if let Err(e) = crate::files::write_files(&files, crate::files::Existing::Replace) {
+        created.undo();
+        return Err(e);
+    }
     Ok(files.into_iter().map(|(path, _)| path).collect())
 }
 
