@@ -131,7 +131,7 @@ pub enum Error {
 
     /// A data or model file given on the command line is malformed: the
     /// message names the file and, where known, the line and column.
-    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), column.as_ref().map_or(String::new(), |c| format!(", column `{c}`")))]
+    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), column.as_ref().map_or(String::new(), |c| format!(", column `{}`", excerpt(c))))]
     Input {
         /// The file.
         file: String,
@@ -198,12 +198,21 @@ pub enum Error {
         expected: String,
     },
 
-    /// A study would need more memory than the machine has.
-    #[error("{what}: estimated peak memory {estimate} exceeds the limit {limit}; {advice}")]
+    /// An output file exists and the command was not asked to replace it
+    /// (or another process wrote it while this one was writing).
+    #[error("{path} exists; pass --force to replace it")]
+    Exists {
+        /// The file.
+        path: String,
+    },
+
+    /// A command would need more memory or work than its limits allow
+    /// (`crate::limits`).
+    #[error("{what}: estimated {estimate} exceeds the limit {limit}; {advice}")]
     TooLarge {
         /// What was estimated.
         what: String,
-        /// The estimate, rendered (e.g. `41.2 GiB`).
+        /// The estimate, rendered (e.g. `peak memory 41.2 GiB`).
         estimate: String,
         /// The limit, rendered.
         limit: String,
@@ -214,6 +223,34 @@ pub enum Error {
 
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Most characters of a value from an input file that an error message quotes.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// `text` as an error message quotes it: at most [`EXCERPT_CHARS`]
+/// characters (then `…` and the full length), control characters escaped so
+/// a message cannot move the terminal's cursor or forge lines.
+pub fn excerpt(text: &str) -> String {
+    excerpt_to(text, EXCERPT_CHARS)
+}
+
+/// [`excerpt`] with at most `max` characters (for a message of a parser
+/// that quotes the input, such as a deserializer's).
+pub fn excerpt_to(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push_str(&format!("… ({} bytes in all)", text.len()));
+            return out;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`].

@@ -9,7 +9,7 @@
 //! model is worth its cost.
 //!
 //! Layers, lowest first (a layer uses only those below it; `tests/layers.rs`
-//! checks it): [`alloc`], [`error`], [`rng`], [`stats`] → [`linalg`] → [`learners`] →
+//! checks it): [`alloc`], [`error`], [`files`], [`limits`], [`rng`], [`stats`] → [`linalg`] → [`learners`] →
 //! [`data`] → [`meta`] → [`routing`] → [`inference`] → [`realdata`] → [`dgp`] →
 //! [`study`] → [`report`], and the `meta-router` binary on top. The estimator core
 //! (`linalg` … `inference`) never imports the simulation or reporting layers.
@@ -21,8 +21,10 @@ pub mod alloc;
 pub mod data;
 pub mod dgp;
 pub mod error;
+pub mod files;
 pub mod inference;
 pub mod learners;
+pub mod limits;
 pub mod linalg;
 pub mod meta;
 pub mod realdata;

@@ -27,6 +27,16 @@ const QUICKSTART: &str = include_str!("../simulations/quickstart.toml");
 #[derive(Debug, Parser)]
 #[command(name = "meta-router", version, about, long_about = None)]
 struct Cli {
+    /// Memory limit of this command (e.g. 16G, 500M, unlimited). Default:
+    /// the memory available to the process (the machine's, its cgroup's,
+    /// `ulimit -v`). Commands estimate their peak memory from their inputs
+    /// and refuse, before allocating, what exceeds it.
+    #[arg(long, global = true, value_parser = meta_router::limits::parse_bytes)]
+    max_memory: Option<f64>,
+    /// Work limit of one fit, evaluation or study unit, in floating-point
+    /// operations (e.g. 1e15, unlimited). Default: 1e14.
+    #[arg(long, global = true, value_parser = meta_router::limits::parse_count)]
+    max_work: Option<f64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -232,6 +242,12 @@ fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
 fn main() -> ExitCode {
     meta_router::alloc::tune_malloc();
     let cli = Cli::parse();
+    if let Some(bytes) = cli.max_memory {
+        meta_router::limits::set_memory_limit(bytes);
+    }
+    if let Some(operations) = cli.max_work {
+        meta_router::limits::set_work_limit(operations);
+    }
     if let Some(Command::Check {
         run,
         baseline,
@@ -313,13 +329,7 @@ fn run(cli: Cli) -> Result<()> {
         }) => {
             let mut study = StudySpec::from_file(&spec)?;
             if let Some(r) = replicates {
-                anyhow::ensure!(r > 0, "--replicates must be at least 1");
-                anyhow::ensure!(
-                    r.saturating_mul(study.points.len()) <= study::spec::MAX_UNITS,
-                    "--replicates {r}: the study would have more than {} units",
-                    study::spec::MAX_UNITS
-                );
-                study.replicates = r;
+                study.set_replicates(r, "--replicates")?;
             }
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
             let spec_folder = spec
@@ -501,12 +511,20 @@ fn check(
     let outcome = study::check::check(run, baseline, spec, rule)?;
     print!("{}", report::check_table(&outcome));
     if let Some(path) = junit {
-        study::write_atomic(&path, report::junit(&outcome).as_bytes())
-            .with_context(|| "writing the JUnit report")?;
+        meta_router::files::write_file(
+            &path,
+            report::junit(&outcome).as_bytes(),
+            meta_router::files::Existing::Replace,
+        )
+        .with_context(|| "writing the JUnit report")?;
     }
     if let Some(path) = markdown {
-        study::write_atomic(&path, report::check_markdown(&outcome).as_bytes())
-            .with_context(|| "writing the markdown report")?;
+        meta_router::files::write_file(
+            &path,
+            report::check_markdown(&outcome).as_bytes(),
+            meta_router::files::Existing::Replace,
+        )
+        .with_context(|| "writing the markdown report")?;
     }
     Ok(outcome.passed())
 }

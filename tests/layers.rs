@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Lowest first. Modules on one line are one layer.
 const LAYERS: &[&[&str]] = &[
-    &["alloc", "error", "rng", "stats"],
+    &["alloc", "error", "files", "limits", "rng", "stats"],
     &["linalg"],
     &["learners"],
     &["data"],

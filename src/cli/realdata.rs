@@ -7,10 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use meta_router::dgp::ScenarioConfig;
+use meta_router::error::{excerpt, excerpt_to};
+use meta_router::files::{self, Existing};
 use meta_router::meta::overlap::OverlapRule;
 use meta_router::meta::{MetaRouterConfig, Method};
-use meta_router::realdata::evaluate::{evaluate, EvaluationOptions};
-use meta_router::realdata::table::write_table;
+use meta_router::realdata::evaluate::{
+    self as evaluation, evaluate, EvaluationOptions, MIN_QUERIES,
+};
+use meta_router::realdata::table::table_text;
 use meta_router::realdata::{
     self, model_file, multi, read_table, roles_for_router, ColumnRoles, FeatureSelection,
     LabelColumn, LabelKind,
@@ -18,6 +22,7 @@ use meta_router::realdata::{
 use meta_router::report;
 use meta_router::rng::{stream, Purpose};
 use meta_router::study;
+use meta_router::study::spec::SPEC_FACTOR;
 use ndarray::Array2;
 
 /// `lo,hi` as a pair of finite numbers with `lo <= hi`.
@@ -114,6 +119,23 @@ fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
     Ok(())
 }
 
+/// How a key of the router configuration is named in messages: with its
+/// `--config` file, or as a default to override in one.
+fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
+    move |key: &str| match config {
+        Some(path) => {
+            let file = path.display().to_string();
+            let text = files::read_text(path, SPEC_FACTOR).unwrap_or_default();
+            let source = study::spec::locate::Source::new(&file, &text);
+            match source.line(key) {
+                Some(line) => format!("{file}, line {line}, key `{key}`"),
+                None => format!("{file}, key `{key}`"),
+            }
+        }
+        None => format!("`{key}` (the default configuration; set it in a --config file)"),
+    }
+}
+
 fn refuse_existing(path: &Path, force: bool) -> Result<()> {
     if path.exists() && !force {
         bail!("{} exists; pass --force to replace it", path.display());
@@ -128,8 +150,7 @@ pub fn fit(args: FitArgs) -> Result<()> {
     refuse_existing(&args.out, args.force)?;
     let config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = files::read_text(path, SPEC_FACTOR)?;
             study::spec::parse_router_config(&text, &path.display().to_string())?
         }
         None => MetaRouterConfig::new(Method::DrLearner),
@@ -158,12 +179,13 @@ pub fn fit(args: FitArgs) -> Result<()> {
     };
     let gold = read_table(&args.gold, &roles(args.gold_range, LabelKind::Numeric))?;
     let pref = read_table(&args.pref, &roles(args.pref_range, LabelKind::Preference))?;
+    realdata::check_fit_size(&config, &gold, &pref, &config_key(&args.config))?;
     let started = std::time::Instant::now();
     let (file, router) =
         realdata::fit_tables_with_overlap(&config, &gold, &pref, args.seed, args.overlap)?;
     let seconds = started.elapsed().as_secs_f64();
     let text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
-    study::write_atomic(&args.out, text.as_bytes())?;
+    files::write_file(&args.out, text.as_bytes(), Existing::from_force(args.force))?;
 
     eprintln!(
         "fitted {:?} on {} GS and {} PB rows, {} features, in {seconds:.2} s; wrote {} ({} bytes)",
@@ -244,13 +266,14 @@ fn fit_models(
             &args.pref,
             &roles(model, args.pref_range, LabelKind::Preference),
         )?;
+        realdata::check_fit_size(config, &gold, &pref, &config_key(&args.config))?;
         tables.push((gold, pref));
     }
     let started = std::time::Instant::now();
     let (text, loaded) =
         multi::fit_model_tables(config, &args.reference, &args.models, &tables, args.seed)?;
     let seconds = started.elapsed().as_secs_f64();
-    study::write_atomic(&args.out, text.as_bytes())?;
+    files::write_file(&args.out, text.as_bytes(), Existing::from_force(args.force))?;
     eprintln!(
         "fitted {:?} for {} models against the reference `{}`, {} features, in {seconds:.2} s; \
          wrote {} ({} bytes)",
@@ -328,8 +351,7 @@ pub fn route(args: RouteArgs) -> Result<()> {
     if let Some(out) = &args.out {
         refuse_existing(out, args.force)?;
     }
-    let text = std::fs::read_to_string(&args.model)
-        .with_context(|| format!("reading {}", args.model.display()))?;
+    let text = model_file::read_text(&args.model)?;
     if multi::is_multi(&text) {
         return route_models(&args, &text);
     }
@@ -348,8 +370,19 @@ pub fn route(args: RouteArgs) -> Result<()> {
             args.model.display()
         );
     }
+    realdata::estimate_route(queries.rows(), 2, text.len() as u64).check()?;
     let routed =
-        realdata::route_table_outside(&router, &queries, args.cost_weight, cost, args.outside)?;
+        realdata::route_table_outside(&router, &queries, args.cost_weight, cost, args.outside)
+            .or_else(|e| {
+                // Name the router and the query when its scores are not finite.
+                let model_name = args.model.display().to_string();
+                realdata::check_scores(
+                    &router.predict_psi(queries.x.view()),
+                    &model_name,
+                    &queries,
+                )?;
+                Err(e)
+            })?;
     let mut text = String::new();
     text.push_str(&format!(
         "{},psi_hat,{}route{}\n",
@@ -385,7 +418,7 @@ pub fn route(args: RouteArgs) -> Result<()> {
         ));
     }
     match &args.out {
-        Some(path) => study::write_atomic(path, text.as_bytes())?,
+        Some(path) => files::write_file(path, text.as_bytes(), Existing::from_force(args.force))?,
         None => print!("{text}"),
     }
     if let Some(inside) = &routed.in_overlap {
@@ -460,6 +493,7 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
             args.id.clone(),
         ),
     )?;
+    realdata::estimate_route(queries.rows(), names.len(), text.len() as u64).check()?;
     let mut costs = Array2::zeros((queries.rows(), names.len()));
     for (k, name) in names.iter().enumerate() {
         let constant = constants.iter().find(|(n, _)| n == name);
@@ -476,7 +510,12 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
             (None, Some((_, col))) => {
                 let values = &queries.extra[*col];
                 if let Some((row, v)) = values.iter().enumerate().find(|(_, v)| **v < 0.0) {
-                    bail!("{}: line {}, column `{col}`: cost {v} is negative", queries.file, row + 2);
+                    bail!(
+                        "{}: line {}, column `{}`: cost {v} is negative",
+                        queries.file,
+                        queries.lines[row],
+                        excerpt(col)
+                    );
                 }
                 costs.column_mut(k).assign(values);
             }
@@ -489,7 +528,15 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
         queries.x.view(),
         costs.view(),
         args.cost_weight,
-    )?;
+    )
+    .or_else(|e| {
+        // Name the router and the query when a model's scores are not finite.
+        let model_name = args.model.display().to_string();
+        for router in loaded.fitted.routers() {
+            realdata::check_scores(&router.predict_psi(queries.x.view()), &model_name, &queries)?;
+        }
+        Err(e)
+    })?;
     let mut text = csv_field(args.id.as_deref().unwrap_or("row"));
     for name in &names[1..] {
         text.push_str(&format!(",{}", csv_field(&format!("psi_hat_{name}"))));
@@ -507,7 +554,7 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
         text.push_str(&format!(",{}\n", csv_field(&names[k])));
     }
     match &args.out {
-        Some(path) => study::write_atomic(path, text.as_bytes())?,
+        Some(path) => files::write_file(path, text.as_bytes(), Existing::from_force(args.force))?,
         None => print!("{text}"),
     }
     let shares: Vec<String> = names
@@ -586,8 +633,7 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
             refuse_existing(&args.out.join(name), false)?;
         }
     }
-    let text = std::fs::read_to_string(&args.model)
-        .with_context(|| format!("reading {}", args.model.display()))?;
+    let text = model_file::read_text(&args.model)?;
     if multi::is_multi(&text) {
         bail!(
             "{}: `evaluate` takes two-model routers; a many-model router is evaluated in \
@@ -607,11 +653,19 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
     let extra = args.truth.iter().cloned().collect();
     let roles = roles_for_router(&file.features, Some(label), extra, None);
     let test = read_table(&args.test, &roles)?;
+    if test.rows() < MIN_QUERIES {
+        bail!(
+            "{}: {} data row(s); `evaluate` needs at least {MIN_QUERIES} test queries (with \
+             fewer, the usage-ratio curve is a staircase of ties and a bootstrap interval means \
+             little)",
+            args.test.display(),
+            test.rows()
+        );
+    }
     let gains = match &args.truth {
         Some(column) => test.extra[column].clone(),
         None => test.labels()?.clone(),
     };
-    let psi_hat = router.predict_psi(test.x.view());
     let options = EvaluationOptions {
         w: parse_list(&args.w).map_err(|e| anyhow::anyhow!("--w: {e}"))?,
         costs: args.cost,
@@ -620,6 +674,9 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
         seed: args.seed,
         ..EvaluationOptions::default()
     };
+    evaluation::estimate(test.rows(), &options).check()?;
+    let psi_hat = router.predict_psi(test.x.view());
+    realdata::check_scores(&psi_hat, &args.model.display().to_string(), &test)?;
     let eval = evaluate(psi_hat.view(), gains.view(), &options)?;
     let name = |p: &Path| {
         p.file_name().map_or_else(
@@ -635,11 +692,21 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
     };
     let markdown = report::evaluation_markdown(&eval, &file, &source);
     let csv = report::evaluation_csv(&eval);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    report::evaluation_figures(&eval, &args.out)?;
-    study::write_atomic(&args.out.join("evaluation.md"), markdown.as_bytes())?;
-    study::write_atomic(&args.out.join("evaluation.csv"), csv.as_bytes())?;
+    let mut outputs: Vec<(PathBuf, Vec<u8>)> = vec![
+        (
+            args.out.join("evaluation.md"),
+            markdown.clone().into_bytes(),
+        ),
+        (args.out.join("evaluation.csv"), csv.into_bytes()),
+    ];
+    for (name, bytes) in report::evaluation_figure_files(&eval)? {
+        outputs.push((args.out.join(name), bytes));
+    }
+    let created = files::create_folder(&args.out)?;
+    if let Err(e) = files::write_files(&outputs, Existing::from_force(args.force)) {
+        created.undo();
+        return Err(e.into());
+    }
     print!("{markdown}");
     Ok(())
 }
@@ -670,13 +737,20 @@ pub struct ExportArgs {
 /// `out` (created if missing).
 fn write_export(
     out: &Path,
+    existing: Existing,
     (names, gold, pref): (&[String], &[Vec<f64>], &[Vec<f64>]),
     (test_names, test): (&[String], &[Vec<f64>]),
 ) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_table(&out.join("gold.csv"), names, &slices(gold))?;
-    write_table(&out.join("pref.csv"), names, &slices(pref))?;
-    write_table(&out.join("test.csv"), test_names, &slices(test))?;
+    let outputs = [
+        (out.join("gold.csv"), table_text(names, &slices(gold))),
+        (out.join("pref.csv"), table_text(names, &slices(pref))),
+        (out.join("test.csv"), table_text(test_names, &slices(test))),
+    ];
+    let created = files::create_folder(out)?;
+    if let Err(e) = files::write_files(&outputs, existing) {
+        created.undo();
+        return Err(e.into());
+    }
     Ok(())
 }
 
@@ -692,26 +766,68 @@ pub fn export(args: ExportArgs) -> Result<()> {
     }
     let mut table = toml::Table::new();
     table.insert("name".into(), toml::Value::String(args.scenario.clone()));
-    let mut settings = args.set.clone();
-    if let Some(n) = args.n_gold {
-        settings.push(format!("n_gold={n}"));
-    }
-    for item in &settings {
+    // (key, value, the flag that set it)
+    let mut settings: Vec<(String, String, String)> = Vec::new();
+    for item in &args.set {
         let (key, value) = item
             .split_once('=')
-            .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
-        let parsed: toml::Table = toml::from_str(&format!("v = {}", value.trim()))
-            .or_else(|_| toml::from_str(&format!("v = \"{}\"", value.trim())))
-            .with_context(|| format!("--set {item}: the value is not a TOML value"))?;
-        table.insert(key.trim().to_string(), parsed["v"].clone());
+            .with_context(|| format!("--set {}: expected KEY=VALUE", excerpt(item)))?;
+        let (key, value) = (key.trim().to_string(), value.trim().to_string());
+        let flag = format!("--set {}={}", excerpt(&key), excerpt(&value));
+        settings.push((key, value, flag));
     }
-    let config: ScenarioConfig =
-        toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                anyhow::anyhow!("scenario `{}`: {}", args.scenario, e.message())
-            })?;
-    let scenario = config.build()?;
+    if let Some(n) = args.n_gold {
+        settings.push(("n_gold".into(), n.to_string(), format!("--n-gold {n}")));
+    }
+    // Where each key was set, for messages.
+    let mut origin: std::collections::BTreeMap<String, String> = Default::default();
+    for (key, value, flag) in &settings {
+        if key == "name" {
+            bail!(
+                "{flag}: the scenario is named by the command's first argument \
+                 (`scenarios export {}`), not by a parameter",
+                excerpt(&args.scenario)
+            );
+        }
+        if key.is_empty() {
+            bail!("{flag}: the key is empty");
+        }
+        if let Some(previous) = origin.insert(key.clone(), flag.clone()) {
+            bail!(
+                "{flag}: the key `{}` is already set by {previous}",
+                excerpt(key)
+            );
+        }
+        // A TOML value (`100`, `0.5`, `"tanh"`), else the text as a string.
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        table.insert(key.clone(), parsed);
+    }
+    let flag_of = |key: &str| {
+        origin
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| format!("scenario `{}`", excerpt(&args.scenario)))
+    };
+    let config: ScenarioConfig = study::spec::locate::deserialize_located(&toml::Value::Table(
+        table,
+    ))
+    .map_err(|(path, message)| {
+        let key = match path.first() {
+            Some(study::spec::locate::Segment::Key(k)) => k.clone(),
+            _ => String::new(),
+        };
+        anyhow::anyhow!("{}: {}", flag_of(&key), excerpt_to(&message, 400))
+    })?;
+    let scenario = config.build().map_err(|e| match &e {
+        meta_router::Error::InvalidParameter { name, .. } => {
+            anyhow::anyhow!("{}: {e}", flag_of(name))
+        }
+        _ => anyhow::anyhow!("scenario `{}`: {e}", excerpt(&args.scenario)),
+    })?;
+    check_export_size(&*scenario, &origin)?;
     if let Some(multi) = scenario.as_multi() {
         return export_models(&args, config.name(), scenario.dim(), multi);
     }
@@ -743,7 +859,12 @@ pub fn export(args: ExportArgs) -> Result<()> {
     );
     let mut test_names = names.clone();
     test_names.extend(["true_psi".to_string(), "true_delta".to_string()]);
-    write_export(&args.out, (&names, &gold, &pref), (&test_names, &test))?;
+    write_export(
+        &args.out,
+        Existing::from_force(args.force),
+        (&names, &gold, &pref),
+        (&test_names, &test),
+    )?;
     eprintln!(
         "{}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with true_psi and \
          true_delta) into {}; features x1..x{d}, labels in `label`",
@@ -753,6 +874,40 @@ pub fn export(args: ExportArgs) -> Result<()> {
         data.test_x.nrows(),
         args.out.display()
     );
+    Ok(())
+}
+
+/// Refuses an export whose draw and CSV text would exceed the memory or
+/// work limit, naming the `--set` keys that size it.
+fn check_export_size(
+    scenario: &dyn meta_router::dgp::Scenario,
+    origin: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let sizes = scenario.sizes();
+    let models = scenario
+        .as_multi()
+        .map_or(1, |m| m.model_names().len().max(2) - 1) as f64;
+    let rows = sizes.n_total() + sizes.n_test as f64;
+    let columns = sizes.dim as f64 + 3.0 * models + 2.0;
+    // The draw (per model), and the three files' text (about 24 bytes a number).
+    let bytes = models * sizes.replicate_bytes() + 2.0 * rows * columns * 24.0;
+    let operations = models * rows * (sizes.dim as f64 + 8.0) * 64.0;
+    let set: Vec<&str> = ["pool", "n_gold", "n_pref", "n_test", "n", "d"]
+        .into_iter()
+        .filter_map(|k| origin.get(k).map(String::as_str))
+        .collect();
+    let key = if set.is_empty() {
+        "the scenario's sizes".to_string()
+    } else {
+        set.join(", ")
+    };
+    meta_router::limits::Estimate::new(
+        bytes,
+        operations,
+        format!("exporting {rows} rows × {} features", sizes.dim),
+        key,
+    )
+    .check()?;
     Ok(())
 }
 
@@ -791,7 +946,12 @@ fn export_models(
     let mut test_names = features;
     test_names.extend(models.iter().map(|m| format!("cost_{m}")));
     test_names.extend(models[1..].iter().map(|m| format!("true_psi_{m}")));
-    write_export(&args.out, (&names, &gold, &pref), (&test_names, &test))?;
+    write_export(
+        &args.out,
+        Existing::from_force(args.force),
+        (&names, &gold, &pref),
+        (&test_names, &test),
+    )?;
     eprintln!(
         "{name}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with cost_<model> \
          and true_psi_<model>) into {}; features x1..x{d}; reference `{}`, label columns {}",

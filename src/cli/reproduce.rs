@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use meta_router::files;
 use meta_router::report::{self, paper};
+use meta_router::study::spec::SPEC_FACTOR;
 use meta_router::study::{self, spec::StudySpec, RunOptions};
 
 /// The paper's study files, compiled in (`simulations/paper/`).
@@ -104,9 +106,15 @@ pub fn run(targets: &[Target], options: &Options) -> Result<()> {
             }
         }
     }
-    std::fs::create_dir_all(&options.out)
-        .with_context(|| format!("creating {}", options.out.display()))?;
-    let mut summaries = Vec::new();
+    // Every study file and option is checked before anything is written.
+    if let Some(threads) = options.threads {
+        anyhow::ensure!(
+            (1..=study::spec::MAX_THREADS).contains(&threads),
+            "--threads {threads}: must lie between 1 and {}",
+            study::spec::MAX_THREADS
+        );
+    }
+    let mut specs = Vec::with_capacity(names.len());
     for name in &names {
         let text = STUDIES
             .iter()
@@ -116,13 +124,27 @@ pub fn run(targets: &[Target], options: &Options) -> Result<()> {
         let mut spec =
             StudySpec::parse(text, &format!("simulations/paper/{name}.toml (built in)"))?;
         if let Some(r) = options.replicates {
-            spec.replicates = r;
+            spec.set_replicates(r, "--replicates")?;
         }
+        specs.push((*name, spec));
+    }
+    let created = files::create_folder(&options.out)?;
+    let result = run_studies(&specs, targets, options);
+    if result.is_err() {
+        // Removes the folders only if the failed command left them empty.
+        created.undo();
+    }
+    result
+}
+
+fn run_studies(specs: &[(&str, StudySpec)], targets: &[Target], options: &Options) -> Result<()> {
+    let mut summaries = Vec::new();
+    for (name, spec) in specs {
         for warning in &spec.warnings {
             eprintln!("note: {name}: {warning}");
         }
         let dir = options.out.join(name);
-        let resume = same_spec(&dir, &spec);
+        let resume = same_spec(&dir, spec);
         eprintln!(
             "reproduce: {name} ({} units){}",
             spec.units(),
@@ -136,7 +158,7 @@ pub fn run(targets: &[Target], options: &Options) -> Result<()> {
             progress: true,
             ..RunOptions::default()
         };
-        let mut outcome = study::run(&spec, &run_options)
+        let mut outcome = study::run(spec, &run_options)
             .with_context(|| format!("study {name} into {}", dir.display()))?;
         let files = report::publish(&outcome.summary, &outcome.dir)?;
         outcome.publish(&files)?;
@@ -151,7 +173,8 @@ pub fn run(targets: &[Target], options: &Options) -> Result<()> {
 
 /// Whether `dir` holds a study started with this exact spec.
 fn same_spec(dir: &Path, spec: &StudySpec) -> bool {
-    std::fs::read_to_string(dir.join("spec.toml")).is_ok_and(|text| text == spec.resolved_toml())
+    files::read_text(&dir.join("spec.toml"), SPEC_FACTOR)
+        .is_ok_and(|text| text == spec.resolved_toml())
 }
 
 fn draw(
@@ -216,7 +239,11 @@ fn draw(
         }
     }
     let path = out.join("tables.md");
-    study::write_atomic(&path, tables.as_bytes())?;
+    meta_router::files::write_file(
+        &path,
+        tables.as_bytes(),
+        meta_router::files::Existing::Replace,
+    )?;
     eprintln!("reproduce: wrote {}", path.display());
     Ok(())
 }

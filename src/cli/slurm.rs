@@ -19,6 +19,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use meta_router::files::{self, Existing};
+use meta_router::study::spec::SPEC_FACTOR;
 use meta_router::study::{self, spec::StudySpec};
 
 /// Options of `meta-router slurm`.
@@ -57,6 +59,23 @@ pub struct SlurmArgs {
     /// kept; they resume only under the same study and shard count).
     #[arg(long)]
     pub force: bool,
+}
+
+/// Most array tasks (shards) of a work folder. Slurm's own default
+/// `MaxArraySize` is 1001; its largest allowed value, about 4 million.
+pub const MAX_SHARDS: usize = 100_000;
+
+/// `path` as a file name pattern of `sbatch --output`: `%` written `%%`,
+/// so a `%` in a folder name is not expanded by sbatch.
+pub fn sbatch_pattern(path: &Path) -> Result<String> {
+    let text = path.display().to_string();
+    if text.contains('\\') {
+        bail!(
+            "{text}: a `\\` in the work folder's path makes sbatch ignore the `%a` of the log file \
+             names; choose a folder without one"
+        );
+    }
+    Ok(text.replace('%', "%%"))
 }
 
 /// The shell's single-quoted form of `text` (safe for any content).
@@ -112,9 +131,10 @@ pub fn scripts(
     work: &Path,
     binary: &Path,
 ) -> Result<Scripts> {
-    if args.shards == 0 || args.shards > units {
+    if args.shards == 0 || args.shards > units.min(MAX_SHARDS) {
         bail!(
-            "--shards {}: must be between 1 and the study's {units} units",
+            "--shards {}: must be between 1 and the study's {units} units (at most \
+             {MAX_SHARDS})",
             args.shards
         );
     }
@@ -169,6 +189,11 @@ pub fn scripts(
         shell_quote(&binary.display().to_string()),
         shell_quote(&work.display().to_string())
     );
+    // sbatch expands `%` in --output: the logs folder as a pattern.
+    let logs = format!(
+        "LOGS={}\n",
+        shell_quote(&sbatch_pattern(&work.join("logs"))?)
+    );
     let array = format!(
         "#!/bin/bash\n{header}# Task i runs shard i/{n}; --resume continues a requeued or timed-out task.\n\
          #SBATCH --job-name=mr-{job}\n#SBATCH --array=1-{n}\n#SBATCH --cpus-per-task={cpus}\n\
@@ -184,10 +209,10 @@ pub fn scripts(
          \"$MR\" merge \"${{shards[@]}}\" --out \"$WORK/merged\" --force\n"
     );
     let submit = format!(
-        "#!/bin/sh\n{header}set -eu\n{paths}\
-         ARRAY=$(sbatch --parsable --output=\"$WORK/logs/shard-%a.out\" \"$WORK/array.sbatch\")\n\
+        "#!/bin/sh\n{header}set -eu\n{paths}{logs}\
+         ARRAY=$(sbatch --parsable --output=\"$LOGS/shard-%a.out\" \"$WORK/array.sbatch\")\n\
          ARRAY=${{ARRAY%%;*}}\n\
-         MERGE=$(sbatch --parsable --dependency=afterok:\"$ARRAY\" --output=\"$WORK/logs/merge.out\" \"$WORK/merge.sbatch\")\n\
+         MERGE=$(sbatch --parsable --dependency=afterok:\"$ARRAY\" --output=\"$LOGS/merge.out\" \"$WORK/merge.sbatch\")\n\
          echo \"array job $ARRAY ({n} tasks), merge job ${{MERGE%%;*}}\"\n"
     );
     Ok(Scripts {
@@ -207,30 +232,43 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
     };
     // Every option is checked before anything is written.
     scripts(&args, &spec.name, units, &args.out, &binary)?;
-    fs::create_dir_all(args.out.join("logs"))
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let work = args
-        .out
-        .canonicalize()
-        .with_context(|| format!("resolving {}", args.out.display()))?;
-    let frozen = work.join("spec.toml");
-    if frozen.exists() && !args.force {
-        bail!(
-            "{} exists (a work folder of an earlier `slurm`); pass --force to rewrite its scripts",
-            frozen.display()
-        );
-    }
-    let scripts = scripts(&args, &spec.name, units, &work, &binary)?;
-    let text = fs::read_to_string(&args.spec)
-        .with_context(|| format!("reading {}", args.spec.display()))?;
-    study::write_atomic(&frozen, text.as_bytes())?;
-    for (name, body) in [
-        ("array.sbatch", &scripts.array),
-        ("merge.sbatch", &scripts.merge),
-        ("submit.sh", &scripts.submit),
-    ] {
-        study::write_atomic(&work.join(name), body.as_bytes())?;
-    }
+    let text = files::read_text(&args.spec, SPEC_FACTOR)?;
+    let created = files::create_folder(&args.out)?;
+    let written = (|| -> Result<PathBuf> {
+        let work = args
+            .out
+            .canonicalize()
+            .with_context(|| format!("resolving {}", args.out.display()))?;
+        let frozen = work.join("spec.toml");
+        if frozen.exists() && !args.force {
+            bail!(
+                "{} exists (a work folder of an earlier `slurm`); pass --force to rewrite its scripts",
+                frozen.display()
+            );
+        }
+        let scripts = scripts(&args, &spec.name, units, &work, &binary)?;
+        let _logs = files::create_folder(&work.join("logs"))?;
+        files::write_files(
+            &[
+                (frozen, text.as_bytes()),
+                (work.join("array.sbatch"), scripts.array.as_bytes()),
+                (work.join("merge.sbatch"), scripts.merge.as_bytes()),
+                (work.join("submit.sh"), scripts.submit.as_bytes()),
+            ],
+            Existing::from_force(args.force),
+        )?;
+        Ok(work)
+    })();
+    let work = match written {
+        Ok(work) => work,
+        Err(e) => {
+            if created.created() {
+                let _ = fs::remove_dir(args.out.join("logs"));
+            }
+            created.undo();
+            return Err(e);
+        }
+    };
     eprintln!(
         "{}: {units} units in {} shards; scripts in {}",
         spec.name,
@@ -259,14 +297,14 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
         let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
         Ok(id.split(';').next().unwrap_or("").to_string())
     };
-    let logs = work.join("logs");
+    let logs = sbatch_pattern(&work.join("logs"))?;
     let array = sbatch(&[
-        format!("--output={}", logs.join("shard-%a.out").display()),
+        format!("--output={logs}/shard-%a.out"),
         work.join("array.sbatch").display().to_string(),
     ])?;
     let merge = sbatch(&[
         format!("--dependency=afterok:{array}"),
-        format!("--output={}", logs.join("merge.out").display()),
+        format!("--output={logs}/merge.out"),
         work.join("merge.sbatch").display().to_string(),
     ])?;
     println!(
@@ -279,41 +317,73 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
 /// `meta-router status DIR`: a work folder of `slurm` (its `shard-*`
 /// folders and `merged/`) or a single study folder.
 pub fn status(dir: &Path) -> Result<()> {
-    let mut shards: Vec<(usize, PathBuf)> = Vec::new();
-    let shard_count = fs::read_to_string(dir.join("array.sbatch"))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("#SBATCH --array=1-"))
-                .and_then(|n| n.trim().parse::<usize>().ok())
-        });
-    match shard_count {
-        Some(n) => shards.extend((1..=n).map(|i| (i, dir.join(format!("shard-{i}"))))),
-        None => {
-            let progress = study::folder_progress(dir)?.with_context(|| {
-                format!(
-                    "{}: neither a study folder nor a slurm work folder",
-                    dir.display()
+    let array = dir.join("array.sbatch");
+    let shard_count = match files::read_text(&array, SPEC_FACTOR) {
+        Ok(text) => text
+            .lines()
+            .find_map(|l| l.strip_prefix("#SBATCH --array=1-"))
+            .map(|n| {
+                (
+                    n.trim().to_string(),
+                    text.lines()
+                        .position(|l| l.starts_with("#SBATCH --array=1-")),
                 )
-            })?;
-            println!("{}", describe(dir, &progress));
-            return Ok(());
+            }),
+        Err(_) => None,
+    };
+    let Some((count, line)) = shard_count else {
+        let progress = study::folder_progress(dir)?.with_context(|| {
+            format!(
+                "{}: neither a study folder nor a slurm work folder",
+                dir.display()
+            )
+        })?;
+        println!("{}", describe(dir, &progress));
+        return Ok(());
+    };
+    let at = format!("{}, line {}", array.display(), line.map_or(0, |l| l + 1));
+    let n: usize = match count.parse::<u64>() {
+        Ok(n) if (1..=MAX_SHARDS as u64).contains(&n) => n as usize,
+        _ => bail!(
+            "{at}: `#SBATCH --array=1-{}` is not a task count between 1 and {MAX_SHARDS} (is \
+             this a work folder written by `meta-router slurm`?)",
+            meta_router::error::excerpt(&count)
+        ),
+    };
+    let frozen = dir.join("spec.toml");
+    if frozen.is_file() {
+        let spec = StudySpec::from_file(&frozen)?;
+        if n > spec.units() {
+            bail!(
+                "{at}: {n} array tasks, but the study in {} has only {} units (is this a work \
+                 folder written by `meta-router slurm`?)",
+                frozen.display(),
+                spec.units()
+            );
         }
     }
+    meta_router::limits::Estimate::new(
+        n as f64 * 256.0,
+        n as f64 * 1e4,
+        format!("the status of {n} shards"),
+        at.clone(),
+    )
+    .check()?;
     let mut resubmit = Vec::new();
     let mut complete = 0;
-    for (i, path) in &shards {
-        match study::folder_progress(path)? {
+    for i in 1..=n {
+        let path = dir.join(format!("shard-{i}"));
+        match study::folder_progress(&path)? {
             None => {
                 println!("shard {i:>4}: missing (not started)");
-                resubmit.push(*i);
+                resubmit.push(i);
             }
             Some(p) => {
-                println!("shard {i:>4}: {}", describe(path, &p));
+                println!("shard {i:>4}: {}", describe(&path, &p));
                 if p.complete {
                     complete += 1;
                 } else if p.holder.is_none() {
-                    resubmit.push(*i);
+                    resubmit.push(i);
                 }
             }
         }
@@ -324,20 +394,17 @@ pub fn status(dir: &Path) -> Result<()> {
         Some(_) => "incomplete",
         None => "not yet merged",
     };
-    println!(
-        "{complete} of {} shards complete; merged/: {merged_state}",
-        shards.len()
-    );
+    println!("{complete} of {n} shards complete; merged/: {merged_state}");
     if !resubmit.is_empty() {
-        let list: Vec<String> = resubmit.iter().map(usize::to_string).collect();
         println!(
             "(a task still waiting in the queue has no folder yet and shows as missing: check \
              `squeue --me` before resubmitting)"
         );
+        let logs = sbatch_pattern(&dir.join("logs"))?;
         println!(
             "resubmit (they resume): ARRAY=$(sbatch --parsable --array={} --output={} {})",
-            list.join(","),
-            shell_quote(&dir.join("logs").join("shard-%a.out").display().to_string()),
+            ranges(&resubmit),
+            shell_quote(&format!("{logs}/shard-%a.out")),
             shell_quote(&dir.join("array.sbatch").display().to_string())
         );
         println!(
@@ -346,6 +413,27 @@ pub fn status(dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Ascending task numbers as a Slurm array list with ranges: `1-3,7,9-10`.
+fn ranges(tasks: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < tasks.len() {
+        let start = tasks[i];
+        let mut end = start;
+        while i + 1 < tasks.len() && tasks[i + 1] == end + 1 {
+            i += 1;
+            end = tasks[i];
+        }
+        parts.push(if end == start {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
 }
 
 fn describe(dir: &Path, p: &study::FolderProgress) -> String {
@@ -425,6 +513,12 @@ mod tests {
         assert!(s.array.contains("WORK='/data/it'\\''s here/work dir'\n"));
         assert!(s.array.contains("MR='/opt/my tools/meta-router'\n"));
         assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+        // sbatch expands `%` in --output names: a `%` in the folder is doubled.
+        let s = scripts(&args(2), "x", 5, Path::new("/w/100%"), Path::new("/mr")).unwrap();
+        assert!(s.submit.contains("LOGS='/w/100%%/logs'\n"), "{}", s.submit);
+        assert!(s.submit.contains("--output=\"$LOGS/shard-%a.out\""));
+        assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), "1-3,7,9-10");
+        assert_eq!(ranges(&[4]), "4");
     }
 
     #[test]

@@ -241,6 +241,15 @@ impl ScenarioSizes {
         self.n_gold + self.n_pref
     }
 
+    /// Estimated bytes of one replicate's data while it is used: the
+    /// features of every training and test row held about six times (the
+    /// draw, the pooled and per-fold copies), and sixteen numbers per row
+    /// (labels, truths, nuisances, predictions).
+    pub fn replicate_bytes(&self) -> f64 {
+        let rows = self.n_total() + self.n_test as f64;
+        6.0 * rows * self.dim as f64 * 8.0 + 16.0 * rows * 8.0
+    }
+
     /// A count that the GS (`gold = true`) or PB rows of a replicate fall
     /// below with probability about 3e-5 (four binomial standard deviations
     /// under the expectation; the exact count for fixed splits).

@@ -61,6 +61,7 @@ pub mod overlap;
 pub mod pseudo;
 mod r_learner;
 pub mod refit;
+pub mod size;
 
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -278,11 +279,11 @@ impl FittedRouter {
             value,
             reason: reason.into(),
         };
-        if !(scale.is_finite() && scale > 0.0) {
+        if !(scale.is_normal() && scale > 0.0) {
             return Err(invalid(
                 "scale",
-                scale.to_string(),
-                "must be finite and > 0",
+                format!("{scale:e}"),
+                "must be a finite, positive normal number (not subnormal)",
             ));
         }
         if dim == 0 {

@@ -31,6 +31,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::inference::normal_quantile;
+use crate::limits::Estimate;
 use crate::rng::{derive_seed, rng_from_seed, seed_for, Purpose};
 use crate::routing::{self, Cutoff, RoutingEvaluation};
 
@@ -108,6 +109,39 @@ pub struct Evaluation {
     pub mean_gain: f64,
 }
 
+/// Fewest test queries an evaluation accepts: with fewer, the usage-ratio
+/// grid (steps of 0.05) is a staircase of ties and a bootstrap resamples a
+/// handful of values, so neither the curves nor their intervals mean much.
+pub const MIN_QUERIES: usize = 20;
+
+/// The size estimate of an evaluation of `queries` test queries (the
+/// bootstrap samples dominate: each resamples every query and evaluates
+/// every curve, and its metrics are kept for the intervals).
+pub fn estimate(queries: usize, options: &EvaluationOptions) -> Estimate {
+    let t = queries as f64;
+    let (rho, w) = (options.rho.len() as f64, options.w.len() as f64);
+    let b = options.bootstrap as f64;
+    let per_sample = 3.0 * 16.0 * rho + 2.0 * 8.0 * w + 256.0;
+    let threads = rayon::current_num_threads() as f64;
+    let bytes = (b + 1.0) * per_sample + (threads + 2.0) * 8.0 * 8.0 * t;
+    let operations = (b + 1.0) * t * (t.max(2.0).log2() + 2.0 * rho + 2.0 * w + 8.0);
+    let (what, key) = if options.bootstrap > 0 {
+        (
+            format!(
+                "an evaluation with {} bootstrap samples of {queries} queries",
+                options.bootstrap
+            ),
+            "the number of bootstrap samples (--bootstrap)".to_string(),
+        )
+    } else {
+        (
+            format!("an evaluation of {queries} queries"),
+            "the number of test queries".to_string(),
+        )
+    };
+    Estimate::new(bytes, operations, what, key)
+}
+
 /// Evaluates scores `psi_hat` against gains `gain` (module docs).
 pub fn evaluate(
     psi_hat: ArrayView1<f64>,
@@ -118,6 +152,14 @@ pub fn evaluate(
     if !(options.level > 0.0 && options.level < 1.0) {
         return Err(Error::param("level", options.level, "must lie in (0, 1)"));
     }
+    if t < MIN_QUERIES {
+        return Err(Error::param(
+            "queries",
+            t,
+            format!("an evaluation needs at least {MIN_QUERIES} test queries"),
+        ));
+    }
+    estimate(t, options).check()?;
     let costs = routing::cost_differences(
         Array1::from_elem(t, options.costs.0).view(),
         Array1::from_elem(t, options.costs.1).view(),

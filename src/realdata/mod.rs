@@ -79,9 +79,9 @@ pub fn training_data(gold: &Table, pref: &Table, folds: usize) -> Result<Trainin
             .position(|(a, b)| a != b)
             .unwrap_or(gold.feature_names.len().min(pref.feature_names.len()));
         let name = |names: &[String]| {
-            names
-                .get(position)
-                .map_or("(none)".to_string(), |n| format!("`{n}`"))
+            names.get(position).map_or("(none)".to_string(), |n| {
+                format!("`{}`", crate::error::excerpt(n))
+            })
         };
         return Err(Error::Input {
             file: pref.file.clone(),
@@ -128,6 +128,25 @@ pub fn training_data(gold: &Table, pref: &Table, folds: usize) -> Result<Trainin
     }
 }
 
+/// Refuses a fit of `config` on the two tables whose size estimate
+/// ([`crate::meta::size::estimate_fit`]) exceeds the memory or work limit;
+/// `key_of` names a configuration key as the caller's input does.
+pub fn check_fit_size(
+    config: &MetaRouterConfig,
+    gold: &Table,
+    pref: &Table,
+    key_of: &dyn Fn(&str) -> String,
+) -> Result<()> {
+    crate::meta::size::estimate_fit(
+        config,
+        gold.rows() as f64,
+        pref.rows() as f64,
+        gold.feature_names.len() as f64,
+        key_of,
+    )
+    .check()
+}
+
 /// Fits `config` on the two tables with master seed `seed` and describes
 /// the result as a router file (diagnostics; inference for DR-learner
 /// routers with `normalize = "none"`).
@@ -164,6 +183,9 @@ pub(crate) fn fit_tables_seeded(
     seeds: FitSeeds,
     overlap: OverlapRule,
 ) -> Result<(RouterFile, FittedRouter)> {
+    check_fit_size(config, gold, pref, &|key| {
+        format!("`{key}` of the router configuration")
+    })?;
     let data = training_data(
         gold,
         pref,
@@ -173,7 +195,12 @@ pub(crate) fn fit_tables_seeded(
             1
         },
     )?;
-    let router = config.fit(&data, seeds)?;
+    let router = config.fit(&data, seeds).map_err(|e| Error::Input {
+        file: format!("{} and {}", gold.file, pref.file),
+        line: None,
+        column: None,
+        message: format!("the router could not be fitted on these tables: {e}"),
+    })?;
     let range = |v: &Array1<f64>| {
         v.iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
@@ -417,6 +444,41 @@ fn inference_of(
             pref_inside: facts[2].1,
         }),
     }))
+}
+
+/// The size estimate of routing `rows` queries with a router file of
+/// `router_bytes` bytes among `models` models (scores, decisions and the
+/// output text; each query visits at most every number of the file).
+pub fn estimate_route(rows: usize, models: usize, router_bytes: u64) -> crate::limits::Estimate {
+    let rows = rows as f64;
+    crate::limits::Estimate::new(
+        rows * (models as f64 + 2.0) * 8.0 * 3.0 + rows * 40.0 * (models as f64 + 2.0),
+        rows * (router_bytes as f64 / 16.0 + 16.0),
+        format!("routing {rows} queries"),
+        "the number of queries",
+    )
+}
+
+/// Checks a router's scores on a query table: a non-finite ψ̂ (a damaged
+/// router file, or features far outside the training data) is an error
+/// naming the router file and the query's line.
+pub fn check_scores(psi_hat: &Array1<f64>, router_file: &str, queries: &Table) -> Result<()> {
+    match psi_hat.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(row) => Err(Error::Input {
+            file: router_file.to_string(),
+            line: None,
+            column: None,
+            message: format!(
+                "the router gives a non-finite ψ̂ ({}) for the query on line {} of {}: the \
+                 router file is damaged (e.g. its `scale`) or the query's features lie far \
+                 outside the training data",
+                psi_hat[row],
+                queries.lines.get(row).copied().unwrap_or(row as u64 + 2),
+                queries.file
+            ),
+        }),
+    }
 }
 
 /// Per-query output of `route`.

@@ -270,6 +270,7 @@ pub fn parse(text: &str, file: &str) -> Result<(RouterFile, FittedRouter)> {
                 format!("not a valid router file at `{path}`: {inner}"),
             )
         })?;
+    check_feature_names(&contents.features).map_err(|m| error(None, m))?;
     if contents.features.len() != contents.router.dim {
         return Err(error(
             None,
@@ -295,8 +296,38 @@ pub fn parse(text: &str, file: &str) -> Result<(RouterFile, FittedRouter)> {
     Ok((contents, router))
 }
 
+/// Checks a router file's feature names: non-empty and distinct (the
+/// columns a query table must have); the message names the first offender.
+pub(crate) fn check_feature_names(names: &[String]) -> std::result::Result<(), String> {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err(format!(
+                "`features[{i}]` is empty; every feature needs a column name"
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(format!(
+                "`features[{i}]` repeats the feature name `{}`; each feature is one column",
+                crate::error::excerpt(name)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads and checks a router file.
 pub fn load(path: &Path) -> Result<(RouterFile, FittedRouter)> {
-    let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
+    let text = read_text(path)?;
     parse(&text, &path.display().to_string())
+}
+
+/// Memory per byte of a router file while it is read and parsed (its
+/// text, the JSON values and the models built from them).
+pub const PARSE_FACTOR: f64 = 6.0;
+
+/// Reads a router file's text (single- or multi-model), refusing one whose
+/// parsing would not fit the memory limit ([`PARSE_FACTOR`]).
+pub fn read_text(path: &Path) -> Result<String> {
+    crate::files::read_text(path, PARSE_FACTOR)
 }

@@ -236,6 +236,7 @@ pub fn parse_models(text: &str, file: &str) -> Result<LoadedModels> {
     }
     let names: Vec<String> = contents.models.iter().map(|m| m.name.clone()).collect();
     check_names(&contents.reference, &names).map_err(|e| error(e.to_string()))?;
+    model_file::check_feature_names(&contents.features).map_err(error)?;
     let mut routers = Vec::with_capacity(names.len());
     let mut fitted = Vec::with_capacity(names.len());
     for entry in &contents.models {
@@ -260,7 +261,7 @@ pub fn parse_models(text: &str, file: &str) -> Result<LoadedModels> {
 
 /// Reads and checks a multi-model router file.
 pub fn load_models(path: &Path) -> Result<LoadedModels> {
-    let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
+    let text = model_file::read_text(path)?;
     parse_models(&text, &path.display().to_string())
 }
 

@@ -21,13 +21,41 @@
 //!
 //! The CSV grammar (quoting, CRLF line ends, a UTF-8 byte-order mark) is the
 //! `csv` crate's; cells are trimmed of surrounding spaces.
+//!
+//! # Limits
+//! Reading is bounded before anything grows without limit: a header or a row
+//! longer than [`MAX_LINE_BYTES`] (16 MiB, line breaks inside quoted cells
+//! included) is refused as soon as the reader passes the limit, never
+//! buffered whole; a header with more than [`MAX_COLUMNS`] columns is
+//! refused; the numbers read so far are checked against the memory limit
+//! ([`crate::limits`]) as rows come in. A number whose magnitude exceeds
+//! [`MAX_MAGNITUDE`] (its square and sums of squares would overflow) is
+//! refused where it stands, as is a positive weight below
+//! `1 / MAX_MAGNITUDE`. Messages quote at most
+//! [`EXCERPT_CHARS`](crate::error::EXCERPT_CHARS) characters of a cell or a
+//! header name.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 use ndarray::{Array1, Array2};
 
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
+use crate::limits::{memory_limit, render_bytes, Estimate};
+
+/// Longest header or data row a table may have, in bytes (quoted line
+/// breaks included): 16 MiB, e.g. 400,000 numbers of 40 characters.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// Most columns a table may have.
+pub const MAX_COLUMNS: usize = 1_000_000;
+
+/// Largest magnitude of a number in a table (features, labels, weights):
+/// `1e100`, so squares and sums of squares of any table stay finite.
+pub const MAX_MAGNITUDE: f64 = 1e100;
 
 /// Which columns are features.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +163,8 @@ pub struct Table {
     pub ids: Option<Vec<String>>,
     /// Sample weights, when the roles name a weight column.
     pub weights: Option<Array1<f64>>,
+    /// The file's line of each row (one-based; the header is line 1).
+    pub lines: Vec<u64>,
 }
 
 impl Table {
@@ -171,18 +201,170 @@ pub fn read_table(path: &Path, roles: &ColumnRoles) -> Result<Table> {
     read_table_from(reader, &file, roles)
 }
 
+/// Where a [`BoundedReader`] is in the CSV grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a field.
+    FieldStart,
+    /// Inside an unquoted field.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a quote inside a quoted field (an escaped quote or the end).
+    QuoteInQuoted,
+}
+
+/// What a [`BoundedReader`] has seen.
+#[derive(Debug)]
+struct Progress {
+    state: State,
+    /// The current physical line (1-based).
+    line: u64,
+    /// The line the current record started on.
+    record_line: u64,
+    /// Bytes of the current record so far.
+    record_bytes: usize,
+    /// The line of a record that passed [`MAX_LINE_BYTES`], if one did.
+    too_long: Option<u64>,
+    /// Bytes read so far.
+    offset: u64,
+    /// Whether the last byte was a `\r`.
+    previous_cr: bool,
+    /// `(byte offset, line)` where each record read ahead of the parser
+    /// starts (the `csv` crate numbers lines after `\r\n` one too low, so
+    /// record lines are looked up here by byte offset).
+    starts: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl Progress {
+    /// The line of the record that starts at byte `offset` (the `csv`
+    /// crate's position; with `\r\n` it may point at the `\n`).
+    fn line_at(&mut self, offset: u64) -> Option<u64> {
+        while self.starts.front().is_some_and(|&(o, _)| o < offset) {
+            self.starts.pop_front();
+        }
+        self.starts
+            .front()
+            .filter(|&&(o, _)| o == offset)
+            .map(|&(_, line)| line)
+    }
+}
+
+/// A reader that follows the CSV grammar (the `csv` crate's defaults:
+/// fields quoted with `"`, quotes escaped by doubling, records ended by
+/// `\n`, `\r` or `\r\n` outside quotes) and fails as soon as one record
+/// passes [`MAX_LINE_BYTES`], so the parser never buffers an unbounded line.
+struct BoundedReader<R> {
+    inner: R,
+    progress: Rc<RefCell<Progress>>,
+}
+
+impl<R: Read> Read for BoundedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut p = self.progress.borrow_mut();
+        for &byte in &buf[..n] {
+            let end_of_record = match (p.state, byte) {
+                (State::Quoted, b'"') => {
+                    p.state = State::QuoteInQuoted;
+                    false
+                }
+                (State::Quoted, _) => false,
+                (State::QuoteInQuoted, b'"') | (State::FieldStart, b'"') => {
+                    p.state = State::Quoted;
+                    false
+                }
+                (_, b',') => {
+                    p.state = State::FieldStart;
+                    false
+                }
+                (_, b'\n') | (_, b'\r') => {
+                    p.state = State::FieldStart;
+                    true
+                }
+                _ => {
+                    p.state = State::Unquoted;
+                    false
+                }
+            };
+            // A line break is `\n`, `\r` or `\r\n`.
+            if byte == b'\r' || (byte == b'\n' && !p.previous_cr) {
+                p.line += 1;
+            }
+            p.previous_cr = byte == b'\r';
+            p.offset += 1;
+            if end_of_record {
+                p.record_bytes = 0;
+                p.record_line = p.line;
+                let (offset, line) = (p.offset, p.line);
+                p.starts.push_back((offset, line));
+            } else {
+                p.record_bytes += 1;
+                if p.record_bytes > MAX_LINE_BYTES {
+                    p.too_long = Some(p.record_line);
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "a line longer than the limit",
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// [`read_table`] from any reader; `file` names it in errors.
-pub fn read_table_from(
-    reader: impl std::io::Read,
-    file: &str,
-    roles: &ColumnRoles,
-) -> Result<Table> {
+pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Result<Table> {
+    let progress = Rc::new(RefCell::new(Progress {
+        state: State::FieldStart,
+        line: 1,
+        record_line: 1,
+        record_bytes: 0,
+        too_long: None,
+        offset: 0,
+        previous_cr: false,
+        starts: std::collections::VecDeque::from([(0, 1)]),
+    }));
+    let bounded = BoundedReader {
+        inner: reader,
+        progress: Rc::clone(&progress),
+    };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
         .trim(csv::Trim::All)
-        .from_reader(reader);
-    let header = csv.headers().map_err(|e| csv_error(file, &e))?.clone();
+        .from_reader(bounded);
+    let too_long = || progress.borrow().too_long;
+    let read_error = |e: &csv::Error| match too_long() {
+        Some(line) => input_error(
+            file,
+            Some(line),
+            None,
+            format!(
+                "{} is longer than {} (the limit of a header or a row; is this a CSV table?)",
+                if line == 1 { "the header" } else { "the row" },
+                render_bytes(MAX_LINE_BYTES as f64)
+            ),
+        ),
+        None => {
+            let line = e
+                .position()
+                .and_then(|p| progress.borrow_mut().line_at(p.byte()));
+            csv_error(file, e, line)
+        }
+    };
+    let header = csv.headers().map_err(|e| read_error(&e))?.clone();
+    if header.len() > MAX_COLUMNS {
+        return Err(input_error(
+            file,
+            Some(1),
+            None,
+            format!(
+                "the header has {} columns, more than the {MAX_COLUMNS} a table may have",
+                header.len()
+            ),
+        ));
+    }
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(input_error(
             file,
@@ -200,15 +382,33 @@ pub fn read_table_from(
     let mut extra: Vec<Vec<f64>> = vec![Vec::new(); layout.extra.len()];
     let mut ids: Vec<String> = Vec::new();
     let mut weights: Vec<f64> = Vec::new();
+    let mut lines: Vec<u64> = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
+    // Memory of the numbers and ids read so far (twice their size: a
+    // growing vector may hold twice its length), checked as rows come in.
+    let budget = memory_limit();
+    let cells_per_row = (d + layout.extra.len() + 3) as f64;
+    let mut id_bytes = 0.0;
     loop {
         match csv.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_error(file, &e)),
+            Err(e) => return Err(read_error(&e)),
         }
-        let line = record.position().map_or(rows as u64 + 2, |p| p.line());
+        let line = record.position().map_or(rows as u64 + 2, |p| {
+            progress.borrow_mut().line_at(p.byte()).unwrap_or(p.line())
+        });
+        let bytes = 2.0 * ((rows + 1) as f64 * cells_per_row * 8.0 + id_bytes);
+        if bytes > budget {
+            Estimate::new(
+                bytes,
+                0.0,
+                format!("reading {} (line {line} so far)", excerpt(file)),
+                format!("the size of {}", excerpt(file)),
+            )
+            .check_against(budget, f64::INFINITY)?;
+        }
         let cell = |index: usize| -> (&str, &str) { (&record[index], names[index].as_str()) };
         if let (Some(index), Some(label)) = (layout.label, roles.label.as_ref()) {
             if label.missing_ok && record[index].is_empty() {
@@ -239,6 +439,7 @@ pub fn read_table_from(
             slot.push(parse_number(file, line, name, text, LabelKind::Numeric)?);
         }
         if let Some(index) = layout.id {
+            id_bytes += (record[index].len() + 24) as f64;
             ids.push(record[index].to_string());
         }
         if let Some(index) = layout.weight {
@@ -252,13 +453,26 @@ pub fn read_table_from(
                     format!("weight {value} is negative (weights must be >= 0)"),
                 ));
             }
+            if value > 0.0 && value < 1.0 / MAX_MAGNITUDE {
+                return Err(input_error(
+                    file,
+                    Some(line),
+                    Some(name),
+                    format!(
+                        "weight {value:e} is too small: a positive weight must be at least \
+                         {:e} (write 0 for a row that should not count)",
+                        1.0 / MAX_MAGNITUDE
+                    ),
+                ));
+            }
             weights.push(value);
         }
+        lines.push(line);
         rows += 1;
     }
     if rows == 0 {
         let message = match roles.label.as_ref().filter(|l| l.missing_ok) {
-            Some(label) => format!("no data row has a `{}` label", label.name),
+            Some(label) => format!("no data row has a `{}` label", excerpt(&label.name)),
             None => "no data rows after the header".into(),
         };
         return Err(input_error(file, Some(1), None, message));
@@ -300,6 +514,7 @@ pub fn read_table_from(
             .collect(),
         ids: layout.id.map(|_| ids),
         weights: layout.weight.map(|_| Array1::from(weights)),
+        lines,
     })
 }
 
@@ -316,17 +531,16 @@ impl Layout {
     fn new(file: &str, names: &[String], roles: &ColumnRoles) -> Result<Self> {
         let header_error =
             |column: Option<&str>, message: String| input_error(file, Some(1), column, message);
-        for (index, name) in names.iter().enumerate() {
+        // Hash lookups: a header may have up to MAX_COLUMNS names.
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
             if name.is_empty() {
                 return Err(header_error(
                     None,
-                    format!(
-                        "header cell {} is empty; every column needs a name",
-                        index + 1
-                    ),
+                    format!("header cell {} is empty; every column needs a name", i + 1),
                 ));
             }
-            if names[..index].contains(name) {
+            if index.insert(name.as_str(), i).is_some() {
                 return Err(header_error(
                     Some(name),
                     "the header names this column twice".into(),
@@ -334,11 +548,12 @@ impl Layout {
             }
         }
         let find = |name: &str, role: &str| -> Result<usize> {
-            names.iter().position(|n| n == name).ok_or_else(|| {
+            index.get(name).copied().ok_or_else(|| {
                 header_error(
                     Some(name),
                     format!(
-                        "no {role} column `{name}` in the header (columns: {})",
+                        "no {role} column `{}` in the header (columns: {})",
+                        excerpt(name),
                         abbreviate(names)
                     ),
                 )
@@ -353,7 +568,7 @@ impl Layout {
             extra.push(find(name, "required")?);
         }
         for name in &roles.optional {
-            if let Some(i) = names.iter().position(|n| n == name) {
+            if let Some(&i) = index.get(name.as_str()) {
                 extra.push(i);
             }
         }
@@ -369,7 +584,7 @@ impl Layout {
         for name in &roles.ignore {
             ignored.push(find(name, "label")?);
         }
-        let taken: Vec<usize> = label
+        let taken: HashSet<usize> = label
             .iter()
             .chain(&extra)
             .chain(id.iter())
@@ -381,9 +596,10 @@ impl Layout {
             FeatureSelection::Rest => (0..names.len()).filter(|i| !taken.contains(i)).collect(),
             FeatureSelection::Names(list) => {
                 let mut out = Vec::with_capacity(list.len());
+                let mut seen = HashSet::with_capacity(list.len());
                 for name in list {
                     let index = find(name, "feature")?;
-                    if out.contains(&index) {
+                    if !seen.insert(index) {
                         return Err(header_error(
                             Some(name),
                             "the feature list names this column twice".into(),
@@ -401,8 +617,8 @@ impl Layout {
             return Err(header_error(
                 None,
                 format!(
-                    "no feature columns selected (selection {:?}; columns: {})",
-                    roles.features,
+                    "no feature columns selected (selection {}; columns: {})",
+                    excerpt(&format!("{:?}", roles.features)),
                     abbreviate(names)
                 ),
             ));
@@ -430,7 +646,7 @@ fn abbreviate(names: &[String]) -> String {
     let mut text = names
         .iter()
         .take(SHOWN)
-        .map(String::as_str)
+        .map(|n| excerpt(n))
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > SHOWN {
@@ -454,13 +670,19 @@ fn parse_number(file: &str, line: u64, column: &str, text: &str, kind: LabelKind
         }
     }
     match text.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) if v.is_finite() && v.abs() <= MAX_MAGNITUDE => Ok(v),
+        Ok(v) if v.is_finite() => Err(error(format!(
+            "`{}` is too large in magnitude: numbers must lie within ±{MAX_MAGNITUDE:e} (their \
+             squares and sums must stay finite)",
+            excerpt(text)
+        ))),
         Ok(_) => Err(error(format!(
-            "`{text}` is not a finite number (NaN and infinities are not accepted)"
+            "`{}` is not a finite number (NaN and infinities are not accepted)",
+            excerpt(text)
         ))),
         Err(_) => Err(error(format!(
             "`{}` is not a number{}",
-            shorten(text),
+            excerpt(text),
             if kind == LabelKind::Preference {
                 " (nor win / tie / loss)"
             } else {
@@ -470,18 +692,9 @@ fn parse_number(file: &str, line: u64, column: &str, text: &str, kind: LabelKind
     }
 }
 
-fn shorten(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(MAX).collect::<String>())
-    }
-}
-
 /// A `csv` crate error as an [`Error::Input`] with its line.
-fn csv_error(file: &str, error: &csv::Error) -> Error {
-    let line = error.position().map(|p| p.line());
+fn csv_error(file: &str, error: &csv::Error, line: Option<u64>) -> Error {
+    let line = line.or_else(|| error.position().map(|p| p.line()));
     let message = match error.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -498,10 +711,10 @@ fn csv_error(file: &str, error: &csv::Error) -> Error {
     }
 }
 
-/// Writes a table: header `names`, then one row per row of `columns`
+/// A table as CSV text: header `names`, then one row per row of `columns`
 /// (numbers in shortest round-trip form, so reading them back is exact; NaN
 /// as an empty cell, a missing value).
-pub fn write_table(path: &Path, names: &[String], columns: &[&[f64]]) -> Result<()> {
+pub fn table_text(names: &[String], columns: &[&[f64]]) -> String {
     let rows = columns.first().map_or(0, |c| c.len());
     let mut text = String::with_capacity(rows * names.len() * 20);
     text.push_str(&names.join(","));
@@ -518,7 +731,7 @@ pub fn write_table(path: &Path, names: &[String], columns: &[&[f64]]) -> Result<
         }
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|cause| Error::io(path, cause))
+    text
 }
 
 #[cfg(test)]
@@ -577,5 +790,54 @@ mod tests {
         assert!(text.contains("f.csv, line 3, column `label`"), "{text}");
         let e = read_table_from("x,label\n1,2\n3\n".as_bytes(), "f.csv", &roles()).unwrap_err();
         assert!(e.to_string().contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn lines_are_counted_for_every_line_break() {
+        // `\r\n`, `\r` alone, a byte-order mark, an empty line, and a
+        // quoted cell spanning two lines: the bad cell is on line 6.
+        for text in [
+            "\u{feff}x,label\r\n1,2\r\n\r\n\"3\r\n\",4\r\n5,bad\r\n",
+            "x,label\r1,2\r\r\"3\r\",4\r5,bad\r",
+            "x,label\n1,2\n\n\"3\n\",4\n5,bad\n",
+        ] {
+            let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+            assert!(
+                e.to_string().contains("line 6, column `label`"),
+                "{text:?}: {e}"
+            );
+        }
+        let e = read_table_from("x,label\r\n1,2\r\n3\r\n".as_bytes(), "f.csv", &roles());
+        assert!(e.unwrap_err().to_string().contains("line 3"));
+    }
+
+    #[test]
+    fn overlong_lines_are_refused_while_read_and_quotes_are_short() {
+        let mut text = String::from("x,label\n1,2\n");
+        text.push_str(&"7".repeat(MAX_LINE_BYTES + 10));
+        text.push_str(",3\n");
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().contains("f.csv, line 3") && e.to_string().contains("16.0 MiB"));
+        // A quoted cell may hold line breaks, but not past the limit.
+        let mut text = String::from("x,label\n\"");
+        text.push_str(&"\n".repeat(MAX_LINE_BYTES + 1));
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        // A long cell is quoted in at most 100 characters.
+        let text = format!("x,label\n{},1\n", "a".repeat(5000));
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().len() < 300, "{e}");
+        // Huge and tiny magnitudes.
+        let e = read_table_from("x,label\n1e101,2\n".as_bytes(), "f.csv", &roles());
+        assert!(e.unwrap_err().to_string().contains("magnitude"));
+    }
+
+    #[test]
+    fn a_wide_header_is_checked_in_linear_time() {
+        let names: Vec<String> = (0..200_000).map(|i| format!("c{i}")).collect();
+        let mut text = names.join(",");
+        text.push_str(",c17\n");
+        let e = read_table_from(text.as_bytes(), "f.csv", &roles()).unwrap_err();
+        assert!(e.to_string().contains("column `c17`") && e.to_string().contains("twice"));
     }
 }

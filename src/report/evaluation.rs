@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::format::format_number;
+use super::markdown::{code_span, literal};
 use crate::realdata::evaluate::{Evaluation, Interval};
 use crate::realdata::RouterFile;
 
@@ -42,24 +43,26 @@ pub fn evaluation_markdown(
     let mut out = String::new();
     let o = &eval.options;
     let _ = writeln!(out, "# Router evaluation\n");
+    // Names from the command line and the router file are input: code spans
+    // (shown as is, never interpreted as Markdown or HTML).
     let _ = writeln!(
         out,
-        "- router: `{}` ({:?}, {} features, fitted on {} GS rows of `{}` and {} PB rows of `{}`, seed {})",
-        source.model,
+        "- router: {} ({:?}, {} features, fitted on {} GS rows of {} and {} PB rows of {}, seed {})",
+        code_span(source.model),
         file.config.method,
         file.features.len(),
         file.training.gold_rows,
-        file.training.gold_file,
+        code_span(&file.training.gold_file),
         file.training.pref_rows,
-        file.training.pref_file,
+        code_span(&file.training.pref_file),
         file.seed
     );
     let _ = writeln!(
         out,
-        "- test: `{}`, {} queries; gains from column `{}` (mean gain {})",
-        source.test,
+        "- test: {}, {} queries; gains from column {} (mean gain {})",
+        code_span(source.test),
         eval.queries,
-        source.gains,
+        code_span(source.gains),
         format_number(Some(eval.mean_gain))
     );
     let _ = writeln!(
@@ -143,7 +146,7 @@ pub fn evaluation_markdown(
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | [{}, {}] |",
-                    e.target,
+                    literal(&e.target),
                     format_number(Some(e.estimate)),
                     format_number(Some(e.se)),
                     format_number(Some(e.lower)),

@@ -488,7 +488,72 @@ fn grid_list(values: &[f64]) -> String {
         .join(", ")
 }
 
+/// Text from an input file (a file name, a column or target name) as
+/// literal Markdown text: every ASCII punctuation character is
+/// backslash-escaped (so no emphasis, link, raw HTML, entity or table cell
+/// boundary can come from it) and control characters are written as
+/// escapes. Safe in running text and in table cells.
+pub(crate) fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+            out.push(c);
+        } else if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Text from an input file as a Markdown code span: fenced with one more
+/// backtick than its longest run of backticks (a span's content is shown
+/// as is, raw HTML included), control characters written as escapes. Not
+/// for table cells (a `|` would end the cell); use [`literal`] there.
+pub(crate) fn code_span(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') || longest > 0 {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
 /// Escapes characters that would break a Markdown table cell.
 fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_text_cannot_inject_markdown_or_html() {
+        assert_eq!(literal("gold.csv"), "gold\\.csv");
+        assert_eq!(literal("<script>|*x*"), "\\<script\\>\\|\\*x\\*");
+        assert_eq!(code_span("gold.csv"), "`gold.csv`");
+        assert_eq!(code_span("a`b"), "`` a`b ``");
+        assert_eq!(code_span("x\n# title"), "`x\\n# title`");
+        assert_eq!(code_span("``"), "``` `` ```");
+    }
 }

@@ -90,7 +90,7 @@ use std::path::{Path, PathBuf};
 
 pub use check::{check_markdown, check_table, claim_judgement, claims_table, junit, TERMINAL_ROWS};
 pub use evaluation::{evaluation_csv, evaluation_markdown, target_population, EvaluationSource};
-pub use figures::{evaluation_figures, figures, paper};
+pub use figures::{evaluation_figure_files, evaluation_figures, figures, paper};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
 pub use tabular::{replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};
@@ -109,7 +109,10 @@ pub const REPLICATES_CSV_FILE: &str = "replicates.csv";
 /// figures from its summary, and `replicates.csv` from the folder's
 /// `replicates.jsonl` when it has one — and returns the files written.
 pub fn publish(summary: &crate::study::record::Summary, dir: &Path) -> Result<Vec<PathBuf>> {
-    use crate::study::{read_records, store::RECORDS_FILE, write_atomic};
+    use crate::study::{read_records, store::RECORDS_FILE};
+    let write_atomic = |path: &Path, bytes: &[u8]| {
+        crate::files::write_file(path, bytes, crate::files::Existing::Replace)
+    };
     let markdown_path = dir.join(MARKDOWN_FILE);
     write_atomic(&markdown_path, markdown(summary).as_bytes())?;
     let csv_path = dir.join(SUMMARY_CSV_FILE);

@@ -796,7 +796,7 @@ pub fn load_summary(path: &Path) -> Result<(PathBuf, Summary)> {
     } else {
         path.to_path_buf()
     };
-    let bytes = std::fs::read(&file).map_err(|cause| Error::io(&file, cause))?;
+    let bytes = crate::files::read_bounded(&file, 8.0)?;
     let parse_error = |message: String| Error::Parse {
         path: file.display().to_string(),
         line: None,
@@ -814,6 +814,7 @@ pub fn load_summary(path: &Path) -> Result<(PathBuf, Summary)> {
     }
     let summary: Summary = serde_json::from_value(value)
         .map_err(|e| parse_error(format!("not a study summary: {e}")))?;
+    summary.validate().map_err(parse_error)?;
     Ok((file, summary))
 }
 
@@ -878,7 +879,7 @@ fn claims_spec(
             if !path.is_file() {
                 return Ok(None);
             }
-            let text = std::fs::read_to_string(&path).map_err(|c| Error::io(&path, c))?;
+            let text = crate::files::read_text(&path, super::spec::SPEC_FACTOR)?;
             let spec = StudySpec::parse(split_shard(&text).1, &path.display().to_string())?;
             (path, spec)
         }

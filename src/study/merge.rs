@@ -38,6 +38,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
             ));
         }
     }
+    if let Ok(target) = fs::canonicalize(out) {
+        if let Some(input) = canonical.get(&target) {
+            return Err(Error::study(
+                out,
+                format!(
+                    "is one of the folders being merged ({}); merge into a new folder with --out",
+                    input.display()
+                ),
+            ));
+        }
+    }
     let mut locks = Vec::new();
     let mut base: Option<(String, PathBuf)> = None;
     let mut shards = BTreeMap::new();
@@ -45,7 +56,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
     let mut seen = BTreeSet::new();
     for dir in dirs {
         let path = dir.join(store::SPEC_FILE);
-        let text = fs::read_to_string(&path).map_err(|c| Error::io(&path, c))?;
+        let text = crate::files::read_text(&path, super::spec::SPEC_FACTOR)?;
         locks.push(store::FolderLock::acquire(dir, "merge (reading)")?);
         let (shard, body) = split_shard(&text);
         match &base {

@@ -278,8 +278,19 @@ fn run_in(
     let records_path = dir.join(store::RECORDS_FILE);
     let text = spec_text(spec, options.shard);
     let mut existing = Vec::new();
+    if options.resume
+        && !spec_path.exists()
+        && (records_path.exists() || store::read_manifest(dir)?.is_some())
+    {
+        return Err(Error::study(
+            dir,
+            "holds a study's files but no spec.toml, so its records cannot be checked against \
+             this spec; refusing to resume (restore spec.toml, use a new --out folder, or \
+             --force to start over)",
+        ));
+    }
     if options.resume && spec_path.exists() {
-        let stored = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+        let stored = crate::files::read_text(&spec_path, spec::SPEC_FACTOR)?;
         if stored != text && !same_computation(&stored, spec, options.shard) {
             return Err(Error::study(
                 dir,
@@ -309,13 +320,7 @@ fn run_in(
         .into_iter()
         .filter(|u| !done.contains(u))
         .collect();
-    let open_append = |path: &Path| {
-        fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|c| Error::io(path, c))
-    };
+    let open_append = |path: &Path| crate::files::open_append(path);
     let timings_path = dir.join(store::TIMINGS_FILE);
     if !options.resume {
         let _ = fs::remove_file(&timings_path);
@@ -468,7 +473,7 @@ pub fn folder_progress(dir: &Path) -> Result<Option<FolderProgress>> {
     if !spec_path.exists() {
         return Ok(None);
     }
-    let text = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+    let text = crate::files::read_text(&spec_path, spec::SPEC_FACTOR)?;
     let (shard, body) = split_shard(&text);
     let spec = StudySpec::parse(body, &spec_path.display().to_string())?;
     let expected = units(&spec, shard).len();
@@ -508,7 +513,7 @@ pub fn summarize_folder(dir: &Path, allow_partial: bool) -> Result<RunOutcome> {
         ));
     }
     let folder = OpenFolder::open(dir, OpenMode::Resume, "report", &[])?;
-    let text = fs::read_to_string(&spec_path).map_err(|c| Error::io(&spec_path, c))?;
+    let text = crate::files::read_text(&spec_path, spec::SPEC_FACTOR)?;
     let (shard, body) = split_shard(&text);
     let spec = StudySpec::parse(body, &spec_path.display().to_string())?;
     let records_path = dir.join(store::RECORDS_FILE);

@@ -477,6 +477,42 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
+impl Summary {
+    /// Checks what a summary read from disk must satisfy before its cells
+    /// are judged: every Monte Carlo SE is finite and `≥ 0`, every mean
+    /// finite, and a cell with a mean has at least one replicate. The error
+    /// names the row (`rows[i]`, its method and metric).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (i, row) in self.rows.iter().enumerate() {
+            let at = || {
+                format!(
+                    "rows[{i}] (method `{}`, metric `{}`{})",
+                    crate::error::excerpt(&row.method),
+                    crate::error::excerpt(&row.metric),
+                    row.index.map_or(String::new(), |k| format!(", index {k}"))
+                )
+            };
+            if let Some(mcse) = row.mcse {
+                if !(mcse.is_finite() && mcse >= 0.0) {
+                    return Err(format!(
+                        "{}: mcse {mcse} is not a standard error (finite and >= 0)",
+                        at()
+                    ));
+                }
+            }
+            if let Some(mean) = row.mean {
+                if !mean.is_finite() {
+                    return Err(format!("{}: mean {mean} is not finite", at()));
+                }
+                if row.n == 0 {
+                    return Err(format!("{}: a mean over n = 0 replicates", at()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

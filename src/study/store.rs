@@ -32,8 +32,10 @@
 //!   follows the last newline is a torn tail from an interrupted write (any
 //!   byte, even half a UTF-8 character) and is dropped and counted; every
 //!   complete line must parse, and a line that does not is reported by number.
-//! - Every other file is written to `name.tmp` and renamed; a failed write
-//!   removes the temporary file.
+//! - Every other file is written by [`crate::files`]: a fresh temporary file
+//!   in the folder, flushed to disk and renamed onto the target (never
+//!   through a symbolic link); a failed write removes the temporary file, and
+//!   the next writer removes one a killed process left.
 
 use std::fs;
 use std::io::Write;
@@ -43,6 +45,7 @@ use serde::{Deserialize, Serialize};
 
 use super::record::Record;
 use crate::error::{Error, Result};
+use crate::files::{self, Existing};
 
 /// The resolved spec.
 pub const SPEC_FILE: &str = "spec.toml";
@@ -75,21 +78,14 @@ const FIXED_FILES: &[&str] = &[
     "replicates.csv",
 ];
 
-/// Writes `contents` to `path` through `path.tmp` and a rename; a failed
-/// write leaves no temporary file behind.
+/// Writes `contents` to `path` atomically, replacing an existing file
+/// ([`files::write_file`] with [`Existing::Replace`]).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    if let Err(cause) = fs::write(&tmp, contents) {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, cause));
-    }
-    fs::rename(&tmp, path).map_err(|cause| {
-        let _ = fs::remove_file(&tmp);
-        Error::io(path, cause)
-    })
+    files::write_file(path, contents, Existing::Replace)
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
+/// The temporary name earlier versions of the suite wrote `path` through.
+fn legacy_tmp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     path.with_file_name(name)
@@ -164,10 +160,12 @@ pub struct Timing {
 /// figures those versions drew.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     let path = dir.join(MANIFEST_FILE);
-    let bytes = match fs::read(&path) {
+    let bytes = match files::read_bounded(&path, 4.0) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(cause) => return Err(Error::io(&path, cause)),
+        Err(Error::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
     };
     let not_ours = |detail: String| Error::Parse {
         path: path.display().to_string(),
@@ -241,15 +239,17 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
 
 /// Who holds the lock of `dir`, when a live process does (its recorded
 /// holder line); `None` when nobody does or there is no lock file. Probing
-/// takes the lock for an instant if it is free.
+/// opens the lock file for reading only (so anyone who may read the folder
+/// may probe it, whoever left the file) and takes a shared lock for an
+/// instant if nobody holds it.
 pub fn lock_holder(dir: &Path) -> Result<Option<String>> {
     let path = dir.join(LOCK_FILE);
-    let file = match fs::OpenOptions::new().read(true).write(true).open(&path) {
+    let file = match fs::File::open(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(cause) => return Err(Error::io(&path, cause)),
     };
-    match file.try_lock() {
+    match file.try_lock_shared() {
         Ok(()) => {
             let _ = file.unlock();
             Ok(None)
@@ -280,13 +280,7 @@ impl FolderLock {
         // retries keep it from failing a run that starts at that moment.
         let mut busy_retries = 5;
         for _ in 0..100 {
-            let mut file = fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|cause| Error::io(&path, cause))?;
+            let mut file = files::open_lock_file(&path)?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) if busy_retries > 0 => {
@@ -473,11 +467,13 @@ fn other_entries(dir: &Path) -> Result<bool> {
     Ok(false)
 }
 
-/// Removes `*.tmp` files the suite may have left from an interrupted write.
+/// Removes temporary files the suite may have left from an interrupted
+/// write (of this version and of earlier ones).
 fn remove_stale_temporaries(dir: &Path) {
     for name in FIXED_FILES {
-        let _ = fs::remove_file(tmp_path(&dir.join(name)));
+        let _ = fs::remove_file(legacy_tmp_path(&dir.join(name)));
     }
+    files::remove_stale_temporaries(dir, FIXED_FILES);
 }
 
 fn refuse_protected(dir: &Path, protected: &[PathBuf]) -> Result<()> {
@@ -535,6 +531,9 @@ fn remove_suite_files(dir: &Path, occupied: bool) -> Result<()> {
     Ok(())
 }
 
+/// Memory per byte of a records file while it is read and parsed.
+const RECORDS_FACTOR: f64 = 4.0;
+
 /// The records of a `replicates.jsonl`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordsFile {
@@ -547,7 +546,7 @@ pub struct RecordsFile {
 /// Reads `replicates.jsonl`; a missing file is an [`Error::Io`] (not found).
 /// See the module docs for torn tails.
 pub fn read_records(path: &Path) -> Result<RecordsFile> {
-    let bytes = fs::read(path).map_err(|cause| Error::io(path, cause))?;
+    let bytes = files::read_bounded(path, RECORDS_FACTOR)?;
     parse_records(&bytes, path)
 }
 
@@ -645,6 +644,7 @@ mod tests {
         fs::create_dir(&target).unwrap();
         fs::write(target.join("x"), "keep").unwrap();
         assert!(write_atomic(&target, b"{}").is_err());
-        assert!(!tmp.path().join("summary.json.tmp").exists());
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

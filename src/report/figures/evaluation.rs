@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::layout::{Figure, Panel, Point, Series, Spread};
-use super::{write_figures, PALETTE};
+use super::{render_figures, write_figures, PALETTE};
 use crate::error::Result;
 use crate::realdata::evaluate::{Evaluation, Interval};
 
@@ -46,6 +46,16 @@ fn figure(stem: &str, title: String, x_desc: &str, y_desc: &str, points: Vec<Poi
 /// Writes `eg_vs_rho`, `neg_vs_rho` and `regret_vs_w` (PNG and SVG) into
 /// `out_dir`; returns the paths.
 pub fn evaluation_figures(eval: &Evaluation, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    write_figures(&evaluation_figure_list(eval), out_dir)
+}
+
+/// The figures of [`evaluation_figures`] drawn in memory: `(file name,
+/// bytes)`, for a caller that writes them with other files as one unit.
+pub fn evaluation_figure_files(eval: &Evaluation) -> Result<Vec<(String, Vec<u8>)>> {
+    render_figures(&evaluation_figure_list(eval))
+}
+
+fn evaluation_figure_list(eval: &Evaluation) -> Vec<super::layout::Figure> {
     let band = if eval.options.bootstrap > 0 {
         format!(", ±2 bootstrap SE, B = {}", eval.options.bootstrap)
     } else {
@@ -53,7 +63,7 @@ pub fn evaluation_figures(eval: &Evaluation, out_dir: &Path) -> Result<Vec<PathB
     };
     let rho = &eval.options.rho;
     let regret: Vec<Option<Interval>> = eval.regret.iter().copied().map(Some).collect();
-    let figures = vec![
+    vec![
         figure(
             "eg_vs_rho",
             format!(
@@ -78,6 +88,5 @@ pub fn evaluation_figures(eval: &Evaluation, out_dir: &Path) -> Result<Vec<PathB
             "Reg(w)",
             points(&eval.options.w, &regret),
         ),
-    ];
-    write_figures(&figures, out_dir)
+    ]
 }

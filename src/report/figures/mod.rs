@@ -11,7 +11,7 @@ mod evaluation;
 mod layout;
 pub mod paper;
 
-pub use evaluation::evaluation_figures;
+pub use evaluation::{evaluation_figure_files, evaluation_figures};
 
 use super::view::View;
 use crate::error::{Error, Result};
@@ -71,7 +71,6 @@ const PALETTE: [RGBColor; 9] = [
 /// if the embedded font cannot be loaded.
 pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts()?;
-    std::fs::create_dir_all(out_dir).map_err(|cause| Error::io(out_dir, cause))?;
     let view = View::new(summary);
     let study = &summary.study;
     let mut figures = Vec::new();
@@ -166,29 +165,61 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     write_figures(&figures, out_dir)
 }
 
-/// Draws each figure as PNG and SVG into `out_dir`; returns the paths.
+/// Draws each figure as PNG and SVG into `out_dir` (replacing the files
+/// atomically, never through a symbolic link); returns the paths.
 fn write_figures(figures: &[layout::Figure], out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let rendered = render_figures(figures)?;
+    let created = crate::files::create_folder(out_dir)?;
+    let files: Vec<(PathBuf, Vec<u8>)> = rendered
+        .into_iter()
+        .map(|(name, bytes)| (out_dir.join(name), bytes))
+        .collect();
+    if let Err(e) = crate::files::write_files(&files, crate::files::Existing::Replace) {
+        created.undo();
+        return Err(e);
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// Draws each figure as PNG and SVG in memory: `(file name, bytes)`, in the
+/// order PNG, SVG of each figure.
+fn render_figures(figures: &[layout::Figure]) -> Result<Vec<(String, Vec<u8>)>> {
     register_fonts()?;
-    std::fs::create_dir_all(out_dir).map_err(|cause| Error::io(out_dir, cause))?;
-    let mut written = Vec::with_capacity(2 * figures.len());
+    let mut rendered = Vec::with_capacity(2 * figures.len());
     for figure in figures {
         let (width, height) = figure.canvas_size();
-        let png = out_dir.join(format!("{}.png", figure.stem));
+        let png = format!("{}.png", figure.stem);
+        let mut pixels = vec![0u8; 3 * width as usize * height as usize];
         {
-            let root = BitMapBackend::new(&png, (width, height)).into_drawing_area();
-            draw_figure(&root, figure).map_err(|e| plot_error(&png, e))?;
-            root.present().map_err(|e| plot_error(&png, e))?;
+            let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+            draw_figure(&root, figure).map_err(|e| plot_error(Path::new(&png), e))?;
+            root.present().map_err(|e| plot_error(Path::new(&png), e))?;
         }
-        written.push(png);
-        let svg = out_dir.join(format!("{}.svg", figure.stem));
+        // The encoder (and its default settings) plotters uses when it
+        // writes a PNG file itself: the bytes are the same.
+        let mut encoded = Vec::new();
         {
-            let root = SVGBackend::new(&svg, (width, height)).into_drawing_area();
-            draw_figure(&root, figure).map_err(|e| plot_error(&svg, e))?;
-            root.present().map_err(|e| plot_error(&svg, e))?;
+            use image::ImageEncoder;
+            image::codecs::png::PngEncoder::new(&mut encoded)
+                .write_image(&pixels, width, height, image::ColorType::Rgb8)
+                .map_err(|e| {
+                    Error::io(
+                        Path::new(&png),
+                        std::io::Error::other(format!("encoding the figure failed: {e}")),
+                    )
+                })?;
         }
-        written.push(svg);
+        rendered.push((png, encoded));
+        let svg = format!("{}.svg", figure.stem);
+        let mut text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut text, (width, height)).into_drawing_area();
+            draw_figure(&root, figure).map_err(|e| plot_error(Path::new(&svg), e))?;
+            root.present().map_err(|e| plot_error(Path::new(&svg), e))?;
+        }
+        rendered.push((svg, text.into_bytes()));
     }
-    Ok(written)
+    Ok(rendered)
 }
 
 /// Registers the embedded font for [`FAMILY`] once per process.

@@ -26,8 +26,8 @@
 
 use crate::dgp::ScenarioSizes;
 use crate::error::{Error, Result};
-use crate::learners::{Basis, LearnerConfig};
-use crate::meta::{MetaRouterConfig, Method, PropensityMode};
+use crate::learners::LearnerConfig;
+use crate::meta::{size, MetaRouterConfig, Method};
 
 use super::locate::Source;
 use super::{InferenceTarget, MethodKind, StudySpec};
@@ -50,40 +50,8 @@ pub struct MemoryEstimate {
     pub key: String,
 }
 
-/// Memory available to a run: `MemTotal` from `/proc/meminfo`, else 8 GiB.
-pub fn memory_limit() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("MemTotal:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                })
-        })
-        .map_or(8.0 * GIB, |kb| kb * 1024.0)
-}
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-
-/// Renders a byte count (`12.3 GiB`).
-pub(crate) fn render_bytes(bytes: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < units.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit + 1 == units.len() && value >= 1024.0 {
-        return format!("{bytes:.3e} B");
-    }
-    format!("{value:.1} {}", units[unit])
-}
+pub use crate::limits::memory_limit;
+use crate::limits::render_bytes;
 
 /// Refuses a spec that cannot run (see the module docs).
 pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
@@ -131,79 +99,122 @@ pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
             }
         }
     }
+    check_records_memory(spec, source)?;
     let estimate = estimate_peak_memory(spec);
     let limit = memory_limit();
-    if estimate.bytes > limit {
+    if crate::limits::exceeds(estimate.bytes, limit) {
         return Err(source.error(
             &estimate.key,
             format!(
-                "one replicate needs an estimated {} of memory, more than this machine's {}; \
-                 the largest part: {}",
+                "one replicate needs an estimated {} of memory, more than the limit of {} (the \
+                 memory available to this process, or --max-memory); the largest part: {}",
                 render_bytes(estimate.bytes),
                 render_bytes(limit),
                 estimate.dominant
             ),
         ));
     }
+    for point in &spec.points {
+        let sizes = point.scenario.build()?.sizes();
+        let at = super::describe_point(&point.values);
+        for (index, method) in spec.methods.iter().enumerate() {
+            check_work(
+                &method.kind,
+                &sizes,
+                &format!("methods[{index}]"),
+                &at,
+                source,
+            )?;
+        }
+    }
     Ok(())
 }
 
-/// The key under which a stage's learner is written.
-fn stage_key(config: &MetaRouterConfig, stage: &str) -> String {
-    let own = match stage {
-        "outcome_learner" => config.outcome_learner.is_some(),
-        "bias_learner" => config.bias_learner.is_some(),
-        "final_learner" => config.final_learner.is_some(),
-        _ => true,
-    };
-    if own {
-        stage.to_string()
-    } else {
-        "learner".to_string()
+/// Estimated bytes of a study's records while they are summarized (every
+/// record is held in memory, with its line of `replicates.jsonl`): per
+/// record its curves over the ρ and w grids and its diagnostics.
+pub fn records_bytes(spec: &StudySpec) -> f64 {
+    let units = spec.points.len() as f64 * spec.replicates as f64;
+    let per_record = 2.0
+        * (48.0 * spec.evaluation.rho.len() as f64
+            + 16.0 * spec.evaluation.w.len() as f64
+            + 2048.0);
+    units * spec.methods.len() as f64 * per_record
+}
+
+/// Refuses a study whose records would not fit in memory when summarized.
+pub(crate) fn check_records_memory(spec: &StudySpec, source: &Source) -> Result<()> {
+    let bytes = records_bytes(spec);
+    let limit = memory_limit();
+    if crate::limits::exceeds(bytes, limit) {
+        return Err(source.error(
+            "replicates",
+            format!(
+                "{} grid point(s) × {} replicates × {} methods give records that need an \
+                 estimated {} of memory when summarized, more than the limit of {} (the memory \
+                 available to this process, or --max-memory)",
+                spec.points.len(),
+                spec.replicates,
+                spec.methods.len(),
+                render_bytes(bytes),
+                render_bytes(limit)
+            ),
+        ));
     }
+    Ok(())
+}
+
+/// Refuses a method whose single fit at a grid point would exceed the work
+/// limit ([`crate::limits::work_limit`]).
+fn check_work(
+    method: &MethodKind,
+    sizes: &ScenarioSizes,
+    prefix: &str,
+    at: &str,
+    source: &Source,
+) -> Result<()> {
+    let d = sizes.dim as f64;
+    let (operations, key, what) = match method {
+        MethodKind::Estimator(config) => {
+            let key_of = |k: &str| format!("{prefix}.{k}");
+            let estimate = size::estimate_fit(config, sizes.n_gold, sizes.n_pref, d, &key_of);
+            (estimate.operations, estimate.key, estimate.what)
+        }
+        MethodKind::AllGold(learner) => (
+            size::fit_operations(learner, sizes.n_total(), d),
+            format!("{prefix}.learner"),
+            format!("a {} fit", learner.learner().name()),
+        ),
+        MethodKind::Oracle | MethodKind::Random => return Ok(()),
+    };
+    let limit = crate::limits::work_limit();
+    if crate::limits::exceeds(operations, limit) {
+        let key = key
+            .rsplit_once('.')
+            .map_or(key.as_str(), |(stage, _)| stage);
+        return Err(source.error(
+            key,
+            format!(
+                "one fit needs an estimated {} floating-point operations, more than the limit \
+                 of {} (--max-work){at}: {what}",
+                crate::limits::render_count(operations),
+                crate::limits::render_count(limit)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The stages an estimator fits, with the learner, its key and the most rows
-/// it is fitted on.
+/// it is fitted on (`meta::size::stages` at a grid point's sizes).
 fn stages<'a>(
     config: &'a MetaRouterConfig,
     sizes: &ScenarioSizes,
 ) -> Vec<(&'a LearnerConfig, String, f64)> {
-    let (n, m) = (sizes.n_gold, sizes.n_pref);
-    let total = n + m;
-    let k = config.folds as f64;
-    let out_of_fold = |rows: f64| (rows * (k - 1.0) / k).ceil();
-    let mut out = vec![];
-    let final_rows = match config.method {
-        Method::GsOnly => n,
-        Method::PbOnly => m,
-        _ => total,
-    };
-    out.push((
-        config.final_stage(),
-        stage_key(config, "final_learner"),
-        final_rows,
-    ));
-    if config.method.is_meta() {
-        let outcome_rows = match config.method {
-            Method::DrLearner => out_of_fold(n.max(m)),
-            _ => out_of_fold(total),
-        };
-        out.push((
-            config.outcome(),
-            stage_key(config, "outcome_learner"),
-            outcome_rows,
-        ));
-        out.push((config.bias(), stage_key(config, "bias_learner"), total));
-        if config.propensity == PropensityMode::Model {
-            out.push((
-                &config.propensity_learner,
-                "propensity_learner".to_string(),
-                out_of_fold(total),
-            ));
-        }
-    }
-    out
+    size::stages(config, sizes.n_gold, sizes.n_pref)
+        .into_iter()
+        .map(|stage| (stage.learner, stage.key, stage.rows))
+        .collect()
 }
 
 fn check_estimator(
@@ -289,49 +300,10 @@ fn check_learner(
     Ok(())
 }
 
-/// Columns of a basis expansion of `d` inputs.
-fn basis_columns(basis: Basis, d: f64, features: f64) -> f64 {
-    match basis {
-        Basis::Linear => d,
-        Basis::Poly2 => d + d * (d + 1.0) / 2.0,
-        Basis::Rff => features,
-    }
-}
-
-/// Bytes of one fit of `learner` on `rows × d` data.
-fn fit_bytes(learner: &LearnerConfig, rows: f64, d: f64) -> f64 {
-    const F: f64 = 8.0;
-    match learner {
-        LearnerConfig::Ridge(p) => {
-            let inputs = p.columns.map_or(d, |c| c as f64);
-            let cols = basis_columns(p.basis, inputs, p.features as f64);
-            if cols > rows {
-                4.0 * rows * rows * F + 2.0 * rows * cols * F
-            } else {
-                3.0 * rows * cols * F + 4.0 * cols * cols * F
-            }
-        }
-        LearnerConfig::KernelRidge(_) => 5.0 * rows * rows * F + 2.0 * rows * d * F,
-        LearnerConfig::Logistic(p) => {
-            let cols = basis_columns(p.basis, d, p.features as f64);
-            3.0 * rows * cols * F + 2.0 * cols * cols * F
-        }
-        LearnerConfig::Forest(p) => {
-            // Binned features (u8), row indices, and ≤ 2·rows nodes per tree.
-            rows * d + 8.0 * rows * F + p.trees as f64 * 2.0 * rows * 48.0
-        }
-        LearnerConfig::Boosting(p) => {
-            let nodes = 2f64.powi(p.max_depth.min(60) as i32 + 1);
-            rows * d + 8.0 * rows * F + p.rounds as f64 * nodes.min(2.0 * rows) * 48.0
-        }
-    }
-}
-
 /// Estimates the peak memory of one unit of `spec` (the largest over grid
 /// points): the replicate's data and its copies, the truth sample of
 /// inference studies, and the largest single fit.
 pub fn estimate_peak_memory(spec: &StudySpec) -> MemoryEstimate {
-    const F: f64 = 8.0;
     let mut worst = MemoryEstimate {
         bytes: 0.0,
         dominant: "nothing".into(),
@@ -344,11 +316,11 @@ pub fn estimate_peak_memory(spec: &StudySpec) -> MemoryEstimate {
         let sizes = scenario.sizes();
         let d = sizes.dim as f64;
         let rows = sizes.n_total() + sizes.n_test as f64;
-        let data = 6.0 * rows * d * F + 16.0 * rows * F;
+        let data = sizes.replicate_bytes();
         let truth = if spec.evaluation.inference.is_empty() {
             0.0
         } else {
-            3.0 * spec.evaluation.truth_rows as f64 * (d + 4.0) * F
+            3.0 * spec.evaluation.truth_rows as f64 * (d + 4.0) * 8.0
         };
         let mut fit = (0.0, String::from("nothing"), String::from("scenario"));
         for (index, method) in spec.methods.iter().enumerate() {
@@ -360,7 +332,7 @@ pub fn estimate_peak_memory(spec: &StudySpec) -> MemoryEstimate {
                 MethodKind::Oracle | MethodKind::Random => vec![],
             };
             for (learner, key, rows) in candidates {
-                let bytes = fit_bytes(learner, rows, d);
+                let bytes = size::fit_bytes(learner, rows, d);
                 if bytes > fit.0 {
                     fit = (
                         bytes,
@@ -415,14 +387,14 @@ pub(crate) fn check_run_memory(spec: &StudySpec, threads: usize) -> Result<()> {
     let estimate = estimate_peak_memory(spec);
     let limit = memory_limit();
     let total = estimate.bytes * threads as f64;
-    if total > limit {
+    if crate::limits::exceeds(total, limit) {
         return Err(Error::TooLarge {
             what: format!(
                 "study `{}` on {threads} thread(s) ({} per replicate)",
                 spec.name,
                 render_bytes(estimate.bytes)
             ),
-            estimate: render_bytes(total),
+            estimate: format!("peak memory {}", render_bytes(total)),
             limit: render_bytes(limit),
             advice: format!(
                 "use fewer --threads, or shrink the largest part: {}",
@@ -431,24 +403,4 @@ pub(crate) fn check_run_memory(spec: &StudySpec, threads: usize) -> Result<()> {
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_render_readably() {
-        assert_eq!(render_bytes(512.0), "512.0 B");
-        assert_eq!(render_bytes(3.0 * GIB), "3.0 GiB");
-        assert!(render_bytes(1e30).ends_with(" B"));
-    }
-
-    #[test]
-    fn kernel_ridge_memory_grows_with_the_square_of_the_rows() {
-        let kernel = LearnerConfig::KernelRidge(Default::default());
-        let small = fit_bytes(&kernel, 1000.0, 5.0);
-        let large = fit_bytes(&kernel, 2000.0, 5.0);
-        assert!((large / small - 4.0).abs() < 0.05);
-    }
 }

@@ -147,6 +147,7 @@ struct RawSpec {
     name: String,
     #[serde(default)]
     description: String,
+    #[serde(deserialize_with = "seed::deserialize")]
     seed: u64,
     replicates: usize,
     scenario: toml::Table,
@@ -163,6 +164,7 @@ struct RawSpec {
 struct ResolvedSpec<'a> {
     name: &'a str,
     description: &'a str,
+    #[serde(serialize_with = "seed::serialize")]
     seed: u64,
     replicates: usize,
     scenario: &'a toml::Table,
@@ -172,6 +174,91 @@ struct ResolvedSpec<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     expect: &'a [toml::Table],
 }
+
+/// Master seeds: any `u64`. TOML integers are signed 64-bit, so a seed
+/// above `i64::MAX` is read from its digits and written back as a string
+/// (`seed = "18446744073709551615"`); smaller seeds stay integers.
+mod seed {
+    use std::borrow::Cow;
+
+    use serde::{de, Deserializer, Serializer};
+
+    /// The text with a top-level `seed = <digits>` above `i64::MAX` quoted
+    /// (line numbers unchanged).
+    pub fn quote_large(text: &str) -> Cow<'_, str> {
+        for (start, line) in line_starts(text) {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('[') {
+                break; // the top-level keys end at the first table
+            }
+            let Some(rest) = trimmed.strip_prefix("seed") else {
+                continue;
+            };
+            let Some(value) = rest.trim_start().strip_prefix('=') else {
+                continue;
+            };
+            let value = value.trim_start();
+            let digits: &str = &value[..value
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(value.len())];
+            let after = value[digits.len()..].trim_start();
+            let large = digits.parse::<u64>().is_ok_and(|v| v > i64::MAX as u64);
+            if large && (after.is_empty() || after.starts_with('#')) {
+                let at = start + (line.len() - value.len());
+                let mut quoted = String::with_capacity(text.len() + 2);
+                quoted.push_str(&text[..at]);
+                quoted.push('"');
+                quoted.push_str(digits);
+                quoted.push('"');
+                quoted.push_str(&text[at + digits.len()..]);
+                return Cow::Owned(quoted);
+            }
+        }
+        Cow::Borrowed(text)
+    }
+
+    /// Each line with the byte offset where it starts.
+    fn line_starts(text: &str) -> impl Iterator<Item = (usize, &str)> {
+        text.split_inclusive('\n').scan(0, |offset, line| {
+            let start = *offset;
+            *offset += line.len();
+            Some((start, line.trim_end_matches(['\n', '\r'])))
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        struct Seed;
+        impl de::Visitor<'_> for Seed {
+            type Value = u64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a seed: a whole number from 0 to 18446744073709551615")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+                u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+                Ok(v)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+                v.parse::<u64>()
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        deserializer.deserialize_any(Seed)
+    }
+
+    pub fn serialize<S: Serializer>(seed: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        if *seed > i64::MAX as u64 {
+            serializer.serialize_str(&seed.to_string())
+        } else {
+            serializer.serialize_u64(*seed)
+        }
+    }
+}
+
+/// Memory per byte of a spec file while it is parsed and validated (for
+/// [`crate::files::read_text`]): generous, so only absurd files are refused.
+pub const SPEC_FACTOR: f64 = 64.0;
 
 /// Default reference methods of paired differences.
 pub const DEFAULT_COMPARE_TO: &[&str] = &["pooled", "gs-only"];
@@ -192,6 +279,7 @@ pub const METHOD_NAMES: &[&str] = &[
 impl StudySpec {
     /// Parses and validates a spec; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self> {
+        let text = &seed::quote_large(text);
         let source = Source::new(file, text);
         let document: toml::Table = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| source.line_of(span.start));
@@ -207,7 +295,7 @@ impl StudySpec {
 
     /// Reads and parses a spec file.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
+        let text = crate::files::read_text(path, SPEC_FACTOR)?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -326,6 +414,42 @@ impl StudySpec {
             expect,
         };
         toml::to_string(&resolved).expect("a parsed spec serializes")
+    }
+
+    /// Replaces the number of replicates (a command-line override), with
+    /// the checks [`StudySpec::parse`] applies to it: at least one, at most
+    /// [`MAX_UNITS`] units, records that fit in memory. `flag` names the
+    /// override in errors (e.g. `--replicates`).
+    pub fn set_replicates(&mut self, replicates: usize, flag: &str) -> Result<()> {
+        let error = |message: String| Error::param(flag, replicates, message);
+        if replicates == 0 {
+            return Err(error("need at least one replicate".into()));
+        }
+        let units = replicates as f64 * self.points.len() as f64;
+        if units > MAX_UNITS as f64 {
+            return Err(error(format!(
+                "{} grid point(s) × {replicates} replicates = {units:e} units; at most \
+                 {MAX_UNITS} are supported",
+                self.points.len()
+            )));
+        }
+        let previous = self.replicates;
+        self.replicates = replicates;
+        let bytes = check::records_bytes(self);
+        let limit = memory_limit();
+        if crate::limits::exceeds(bytes, limit) {
+            self.replicates = previous;
+            return Err(Error::TooLarge {
+                what: format!(
+                    "{flag} {replicates}: the records of {units} units × {} methods",
+                    self.methods.len()
+                ),
+                estimate: format!("peak memory {}", crate::limits::render_bytes(bytes)),
+                limit: crate::limits::render_bytes(limit),
+                advice: format!("use fewer {flag}, or raise the limit with --max-memory"),
+            });
+        }
+        Ok(())
     }
 
     /// Number of (grid point × replicate) units.
@@ -843,6 +967,31 @@ method = "gs-only"
             "{message}"
         );
         assert!(message.contains("n_gold = 600"), "{message}");
+    }
+
+    #[test]
+    fn every_u64_seed_is_a_valid_seed() {
+        for seed in ["18446744073709551615", "9223372036854775808"] {
+            let text = MINIMAL.replace("seed = 1", &format!("seed = {seed}  # the largest"));
+            let spec = StudySpec::parse(&text, "t.toml").unwrap();
+            assert_eq!(spec.seed.to_string(), seed);
+            let again = StudySpec::parse(&spec.resolved_toml(), "resolved.toml").unwrap();
+            assert_eq!(again.seed, spec.seed);
+            assert_eq!(again.spec_hash(), spec.spec_hash());
+        }
+        // Small seeds stay integers in the resolved spec.
+        let spec = StudySpec::parse(MINIMAL, "t.toml").unwrap();
+        assert!(spec.resolved_toml().contains("seed = 1\n"));
+        let negative = MINIMAL.replace("seed = 1", "seed = -1");
+        let message = StudySpec::parse(&negative, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("key `seed`"), "{message}");
+        let too_large = MINIMAL.replace("seed = 1", "seed = 18446744073709551616");
+        let message = StudySpec::parse(&too_large, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("line 3"), "{message}");
     }
 
     #[test]
