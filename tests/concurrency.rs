@@ -124,7 +124,19 @@ fn a_second_writer_is_refused_and_no_record_is_lost() {
         .arg("--out")
         .arg(&out)
         .arg("--force");
-    refused(merge);
+    // Merging into a folder being merged is refused before any lock is
+    // taken; the held run's records are untouched either way.
+    let output = merge.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is one of the folders being merged"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("replicates.jsonl")).unwrap(),
+        written
+    );
     fs::remove_file(&hold).unwrap();
     let output = first.wait_with_output().unwrap();
     assert!(
