@@ -89,14 +89,18 @@ pub enum DrOutcome {
     Joint,
 }
 
-/// The leaf rule of tree learners in the R-learner's bias stage.
+/// The leaf rule of tree learners in the bias stage of the R- and
+/// DR-learner.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BiasLeaf {
     /// Every leaf must weigh at least `min_samples_leaf` rows of the stage's
-    /// effective sample size: `min_weight_leaf ≥ min_samples_leaf / n_eff`,
-    /// `n_eff = (Σw)²/Σw²` over the stage's weights `(t − p̂)²` (see
-    /// `meta::refit`). For equal weights this is the row rule itself.
+    /// effective sample size: `min_weight_leaf ≥ min_samples_leaf / n_eff`.
+    /// R-learner: `n_eff = (Σw)²/Σw²` over the stage's weights `(t − p̂)²`;
+    /// DR-learner (unit weights, pseudo-outcomes whose residuals are scaled
+    /// by `a = t/p̂ − (1−t)/(1−p̂)`): `n_eff = N / mean(a²)`, and boosting's
+    /// `min_child_weight` is scaled by `N / n_eff` (see `meta::refit`). For
+    /// equal weights this is the row rule itself.
     #[default]
     WeightAware,
     /// The learner's own settings (row counts only, unless it sets
@@ -126,7 +130,7 @@ pub enum BiasLeaf {
 /// | `outcome_oob` | `false` | outcome models `μ̂`, `μ̂₁`, `μ̂₀` from one bagged forest's out-of-bag predictions instead of K fold fits (needs a forest outcome learner with bootstrap, `cross_fit = true` and, for DR, `dr_outcome = "separate"`; no AIPW inference) | |
 /// | `dr_outcome` | `separate` | DR outcome models | [`DrOutcome`] |
 /// | `delta_clip` | none | clip `Δ̂` to `[−a, a]` (the authors' script: 1.2) | > 0 |
-/// | `bias_leaf` | `weight-aware` | leaf rule of tree bias learners in the R-learner | [`BiasLeaf`] |
+/// | `bias_leaf` | `weight-aware` | leaf rule of tree bias learners in the R- and DR-learner | [`BiasLeaf`] |
 /// | `nuisances` | `estimated` | cross-fitted nuisances, or the true ones (simulation only) | [`Nuisances`] |
 /// | `truncate` | `none` | truncated Meta-Router: the bias stage only on the overlap region `{α ≤ p̂ ≤ 1 − α}` (`"crump"`, or a threshold α), PB rows outside corrected by `Δ̂` extrapolated from it ([`super::overlap`]) | `none`, `crump`, (0, 0.5) |
 ///
