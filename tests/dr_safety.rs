@@ -148,20 +148,6 @@ fn clip_default_depends_on_the_propensity_mode_and_a_written_clip_is_kept() {
     assert!(model.warnings().is_empty());
     let oracle = parse("method = \"r-learner\"\nnuisances = \"oracle\"");
     assert_eq!(oracle.clip_level(), DEFAULT_CLIP_MODEL);
-    // A tree-ensemble propensity warns the DR-learner's user about its
-    // intervals; a logistic one (the default) and the R-learner do not.
-    let tree = |method: &str, learner: &str| {
-        parse(&format!(
-            "method = \"{method}\"\npropensity = \"model\"\npropensity_learner = {{ type = \"{learner}\" }}"
-        ))
-        .warnings()
-        .iter()
-        .any(|w| w.contains("tree-ensemble propensity"))
-    };
-    assert!(tree("dr-learner", "forest"));
-    assert!(tree("dr-learner", "boosting"));
-    assert!(!tree("dr-learner", "logistic"));
-    assert!(!tree("r-learner", "forest"));
 }
 
 /// Setup A draws for the cheap tests below.

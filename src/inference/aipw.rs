@@ -129,6 +129,10 @@ pub struct PolicyTarget<'a> {
     pub inside: Option<&'a [bool]>,
     /// The design `b(s_k)` of a logistic propensity.
     pub propensity_design: Option<ndarray::ArrayView2<'a, f64>>,
+    /// The overlap rule's threshold `α`: the out-of-fold `p̂` of rows inside
+    /// is bounded to `[α, 1 − α]` ([`super::Nuisances::bounded_inside`]; 0:
+    /// no bound beyond the guard).
+    pub alpha: f64,
 }
 
 /// A policy value estimate and the router that defines the policy.
@@ -236,7 +240,7 @@ pub fn policy_value(
     let half_rows: Vec<usize> = (0..data.n_total()).filter(|&k| !first[k]).collect();
     if let Some(mask) = target.inside {
         let half_mask: Vec<bool> = half_rows.iter().map(|&k| mask[k]).collect();
-        nuisances = nuisances.within(&half_mask)?;
+        nuisances = nuisances.within(&half_mask)?.bounded_inside(target.alpha);
     }
     if let Some(design) = target.propensity_design {
         nuisances =

@@ -189,6 +189,8 @@ pub enum Population {
 /// handled by restricting the target population
 /// ([`Nuisances::within`], [`crate::meta::overlap`]), not by the clip, which
 /// would bias the estimate (the learner's own clip `ε` is not used here).
+/// Inside a trimmed population the bound is the rule's `α`
+/// ([`Nuisances::bounded_inside`]).
 pub const INFERENCE_CLIP: f64 = 1e-3;
 
 /// Cross-fitted nuisances of a DR-learner, pooled order (GS rows first),
@@ -303,6 +305,27 @@ impl Nuisances {
         }
         self.inside = inside.to_vec();
         Ok(self)
+    }
+
+    /// The same nuisances with the out-of-fold `p̂` of the rows inside the
+    /// target population bounded to `[α, 1 − α]`, `α` the overlap rule's
+    /// threshold (Crump–Hotz–Imbens–Mitnik or the user's). The region is
+    /// `{α ≤ p̂(s) ≤ 1 − α}` for the full-sample propensity, so on its rows
+    /// the propensity is at least `α` by construction; an out-of-fold `p̂`
+    /// beyond the bounds there is estimation noise of the fold fit (for a
+    /// tree ensemble it can be 0 or 1), and bounding it keeps the AIPW
+    /// weights at most `1/α` instead of `1/INFERENCE_CLIP`. Rows outside the
+    /// population carry no weight either way. `α ≤ INFERENCE_CLIP` (no
+    /// trimming, or a region of every query) changes nothing.
+    pub fn bounded_inside(mut self, alpha: f64) -> Self {
+        if alpha > INFERENCE_CLIP && alpha < 0.5 {
+            for k in 0..self.len() {
+                if self.inside[k] {
+                    self.propensity[k] = self.propensity[k].clamp(alpha, 1.0 - alpha);
+                }
+            }
+        }
+        self
     }
 
     /// The same nuisances with the design `b(s_k)` of a logistic propensity
@@ -449,6 +472,29 @@ mod tests {
         assert!((e.estimate - e.lower - (e.upper - e.estimate)).abs() < 1e-12);
         assert!(e.covers(1.9) && !e.covers(2.0));
         assert!(Estimate::normal(f64::NAN, 0.1, 0.95).is_err());
+    }
+
+    #[test]
+    fn bounded_inside_clamps_only_rows_of_the_population() {
+        let v = |x: &[f64]| Array1::from(x.to_vec());
+        let n = Nuisances::new(
+            v(&[1.0, 1.0, 0.0, 0.0, 1.0, 0.0]),
+            v(&[1.0, 2.0, 0.5, 0.1, 0.3, 0.2]),
+            v(&[0.001, 0.5, 0.999, 0.02, 0.97, 0.5]),
+            v(&[0.0; 6]),
+            v(&[0.0; 6]),
+        )
+        .unwrap()
+        .within(&[true, true, true, false, true, true])
+        .unwrap();
+        let bounded = n.clone().bounded_inside(0.05);
+        assert_eq!(
+            bounded.propensity.to_vec(),
+            vec![0.05, 0.5, 0.95, 0.02, 0.95, 0.5]
+        );
+        // No trimming (α at or below the guard) leaves every row alone.
+        assert_eq!(n.clone().bounded_inside(0.0), n);
+        assert_eq!(n.clone().bounded_inside(INFERENCE_CLIP), n);
     }
 
     #[test]

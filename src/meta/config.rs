@@ -508,24 +508,6 @@ impl MetaRouterConfig {
                 1.0 / self.clip_level()
             ));
         }
-        if self.method == Method::DrLearner
-            && self.propensity == PropensityMode::Model
-            && matches!(
-                self.propensity_learner,
-                LearnerConfig::Forest(_) | LearnerConfig::Boosting(_)
-            )
-        {
-            out.push(
-                "a DR-learner with a tree-ensemble propensity: its out-of-fold p̂ reaches 0 or 1 on \
-                 some rows, and the AIPW intervals, which weigh residuals by 1/p̂ clipped only at \
-                 1e-3 inside the overlap region, become heavy-tailed (measured on Nie & Wager \
-                 setup A, 50-tree forests, N = 500-2000: empirical SE of θ̂_Δ 1.3-2.1 against a \
-                 median SE of 0.20-0.25, coverage 0.95-0.99, results/coverage/nie_wager); the \
-                 point estimate (clipped at ε) is not affected. For inference prefer a logistic \
-                 propensity with a rich enough basis"
-                    .into(),
-            );
-        }
         out
     }
 }

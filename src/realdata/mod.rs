@@ -339,6 +339,7 @@ fn inference_of(
     if !region.is_everything() {
         nuisances = nuisances.within(&region.inside)?;
     }
+    nuisances = nuisances.bounded_inside(region.region.alpha);
     if rule == OverlapRule::None {
         let p = region.region.propensity(data.pooled_x().view());
         let alpha = crate::meta::overlap::crump_threshold(p.view(), None);

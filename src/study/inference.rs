@@ -153,6 +153,9 @@ pub(crate) fn metrics(
         if let Some(mask) = inside {
             n = n.within(mask)?;
         }
+        if let Some(region) = &target.region {
+            n = n.bounded_inside(region.region.alpha);
+        }
         if let Some(design) = &design {
             n = n.with_propensity_design(design.clone())?;
         }
@@ -234,6 +237,7 @@ pub(crate) fn metrics(
                     PolicyTarget {
                         inside,
                         propensity_design: design.as_ref().map(|d| d.view()),
+                        alpha: target.region.as_ref().map_or(0.0, |r| r.region.alpha),
                     },
                 )?;
                 let cost = eval.policy_cost;
