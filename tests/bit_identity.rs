@@ -42,6 +42,19 @@
 //!   1.2e7), and its LOO score by 1e-9; any change of the method (another
 //!   penalty, bandwidth or feature map) moves them by far more.
 //!
+//! One case is a near-tie by construction: `ridge/dual-loo/wide` (more
+//! features than rows) has a leave-one-out curve that is flat over a long
+//! stretch of small penalties (the fit nearly interpolates), and OpenBLAS's
+//! rounding picks another point of it — 3.2e-5 with the kernel it detects,
+//! 3.2e-8 (then solved through the SVD fallback) with the Haswell kernels,
+//! against 5.6e-5 here — while the LOO score agrees within 1e-6 and the
+//! predictions move by at most 2.3e-5 of their scale (measured in CI's two
+//! OpenBLAS steps). For that case ([`NEAR_TIE_CASES`]) the tolerance check
+//! skips the penalty and the diagnostics that follow from it (condition
+//! number, degrees of freedom, SVD fallback), still requires the LOO score
+//! to agree within [`TOLERANCE`], and compares the predictions within
+//! [`NEAR_TIE_TOLERANCE`].
+//!
 //! The reference file is written, from the exactly pinned class, by
 //!
 //! ```text
@@ -678,6 +691,13 @@ const TOLERANCE: f64 = 1e-6;
 /// The reference numbers of the tolerance check.
 const REFERENCE: &str = "tests/data/bit_identity_reference.json";
 
+/// Cases whose penalty choice is a near-tie across backends (module docs).
+const NEAR_TIE_CASES: &[&str] = &["ridge/dual-loo/wide"];
+
+/// Relative tolerance of a near-tie case's predictions (module docs): 40×
+/// the largest move measured when the neighbouring penalty is chosen.
+const NEAR_TIE_TOLERANCE: f64 = 1e-3;
+
 /// Checks each case's digest against its pin (when `exact`); prints the
 /// digests instead under `BIT_IDENTITY_PRINT`.
 fn check_exact(cases: &[(&'static str, Outputs)]) {
@@ -745,12 +765,33 @@ fn check_tolerance(cases: &[(&'static str, Outputs)]) {
             "{name}: the outputs differ from the reference's ({:?})",
             outputs.numbers.iter().map(|(k, _)| k).collect::<Vec<_>>()
         );
+        let near_tie = NEAR_TIE_CASES.contains(name);
         for (key, number) in &outputs.numbers {
             let Some(&want) = expected.get(key) else {
                 failures.push(format!("{name}: {key} is not in the reference"));
                 continue;
             };
-            let tolerance = TOLERANCE * number.scale.max(want.abs());
+            // The penalty, and the diagnostics that follow from it (condition
+            // number, degrees of freedom, the SVD fallback of a near-singular
+            // system), may differ along the flat stretch of the LOO curve; the
+            // LOO score, the criterion that ties, must still agree to rounding.
+            if near_tie
+                && matches!(
+                    key.as_str(),
+                    "diagnostics.penalty"
+                        | "diagnostics.condition"
+                        | "diagnostics.df"
+                        | "diagnostics.svd"
+                )
+            {
+                continue;
+            }
+            let relative = if near_tie && !key.starts_with("diagnostics.") {
+                NEAR_TIE_TOLERANCE
+            } else {
+                TOLERANCE
+            };
+            let tolerance = relative * number.scale.max(want.abs());
             if (number.value - want).abs() > tolerance {
                 failures.push(format!(
                     "{name}: {key} = {} against {want} (tolerance {tolerance:.1e})",
