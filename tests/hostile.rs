@@ -301,22 +301,6 @@ fn expand(text: &str, dir: &Path) -> String {
     text.replace("{dir}", &dir.display().to_string())
 }
 
-fn json_value(value: &toml::Value) -> serde_json::Value {
-    match value {
-        toml::Value::String(s) => serde_json::Value::String(s.clone()),
-        toml::Value::Integer(i) => serde_json::Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
-        toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(json_value).collect()),
-        toml::Value::Table(t) => {
-            serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), json_value(v))).collect())
-        }
-        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
-    }
-}
-
 fn apply_edits(edits: &[Edit], dir: &Path) -> Result<(), String> {
     for e in edits {
         let path = dir.join(&e.path);
@@ -364,7 +348,7 @@ fn prepare(case: &Case, dir: &Path, base: &[(String, Vec<u8>)]) -> Result<(), St
         let slot = value
             .pointer_mut(&j.pointer)
             .ok_or_else(|| format!("setup: no {} in {}", j.pointer, j.path))?;
-        *slot = json_value(&j.value);
+        *slot = meta_router::study::spec::toml_to_json(&j.value);
         fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
     }
     apply_edits(&case.edit, dir)?;
