@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::learners::{ForestParams, LearnerConfig, LogisticParams};
 
 pub use super::normalize::Normalize;
+use super::oracle::OracleError;
 use super::overlap::OverlapRule;
 
 /// Which estimator to fit.
@@ -132,6 +133,7 @@ pub enum BiasLeaf {
 /// | `delta_clip` | none | clip `Δ̂` to `[−a, a]` (the authors' script: 1.2) | > 0 |
 /// | `bias_leaf` | `weight-aware` | leaf rule of tree bias learners in the R- and DR-learner | [`BiasLeaf`] |
 /// | `nuisances` | `estimated` | cross-fitted nuisances, or the true ones (simulation only) | [`Nuisances`] |
+/// | `oracle_error` | none | with `nuisances = "oracle"`: the truth plus errors of size `outcome·N^(−outcome_rate)` (outcome means) and `propensity·N^(−propensity_rate)` (logit of `p`), a study of how nuisance errors reach `Δ̂` ([`OracleError`]) | scales finite, rates ≥ 0 |
 /// | `truncate` | `none` | truncated Meta-Router: the bias stage only on the overlap region `{α ≤ p̂ ≤ 1 − α}` (`"crump"`, or a threshold α), PB rows outside corrected by `Δ̂` extrapolated from it ([`super::overlap`]) | `none`, `crump`, (0, 0.5) |
 ///
 /// # The clipping level ε
@@ -208,6 +210,10 @@ pub struct MetaRouterConfig {
     /// Truncation of the bias stage to an overlap region (`none`: off).
     #[serde(skip_serializing_if = "is_no_truncation")]
     pub truncate: OverlapRule,
+    /// A controlled error of the oracle nuisances (`nuisances = "oracle"`
+    /// only; a study of error rates, [`OracleError`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oracle_error: Option<OracleError>,
 }
 
 fn is_no_truncation(rule: &OverlapRule) -> bool {
@@ -276,6 +282,7 @@ impl MetaRouterConfig {
             bias_leaf: BiasLeaf::WeightAware,
             nuisances: Nuisances::Estimated,
             truncate: OverlapRule::None,
+            oracle_error: None,
         }
     }
 
@@ -418,6 +425,17 @@ impl MetaRouterConfig {
             if let Some(why) = why {
                 return Err(Error::param("truncate", self.truncate.label(), why));
             }
+        }
+        if let Some(error) = &self.oracle_error {
+            if self.nuisances != Nuisances::Oracle || !self.method.is_meta() {
+                return Err(Error::param(
+                    "oracle_error",
+                    "set",
+                    "a controlled nuisance error perturbs the true nuisances: it needs an R- or \
+                     DR-learner with nuisances = \"oracle\"",
+                ));
+            }
+            error.validate()?;
         }
         if self.outcome_oob {
             let bagged = matches!(self.outcome(), LearnerConfig::Forest(f) if f.bootstrap);

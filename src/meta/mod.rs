@@ -81,7 +81,7 @@ pub use diagnostics::{
 };
 pub use multi::{fit_multi, model_seeds, FittedMultiRouter};
 pub use normalize::Normalize;
-pub use oracle::{oracle_mean_outcome, OracleNuisances};
+pub use oracle::{oracle_mean_outcome, OracleError, OracleNuisances};
 
 /// Bias-stage targets and the outcome nuisances behind them.
 #[derive(Debug, Clone)]
@@ -437,28 +437,59 @@ impl MetaRouterConfig {
         // Step 2: out-of-fold propensity and outcome models, and the targets.
         let (propensity, mut targets) = match oracle {
             Some(truth) => {
-                let propensity =
-                    nuisances::clip_and_trim(self, truth.propensity.clone(), &mut diagnostics);
+                // A controlled error (oracle::OracleError), or none.
+                let error = self.oracle_error.unwrap_or(OracleError {
+                    outcome: 0.0,
+                    outcome_rate: 0.0,
+                    propensity: 0.0,
+                    propensity_rate: 0.0,
+                });
+                let (delta_mu, delta_p) = error.sizes(pooled.len());
+                if self.oracle_error.is_some() {
+                    diagnostics
+                        .learners
+                        .insert("oracle_error.outcome".into(), delta_mu);
+                    diagnostics
+                        .learners
+                        .insert("oracle_error.propensity".into(), delta_p);
+                }
+                let propensity = nuisances::clip_and_trim(
+                    self,
+                    error.propensity_of(truth.propensity.view(), delta_p),
+                    &mut diagnostics,
+                );
                 let targets = match self.method {
                     // μ from the same (clipped) propensity as the residual
                     // t − p̂: then E[(o − μ)(t − p̂) | s] = Δ·E[(t − p̂)² | s]
                     // even where the clip binds, and the stage is unbiased.
-                    Method::RLearner => r_learner::targets_from(
-                        &pooled,
-                        propensity.clipped.view(),
-                        oracle_mean_outcome(
-                            propensity.clipped.view(),
+                    // A perturbed propensity leaves μ on the true (clipped) p.
+                    Method::RLearner => {
+                        let clip = self.clip_level();
+                        let true_p = if delta_p == 0.0 {
+                            propensity.clipped.clone()
+                        } else {
+                            truth.propensity.mapv(|p| p.clamp(clip, 1.0 - clip))
+                        };
+                        let mut mean = oracle_mean_outcome(
+                            true_p.view(),
                             truth.psi.view(),
                             truth.eta.view(),
                             scale,
-                        ),
-                    ),
-                    _ => dr_learner::targets_from(
-                        &pooled,
-                        propensity.clipped.view(),
-                        truth.psi.mapv(|psi| scale * psi),
-                        truth.eta.clone(),
-                    ),
+                        );
+                        if delta_mu != 0.0 {
+                            mean += delta_mu;
+                        }
+                        r_learner::targets_from(&pooled, propensity.clipped.view(), mean)
+                    }
+                    _ => {
+                        let mut gold = truth.psi.mapv(|psi| scale * psi);
+                        let mut pref = truth.eta.clone();
+                        if delta_mu != 0.0 {
+                            gold += delta_mu;
+                            pref += delta_mu;
+                        }
+                        dr_learner::targets_from(&pooled, propensity.clipped.view(), gold, pref)
+                    }
                 };
                 (propensity, targets)
             }

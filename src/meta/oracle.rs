@@ -18,13 +18,111 @@
 //! "oracle" of Nie & Wager's quasi-oracle bound: an R-learner with estimated
 //! nuisances converging fast enough matches its error rate.
 //!
+//! # Perturbed oracles (`oracle_error`)
+//! To study how nuisance errors reach `Δ̂`, [`OracleError`] replaces the
+//! truth by a nuisance "learner" whose error has a known size that decays
+//! with the number `N` of pooled training rows:
+//! `δ_μ = outcome · N^(−outcome_rate)`, `δ_p = propensity · N^(−propensity_rate)`,
+//! - `p̃(s) = expit(logit p(s) + δ_p)` (then clipped and trimmed as above;
+//!   `p ∈ {0, 1}` stays), so `p̃ − p ≈ δ_p·p(1 − p)`;
+//! - R-learner: `μ̃(s) = μ(s) + δ_μ`, `μ` built from the *true* clipped `p`
+//!   (an outcome model's error does not follow the propensity's);
+//! - DR-learner: `μ̃₁ = c·ψ + δ_μ`, `μ̃₀ = η + δ_μ`.
+//!
+//! The perturbation is a fixed function (no random draw): replicates differ
+//! only by their data. In population (Kennedy 2023, Thm. 2 and its proof)
+//! the DR pseudo-outcome's conditional mean is
+//! `Δ + (p̃ − p)·[e₁/p̃ + e₀/(1 − p̃)]` with `e_a = μ̃_a − μ_a`, here
+//! `Δ + δ_μ·(p̃ − p)/(p̃(1 − p̃)) ≈ Δ + δ_μ·δ_p`: the excess error is the
+//! *product* of the nuisance errors, and vanishes when either is exact. The
+//! R-learner's weighted-regression target is
+//! `[Δ·p(1 − p) + e_μ·e_p] / [p(1 − p) + e_p²]` with `e_p = p̃ − p`: the
+//! same product term plus `−Δ·e_p²/(p(1 − p))`, a second-order term in the
+//! propensity error alone (Nie & Wager 2021, §4, where it is absorbed into
+//! the quasi-oracle rate conditions). `simulations/theory/` measures both.
+//!
 //! # References
 //! Nie & Wager (2021), Quasi-oracle estimation of heterogeneous treatment
 //! effects, Biometrika 108(2).
+//! Kennedy (2023), Towards optimal doubly robust estimation of heterogeneous
+//! causal effects, Electronic Journal of Statistics 17(2).
 
 use ndarray::{Array1, ArrayView1, Zip};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// A controlled error of the oracle nuisances (module docs): sizes
+/// `outcome · N^(−outcome_rate)` added to the outcome means and
+/// `propensity · N^(−propensity_rate)` added to the propensity's logit.
+/// Only with `nuisances = "oracle"` (simulation studies of the error rates).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OracleError {
+    /// Scale of the outcome error (outcome units at `N = 1`).
+    #[serde(default)]
+    pub outcome: f64,
+    /// Decay exponent `a` of the outcome error: `δ_μ ∝ N^(−a)` (≥ 0).
+    #[serde(default)]
+    pub outcome_rate: f64,
+    /// Scale of the propensity error (logit units at `N = 1`).
+    #[serde(default)]
+    pub propensity: f64,
+    /// Decay exponent `b` of the propensity error: `δ_p ∝ N^(−b)` (≥ 0).
+    #[serde(default)]
+    pub propensity_rate: f64,
+}
+
+impl OracleError {
+    /// `(δ_μ, δ_p)` at `rows` pooled training rows.
+    pub fn sizes(&self, rows: usize) -> (f64, f64) {
+        let n = rows as f64;
+        (
+            self.outcome * n.powf(-self.outcome_rate),
+            self.propensity * n.powf(-self.propensity_rate),
+        )
+    }
+
+    /// Checks the four numbers: finite scales, finite rates `≥ 0`; errors
+    /// name `oracle_error.<key>`.
+    pub fn validate(&self) -> Result<()> {
+        for (key, value, rate) in [
+            ("outcome", self.outcome, false),
+            ("outcome_rate", self.outcome_rate, true),
+            ("propensity", self.propensity, false),
+            ("propensity_rate", self.propensity_rate, true),
+        ] {
+            if !value.is_finite() || (rate && value < 0.0) {
+                return Err(Error::param(
+                    format!("oracle_error.{key}"),
+                    value,
+                    if rate {
+                        "a decay exponent must be finite and >= 0"
+                    } else {
+                        "an error scale must be finite"
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The perturbed propensity `expit(logit p + δ_p)`, elementwise
+    /// (`p ∈ {0, 1}` unchanged; `δ_p = 0` returns `p` exactly).
+    pub fn propensity_of(&self, truth: ArrayView1<f64>, delta_p: f64) -> Array1<f64> {
+        if delta_p == 0.0 {
+            return truth.to_owned();
+        }
+        truth.mapv(|p| {
+            if p <= 0.0 || p >= 1.0 {
+                p
+            } else {
+                let logit = (p / (1.0 - p)).ln() + delta_p;
+                1.0 / (1.0 + (-logit).exp())
+            }
+        })
+    }
+}
 
 /// The true nuisances on the pooled training rows (GS rows first).
 #[derive(Debug, Clone, PartialEq)]
