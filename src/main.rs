@@ -134,7 +134,8 @@ enum Command {
         /// not for inference.
         #[arg(long)]
         quick: bool,
-        /// Output folder (default: results/paper, or results/paper-quick).
+        /// Output folder (default: results/paper, or results/paper-quick;
+        /// results/theory for `theory`).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Worker threads (default: one per core). Results do not depend on it.
@@ -395,10 +396,12 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 targets
             };
-            let default_out = if quick {
-                "results/paper-quick"
-            } else {
-                "results/paper"
+            let theory = targets.contains(&cli::reproduce::Target::Theory);
+            let default_out = match (theory, quick) {
+                (true, true) => "results/theory-quick",
+                (true, false) => "results/theory",
+                (false, true) => "results/paper-quick",
+                (false, false) => "results/paper",
             };
             let options = cli::reproduce::Options {
                 out: out.unwrap_or_else(|| PathBuf::from(default_out)),

@@ -277,6 +277,7 @@ fn claim(method: &str, metric: &str, test: ClaimTest, sigma: f64) -> Claim {
         test,
         sigma,
         note: None,
+        versus: None,
     }
 }
 

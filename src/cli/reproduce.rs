@@ -48,6 +48,24 @@ pub const STUDIES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The theory studies (`simulations/theory/`, `reproduce theory`): rates and
+/// double robustness, written to `results/theory` by default.
+pub const THEORY_STUDIES: &[(&str, &str)] = &[
+    (
+        "error_product",
+        include_str!("../../simulations/theory/error_product.toml"),
+    ),
+    ("rates", include_str!("../../simulations/theory/rates.toml")),
+    (
+        "rates_forest",
+        include_str!("../../simulations/theory/rates_forest.toml"),
+    ),
+    (
+        "rates_kernel",
+        include_str!("../../simulations/theory/rates_kernel.toml"),
+    ),
+];
+
 /// What `reproduce` can be asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
@@ -61,8 +79,12 @@ pub enum Target {
     Fig4,
     /// The ablation studies.
     Ablations,
-    /// Everything.
+    /// Every paper figure and ablation (not the theory studies).
     All,
+    /// The theory studies: convergence rates and the nuisance-error product
+    /// (`simulations/theory/`; default output `results/theory`). Not
+    /// combined with the paper's targets.
+    Theory,
 }
 
 impl Target {
@@ -77,8 +99,19 @@ impl Target {
                 .filter(|n| n.starts_with("ablation"))
                 .collect(),
             Target::All => STUDIES.iter().map(|(name, _)| *name).collect(),
+            Target::Theory => THEORY_STUDIES.iter().map(|(name, _)| *name).collect(),
         }
     }
+}
+
+/// The compiled-in text and file of a study named by a target.
+fn study_text(name: &str) -> Option<(&'static str, &'static str)> {
+    STUDIES
+        .iter()
+        .map(|s| (s, "paper"))
+        .chain(THEORY_STUDIES.iter().map(|s| (s, "theory")))
+        .find(|((n, _), _)| *n == name)
+        .map(|((_, text), folder)| (*text, folder))
 }
 
 /// Options of a reproduction.
@@ -114,15 +147,17 @@ pub fn run(targets: &[Target], options: &Options) -> Result<()> {
             study::spec::MAX_THREADS
         );
     }
+    anyhow::ensure!(
+        !targets.contains(&Target::Theory) || targets.iter().all(|t| *t == Target::Theory),
+        "`reproduce theory` writes its own folder (results/theory); run it apart from the paper's targets"
+    );
     let mut specs = Vec::with_capacity(names.len());
     for name in &names {
-        let text = STUDIES
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, text)| *text)
-            .expect("every target's studies are listed");
-        let mut spec =
-            StudySpec::parse(text, &format!("simulations/paper/{name}.toml (built in)"))?;
+        let (text, folder) = study_text(name).expect("every target's studies are listed");
+        let mut spec = StudySpec::parse(
+            text,
+            &format!("simulations/{folder}/{name}.toml (built in)"),
+        )?;
         if let Some(r) = options.replicates {
             spec.set_replicates(r, "--replicates")?;
         }
@@ -167,6 +202,10 @@ fn run_studies(specs: &[(&str, StudySpec)], targets: &[Target], options: &Option
             outcome.units_run, outcome.units_resumed, outcome.seconds
         );
         summaries.push((*name, outcome.summary.clone()));
+    }
+    if targets.contains(&Target::Theory) {
+        // Each theory study's figures are in its folder (report::publish).
+        return Ok(());
     }
     draw(&summaries, targets, &options.out)
 }

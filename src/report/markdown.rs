@@ -61,6 +61,7 @@ fn write_document(out: &mut String, view: &View) -> std::fmt::Result {
         writeln!(out, "_The summary has no rows._")?;
         return Ok(());
     }
+    write_slopes(out, summary)?;
     let scalars = view.scalar_metrics();
     for point in 0..view.points.len() {
         writeln!(
@@ -453,6 +454,54 @@ fn write_curve(
             write!(out, " {cell} |")?;
         }
         writeln!(out)?;
+    }
+    writeln!(out)
+}
+
+/// The convergence slopes (`study::rates`) as one table, before the grid
+/// points (nothing when the study fits none).
+fn write_slopes(out: &mut String, summary: &Summary) -> std::fmt::Result {
+    let Some(first) = summary.slopes.first() else {
+        return Ok(());
+    };
+    writeln!(out, "## Convergence rates\n")?;
+    writeln!(
+        out,
+        "Weighted least-squares slope of log(metric) against log({}) over the grid points, \
+         weights (mean/MCSE)²; the SE is inflated by √(χ²/(k − 2)) when the points scatter more \
+         than their Monte Carlo error (then the interval uses t with k − 2 degrees of freedom). \
+         An excess error is the paired difference `method − versus`.\n",
+        escape(&first.against)
+    )?;
+    writeln!(
+        out,
+        "| method | versus | other parameters | metric | slope ± SE | interval | points | χ²/(k − 2) |"
+    )?;
+    writeln!(out, "|---|---|---|---|---:|---:|---:|---:|")?;
+    for row in &summary.slopes {
+        let others = if row.grid.is_empty() {
+            MISSING.to_string()
+        } else {
+            escape(&super::view::grid_label(&row.grid))
+        };
+        let df = row.points.saturating_sub(2);
+        writeln!(
+            out,
+            "| {} | {} | {others} | {} | {} ± {} | [{}, {}] | {} | {} |",
+            escape(&row.method),
+            row.versus.as_deref().map_or(MISSING.to_string(), escape),
+            escape(&row.metric),
+            format_number(Some(row.slope)),
+            format_significant(row.se, 2),
+            format_number(Some(row.low)),
+            format_number(Some(row.high)),
+            row.points,
+            if df > 0 {
+                format_significant(row.chi2 / df as f64, 3)
+            } else {
+                MISSING.to_string()
+            }
+        )?;
     }
     writeln!(out)
 }

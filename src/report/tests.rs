@@ -173,6 +173,7 @@ fn synthetic_summary() -> Summary {
         w: W.to_vec(),
         rows,
         warnings: vec![],
+        slopes: vec![],
     }
 }
 
@@ -219,6 +220,7 @@ fn markdown_of_empty_summary_is_well_formed() {
         w: vec![],
         rows: vec![],
         warnings: vec![],
+        slopes: vec![],
     };
     let md = markdown(&summary);
     assert!(md.contains("_The summary has no rows._"));

@@ -48,6 +48,7 @@
 use std::collections::BTreeMap;
 
 use super::record::{is_coverage, metric_direction, Direction, Summary, SummaryRow};
+use super::spec::expect::SLOPE_SUFFIX;
 use super::spec::{Claim, ClaimTest};
 
 /// The outcome of one claim at one grid point.
@@ -146,6 +147,9 @@ fn evaluate_at(
         ClaimTest::BetterThan { reference, .. } => Some(reference.as_str()),
         ClaimTest::Within { .. } => None,
     };
+    if let Some(base) = claim.metric.strip_suffix(SLOPE_SUFFIX) {
+        return evaluate_slope(claim, base, grid, summary);
+    }
     let index = claim.position.map(|(i, _)| i);
     let row: Option<&SummaryRow> = summary.rows.iter().find(|r| {
         &r.grid == grid
@@ -229,6 +233,53 @@ fn evaluate_at(
     };
     if let ClaimTest::BetterThan { margin, .. } = &claim.test {
         outcome.passed = beats(value, mcse, sigma, *margin);
+    }
+    outcome
+}
+
+/// A slope claim (`<metric>.slope`): the summary's slope row for the
+/// claim's method, `versus` and other-key values, judged by `within` with
+/// the slope's SE in place of an MCSE.
+fn evaluate_slope(
+    claim: &Claim,
+    base: &str,
+    grid: &BTreeMap<String, serde_json::Value>,
+    summary: &Summary,
+) -> ClaimOutcome {
+    let row = summary.slopes.iter().find(|r| {
+        &r.grid == grid && r.method == claim.method && r.versus == claim.versus && r.metric == base
+    });
+    let mut outcome = ClaimOutcome {
+        index: claim.index,
+        statement: claim.statement(),
+        note: claim.note.clone(),
+        grid: grid.clone(),
+        metric: claim.metric.clone(),
+        test: claim.test.clone(),
+        sigma: claim.sigma,
+        value: row.map(|r| r.slope),
+        mcse: row.map(|r| r.se),
+        edge_mcse: None,
+        n: row.map_or(0, |r| r.points),
+        passed: false,
+        problem: None,
+    };
+    let Some(row) = row else {
+        outcome.problem = Some(format!(
+            "the summary has no slope of {} for {}: it needs at least {} grid points with a \
+             positive mean and Monte Carlo SE",
+            claim.metric_label(),
+            claim.method,
+            super::rates::MIN_RATE_POINTS
+        ));
+        return outcome;
+    };
+    if let ClaimTest::Within { low, high } = claim.test {
+        let (gap, _) = distance(row.slope, low, high);
+        if gap > 0.0 {
+            outcome.edge_mcse = Some(row.se);
+        }
+        outcome.passed = within(row.slope, low, high, claim.sigma, row.se);
     }
     outcome
 }

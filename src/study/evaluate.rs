@@ -120,6 +120,10 @@ pub(crate) fn run_unit_perturbed(
 
 type Evaluated = (Metrics, BTreeMap<String, f64>);
 
+/// Extra metric of perturbed-oracle methods (`oracle_error`): the mean of
+/// `Δ̂(q) − Δ(q)` over the test queries.
+pub const DELTA_BIAS: &str = "delta_bias";
+
 /// One replicate's data: two models, or several.
 // One value per unit, never in a collection: boxing a variant buys nothing.
 #[allow(clippy::large_enum_variant)]
@@ -181,6 +185,26 @@ fn fit_and_score(
     if let (Some(router), MethodKind::Estimator(config)) = (&fitted.router, &method.kind) {
         if !eval.inference.is_empty() {
             extra = inference::metrics(spec, config, router, data, seeds, unit)?;
+        }
+    }
+    // A perturbed oracle's error sizes (meta::oracle), for error-product studies.
+    if let MethodKind::Estimator(config) = &method.kind {
+        if config.oracle_error.is_some() && config.nuisances == Nuisances::Oracle {
+            let get = |key: &str| fitted.diagnostics.get(key).copied();
+            if let (Some(outcome), Some(propensity)) =
+                (get("oracle_error.outcome"), get("oracle_error.propensity"))
+            {
+                extra.insert("nuisance_error.outcome".into(), outcome);
+                extra.insert("nuisance_error.propensity".into(), propensity);
+                extra.insert("nuisance_error.product".into(), outcome * propensity);
+                // The mean error of Δ̂ over the test queries: its replicate
+                // mean is the bias the errors cause (first order: the product).
+                if let Some((d, target)) = &fitted.delta {
+                    if !d.is_empty() {
+                        extra.insert(DELTA_BIAS.into(), (d - target).sum() / d.len() as f64);
+                    }
+                }
+            }
         }
     }
     let (mut psi_hat, delta_hat, diagnostics) = (fitted.psi_hat, fitted.delta, fitted.diagnostics);

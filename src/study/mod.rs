@@ -27,6 +27,7 @@ pub mod claims;
 mod evaluate;
 mod inference;
 mod merge;
+pub mod rates;
 pub mod record;
 pub mod schedule;
 pub mod spec;
@@ -40,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub use evaluate::run_unit;
+pub use evaluate::{run_unit, DELTA_BIAS};
 #[doc(hidden)]
 pub use evaluate::{TestingPerturbation, INJECTED_FAILURE};
 pub use merge::merge;

@@ -475,6 +475,44 @@ pub struct Summary {
     /// stage, `study::summary::weight_warnings`); absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Log–log convergence slopes against `[evaluation] rate`
+    /// (`study::rates`); absent when the study declares no rate key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slopes: Vec<SlopeRow>,
+}
+
+/// The fitted slope of `log(metric)` against `log(rate key)` over the grid
+/// points that differ only in the rate key (`study::rates`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlopeRow {
+    /// The other grid parameters' values (the rate key removed).
+    pub grid: BTreeMap<String, serde_json::Value>,
+    /// Method label.
+    pub method: String,
+    /// For an excess error: the reference method; the slope is then that of
+    /// the paired difference `method − versus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versus: Option<String>,
+    /// The metric (`mse_delta`, `mse_psi`).
+    pub metric: String,
+    /// The grid parameter on the horizontal axis (`[evaluation] rate`).
+    pub against: String,
+    /// The fitted slope.
+    pub slope: f64,
+    /// Its standard error (inflated by the lack of fit, `study::rates`).
+    pub se: f64,
+    /// Lower end of the interval at the study's level.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+    /// The fitted intercept of `log(metric)` at `log(rate key) = 0`.
+    pub intercept: f64,
+    /// Grid points in the fit.
+    pub points: usize,
+    /// The weighted residual sum of squares (χ² with `points − 2` degrees of
+    /// freedom when the log–log line holds).
+    pub chi2: f64,
 }
 
 impl Summary {

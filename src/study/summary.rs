@@ -223,7 +223,12 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
             }
         }
     }
+    let slopes = match &spec.evaluation.rate {
+        Some(key) => super::rates::slope_rows(&rows, key, spec.evaluation.level),
+        None => Vec::new(),
+    };
     Summary {
+        slopes,
         format: SUMMARY_FORMAT.to_string(),
         study: spec.name.clone(),
         seed: spec.seed,

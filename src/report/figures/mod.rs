@@ -10,6 +10,7 @@ mod draw;
 mod evaluation;
 mod layout;
 pub mod paper;
+mod rates;
 
 pub use evaluation::{evaluation_figure_files, evaluation_figures};
 
@@ -59,6 +60,9 @@ const PALETTE: [RGBColor; 9] = [
 /// | `mse_delta` | the same for Δ̂ (only when the summary has `mse_delta`) |
 /// | `regret_vs_w` | regret against the cost weight w, panel per grid point, ±2 MCSE band |
 /// | `frontier` | many models: mean quality against mean cost over the w grid per method, with the always-one-model points, ±2 MCSE band |
+/// | `rate_mse_psi`, `rate_mse_delta` | rate studies (`[evaluation] rate`): log10 MSE against log10 of the rate key, fitted slopes in the legend, ±2 MCSE bars |
+/// | `excess_mse_psi`, `excess_mse_delta` | the same for excess errors over a reference (paired differences) |
+/// | `error_product` | perturbed oracles: log10 excess MSE of Δ̂ against log10 of the nuisance-error product, with the theory's line |
 /// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter, ±2 MCSE error bars |
 ///
 /// A figure whose metric has no finite mean in the summary is skipped. When
@@ -161,6 +165,10 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
             figures.push(figure);
         }
     }
+
+    // Rate studies: log–log convergence and the nuisance-error product.
+    figures.extend(rates::rate_figures(&view, summary));
+    figures.extend(rates::error_product_figure(&view, summary));
 
     write_figures(&figures, out_dir)
 }

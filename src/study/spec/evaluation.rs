@@ -45,6 +45,10 @@ pub struct EvaluationSpec {
     /// summary; default: `pooled` and `gs-only`, those the study has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compare_to: Option<Vec<String>>,
+    /// A numeric grid parameter (e.g. `n_total`) against which the summary
+    /// fits log–log convergence slopes of the MSEs (`study::rates`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<String>,
 }
 
 /// An inference target of a study (`[evaluation] inference = [...]`).
@@ -112,6 +116,7 @@ impl Default for EvaluationSpec {
             policy_cost: 0.0,
             overlap: OverlapRule::Crump,
             compare_to: None,
+            rate: None,
         }
     }
 }

@@ -107,11 +107,17 @@ pub struct Claim {
     pub sigma: f64,
     /// Free text from the spec.
     pub note: Option<String>,
+    /// A slope claim's reference: the slope is that of the excess error
+    /// `method − versus` (`study::rates`).
+    pub versus: Option<String>,
 }
 
 impl Claim {
     /// The metric with its position: `mse_psi`, `eg(ρ=0.2)`, `regret(w=0.1)`.
     pub fn metric_label(&self) -> String {
+        if let Some(reference) = &self.versus {
+            return format!("{} of the excess over {reference}", self.metric);
+        }
         match (self.axis, self.position) {
             (MetricAxis::Rho, Some((_, x))) => format!("{}(ρ={x})", self.metric),
             (MetricAxis::W, Some((_, x))) => format!("{}(w={x})", self.metric),
@@ -159,6 +165,7 @@ struct RawClaim {
     within: Option<Vec<f64>>,
     sigma: Option<f64>,
     note: Option<String>,
+    versus: Option<String>,
 }
 
 /// What a spec's claims are checked against.
@@ -260,13 +267,46 @@ fn parse_claim(index: usize, table: &toml::Table, cx: &Context, source: &Source)
             }
         }
     };
-    let axis = check_metric(&raw.metric, method, &test, cx, source, index)?;
+    let slope = raw.metric.strip_suffix(SLOPE_SUFFIX);
+    let axis = match slope {
+        Some(base) => check_slope(base, &raw, method, &test, cx, source, index)?,
+        None => {
+            if raw.versus.is_some() {
+                return Err(source.error(
+                    &key("versus"),
+                    format!(
+                        "`versus` names the reference of an excess error's convergence slope; it \
+                         applies to `<metric>{SLOPE_SUFFIX}` claims only"
+                    ),
+                ));
+            }
+            check_metric(&raw.metric, method, &test, cx, source, index)?
+        }
+    };
     let position = check_position(&raw, axis, cx.evaluation, source, index)?;
     let sigma = raw.sigma.unwrap_or(DEFAULT_CLAIM_SIGMA);
     if !(sigma.is_finite() && sigma >= 0.0) {
         return Err(source.error(&key("sigma"), "sigma must be finite and >= 0"));
     }
-    let points = select_points(&raw.grid, cx, source, index)?;
+    let mut points = select_points(&raw.grid, cx, source, index)?;
+    if slope.is_some() {
+        // A slope runs across the rate key: one claim per other-key combination.
+        let rate = cx.evaluation.rate.as_deref().unwrap_or_default();
+        if raw.grid.contains_key(rate) {
+            return Err(source.error(
+                &key(&format!("grid.{rate}")),
+                format!("a slope runs across `{rate}`; select the other grid parameters only"),
+            ));
+        }
+        let mut distinct: Vec<BTreeMap<String, serde_json::Value>> = Vec::new();
+        for mut point in points {
+            point.remove(rate);
+            if !distinct.contains(&point) {
+                distinct.push(point);
+            }
+        }
+        points = distinct;
+    }
     Ok(Claim {
         index,
         method: raw.method,
@@ -277,7 +317,91 @@ fn parse_claim(index: usize, table: &toml::Table, cx: &Context, source: &Source)
         test,
         sigma,
         note: raw.note,
+        versus: raw.versus,
     })
+}
+
+/// Suffix of a convergence-slope metric (`mse_delta.slope`).
+pub const SLOPE_SUFFIX: &str = ".slope";
+
+/// Checks a slope claim (`<metric>.slope`, `study::rates`): the study
+/// declares `[evaluation] rate`, the metric is one whose slope is fitted and
+/// is defined for the method (and `versus`), and the test is `within`.
+fn check_slope(
+    base: &str,
+    raw: &RawClaim,
+    method: &MethodSpec,
+    test: &ClaimTest,
+    cx: &Context,
+    source: &Source,
+    index: usize,
+) -> Result<MetricAxis> {
+    let key = |k: &str| format!("expect[{index}].{k}");
+    if cx.evaluation.rate.is_none() {
+        return Err(source.error(
+            &key("metric"),
+            "a convergence slope needs `[evaluation] rate = \"<grid parameter>\"`",
+        ));
+    }
+    if !crate::study::rates::RATE_METRICS.contains(&base) {
+        return Err(source.error(
+            &key("metric"),
+            format!(
+                "slopes are fitted for {} only",
+                crate::study::rates::RATE_METRICS
+                    .iter()
+                    .map(|m| format!("{m}{SLOPE_SUFFIX}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if matches!(test, ClaimTest::BetterThan { .. }) {
+        return Err(source.error(
+            &key("better_than"),
+            "a slope is judged against a range: use `within = [lo, hi]` (and `versus` for the \
+             slope of an excess error over another method)",
+        ));
+    }
+    let mut judged = vec![method];
+    if let Some(reference) = &raw.versus {
+        match cx.methods.iter().find(|m| &m.label == reference) {
+            Some(other) if other.label != method.label => judged.push(other),
+            Some(_) => {
+                return Err(source.error(&key("versus"), "a method has no excess error over itself"))
+            }
+            None => {
+                return Err(source.error(
+                    &key("versus"),
+                    format!("no method is labelled `{reference}`"),
+                ))
+            }
+        }
+    }
+    for m in judged {
+        let defined = match base {
+            "mse_delta" => m.estimates_delta(),
+            "delta_bias" => {
+                matches!(&m.kind, MethodKind::Estimator(c) if c.oracle_error.is_some())
+            }
+            _ => !matches!(m.kind, MethodKind::Random),
+        };
+        if !defined {
+            return Err(source.error(
+                &key("metric"),
+                format!(
+                    "`{base}` is not defined for method `{}`{}",
+                    m.label,
+                    if base == "delta_bias" {
+                        " (it is recorded for methods with `oracle_error`)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(MetricAxis::Scalar)
 }
 
 /// Whether a method is a DR-learner without scale normalization (the methods
@@ -379,6 +503,16 @@ fn check_metric(
             ));
         }
         return Ok(info.axis);
+    }
+    let perturbed = matches!(&method.kind, MethodKind::Estimator(c) if c.oracle_error.is_some());
+    if metric == crate::study::DELTA_BIAS && perturbed {
+        if reference.is_some() {
+            return Err(source.error(
+                &at,
+                format!("`{metric}` has no paired-difference rows; state a range with `within`"),
+            ));
+        }
+        return Ok(MetricAxis::Scalar);
     }
     let available = inference_metrics(method, cx.evaluation);
     if available.contains(metric) {

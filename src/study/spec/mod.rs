@@ -344,6 +344,7 @@ impl StudySpec {
         if points_are_multi(&points) {
             check_multi_model(&methods, &evaluation, source)?;
         }
+        check_rate_key(&evaluation, &raw.grid, source)?;
         let warnings = methods
             .iter()
             .filter_map(|m| match &m.kind {
@@ -465,7 +466,8 @@ impl StudySpec {
     /// Reference methods of the summary's paired differences: `[evaluation]
     /// compare_to`, or by default the labels `pooled` and `gs-only` where the
     /// study has them; then the references of `better_than` claims, which
-    /// are judged by those rows.
+    /// are judged by those rows, and of slope claims' `versus` (the excess
+    /// errors' slopes are fitted on those rows).
     pub fn compare_to(&self) -> Vec<String> {
         let mut labels: Vec<String> = match &self.evaluation.compare_to {
             Some(labels) => labels.clone(),
@@ -476,7 +478,11 @@ impl StudySpec {
                 .collect(),
         };
         for claim in &self.claims {
-            if let ClaimTest::BetterThan { reference, .. } = &claim.test {
+            let reference = match &claim.test {
+                ClaimTest::BetterThan { reference, .. } => Some(reference),
+                ClaimTest::Within { .. } => claim.versus.as_ref(),
+            };
+            if let Some(reference) = reference {
                 if !labels.contains(reference) {
                     labels.push(reference.clone());
                 }
@@ -525,6 +531,55 @@ fn check_multi_model(
         return Err(source.error(
             "evaluation.cutoff",
             "the cutoff applies to two-model usage-ratio curves; many-model studies have none",
+        ));
+    }
+    Ok(())
+}
+
+/// `[evaluation] rate` must name a grid parameter with at least
+/// [`crate::study::rates::MIN_RATE_POINTS`] distinct positive numbers.
+fn check_rate_key(
+    evaluation: &EvaluationSpec,
+    grid: &BTreeMap<String, Vec<toml::Value>>,
+    source: &Source,
+) -> Result<()> {
+    let Some(key) = &evaluation.rate else {
+        return Ok(());
+    };
+    let Some(values) = grid.get(key) else {
+        let names: Vec<&str> = grid.keys().map(String::as_str).collect();
+        return Err(source.error(
+            "evaluation.rate",
+            format!(
+                "`{key}` is not a grid parameter (grid parameters: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        ));
+    };
+    let numbers: Vec<f64> = values
+        .iter()
+        .filter_map(|v| match v {
+            toml::Value::Integer(i) => Some(*i as f64),
+            toml::Value::Float(f) => Some(*f),
+            _ => None,
+        })
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .collect();
+    let mut distinct = numbers.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    let least = crate::study::rates::MIN_RATE_POINTS;
+    if numbers.len() != values.len() || distinct.len() < least {
+        return Err(source.error(
+            "evaluation.rate",
+            format!(
+                "a convergence rate is fitted on log `{key}`: the grid needs at least {least} \
+                 distinct positive numbers for it"
+            ),
         ));
     }
     Ok(())

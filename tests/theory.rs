@@ -1,0 +1,241 @@
+//! Rate studies and perturbed oracles through the study engine: slopes in
+//! the summary, slope and bias claims, their validation, thread invariance
+//! and `check` of a rate study against itself.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use meta_router::error::Error;
+use meta_router::report;
+use meta_router::study::claims::evaluate;
+use meta_router::study::record::Summary;
+use meta_router::study::spec::StudySpec;
+use meta_router::study::{self, RunOptions};
+
+/// The CI theory study at a smaller size: N from 1000 to 8000, 60 replicates.
+fn small_spec() -> String {
+    include_str!("../simulations/theory/ci.toml")
+        .replace("replicates = 200", "replicates = 60")
+        .replace(
+            "n = [2000, 4000, 8000, 16000]",
+            "n = [1000, 2000, 4000, 8000]",
+        )
+}
+
+fn run(spec: &StudySpec, dir: &Path, threads: usize) -> Summary {
+    let mut outcome = study::run(
+        spec,
+        &RunOptions {
+            out: dir.to_path_buf(),
+            threads: Some(threads),
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let files = report::publish(&outcome.summary, dir).unwrap();
+    outcome.publish(&files).unwrap();
+    outcome.summary.clone()
+}
+
+/// The slopes of a small rate study: one per method and metric (and the
+/// excess rows against `DR exact`), the least-squares R-learner's MSE slope
+/// near −1, the perturbed DR's bias slope near −(a + b) = −1/2, both claims
+/// judged and holding; the records and summary do not depend on the thread
+/// count; the figures and the markdown section exist; `check` of the run
+/// against itself passes.
+#[test]
+fn a_rate_study_fits_slopes_judges_its_claims_and_checks_against_itself() {
+    let spec = StudySpec::parse(&small_spec(), "ci.toml").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let one = run(&spec, &tmp.path().join("one"), 1);
+    let two = run(&spec, &tmp.path().join("two"), 2);
+    assert_eq!(one, two, "the summary depends on the thread count");
+    assert_eq!(
+        fs::read(tmp.path().join("one/replicates.jsonl")).unwrap(),
+        fs::read(tmp.path().join("two/replicates.jsonl")).unwrap()
+    );
+    let slope = |method: &str, versus: Option<&str>, metric: &str| {
+        one.slopes
+            .iter()
+            .find(|s| s.method == method && s.versus.as_deref() == versus && s.metric == metric)
+            .unwrap_or_else(|| panic!("no slope {method} {versus:?} {metric}"))
+            .clone()
+    };
+    let r = slope("R exact", None, "mse_delta");
+    assert_eq!((r.points, r.against.as_str()), (4, "n"));
+    assert!(r.grid.is_empty());
+    assert!(
+        (r.slope + 1.0).abs() < 4.0 * r.se + 0.05,
+        "{} ± {}",
+        r.slope,
+        r.se
+    );
+    assert!(r.low < r.slope && r.slope < r.high);
+    let bias = slope("DR a=0.25 b=0.25", None, "delta_bias");
+    assert!(
+        (bias.slope + 0.5).abs() < 4.0 * bias.se + 0.05,
+        "{} ± {}",
+        bias.slope,
+        bias.se
+    );
+    // The exact oracles have no bias metric; the perturbed DR has an excess row.
+    assert!(!one
+        .slopes
+        .iter()
+        .any(|s| s.metric == "delta_bias" && s.method != "DR a=0.25 b=0.25"));
+    slope("DR a=0.25 b=0.25", Some("DR exact"), "mse_delta");
+    // The perturbed method records its error sizes: 2·N^(−1/4) each.
+    let product = one
+        .rows
+        .iter()
+        .find(|r| r.metric == "nuisance_error.product" && r.grid["n"] == serde_json::json!(1000))
+        .and_then(|r| r.mean)
+        .unwrap();
+    assert!((product - 4.0 / 1000f64.sqrt()).abs() < 1e-12, "{product}");
+    let outcomes = evaluate(&spec.claims, &one);
+    assert_eq!(outcomes.len(), 2);
+    for outcome in &outcomes {
+        assert!(outcome.problem.is_none(), "{outcome:?}");
+        assert!(outcome.passed, "{outcome:?}");
+    }
+    // Reports: the rate figures, the error-product figure, the markdown section.
+    let dir = tmp.path().join("one");
+    for stem in [
+        "rate_mse_delta",
+        "rate_delta_bias",
+        "excess_mse_delta",
+        "error_product",
+    ] {
+        assert!(dir.join(format!("{stem}.svg")).is_file(), "{stem}");
+    }
+    let markdown = fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(markdown.contains("## Convergence rates"));
+    assert!(!markdown.contains("NaN"));
+    // `check` against itself: every cell equal, both claims hold.
+    let status = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args(["check"])
+        .arg(&dir)
+        .arg("--baseline")
+        .arg(tmp.path().join("two"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 of 2"), "{text}");
+}
+
+/// A slope that contradicts the data fails its claim (so the claims above can fail).
+#[test]
+fn a_wrong_slope_claim_fails() {
+    let text = small_spec().replace(
+        "metric = \"mse_delta.slope\"\nwithin = [-1.1, -0.9]",
+        "metric = \"mse_delta.slope\"\nwithin = [-0.6, -0.4]",
+    );
+    let spec = StudySpec::parse(&text, "ci.toml").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = run(&spec, tmp.path(), 2);
+    let outcomes = evaluate(&spec.claims, &summary);
+    assert!(!outcomes[0].passed, "{:?}", outcomes[0]);
+    assert!(outcomes[1].passed);
+}
+
+fn spec_error(text: &str) -> (Option<String>, Option<usize>, String) {
+    match StudySpec::parse(text, "t.toml") {
+        Err(e @ Error::Spec { .. }) => {
+            let message = e.to_string();
+            match e {
+                Error::Spec { key, line, .. } => (key, line, message),
+                _ => unreachable!(),
+            }
+        }
+        other => panic!("expected a spec error, got {other:?}"),
+    }
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+/// Bad rate keys, slope claims and perturbed oracles are refused with the key
+/// and its line.
+#[test]
+fn bad_rate_settings_and_slope_claims_are_refused_with_key_and_line() {
+    let base = small_spec();
+    let cases: Vec<(String, &str, &str, &str)> = vec![
+        (
+            base.replace("rate = \"n\"", "rate = \"sigma\""),
+            "evaluation.rate",
+            "rate = \"sigma\"",
+            "not a grid parameter",
+        ),
+        (
+            base.replace("n = [1000, 2000, 4000, 8000]", "n = [1000, 2000]"),
+            "evaluation.rate",
+            "rate = \"n\"",
+            "at least 3",
+        ),
+        (
+            base.replace("rate = \"n\"\n", ""),
+            "expect[0].metric",
+            "metric = \"mse_delta.slope\"",
+            "[evaluation] rate",
+        ),
+        (
+            base.replace(
+                "metric = \"mse_delta.slope\"",
+                "metric = \"mse_delta\"\nversus = \"DR exact\"",
+            ),
+            "expect[0].versus",
+            "versus = \"DR exact\"",
+            "slope",
+        ),
+        (
+            base.replace(
+                "metric = \"mse_delta.slope\"",
+                "metric = \"neg_area.slope\"",
+            ),
+            "expect[0].metric",
+            "neg_area.slope",
+            "mse_delta.slope",
+        ),
+        (
+            base.replace(
+                "method = \"R exact\"\nmetric = \"mse_delta.slope\"",
+                "method = \"R exact\"\nmetric = \"delta_bias.slope\"",
+            ),
+            "expect[0].metric",
+            "delta_bias.slope",
+            "oracle_error",
+        ),
+        (
+            base.replace(
+                "metric = \"mse_delta.slope\"\nwithin = [-1.1, -0.9]",
+                "metric = \"mse_delta.slope\"\nwithin = [-1.1, -0.9]\ngrid = { n = 1000 }",
+            ),
+            "expect[0].grid.n",
+            "grid = { n = 1000 }",
+            "runs across `n`",
+        ),
+        (
+            base.replace(
+                "propensity = 2.0, propensity_rate = 0.25 }",
+                "propensity = 2.0, propensity_rate = -0.25 }",
+            ),
+            "methods[2].oracle_error.propensity_rate",
+            "propensity_rate = -0.25",
+            "decay exponent",
+        ),
+    ];
+    for (text, key, needle, words) in cases {
+        let (got_key, line, message) = spec_error(&text);
+        assert_eq!(got_key.as_deref(), Some(key), "{message}");
+        assert_eq!(line, Some(line_of(&text, needle)), "{message}");
+        assert!(message.contains(words), "{message}");
+    }
+    // A perturbation without oracle nuisances.
+    let text = base.replacen("nuisances = \"oracle\"\nclip = 0.01\nlearner = { type = \"ridge\", basis = \"linear\", penalty = 0.0 }\noracle_error", "clip = 0.01\nlearner = { type = \"ridge\", basis = \"linear\", penalty = 0.0 }\noracle_error", 1);
+    assert_ne!(text, base);
+    let (key, _, message) = spec_error(&text);
+    assert_eq!(key.as_deref(), Some("methods[2].oracle_error"), "{message}");
+}
