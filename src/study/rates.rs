@@ -136,16 +136,18 @@ pub fn log_log_slope(points: &[(f64, f64, f64)]) -> Option<LogLogFit> {
         .then_some(fit)
 }
 
+/// A slope's rows: other grid values, method, reference, metric.
+type Group = (
+    BTreeMap<String, serde_json::Value>,
+    String,
+    Option<String>,
+    String,
+);
+
 /// The slope rows of a summary's rows against the grid key `key` (module
 /// docs), in the order the (method, versus, metric, other-keys) groups first
 /// appear in `rows`.
 pub fn slope_rows(rows: &[SummaryRow], key: &str, level: f64) -> Vec<SlopeRow> {
-    type Group = (
-        BTreeMap<String, serde_json::Value>,
-        String,
-        Option<String>,
-        String,
-    );
     let mut groups: Vec<(Group, Vec<(f64, f64, f64)>)> = Vec::new();
     for row in rows {
         if !RATE_METRICS.contains(&row.metric.as_str()) || row.index.is_some() {
