@@ -144,11 +144,14 @@ type Group = (
     String,
 );
 
+/// A group's `(x, mean, mcse)` points.
+type Points = Vec<(f64, f64, f64)>;
+
 /// The slope rows of a summary's rows against the grid key `key` (module
 /// docs), in the order the (method, versus, metric, other-keys) groups first
 /// appear in `rows`.
 pub fn slope_rows(rows: &[SummaryRow], key: &str, level: f64) -> Vec<SlopeRow> {
-    let mut groups: Vec<(Group, Vec<(f64, f64, f64)>)> = Vec::new();
+    let mut groups: Vec<(Group, Points)> = Vec::new();
     for row in rows {
         if !RATE_METRICS.contains(&row.metric.as_str()) || row.index.is_some() {
             continue;
