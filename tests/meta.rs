@@ -560,8 +560,8 @@ fn perturbed_oracle_bias_is_the_product_of_the_nuisance_errors() {
         let d = router.predict_delta(probe.view()).unwrap();
         ((d[0] + d[1]) / 2.0, (d[0] - d[1]) / 2.0)
     };
-    let (dmu, dp) = (0.3, 0.4);
-    let p_tilde = 1.0 / (1.0 + (-dp as f64).exp());
+    let (dmu, dp): (f64, f64) = (0.3, 0.4);
+    let p_tilde: f64 = 1.0 / (1.0 + (-dp).exp());
     let e_p = p_tilde - 0.5;
     let tol = 0.01;
     // DR: bias δ_μ·e_p/(p̃(1 − p̃)) in the intercept only; none with one exact nuisance.
