@@ -241,6 +241,7 @@ fn summary_with(rows: Vec<SummaryRow>) -> Summary {
         w: vec![0.0],
         rows,
         warnings: vec![],
+        slopes: vec![],
     }
 }
 
