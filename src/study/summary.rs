@@ -320,6 +320,7 @@ fn provenance(spec: &StudySpec, compare_to: Vec<String>) -> Provenance {
         level: spec.evaluation.level,
         compare_to,
         constants,
+        sweeps: spec.variants(),
     }
 }
 
@@ -534,6 +535,7 @@ mod tests {
             grid_index,
             replicate: 0,
             method: method.into(),
+            setting: BTreeMap::new(),
             ok,
             error: None,
             metrics: Default::default(),
@@ -580,6 +582,7 @@ mod tests {
             grid_index: 0,
             replicate,
             method: method.into(),
+            setting: BTreeMap::new(),
             ok: mse.is_some(),
             error: mse.is_none().then(|| "failed".to_string()),
             metrics: Metrics {
@@ -659,6 +662,7 @@ mod tests {
                 grid_index: 0,
                 replicate: i,
                 method: "m".into(),
+                setting: BTreeMap::new(),
                 ok: true,
                 error: None,
                 metrics: Metrics {

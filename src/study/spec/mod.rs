@@ -39,6 +39,7 @@
 
 pub(crate) mod check;
 mod evaluation;
+pub mod sweep;
 pub mod expect;
 pub mod locate;
 
@@ -73,13 +74,24 @@ pub enum MethodKind {
     Random,
 }
 
-/// One method of a study.
+/// One method of a study: a `[[methods]]` entry, or one variant of an
+/// entry's `sweep`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodSpec {
-    /// Label used in records and reports.
+    /// Label used in records and reports (a variant's: the entry's label
+    /// followed by its setting, `R pref_weight=0.5`).
     pub label: String,
     /// What it does.
     pub kind: MethodKind,
+    /// Position of its `[[methods]]` entry in the file (errors name
+    /// `methods[entry]`).
+    pub entry: usize,
+    /// The entry's label: the family a swept variant belongs to (the label
+    /// itself for a method without a sweep).
+    pub family: String,
+    /// The swept settings of a variant (key path → value); empty without a
+    /// sweep.
+    pub setting: BTreeMap<String, serde_json::Value>,
 }
 
 impl MethodSpec {
@@ -320,16 +332,40 @@ impl StudySpec {
         if raw.methods.is_empty() {
             return Err(source.error("methods", "a study needs at least one [[methods]] entry"));
         }
-        let mut methods = Vec::with_capacity(raw.methods.len());
+        let mut methods: Vec<MethodSpec> = Vec::with_capacity(raw.methods.len());
         for (i, table) in raw.methods.iter().enumerate() {
-            let method = parse_method(table, i, source)?;
-            if methods.iter().any(|m: &MethodSpec| m.label == method.label) {
+            let variants = sweep::expand_method(table, i, source)?;
+            let swept = table.contains_key("sweep");
+            let family = variants[0].family.clone();
+            let at = if swept { "sweep" } else { "label" };
+            for method in variants {
+                let clash = methods.iter().find(|m| {
+                    m.label == method.label
+                        || (m.entry != i && (m.family == family || m.label == family))
+                });
+                if let Some(other) = clash {
+                    let message = if !swept && other.setting.is_empty() {
+                        format!("duplicate method label `{}`", method.label)
+                    } else {
+                        format!(
+                            "the label `{}` clashes with methods[{}] (`{}`): a swept entry's \
+                             label names its family of variants, and every label is unique",
+                            method.label, other.entry, other.label
+                        )
+                    };
+                    return Err(source.error(&format!("methods[{i}].{at}"), message));
+                }
+                methods.push(method);
+            }
+            if methods.len() > check::MAX_METHODS {
                 return Err(source.error(
-                    &format!("methods[{i}].label"),
-                    format!("duplicate method label `{}`", method.label),
+                    &format!("methods[{i}]"),
+                    format!(
+                        "the study has more than {} methods once its sweeps are expanded",
+                        check::MAX_METHODS
+                    ),
                 ));
             }
-            methods.push(method);
         }
         if let Some(labels) = &evaluation.compare_to {
             for (i, label) in labels.iter().enumerate() {
@@ -455,6 +491,19 @@ impl StudySpec {
     /// Number of (grid point × replicate) units.
     pub fn units(&self) -> usize {
         self.points.len() * self.replicates
+    }
+
+    /// The variants of swept methods, in spec order (empty without sweeps).
+    pub fn variants(&self) -> Vec<crate::study::record::Variant> {
+        self.methods
+            .iter()
+            .filter(|m| !m.setting.is_empty())
+            .map(|m| crate::study::record::Variant {
+                method: m.label.clone(),
+                family: m.family.clone(),
+                setting: m.setting.clone(),
+            })
+            .collect()
     }
 
     /// Method labels in spec order.
@@ -750,7 +799,11 @@ fn is_estimator(name: &str) -> bool {
     METHOD_NAMES.contains(&name) && !matches!(name, "oracle" | "random" | "all-gold")
 }
 
-fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<MethodSpec> {
+pub(crate) fn parse_method(
+    table: &toml::Table,
+    index: usize,
+    source: &Source,
+) -> Result<MethodSpec> {
     let key = |k: &str| format!("methods[{index}].{k}");
     let name = match table.get("method") {
         Some(toml::Value::String(s)) => s.clone(),
@@ -836,7 +889,13 @@ fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<Me
             ))
         }
     };
-    Ok(MethodSpec { label, kind })
+    Ok(MethodSpec {
+        family: label.clone(),
+        label,
+        kind,
+        entry: index,
+        setting: BTreeMap::new(),
+    })
 }
 
 /// Cartesian product of the grid, last key varying fastest; one empty
