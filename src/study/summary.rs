@@ -535,7 +535,7 @@ mod tests {
             grid_index,
             replicate: 0,
             method: method.into(),
-            setting: BTreeMap::new(),
+            setting: Default::default(),
             ok,
             error: None,
             metrics: Default::default(),
@@ -582,7 +582,7 @@ mod tests {
             grid_index: 0,
             replicate,
             method: method.into(),
-            setting: BTreeMap::new(),
+            setting: Default::default(),
             ok: mse.is_some(),
             error: mse.is_none().then(|| "failed".to_string()),
             metrics: Metrics {
@@ -662,7 +662,7 @@ mod tests {
                 grid_index: 0,
                 replicate: i,
                 method: "m".into(),
-                setting: BTreeMap::new(),
+                setting: Default::default(),
                 ok: true,
                 error: None,
                 metrics: Metrics {

@@ -10,6 +10,7 @@ mod draw;
 mod evaluation;
 mod layout;
 pub mod paper;
+mod sweep;
 
 pub use evaluation::{evaluation_figure_files, evaluation_figures};
 
@@ -60,6 +61,7 @@ const PALETTE: [RGBColor; 9] = [
 /// | `regret_vs_w` | regret against the cost weight w, panel per grid point, ±2 MCSE band |
 /// | `frontier` | many models: mean quality against mean cost over the w grid per method, with the always-one-model points, ±2 MCSE band |
 /// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter, ±2 MCSE error bars |
+/// | `<metric>_vs_<key>` | studies with swept method settings: `mse_psi`, `mse_delta`, `neg_area` (or `aiq`) against each swept key, a line per method family, ±2 MCSE bars, the methods without a sweep as horizontal lines (module `sweep`) |
 ///
 /// A figure whose metric has no finite mean in the summary is skipped. When
 /// several grid parameters vary, the MSE figures put the first numeric one
@@ -161,6 +163,8 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
             figures.push(figure);
         }
     }
+    // Swept method settings: each scalar metric against the swept value.
+    figures.extend(sweep::sweep_figures(&view, study));
 
     write_figures(&figures, out_dir)
 }

@@ -39,9 +39,9 @@
 
 pub(crate) mod check;
 mod evaluation;
-pub mod sweep;
 pub mod expect;
 pub mod locate;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 
@@ -1051,6 +1051,229 @@ method = "gs-only"
             .unwrap_err()
             .to_string();
         assert!(message.contains("line 3"), "{message}");
+    }
+
+    const SWEPT: &str = r#"
+name = "t"
+seed = 1
+replicates = 2
+[scenario]
+name = "healthbench-like"
+pool = 400
+n_test = 50
+d = 5
+[grid]
+n_gold = [30, 60]
+[[methods]]
+label = "R"
+method = "r"
+folds = 3
+learner = { type = "ridge", basis = "linear" }
+sweep = { pref_weight = [0.5, 2.0], "learner.penalty" = [0.1, 1.0, 10.0] }
+[[methods]]
+method = "all-gold"
+learner = { type = "ridge", basis = "linear" }
+[methods.sweep]
+"learner.basis" = ["linear", "poly2"]
+[[methods]]
+label = "gold"
+method = "gs-only"
+"#;
+
+    #[test]
+    fn a_sweep_expands_in_order_with_labels_and_settings() {
+        let spec = StudySpec::parse(SWEPT, "t.toml").unwrap();
+        assert_eq!(
+            spec.method_labels(),
+            [
+                "R learner.penalty=0.1 pref_weight=0.5",
+                "R learner.penalty=0.1 pref_weight=2.0",
+                "R learner.penalty=1.0 pref_weight=0.5",
+                "R learner.penalty=1.0 pref_weight=2.0",
+                "R learner.penalty=10.0 pref_weight=0.5",
+                "R learner.penalty=10.0 pref_weight=2.0",
+                "all-gold learner.basis=linear",
+                "all-gold learner.basis=poly2",
+                "gold",
+            ]
+        );
+        let third = &spec.methods[2];
+        assert_eq!((third.family.as_str(), third.entry), ("R", 0));
+        assert_eq!(
+            serde_json::to_value(&third.setting).unwrap(),
+            serde_json::json!({"learner.penalty": 1.0, "pref_weight": 0.5})
+        );
+        match &third.kind {
+            MethodKind::Estimator(config) => {
+                assert_eq!(config.pref_weight, 0.5);
+                assert_eq!(config.folds, 3);
+                // The swept learner setting lands in the learner table.
+                let hand = parse_method(
+                    &toml::from_str(
+                        "method = \"r\"\nfolds = 3\npref_weight = 0.5\n\
+                         learner = { type = \"ridge\", basis = \"linear\", penalty = 1.0 }",
+                    )
+                    .unwrap(),
+                    0,
+                    &Source::new("h.toml", ""),
+                )
+                .unwrap();
+                assert_eq!(third.kind, hand.kind);
+            }
+            other => panic!("{other:?}"),
+        }
+        let gold = &spec.methods[8];
+        assert!(gold.setting.is_empty());
+        assert_eq!((gold.family.as_str(), gold.entry), ("gold", 2));
+        assert_eq!(spec.variants().len(), 8);
+        // The resolved spec keeps the sweep as written and expands the same.
+        let again = StudySpec::parse(&spec.resolved_toml(), "resolved.toml").unwrap();
+        assert_eq!(again.methods, spec.methods);
+        assert_eq!(again.spec_hash(), spec.spec_hash());
+    }
+
+    #[test]
+    fn a_bad_sweep_is_refused_with_its_key_and_line() {
+        let cases: &[(&str, &str, &str, usize)] = &[
+            // (replace, with, key, line)
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = []",
+                "methods[0].sweep.pref_weight",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = 0.5",
+                "methods[0].sweep.pref_weight",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "clip_x = [0.1, 0.2]",
+                "methods[0].sweep.clip_x",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = [0.5, -1.0]",
+                "methods[0].sweep.pref_weight[1]",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = [0.5, 0.5]",
+                "methods[0].sweep.pref_weight[1]",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "label = [\"a\", \"b\"]",
+                "methods[0].sweep.label",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "method = [\"r\", \"dr\"]",
+                "methods[0].sweep.method",
+                17,
+            ),
+            (
+                "\"learner.basis\" = [\"linear\", \"poly2\"]",
+                "\"learner.basis\" = [\"linear\", \"cubic\"]",
+                "methods[1].sweep.learner.basis[1]",
+                22,
+            ),
+            (
+                "\"learner.basis\" = [\"linear\", \"poly2\"]",
+                "folds = [2, 3]",
+                "methods[1].sweep.folds",
+                22,
+            ),
+            ("label = \"gold\"", "label = \"R\"", "methods[2].label", 24),
+        ];
+        for (from, to, key, line) in cases {
+            assert!(SWEPT.contains(from), "{from}");
+            let text = SWEPT.replace(from, to);
+            match StudySpec::parse(&text, "t.toml") {
+                Err(Error::Spec {
+                    key: Some(k),
+                    line: l,
+                    message,
+                    ..
+                }) => {
+                    assert_eq!((k.as_str(), l), (*key, Some(*line)), "{to}: {message}");
+                }
+                other => panic!("{to}: {other:?}"),
+            }
+        }
+        // A sweep that is not a table, or empty.
+        for (sweep, key) in [
+            ("sweep = 3", "methods[0].sweep"),
+            ("sweep = {}", "methods[0].sweep"),
+        ] {
+            let text = SWEPT.replace(
+                "sweep = { pref_weight = [0.5, 2.0], \"learner.penalty\" = [0.1, 1.0, 10.0] }",
+                sweep,
+            );
+            let message = StudySpec::parse(&text, "t.toml").unwrap_err().to_string();
+            assert!(message.contains(&format!("key `{key}`")), "{message}");
+            assert!(message.contains("line 17"), "{message}");
+        }
+        // Too many variants.
+        let many: Vec<String> = (1..=40).map(|i| format!("{i}.0")).collect();
+        let text = SWEPT.replace(
+            "pref_weight = [0.5, 2.0]",
+            &format!("pref_weight = [{}], clip = [{}]", many.join(", "), {
+                let clips: Vec<String> =
+                    (1..=30).map(|i| format!("{}", i as f64 / 100.0)).collect();
+                clips.join(", ")
+            }),
+        );
+        let message = StudySpec::parse(&text, "t.toml").unwrap_err().to_string();
+        assert!(message.contains("more than 1000"), "{message}");
+    }
+
+    #[test]
+    fn a_claim_selects_a_variant_by_its_setting() {
+        let text = format!(
+            "{SWEPT}[[expect]]\nmethod = \"R\"\nsetting = {{ pref_weight = 2.0, \"learner.penalty\" = 1.0 }}\n\
+             metric = \"mse_psi\"\nwithin = [0.0, 10.0]\n"
+        );
+        let spec = StudySpec::parse(&text, "t.toml").unwrap();
+        assert_eq!(
+            spec.claims[0].method,
+            "R learner.penalty=1.0 pref_weight=2.0"
+        );
+        // By its full label, too.
+        let by_label = text.replace(
+            "method = \"R\"\nsetting = { pref_weight = 2.0, \"learner.penalty\" = 1.0 }",
+            "method = \"R learner.penalty=1.0 pref_weight=2.0\"",
+        );
+        let spec = StudySpec::parse(&by_label, "t.toml").unwrap();
+        assert_eq!(
+            spec.claims[0].method,
+            "R learner.penalty=1.0 pref_weight=2.0"
+        );
+        for (setting, key) in [
+            (
+                "{ pref_weight = 3.0, \"learner.penalty\" = 1.0 }",
+                "expect[0].setting.pref_weight",
+            ),
+            (
+                "{ clip = 0.1, \"learner.penalty\" = 1.0 }",
+                "expect[0].setting.clip",
+            ),
+            ("{ pref_weight = 2.0 }", "expect[0].setting"),
+        ] {
+            let bad = text.replace("{ pref_weight = 2.0, \"learner.penalty\" = 1.0 }", setting);
+            let message = StudySpec::parse(&bad, "t.toml").unwrap_err().to_string();
+            assert!(message.contains(&format!("key `{key}`")), "{message}");
+            assert!(message.contains("line 28"), "{message}");
+        }
+        let bad = text.replace("method = \"R\"\nsetting", "method = \"gold\"\nsetting");
+        let message = StudySpec::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(message.contains("key `expect[0].method`"), "{message}");
     }
 
     #[test]

@@ -221,7 +221,10 @@ pub(super) fn expand_method(
             let every_value_same =
                 failures.len() == values.len() && failures.iter().all(|f| f.2 == *message);
             let (key_path, message) = if every_value_same && values.len() > 1 {
-                (key_at(key), format!("no value of `{key}` is accepted: {message}"))
+                (
+                    key_at(key),
+                    format!("no value of `{key}` is accepted: {message}"),
+                )
             } else if values.len() == 1 {
                 (key_at(key), format!("{key} = {value}: {message}"))
             } else {
