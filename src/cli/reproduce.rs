@@ -259,7 +259,13 @@ fn draw(
             eprintln!("reproduce: wrote {}", path.display());
         }
         if name.starts_with("ablation") {
-            let title = format!("Ablation {name}: normalized efficiency gain EG(ρ)/m");
+            let title = match summary.provenance.sweeps.first() {
+                Some(variant) => format!(
+                    "Ablation {name}: NEG area against {}, ±2 MCSE",
+                    variant.setting.keys().next().map_or("", String::as_str)
+                ),
+                None => format!("Ablation {name}: normalized efficiency gain EG(ρ)/m"),
+            };
             for path in paper::ablation_figure(summary, name, &title, out)? {
                 eprintln!("reproduce: wrote {}", path.display());
             }

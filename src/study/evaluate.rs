@@ -107,6 +107,7 @@ pub(crate) fn run_unit_perturbed(
                 grid_index: g,
                 replicate: r,
                 method: method.label.clone(),
+                setting: method.setting.clone(),
                 ok,
                 error,
                 metrics,

@@ -157,6 +157,10 @@ pub struct Record {
     pub replicate: usize,
     /// Method label (as in the spec).
     pub method: String,
+    /// The swept settings of a method variant (key path → value, as in
+    /// [`Variant::setting`]); absent for a method without a sweep.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub setting: BTreeMap<String, serde_json::Value>,
     /// Whether the fit succeeded.
     pub ok: bool,
     /// The error text when `ok` is false.
@@ -445,6 +449,23 @@ pub struct Provenance {
     pub compare_to: Vec<String>,
     /// Population constants per grid point.
     pub constants: Vec<PointConstants>,
+    /// The variants of swept methods (`sweep = { … }` in a `[[methods]]`
+    /// entry), in spec order; absent when no method is swept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweeps: Vec<Variant>,
+}
+
+/// One variant of a swept method: its label, its family (the `[[methods]]`
+/// entry's label) and the values of the swept settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// The variant's method label (`R pref_weight=0.5`).
+    pub method: String,
+    /// The family: the label of the `[[methods]]` entry it comes from.
+    pub family: String,
+    /// Swept key path → value.
+    pub setting: BTreeMap<String, serde_json::Value>,
 }
 
 /// Version tag of `summary.json`.

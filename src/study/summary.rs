@@ -325,6 +325,7 @@ fn provenance(spec: &StudySpec, compare_to: Vec<String>) -> Provenance {
         level: spec.evaluation.level,
         compare_to,
         constants,
+        sweeps: spec.variants(),
     }
 }
 
@@ -539,6 +540,7 @@ mod tests {
             grid_index,
             replicate: 0,
             method: method.into(),
+            setting: Default::default(),
             ok,
             error: None,
             metrics: Default::default(),
@@ -585,6 +587,7 @@ mod tests {
             grid_index: 0,
             replicate,
             method: method.into(),
+            setting: Default::default(),
             ok: mse.is_some(),
             error: mse.is_none().then(|| "failed".to_string()),
             metrics: Metrics {
@@ -664,6 +667,7 @@ mod tests {
                 grid_index: 0,
                 replicate: i,
                 method: "m".into(),
+                setting: Default::default(),
                 ok: true,
                 error: None,
                 metrics: Metrics {

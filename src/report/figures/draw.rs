@@ -69,6 +69,7 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
                 String::new()
             }
         }
+        None if figure.log_x => format_coordinate(10f64.powf(*x), 3),
         None => tick_label(*x, x_span),
     };
     let y_format = |y: &f64| tick_label(*y, y_span);

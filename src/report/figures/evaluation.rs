@@ -40,6 +40,7 @@ fn figure(stem: &str, title: String, x_desc: &str, y_desc: &str, points: Vec<Poi
         zero_line: true,
         reference: None,
         categories: None,
+        log_x: false,
     }
 }
 

@@ -57,6 +57,8 @@ pub(super) struct Figure {
     pub(super) reference: Option<f64>,
     /// Tick labels when x is categorical (x = 0, 1, … index them).
     pub(super) categories: Option<Vec<String>>,
+    /// Whether x holds log10 of the values (ticks are labelled with the values).
+    pub(super) log_x: bool,
 }
 
 impl Figure {
@@ -161,9 +163,17 @@ const NAMED_COLORS: &[(&str, RGBColor)] = &[
     ("mean-shift", RGBColor(140, 86, 75)),
 ];
 
+/// The fixed colour of a method name (`R`, `pooled`, …), if it has one.
+pub(super) fn named_color(method: &str) -> Option<RGBColor> {
+    NAMED_COLORS
+        .iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, color)| *color)
+}
+
 pub(super) fn method_color(view: &View, method: &str) -> RGBColor {
-    if let Some((_, color)) = NAMED_COLORS.iter().find(|(name, _)| *name == method) {
-        return *color;
+    if let Some(color) = named_color(method) {
+        return color;
     }
     let index = view
         .methods
@@ -239,6 +249,7 @@ pub(super) fn curve_figure(
         zero_line: true,
         reference: None,
         categories: None,
+        log_x: false,
     })
 }
 
@@ -303,6 +314,7 @@ pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
         zero_line: true,
         reference: None,
         categories: None,
+        log_x: false,
     })
 }
 
@@ -425,5 +437,6 @@ pub(super) fn scalar_figure(
         zero_line: false,
         reference: None,
         categories: categorical.then_some(categories),
+        log_x: false,
     })
 }

@@ -11,6 +11,7 @@ mod evaluation;
 mod layout;
 pub mod paper;
 mod rates;
+mod sweep;
 
 pub use evaluation::{evaluation_figure_files, evaluation_figures};
 
@@ -62,8 +63,10 @@ const PALETTE: [RGBColor; 9] = [
 /// | `frontier` | many models: mean quality against mean cost over the w grid per method, with the always-one-model points, ±2 MCSE band |
 /// | `rate_mse_psi`, `rate_mse_delta` | rate studies (`[evaluation] rate`): log10 MSE against log10 of the rate key, fitted slopes in the legend, ±2 MCSE bars |
 /// | `excess_mse_psi`, `excess_mse_delta` | the same for excess errors over a reference (paired differences) |
-/// | `error_product` | perturbed oracles: log10 excess MSE of Δ̂ against log10 of the nuisance-error product, with the theory's line |
+/// | `rate_delta_bias` | perturbed oracles: log10 mean error of Δ̂ against log10 of the rate key |
+/// | `error_product` | perturbed oracles: log10 mean error of Δ̂ against log10 of the nuisance-error product, with the theory's line |
 /// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter, ±2 MCSE error bars |
+/// | `<metric>_vs_<key>` | studies with swept method settings: `mse_psi`, `mse_delta`, `neg_area` (or `aiq`) against each swept key, a line per method family, ±2 MCSE bars, the methods without a sweep as horizontal lines (module `sweep`) |
 ///
 /// A figure whose metric has no finite mean in the summary is skipped. When
 /// several grid parameters vary, the MSE figures put the first numeric one
@@ -165,6 +168,8 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
             figures.push(figure);
         }
     }
+    // Swept method settings: each scalar metric against the swept value.
+    figures.extend(sweep::sweep_figures(&view, study));
 
     // Rate studies: log–log convergence and the nuisance-error product.
     figures.extend(rates::rate_figures(&view, summary));

@@ -15,7 +15,8 @@
 //! - **Paired differences** at the peak: the summary's `method − reference`
 //!   row of `eg_paper` at the method's peak ρ, and of `neg_area`, each with its
 //!   paired MCSE (every method of a replicate sees the same data).
-//! - [`ablation_figure`]: every method's curve, for the ablation studies.
+//! - [`ablation_figure`]: every method's curve, for the ablation studies (a
+//!   study with swept settings: the NEG area against the swept key).
 //! - [`paired_figure`]: the paired difference of `neg_area` to each reference
 //!   (a panel per reference), x = grid point, ±2 MCSE bars.
 
@@ -120,6 +121,7 @@ fn curves(view: &View, stem: &str, title: &str, methods: &[&str]) -> Option<Figu
         zero_line: true,
         reference: None,
         categories: None,
+        log_x: false,
     })
 }
 
@@ -137,7 +139,11 @@ pub fn paper_figure(
     }
 }
 
-/// Every method's `eg_paper` curve of an ablation study, as `<stem>.png/svg`.
+/// The figure of an ablation study, as `<stem>.png/svg`: every method's
+/// `eg_paper` curve; for a study with swept method settings, the NEG area
+/// against its first swept key instead (a line per family, ±2 MCSE, the
+/// methods without a sweep as horizontal lines), so the variants are
+/// compared along the setting rather than as overlapping curves.
 pub fn ablation_figure(
     summary: &Summary,
     stem: &str,
@@ -146,7 +152,12 @@ pub fn ablation_figure(
 ) -> Result<Vec<PathBuf>> {
     let view = View::new(summary);
     let methods: Vec<&str> = view.methods.clone();
-    match curves(&view, stem, title, &methods) {
+    let figure = if summary.provenance.sweeps.is_empty() {
+        curves(&view, stem, title, &methods)
+    } else {
+        super::sweep::first_key_figure(&view, "neg_area", stem, title, "NEG area A")
+    };
+    match figure {
         Some(f) => write_figures(&[f], out_dir),
         None => Ok(Vec::new()),
     }
@@ -208,6 +219,7 @@ pub fn paired_figure(
         zero_line: true,
         reference: None,
         categories: Some(categories),
+        log_x: false,
     };
     write_figures(&[figure], out_dir)
 }

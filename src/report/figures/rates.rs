@@ -110,13 +110,14 @@ pub(super) fn rate_figures(view: &View, summary: &Summary) -> Vec<Figure> {
                     "Convergence: log10 {what}{metric} against log10 {key} (study {})",
                     summary.study
                 ),
-                x_desc: format!("log10 {key}"),
+                x_desc: format!("{key} (log scale)"),
                 y_desc: format!("log10 {what}{metric}"),
                 panels,
                 spread: Spread::ErrorBars,
                 zero_line: false,
                 reference: None,
                 categories: None,
+                log_x: true,
             });
         }
     }
@@ -185,7 +186,7 @@ pub(super) fn error_product_figure(view: &View, summary: &Summary) -> Option<Fig
             "Bias of Δ against the product of the nuisance errors (study {})",
             summary.study
         ),
-        x_desc: "log10 δ_μ·δ_p".into(),
+        x_desc: "δ_μ·δ_p (log scale)".into(),
         y_desc: "log10 mean error of Δ estimate".into(),
         panels: vec![Panel {
             title: "every perturbed method across the grid".into(),
@@ -195,5 +196,6 @@ pub(super) fn error_product_figure(view: &View, summary: &Summary) -> Option<Fig
         zero_line: false,
         reference: None,
         categories: None,
+        log_x: true,
     })
 }

@@ -21,7 +21,7 @@
 //! ([`memory_limit`]: `MemTotal` of `/proc/meminfo`, else 8 GiB) is refused
 //! with the estimate, the limit and the dominant term; a run checks the
 //! estimate times its thread count again. Caps that no real study reaches
-//! ([`MAX_UNITS`], [`MAX_THREADS`], `MAX_GRID_POINTS`) stop absurd values
+//! ([`MAX_UNITS`], [`MAX_THREADS`], `MAX_GRID_POINTS`, `MAX_METHODS`) stop absurd values
 //! before any allocation.
 
 use crate::dgp::ScenarioSizes;
@@ -38,6 +38,8 @@ pub const MAX_UNITS: usize = 10_000_000;
 pub const MAX_THREADS: usize = 1024;
 /// Most grid points a study may have.
 pub(crate) const MAX_GRID_POINTS: usize = 100_000;
+/// Most methods a study may have once its sweeps are expanded.
+pub(crate) const MAX_METHODS: usize = 1_000;
 
 /// Estimated peak memory of one unit of a study.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +83,8 @@ pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
                 ),
             ));
         }
-        for (index, method) in spec.methods.iter().enumerate() {
-            let prefix = format!("methods[{index}]");
+        for method in &spec.methods {
+            let prefix = format!("methods[{}]", method.entry);
             match &method.kind {
                 MethodKind::Estimator(config) => {
                     check_estimator(config, &sizes, &prefix, &at, source)?
@@ -117,11 +119,11 @@ pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
     for point in &spec.points {
         let sizes = point.scenario.build()?.sizes();
         let at = super::describe_point(&point.values);
-        for (index, method) in spec.methods.iter().enumerate() {
+        for method in &spec.methods {
             check_work(
                 &method.kind,
                 &sizes,
-                &format!("methods[{index}]"),
+                &format!("methods[{}]", method.entry),
                 &at,
                 source,
             )?;
@@ -323,7 +325,8 @@ pub fn estimate_peak_memory(spec: &StudySpec) -> MemoryEstimate {
             3.0 * spec.evaluation.truth_rows as f64 * (d + 4.0) * 8.0
         };
         let mut fit = (0.0, String::from("nothing"), String::from("scenario"));
-        for (index, method) in spec.methods.iter().enumerate() {
+        for method in &spec.methods {
+            let index = method.entry;
             let candidates: Vec<(&LearnerConfig, String, f64)> = match &method.kind {
                 MethodKind::Estimator(config) => stages(config, &sizes),
                 MethodKind::AllGold(learner) => {

@@ -11,6 +11,8 @@
 //! better_than = "pooled"        # another method label
 //! metric = "mse_psi"            # a routing or estimation metric with a better side
 //! grid = { n_gold = 100 }       # optional: the grid points (default: every point)
+//! setting = { clip = 0.05 }     # optional: with `method` a swept entry's label, the
+//!                               # variant with these values (one per swept key)
 //! margin = 0.0                  # optional: by more than this (metric units), default 0
 //! sigma = 3                     # optional: k, default 3
 //! note = "the paper's Fig. 1"   # optional free text, printed with the outcome
@@ -158,6 +160,8 @@ struct RawClaim {
     metric: String,
     #[serde(default)]
     grid: toml::Table,
+    #[serde(default)]
+    setting: toml::Table,
     rho: Option<f64>,
     w: Option<f64>,
     better_than: Option<String>,
@@ -213,6 +217,10 @@ fn parse_claim(index: usize, table: &toml::Table, cx: &Context, source: &Source)
             )
         })
     };
+    let mut raw = raw;
+    if !raw.setting.is_empty() {
+        raw.method = select_variant(&raw.method, &raw.setting, cx, source, index)?;
+    }
     let method = find(&raw.method, "method")?;
     let test = match (&raw.better_than, &raw.within) {
         (Some(_), Some(_)) => {
@@ -402,6 +410,82 @@ fn check_slope(
         }
     }
     Ok(MetricAxis::Scalar)
+}
+
+/// The label of the variant of swept family `family` whose setting is
+/// `setting` (a value for every swept key of the family).
+fn select_variant(
+    family: &str,
+    setting: &toml::Table,
+    cx: &Context,
+    source: &Source,
+    index: usize,
+) -> Result<String> {
+    let key = |k: &str| format!("expect[{index}].{k}");
+    let variants: Vec<&MethodSpec> = cx
+        .methods
+        .iter()
+        .filter(|m| m.family == family && !m.setting.is_empty())
+        .collect();
+    let Some(first) = variants.first() else {
+        let families: BTreeSet<&str> = cx
+            .methods
+            .iter()
+            .filter(|m| !m.setting.is_empty())
+            .map(|m| m.family.as_str())
+            .collect();
+        return Err(source.error(
+            &key("method"),
+            format!(
+                "`setting` selects a variant of a swept method, and no `[[methods]]` entry \
+                 labelled `{family}` has a sweep (swept: {})",
+                if families.is_empty() {
+                    "none".to_string()
+                } else {
+                    families.into_iter().collect::<Vec<_>>().join(", ")
+                }
+            ),
+        ));
+    };
+    let swept: Vec<&str> = first.setting.keys().map(String::as_str).collect();
+    let mut wanted = BTreeMap::new();
+    for (k, value) in setting {
+        if !first.setting.contains_key(k) {
+            return Err(source.error(
+                &key(&format!("setting.{k}")),
+                format!("`{family}` sweeps {}, not `{k}`", swept.join(", ")),
+            ));
+        }
+        let value = toml_to_json(value);
+        if !variants.iter().any(|m| m.setting.get(k) == Some(&value)) {
+            let values: BTreeSet<String> = variants
+                .iter()
+                .filter_map(|m| m.setting.get(k).map(|v| v.to_string()))
+                .collect();
+            return Err(source.error(
+                &key(&format!("setting.{k}")),
+                format!(
+                    "{k} = {value} is not a swept value of `{family}` (values: {})",
+                    values.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        wanted.insert(k.clone(), value);
+    }
+    if let Some(missing) = swept.iter().find(|k| !wanted.contains_key(**k)) {
+        return Err(source.error(
+            &key("setting"),
+            format!(
+                "`{family}` sweeps {}; the setting needs a value for each (missing `{missing}`)",
+                swept.join(", ")
+            ),
+        ));
+    }
+    variants
+        .iter()
+        .find(|m| m.setting == wanted)
+        .map(|m| m.label.clone())
+        .ok_or_else(|| source.error(&key("setting"), "no variant has this setting"))
 }
 
 /// Whether a method is a DR-learner without scale normalization (the methods

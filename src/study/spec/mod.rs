@@ -41,6 +41,7 @@ pub(crate) mod check;
 mod evaluation;
 pub mod expect;
 pub mod locate;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 
@@ -73,13 +74,24 @@ pub enum MethodKind {
     Random,
 }
 
-/// One method of a study.
+/// One method of a study: a `[[methods]]` entry, or one variant of an
+/// entry's `sweep`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodSpec {
-    /// Label used in records and reports.
+    /// Label used in records and reports (a variant's: the entry's label
+    /// followed by its setting, `R pref_weight=0.5`).
     pub label: String,
     /// What it does.
     pub kind: MethodKind,
+    /// Position of its `[[methods]]` entry in the file (errors name
+    /// `methods[entry]`).
+    pub entry: usize,
+    /// The entry's label: the family a swept variant belongs to (the label
+    /// itself for a method without a sweep).
+    pub family: String,
+    /// The swept settings of a variant (key path → value); empty without a
+    /// sweep.
+    pub setting: BTreeMap<String, serde_json::Value>,
 }
 
 impl MethodSpec {
@@ -320,16 +332,40 @@ impl StudySpec {
         if raw.methods.is_empty() {
             return Err(source.error("methods", "a study needs at least one [[methods]] entry"));
         }
-        let mut methods = Vec::with_capacity(raw.methods.len());
+        let mut methods: Vec<MethodSpec> = Vec::with_capacity(raw.methods.len());
         for (i, table) in raw.methods.iter().enumerate() {
-            let method = parse_method(table, i, source)?;
-            if methods.iter().any(|m: &MethodSpec| m.label == method.label) {
+            let variants = sweep::expand_method(table, i, source)?;
+            let swept = table.contains_key("sweep");
+            let family = variants[0].family.clone();
+            let at = if swept { "sweep" } else { "label" };
+            for method in variants {
+                let clash = methods.iter().find(|m| {
+                    m.label == method.label
+                        || (m.entry != i && (m.family == family || m.label == family))
+                });
+                if let Some(other) = clash {
+                    let message = if !swept && other.setting.is_empty() {
+                        format!("duplicate method label `{}`", method.label)
+                    } else {
+                        format!(
+                            "the label `{}` clashes with methods[{}] (`{}`): a swept entry's \
+                             label names its family of variants, and every label is unique",
+                            method.label, other.entry, other.label
+                        )
+                    };
+                    return Err(source.error(&format!("methods[{i}].{at}"), message));
+                }
+                methods.push(method);
+            }
+            if methods.len() > check::MAX_METHODS {
                 return Err(source.error(
-                    &format!("methods[{i}].label"),
-                    format!("duplicate method label `{}`", method.label),
+                    &format!("methods[{i}]"),
+                    format!(
+                        "the study has more than {} methods once its sweeps are expanded",
+                        check::MAX_METHODS
+                    ),
                 ));
             }
-            methods.push(method);
         }
         if let Some(labels) = &evaluation.compare_to {
             for (i, label) in labels.iter().enumerate() {
@@ -456,6 +492,19 @@ impl StudySpec {
     /// Number of (grid point × replicate) units.
     pub fn units(&self) -> usize {
         self.points.len() * self.replicates
+    }
+
+    /// The variants of swept methods, in spec order (empty without sweeps).
+    pub fn variants(&self) -> Vec<crate::study::record::Variant> {
+        self.methods
+            .iter()
+            .filter(|m| !m.setting.is_empty())
+            .map(|m| crate::study::record::Variant {
+                method: m.label.clone(),
+                family: m.family.clone(),
+                setting: m.setting.clone(),
+            })
+            .collect()
     }
 
     /// Method labels in spec order.
@@ -805,7 +854,11 @@ fn is_estimator(name: &str) -> bool {
     METHOD_NAMES.contains(&name) && !matches!(name, "oracle" | "random" | "all-gold")
 }
 
-fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<MethodSpec> {
+pub(crate) fn parse_method(
+    table: &toml::Table,
+    index: usize,
+    source: &Source,
+) -> Result<MethodSpec> {
     let key = |k: &str| format!("methods[{index}].{k}");
     let name = match table.get("method") {
         Some(toml::Value::String(s)) => s.clone(),
@@ -891,7 +944,13 @@ fn parse_method(table: &toml::Table, index: usize, source: &Source) -> Result<Me
             ))
         }
     };
-    Ok(MethodSpec { label, kind })
+    Ok(MethodSpec {
+        family: label.clone(),
+        label,
+        kind,
+        entry: index,
+        setting: BTreeMap::new(),
+    })
 }
 
 /// Cartesian product of the grid, last key varying fastest; one empty
@@ -1047,6 +1106,229 @@ method = "gs-only"
             .unwrap_err()
             .to_string();
         assert!(message.contains("line 3"), "{message}");
+    }
+
+    const SWEPT: &str = r#"
+name = "t"
+seed = 1
+replicates = 2
+[scenario]
+name = "healthbench-like"
+pool = 400
+n_test = 50
+d = 5
+[grid]
+n_gold = [30, 60]
+[[methods]]
+label = "R"
+method = "r"
+folds = 3
+learner = { type = "ridge", basis = "linear" }
+sweep = { pref_weight = [0.5, 2.0], "learner.penalty" = [0.1, 1.0, 10.0] }
+[[methods]]
+method = "all-gold"
+learner = { type = "ridge", basis = "linear" }
+[methods.sweep]
+"learner.basis" = ["linear", "poly2"]
+[[methods]]
+label = "gold"
+method = "gs-only"
+"#;
+
+    #[test]
+    fn a_sweep_expands_in_order_with_labels_and_settings() {
+        let spec = StudySpec::parse(SWEPT, "t.toml").unwrap();
+        assert_eq!(
+            spec.method_labels(),
+            [
+                "R learner.penalty=0.1 pref_weight=0.5",
+                "R learner.penalty=0.1 pref_weight=2.0",
+                "R learner.penalty=1.0 pref_weight=0.5",
+                "R learner.penalty=1.0 pref_weight=2.0",
+                "R learner.penalty=10.0 pref_weight=0.5",
+                "R learner.penalty=10.0 pref_weight=2.0",
+                "all-gold learner.basis=linear",
+                "all-gold learner.basis=poly2",
+                "gold",
+            ]
+        );
+        let third = &spec.methods[2];
+        assert_eq!((third.family.as_str(), third.entry), ("R", 0));
+        assert_eq!(
+            serde_json::to_value(&third.setting).unwrap(),
+            serde_json::json!({"learner.penalty": 1.0, "pref_weight": 0.5})
+        );
+        match &third.kind {
+            MethodKind::Estimator(config) => {
+                assert_eq!(config.pref_weight, 0.5);
+                assert_eq!(config.folds, 3);
+                // The swept learner setting lands in the learner table.
+                let hand = parse_method(
+                    &toml::from_str(
+                        "method = \"r\"\nfolds = 3\npref_weight = 0.5\n\
+                         learner = { type = \"ridge\", basis = \"linear\", penalty = 1.0 }",
+                    )
+                    .unwrap(),
+                    0,
+                    &Source::new("h.toml", ""),
+                )
+                .unwrap();
+                assert_eq!(third.kind, hand.kind);
+            }
+            other => panic!("{other:?}"),
+        }
+        let gold = &spec.methods[8];
+        assert!(gold.setting.is_empty());
+        assert_eq!((gold.family.as_str(), gold.entry), ("gold", 2));
+        assert_eq!(spec.variants().len(), 8);
+        // The resolved spec keeps the sweep as written and expands the same.
+        let again = StudySpec::parse(&spec.resolved_toml(), "resolved.toml").unwrap();
+        assert_eq!(again.methods, spec.methods);
+        assert_eq!(again.spec_hash(), spec.spec_hash());
+    }
+
+    #[test]
+    fn a_bad_sweep_is_refused_with_its_key_and_line() {
+        let cases: &[(&str, &str, &str, usize)] = &[
+            // (replace, with, key, line)
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = []",
+                "methods[0].sweep.pref_weight",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = 0.5",
+                "methods[0].sweep.pref_weight",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "clip_x = [0.1, 0.2]",
+                "methods[0].sweep.clip_x",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = [0.5, -1.0]",
+                "methods[0].sweep.pref_weight[1]",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "pref_weight = [0.5, 0.5]",
+                "methods[0].sweep.pref_weight[1]",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "label = [\"a\", \"b\"]",
+                "methods[0].sweep.label",
+                17,
+            ),
+            (
+                "pref_weight = [0.5, 2.0]",
+                "method = [\"r\", \"dr\"]",
+                "methods[0].sweep.method",
+                17,
+            ),
+            (
+                "\"learner.basis\" = [\"linear\", \"poly2\"]",
+                "\"learner.basis\" = [\"linear\", \"cubic\"]",
+                "methods[1].sweep.learner.basis[1]",
+                22,
+            ),
+            (
+                "\"learner.basis\" = [\"linear\", \"poly2\"]",
+                "folds = [2, 3]",
+                "methods[1].sweep.folds",
+                22,
+            ),
+            ("label = \"gold\"", "label = \"R\"", "methods[2].label", 24),
+        ];
+        for (from, to, key, line) in cases {
+            assert!(SWEPT.contains(from), "{from}");
+            let text = SWEPT.replace(from, to);
+            match StudySpec::parse(&text, "t.toml") {
+                Err(Error::Spec {
+                    key: Some(k),
+                    line: l,
+                    message,
+                    ..
+                }) => {
+                    assert_eq!((k.as_str(), l), (*key, Some(*line)), "{to}: {message}");
+                }
+                other => panic!("{to}: {other:?}"),
+            }
+        }
+        // A sweep that is not a table, or empty.
+        for (sweep, key) in [
+            ("sweep = 3", "methods[0].sweep"),
+            ("sweep = {}", "methods[0].sweep"),
+        ] {
+            let text = SWEPT.replace(
+                "sweep = { pref_weight = [0.5, 2.0], \"learner.penalty\" = [0.1, 1.0, 10.0] }",
+                sweep,
+            );
+            let message = StudySpec::parse(&text, "t.toml").unwrap_err().to_string();
+            assert!(message.contains(&format!("key `{key}`")), "{message}");
+            assert!(message.contains("line 17"), "{message}");
+        }
+        // Too many variants.
+        let many: Vec<String> = (1..=40).map(|i| format!("{i}.0")).collect();
+        let text = SWEPT.replace(
+            "pref_weight = [0.5, 2.0]",
+            &format!("pref_weight = [{}], clip = [{}]", many.join(", "), {
+                let clips: Vec<String> =
+                    (1..=30).map(|i| format!("{}", i as f64 / 100.0)).collect();
+                clips.join(", ")
+            }),
+        );
+        let message = StudySpec::parse(&text, "t.toml").unwrap_err().to_string();
+        assert!(message.contains("more than 1000"), "{message}");
+    }
+
+    #[test]
+    fn a_claim_selects_a_variant_by_its_setting() {
+        let text = format!(
+            "{SWEPT}[[expect]]\nmethod = \"R\"\nsetting = {{ pref_weight = 2.0, \"learner.penalty\" = 1.0 }}\n\
+             metric = \"mse_psi\"\nwithin = [0.0, 10.0]\n"
+        );
+        let spec = StudySpec::parse(&text, "t.toml").unwrap();
+        assert_eq!(
+            spec.claims[0].method,
+            "R learner.penalty=1.0 pref_weight=2.0"
+        );
+        // By its full label, too.
+        let by_label = text.replace(
+            "method = \"R\"\nsetting = { pref_weight = 2.0, \"learner.penalty\" = 1.0 }",
+            "method = \"R learner.penalty=1.0 pref_weight=2.0\"",
+        );
+        let spec = StudySpec::parse(&by_label, "t.toml").unwrap();
+        assert_eq!(
+            spec.claims[0].method,
+            "R learner.penalty=1.0 pref_weight=2.0"
+        );
+        for (setting, key) in [
+            (
+                "{ pref_weight = 3.0, \"learner.penalty\" = 1.0 }",
+                "expect[0].setting.pref_weight",
+            ),
+            (
+                "{ clip = 0.1, \"learner.penalty\" = 1.0 }",
+                "expect[0].setting.clip",
+            ),
+            ("{ pref_weight = 2.0 }", "expect[0].setting"),
+        ] {
+            let bad = text.replace("{ pref_weight = 2.0, \"learner.penalty\" = 1.0 }", setting);
+            let message = StudySpec::parse(&bad, "t.toml").unwrap_err().to_string();
+            assert!(message.contains(&format!("key `{key}`")), "{message}");
+            assert!(message.contains("line 28"), "{message}");
+        }
+        let bad = text.replace("method = \"R\"\nsetting", "method = \"gold\"\nsetting");
+        let message = StudySpec::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(message.contains("key `expect[0].method`"), "{message}");
     }
 
     #[test]
