@@ -239,3 +239,59 @@ fn bad_rate_settings_and_slope_claims_are_refused_with_key_and_line() {
     let (key, _, message) = spec_error(&text);
     assert_eq!(key.as_deref(), Some("methods[2].oracle_error"), "{message}");
 }
+
+/// The perturbation's decay exponents can be swept like any method setting:
+/// the variants equal the hand-written perturbed methods, replicate by
+/// replicate.
+#[test]
+fn the_perturbation_rates_can_be_swept() {
+    let hand = small_spec().replace("replicates = 60", "replicates = 3");
+    let swept = hand.replacen(
+        "label = \"DR a=0.25 b=0.25\"",
+        "label = \"DR\"\nsweep = { \"oracle_error.outcome_rate\" = [0.25, 0.5], \"oracle_error.propensity_rate\" = [0.25] }",
+        1,
+    );
+    let i = swept.find("[[expect]]").unwrap();
+    let swept = swept[..i].to_string();
+    let spec = StudySpec::parse(&swept, "swept.toml").unwrap();
+    let labels = spec.method_labels();
+    assert_eq!(
+        labels[2..],
+        [
+            "DR oracle_error.outcome_rate=0.25 oracle_error.propensity_rate=0.25",
+            "DR oracle_error.outcome_rate=0.5 oracle_error.propensity_rate=0.25",
+        ]
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let swept_summary = run(&spec, &tmp.path().join("swept"), 2);
+    let hand_spec =
+        StudySpec::parse(&hand[..hand.find("[[expect]]").unwrap()], "hand.toml").unwrap();
+    let hand_summary = run(&hand_spec, &tmp.path().join("hand"), 2);
+    let value = |summary: &Summary, method: &str, metric: &str, n: i64| {
+        summary
+            .rows
+            .iter()
+            .find(|r| {
+                r.method == method
+                    && r.metric == metric
+                    && r.versus.is_none()
+                    && r.grid["n"] == serde_json::json!(n)
+            })
+            .and_then(|r| r.mean)
+            .unwrap()
+    };
+    for n in [1000, 8000] {
+        for metric in ["mse_delta", "delta_bias", "nuisance_error.product"] {
+            assert_eq!(
+                value(&swept_summary, &labels[2], metric, n),
+                value(&hand_summary, "DR a=0.25 b=0.25", metric, n),
+                "{metric} at n = {n}"
+            );
+        }
+    }
+    // The faster-decaying outcome error leaves a smaller bias at the same N.
+    assert!(
+        value(&swept_summary, &labels[3], "nuisance_error.product", 8000)
+            < value(&swept_summary, &labels[2], "nuisance_error.product", 8000)
+    );
+}

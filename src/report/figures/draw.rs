@@ -7,6 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::layout::{Figure, Series, Spread};
 use super::{
     FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES, TITLE_HEIGHT,
+    WIDE_LEGEND_LABEL_CHARS,
 };
 use crate::report::format::format_coordinate;
 
@@ -27,12 +28,12 @@ pub(super) fn printable(text: &str) -> String {
         .collect()
 }
 
-pub(super) fn truncate(label: &str) -> String {
+pub(super) fn truncate(label: &str, chars: usize) -> String {
     let label = printable(label);
-    if label.chars().count() <= LEGEND_LABEL_CHARS {
+    if label.chars().count() <= chars {
         label
     } else {
-        let mut short: String = label.chars().take(LEGEND_LABEL_CHARS - 1).collect();
+        let mut short: String = label.chars().take(chars - 1).collect();
         short.push('…');
         short
     }
@@ -120,7 +121,12 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
             draw_series(&mut chart, series, figure.spread, x_span)?;
         }
     }
-    draw_legend(&legend, &figure.legend(), figure.spread)
+    let chars = if figure.wide_legend {
+        WIDE_LEGEND_LABEL_CHARS
+    } else {
+        LEGEND_LABEL_CHARS
+    };
+    draw_legend(&legend, &figure.legend(), figure.spread, chars)
 }
 
 fn draw_series<DB: DrawingBackend>(
@@ -190,6 +196,7 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(String, RGBColor, bool)],
     spread: Spread,
+    chars: usize,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let text = TextStyle::from((FAMILY, 16).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     let top = 40;
@@ -220,7 +227,7 @@ fn draw_legend<DB: DrawingBackend>(
             vec![(14, y), (50, y)],
             color.stroke_width(3),
         ))?;
-        area.draw(&Text::new(truncate(label), (60, y), text.clone()))?;
+        area.draw(&Text::new(truncate(label, chars), (60, y), text.clone()))?;
     }
     let note = match spread {
         Spread::Band => "shaded: ±2 Monte Carlo SE",

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::draw::printable;
 use super::{
     LEGEND_ROW, LEGEND_WIDTH, MAX_COLUMNS, PALETTE, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES,
-    TITLE_HEIGHT,
+    TITLE_HEIGHT, WIDE_LEGEND_WIDTH,
 };
 use crate::report::view::{value_label, View};
 use crate::study::record::SummaryRow;
@@ -59,6 +59,8 @@ pub(super) struct Figure {
     pub(super) categories: Option<Vec<String>>,
     /// Whether x holds log10 of the values (ticks are labelled with the values).
     pub(super) log_x: bool,
+    /// A wider legend for labels that carry numbers (rate figures).
+    pub(super) wide_legend: bool,
 }
 
 impl Figure {
@@ -89,7 +91,12 @@ impl Figure {
     pub(super) fn canvas_size(&self) -> (u32, u32) {
         // Wide enough for the title (about 13 px per character at size 24).
         let title = 13 * self.title.chars().count() as u32 + 60;
-        let width = (self.columns() as u32 * PANEL_WIDTH + LEGEND_WIDTH).max(title);
+        let legend_width = if self.wide_legend {
+            WIDE_LEGEND_WIDTH
+        } else {
+            LEGEND_WIDTH
+        };
+        let width = (self.columns() as u32 * PANEL_WIDTH + legend_width).max(title);
         let panels = TITLE_HEIGHT + self.rows() as u32 * PANEL_HEIGHT;
         let legend = TITLE_HEIGHT + (self.legend().len() as u32 + 3) * LEGEND_ROW as u32;
         (width, panels.max(legend))
@@ -250,6 +257,7 @@ pub(super) fn curve_figure(
         reference: None,
         categories: None,
         log_x: false,
+        wide_legend: false,
     })
 }
 
@@ -315,6 +323,7 @@ pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
         reference: None,
         categories: None,
         log_x: false,
+        wide_legend: false,
     })
 }
 
@@ -438,5 +447,6 @@ pub(super) fn scalar_figure(
         reference: None,
         categories: categorical.then_some(categories),
         log_x: false,
+        wide_legend: false,
     })
 }

@@ -118,6 +118,7 @@ pub(super) fn rate_figures(view: &View, summary: &Summary) -> Vec<Figure> {
                 reference: None,
                 categories: None,
                 log_x: true,
+                wide_legend: true,
             });
         }
     }
@@ -197,5 +198,6 @@ pub(super) fn error_product_figure(view: &View, summary: &Summary) -> Option<Fig
         reference: None,
         categories: None,
         log_x: true,
+        wide_legend: true,
     })
 }

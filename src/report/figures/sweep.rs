@@ -236,6 +236,7 @@ pub(super) fn sweep_figure(
         reference: None,
         categories,
         log_x,
+        wide_legend: false,
     })
 }
 
