@@ -72,6 +72,7 @@
 //!     w: vec![0.0],
 //!     rows: vec![row],
 //!     warnings: vec![],
+//!     slopes: vec![],
 //! };
 //! let md = markdown(&summary);
 //! assert!(md.contains("0.01235 ± 0.00051 (20, 0)"));

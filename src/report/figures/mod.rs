@@ -35,8 +35,8 @@ const LEGEND_ROW: i32 = 30;
 const LEGEND_LABEL_CHARS: usize = 22;
 /// Legend width and label length of figures whose labels carry numbers
 /// (the rate figures' fitted slopes).
-const WIDE_LEGEND_WIDTH: u32 = 440;
-const WIDE_LEGEND_LABEL_CHARS: usize = 40;
+const WIDE_LEGEND_WIDTH: u32 = 520;
+const WIDE_LEGEND_LABEL_CHARS: usize = 48;
 const MAX_COLUMNS: usize = 3;
 /// Half-width of bands and error bars in Monte Carlo SEs.
 const SPREAD_SES: f64 = 2.0;
