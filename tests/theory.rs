@@ -219,6 +219,15 @@ fn bad_rate_settings_and_slope_claims_are_refused_with_key_and_line() {
         ),
         (
             base.replace(
+                "metric = \"delta_bias.slope\"",
+                "metric = \"delta_bias.slope\"\nversus = \"DR exact\"",
+            ),
+            "expect[1].versus",
+            "versus = \"DR exact\"",
+            "no paired-difference rows",
+        ),
+        (
+            base.replace(
                 "propensity = 2.0, propensity_rate = 0.25 }",
                 "propensity = 2.0, propensity_rate = -0.25 }",
             ),

@@ -11,11 +11,13 @@
 //!
 //! # Algorithm
 //! For each method (and each paired difference `method − reference`), each
-//! of `mse_delta` and `mse_psi`, and each combination of the other grid
-//! parameters, take the grid points that differ only in the rate key, in
-//! increasing order. A fit needs at least three points, every mean `> 0`
-//! and every Monte Carlo SE `> 0` (an excess error that is not positive at
-//! some `N` has no logarithm: no slope is reported for it). By the delta
+//! of `mse_delta`, `mse_psi` and (methods with `oracle_error`) `delta_bias`,
+//! and each combination of the other grid parameters, take the grid points
+//! that differ only in the rate key, in increasing order; a point without a
+//! mean or an MCSE (every replicate failed, or only one succeeded) is left
+//! out. A fit needs at least three points, every mean `> 0` and every Monte
+//! Carlo SE `> 0` (an excess error that is not positive at some `N` has no
+//! logarithm: no slope is reported for it). By the delta
 //! method `Var(log M̂_i) ≈ (MCSE_i / M̂_i)²`; the slope is the weighted
 //! least-squares fit of `y_i = log M̂_i` on `x_i = log N_i` with weights
 //! `w_i = (M̂_i / MCSE_i)²`:

@@ -371,6 +371,15 @@ fn check_slope(
              slope of an excess error over another method)",
         ));
     }
+    if raw.versus.is_some() && base == crate::study::DELTA_BIAS {
+        return Err(source.error(
+            &key("versus"),
+            format!(
+                "`{base}` has no paired-difference rows, so it has no excess slope; claim the \
+                 method's own `{base}{SLOPE_SUFFIX}`"
+            ),
+        ));
+    }
     let mut judged = vec![method];
     if let Some(reference) = &raw.versus {
         match cx.methods.iter().find(|m| &m.label == reference) {
