@@ -86,6 +86,27 @@ pub struct ClaimOutcome {
     pub problem: Option<String>,
 }
 
+impl ClaimOutcome {
+    /// The outcome of `claim` at `grid` before it is judged: no value, not passed.
+    fn unjudged(claim: &Claim, grid: &BTreeMap<String, serde_json::Value>) -> Self {
+        Self {
+            index: claim.index,
+            statement: claim.statement(),
+            note: claim.note.clone(),
+            grid: grid.clone(),
+            metric: claim.metric.clone(),
+            test: claim.test.clone(),
+            sigma: claim.sigma,
+            value: None,
+            mcse: None,
+            edge_mcse: None,
+            n: 0,
+            passed: false,
+            problem: None,
+        }
+    }
+}
+
 /// The improvement of A over B from the paired difference `A − B`: the
 /// difference itself where higher is better, its negative where lower is
 /// better (other directions have no improvement).
@@ -159,19 +180,9 @@ fn evaluate_at(
             && r.index == index
     });
     let mut outcome = ClaimOutcome {
-        index: claim.index,
-        statement: claim.statement(),
-        note: claim.note.clone(),
-        grid: grid.clone(),
-        metric: claim.metric.clone(),
-        test: claim.test.clone(),
-        sigma: claim.sigma,
-        value: None,
         mcse: row.and_then(|r| r.mcse),
-        edge_mcse: None,
         n: row.map_or(0, |r| r.n),
-        passed: false,
-        problem: None,
+        ..ClaimOutcome::unjudged(claim, grid)
     };
     let Some(row) = row else {
         outcome.problem = Some(match versus {
@@ -250,19 +261,10 @@ fn evaluate_slope(
         &r.grid == grid && r.method == claim.method && r.versus == claim.versus && r.metric == base
     });
     let mut outcome = ClaimOutcome {
-        index: claim.index,
-        statement: claim.statement(),
-        note: claim.note.clone(),
-        grid: grid.clone(),
-        metric: claim.metric.clone(),
-        test: claim.test.clone(),
-        sigma: claim.sigma,
         value: row.map(|r| r.slope),
         mcse: row.map(|r| r.se),
-        edge_mcse: None,
         n: row.map_or(0, |r| r.points),
-        passed: false,
-        problem: None,
+        ..ClaimOutcome::unjudged(claim, grid)
     };
     let Some(row) = row else {
         outcome.problem = Some(format!(

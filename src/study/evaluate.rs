@@ -190,20 +190,16 @@ fn fit_and_score(
     }
     // A perturbed oracle's error sizes (meta::oracle), for error-product studies.
     if let MethodKind::Estimator(config) = &method.kind {
-        if config.oracle_error.is_some() && config.nuisances == Nuisances::Oracle {
-            let get = |key: &str| fitted.diagnostics.get(key).copied();
-            if let (Some(outcome), Some(propensity)) =
-                (get("oracle_error.outcome"), get("oracle_error.propensity"))
-            {
-                extra.insert("nuisance_error.outcome".into(), outcome);
-                extra.insert("nuisance_error.propensity".into(), propensity);
-                extra.insert("nuisance_error.product".into(), outcome * propensity);
-                // The mean error of Δ̂ over the test queries: its replicate
-                // mean is the bias the errors cause (first order: the product).
-                if let Some((d, target)) = &fitted.delta {
-                    if !d.is_empty() {
-                        extra.insert(DELTA_BIAS.into(), (d - target).sum() / d.len() as f64);
-                    }
+        if let Some(error) = &config.oracle_error {
+            let (outcome, propensity) = error.sizes(data.train.n_total());
+            extra.insert("nuisance_error.outcome".into(), outcome);
+            extra.insert("nuisance_error.propensity".into(), propensity);
+            extra.insert("nuisance_error.product".into(), outcome * propensity);
+            // The mean error of Δ̂ over the test queries: its replicate mean is
+            // the bias the errors cause (first order: the product).
+            if let Some((d, target)) = &fitted.delta {
+                if !d.is_empty() {
+                    extra.insert(DELTA_BIAS.into(), (d - target).sum() / d.len() as f64);
                 }
             }
         }

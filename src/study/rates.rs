@@ -48,7 +48,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use super::record::{SlopeRow, SummaryRow};
 
 /// Metrics whose log–log slopes are fitted.
-pub const RATE_METRICS: &[&str] = &["mse_delta", "mse_psi", "delta_bias"];
+pub const RATE_METRICS: &[&str] = &["mse_delta", "mse_psi", super::DELTA_BIAS];
 
 /// Fewest grid points of a slope.
 pub const MIN_RATE_POINTS: usize = 3;

@@ -104,22 +104,16 @@ pub(super) fn rate_figures(view: &View, summary: &Summary) -> Vec<Figure> {
             } else {
                 (format!("rate_{metric}"), "")
             };
-            figures.push(Figure {
+            figures.push(log_log_figure(
                 stem,
-                title: format!(
+                format!(
                     "Convergence: log10 {what}{metric} against log10 {key} (study {})",
                     summary.study
                 ),
-                x_desc: format!("{key} (log scale)"),
-                y_desc: format!("log10 {what}{metric}"),
+                format!("{key} (log scale)"),
+                format!("log10 {what}{metric}"),
                 panels,
-                spread: Spread::ErrorBars,
-                zero_line: false,
-                reference: None,
-                categories: None,
-                log_x: true,
-                wide_legend: true,
-            });
+            ));
         }
     }
     figures
@@ -181,23 +175,41 @@ pub(super) fn error_product_figure(view: &View, summary: &Summary) -> Option<Fig
             })
             .collect(),
     });
-    Some(Figure {
-        stem: "error_product".into(),
-        title: format!(
+    Some(log_log_figure(
+        "error_product".into(),
+        format!(
             "Bias of Δ against the product of the nuisance errors (study {})",
             summary.study
         ),
-        x_desc: "δ_μ·δ_p (log scale)".into(),
-        y_desc: "log10 mean error of Δ estimate".into(),
-        panels: vec![Panel {
+        "δ_μ·δ_p (log scale)".into(),
+        "log10 mean error of Δ estimate".into(),
+        vec![Panel {
             title: "every perturbed method across the grid".into(),
             series,
         }],
+    ))
+}
+
+/// A figure of `log10` coordinates on both axes (x ticks labelled with the
+/// values), error bars, and a legend wide enough for the fitted slopes.
+fn log_log_figure(
+    stem: String,
+    title: String,
+    x_desc: String,
+    y_desc: String,
+    panels: Vec<Panel>,
+) -> Figure {
+    Figure {
+        stem,
+        title,
+        x_desc,
+        y_desc,
+        panels,
         spread: Spread::ErrorBars,
         zero_line: false,
         reference: None,
         categories: None,
         log_x: true,
         wide_legend: true,
-    })
+    }
 }

@@ -396,25 +396,10 @@ fn check_slope(
         }
     }
     for m in judged {
-        let defined = match base {
-            "mse_delta" => m.estimates_delta(),
-            "delta_bias" => {
-                matches!(&m.kind, MethodKind::Estimator(c) if c.oracle_error.is_some())
-            }
-            _ => !matches!(m.kind, MethodKind::Random),
-        };
-        if !defined {
+        if let Some(why) = undefined_reason(base, m) {
             return Err(source.error(
                 &key("metric"),
-                format!(
-                    "`{base}` is not defined for method `{}`{}",
-                    m.label,
-                    if base == "delta_bias" {
-                        " (it is recorded for methods with `oracle_error`)"
-                    } else {
-                        ""
-                    }
-                ),
+                format!("`{base}` is not defined for method `{}` ({why})", m.label),
             ));
         }
     }
@@ -504,6 +489,36 @@ fn dr_without_scale(method: &MethodSpec) -> bool {
         if c.method == Method::DrLearner && c.normalize == Normalize::None)
 }
 
+/// Why a per-method metric (`mse_delta`, `mse_psi`, `delta_bias`) is not
+/// recorded for `method`; `None` when it is (or for other metrics).
+fn undefined_reason(metric: &str, method: &MethodSpec) -> Option<&'static str> {
+    match metric {
+        "mse_delta" if !method.estimates_delta() => Some("only R- and DR-learners estimate Δ"),
+        "mse_psi" if method.kind == MethodKind::Random => Some("the random reference has no ψ̂"),
+        crate::study::DELTA_BIAS if !perturbed(method) => {
+            Some("it is recorded for methods with `oracle_error`")
+        }
+        _ => None,
+    }
+}
+
+/// Whether a method fits with perturbed oracle nuisances (`oracle_error`).
+fn perturbed(method: &MethodSpec) -> bool {
+    matches!(&method.kind, MethodKind::Estimator(c) if c.oracle_error.is_some())
+}
+
+/// The extra metrics a perturbed oracle's records carry (none for other methods).
+fn perturbed_metrics(method: &MethodSpec) -> Vec<String> {
+    if !perturbed(method) {
+        return Vec::new();
+    }
+    let mut names = vec![crate::study::DELTA_BIAS.to_string()];
+    for size in ["outcome", "propensity", "product"] {
+        names.push(format!("nuisance_error.{size}"));
+    }
+    names
+}
+
 /// The inference metric names a method's records and summary rows carry.
 fn inference_metrics(method: &MethodSpec, evaluation: &EvaluationSpec) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -556,11 +571,6 @@ fn check_metric(
         }
         ClaimTest::Within { .. } => None,
     };
-    let defined_for = |m: &MethodSpec| match metric {
-        "mse_delta" => m.estimates_delta(),
-        "mse_psi" => !matches!(m.kind, MethodKind::Random),
-        _ => true,
-    };
     if let Some(info) = METRICS.iter().find(|m| m.name == metric) {
         let multi = super::points_are_multi(cx.points);
         if !info.scope.applies(multi) {
@@ -574,18 +584,10 @@ fn check_metric(
             ));
         }
         for m in std::iter::once(method).chain(reference) {
-            if !defined_for(m) {
+            if let Some(why) = undefined_reason(metric, m) {
                 return Err(source.error(
                     &at,
-                    format!(
-                        "`{metric}` is not defined for method `{}` ({})",
-                        m.label,
-                        if metric == "mse_delta" {
-                            "only R- and DR-learners estimate Δ"
-                        } else {
-                            "the random reference has no ψ̂"
-                        }
-                    ),
+                    format!("`{metric}` is not defined for method `{}` ({why})", m.label),
                 ));
             }
         }
@@ -597,18 +599,8 @@ fn check_metric(
         }
         return Ok(info.axis);
     }
-    let perturbed = matches!(&method.kind, MethodKind::Estimator(c) if c.oracle_error.is_some());
-    if metric == crate::study::DELTA_BIAS && perturbed {
-        if reference.is_some() {
-            return Err(source.error(
-                &at,
-                format!("`{metric}` has no paired-difference rows; state a range with `within`"),
-            ));
-        }
-        return Ok(MetricAxis::Scalar);
-    }
-    let available = inference_metrics(method, cx.evaluation);
-    if available.contains(metric) {
+    let recorded = inference_metrics(method, cx.evaluation);
+    if recorded.contains(metric) || perturbed_metrics(method).iter().any(|m| m == metric) {
         if reference.is_some() {
             return Err(source.error(
                 &at,
@@ -623,9 +615,13 @@ fn check_metric(
         return Ok(MetricAxis::Scalar);
     }
     let targets: Vec<&str> = cx.evaluation.inference.iter().map(|t| t.name()).collect();
+    let perturbation = match perturbed_metrics(method) {
+        names if names.is_empty() => String::new(),
+        names => format!("; its perturbed oracle records {}", names.join(", ")),
+    };
     let inference = if targets.is_empty() {
         "no inference targets are enabled (`[evaluation] inference`)".to_string()
-    } else if available.is_empty() {
+    } else if recorded.is_empty() {
         format!("method `{}` records no inference metrics", method.label)
     } else {
         format!(
@@ -638,7 +634,7 @@ fn check_metric(
     Err(source.error(
         &at,
         format!(
-            "unknown metric `{metric}` for method `{}` (metrics: {}; {inference})",
+            "unknown metric `{metric}` for method `{}` (metrics: {}; {inference}{perturbation})",
             method.label,
             metric_names()
         ),
