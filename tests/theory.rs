@@ -304,3 +304,108 @@ fn the_perturbation_rates_can_be_swept() {
             < value(&swept_summary, &labels[2], "nuisance_error.product", 8000)
     );
 }
+
+/// `simulations/theory/lemma1.toml` at a small size without its claims and
+/// its forest: γ = 1, N from 500 to 4000, 40 replicates.
+fn small_lemma1(flag: bool) -> String {
+    let text = include_str!("../simulations/theory/lemma1.toml");
+    let text = &text[..text.find("[[expect]]").unwrap()];
+    let text = &text[..text
+        .find("[[methods]]\nlabel = \"forest propensity\"")
+        .unwrap()];
+    let text = text
+        .replace("replicates = 200", "replicates = 40")
+        .replace("gamma = [0.5, 1.0]", "gamma = [1.0]")
+        .replace(
+            "n = [250, 500, 1000, 2000, 4000, 8000, 16000]",
+            "n = [500, 1000, 2000, 4000]",
+        );
+    if flag {
+        text
+    } else {
+        text.replace("propensity_error = true\n", "")
+    }
+}
+
+/// Lemma 1 through the study engine: with `propensity_error` every R/DR
+/// record carries `propensity_mse` (and nothing else changes); the
+/// well-specified logistic propensity converges to the lemma's p at about
+/// N^-1 while the constant κ stays at Var p(s) (0.009349 at γ = 1, κ = 0.1,
+/// a one-dimensional integral); claims on it need the flag.
+#[test]
+fn the_propensity_error_follows_lemma_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let with = StudySpec::parse(&small_lemma1(true), "lemma1.toml").unwrap();
+    let without = StudySpec::parse(&small_lemma1(false), "lemma1.toml").unwrap();
+    let summary = run(&with, &tmp.path().join("with"), 2);
+    run(&without, &tmp.path().join("without"), 2);
+    let records = |dir: &str| -> Vec<serde_json::Value> {
+        fs::read_to_string(tmp.path().join(dir).join("replicates.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (mut flagged, plain) = (records("with"), records("without"));
+    assert_eq!(flagged.len(), plain.len());
+    for record in &mut flagged {
+        let extra = record["metrics"]["extra"].as_object_mut().unwrap();
+        let error = extra
+            .remove("propensity_mse")
+            .expect("propensity_mse recorded");
+        assert!(error.as_f64().unwrap() > 0.0);
+        if extra.is_empty() {
+            record["metrics"].as_object_mut().unwrap().remove("extra");
+        }
+    }
+    assert_eq!(
+        flagged, plain,
+        "the flag changed more than the extra metric"
+    );
+    let slope = |method: &str| {
+        summary
+            .slopes
+            .iter()
+            .find(|s| s.method == method && s.metric == "propensity_mse")
+            .unwrap_or_else(|| panic!("no slope for {method}"))
+            .clone()
+    };
+    let logistic = slope("logistic propensity");
+    assert!(
+        (logistic.slope + 1.0).abs() < 0.2,
+        "logistic slope {} ± {}",
+        logistic.slope,
+        logistic.se
+    );
+    let constant = slope("constant propensity");
+    assert!(
+        constant.slope.abs() < 0.1,
+        "constant slope {}",
+        constant.slope
+    );
+    for row in summary
+        .rows
+        .iter()
+        .filter(|r| r.method == "constant propensity" && r.metric == "propensity_mse")
+    {
+        let (mean, mcse) = (row.mean.unwrap(), row.mcse.unwrap());
+        assert!(
+            (mean - 0.009349).abs() < 4.0 * mcse + 2e-4,
+            "{mean} ± {mcse}"
+        );
+    }
+    // A claim on it needs the flag; it has no paired rows.
+    let claim = "\n[[expect]]\nmethod = \"logistic propensity\"\nmetric = \"propensity_mse.slope\"\nwithin = [-1.1, -0.9]\n";
+    let text = small_lemma1(false) + claim;
+    let (key, line, message) = spec_error(&text);
+    assert_eq!(key.as_deref(), Some("expect[0].metric"), "{message}");
+    assert_eq!(
+        line,
+        Some(line_of(&text, "metric = \"propensity_mse.slope\""))
+    );
+    assert!(message.contains("propensity_error"), "{message}");
+    let text = small_lemma1(true) + claim + "versus = \"constant propensity\"\n";
+    let (key, _, message) = spec_error(&text);
+    assert_eq!(key.as_deref(), Some("expect[0].versus"), "{message}");
+    StudySpec::parse(&(small_lemma1(true) + claim), "lemma1.toml").unwrap();
+}

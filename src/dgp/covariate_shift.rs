@@ -3,7 +3,9 @@
 //! # Model
 //! Features `s ∈ R^d` (default `d = 10`). PB queries follow `Q' = N(0, I_d)`,
 //! GS queries `Q = N(γ e₁, I_d)`; the training set holds exactly `n_gold` GS and
-//! `n_pref` PB rows, `κ = n_gold / (n_gold + n_pref)`.
+//! `n_pref` PB rows, `κ = n_gold / (n_gold + n_pref)`. A study that varies the
+//! training size at a fixed GS share gives `n` (pooled rows `N`) and `kappa`
+//! instead: `n_gold = round(κN)`, `n_pref = N − n_gold`.
 //!
 //! - `ψ(s) = 0.035 + 0.4 s₂ + 0.3 sin(π s₃/2) + 0.2 s₁`,
 //! - `Δ(s) = 0.2 + 0.4 tanh(s₁)`, `η = ψ − Δ`,
@@ -67,7 +69,7 @@ use super::{
     standard_normal_matrix, uniform_vector, Drawn, PopulationConstants, Scenario, ScenarioSizes,
     SimulatedData,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub(crate) const DESCRIPTION: &str =
     "PB queries N(0, I), GS queries N(γe₁, I): known propensity logistic(γs₁ − γ²/2 + logit κ)";
@@ -76,6 +78,11 @@ pub(crate) const DESCRIPTION: &str =
 pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
     ("n_gold", "GS rows, drawn from N(γe₁, I) (>= 2)"),
     ("n_pref", "PB rows, drawn from N(0, I) (>= 2)"),
+    (
+        "n",
+        "pooled training rows N; replaces n_gold and n_pref: n_gold = round(kappa N), n_pref = N - n_gold",
+    ),
+    ("kappa", "GS share of the N rows when n is given (in (0, 1); default 0.1)"),
     ("n_test", "test queries (>= 1)"),
     ("d", "feature dimension (>= 3)"),
     (
@@ -121,6 +128,8 @@ pub enum TestFrom {
 /// |---|---|---|
 /// | `n_gold` | 500 | GS rows (≥ 2) |
 /// | `n_pref` | 4500 | PB rows (≥ 2) |
+/// | `n` | — | pooled rows `N`; replaces `n_gold`, `n_pref` (`n_gold = round(κN)`) |
+/// | `kappa` | 0.1 | GS share `κ` of the `n` rows (only with `n`) |
 /// | `n_test` | 500 | test queries (≥ 1) |
 /// | `d` | 10 | feature dimension (≥ 3) |
 /// | `gamma` | 1.0 | shift of the GS law (finite) |
@@ -134,6 +143,13 @@ pub struct CovariateShiftParams {
     pub n_gold: usize,
     /// PB rows.
     pub n_pref: usize,
+    /// Pooled training rows `N` at the GS share `kappa`, instead of
+    /// `n_gold` and `n_pref` (a single size key for rate studies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<usize>,
+    /// GS share `κ` of the `n` rows (default 0.1); only with `n`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kappa: Option<f64>,
     /// Test queries.
     pub n_test: usize,
     /// Feature dimension (config key `d`).
@@ -156,6 +172,8 @@ impl Default for CovariateShiftParams {
         Self {
             n_gold: 500,
             n_pref: 4500,
+            n: None,
+            kappa: None,
             n_test: 500,
             dim: 10,
             gamma: 1.0,
@@ -171,23 +189,21 @@ impl Default for CovariateShiftParams {
 #[derive(Debug, Clone)]
 pub struct CovariateShift {
     params: CovariateShiftParams,
+    /// GS rows (`n_gold`, or `round(κN)` when `n` is given).
+    n_gold: usize,
+    /// PB rows (`n_pref`, or `N − n_gold` when `n` is given).
+    n_pref: usize,
 }
+
+/// GS share of the `n` rows when `kappa` is not given.
+const DEFAULT_KAPPA: f64 = 0.1;
 
 impl CovariateShift {
     /// Validates `params` and builds the scenario.
     pub fn new(params: CovariateShiftParams) -> Result<Self> {
-        check_count(
-            "n_gold",
-            params.n_gold,
-            2,
-            "cross-fitting needs two GS rows",
-        )?;
-        check_count(
-            "n_pref",
-            params.n_pref,
-            2,
-            "cross-fitting needs two PB rows",
-        )?;
+        let (n_gold, n_pref) = Self::training_sizes(&params)?;
+        check_count("n_gold", n_gold, 2, "cross-fitting needs two GS rows")?;
+        check_count("n_pref", n_pref, 2, "cross-fitting needs two PB rows")?;
         check_count(
             "n_test",
             params.n_test,
@@ -198,7 +214,53 @@ impl CovariateShift {
         check_finite("gamma", params.gamma)?;
         check_scale("sigma_gold", params.sigma_gold)?;
         check_scale("sigma_pref", params.sigma_pref)?;
-        Ok(Self { params })
+        Ok(Self {
+            params,
+            n_gold,
+            n_pref,
+        })
+    }
+
+    /// `(n_gold, n_pref)`: as given, or from `n` and `kappa`
+    /// (`n_gold = round(κN)`, `n_pref = N − n_gold`). Giving `n` with
+    /// `n_gold` or `n_pref` other than their defaults, or `kappa` without
+    /// `n`, is refused.
+    fn training_sizes(params: &CovariateShiftParams) -> Result<(usize, usize)> {
+        let defaults = CovariateShiftParams::default();
+        let Some(n) = params.n else {
+            return match params.kappa {
+                Some(kappa) => Err(Error::param(
+                    "kappa",
+                    kappa,
+                    "the GS share applies to `n`; give `n` (pooled rows) with it, or \
+                     `n_gold` and `n_pref` without it",
+                )),
+                None => Ok((params.n_gold, params.n_pref)),
+            };
+        };
+        for (key, value, default) in [
+            ("n_gold", params.n_gold, defaults.n_gold),
+            ("n_pref", params.n_pref, defaults.n_pref),
+        ] {
+            if value != default {
+                return Err(Error::param(
+                    key,
+                    value,
+                    "`n` (with `kappa`) sets the GS and PB row counts; give either `n` or \
+                     `n_gold` and `n_pref`",
+                ));
+            }
+        }
+        let kappa = params.kappa.unwrap_or(DEFAULT_KAPPA);
+        if !(kappa.is_finite() && kappa > 0.0 && kappa < 1.0) {
+            return Err(Error::param(
+                "kappa",
+                kappa,
+                "the GS share must lie in (0, 1)",
+            ));
+        }
+        let n_gold = (kappa * n as f64).round() as usize;
+        Ok((n_gold, n.saturating_sub(n_gold)))
     }
 
     /// The validated parameters.
@@ -206,9 +268,10 @@ impl CovariateShift {
         &self.params
     }
 
-    /// `κ = n_gold / (n_gold + n_pref)`.
+    /// `κ = n_gold / (n_gold + n_pref)` (with `n`, the realized share
+    /// `round(κN)/N`).
     pub fn kappa(&self) -> f64 {
-        self.params.n_gold as f64 / (self.params.n_gold + self.params.n_pref) as f64
+        self.n_gold as f64 / (self.n_gold + self.n_pref) as f64
     }
 
     fn psi_row(shape: Shape, s: ArrayView1<f64>) -> f64 {
@@ -246,8 +309,8 @@ impl Scenario for CovariateShift {
         let p = &self.params;
         ScenarioSizes {
             dim: p.dim,
-            n_gold: p.n_gold as f64,
-            n_pref: p.n_pref as f64,
+            n_gold: self.n_gold as f64,
+            n_pref: self.n_pref as f64,
             n_test: p.n_test,
             random_counts: false,
         }
@@ -287,18 +350,19 @@ impl Scenario for CovariateShift {
                     .collect()
             }
         };
-        let mut gold_x = standard_normal_matrix(rng, p.n_gold, p.dim);
+        let (n_gold, n_pref) = (self.n_gold, self.n_pref);
+        let mut gold_x = standard_normal_matrix(rng, n_gold, p.dim);
         gold_x.slice_mut(s![.., 0]).mapv_inplace(|v| v + p.gamma);
-        let pref_x = standard_normal_matrix(rng, p.n_pref, p.dim);
+        let pref_x = standard_normal_matrix(rng, n_pref, p.dim);
         let mut test_x = standard_normal_matrix(rng, p.n_test, p.dim);
         for (row, &shifted) in test_shifted.iter().enumerate() {
             if shifted {
                 test_x[[row, 0]] += p.gamma;
             }
         }
-        let gold_noise = normal_vector(rng, p.n_gold, p.sigma_gold);
-        let pref_noise = normal_vector(rng, p.n_pref, p.sigma_pref);
-        let pref_gold_noise = normal_vector(rng, p.n_pref, p.sigma_gold);
+        let gold_noise = normal_vector(rng, n_gold, p.sigma_gold);
+        let pref_noise = normal_vector(rng, n_pref, p.sigma_pref);
+        let pref_gold_noise = normal_vector(rng, n_pref, p.sigma_gold);
         let test_noise = normal_vector(rng, p.n_test, p.sigma_gold);
         let pref_psi = self.psi(pref_x.view());
         Drawn {
@@ -362,6 +426,36 @@ mod tests {
                 / (kappa * density(s1, 1.5) + (1.0 - kappa) * density(s1, 0.0));
             assert!((scenario.propensity(x.view())[0] - expected).abs() < 1e-14);
         }
+    }
+
+    /// `n` and `kappa` set both counts; conflicting keys are refused by name.
+    #[test]
+    fn pooled_size_and_share_set_the_counts() {
+        let with = |n: Option<usize>, kappa: Option<f64>, n_gold: usize| {
+            CovariateShift::new(CovariateShiftParams {
+                n,
+                kappa,
+                n_gold,
+                ..CovariateShiftParams::default()
+            })
+        };
+        let scenario = with(Some(2000), Some(0.25), 500).unwrap();
+        let sizes = scenario.sizes();
+        assert_eq!((sizes.n_gold, sizes.n_pref), (500.0, 1500.0));
+        assert!((scenario.kappa() - 0.25).abs() < 1e-15);
+        // default share 0.1
+        let scenario = with(Some(1000), None, 500).unwrap();
+        assert_eq!(scenario.sizes().n_gold, 100.0);
+        let data = scenario.draw(&mut crate::rng::rng_from_seed(2)).unwrap();
+        assert_eq!(data.train.n_total(), 1000);
+        let name = |r: Result<CovariateShift>| match r {
+            Err(Error::InvalidParameter { name, .. }) => name,
+            other => panic!("expected a parameter error, got {other:?}"),
+        };
+        assert_eq!(name(with(Some(1000), None, 200)), "n_gold");
+        assert_eq!(name(with(None, Some(0.2), 500)), "kappa");
+        assert_eq!(name(with(Some(1000), Some(1.0), 500)), "kappa");
+        assert_eq!(name(with(Some(10), Some(0.1), 500)), "n_gold");
     }
 
     #[test]

@@ -418,7 +418,8 @@ impl ScenarioConfig {
                         default: match values.get(key) {
                             Some(serde_json::Value::String(text)) => text.clone(),
                             Some(other) => other.to_string(),
-                            None => String::from("(undocumented)"),
+                            // An optional key (unset by default).
+                            None => String::from("(unset)"),
                         },
                         meaning,
                     })

@@ -125,6 +125,11 @@ type Evaluated = (Metrics, BTreeMap<String, f64>);
 /// `Δ̂(q) − Δ(q)` over the test queries.
 pub const DELTA_BIAS: &str = "delta_bias";
 
+/// Extra metric of `[evaluation] propensity_error`: the mean over the pooled
+/// training rows of `(p̂ − p)²`, the propensity the bias stage was given
+/// (out-of-fold, before clipping) against the scenario's true propensity.
+pub const PROPENSITY_MSE: &str = "propensity_mse";
+
 /// One replicate's data: two models, or several.
 // One value per unit, never in a collection: boxing a variant buys nothing.
 #[allow(clippy::large_enum_variant)]
@@ -202,6 +207,13 @@ fn fit_and_score(
                     extra.insert(DELTA_BIAS.into(), (d - target).sum() / d.len() as f64);
                 }
             }
+        }
+    }
+    // Lemma 1 check: the estimated propensity against the true one.
+    if eval.propensity_error {
+        if let Some(cross) = fitted.router.as_ref().and_then(|r| r.cross_fitted()) {
+            let error = routing::mse(cross.propensity_raw.view(), data.train_propensity.view())?;
+            extra.insert(PROPENSITY_MSE.into(), error);
         }
     }
     let (mut psi_hat, delta_hat, diagnostics) = (fitted.psi_hat, fitted.delta, fitted.diagnostics);

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub use evaluate::{run_unit, DELTA_BIAS};
+pub use evaluate::{run_unit, DELTA_BIAS, PROPENSITY_MSE};
 #[doc(hidden)]
 pub use evaluate::{TestingPerturbation, INJECTED_FAILURE};
 pub use merge::merge;

@@ -11,7 +11,8 @@
 //!
 //! # Algorithm
 //! For each method (and each paired difference `method − reference`), each
-//! of `mse_delta`, `mse_psi` and (methods with `oracle_error`) `delta_bias`,
+//! of `mse_delta`, `mse_psi`, (methods with `oracle_error`) `delta_bias` and
+//! (with `[evaluation] propensity_error`) `propensity_mse`,
 //! and each combination of the other grid parameters, take the grid points
 //! that differ only in the rate key, in increasing order; a point without a
 //! mean or an MCSE (every replicate failed, or only one succeeded) is left
@@ -48,7 +49,12 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use super::record::{SlopeRow, SummaryRow};
 
 /// Metrics whose log–log slopes are fitted.
-pub const RATE_METRICS: &[&str] = &["mse_delta", "mse_psi", super::DELTA_BIAS];
+pub const RATE_METRICS: &[&str] = &[
+    "mse_delta",
+    "mse_psi",
+    super::DELTA_BIAS,
+    super::PROPENSITY_MSE,
+];
 
 /// Fewest grid points of a slope.
 pub const MIN_RATE_POINTS: usize = 3;

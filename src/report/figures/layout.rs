@@ -355,6 +355,17 @@ pub(super) fn scalar_figure(
     // x position of each grid point; categorical positions index `categories`.
     let mut categories: Vec<String> = Vec::new();
     let categorical = x_param.is_none_or(|name| !numeric(name));
+    // The rate key of a rate study (summary slopes) is drawn on a log10 axis.
+    let rate_key = view.summary.slopes.first().map(|s| s.against.as_str());
+    let log_x = !categorical
+        && x_param.is_some()
+        && x_param == rate_key
+        && view.points.iter().all(|p| {
+            x_param
+                .and_then(|name| p.get(name))
+                .and_then(Value::as_f64)
+                .is_some_and(|x| x > 0.0)
+        });
     let xs: Vec<f64> = view
         .points
         .iter()
@@ -372,7 +383,12 @@ pub(super) fn scalar_figure(
                     });
                 at as f64
             } else {
-                value.and_then(Value::as_f64).unwrap_or(0.0)
+                let x = value.and_then(Value::as_f64).unwrap_or(0.0);
+                if log_x {
+                    x.log10()
+                } else {
+                    x
+                }
             }
         })
         .collect();
@@ -439,14 +455,18 @@ pub(super) fn scalar_figure(
     Some(Figure {
         stem: stem.to_string(),
         title,
-        x_desc: x_param.unwrap_or("grid point").to_string(),
+        x_desc: match x_param {
+            Some(name) if log_x => format!("{name} (log scale)"),
+            Some(name) => name.to_string(),
+            None => "grid point".to_string(),
+        },
         y_desc: y_desc.to_string(),
         panels,
         spread: Spread::ErrorBars,
         zero_line: false,
         reference: None,
         categories: categorical.then_some(categories),
-        log_x: false,
+        log_x,
         wide_legend: false,
     })
 }

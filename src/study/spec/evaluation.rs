@@ -49,6 +49,12 @@ pub struct EvaluationSpec {
     /// fits log–log convergence slopes of the MSEs (`study::rates`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<String>,
+    /// Record, for every R- and DR-learner, `propensity_mse`: the mean over
+    /// the pooled training rows of `(p̂ − p)²`, the out-of-fold propensity
+    /// (before clipping) against the scenario's true propensity (the paper's
+    /// Lemma 1 propensity; `docs/method.md` §10).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub propensity_error: bool,
 }
 
 /// An inference target of a study (`[evaluation] inference = [...]`).
@@ -117,6 +123,7 @@ impl Default for EvaluationSpec {
             overlap: OverlapRule::Crump,
             compare_to: None,
             rate: None,
+            propensity_error: false,
         }
     }
 }

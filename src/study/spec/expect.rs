@@ -371,7 +371,9 @@ fn check_slope(
              slope of an excess error over another method)",
         ));
     }
-    if raw.versus.is_some() && base == crate::study::DELTA_BIAS {
+    if raw.versus.is_some()
+        && [crate::study::DELTA_BIAS, crate::study::PROPENSITY_MSE].contains(&base)
+    {
         return Err(source.error(
             &key("versus"),
             format!(
@@ -396,7 +398,7 @@ fn check_slope(
         }
     }
     for m in judged {
-        if let Some(why) = undefined_reason(base, m) {
+        if let Some(why) = undefined_reason(base, m, cx.evaluation) {
             return Err(source.error(
                 &key("metric"),
                 format!("`{base}` is not defined for method `{}` ({why})", m.label),
@@ -489,14 +491,25 @@ fn dr_without_scale(method: &MethodSpec) -> bool {
         if c.method == Method::DrLearner && c.normalize == Normalize::None)
 }
 
-/// Why a per-method metric (`mse_delta`, `mse_psi`, `delta_bias`) is not
-/// recorded for `method`; `None` when it is (or for other metrics).
-fn undefined_reason(metric: &str, method: &MethodSpec) -> Option<&'static str> {
+/// Why a per-method metric (`mse_delta`, `mse_psi`, `delta_bias`,
+/// `propensity_mse`) is not recorded for `method`; `None` when it is (or for
+/// other metrics).
+fn undefined_reason(
+    metric: &str,
+    method: &MethodSpec,
+    evaluation: &EvaluationSpec,
+) -> Option<&'static str> {
     match metric {
         "mse_delta" if !method.estimates_delta() => Some("only R- and DR-learners estimate Δ"),
         "mse_psi" if method.kind == MethodKind::Random => Some("the random reference has no ψ̂"),
         crate::study::DELTA_BIAS if !perturbed(method) => {
             Some("it is recorded for methods with `oracle_error`")
+        }
+        crate::study::PROPENSITY_MSE if !evaluation.propensity_error => {
+            Some("it is recorded with `[evaluation] propensity_error = true`")
+        }
+        crate::study::PROPENSITY_MSE if !method.estimates_delta() => {
+            Some("only R- and DR-learners estimate a propensity")
         }
         _ => None,
     }
@@ -507,14 +520,18 @@ fn perturbed(method: &MethodSpec) -> bool {
     matches!(&method.kind, MethodKind::Estimator(c) if c.oracle_error.is_some())
 }
 
-/// The extra metrics a perturbed oracle's records carry (none for other methods).
-fn perturbed_metrics(method: &MethodSpec) -> Vec<String> {
-    if !perturbed(method) {
-        return Vec::new();
+/// The extra metrics a method's records carry: a perturbed oracle's error
+/// sizes and bias, and `propensity_mse` when the study records it.
+fn extra_metrics(method: &MethodSpec, evaluation: &EvaluationSpec) -> Vec<String> {
+    let mut names = Vec::new();
+    if undefined_reason(crate::study::PROPENSITY_MSE, method, evaluation).is_none() {
+        names.push(crate::study::PROPENSITY_MSE.to_string());
     }
-    let mut names = vec![crate::study::DELTA_BIAS.to_string()];
-    for size in ["outcome", "propensity", "product"] {
-        names.push(format!("nuisance_error.{size}"));
+    if perturbed(method) {
+        names.push(crate::study::DELTA_BIAS.to_string());
+        for size in ["outcome", "propensity", "product"] {
+            names.push(format!("nuisance_error.{size}"));
+        }
     }
     names
 }
@@ -584,7 +601,7 @@ fn check_metric(
             ));
         }
         for m in std::iter::once(method).chain(reference) {
-            if let Some(why) = undefined_reason(metric, m) {
+            if let Some(why) = undefined_reason(metric, m, cx.evaluation) {
                 return Err(source.error(
                     &at,
                     format!("`{metric}` is not defined for method `{}` ({why})", m.label),
@@ -600,7 +617,8 @@ fn check_metric(
         return Ok(info.axis);
     }
     let recorded = inference_metrics(method, cx.evaluation);
-    if recorded.contains(metric) || perturbed_metrics(method).iter().any(|m| m == metric) {
+    let extras = extra_metrics(method, cx.evaluation);
+    if recorded.contains(metric) || extras.iter().any(|m| m == metric) {
         if reference.is_some() {
             return Err(source.error(
                 &at,
@@ -615,9 +633,9 @@ fn check_metric(
         return Ok(MetricAxis::Scalar);
     }
     let targets: Vec<&str> = cx.evaluation.inference.iter().map(|t| t.name()).collect();
-    let perturbation = match perturbed_metrics(method) {
+    let perturbation = match extras {
         names if names.is_empty() => String::new(),
-        names => format!("; its perturbed oracle records {}", names.join(", ")),
+        names => format!("; it also records {}", names.join(", ")),
     };
     let inference = if targets.is_empty() {
         "no inference targets are enabled (`[evaluation] inference`)".to_string()

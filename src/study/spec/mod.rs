@@ -570,6 +570,12 @@ fn check_multi_model(
              many-model study",
         ));
     }
+    if evaluation.propensity_error {
+        return Err(source.error(
+            "evaluation.propensity_error",
+            "the propensity error is recorded for two-model studies only",
+        ));
+    }
     if evaluation.w.is_empty() {
         return Err(source.error(
             "evaluation.w",
