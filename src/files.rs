@@ -282,7 +282,7 @@ pub fn read_bounded(path: &Path, factor: f64) -> Result<Vec<u8>> {
             format!("the size of {}", path.display()),
         );
         match estimate.check_against(limit, f64::INFINITY) {
-            Err(e) => e,
+            Err(e) => e.into(),
             Ok(()) => Error::io(path, std::io::Error::other("too large to read")),
         }
     };

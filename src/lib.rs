@@ -8,30 +8,26 @@
 //! corrected and a router `ψ̂(q)` decides per query whether the costly primary
 //! model is worth its cost.
 //!
-//! Layers, lowest first (a layer uses only those below it; `tests/layers.rs`
-//! checks it): [`alloc`], [`error`], [`files`], [`limits`], [`rng`], [`stats`] → [`linalg`] → [`learners`] →
-//! [`data`] → [`meta`] → [`routing`] → [`inference`] → [`realdata`] → [`dgp`] →
-//! [`study`] → [`report`], and the `meta-router` binary on top. The estimator core
-//! (`linalg` … `inference`) never imports the simulation or reporting layers.
+//! The estimator core — [`linalg`], [`learners`], [`data`], [`meta`],
+//! [`routing`], [`inference`] with [`limits`] and [`rng`] — is the crate
+//! `meta-router-core`, re-exported here under the same module names; Cargo
+//! keeps it free of the simulation, report and command-line code. This crate
+//! adds, lowest first (a layer uses only those below it; `tests/layers.rs`
+//! checks it): [`alloc`], [`error`], [`files`], [`stats`] → [`realdata`] →
+//! [`dgp`] → [`study`] → [`report`], and the `meta-router` binary on top.
 //! The method, every metric and every inference target are written out in
 //! `docs/method.md`.
 #![deny(missing_docs)]
 
 pub mod alloc;
-pub mod data;
 pub mod dgp;
 pub mod error;
 pub mod files;
-pub mod inference;
-pub mod learners;
-pub mod limits;
-pub mod linalg;
-pub mod meta;
 pub mod realdata;
 pub mod report;
-pub mod rng;
-pub mod routing;
 pub mod stats;
 pub mod study;
+
+pub use meta_router_core::{data, inference, learners, limits, linalg, meta, rng, routing};
 
 pub use error::{Error, Result};

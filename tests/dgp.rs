@@ -183,7 +183,7 @@ fn check_truth(text: &str) -> (Box<dyn Scenario>, SimulatedData) {
 #[track_caller]
 fn assert_rejects(text: &str, key: &str) {
     match config(text).build() {
-        Err(Error::InvalidParameter { name, .. }) => {
+        Err(Error::Core(meta_router_core::Error::InvalidParameter { name, .. })) => {
             assert_eq!(name, key, "config {text:?} was rejected for the wrong key")
         }
         Err(other) => panic!("config {text:?}: expected an error naming `{key}`, got {other}"),
@@ -624,7 +624,7 @@ fn nie_wager_draws_with_too_few_rows_are_errors_not_redraws() {
                 assert!(data.train.n_gold() >= 2 && data.train.n_pref() >= 2);
                 assert_eq!(data.train.n_total(), 4);
             }
-            Err(Error::TooFewRows { rows, .. }) => {
+            Err(Error::Core(meta_router_core::Error::TooFewRows { rows, .. })) => {
                 assert!(rows < 2);
                 failures += 1;
                 // the same stream fails the same way

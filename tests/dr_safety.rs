@@ -12,12 +12,12 @@ mod common;
 
 use common::learner;
 use meta_router::dgp::{NieWager, NieWagerParams, NieWagerSetup, Scenario};
-use meta_router::error::Error;
 use meta_router::meta::{
     Assemble, FitSeeds, MetaRouterConfig, Method, Nuisances, OracleNuisances, PropensityMode,
     DEFAULT_CLIP_MODEL,
 };
 use meta_router::rng::{stream, Purpose};
+use meta_router_core::Error;
 
 const REPLICATES: u64 = 50;
 const SEED: u64 = 20261130;

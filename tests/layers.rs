@@ -1,29 +1,47 @@
-//! The crate's layers hold: no module uses a module of a higher layer (the
-//! list in the README and the crate docs). Read from the source text: every
-//! `crate::<module>` path outside comments in `src/<module>/…` or
-//! `src/<module>.rs`.
+//! The layers hold inside each crate: no module uses a module of a higher
+//! layer (the lists in the README and the crate docs). Cargo keeps the
+//! estimator core (`crates/core`) from using the suite at all; within each
+//! crate this test reads the source text: every `crate::<module>` path
+//! outside comments in `<src>/<module>/…` or `<src>/<module>.rs`.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-/// Lowest first. Modules on one line are one layer.
-const LAYERS: &[&[&str]] = &[
-    &["alloc", "error", "files", "limits", "rng", "stats"],
+/// The estimator core's layers (`crates/core/src`), lowest first. Modules on
+/// one line are one layer.
+const CORE_LAYERS: &[&[&str]] = &[
+    &["checks", "error", "limits", "numerics", "rng"],
     &["linalg"],
     &["learners"],
     &["data"],
     &["meta"],
     &["routing"],
     &["inference"],
+];
+
+/// The suite's layers (`src`), lowest first; the core's modules, re-exported
+/// under their own names, are its lowest layer.
+const SUITE_LAYERS: &[&[&str]] = &[
+    &[
+        "data",
+        "inference",
+        "learners",
+        "limits",
+        "linalg",
+        "meta",
+        "rng",
+        "routing",
+    ],
+    &["alloc", "error", "files", "stats"],
     &["realdata"],
     &["dgp"],
     &["study"],
     &["report"],
 ];
 
-fn layer(module: &str) -> Option<usize> {
-    LAYERS.iter().position(|layer| layer.contains(&module))
+fn layer(layers: &[&[&str]], module: &str) -> Option<usize> {
+    layers.iter().position(|layer| layer.contains(&module))
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -61,9 +79,11 @@ fn used_modules(text: &str) -> BTreeSet<String> {
     used
 }
 
-#[test]
-fn no_module_uses_a_higher_layer() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// The files of `src` (relative to the manifest) that use a higher layer of
+/// `layers` than their own; also the number of files read. `lib.rs`,
+/// `main.rs` and `cli/` (the binary, above every layer) are not read.
+fn violations(src: &str, layers: &[&[&str]]) -> (Vec<String>, usize) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(src);
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let mut violations = Vec::new();
@@ -73,15 +93,17 @@ fn no_module_uses_a_higher_layer() {
         let first = relative.components().next().unwrap().as_os_str();
         let module = first.to_str().unwrap().trim_end_matches(".rs").to_string();
         if module == "lib" || module == "main" || module == "cli" {
-            // The binary: above every layer.
             continue;
         }
-        let own = layer(&module).unwrap_or_else(|| {
-            panic!("src/{module} is in no layer: add it to LAYERS and the README")
+        let own = layer(layers, &module).unwrap_or_else(|| {
+            panic!(
+                "{module} in {} is in no layer: add it to the layers and the README",
+                src.display()
+            )
         });
         checked += 1;
         for used in used_modules(&fs::read_to_string(&file).unwrap()) {
-            let other = layer(&used)
+            let other = layer(layers, &used)
                 .unwrap_or_else(|| panic!("{}: unknown module crate::{used}", relative.display()));
             if other > own {
                 violations.push(format!(
@@ -91,8 +113,48 @@ fn no_module_uses_a_higher_layer() {
             }
         }
     }
-    assert!(checked > 40, "only {checked} files read");
-    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    (violations, checked)
+}
+
+#[test]
+fn no_module_uses_a_higher_layer() {
+    for (src, layers, least) in [
+        ("crates/core/src", CORE_LAYERS, 40),
+        ("src", SUITE_LAYERS, 30),
+    ] {
+        let (violations, checked) = violations(src, layers);
+        assert!(checked > least, "only {checked} files read in {src}");
+        assert!(violations.is_empty(), "{}", violations.join("\n"));
+    }
+}
+
+/// The core's manifest names none of the suite's crates: no plotting, no
+/// command line, no TOML or JSON of studies (only as dev-dependencies).
+#[test]
+fn the_core_crate_depends_on_no_suite_crate() {
+    let manifest =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/core/Cargo.toml"))
+            .unwrap();
+    let dependencies = manifest
+        .split("[dev-dependencies]")
+        .next()
+        .unwrap()
+        .to_string();
+    for name in [
+        "plotters",
+        "clap",
+        "indicatif",
+        "anyhow",
+        "csv",
+        "image",
+        "sha2",
+        "meta-router ",
+    ] {
+        assert!(
+            !dependencies.contains(&format!("\n{name}")),
+            "crates/core depends on {name}"
+        );
+    }
 }
 
 #[test]
@@ -104,5 +166,6 @@ fn the_checker_sees_a_violation() {
         used,
         BTreeSet::from(["study".to_string(), "dgp".to_string()])
     );
-    assert!(layer("study") > layer("meta"));
+    assert!(layer(SUITE_LAYERS, "study") > layer(SUITE_LAYERS, "meta"));
+    assert!(layer(CORE_LAYERS, "meta") > layer(CORE_LAYERS, "learners"));
 }

@@ -3,7 +3,6 @@
 //! Run with `cargo test --release --test learners` (add `--features openblas`
 //! to also compare the OpenBLAS backend with faer).
 
-use meta_router::error::Error;
 use meta_router::learners::basis::Basis;
 use meta_router::learners::kernel_ridge::Bandwidth;
 use meta_router::learners::ridge::{Penalty, PenaltyGrid, Solver};
@@ -11,6 +10,7 @@ use meta_router::learners::{
     KernelRidgeParams, Learner, LearnerConfig, LogisticParams, Predict, RidgeParams,
 };
 use meta_router::rng::rng_from_seed;
+use meta_router_core::Error;
 use ndarray::{concatenate, s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};

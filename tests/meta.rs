@@ -5,8 +5,8 @@ mod common;
 
 use common::{learner, linear_ridge, mse, normal_matrix, normal_vector, rng};
 use meta_router::data::TrainingData;
-use meta_router::error::Error;
 use meta_router::meta::{FitSeeds, MetaRouterConfig, Method, Normalize};
+use meta_router_core::Error;
 use ndarray::{Array1, Array2, Axis};
 
 const SEEDS: FitSeeds = FitSeeds {

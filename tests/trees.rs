@@ -7,7 +7,7 @@ use meta_router::learners::{
     BoostingParams, FittedModel, ForestParams, Learner, LearnerConfig, MaxFeatures, Predict,
 };
 use meta_router::rng::rng_from_seed;
-use meta_router::Error;
+use meta_router_core::Error;
 use ndarray::{Array1, Array2, Axis, ShapeBuilder};
 use rand::RngExt;
 use rand_distr::{Distribution, Normal};

@@ -64,7 +64,7 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 
 METHODS = ["r-learner", "dr-learner", "pooled", "pb-only", "gs-only"]
 
-# scikit-learn spelling of the presets of src/learners/forest.rs.
+# scikit-learn spelling of the presets of crates/core/src/learners/forest.rs.
 PAPER = dict(n_estimators=100, max_depth=20, max_features="sqrt",
              min_samples_split=2, min_samples_leaf=1, bootstrap=True)
 PAPER_BIAS = dict(n_estimators=200, max_depth=30, max_features="sqrt",
@@ -255,7 +255,7 @@ def forest(spec, seed, threads, **extra):
 
 
 class BaggedTrees(BaseEstimator, RegressorMixin):
-    """A random forest with meta-router's weight semantics (src/learners/forest.rs):
+    """A random forest with meta-router's weight semantics (crates/core/src/learners/forest.rs):
     uniform bootstrap counts c_i, and tree b grows on weights w_i * c_i, so
     min_weight_fraction_leaf is a fraction of sum_i w_i c_i. scikit-learn >= 1.9's
     RandomForestRegressor instead draws the bootstrap with probabilities
@@ -312,7 +312,7 @@ def bias_forest(seed, min_weight_fraction_leaf=0.0):
 
 
 def oob_outcome(x, o, rows, seed, threads):
-    """meta-router's `outcome_oob = true` (src/meta/nuisances.rs): one forest fit on
+    """meta-router's `outcome_oob = true` (crates/core/src/meta/nuisances.rs): one forest fit on
     the rows `rows` (a boolean mask); each of them gets its out-of-bag prediction,
     every other row the full forest's prediction. A training row that no tree left
     out (all bootstraps drew it) falls back to the full prediction, as meta-router
@@ -386,7 +386,7 @@ def sk_fit(method, data, seed, args):
         if method == "r-learner":
             rt = t - p
             z, w = (o - mu) / rt, rt ** 2
-            # weight-aware leaf rule (src/meta/refit.rs): min_samples_leaf / n_eff, capped at 0.5
+            # weight-aware leaf rule (crates/core/src/meta/refit.rs): min_samples_leaf / n_eff, capped at 0.5
             frac = min(0.5, PAPER_BIAS["min_samples_leaf"] / kish(w))
             bias = bias_forest(next(seeds), frac).fit(x, z, sample_weight=w)
         else:

@@ -1,4 +1,4 @@
-"""scikit-learn reference for the forest in `src/learners/forest.rs`.
+"""scikit-learn reference for the forest in `crates/core/src/learners/forest.rs`.
 
 Generates the synthetic data set deterministically, writes it as CSV for the Rust
 side, and times scikit-learn's RandomForestRegressor on it (median of repeats).

@@ -822,7 +822,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
         anyhow::anyhow!("{}: {}", flag_of(&key), excerpt_to(&message, 400))
     })?;
     let scenario = config.build().map_err(|e| match &e {
-        meta_router::Error::InvalidParameter { name, .. } => {
+        meta_router::Error::Core(meta_router_core::Error::InvalidParameter { name, .. }) => {
             anyhow::anyhow!("{}: {e}", flag_of(name))
         }
         _ => anyhow::anyhow!("scenario `{}`: {e}", excerpt(&args.scenario)),

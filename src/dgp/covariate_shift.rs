@@ -449,7 +449,7 @@ mod tests {
         let data = scenario.draw(&mut crate::rng::rng_from_seed(2)).unwrap();
         assert_eq!(data.train.n_total(), 1000);
         let name = |r: Result<CovariateShift>| match r {
-            Err(Error::InvalidParameter { name, .. }) => name,
+            Err(Error::Core(meta_router_core::Error::InvalidParameter { name, .. })) => name,
             other => panic!("expected a parameter error, got {other:?}"),
         };
         assert_eq!(name(with(Some(1000), None, 200)), "n_gold");

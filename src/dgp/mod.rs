@@ -332,7 +332,7 @@ impl ScenarioConfig {
     }
 
     /// Validates every parameter and builds the scenario. An invalid value is
-    /// reported as [`Error::InvalidParameter`] naming its config key.
+    /// reported as [`meta_router_core::Error::InvalidParameter`] naming its config key.
     pub fn build(&self) -> Result<Box<dyn Scenario>> {
         Ok(match self {
             Self::HealthbenchLike(p) => Box::new(HealthbenchLike::new(p.clone())?),
@@ -487,9 +487,9 @@ pub(crate) fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
     order
 }
 
-// The logistic function and softplus are the learners' (one implementation
-// of each in the crate).
-pub(crate) use crate::learners::numerics::{sigmoid as logistic, softplus};
+// The logistic function and softplus are the core's (one implementation of
+// each).
+pub(crate) use meta_router_core::numerics::{sigmoid as logistic, softplus};
 
 /// Checks that a float parameter is finite.
 pub(crate) fn check_finite(key: &str, value: f64) -> Result<()> {
@@ -677,7 +677,9 @@ mod tests {
             (usize::MAX, 5000, 500, "n_gold"),
         ] {
             match check_pool_sizes(n_gold, pool, n_test) {
-                Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, key),
+                Err(Error::Core(meta_router_core::Error::InvalidParameter { name, .. })) => {
+                    assert_eq!(name, key)
+                }
                 other => panic!("expected an error naming {key}, got {other:?}"),
             }
         }

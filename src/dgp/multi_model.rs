@@ -661,7 +661,9 @@ mod tests {
             ),
         ] {
             match MultiModel::new(params) {
-                Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, key),
+                Err(Error::Core(meta_router_core::Error::InvalidParameter { name, .. })) => {
+                    assert_eq!(name, key)
+                }
                 other => panic!("expected an error naming {key}, got {other:?}"),
             }
         }

@@ -35,7 +35,7 @@
 //! noise per PB row (for `all_gold_y`), the test features (`n_test × d`) and
 //! `n_test` test GS noises. GS and PB rows keep their order of appearance. A
 //! draw with fewer than two GS or two PB rows is an error
-//! ([`Error::TooFewRows`]); it is never redrawn.
+//! ([`meta_router_core::Error::TooFewRows`]); it is never redrawn.
 //!
 //! # References
 //! - Nie & Wager (2021), *Quasi-oracle estimation of heterogeneous treatment
@@ -68,8 +68,9 @@ use super::{
     check_count, check_scale, normal_vector, softplus, uniform_vector, Drawn, PopulationConstants,
     Scenario, ScenarioSizes, SimulatedData,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rng::{stream, Purpose};
+use meta_router_core::Error as CoreError;
 
 /// Size of the fixed-seed sample behind the population constants.
 pub const TRUTH_SAMPLE_SIZE: usize = 1_000_000;
@@ -474,11 +475,12 @@ impl Scenario for NieWager {
             (&pref, "preference (t = 0)"),
         ] {
             if rows.len() < 2 {
-                return Err(Error::TooFewRows {
+                return Err(CoreError::TooFewRows {
                     what: format!("{} draw: {what} rows", self.name()),
                     rows: rows.len(),
                     folds: 2,
-                });
+                }
+                .into());
             }
         }
         let pref_gold_noise = normal_vector(rng, pref.len(), p.sigma);

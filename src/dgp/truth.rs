@@ -33,8 +33,9 @@ use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
 use rand_chacha::ChaCha8Rng;
 
 use super::Scenario;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::inference::{best_linear_projection, intercept_and_columns};
+use meta_router_core::Error as CoreError;
 
 /// Rows of the pooled training law with their treatment and true ψ, Δ.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,19 +142,21 @@ impl TruthSample {
     /// Rows where `inside` holds (and `t = 0` when `pref_only`); at least two.
     fn rows_where(&self, inside: &[bool], pref_only: bool) -> Result<Vec<usize>> {
         if inside.len() != self.treatment.len() {
-            return Err(Error::ShapeMismatch {
+            return Err(CoreError::ShapeMismatch {
                 what: "overlap region vs truth sample".into(),
                 expected: self.treatment.len(),
                 found: inside.len(),
-            });
+            }
+            .into());
         }
         let rows: Vec<usize> = (0..inside.len())
             .filter(|&k| inside[k] && (!pref_only || self.treatment[k] == 0.0))
             .collect();
         if rows.len() < 2 {
-            return Err(Error::Empty {
+            return Err(CoreError::Empty {
                 what: "rows of the truth sample inside the overlap region".into(),
-            });
+            }
+            .into());
         }
         Ok(rows)
     }

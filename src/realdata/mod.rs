@@ -121,10 +121,10 @@ pub fn training_data(gold: &Table, pref: &Table, folds: usize) -> Result<Trainin
     )?;
     match (&gold.weights, &pref.weights) {
         (None, None) => Ok(data),
-        (g, p) => data.with_weights(
+        (g, p) => Ok(data.with_weights(
             g.clone().unwrap_or_else(|| Array1::ones(gold.rows())),
             p.clone().unwrap_or_else(|| Array1::ones(pref.rows())),
-        ),
+        )?),
     }
 }
 
@@ -144,7 +144,8 @@ pub fn check_fit_size(
         gold.feature_names.len() as f64,
         key_of,
     )
-    .check()
+    .check()?;
+    Ok(())
 }
 
 /// Fits `config` on the two tables with master seed `seed` and describes

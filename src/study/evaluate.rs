@@ -24,6 +24,7 @@ use crate::meta::normalize::bias_estimand;
 use crate::meta::{fit_single, model_seeds, FitSeeds, FittedRouter, Nuisances, OracleNuisances};
 use crate::rng::{seed_for, stream, Purpose};
 use crate::routing;
+use meta_router_core::Error as CoreError;
 
 /// A deliberate error in one method's estimates, for testing `check` only.
 ///
@@ -221,10 +222,11 @@ fn fit_and_score(
         psi_hat += shift;
     }
     if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite {
+        return Err(CoreError::NonFinite {
             what: "predicted ψ̂ on test queries".into(),
             row,
-        });
+        }
+        .into());
     }
     let routing = routing::evaluate(
         psi_hat.view(),
@@ -343,10 +345,11 @@ fn evaluate_many(
             psi_hat += shift;
         }
         if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
+            return Err(CoreError::NonFinite {
                 what: format!("predicted ψ̂ of model {name} on test queries"),
                 row,
-            });
+            }
+            .into());
         }
         let mse = routing::mse(psi_hat.view(), model_data.test_psi.view())?;
         extra.insert(format!("mse_psi:{name}"), mse);

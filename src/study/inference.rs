@@ -245,7 +245,11 @@ pub(crate) fn metrics(
                     |x| {
                         let psi_hat = fit.router.predict_psi(x);
                         let costs = crate::routing::default_costs(psi_hat.len());
-                        crate::routing::routed_indicator(psi_hat.view(), costs.view(), cost)
+                        Ok(crate::routing::routed_indicator(
+                            psi_hat.view(),
+                            costs.view(),
+                            cost,
+                        )?)
                     },
                     cost,
                     target.truth_inside.as_deref(),

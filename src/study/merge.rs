@@ -16,13 +16,14 @@ use super::spec::StudySpec;
 use super::store::{self, OpenFolder, OpenMode};
 use super::{finish, manifest_for, split_shard, write_atomic, RunOutcome};
 use crate::error::{Error, Result};
+use meta_router_core::Error as CoreError;
 
 /// Merges shard folders into `out`: the specs must agree, no unit may appear
 /// twice, and together they must hold every unit of the study (a missing
 /// shard is named).
 pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
     let started = Instant::now();
-    let first = dirs.first().ok_or_else(|| Error::Empty {
+    let first = dirs.first().ok_or_else(|| CoreError::Empty {
         what: "list of folders to merge".into(),
     })?;
     let mut canonical = BTreeMap::new();

@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Figure, Series, Spread};
+use super::layout::{printable, Figure, Series, Spread};
 use super::{
     FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES, TITLE_HEIGHT,
     WIDE_LEGEND_LABEL_CHARS,
@@ -18,14 +18,6 @@ pub(super) fn tick_label(value: f64, span: f64) -> String {
         return "0".to_string();
     }
     format_coordinate(value, 3)
-}
-
-/// Text as drawn: control characters (which would make the SVG invalid XML
-/// and draw nothing useful in a PNG) become U+FFFD.
-pub(super) fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
 }
 
 pub(super) fn truncate(label: &str, chars: usize) -> String {

@@ -4,7 +4,6 @@
 use plotters::style::RGBColor;
 use serde_json::Value;
 
-use super::draw::printable;
 use super::{
     LEGEND_ROW, LEGEND_WIDTH, MAX_COLUMNS, PALETTE, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES,
     TITLE_HEIGHT, WIDE_LEGEND_WIDTH,
@@ -469,4 +468,12 @@ pub(super) fn scalar_figure(
         log_x,
         wide_legend: false,
     })
+}
+
+/// Text as drawn: control characters (which would make the SVG invalid XML
+/// and draw nothing useful in a PNG) become U+FFFD.
+pub(super) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
 }

@@ -78,7 +78,7 @@ const PALETTE: [RGBColor; 9] = [
 ///
 /// # Errors
 /// [`Error::Io`] when the folder cannot be created or plotters fails to draw
-/// or write a file (the message names the file); [`Error::InvalidParameter`]
+/// or write a file (the message names the file); [`meta_router_core::Error::InvalidParameter`]
 /// if the embedded font cannot be loaded.
 pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts()?;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::draw::printable;
+use super::layout::printable;
 use super::layout::{
     bounds, method_color, named_color, row_point, Figure, Panel, Point, Series, Spread,
 };

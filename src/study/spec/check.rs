@@ -25,9 +25,10 @@
 //! before any allocation.
 
 use crate::dgp::ScenarioSizes;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::learners::LearnerConfig;
 use crate::meta::{size, MetaRouterConfig, Method};
+use meta_router_core::Error as CoreError;
 
 use super::locate::Source;
 use super::{InferenceTarget, MethodKind, StudySpec};
@@ -391,7 +392,7 @@ pub(crate) fn check_run_memory(spec: &StudySpec, threads: usize) -> Result<()> {
     let limit = memory_limit();
     let total = estimate.bytes * threads as f64;
     if crate::limits::exceeds(total, limit) {
-        return Err(Error::TooLarge {
+        return Err(CoreError::TooLarge {
             what: format!(
                 "study `{}` on {threads} thread(s) ({} per replicate)",
                 spec.name,
@@ -403,7 +404,8 @@ pub(crate) fn check_run_memory(spec: &StudySpec, threads: usize) -> Result<()> {
                 "use fewer --threads, or shrink the largest part: {}",
                 estimate.dominant
             ),
-        });
+        }
+        .into());
     }
     Ok(())
 }

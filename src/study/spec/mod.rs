@@ -53,6 +53,7 @@ use crate::learners::LearnerConfig;
 use crate::meta::MetaRouterConfig;
 use evaluation::check_evaluation;
 use locate::{deserialize_located, render, Segment, Source};
+use meta_router_core::Error as CoreError;
 
 pub use evaluation::{EvaluationSpec, InferenceTarget};
 pub use expect::{Claim, ClaimTest, DEFAULT_CLAIM_SIGMA};
@@ -476,7 +477,7 @@ impl StudySpec {
         let limit = memory_limit();
         if crate::limits::exceeds(bytes, limit) {
             self.replicates = previous;
-            return Err(Error::TooLarge {
+            return Err(CoreError::TooLarge {
                 what: format!(
                     "{flag} {replicates}: the records of {units} units × {} methods",
                     self.methods.len()
@@ -484,7 +485,8 @@ impl StudySpec {
                 estimate: format!("peak memory {}", crate::limits::render_bytes(bytes)),
                 limit: crate::limits::render_bytes(limit),
                 advice: format!("use fewer {flag}, or raise the limit with --max-memory"),
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -718,11 +720,11 @@ fn expand_grid(
                 source.error(&key, format!("{message}{}", describe_point(&values)))
             })?;
         config.build().map_err(|e| match e {
-            Error::InvalidParameter {
+            Error::Core(CoreError::InvalidParameter {
                 name,
                 value,
                 reason,
-            } => source.error(
+            }) => source.error(
                 &key_of(&name),
                 format!("invalid value {value}: {reason}{}", describe_point(&values)),
             ),
@@ -809,14 +811,14 @@ fn parse_estimator(table: &toml::Table, prefix: &str, source: &Source) -> Result
         })?;
     for (role, learner) in config.learner_roles() {
         learner.validate().map_err(|e| match e {
-            Error::InvalidParameter { ref name, .. } => {
+            CoreError::InvalidParameter { ref name, .. } => {
                 source.error(&key(&format!("{role}.{name}")), e.to_string())
             }
             other => source.error(&key(role), other.to_string()),
         })?;
     }
     config.validate().map_err(|e| match &e {
-        Error::InvalidParameter { name, .. } => source.error(&key(name), e.to_string()),
+        CoreError::InvalidParameter { name, .. } => source.error(&key(name), e.to_string()),
         _ => source.error(whole, e.to_string()),
     })?;
     Ok(config)
@@ -902,8 +904,8 @@ pub(crate) fn parse_method(
             None => Ok(()),
         }
     };
-    let learner_error = |role: &str, e: Error| match e {
-        Error::InvalidParameter { ref name, .. } => {
+    let learner_error = |role: &str, e: CoreError| match e {
+        CoreError::InvalidParameter { ref name, .. } => {
             source.error(&key(&format!("{role}.{name}")), e.to_string())
         }
         other => source.error(&key(role), other.to_string()),

@@ -33,8 +33,8 @@
 //! # Example
 //! ```
 //! use ndarray::{Array1, Array2};
-//! use meta_router::data::TrainingData;
-//! use meta_router::meta::{FitSeeds, Method, MetaRouterConfig};
+//! use meta_router_core::data::TrainingData;
+//! use meta_router_core::meta::{FitSeeds, Method, MetaRouterConfig};
 //!
 //! // ψ(s) = s, PB labels biased by +0.5 everywhere.
 //! let gold_x = Array2::from_shape_fn((40, 1), |(i, _)| i as f64 / 40.0);

@@ -62,7 +62,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::learners::{Learner, LogisticParams};
+//! use meta_router_core::learners::{Learner, LogisticParams};
 //! use ndarray::{Array1, Array2};
 //!
 //! let x = Array2::from_shape_fn((200, 1), |(i, _)| (i as f64 - 100.0) / 25.0);
@@ -80,10 +80,11 @@ use ndarray::{concatenate, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::basis::{Basis, BasisExpansion};
-use super::numerics::{sigmoid, softplus};
-use super::{check_binary, check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
+use super::{check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
+use crate::checks::check_binary;
 use crate::error::{Error, Result};
 use crate::linalg;
+use crate::numerics::{sigmoid, softplus};
 
 /// Logistic regression configuration (`{ type = "logistic", ... }`).
 ///

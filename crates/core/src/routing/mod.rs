@@ -61,7 +61,7 @@
 //! # Example
 //!
 //! ```
-//! use meta_router::routing::{default_costs, evaluate, route, Cutoff};
+//! use meta_router_core::routing::{default_costs, evaluate, route, Cutoff};
 //! use ndarray::array;
 //!
 //! let psi_hat = array![0.3, -0.1, 0.2, 0.0];
@@ -89,8 +89,8 @@ use std::cmp::Ordering;
 use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::check_finite_vector as check_finite;
 use crate::error::{Error, Result};
-use crate::learners::check_finite_vector as check_finite;
 
 /// Default per-query cost of the primary model, `C_p`.
 pub const DEFAULT_PRIMARY_COST: f64 = 1.0;

@@ -1,5 +1,5 @@
-//! Scalar functions shared by the learners: the logistic function, softplus,
-//! and the cosine of the random Fourier features.
+//! Scalar functions shared by the learners and the scenario generators: the
+//! logistic function, softplus, and the cosine of the random Fourier features.
 //!
 //! # Model
 //! `σ(u) = 1 / (1 + e^{−u})` and `softplus(u) = log(1 + e^u)`, so that
@@ -16,11 +16,11 @@
 //! computed as `max(u, 0) + log1p(e^{−|u|})`, which neither overflows nor loses
 //! the small tail value to cancellation.
 //!
-//! These are the single definitions used by [`super::logistic`] and
-//! [`super::boosting`]; other layers (e.g. the scenario generators) can use
-//! them through `crate::learners::numerics`.
+//! These are the single definitions used by [`crate::learners::logistic`],
+//! [`crate::learners::boosting`] and the simulation suite's scenario
+//! generators.
 //!
-//! [`cos`] is the cosine of the random-Fourier-feature map. `f64::cos` calls
+//! `cos` is the cosine of the random-Fourier-feature map. `f64::cos` calls
 //! the C library for every element: about 30 ns each here, three quarters of
 //! a ridge fit on 256 random features, and its last bit may differ between C
 //! libraries. This one is the textbook scheme, written out so that it is the
@@ -42,18 +42,23 @@
 //!   vignette (the `log1p(exp(·))` forms).
 //!
 //! # Example
-//! (Crate-internal; see the unit tests.)
+//! ```
+//! use meta_router_core::numerics::{sigmoid, softplus};
+//! assert_eq!(sigmoid(0.0), 0.5);
+//! assert!((softplus(0.0) - 2f64.ln()).abs() < 1e-15);
+//! assert_eq!(softplus(1000.0), 1000.0);
+//! ```
 
 /// The logistic function `1 / (1 + e^{−u})`, in `[0, 1]` for every `u`
 /// (NaN only for a NaN input).
 #[inline]
-pub(crate) fn sigmoid(u: f64) -> f64 {
+pub fn sigmoid(u: f64) -> f64 {
     1.0 / (1.0 + (-u).exp())
 }
 
 /// `log(1 + e^u)` without overflow or cancellation.
 #[inline]
-pub(crate) fn softplus(u: f64) -> f64 {
+pub fn softplus(u: f64) -> f64 {
     u.max(0.0) + (-u.abs()).exp().ln_1p()
 }
 

@@ -30,8 +30,8 @@
 //! # Example
 //! ```
 //! use ndarray::{Array2, Axis};
-//! use meta_router::data::TrainingData;
-//! use meta_router::meta::{fit_multi, FitSeeds, Method, MetaRouterConfig};
+//! use meta_router_core::data::TrainingData;
+//! use meta_router_core::meta::{fit_multi, FitSeeds, Method, MetaRouterConfig};
 //!
 //! // Two non-reference models with gains s and 2s, PB labels biased by +0.5 and −0.3.
 //! let data = |slope: f64, bias: f64| {

@@ -34,7 +34,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::linalg;
+//! use meta_router_core::linalg;
 //! use ndarray::{array, Array1};
 //!
 //! let x = array![[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]];

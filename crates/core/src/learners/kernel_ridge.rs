@@ -128,7 +128,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::learners::{KernelRidgeParams, Learner};
+//! use meta_router_core::learners::{KernelRidgeParams, Learner};
 //! use ndarray::{Array1, Array2};
 //!
 //! let x = Array2::from_shape_fn((80, 1), |(i, _)| i as f64 / 10.0);
@@ -470,15 +470,15 @@ impl FittedKernelRidge {
     /// Consistency of a model read from a file.
     pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
         self.standardizer.check_consistent("standardizer")?;
-        super::fitted::same_len(
+        crate::checks::same_len(
             "standardizer",
             self.centres.ncols(),
             self.standardizer.mean.len(),
         )?;
-        super::fitted::same_len("dual coefficients", self.centres.nrows(), self.alpha.len())?;
-        super::fitted::all_finite("centres", &self.centres)?;
-        super::fitted::all_finite("dual coefficients", &self.alpha)?;
-        super::fitted::all_finite("intercept", [&self.intercept])?;
+        crate::checks::same_len("dual coefficients", self.centres.nrows(), self.alpha.len())?;
+        crate::checks::all_finite("centres", &self.centres)?;
+        crate::checks::all_finite("dual coefficients", &self.alpha)?;
+        crate::checks::all_finite("intercept", [&self.intercept])?;
         if !(self.bandwidth.is_finite() && self.bandwidth > 0.0) {
             return Err(format!(
                 "bandwidth {} must be finite and > 0",

@@ -71,9 +71,9 @@
 //! # Example
 //! ```
 //! use ndarray::{Array1, Array2};
-//! use meta_router::data::TrainingData;
-//! use meta_router::inference::{mean_target, Nuisances, Population, Quantity};
-//! use meta_router::meta::{FitSeeds, Method, MetaRouterConfig};
+//! use meta_router_core::data::TrainingData;
+//! use meta_router_core::inference::{mean_target, Nuisances, Population, Quantity};
+//! use meta_router_core::meta::{FitSeeds, Method, MetaRouterConfig};
 //!
 //! // ψ(s) = s, PB labels biased by +0.5 everywhere (so Δ ≡ 0.5).
 //! let gold_x = Array2::from_shape_fn((40, 1), |(i, _)| i as f64 / 40.0);
@@ -101,8 +101,8 @@ pub use projection::{
 use ndarray::{Array1, Array2};
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::checks::check_finite_vector as check_finite;
 use crate::error::{Error, Result};
-use crate::learners::check_finite_vector as check_finite;
 use crate::meta::pseudo::dr_learner_targets;
 use crate::meta::{FittedRouter, Method};
 

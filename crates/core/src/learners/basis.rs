@@ -30,7 +30,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::learners::basis::{Basis, BasisExpansion};
+//! use meta_router_core::learners::basis::{Basis, BasisExpansion};
 //! use ndarray::{array, Array1};
 //!
 //! let x = array![[1.0, 10.0], [2.0, 20.0], [4.0, 15.0]];
@@ -159,8 +159,8 @@ impl Standardizer {
     /// Consistency of a standardizer read from a file: equal lengths,
     /// finite means, finite non-negative scales.
     pub(crate) fn check_consistent(&self, what: &str) -> std::result::Result<(), String> {
-        super::fitted::same_len(&format!("{what} scale"), self.mean.len(), self.scale.len())?;
-        super::fitted::all_finite(&format!("{what} mean"), &self.mean)?;
+        crate::checks::same_len(&format!("{what} scale"), self.mean.len(), self.scale.len())?;
+        crate::checks::all_finite(&format!("{what} mean"), &self.mean)?;
         if self.scale.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
             return Err(format!("{what} scale must be finite and >= 0"));
         }
@@ -395,8 +395,8 @@ impl BasisExpansion {
                         map.omega.dim()
                     ));
                 }
-                super::fitted::all_finite("random-feature frequencies", &map.omega)?;
-                super::fitted::all_finite("random-feature phases", &map.offset)?;
+                crate::checks::all_finite("random-feature frequencies", &map.omega)?;
+                crate::checks::all_finite("random-feature phases", &map.offset)?;
                 count
             }
             (basis, _) => {
@@ -411,7 +411,7 @@ impl BasisExpansion {
                 ))
             }
         };
-        super::fitted::same_len("output standardizer", expected, self.output_dim())
+        crate::checks::same_len("output standardizer", expected, self.output_dim())
     }
 
     /// The random-feature bandwidth `h` (only for [`Basis::Rff`]).
@@ -476,14 +476,14 @@ fn expand(basis: Basis, fourier: Option<&FourierMap>, z: Array2<f64>) -> Array2<
                     *v += b;
                 }
                 let largest = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                if largest <= super::numerics::COS_REDUCTION_LIMIT {
+                if largest <= crate::numerics::COS_REDUCTION_LIMIT {
                     // The common case, branch-free (vectorizes).
                     for v in row.iter_mut() {
-                        *v = amplitude * super::numerics::cos_reduced(*v);
+                        *v = amplitude * crate::numerics::cos_reduced(*v);
                     }
                 } else {
                     for v in row.iter_mut() {
-                        *v = amplitude * super::numerics::cos(*v);
+                        *v = amplitude * crate::numerics::cos(*v);
                     }
                 }
             };

@@ -12,7 +12,7 @@ use serde::Serialize;
 /// iterations, …).
 ///
 /// ```
-/// use meta_router::learners::LearnerDiagnostics;
+/// use meta_router_core::learners::LearnerDiagnostics;
 ///
 /// let d = LearnerDiagnostics { penalty: Some(0.5), svd: Some(false), ..Default::default() };
 /// assert_eq!(d.entries(), vec![("penalty", 0.5), ("svd", 0.0)]);

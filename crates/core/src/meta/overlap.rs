@@ -52,7 +52,7 @@
 //! # Example
 //! ```
 //! use ndarray::array;
-//! use meta_router::meta::overlap::crump_threshold;
+//! use meta_router_core::meta::overlap::crump_threshold;
 //! // Equal propensities: no trimming.
 //! assert_eq!(crump_threshold(array![0.1, 0.1, 0.1].view(), None), 0.0);
 //! // One row with p = 0.001 among rows at 0.5: it is trimmed.
@@ -61,105 +61,15 @@
 //! ```
 
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use serde::{Deserialize, Serialize};
+
+pub use super::config::OverlapRule;
 use super::config::{MetaRouterConfig, PropensityMode};
 use super::diagnostics::Role;
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
 use crate::learners::FittedModel;
-
-/// How the overlap threshold `α` is chosen (module docs). In TOML: `"none"`,
-/// `"crump"` or a number `α ∈ (0, 0.5)`.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum OverlapRule {
-    /// Every query is inside (the untrimmed population).
-    #[default]
-    None,
-    /// Crump, Hotz, Imbens & Mitnik (2009): `α` from the data.
-    Crump,
-    /// A fixed `α ∈ (0, 0.5)`.
-    Threshold(f64),
-}
-
-impl OverlapRule {
-    /// The rule's name in messages and records: `none`, `crump` or the number.
-    pub fn label(&self) -> String {
-        match self {
-            OverlapRule::None => "none".into(),
-            OverlapRule::Crump => "crump".into(),
-            OverlapRule::Threshold(a) => format!("{a}"),
-        }
-    }
-
-    /// Checks a threshold's range; `key` names the setting in the error.
-    pub fn validate(&self, key: &str) -> Result<()> {
-        if let OverlapRule::Threshold(a) = *self {
-            if !(a > 0.0 && a < 0.5) {
-                return Err(Error::param(
-                    key,
-                    a,
-                    "an overlap threshold α must lie in (0, 0.5) (or use \"crump\" or \"none\")",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Parses `none`, `crump` or a number (the command line's form).
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        match text.trim() {
-            "none" => Ok(OverlapRule::None),
-            "crump" => Ok(OverlapRule::Crump),
-            other => other
-                .parse::<f64>()
-                .ok()
-                .filter(|a| *a > 0.0 && *a < 0.5)
-                .map(OverlapRule::Threshold)
-                .ok_or_else(|| {
-                    format!(
-                        "`{}`: expected none, crump or a threshold in (0, 0.5)",
-                        other.chars().take(40).collect::<String>()
-                    )
-                }),
-        }
-    }
-}
-
-impl Serialize for OverlapRule {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            OverlapRule::None => serializer.serialize_str("none"),
-            OverlapRule::Crump => serializer.serialize_str("crump"),
-            OverlapRule::Threshold(a) => serializer.serialize_f64(*a),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for OverlapRule {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Name(String),
-            Number(f64),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Name(name) => match name.as_str() {
-                "none" => Ok(OverlapRule::None),
-                "crump" => Ok(OverlapRule::Crump),
-                other => Err(serde::de::Error::custom(format!(
-                    "unknown overlap rule `{}`: expected \"none\", \"crump\" or a threshold in (0, 0.5)",
-                    other.chars().take(40).collect::<String>()
-                ))),
-            },
-            Raw::Number(a) if a > 0.0 && a < 0.5 => Ok(OverlapRule::Threshold(a)),
-            Raw::Number(a) => Err(serde::de::Error::custom(format!(
-                "overlap threshold {a}: α must lie in (0, 0.5)"
-            ))),
-        }
-    }
-}
 
 /// The Crump–Hotz–Imbens–Mitnik threshold `α` of propensities `p` (optional
 /// row weights), by the sample rule of the module docs; 0 when no trimming

@@ -38,7 +38,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::learners::{BoostingParams, Learner};
+//! use meta_router_core::learners::{BoostingParams, Learner};
 //! use ndarray::{Array1, Array2};
 //!
 //! let x = Array2::from_shape_fn((300, 2), |(i, j)| ((i * (j + 5)) % 31) as f64 / 31.0);
@@ -48,17 +48,18 @@
 //! let p = model.predict(x.view());
 //! assert!(p.iter().all(|&v| (0.0..=1.0).contains(&v)));
 //! assert!(p[0] < 0.1); // x₀ = 0 → t = 0
-//! # Ok::<(), meta_router::Error>(())
+//! # Ok::<(), meta_router_core::Error>(())
 //! ```
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::numerics::sigmoid;
 use super::tree::{grow_in, sum_over_trees, BinnedMatrix, GrowRules, RowStats, Tree, Workspace};
-use super::{check_binary, check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
+use super::{check_training, FittedModel, Learner, LearnerDiagnostics, Predict};
+use crate::checks::check_binary;
 use crate::error::{Error, Result};
+use crate::numerics::sigmoid;
 use crate::rng::{derive_seed, rng_from_seed};
 
 /// Gradient boosting hyper-parameters (`{ type = "boosting", … }`), XGBoost's
@@ -294,7 +295,7 @@ impl Boosting {
 
     /// Consistency of a model read from a file.
     pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
-        super::fitted::all_finite("base score", [&self.base])?;
+        crate::checks::all_finite("base score", [&self.base])?;
         for (index, tree) in self.trees.iter().enumerate() {
             tree.check_consistent(self.n_features)
                 .map_err(|e| format!("tree {index}: {e}"))?;

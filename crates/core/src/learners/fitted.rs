@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Boosting, FittedKernelRidge, FittedLogistic, FittedRidge, Forest, LearnerDiagnostics, Predict,
 };
+use crate::checks::{all_finite, same_len};
 use crate::error::{Error, Result};
 
 /// A fitted model of any learner, or one clamped to an interval.
@@ -187,31 +188,6 @@ pub(crate) fn check_linear(
     same_len("coefficients", expansion.output_dim(), coefficients.len())?;
     all_finite("coefficients", coefficients)?;
     all_finite("intercept", [&intercept])
-}
-
-/// Checks that every value is finite; `Err` names `what`.
-pub(crate) fn all_finite<'a>(
-    what: &str,
-    values: impl IntoIterator<Item = &'a f64>,
-) -> std::result::Result<(), String> {
-    if values.into_iter().all(|v| v.is_finite()) {
-        Ok(())
-    } else {
-        Err(format!("{what} holds a non-finite value"))
-    }
-}
-
-/// Checks that a length equals the expected one; `Err` names `what`.
-pub(crate) fn same_len(
-    what: &str,
-    expected: usize,
-    found: usize,
-) -> std::result::Result<(), String> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(format!("{what} has length {found}, expected {expected}"))
-    }
 }
 
 /// `serde` for `Option<f64>` diagnostics that may be non-finite (a condition

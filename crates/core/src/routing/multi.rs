@@ -66,7 +66,7 @@
 //! # Example
 //!
 //! ```
-//! use meta_router::routing::multi::{assign, evaluate};
+//! use meta_router_core::routing::multi::{assign, evaluate};
 //! use ndarray::array;
 //!
 //! // Three models (column 0 the reference), two queries.

@@ -14,8 +14,8 @@
 
 use ndarray::{concatenate, s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
+use crate::checks::{check_finite_matrix, check_finite_vector};
 use crate::error::{Error, Result};
-use crate::learners::{check_finite_matrix, check_finite_vector};
 
 /// Validated GS and PB training rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +85,7 @@ impl TrainingData {
             ("gold-standard", &gold, self.n_gold()),
             ("preference", &pref, self.n_pref()),
         ] {
-            crate::learners::check_weights(w.view(), n).map_err(|e| match e {
+            crate::checks::check_weights(w.view(), n).map_err(|e| match e {
                 Error::InvalidWeight { row, value } => Error::param(
                     format!("{what} weights"),
                     value,

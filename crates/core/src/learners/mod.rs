@@ -21,6 +21,7 @@
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{check_binary, check_finite_matrix, check_finite_vector, check_weights};
 use crate::error::{Error, Result};
 
 pub mod basis;
@@ -30,7 +31,6 @@ mod fitted;
 pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
-pub(crate) mod numerics;
 pub mod ridge;
 mod tree;
 
@@ -167,71 +167,5 @@ pub fn check_training(
             check_weights(w, n)?;
             Ok(w.to_owned())
         }
-    }
-}
-
-/// Checks that weights have length `n`, are finite, non-negative and not all zero.
-pub fn check_weights(w: ArrayView1<f64>, n: usize) -> Result<()> {
-    if w.len() != n {
-        return Err(Error::ShapeMismatch {
-            what: "weights vs rows".into(),
-            expected: n,
-            found: w.len(),
-        });
-    }
-    for (row, &value) in w.iter().enumerate() {
-        if !value.is_finite() || value < 0.0 {
-            return Err(Error::InvalidWeight { row, value });
-        }
-    }
-    if w.iter().all(|&v| v == 0.0) {
-        return Err(Error::InvalidWeight { row: 0, value: 0.0 });
-    }
-    Ok(())
-}
-
-/// Errors with the first row holding a non-finite entry.
-pub fn check_finite_matrix(what: &str, x: ArrayView2<f64>) -> Result<()> {
-    // Fast path for contiguous data: a branch-free test per block (it
-    // vectorizes), and the row search only when a block fails.
-    if let Some(all) = x.as_slice() {
-        if all
-            .chunks(1024)
-            .all(|block| block.iter().fold(true, |finite, v| finite & v.is_finite()))
-        {
-            return Ok(());
-        }
-    }
-    for (row, values) in x.rows().into_iter().enumerate() {
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: what.into(),
-                row,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Errors with the first non-finite entry.
-pub fn check_finite_vector(what: &str, y: ArrayView1<f64>) -> Result<()> {
-    match y.iter().position(|v| !v.is_finite()) {
-        Some(row) => Err(Error::NonFinite {
-            what: what.into(),
-            row,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Checks that a target is 0/1.
-pub fn check_binary(t: ArrayView1<f64>) -> Result<()> {
-    match t.iter().position(|&v| v != 0.0 && v != 1.0) {
-        Some(row) => Err(Error::param(
-            "target",
-            t[row],
-            format!("probability models need a 0/1 target (row {row})"),
-        )),
-        None => Ok(()),
     }
 }

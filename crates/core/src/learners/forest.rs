@@ -88,7 +88,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::learners::{ForestParams, Learner, MaxFeatures, Predict};
+//! use meta_router_core::learners::{ForestParams, Learner, MaxFeatures, Predict};
 //! use ndarray::{Array1, Array2};
 //!
 //! let x = Array2::from_shape_fn((200, 3), |(i, j)| ((i * (j + 3)) % 17) as f64 / 17.0);
@@ -104,7 +104,7 @@
 //! assert!(oob.iter().all(|v| v.is_finite()));
 //! let fitted = params.fit(x.view(), y.view(), None, 7)?; // as a `Box<dyn Predict>`
 //! assert_eq!(fitted.predict(x.view()), forest.predict(x.view()));
-//! # Ok::<(), meta_router::Error>(())
+//! # Ok::<(), meta_router_core::Error>(())
 //! ```
 
 use ndarray::{ArrayView1, ArrayView2};
@@ -112,7 +112,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::tree::{grow, BinnedMatrix, GrowRules, RowStats, Tree};
-use super::{check_binary, check_training, FittedModel, Learner};
+use super::{check_training, FittedModel, Learner};
+use crate::checks::check_binary;
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
 

@@ -87,7 +87,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::learners::{Learner, RidgeParams, ridge::Penalty};
+//! use meta_router_core::learners::{Learner, RidgeParams, ridge::Penalty};
 //! use ndarray::{Array1, Array2};
 //!
 //! let x = Array2::from_shape_fn((50, 2), |(i, j)| ((i * (j + 3)) % 7) as f64);
