@@ -35,7 +35,6 @@ use crate::inference::{
 };
 use crate::meta::overlap::{OverlapRegion, OverlapRule};
 use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, PropensityMode};
-use crate::rng::{seed_for, Purpose};
 use crate::routing;
 
 pub use model_file::{RouterFile, FORMAT, FORMAT_VERSION};
@@ -52,12 +51,10 @@ pub const PROJECTION_COLUMNS: usize = 3;
 /// fit's learner seed, apart from every stream of the fit itself).
 const INFERENCE_REGION_SEED: u64 = 0x006f_7665_726c_6170;
 
-/// The fold and learner seeds of a fit with master seed `seed`.
+/// The fold and learner seeds of a fit with master seed `seed`
+/// ([`FitSeeds::from_seed`]).
 pub fn fit_seeds(seed: u64) -> FitSeeds {
-    FitSeeds {
-        folds: seed_for(seed, 0, 0, Purpose::Folds),
-        learner: seed_for(seed, 0, 0, Purpose::Learner),
-    }
+    FitSeeds::from_seed(seed)
 }
 
 /// The file name of a path without its folders (what router files record).

@@ -256,6 +256,19 @@ pub struct FitSeeds {
     pub learner: u64,
 }
 
+impl FitSeeds {
+    /// The fold and learner seeds of a fit with master seed `seed`: the
+    /// `folds` and `learner` streams of [`crate::rng::seed_for`] at grid
+    /// point 0, replicate 0 (what `meta-router fit --seed` uses).
+    pub fn from_seed(seed: u64) -> Self {
+        use crate::rng::{seed_for, Purpose};
+        Self {
+            folds: seed_for(seed, 0, 0, Purpose::Folds),
+            learner: seed_for(seed, 0, 0, Purpose::Learner),
+        }
+    }
+}
+
 impl MetaRouterConfig {
     /// Defaults (see the table on [`MetaRouterConfig`]) for `method`.
     pub fn new(method: Method) -> Self {
