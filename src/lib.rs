@@ -9,7 +9,8 @@
 //! model is worth its cost.
 //!
 //! The estimator core — [`linalg`], [`learners`], [`data`], [`meta`],
-//! [`routing`], [`inference`] with [`limits`] and [`rng`] — is the crate
+//! [`routing`], [`inference`] with [`checks`], [`limits`], [`numerics`],
+//! [`rng`] and a [`prelude`] — is the crate
 //! `meta-router-core`, re-exported here under the same module names; Cargo
 //! keeps it free of the simulation, report and command-line code. This crate
 //! adds, lowest first (a layer uses only those below it; `tests/layers.rs`
@@ -28,6 +29,8 @@ pub mod report;
 pub mod stats;
 pub mod study;
 
-pub use meta_router_core::{data, inference, learners, limits, linalg, meta, rng, routing};
+pub use meta_router_core::{
+    checks, data, inference, learners, limits, linalg, meta, numerics, prelude, rng, routing,
+};
 
 pub use error::{Error, Result};

@@ -406,8 +406,8 @@ fn logistic_converges_with_defaults_on_every_scenario_fold() {
     use meta_router::dgp::{CovariateShiftParams, NieWagerParams, ScenarioConfig};
     let scenarios = [
         ScenarioConfig::CovariateShift(CovariateShiftParams {
-            n_gold: 300,
-            n_pref: 3000,
+            n_gold: Some(300),
+            n_pref: Some(3000),
             ..CovariateShiftParams::default()
         }),
         ScenarioConfig::CovariateShift(CovariateShiftParams::default()),

@@ -313,13 +313,18 @@ fn small_lemma1(flag: bool) -> String {
     let text = &text[..text
         .find("[[methods]]\nlabel = \"forest propensity\"")
         .unwrap()];
-    let text = text
-        .replace("replicates = 200", "replicates = 40")
-        .replace("gamma = [0.5, 1.0]", "gamma = [1.0]")
-        .replace(
+    let mut text = text.to_string();
+    for (from, to) in [
+        ("replicates = 200", "replicates = 40"),
+        ("gamma = [0.5, 1.0]", "gamma = [1.0]"),
+        (
             "n = [250, 500, 1000, 2000, 4000, 8000, 16000]",
             "n = [500, 1000, 2000, 4000]",
-        );
+        ),
+    ] {
+        assert!(text.contains(from), "lemma1.toml no longer has `{from}`");
+        text = text.replace(from, to);
+    }
     if flag {
         text
     } else {
@@ -403,6 +408,12 @@ fn the_propensity_error_follows_lemma_1() {
         line,
         Some(line_of(&text, "metric = \"propensity_mse.slope\""))
     );
+    assert!(message.contains("propensity_error"), "{message}");
+    // The plain metric too, with the reason.
+    let plain = claim.replace("propensity_mse.slope", "propensity_mse");
+    let text = small_lemma1(false) + &plain;
+    let (key, _, message) = spec_error(&text);
+    assert_eq!(key.as_deref(), Some("expect[0].metric"), "{message}");
     assert!(message.contains("propensity_error"), "{message}");
     let text = small_lemma1(true) + claim + "versus = \"constant propensity\"\n";
     let (key, _, message) = spec_error(&text);

@@ -219,13 +219,12 @@ fn run_studies(specs: &[(&str, StudySpec)], targets: &[Target], options: &Option
     draw(&summaries, targets, &options.out)
 }
 
-/// Whether `dir` holds a study started with this spec, up to its claims
-/// (what the records depend on: a study whose claims changed resumes, and
-/// its `spec.toml` and claim outcomes are rewritten).
+/// Whether `dir` holds an unsharded study started with this spec, up to its
+/// claims ([`study::same_computation`]: a study whose claims changed
+/// resumes, and its `spec.toml` and claim outcomes are rewritten).
 fn same_spec(dir: &Path, spec: &StudySpec) -> bool {
-    files::read_text(&dir.join("spec.toml"), SPEC_FACTOR).is_ok_and(|text| {
-        StudySpec::parse(&text, "spec.toml").is_ok_and(|s| s.spec_hash() == spec.spec_hash())
-    })
+    files::read_text(&dir.join("spec.toml"), SPEC_FACTOR)
+        .is_ok_and(|text| study::same_computation(&text, spec, None))
 }
 
 fn draw(

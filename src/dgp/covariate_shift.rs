@@ -51,7 +51,7 @@
 //! use meta_router::dgp::{CovariateShift, CovariateShiftParams, Scenario};
 //!
 //! let scenario = CovariateShift::new(CovariateShiftParams {
-//!     n_gold: 100, n_pref: 300, gamma: 1.0, ..CovariateShiftParams::default()
+//!     n_gold: Some(100), n_pref: Some(300), gamma: 1.0, ..CovariateShiftParams::default()
 //! }).unwrap();
 //! // at s₁ = γ/2 the two densities are equal, so p = κ = 0.25
 //! let mut s = ndarray::Array2::<f64>::zeros((1, 10));
@@ -76,8 +76,14 @@ pub(crate) const DESCRIPTION: &str =
 
 /// Key and meaning of every parameter.
 pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
-    ("n_gold", "GS rows, drawn from N(γe₁, I) (>= 2)"),
-    ("n_pref", "PB rows, drawn from N(0, I) (>= 2)"),
+    (
+        "n_gold",
+        "GS rows, drawn from N(γe₁, I) (>= 2; 500 unless n is given)",
+    ),
+    (
+        "n_pref",
+        "PB rows, drawn from N(0, I) (>= 2; 4500 unless n is given)",
+    ),
     (
         "n",
         "pooled training rows N; replaces n_gold and n_pref: n_gold = round(kappa N), n_pref = N - n_gold",
@@ -126,8 +132,8 @@ pub enum TestFrom {
 ///
 /// | key | default | meaning |
 /// |---|---|---|
-/// | `n_gold` | 500 | GS rows (≥ 2) |
-/// | `n_pref` | 4500 | PB rows (≥ 2) |
+/// | `n_gold` | 500 | GS rows (≥ 2); not with `n` |
+/// | `n_pref` | 4500 | PB rows (≥ 2); not with `n` |
 /// | `n` | — | pooled rows `N`; replaces `n_gold`, `n_pref` (`n_gold = round(κN)`) |
 /// | `kappa` | 0.1 | GS share `κ` of the `n` rows (only with `n`) |
 /// | `n_test` | 500 | test queries (≥ 1) |
@@ -139,10 +145,12 @@ pub enum TestFrom {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CovariateShiftParams {
-    /// GS rows.
-    pub n_gold: usize,
-    /// PB rows.
-    pub n_pref: usize,
+    /// GS rows (500 when neither this nor `n` is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_gold: Option<usize>,
+    /// PB rows (4500 when neither this nor `n` is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_pref: Option<usize>,
     /// Pooled training rows `N` at the GS share `kappa`, instead of
     /// `n_gold` and `n_pref` (a single size key for rate studies).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -170,8 +178,8 @@ pub struct CovariateShiftParams {
 impl Default for CovariateShiftParams {
     fn default() -> Self {
         Self {
-            n_gold: 500,
-            n_pref: 4500,
+            n_gold: None,
+            n_pref: None,
             n: None,
             kappa: None,
             n_test: 500,
@@ -197,6 +205,8 @@ pub struct CovariateShift {
 
 /// GS share of the `n` rows when `kappa` is not given.
 const DEFAULT_KAPPA: f64 = 0.1;
+/// GS and PB rows when neither they nor `n` are given.
+const DEFAULT_COUNTS: (usize, usize) = (500, 4500);
 
 impl CovariateShift {
     /// Validates `params` and builds the scenario.
@@ -221,28 +231,26 @@ impl CovariateShift {
         })
     }
 
-    /// `(n_gold, n_pref)`: as given, or from `n` and `kappa`
-    /// (`n_gold = round(κN)`, `n_pref = N − n_gold`). Giving `n` with
-    /// `n_gold` or `n_pref` other than their defaults, or `kappa` without
-    /// `n`, is refused.
+    /// `(n_gold, n_pref)`: as given (defaults 500 and 4500), or from `n` and
+    /// `kappa` (`n_gold = round(κN)`, `n_pref = N − n_gold`, each at least
+    /// 2). `n` with `n_gold` or `n_pref`, or `kappa` without `n`, is refused.
     fn training_sizes(params: &CovariateShiftParams) -> Result<(usize, usize)> {
-        let defaults = CovariateShiftParams::default();
         let Some(n) = params.n else {
-            return match params.kappa {
-                Some(kappa) => Err(Error::param(
+            if let Some(kappa) = params.kappa {
+                return Err(Error::param(
                     "kappa",
                     kappa,
                     "the GS share applies to `n`; give `n` (pooled rows) with it, or \
                      `n_gold` and `n_pref` without it",
-                )),
-                None => Ok((params.n_gold, params.n_pref)),
-            };
+                ));
+            }
+            return Ok((
+                params.n_gold.unwrap_or(DEFAULT_COUNTS.0),
+                params.n_pref.unwrap_or(DEFAULT_COUNTS.1),
+            ));
         };
-        for (key, value, default) in [
-            ("n_gold", params.n_gold, defaults.n_gold),
-            ("n_pref", params.n_pref, defaults.n_pref),
-        ] {
-            if value != default {
+        for (key, value) in [("n_gold", params.n_gold), ("n_pref", params.n_pref)] {
+            if let Some(value) = value {
                 return Err(Error::param(
                     key,
                     value,
@@ -260,12 +268,18 @@ impl CovariateShift {
             ));
         }
         let n_gold = (kappa * n as f64).round() as usize;
-        Ok((n_gold, n.saturating_sub(n_gold)))
-    }
-
-    /// The validated parameters.
-    pub fn params(&self) -> &CovariateShiftParams {
-        &self.params
+        let n_pref = n.saturating_sub(n_gold);
+        if n_gold < 2 || n_pref < 2 {
+            return Err(Error::param(
+                "n",
+                n,
+                format!(
+                    "at kappa = {kappa} it gives {n_gold} GS and {n_pref} PB rows \
+                     (n_gold = round(kappa n)); cross-fitting needs at least 2 of each"
+                ),
+            ));
+        }
+        Ok((n_gold, n_pref))
     }
 
     /// `κ = n_gold / (n_gold + n_pref)` (with `n`, the realized share
@@ -411,8 +425,8 @@ mod tests {
     #[test]
     fn propensity_is_the_density_ratio_formula() {
         let scenario = CovariateShift::new(CovariateShiftParams {
-            n_gold: 200,
-            n_pref: 600,
+            n_gold: Some(200),
+            n_pref: Some(600),
             dim: 3,
             gamma: 1.5,
             ..CovariateShiftParams::default()
@@ -428,10 +442,11 @@ mod tests {
         }
     }
 
-    /// `n` and `kappa` set both counts; conflicting keys are refused by name.
+    /// `n` and `kappa` set both counts; conflicting keys (also one written
+    /// with its default value) and too few derived rows are refused by name.
     #[test]
     fn pooled_size_and_share_set_the_counts() {
-        let with = |n: Option<usize>, kappa: Option<f64>, n_gold: usize| {
+        let with = |n: Option<usize>, kappa: Option<f64>, n_gold: Option<usize>| {
             CovariateShift::new(CovariateShiftParams {
                 n,
                 kappa,
@@ -439,23 +454,27 @@ mod tests {
                 ..CovariateShiftParams::default()
             })
         };
-        let scenario = with(Some(2000), Some(0.25), 500).unwrap();
+        let scenario = with(Some(2000), Some(0.25), None).unwrap();
         let sizes = scenario.sizes();
         assert_eq!((sizes.n_gold, sizes.n_pref), (500.0, 1500.0));
         assert!((scenario.kappa() - 0.25).abs() < 1e-15);
-        // default share 0.1
-        let scenario = with(Some(1000), None, 500).unwrap();
+        // default share 0.1; default counts without `n`
+        let scenario = with(Some(1000), None, None).unwrap();
         assert_eq!(scenario.sizes().n_gold, 100.0);
         let data = scenario.draw(&mut crate::rng::rng_from_seed(2)).unwrap();
         assert_eq!(data.train.n_total(), 1000);
+        let sizes = with(None, None, None).unwrap().sizes();
+        assert_eq!((sizes.n_gold, sizes.n_pref), (500.0, 4500.0));
         let name = |r: Result<CovariateShift>| match r {
             Err(Error::Core(meta_router_core::Error::InvalidParameter { name, .. })) => name,
             other => panic!("expected a parameter error, got {other:?}"),
         };
-        assert_eq!(name(with(Some(1000), None, 200)), "n_gold");
-        assert_eq!(name(with(None, Some(0.2), 500)), "kappa");
-        assert_eq!(name(with(Some(1000), Some(1.0), 500)), "kappa");
-        assert_eq!(name(with(Some(10), Some(0.1), 500)), "n_gold");
+        assert_eq!(name(with(Some(1000), None, Some(200))), "n_gold");
+        assert_eq!(name(with(Some(1000), None, Some(500))), "n_gold");
+        assert_eq!(name(with(None, Some(0.2), None)), "kappa");
+        assert_eq!(name(with(Some(1000), Some(1.0), None)), "kappa");
+        assert_eq!(name(with(Some(10), Some(0.1), None)), "n");
+        assert_eq!(name(with(Some(100), Some(0.99), None)), "n");
     }
 
     #[test]
@@ -494,8 +513,8 @@ mod tests {
     fn linear_bias_shape_by_hand_and_by_sample() {
         let scenario = CovariateShift::new(CovariateShiftParams {
             dim: 3,
-            n_gold: 1000,
-            n_pref: 3000,
+            n_gold: Some(1000),
+            n_pref: Some(3000),
             gamma: 1.3,
             shape: Shape::LinearBias,
             ..CovariateShiftParams::default()

@@ -170,7 +170,7 @@ fn spec_text(spec: &StudySpec, shard: Option<(usize, usize)>) -> String {
 /// Whether a stored spec text describes the same computation as `spec` on
 /// the same shard: equal up to the claims (`[[expect]]`), which may change
 /// between an interrupted run and its resume.
-fn same_computation(stored: &str, spec: &StudySpec, shard: Option<(usize, usize)>) -> bool {
+pub fn same_computation(stored: &str, spec: &StudySpec, shard: Option<(usize, usize)>) -> bool {
     let (stored_shard, body) = split_shard(stored);
     stored_shard == shard
         && StudySpec::parse(body, "spec.toml").is_ok_and(|s| s.spec_hash() == spec.spec_hash())

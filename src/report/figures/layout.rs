@@ -340,10 +340,14 @@ pub(super) fn scalar_figure(
             .iter()
             .all(|p| p.get(name).and_then(Value::as_f64).is_some())
     };
+    // A rate study's rate key goes on x (on a log axis, below); otherwise
+    // the first numeric parameter that varies.
+    let rate_key = view.summary.slopes.first().map(|s| s.against.as_str());
     let x_param = varying
         .iter()
         .copied()
-        .find(|name| numeric(name))
+        .find(|name| Some(*name) == rate_key && numeric(name))
+        .or_else(|| varying.iter().copied().find(|name| numeric(name)))
         .or_else(|| varying.first().copied());
     let others: Vec<&str> = varying
         .iter()
@@ -355,7 +359,6 @@ pub(super) fn scalar_figure(
     let mut categories: Vec<String> = Vec::new();
     let categorical = x_param.is_none_or(|name| !numeric(name));
     // The rate key of a rate study (summary slopes) is drawn on a log10 axis.
-    let rate_key = view.summary.slopes.first().map(|s| s.against.as_str());
     let log_x = !categorical
         && x_param.is_some()
         && x_param == rate_key

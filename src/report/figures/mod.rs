@@ -68,13 +68,16 @@ const PALETTE: [RGBColor; 9] = [
 /// | `rate_mse_psi`, `rate_mse_delta` | rate studies (`[evaluation] rate`): log10 MSE against log10 of the rate key, fitted slopes in the legend, ±2 MCSE bars |
 /// | `excess_mse_psi`, `excess_mse_delta` | the same for excess errors over a reference (paired differences) |
 /// | `rate_delta_bias` | perturbed oracles: log10 mean error of Δ̂ against log10 of the rate key |
+/// | `rate_propensity_mse` | `[evaluation] propensity_error`: log10 mean (p̂ − p)² against log10 of the rate key |
+/// | `coverage_<target>` | inference studies: empirical coverage of each interval against the varying grid parameter, ±2 MCSE bars, the nominal level dashed |
 /// | `error_product` | perturbed oracles: log10 mean error of Δ̂ against log10 of the nuisance-error product, with the theory's line |
 /// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter, ±2 MCSE error bars |
 /// | `<metric>_vs_<key>` | studies with swept method settings: `mse_psi`, `mse_delta`, `neg_area` (or `aiq`) against each swept key, a line per method family, ±2 MCSE bars, the methods without a sweep as horizontal lines (module `sweep`) |
 ///
 /// A figure whose metric has no finite mean in the summary is skipped. When
-/// several grid parameters vary, the MSE figures put the first numeric one
-/// on the x axis and draw one panel per combination of the others.
+/// several grid parameters vary, the scalar figures (MSE, coverage, AIQ) put
+/// the rate key of a rate study (on a log axis), or else the first numeric
+/// parameter, on the x axis and draw one panel per combination of the others.
 ///
 /// # Errors
 /// [`Error::Io`] when the folder cannot be created or plotters fails to draw

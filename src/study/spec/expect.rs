@@ -632,6 +632,15 @@ fn check_metric(
         }
         return Ok(MetricAxis::Scalar);
     }
+    if let Some(why) = undefined_reason(metric, method, cx.evaluation) {
+        return Err(source.error(
+            &at,
+            format!(
+                "`{metric}` is not defined for method `{}` ({why})",
+                method.label
+            ),
+        ));
+    }
     let targets: Vec<&str> = cx.evaluation.inference.iter().map(|t| t.name()).collect();
     let perturbation = match extras {
         names if names.is_empty() => String::new(),

@@ -21,7 +21,9 @@
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{check_binary, check_finite_matrix, check_finite_vector, check_weights};
+// The input checks live in `crate::checks`; re-exported here, where they
+// were first defined.
+pub use crate::checks::{check_binary, check_finite_matrix, check_finite_vector, check_weights};
 use crate::error::{Error, Result};
 
 pub mod basis;
