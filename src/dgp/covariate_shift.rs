@@ -231,6 +231,12 @@ impl CovariateShift {
         })
     }
 
+    /// The validated parameters (as given: `n_gold`, `n_pref` are `None`
+    /// when `n` or the defaults set the counts; see [`Scenario::sizes`]).
+    pub fn params(&self) -> &CovariateShiftParams {
+        &self.params
+    }
+
     /// `(n_gold, n_pref)`: as given (defaults 500 and 4500), or from `n` and
     /// `kappa` (`n_gold = round(κN)`, `n_pref = N − n_gold`, each at least
     /// 2). `n` with `n_gold` or `n_pref`, or `kappa` without `n`, is refused.
