@@ -50,20 +50,6 @@ pub enum Error {
         message: String,
     },
 
-    /// A data or model file given on the command line is malformed: the
-    /// message names the file and, where known, the line and column.
-    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), column.as_ref().map_or(String::new(), |c| format!(", column `{}`", excerpt(c))))]
-    Input {
-        /// The file.
-        file: String,
-        /// One-based line number (the header is line 1).
-        line: Option<u64>,
-        /// The column's header name.
-        column: Option<String>,
-        /// What is wrong.
-        message: String,
-    },
-
     /// A scenario could not draw a data set (e.g. a replicate with fewer than
     /// two GS rows) or its truth sample.
     #[error("scenario `{scenario}` could not draw {what}: {reason}")]
@@ -131,38 +117,23 @@ pub enum Error {
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Most characters of a value from an input file that an error message quotes.
-pub const EXCERPT_CHARS: usize = 100;
-
-/// `text` as an error message quotes it: at most [`EXCERPT_CHARS`]
-/// characters (then `…` and the full length), control characters escaped so
-/// a message cannot move the terminal's cursor or forge lines.
-pub fn excerpt(text: &str) -> String {
-    excerpt_to(text, EXCERPT_CHARS)
-}
-
-/// [`excerpt`] with at most `max` characters (for a message of a parser
-/// that quotes the input, such as a deserializer's).
-pub fn excerpt_to(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push_str(&format!("… ({} bytes in all)", text.len()));
-            return out;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use meta_router_core::error::{excerpt, excerpt_to, EXCERPT_CHARS};
 
 impl Error {
     /// Shorthand for the core's [`meta_router_core::Error::InvalidParameter`].
     pub fn param(name: impl Into<String>, value: impl ToString, reason: impl Into<String>) -> Self {
         Error::Core(meta_router_core::Error::param(name, value, reason))
+    }
+
+    /// Shorthand for the core's [`meta_router_core::Error::Input`] (a
+    /// malformed data or model file).
+    pub fn input(
+        file: impl Into<String>,
+        line: Option<u64>,
+        column: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Core(meta_router_core::Error::input(file, line, column, message))
     }
 
     /// Shorthand for [`Error::Io`].

@@ -398,7 +398,7 @@ fn check_router(bytes: &[u8]) -> Result<(), TestCaseError> {
             count_loaded();
             Ok(())
         }
-        Err(Error::Input {
+        Err(meta_router_core::Error::Input {
             file,
             line,
             message,
@@ -459,7 +459,7 @@ fn check_csv(bytes: &[u8], variant: u8) -> Result<(), TestCaseError> {
             prop_assert!(table.lines.windows(2).all(|w| w[0] < w[1]));
             prop_assert!(table.lines.iter().all(|&l| l >= 2 && l <= breaks + 1));
         }
-        Err(e @ Error::Input { .. }) => {
+        Err(e @ Error::Core(meta_router_core::Error::Input { .. })) => {
             let message = e.to_string();
             prop_assert!(message.starts_with("fuzz.csv"), "{}", message);
             prop_assert!(
@@ -467,9 +467,9 @@ fn check_csv(bytes: &[u8], variant: u8) -> Result<(), TestCaseError> {
                 "a message of {} bytes",
                 message.len()
             );
-            if let Error::Input {
+            if let Error::Core(meta_router_core::Error::Input {
                 line: Some(line), ..
-            } = e
+            }) = e
             {
                 prop_assert!(
                     line >= 1 && line <= breaks + 1,

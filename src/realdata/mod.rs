@@ -22,7 +22,6 @@ pub mod model_file;
 pub mod multi;
 pub mod table;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::Array1;
@@ -34,10 +33,10 @@ use crate::inference::{
     Sandwich,
 };
 use crate::meta::overlap::{OverlapRegion, OverlapRule};
-use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, PropensityMode};
+use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, PropensityMode};
 use crate::routing;
 
-pub use model_file::{RouterFile, FORMAT, FORMAT_VERSION};
+pub use model_file::{RouterFile, TrainingSummary, FORMAT, FORMAT_VERSION};
 pub use table::{read_table, ColumnRoles, FeatureSelection, LabelColumn, LabelKind, Table};
 
 /// Confidence level of the intervals stored in a router file.
@@ -80,11 +79,11 @@ pub fn training_data(gold: &Table, pref: &Table, folds: usize) -> Result<Trainin
                 format!("`{}`", crate::error::excerpt(n))
             })
         };
-        return Err(Error::Input {
-            file: pref.file.clone(),
-            line: Some(1),
-            column: None,
-            message: format!(
+        return Err(Error::input(
+            pref.file.clone(),
+            Some(1),
+            None,
+            format!(
                 "the feature columns differ from those of {}: {} features here, {} there; \
                  feature {} is {} here and {} there",
                 gold.file,
@@ -94,20 +93,20 @@ pub fn training_data(gold: &Table, pref: &Table, folds: usize) -> Result<Trainin
                 name(&pref.feature_names),
                 name(&gold.feature_names)
             ),
-        });
+        ));
     }
     for table in [gold, pref] {
         if table.rows() < folds.max(2) {
-            return Err(Error::Input {
-                file: table.file.clone(),
-                line: None,
-                column: None,
-                message: format!(
+            return Err(Error::input(
+                table.file.clone(),
+                None,
+                None,
+                format!(
                     "{} data rows, fewer than the {} needed for {folds} cross-fitting folds",
                     table.rows(),
                     folds.max(2)
                 ),
-            });
+            ));
         }
     }
     let data = TrainingData::new(
@@ -193,24 +192,14 @@ pub(crate) fn fit_tables_seeded(
             1
         },
     )?;
-    let router = config.fit(&data, seeds).map_err(|e| Error::Input {
-        file: format!("{} and {}", gold.file, pref.file),
-        line: None,
-        column: None,
-        message: format!("the router could not be fitted on these tables: {e}"),
+    let router = config.fit(&data, seeds).map_err(|e| {
+        Error::input(
+            format!("{} and {}", gold.file, pref.file),
+            None,
+            None,
+            format!("the router could not be fitted on these tables: {e}"),
+        )
     })?;
-    let range = |v: &Array1<f64>| {
-        v.iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                (lo.min(x), hi.max(x))
-            })
-    };
-    let diagnostics = router
-        .diagnostics()
-        .to_map()
-        .into_iter()
-        .map(|(k, v)| (k, v.into()))
-        .collect::<BTreeMap<_, _>>();
     let mut notes = Vec::new();
     let inference = match inference_of(
         config,
@@ -233,27 +222,15 @@ pub(crate) fn fit_tables_seeded(
              collinear leading feature; its coefficients are not meaningful"
         ));
     }
-    let file = RouterFile {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        features: gold.feature_names.clone(),
-        config: config.clone(),
+    let mut file = RouterFile::new(
+        gold.feature_names.clone(),
+        config.clone(),
         seed,
-        training: model_file::TrainingSummary {
-            gold_file: file_name(&gold.file),
-            gold_rows: gold.rows(),
-            pref_file: file_name(&pref.file),
-            pref_rows: pref.rows(),
-            gold_label_range: range(gold.labels()?),
-            pref_label_range: range(pref.labels()?),
-            weighted: data.is_weighted(),
-        },
-        diagnostics,
-        inference,
-        notes,
-        router: router.models(),
-    };
+        TrainingSummary::of(&data, &file_name(&gold.file), &file_name(&pref.file)),
+        &router,
+    );
+    file.inference = inference;
+    file.notes = notes;
     Ok((file, router))
 }
 
@@ -319,12 +296,7 @@ fn inference_of(
     (rule, learner_seed): (OverlapRule, u64),
     notes: &mut Vec<String>,
 ) -> Result<Option<model_file::SavedInference>> {
-    if router.method() != Method::DrLearner
-        || router.scale() != 1.0
-        || data.is_weighted()
-        || !config.cross_fit
-        || config.outcome_oob
-    {
+    if crate::inference::unsupported(router).is_some() {
         return Ok(None);
     }
     let mut nuisances = Nuisances::from_router(router)?;
@@ -464,11 +436,11 @@ pub fn estimate_route(rows: usize, models: usize, router_bytes: u64) -> crate::l
 pub fn check_scores(psi_hat: &Array1<f64>, router_file: &str, queries: &Table) -> Result<()> {
     match psi_hat.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(row) => Err(Error::Input {
-            file: router_file.to_string(),
-            line: None,
-            column: None,
-            message: format!(
+        Some(row) => Err(Error::input(
+            router_file.to_string(),
+            None,
+            None,
+            format!(
                 "the router gives a non-finite ψ̂ ({}) for the query on line {} of {}: the \
                  router file is damaged (e.g. its `scale`) or the query's features lie far \
                  outside the training data",
@@ -476,7 +448,7 @@ pub fn check_scores(psi_hat: &Array1<f64>, router_file: &str, queries: &Table) -
                 queries.lines.get(row).copied().unwrap_or(row as u64 + 2),
                 queries.file
             ),
-        }),
+        )),
     }
 }
 

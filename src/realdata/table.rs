@@ -175,22 +175,19 @@ impl Table {
 
     /// The label column; an [`Error::Input`] naming the file when absent.
     pub fn labels(&self) -> Result<&Array1<f64>> {
-        self.label.as_ref().ok_or_else(|| Error::Input {
-            file: self.file.clone(),
-            line: Some(1),
-            column: None,
-            message: "the table has no label column".into(),
+        self.label.as_ref().ok_or_else(|| {
+            Error::input(
+                self.file.clone(),
+                Some(1),
+                None,
+                "the table has no label column",
+            )
         })
     }
 }
 
 fn input_error(file: &str, line: Option<u64>, column: Option<&str>, message: String) -> Error {
-    Error::Input {
-        file: file.to_string(),
-        line,
-        column: column.map(str::to_string),
-        message,
-    }
+    Error::input(file.to_string(), line, column.map(str::to_string), message)
 }
 
 /// Reads and validates a table. Nothing is returned unless every used cell
@@ -703,12 +700,7 @@ fn csv_error(file: &str, error: &csv::Error, line: Option<u64>) -> Error {
         csv::ErrorKind::Io(e) => format!("cannot be read: {e}"),
         _ => format!("not valid CSV: {error}"),
     };
-    Error::Input {
-        file: file.to_string(),
-        line,
-        column: None,
-        message,
-    }
+    Error::input(file.to_string(), line, None, message)
 }
 
 /// A table as CSV text: header `names`, then one row per row of `columns`

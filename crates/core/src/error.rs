@@ -97,6 +97,20 @@ pub enum Error {
         iterations: usize,
     },
 
+    /// A data or model file (a table, a router file) is malformed: the
+    /// message names the file and, where known, the line and column.
+    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), column.as_ref().map_or(String::new(), |c| format!(", column `{}`", excerpt(c))))]
+    Input {
+        /// The file.
+        file: String,
+        /// One-based line number (the header is line 1).
+        line: Option<u64>,
+        /// The column's header name.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+
     /// A command would need more memory or work than its limits allow
     /// ([`crate::limits`]).
     #[error("{what}: estimated {estimate} exceeds the limit {limit}; {advice}")]
@@ -115,6 +129,34 @@ pub enum Error {
 /// The core's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Most characters of a value from an input file that an error message quotes.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// `text` as an error message quotes it: at most [`EXCERPT_CHARS`]
+/// characters (then `…` and the full length), control characters escaped so
+/// a message cannot move the terminal's cursor or forge lines.
+pub fn excerpt(text: &str) -> String {
+    excerpt_to(text, EXCERPT_CHARS)
+}
+
+/// [`excerpt`] with at most `max` characters (for a message of a parser
+/// that quotes the input, such as a deserializer's).
+pub fn excerpt_to(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push_str(&format!("… ({} bytes in all)", text.len()));
+            return out;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn param(name: impl Into<String>, value: impl ToString, reason: impl Into<String>) -> Self {
@@ -122,6 +164,21 @@ impl Error {
             name: name.into(),
             value: value.to_string(),
             reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Input`].
+    pub fn input(
+        file: impl Into<String>,
+        line: Option<u64>,
+        column: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Input {
+            file: file.into(),
+            line,
+            column,
+            message: message.into(),
         }
     }
 }

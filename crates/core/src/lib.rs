@@ -10,16 +10,17 @@
 //!
 //! Layers, lowest first (a layer uses only those below it): [`error`],
 //! [`checks`], [`limits`], [`numerics`], [`rng`] → [`linalg`] → [`learners`] → [`data`] → [`meta`] →
-//! [`routing`] → [`inference`]. This crate has no simulation, report, plotting
+//! [`routing`] → [`inference`] → [`router_file`]. This crate has no simulation, report, plotting
 //! or command-line code; the `meta-router` crate builds the simulation suite
 //! and the command line on it. The method, every metric and every inference
 //! target are written out in the repository's `docs/method.md`.
 //!
 //! # Example
 //! Fit a DR-learner router on GS rows (labels `r = ψ + noise`) and biased PB
-//! rows (`y = ψ − Δ + noise`), route new queries, and save and restore the
-//! fitted models with bit-identical predictions. Every random draw of the fit
-//! (folds, learners) comes from the one seed given to [`FitSeeds::from_seed`].
+//! rows (`y = ψ − Δ + noise`), route new queries, and save and reload the
+//! router as a versioned router file with bit-identical predictions. Every
+//! random draw of the fit (folds, learners) comes from the one seed given to
+//! [`FitSeeds::from_seed`].
 //! ```
 //! use meta_router_core::prelude::*;
 //! use ndarray::{Array1, Array2};
@@ -37,15 +38,19 @@
 //! # let queries = draw(5, 0.0).0;
 //! // gold_x, gold_y: GS queries and labels; pref_x, pref_y: PB queries and labels.
 //! let data = TrainingData::new(gold_x, gold_y, pref_x, pref_y)?;
-//! let router = MetaRouterConfig::new(Method::DrLearner).fit(&data, FitSeeds::from_seed(42))?;
+//! let config = MetaRouterConfig::new(Method::DrLearner);
+//! let router = config.fit(&data, FitSeeds::from_seed(42))?;
 //! let psi_hat = router.predict_psi(queries.view()); // GS gain of the primary model
 //! let delta_hat = router.predict_delta(queries.view()).expect("a meta-learner estimates Δ");
 //! // Send a query to the primary model iff ψ̂ > w · (C_p − C_a), here w = 0.05, unit costs.
 //! let costs = routing::default_costs(queries.nrows());
 //! let to_primary: Vec<bool> = routing::route(psi_hat.view(), costs.view(), 0.05)?;
-//! // The fitted models are plain data (serde): save, restore, predict the same.
-//! let json = serde_json::to_string(&router.models()).expect("serializes");
-//! let restored = FittedRouter::from_models(serde_json::from_str(&json).expect("parses"))?;
+//! // Save as a versioned router file (checked to reload bit for bit), read it back.
+//! let features = vec!["x1".into(), "x2".into(), "x3".into()];
+//! let training = TrainingSummary::of(&data, "gold.csv", "pref.csv");
+//! let file = RouterFile::new(features, config, 42, training, &router);
+//! let json = file.to_json_checked(&router, &[queries.view()])?;
+//! let (_, restored) = router_file::parse(&json, "router.json")?;
 //! assert_eq!(restored.predict_psi(queries.view()), psi_hat);
 //! # assert_eq!(to_primary.len(), 5);
 //! # assert!(delta_hat.iter().all(|d| d.is_finite()));
@@ -63,6 +68,7 @@ pub mod linalg;
 pub mod meta;
 pub mod numerics;
 pub mod rng;
+pub mod router_file;
 pub mod routing;
 
 pub use error::{Error, Result};
@@ -81,5 +87,6 @@ pub mod prelude {
         FitSeeds, FittedMultiRouter, FittedRouter, MetaRouterConfig, Method, Normalize,
         PropensityMode, RouterModels,
     };
+    pub use crate::router_file::{self, RouterFile, TrainingSummary};
     pub use crate::routing;
 }

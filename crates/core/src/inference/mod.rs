@@ -380,42 +380,18 @@ impl Nuisances {
     }
 
     /// The cross-fitted nuisances of a DR-learner router. Errors with
-    /// [`Error::Unsupported`] for other methods (an R-learner has no `μ̂₁`,
-    /// `μ̂₀`) and for routers fit with scale normalization (`c ≠ 1`).
+    /// [`Error::Unsupported`] when [`unsupported`] gives a reason (the one
+    /// rule of which routers carry inference).
     pub fn from_router(router: &FittedRouter) -> Result<Self> {
-        let unsupported = |what: &str| Error::Unsupported {
-            learner: format!("{:?}", router.method()),
-            what: what.into(),
-        };
-        if router.method() != Method::DrLearner {
-            return Err(unsupported(
-                "supply the nuisances μ̂₁, μ̂₀ for inference (only the DR-learner fits them; \
-                 refit with method = \"dr-learner\")",
-            ));
+        if let Some(reason) = unsupported(router) {
+            return Err(Error::Unsupported {
+                learner: format!("{:?}", router.method()),
+                what: reason.into(),
+            });
         }
-        if router.scale() != 1.0 {
-            return Err(unsupported(
-                "be used for inference with scale normalization (c ≠ 1): set normalize = \"none\"",
-            ));
-        }
-        let cf = router
-            .cross_fitted()
-            .ok_or_else(|| unsupported("supply cross-fitted nuisances"))?;
-        if cf.sample_weights.is_some() {
-            return Err(unsupported(
-                "be used for inference when fitted with sample weights (the AIPW scores here \
-                 are unweighted)",
-            ));
-        }
-        if cf.outcome_oob {
-            return Err(unsupported(
-                "be used for inference with out-of-bag outcome models (outcome_oob = true): the \
-                 intervals' coverage is checked for cross-fitted nuisances only; refit with \
-                 outcome_oob = false",
-            ));
-        }
+        let cf = router.cross_fitted().expect("checked by `unsupported`");
         let (Some(mean_gold), Some(mean_pref)) = (&cf.mean_gold, &cf.mean_pref) else {
-            return Err(unsupported("supply the nuisances μ̂₁, μ̂₀"));
+            unreachable!("checked by `unsupported`")
         };
         Self::new(
             cf.treatment.clone(),
@@ -449,6 +425,52 @@ impl Nuisances {
             self.propensity.view(),
         )
     }
+}
+
+/// Why AIPW inference cannot be drawn from `router`'s nuisances (completing
+/// "… cannot …"), or `None` when it can: the one eligibility rule of the
+/// inference targets (`docs/method.md` §6). Inference needs a DR-learner
+/// (only it fits `μ̂₁`, `μ̂₀`), no scale normalization (`c = 1`), unweighted
+/// rows, and out-of-fold outcome models fit on the folds (`cross_fit = true`,
+/// `outcome_oob = false`), the setting whose coverage is checked.
+pub fn unsupported(router: &FittedRouter) -> Option<&'static str> {
+    if router.method() != Method::DrLearner {
+        return Some(
+            "supply the nuisances μ̂₁, μ̂₀ for inference (only the DR-learner fits them; \
+             refit with method = \"dr-learner\")",
+        );
+    }
+    if router.scale() != 1.0 {
+        return Some(
+            "be used for inference with scale normalization (c ≠ 1): set normalize = \"none\"",
+        );
+    }
+    let Some(cf) = router.cross_fitted() else {
+        return Some("supply cross-fitted nuisances");
+    };
+    if cf.sample_weights.is_some() {
+        return Some(
+            "be used for inference when fitted with sample weights (the AIPW scores here \
+             are unweighted)",
+        );
+    }
+    if cf.outcome_oob {
+        return Some(
+            "be used for inference with out-of-bag outcome models (outcome_oob = true): the \
+             intervals' coverage is checked for cross-fitted nuisances only; refit with \
+             outcome_oob = false",
+        );
+    }
+    if !cf.cross_fit {
+        return Some(
+            "be used for inference with in-sample nuisances (cross_fit = false): refit with \
+             cross_fit = true",
+        );
+    }
+    if cf.mean_gold.is_none() || cf.mean_pref.is_none() {
+        return Some("supply the nuisances μ̂₁, μ̂₀");
+    }
+    None
 }
 
 #[cfg(test)]

@@ -130,6 +130,9 @@ pub struct CrossFitted {
     /// Whether the outcome models are out-of-bag predictions of one forest
     /// (`outcome_oob`) rather than fold fits.
     pub outcome_oob: bool,
+    /// Whether the nuisances are out of fold (`cross_fit`); `false`: fit and
+    /// predicted on all rows (the authors' script).
+    pub cross_fit: bool,
 }
 
 /// How a router computes ψ̂: one fitted model, or the plug-in `η̂ + Δ̂`.
@@ -588,6 +591,7 @@ impl MetaRouterConfig {
             kept: propensity.kept,
             sample_weights: pooled.weights,
             outcome_oob: self.outcome_oob,
+            cross_fit: self.cross_fit,
         };
         Ok(FittedRouter {
             method: self.method,

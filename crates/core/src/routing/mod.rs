@@ -83,6 +83,7 @@
 //! ```
 
 pub mod multi;
+mod rule;
 
 use std::cmp::Ordering;
 
@@ -154,7 +155,7 @@ pub fn route(psi_hat: ArrayView1<f64>, costs: ArrayView1<f64>, w: f64) -> Result
     Ok(psi_hat
         .iter()
         .zip(costs.iter())
-        .map(|(&p, &c)| p > w * c)
+        .map(|(&p, &c)| rule::choose(2, rule::two_models(p, c, w)) == 1)
         .collect())
 }
 
@@ -288,9 +289,9 @@ impl Reference {
                         gain.iter()
                             .zip(costs.iter())
                             .map(|(&g, &c)| {
-                                let threshold = w * c;
-                                let best = if g > threshold { 1.0 } else { 0.0 };
-                                (g - threshold) * (best - fraction)
+                                let value = rule::two_models(g, c, w);
+                                let best = rule::choose(2, &value) as f64;
+                                value(1) * (best - fraction)
                             })
                             .sum::<f64>()
                             / t as f64
@@ -399,7 +400,8 @@ pub fn on_paper_scale(eg: &[Option<f64>], mean_gain: f64) -> Vec<Option<f64>> {
     eg.iter().map(|v| v.map(|eg| eg / mean_gain)).collect()
 }
 
-/// `Reg(w)` for one cost weight (inputs already validated).
+/// `Reg(w)` for one cost weight (inputs already validated): the rule and
+/// regret of [`multi`] with `K = 2`.
 fn regret_at(
     psi_hat: ArrayView1<f64>,
     gain: ArrayView1<f64>,
@@ -412,16 +414,10 @@ fn regret_at(
         .zip(gain.iter())
         .zip(costs.iter())
         .map(|((&p, &g), &c)| {
-            let threshold = w * c;
-            let best = g > threshold;
-            let chosen = p > threshold;
-            match (best, chosen) {
-                // fl(g − threshold) has the sign of g − threshold, so both
-                // mismatch terms are >= 0 exactly.
-                (true, false) => g - threshold,
-                (false, true) => threshold - g,
-                _ => 0.0,
-            }
+            let value = rule::two_models(g, c, w);
+            let best = rule::choose(2, &value);
+            let chosen = rule::choose(2, rule::two_models(p, c, w));
+            rule::regret_term(value, chosen, best)
         })
         .sum();
     total / t

@@ -16,9 +16,9 @@
 //!
 //! - **Decision rule** at cost weight `w ≥ 0`: `a_j(w) = argmax_k (s_jk − w C_jk)`,
 //!   ties to the lowest model index (so the reference wins ties) ([`assign`]).
-//!   It is computed as `argmax_k [s_jk − w (C_jk − C_j0)]` (the same argmax),
-//!   so with `K = 2` it is the two-model rule `ψ̂_j > w c_j`, `c_j = C_j1 − C_j0`,
-//!   of [`super::route`] in floating point too.
+//!   It is computed as `argmax_k [s_jk − w (C_jk − C_j0)]` (the same argmax)
+//!   by the one implementation of the rule that [`super::route`] also uses,
+//!   so with `K = 2` it is the two-model rule `ψ̂_j > w c_j`, `c_j = C_j1 − C_j0`.
 //! - **Quality and cost** of an assignment: `Q = (1/T) Σ_j g_{j,a_j}` and
 //!   `C = (1/T) Σ_j C_{j,a_j}`; **shares** `n_k / T`, the fraction of queries
 //!   sent to model `k` (they sum to 1).
@@ -83,7 +83,7 @@ use std::cmp::Ordering;
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use super::{check_nonempty, check_weight};
+use super::{check_nonempty, check_weight, rule};
 use crate::error::{Error, Result};
 
 /// One (mean cost, mean quality) point of an assignment.
@@ -180,24 +180,18 @@ fn relative_cost(costs: ArrayView1<f64>, k: usize) -> f64 {
     }
 }
 
-/// `s_k − w (C_k − C_0)`: the objective of sending the query to model `k`
-/// (up to the constant `−w C_0`, which no decision depends on).
-fn objective(score: ArrayView1<f64>, costs: ArrayView1<f64>, k: usize, w: f64) -> f64 {
-    score[k] - w * relative_cost(costs, k)
+/// The query's option values `k ↦ s_k − w (C_k − C_0)` ([`rule::objective`]).
+fn values<'a>(
+    score: ArrayView1<'a, f64>,
+    costs: ArrayView1<'a, f64>,
+    w: f64,
+) -> impl Fn(usize) -> f64 + 'a {
+    move |k| rule::objective(score[k], relative_cost(costs, k), w)
 }
 
-/// `argmax_k (s_k − w C_k)`, ties to the lowest index.
+/// `argmax_k (s_k − w C_k)`, ties to the lowest index ([`rule::choose`]).
 fn choose(score: ArrayView1<f64>, costs: ArrayView1<f64>, w: f64) -> usize {
-    let mut best = 0;
-    let mut best_value = objective(score, costs, 0, w);
-    for k in 1..score.len() {
-        let value = objective(score, costs, k, w);
-        if value > best_value {
-            best = k;
-            best_value = value;
-        }
-    }
-    best
+    rule::choose(score.len(), values(score, costs, w))
 }
 
 /// The model each test query is sent to at cost weight `w`:
@@ -247,14 +241,7 @@ fn regret_at(
         .iter()
         .zip(oracle)
         .enumerate()
-        .map(|(j, (&a, &o))| {
-            let value = |k: usize| objective(gain.row(j), costs.row(j), k, w);
-            if a == o {
-                0.0
-            } else {
-                value(o) - value(a)
-            }
-        })
+        .map(|(j, (&a, &o))| rule::regret_term(values(gain.row(j), costs.row(j), w), a, o))
         .sum();
     total / assignment.len() as f64
 }
