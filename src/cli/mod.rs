@@ -3,3 +3,4 @@
 pub mod realdata;
 pub mod reproduce;
 pub mod slurm;
+pub mod study;

@@ -136,6 +136,66 @@ pub struct Options {
     pub force: bool,
 }
 
+/// Options of `meta-router reproduce`.
+#[derive(Debug, clap::Args)]
+pub struct ReproduceArgs {
+    /// What to reproduce (default: all).
+    #[arg(value_enum)]
+    targets: Vec<Target>,
+    /// Override the study files' replicates per grid point.
+    #[arg(long)]
+    replicates: Option<usize>,
+    /// A smoke run: 1 replicate per grid point (unless --replicates), into
+    /// results/paper-quick by default; about 2 minutes on 2 cores. No MCSE,
+    /// not for inference.
+    #[arg(long)]
+    quick: bool,
+    /// Output folder (default: results/paper, or results/paper-quick;
+    /// results/theory for `theory`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Replace a study folder whose spec differs (only the suite's files).
+    #[arg(long)]
+    force: bool,
+}
+
+/// `meta-router reproduce`.
+pub fn command(args: ReproduceArgs) -> Result<()> {
+    let ReproduceArgs {
+        targets,
+        replicates,
+        quick,
+        out,
+        threads,
+        force,
+    } = args;
+    if replicates == Some(0) {
+        anyhow::bail!("--replicates must be at least 1");
+    }
+    let targets = if targets.is_empty() {
+        vec![Target::All]
+    } else {
+        targets
+    };
+    let theory = targets.contains(&Target::Theory);
+    let default_out = match (theory, quick) {
+        (true, true) => "results/theory-quick",
+        (true, false) => "results/theory",
+        (false, true) => "results/paper-quick",
+        (false, false) => "results/paper",
+    };
+    let options = Options {
+        out: out.unwrap_or_else(|| PathBuf::from(default_out)),
+        replicates: replicates.or(quick.then_some(1)),
+        threads,
+        force,
+    };
+    run(&targets, &options)
+}
+
 /// Runs every study the targets need (resuming a folder that holds the same
 /// spec, so a finished study is not recomputed), then draws the figures and
 /// writes `tables.md` into `options.out`.

@@ -41,8 +41,8 @@ pub use meta_router_core::router_file::multi::{
 use meta_router_core::Error as CoreError;
 
 /// Fits one router per model: `tables[i] = (GS, PB)` of model `i + 1`,
-/// restricted to its labelled rows (same feature columns throughout).
-/// Returns the file's JSON text (checked to reload bit for bit: ψ̂ and Δ̂
+/// restricted to its labelled rows (same feature columns throughout), with
+/// the inference intervals over the population `overlap` chooses. Returns the file's JSON text (checked to reload bit for bit: ψ̂ and Δ̂
 /// on each model's training rows, [`write_models`]) and the loaded routers.
 pub fn fit_model_tables(
     config: &MetaRouterConfig,
@@ -50,13 +50,14 @@ pub fn fit_model_tables(
     names: &[String],
     tables: &[(Table, Table)],
     seed: u64,
+    overlap: OverlapRule,
 ) -> Result<(String, LoadedModels)> {
     check_names(reference, names)?;
     let mut fits = Vec::with_capacity(names.len());
     for (i, (name, (gold, pref))) in names.iter().zip(tables).enumerate() {
         let k = i + 1;
         let seeds = model_seeds(fit_seeds(seed), k);
-        let (file, router) = fit_tables_seeded(config, gold, pref, seed, seeds, OverlapRule::Crump)
+        let (file, router) = fit_tables_seeded(config, gold, pref, seed, seeds, overlap)
             .map_err(|e| prefix(e, &format!("model `{name}`")))?;
         fits.push((name.clone(), file, router));
     }

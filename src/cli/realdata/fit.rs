@@ -1,0 +1,303 @@
+//! `meta-router fit`: a router file from a GS and a PB table.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use meta_router::files::{self, Existing};
+use meta_router::meta::overlap::OverlapRule;
+use meta_router::meta::{MetaRouterConfig, Method};
+use meta_router::realdata::model_file::SavedInference;
+use meta_router::realdata::{
+    self, multi, read_table, ColumnRoles, FeatureSelection, LabelColumn, LabelKind, RouterFile,
+    Table,
+};
+use meta_router::report;
+use meta_router::study;
+use meta_router::study::spec::SPEC_FACTOR;
+
+use super::{parse_pair, refuse_existing};
+
+/// Options of `meta-router fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Gold-standard CSV: one row per query, feature columns and the label.
+    #[arg(long)]
+    gold: PathBuf,
+    /// Preference-based CSV: the same feature columns and the PB label
+    /// (numbers, or win / tie / loss read as +1 / 0 / −1).
+    #[arg(long)]
+    pref: PathBuf,
+    /// Router configuration (TOML): the keys of a study file's [[methods]]
+    /// entry (method, learners, folds, propensity, …). Default: DR-learner
+    /// with the library defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to write the router file (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Feature columns: `a,b,c`, a prefix `emb_*`, or empty (default) for
+    /// every column but the label and id.
+    #[arg(long, default_value = "")]
+    features: String,
+    /// Label column in both files.
+    #[arg(long, default_value = "label")]
+    label: String,
+    /// A text column to ignore (e.g. a query id) when features are "every other column".
+    #[arg(long)]
+    id: Option<String>,
+    /// A column of sample weights in both files (finite, >= 0; e.g. inverse
+    /// sampling probabilities). Every learner fit uses them; no inference is
+    /// stored for weighted fits.
+    #[arg(long)]
+    weight: Option<String>,
+    /// Declared range `lo,hi` of the GS labels; a label outside it is an error.
+    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
+    gold_range: Option<(f64, f64)>,
+    /// Declared range `lo,hi` of the PB labels.
+    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
+    pref_range: Option<(f64, f64)>,
+    /// Master seed of the folds and learners.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Many models: the label columns `a,b,c`, one per non-reference model
+    /// (its GS gain over the reference in the GS file, its PB gain in the PB
+    /// file; an empty cell = no label for that model). Replaces `--label`.
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Many models: the reference model's name (it has no label column).
+    #[arg(long, default_value = "reference")]
+    reference: String,
+    /// Target population of the inference intervals: `crump` (the
+    /// Crump–Hotz–Imbens–Mitnik overlap region: every query when GS and PB
+    /// queries overlap well), `none` (every query, whatever the overlap) or
+    /// a threshold α in (0, 0.5) (queries with α ≤ p̂ ≤ 1 − α).
+    #[arg(long, default_value = "crump", value_parser = OverlapRule::parse)]
+    overlap: OverlapRule,
+    /// Replace an existing router file.
+    #[arg(long)]
+    force: bool,
+}
+
+fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
+    if let Some((lo, hi)) = range {
+        if lo > hi {
+            bail!("--{flag} {lo},{hi}: the lower end exceeds the upper end");
+        }
+    }
+    Ok(())
+}
+
+/// How a key of the router configuration is named in messages: with its
+/// `--config` file, or as a default to override in one.
+fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
+    move |key: &str| match config {
+        Some(path) => {
+            let file = path.display().to_string();
+            let text = files::read_text(path, SPEC_FACTOR).unwrap_or_default();
+            let source = study::spec::locate::Source::new(&file, &text);
+            match source.line(key) {
+                Some(line) => format!("{file}, line {line}, key `{key}`"),
+                None => format!("{file}, key `{key}`"),
+            }
+        }
+        None => format!("`{key}` (the default configuration; set it in a --config file)"),
+    }
+}
+
+/// `meta-router fit`: one router per non-reference model (`--models`), or
+/// the two-model router of `--label` (the case of one model), each fit on the
+/// rows that carry its label.
+pub fn fit(args: FitArgs) -> Result<()> {
+    check_range(args.gold_range, "gold-range")?;
+    check_range(args.pref_range, "pref-range")?;
+    refuse_existing(&args.out, args.force)?;
+    let config = match &args.config {
+        Some(path) => {
+            let text = files::read_text(path, SPEC_FACTOR)?;
+            study::spec::parse_router_config(&text, &path.display().to_string())?
+        }
+        None => MetaRouterConfig::new(Method::DrLearner),
+    };
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let many = !args.models.is_empty();
+    let labels = if many {
+        if args.label != "label" {
+            bail!("--label and --models exclude each other: with --models each model's label column is named after the model");
+        }
+        multi::check_names(&args.reference, &args.models)?;
+        args.models.clone()
+    } else {
+        vec![args.label.clone()]
+    };
+    let features = FeatureSelection::parse(&args.features)?;
+    let mut tables = Vec::with_capacity(labels.len());
+    for label in &labels {
+        let (gold, pref) = read_tables(&args, &features, label, &labels)?;
+        realdata::check_fit_size(&config, &gold, &pref, &config_key(&args.config))?;
+        tables.push((gold, pref));
+    }
+    let started = std::time::Instant::now();
+    let (text, routers) = if many {
+        let (text, loaded) = multi::fit_model_tables(
+            &config,
+            &args.reference,
+            &labels,
+            &tables,
+            args.seed,
+            args.overlap,
+        )?;
+        (text, loaded.routers)
+    } else {
+        let (gold, pref) = &tables[0];
+        let (file, router) =
+            realdata::fit_tables_with_overlap(&config, gold, pref, args.seed, args.overlap)?;
+        let text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
+        (text, vec![file])
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    files::write_file(&args.out, text.as_bytes(), Existing::from_force(args.force))?;
+    let fitted = Fitted {
+        config: &config,
+        labels: &labels,
+        tables: &tables,
+        routers: &routers,
+    };
+    if many {
+        fitted.report_models(&args, seconds, text.len());
+    } else {
+        fitted.report_single(&args, seconds, text.len());
+    }
+    Ok(())
+}
+
+/// The GS and PB tables of the model whose label column is `label`: the
+/// feature columns, that label, and (many models) the other models' label
+/// columns ignored and empty cells allowed (a query without that label).
+fn read_tables(
+    args: &FitArgs,
+    features: &FeatureSelection,
+    label: &str,
+    labels: &[String],
+) -> Result<(Table, Table)> {
+    let many = !args.models.is_empty();
+    let roles = |range, kind| ColumnRoles {
+        features: features.clone(),
+        label: Some(LabelColumn {
+            name: label.to_string(),
+            kind,
+            range,
+            constant_ok: false,
+            missing_ok: many,
+        }),
+        extra: Vec::new(),
+        optional: Vec::new(),
+        id: args.id.clone(),
+        weight: args.weight.clone(),
+        ignore: if many {
+            labels.iter().filter(|m| *m != label).cloned().collect()
+        } else {
+            Vec::new()
+        },
+    };
+    let gold = read_table(&args.gold, &roles(args.gold_range, LabelKind::Numeric))?;
+    let pref = read_table(&args.pref, &roles(args.pref_range, LabelKind::Preference))?;
+    Ok((gold, pref))
+}
+
+/// What a fit produced, for its report on the terminal.
+struct Fitted<'a> {
+    config: &'a MetaRouterConfig,
+    labels: &'a [String],
+    tables: &'a [(Table, Table)],
+    routers: &'a [RouterFile],
+}
+
+impl Fitted<'_> {
+    /// The two-model router: rows, features, time, warnings, diagnostics and
+    /// the stored inference.
+    fn report_single(&self, args: &FitArgs, seconds: f64, bytes: usize) {
+        let ((gold, pref), file) = (&self.tables[0], &self.routers[0]);
+        eprintln!(
+            "fitted {:?} on {} GS and {} PB rows, {} features, in {seconds:.2} s; wrote {} ({} bytes)",
+            self.config.method,
+            gold.rows(),
+            pref.rows(),
+            gold.feature_names.len(),
+            args.out.display(),
+            bytes
+        );
+        for note in &file.notes {
+            eprintln!("warning: {note}");
+        }
+        println!("diagnostics:");
+        for (key, value) in &file.diagnostics {
+            println!("  {key:<32} {value}");
+        }
+        if let Some(inference) = &file.inference {
+            print_inference(inference, "");
+        }
+    }
+
+    /// Many models: the same per model, each named.
+    fn report_models(&self, args: &FitArgs, seconds: f64, bytes: usize) {
+        eprintln!(
+            "fitted {:?} for {} models against the reference `{}`, {} features, in {seconds:.2} s; \
+             wrote {} ({} bytes)",
+            self.config.method,
+            self.labels.len(),
+            args.reference,
+            self.routers.first().map_or(0, |f| f.features.len()),
+            args.out.display(),
+            bytes
+        );
+        for ((model, (gold, pref)), file) in self.labels.iter().zip(self.tables).zip(self.routers) {
+            eprintln!(
+                "  model `{model}`: {} GS and {} PB rows with labels",
+                gold.rows(),
+                pref.rows()
+            );
+            for note in &file.notes {
+                eprintln!("warning: model `{model}`: {note}");
+            }
+        }
+        println!("diagnostics:");
+        for (model, file) in self.labels.iter().zip(self.routers) {
+            for (key, value) in &file.diagnostics {
+                println!("  {:<40} {value}", format!("{model}/{key}"));
+            }
+        }
+        for (model, file) in self.labels.iter().zip(self.routers) {
+            if let Some(inference) = &file.inference {
+                print_inference(inference, &format!(", model `{model}`"));
+            }
+        }
+    }
+}
+
+/// The stored inference: each target's estimate and interval (`which` names
+/// the model when there are several).
+fn print_inference(inference: &SavedInference, which: &str) {
+    println!(
+        "inference{which} ({:.0}% intervals):",
+        100.0 * inference.level
+    );
+    if let Some(line) = report::target_population(inference) {
+        println!("  {line}");
+    }
+    let width = inference
+        .means
+        .iter()
+        .chain(&inference.projection)
+        .map(|e| e.target.chars().count())
+        .max()
+        .unwrap_or(0);
+    for e in inference.means.iter().chain(&inference.projection) {
+        println!(
+            "  {:<width$} {:>10.4}  [{:.4}, {:.4}]",
+            e.target, e.estimate, e.lower, e.upper
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! `meta-router fit`, `route`, `evaluate` and `scenarios export`: the
+//! real-data commands, one file each. Every input is read and validated, and
+//! every result computed, before the first output file is written.
+
+mod evaluate;
+mod export;
+mod fit;
+mod route;
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+pub use evaluate::{evaluate_command, EvaluateArgs};
+pub use export::{export, ExportArgs};
+pub use fit::{fit, FitArgs};
+pub use route::{route, RouteArgs};
+
+/// `lo,hi` as a pair of finite numbers with `lo <= hi`.
+pub fn parse_pair(text: &str) -> std::result::Result<(f64, f64), String> {
+    let (a, b) = text
+        .split_once(',')
+        .ok_or_else(|| format!("expected two numbers `a,b`, found `{text}`"))?;
+    let number = |s: &str| -> std::result::Result<f64, String> {
+        match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(format!("`{}` is not a finite number", s.trim())),
+        }
+    };
+    Ok((number(a)?, number(b)?))
+}
+
+/// A comma-separated list of finite numbers.
+pub fn parse_list(text: &str) -> std::result::Result<Vec<f64>, String> {
+    text.split(',')
+        .map(|s| match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(format!("`{}` is not a finite number", s.trim())),
+        })
+        .collect()
+}
+
+/// Refuses to replace an existing `path` unless `force`.
+pub(crate) fn refuse_existing(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!("{} exists; pass --force to replace it", path.display());
+    }
+    Ok(())
+}
+
+/// A text field quoted for CSV when it needs it.
+pub(crate) fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
