@@ -407,46 +407,27 @@ impl MultiModelScenario for MultiModel {
             let u_pref = uniform_vector(rng, pref.len());
             let gold_k = covered(&gold, &u_gold, p.gold_coverage);
             let pref_k = covered(&pref, &u_pref, p.pref_coverage);
-            if gold_k.len() < 2 || pref_k.len() < 2 {
-                return Err(Error::param(
-                    if gold_k.len() < 2 {
-                        "gold_coverage"
-                    } else {
-                        "pref_coverage"
-                    },
-                    format!("{} GS / {} PB rows", gold_k.len(), pref_k.len()),
-                    format!(
-                        "model {k} ({}) needs at least two labelled GS and two PB rows",
-                        MODELS[k].name
-                    ),
-                ));
-            }
+            check_coverage(k, &gold_k, &pref_k)?;
             let psi = self.psi_k(k, x.view());
             let eta = &psi - &self.delta_k(k, x.view());
             let gold_label = &psi + &gold_noise;
             let pref_label = &eta + &pref_noise;
-            for (labels, rows, u, coverage, values) in [
-                (
-                    &mut gold_labels,
-                    &gold,
-                    &u_gold,
-                    p.gold_coverage,
-                    &gold_label,
-                ),
-                (
-                    &mut pref_labels,
-                    &pref,
-                    &u_pref,
-                    p.pref_coverage,
-                    &pref_label,
-                ),
-            ] {
-                for (i, (&row, &v)) in rows.iter().zip(u.iter()).enumerate() {
-                    if v < coverage {
-                        labels[[i, k - 1]] = values[row];
-                    }
-                }
-            }
+            fill_labels(
+                &mut gold_labels,
+                k,
+                &gold,
+                &u_gold,
+                p.gold_coverage,
+                &gold_label,
+            );
+            fill_labels(
+                &mut pref_labels,
+                k,
+                &pref,
+                &u_pref,
+                p.pref_coverage,
+                &pref_label,
+            );
             per_model.push(self.model_data(
                 k,
                 &x,
@@ -528,6 +509,43 @@ impl Scenario for MultiModel {
 
     fn as_multi(&self) -> Option<&dyn MultiModelScenario> {
         Some(self)
+    }
+}
+
+/// Refuses a draw where model `k` has fewer than two labelled GS or PB rows.
+fn check_coverage(k: usize, gold_k: &[usize], pref_k: &[usize]) -> Result<()> {
+    if gold_k.len() < 2 || pref_k.len() < 2 {
+        return Err(Error::param(
+            if gold_k.len() < 2 {
+                "gold_coverage"
+            } else {
+                "pref_coverage"
+            },
+            format!("{} GS / {} PB rows", gold_k.len(), pref_k.len()),
+            format!(
+                "model {k} ({}) needs at least two labelled GS and two PB rows",
+                MODELS[k].name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes model `k`'s label of pool row `rows[i]` into column `k − 1` of
+/// `labels` where its uniform `u[i]` falls below `coverage` (the row carries
+/// that model's label; the other cells stay NaN, no label).
+fn fill_labels(
+    labels: &mut Array2<f64>,
+    k: usize,
+    rows: &[usize],
+    u: &Array1<f64>,
+    coverage: f64,
+    values: &Array1<f64>,
+) {
+    for (i, (&row, &v)) in rows.iter().zip(u.iter()).enumerate() {
+        if v < coverage {
+            labels[[i, k - 1]] = values[row];
+        }
     }
 }
 

@@ -179,38 +179,9 @@ pub fn evaluate(
         })
         .collect::<Result<Vec<f64>>>()?;
 
-    let base = seed_for(options.seed, 0, 0, Purpose::Bootstrap);
-    let samples: Vec<(RoutingEvaluation, f64)> = (0..options.bootstrap)
-        .into_par_iter()
-        .map(|b| {
-            let mut rng = rng_from_seed(derive_seed(base, &[b as u64]));
-            let rows: Vec<usize> = (0..t).map(|_| rng.random_range(0..t)).collect();
-            metrics(
-                psi_hat.select(Axis(0), &rows).view(),
-                gain.select(Axis(0), &rows).view(),
-            )
-        })
-        .collect::<Result<_>>()?;
+    let samples = bootstrap(psi_hat, gain, options, &metrics)?;
     let z = normal_quantile(options.level)?;
-    let interval = |value: f64, draws: Vec<f64>| -> Interval {
-        if draws.len() < 2 {
-            return Interval {
-                value,
-                se: None,
-                lower: value,
-                upper: value,
-            };
-        }
-        let n = draws.len() as f64;
-        let mean = draws.iter().sum::<f64>() / n;
-        let se = (draws.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1.0)).sqrt();
-        Interval {
-            value,
-            se: Some(se),
-            lower: value - z * se,
-            upper: value + z * se,
-        }
-    };
+    let interval = |value: f64, draws: Vec<f64>| Interval::bootstrap(value, &draws, z);
     let curve = |pick: &dyn Fn(&RoutingEvaluation) -> &Vec<Option<f64>>| -> Vec<Option<Interval>> {
         pick(&point)
             .iter()
@@ -247,4 +218,57 @@ pub fn evaluate(
         usage,
         mse,
     })
+}
+
+impl Interval {
+    /// The normal interval `value ± z·se` with `se` the standard deviation
+    /// of the bootstrap `draws`; no `se` and a point interval with fewer than
+    /// two draws.
+    fn bootstrap(value: f64, draws: &[f64], z: f64) -> Self {
+        if draws.len() < 2 {
+            return Interval {
+                value,
+                se: None,
+                lower: value,
+                upper: value,
+            };
+        }
+        let n = draws.len() as f64;
+        let mean = draws.iter().sum::<f64>() / n;
+        let se = (draws.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+        Interval {
+            value,
+            se: Some(se),
+            lower: value - z * se,
+            upper: value + z * se,
+        }
+    }
+}
+
+/// The routing metrics and MSE of scores against gains.
+type Metrics<'a> =
+    dyn Fn(ArrayView1<f64>, ArrayView1<f64>) -> Result<(RoutingEvaluation, f64)> + Sync + 'a;
+
+/// The routing metrics and MSE of `options.bootstrap` resamples of the test
+/// queries (with replacement; resample `b` from its own seed, so the draws
+/// do not depend on the thread count).
+fn bootstrap(
+    psi_hat: ArrayView1<f64>,
+    gain: ArrayView1<f64>,
+    options: &EvaluationOptions,
+    metrics: &Metrics<'_>,
+) -> Result<Vec<(RoutingEvaluation, f64)>> {
+    let t = gain.len();
+    let base = seed_for(options.seed, 0, 0, Purpose::Bootstrap);
+    (0..options.bootstrap)
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = rng_from_seed(derive_seed(base, &[b as u64]));
+            let rows: Vec<usize> = (0..t).map(|_| rng.random_range(0..t)).collect();
+            metrics(
+                psi_hat.select(Axis(0), &rows).view(),
+                gain.select(Axis(0), &rows).view(),
+            )
+        })
+        .collect()
 }

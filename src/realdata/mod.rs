@@ -32,7 +32,7 @@ use crate::inference::{
     intercept_and_columns, mean_target, projection_within, Nuisances, Population, Quantity,
     Sandwich,
 };
-use crate::meta::overlap::{OverlapRegion, OverlapRule};
+use crate::meta::overlap::{FittedRegion, OverlapRegion, OverlapRule};
 use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, PropensityMode};
 use crate::routing;
 
@@ -311,26 +311,7 @@ fn inference_of(
     }
     nuisances = nuisances.bounded_inside(region.region.alpha);
     if rule == OverlapRule::None {
-        let p = region.region.propensity(data.pooled_x().view());
-        let alpha = crate::meta::overlap::crump_threshold(p.view(), None);
-        if alpha > 0.0 {
-            let outside = p.iter().filter(|&&v| v < alpha || v > 1.0 - alpha).count();
-            notes.push(format!(
-                "inference over every query (--overlap none) at weak overlap: the Crump rule \
-                 would keep only p̂ ∈ [{alpha:.4}, {:.4}] ({outside} of {} rows outside), and \
-                 the untrimmed intervals rest on propensity weights up to {:.0}; they may \
-                 under-cover (the default, --overlap crump, reports the supported population)",
-                1.0 - alpha,
-                p.len(),
-                p.iter()
-                    .map(|&v| 1.0 / (v * (1.0 - v)).max(1e-300))
-                    .fold(0.0, f64::max)
-                    .min(
-                        1.0 / (crate::inference::INFERENCE_CLIP
-                            * (1.0 - crate::inference::INFERENCE_CLIP))
-                    )
-            ));
-        }
+        notes.extend(weak_overlap_note(&region, data));
     }
     if let Some(design) = region.region.logistic_design(data.pooled_x().view()) {
         nuisances = nuisances.with_propensity_design(design)?;
@@ -341,39 +322,7 @@ fn inference_of(
     } else {
         ""
     };
-    let saved = |target: String, e: crate::inference::Estimate| model_file::SavedEstimate {
-        target,
-        estimate: e.estimate,
-        se: e.se,
-        lower: e.lower,
-        upper: e.upper,
-    };
-    let mut means = Vec::new();
-    for (name, quantity, target) in [
-        (
-            format!("average PB bias E[Δ | PB query{population}]"),
-            Quantity::Bias,
-            Population::Pref,
-        ),
-        (
-            format!("mean GS gain E[ψ | PB query{population}]"),
-            Quantity::Gain,
-            Population::Pref,
-        ),
-        (
-            format!("average bias E[Δ], pooled queries{population}"),
-            Quantity::Bias,
-            Population::Pooled,
-        ),
-        (
-            format!("mean GS gain E[ψ], pooled queries{population}"),
-            Quantity::Gain,
-            Population::Pooled,
-        ),
-    ] {
-        let e = mean_target(&nuisances, quantity, target, None, INFERENCE_LEVEL)?;
-        means.push(saved(name, e));
-    }
+    let means = saved_means(&nuisances, population)?;
     let columns = PROJECTION_COLUMNS.min(data.dim());
     let x = intercept_and_columns(data.pooled_x().view(), columns)?;
     let projection = projection_within(&nuisances, x.view())?;
@@ -415,6 +364,80 @@ fn inference_of(
             pref_inside: facts[2].1,
         }),
     }))
+}
+
+/// The note of an inference over every query (`--overlap none`) at weak
+/// overlap: where the Crump rule would cut and how large the propensity
+/// weights get; `None` when the Crump rule would keep every query.
+fn weak_overlap_note(region: &FittedRegion, data: &TrainingData) -> Option<String> {
+    let p = region.region.propensity(data.pooled_x().view());
+    let alpha = crate::meta::overlap::crump_threshold(p.view(), None);
+    if alpha > 0.0 {
+        let outside = p.iter().filter(|&&v| v < alpha || v > 1.0 - alpha).count();
+        return Some(format!(
+            "inference over every query (--overlap none) at weak overlap: the Crump rule \
+             would keep only p̂ ∈ [{alpha:.4}, {:.4}] ({outside} of {} rows outside), and \
+             the untrimmed intervals rest on propensity weights up to {:.0}; they may \
+             under-cover (the default, --overlap crump, reports the supported population)",
+            1.0 - alpha,
+            p.len(),
+            p.iter()
+                .map(|&v| 1.0 / (v * (1.0 - v)).max(1e-300))
+                .fold(0.0, f64::max)
+                .min(
+                    1.0 / (crate::inference::INFERENCE_CLIP
+                        * (1.0 - crate::inference::INFERENCE_CLIP))
+                )
+        ));
+    }
+    None
+}
+
+/// A stored estimate of `target`.
+fn saved(target: String, e: crate::inference::Estimate) -> model_file::SavedEstimate {
+    model_file::SavedEstimate {
+        target,
+        estimate: e.estimate,
+        se: e.se,
+        lower: e.lower,
+        upper: e.upper,
+    }
+}
+
+/// The AIPW means: the average PB bias and mean GS gain over the PB queries
+/// and over the pooled queries (`population` names the overlap region when
+/// the targets are trimmed to it).
+fn saved_means(
+    nuisances: &crate::inference::Nuisances,
+    population: &str,
+) -> Result<Vec<model_file::SavedEstimate>> {
+    let mut means = Vec::new();
+    for (name, quantity, target) in [
+        (
+            format!("average PB bias E[Δ | PB query{population}]"),
+            Quantity::Bias,
+            Population::Pref,
+        ),
+        (
+            format!("mean GS gain E[ψ | PB query{population}]"),
+            Quantity::Gain,
+            Population::Pref,
+        ),
+        (
+            format!("average bias E[Δ], pooled queries{population}"),
+            Quantity::Bias,
+            Population::Pooled,
+        ),
+        (
+            format!("mean GS gain E[ψ], pooled queries{population}"),
+            Quantity::Gain,
+            Population::Pooled,
+        ),
+    ] {
+        let e = mean_target(nuisances, quantity, target, None, INFERENCE_LEVEL)?;
+        means.push(saved(name, e));
+    }
+    Ok(means)
 }
 
 /// The size estimate of routing `rows` queries with a router file of

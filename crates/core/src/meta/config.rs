@@ -420,6 +420,17 @@ impl MetaRouterConfig {
                 ));
             }
         }
+        self.validate_options()?;
+        for (_, learner) in self.learner_roles() {
+            learner.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The options that apply to some methods or nuisances only
+    /// (`truncate`, `oracle_error`, `outcome_oob`): refused, naming the key,
+    /// where they do not apply.
+    fn validate_options(&self) -> Result<()> {
         self.truncate.validate("truncate")?;
         if self.truncate != OverlapRule::None {
             let why = if !self.method.is_meta() {
@@ -467,9 +478,6 @@ impl MetaRouterConfig {
             if let Some(why) = why {
                 return Err(Error::param("outcome_oob", true, why));
             }
-        }
-        for (_, learner) in self.learner_roles() {
-            learner.validate()?;
         }
         Ok(())
     }

@@ -438,122 +438,20 @@ impl MetaRouterConfig {
             ..Diagnostics::default()
         };
         // Step 2: out-of-fold propensity and outcome models, and the targets.
-        let (propensity, mut targets) = match oracle {
-            Some(truth) => {
-                // A controlled error (oracle::OracleError), or none.
-                let error = self.oracle_error.unwrap_or(OracleError {
-                    outcome: 0.0,
-                    outcome_rate: 0.0,
-                    propensity: 0.0,
-                    propensity_rate: 0.0,
-                });
-                let (delta_mu, delta_p) = error.sizes(pooled.len());
-                if self.oracle_error.is_some() {
-                    diagnostics
-                        .learners
-                        .insert("oracle_error.outcome".into(), delta_mu);
-                    diagnostics
-                        .learners
-                        .insert("oracle_error.propensity".into(), delta_p);
-                }
-                let propensity = nuisances::clip_and_trim(
-                    self,
-                    error.propensity_of(truth.propensity.view(), delta_p),
-                    &mut diagnostics,
-                );
-                let targets = match self.method {
-                    // μ from the same (clipped) propensity as the residual
-                    // t − p̂: then E[(o − μ)(t − p̂) | s] = Δ·E[(t − p̂)² | s]
-                    // even where the clip binds, and the stage is unbiased.
-                    // A perturbed propensity leaves μ on the true (clipped) p.
-                    Method::RLearner => {
-                        let clip = self.clip_level();
-                        let true_p = if delta_p == 0.0 {
-                            propensity.clipped.clone()
-                        } else {
-                            truth.propensity.mapv(|p| p.clamp(clip, 1.0 - clip))
-                        };
-                        let mut mean = oracle_mean_outcome(
-                            true_p.view(),
-                            truth.psi.view(),
-                            truth.eta.view(),
-                            scale,
-                        );
-                        if delta_mu != 0.0 {
-                            mean += delta_mu;
-                        }
-                        r_learner::targets_from(&pooled, propensity.clipped.view(), mean)
-                    }
-                    _ => {
-                        let mut gold = truth.psi.mapv(|psi| scale * psi);
-                        let mut pref = truth.eta.clone();
-                        if delta_mu != 0.0 {
-                            gold += delta_mu;
-                            pref += delta_mu;
-                        }
-                        dr_learner::targets_from(&pooled, propensity.clipped.view(), gold, pref)
-                    }
-                };
-                (propensity, targets)
-            }
+        let (mut propensity, mut targets) = match oracle {
+            Some(truth) => self.oracle_targets(truth, &pooled, scale, &mut diagnostics),
             None => {
-                let propensity = nuisances::estimate_propensity(
-                    self,
-                    &pooled,
-                    data.kappa(),
-                    &assignment,
-                    learner_seed,
-                    &mut diagnostics,
-                )?;
-                let targets = match self.method {
-                    Method::RLearner => r_learner::targets(
-                        self,
-                        &pooled,
-                        propensity.clipped.view(),
-                        &assignment,
-                        learner_seed,
-                        &mut diagnostics,
-                    )?,
-                    Method::DrLearner => dr_learner::targets(
-                        self,
-                        &pooled,
-                        propensity.clipped.view(),
-                        &assignment,
-                        learner_seed,
-                        &mut diagnostics,
-                    )?,
-                    _ => unreachable!("baselines are fitted by baselines::fit_baseline"),
-                };
-                (propensity, targets)
+                self.estimated_targets(&pooled, data, &assignment, learner_seed, &mut diagnostics)?
             }
         };
-        // The truncated Meta-Router: the bias stage keeps only the overlap
-        // region's rows (the others are corrected by Δ̂ extrapolated from it).
-        let mut propensity = propensity;
-        let overlap = if self.truncate == overlap::OverlapRule::None {
-            None
-        } else {
-            let region = overlap::OverlapRegion::fit(self, data, self.truncate, learner_seed)?;
-            for (kept, &inside) in propensity.kept.iter_mut().zip(&region.inside) {
-                *kept &= inside;
-            }
-            diagnostics.truncation = region.facts();
-            Some(region.region)
-        };
-        // Sample weights multiply the bias stage's regression weights.
-        if let Some(sample) = &pooled.weights {
-            targets.weights = &targets.weights * sample;
-        }
-        diagnostics.bias_stage = Some(BiasStageWeights::new(
-            self.method,
-            pooled.treatment.view(),
-            propensity.clipped.view(),
-            targets.weights.view(),
-            &propensity.kept,
-            self.clip_level(),
-            diagnostics.clipped,
-            oracle.is_none() && self.propensity == PropensityMode::Constant,
-        ));
+        let overlap = self.bias_stage_rows(
+            data,
+            &pooled,
+            (&mut propensity, &mut targets),
+            learner_seed,
+            oracle.is_none(),
+            &mut diagnostics,
+        )?;
         // Step 3: the bias stage on the kept rows.
         let stage = refit::BiasStage::new(
             self,
@@ -603,5 +501,151 @@ impl MetaRouterConfig {
             cross_fitted: Some(cross_fitted),
             diagnostics,
         })
+    }
+
+    /// The rows and weights of the bias stage: a truncated Meta-Router keeps
+    /// only the overlap region's rows (the others are corrected by `Δ̂`
+    /// extrapolated from it; the region is returned); sample weights multiply
+    /// the regression weights; the stage's weight diagnostics are recorded
+    /// (`estimated`: the nuisances are estimates, not the oracle's).
+    fn bias_stage_rows(
+        &self,
+        data: &TrainingData,
+        pooled: &nuisances::Pooled,
+        (propensity, targets): (&mut nuisances::Propensity, &mut BiasTargets),
+        learner_seed: u64,
+        estimated: bool,
+        diagnostics: &mut Diagnostics,
+    ) -> Result<Option<overlap::OverlapRegion>> {
+        // The truncated Meta-Router: the bias stage keeps only the overlap
+        // region's rows (the others are corrected by Δ̂ extrapolated from it).
+        let overlap = if self.truncate == overlap::OverlapRule::None {
+            None
+        } else {
+            let region = overlap::OverlapRegion::fit(self, data, self.truncate, learner_seed)?;
+            for (kept, &inside) in propensity.kept.iter_mut().zip(&region.inside) {
+                *kept &= inside;
+            }
+            diagnostics.truncation = region.facts();
+            Some(region.region)
+        };
+        // Sample weights multiply the bias stage's regression weights.
+        if let Some(sample) = &pooled.weights {
+            targets.weights = &targets.weights * sample;
+        }
+        diagnostics.bias_stage = Some(BiasStageWeights::new(
+            self.method,
+            pooled.treatment.view(),
+            propensity.clipped.view(),
+            targets.weights.view(),
+            &propensity.kept,
+            self.clip_level(),
+            diagnostics.clipped,
+            estimated && self.propensity == PropensityMode::Constant,
+        ));
+        Ok(overlap)
+    }
+
+    /// Step 2 with the scenario's true nuisances (`nuisances = "oracle"`),
+    /// perturbed by [`OracleError`] when one is set: the propensity (clipped
+    /// and trimmed as an estimate would be) and the bias-stage targets.
+    fn oracle_targets(
+        &self,
+        truth: &OracleNuisances,
+        pooled: &nuisances::Pooled,
+        scale: f64,
+        diagnostics: &mut Diagnostics,
+    ) -> (nuisances::Propensity, BiasTargets) {
+        // A controlled error (oracle::OracleError), or none.
+        let error = self.oracle_error.unwrap_or(OracleError {
+            outcome: 0.0,
+            outcome_rate: 0.0,
+            propensity: 0.0,
+            propensity_rate: 0.0,
+        });
+        let (delta_mu, delta_p) = error.sizes(pooled.len());
+        if self.oracle_error.is_some() {
+            diagnostics
+                .learners
+                .insert("oracle_error.outcome".into(), delta_mu);
+            diagnostics
+                .learners
+                .insert("oracle_error.propensity".into(), delta_p);
+        }
+        let propensity = nuisances::clip_and_trim(
+            self,
+            error.propensity_of(truth.propensity.view(), delta_p),
+            diagnostics,
+        );
+        let targets = match self.method {
+            // μ from the same (clipped) propensity as the residual
+            // t − p̂: then E[(o − μ)(t − p̂) | s] = Δ·E[(t − p̂)² | s]
+            // even where the clip binds, and the stage is unbiased.
+            // A perturbed propensity leaves μ on the true (clipped) p.
+            Method::RLearner => {
+                let clip = self.clip_level();
+                let true_p = if delta_p == 0.0 {
+                    propensity.clipped.clone()
+                } else {
+                    truth.propensity.mapv(|p| p.clamp(clip, 1.0 - clip))
+                };
+                let mut mean =
+                    oracle_mean_outcome(true_p.view(), truth.psi.view(), truth.eta.view(), scale);
+                if delta_mu != 0.0 {
+                    mean += delta_mu;
+                }
+                r_learner::targets_from(pooled, propensity.clipped.view(), mean)
+            }
+            _ => {
+                let mut gold = truth.psi.mapv(|psi| scale * psi);
+                let mut pref = truth.eta.clone();
+                if delta_mu != 0.0 {
+                    gold += delta_mu;
+                    pref += delta_mu;
+                }
+                dr_learner::targets_from(pooled, propensity.clipped.view(), gold, pref)
+            }
+        };
+        (propensity, targets)
+    }
+
+    /// Step 2 with estimated nuisances: the out-of-fold propensity and
+    /// outcome models, and the bias-stage targets.
+    fn estimated_targets(
+        &self,
+        pooled: &nuisances::Pooled,
+        data: &TrainingData,
+        assignment: &[usize],
+        learner_seed: u64,
+        diagnostics: &mut Diagnostics,
+    ) -> Result<(nuisances::Propensity, BiasTargets)> {
+        let propensity = nuisances::estimate_propensity(
+            self,
+            pooled,
+            data.kappa(),
+            assignment,
+            learner_seed,
+            diagnostics,
+        )?;
+        let targets = match self.method {
+            Method::RLearner => r_learner::targets(
+                self,
+                pooled,
+                propensity.clipped.view(),
+                assignment,
+                learner_seed,
+                diagnostics,
+            )?,
+            Method::DrLearner => dr_learner::targets(
+                self,
+                pooled,
+                propensity.clipped.view(),
+                assignment,
+                learner_seed,
+                diagnostics,
+            )?,
+            _ => unreachable!("baselines are fitted by baselines::fit_baseline"),
+        };
+        Ok((propensity, targets))
     }
 }

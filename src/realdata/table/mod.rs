@@ -35,8 +35,11 @@
 //! [`EXCERPT_CHARS`](crate::error::EXCERPT_CHARS) characters of a cell or a
 //! header name.
 
+mod bounded;
+mod layout;
+
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::rc::Rc;
@@ -45,6 +48,8 @@ use ndarray::{Array1, Array2};
 
 use crate::error::{excerpt, Error, Result};
 use crate::limits::{memory_limit, render_bytes, Estimate};
+use bounded::{BoundedReader, Progress, State};
+use layout::Layout;
 
 /// Longest header or data row a table may have, in bytes (quoted line
 /// breaks included): 16 MiB, e.g. 400,000 numbers of 40 characters.
@@ -198,118 +203,6 @@ pub fn read_table(path: &Path, roles: &ColumnRoles) -> Result<Table> {
     read_table_from(reader, &file, roles)
 }
 
-/// Where a [`BoundedReader`] is in the CSV grammar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// At the start of a field.
-    FieldStart,
-    /// Inside an unquoted field.
-    Unquoted,
-    /// Inside a quoted field.
-    Quoted,
-    /// Just after a quote inside a quoted field (an escaped quote or the end).
-    QuoteInQuoted,
-}
-
-/// What a [`BoundedReader`] has seen.
-#[derive(Debug)]
-struct Progress {
-    state: State,
-    /// The current physical line (1-based).
-    line: u64,
-    /// The line the current record started on.
-    record_line: u64,
-    /// Bytes of the current record so far.
-    record_bytes: usize,
-    /// The line of a record that passed [`MAX_LINE_BYTES`], if one did.
-    too_long: Option<u64>,
-    /// Bytes read so far.
-    offset: u64,
-    /// Whether the last byte was a `\r`.
-    previous_cr: bool,
-    /// `(byte offset, line)` where each record read ahead of the parser
-    /// starts (the `csv` crate numbers lines after `\r\n` one too low, so
-    /// record lines are looked up here by byte offset).
-    starts: std::collections::VecDeque<(u64, u64)>,
-}
-
-impl Progress {
-    /// The line of the record that starts at byte `offset` (the `csv`
-    /// crate's position; with `\r\n` it may point at the `\n`).
-    fn line_at(&mut self, offset: u64) -> Option<u64> {
-        while self.starts.front().is_some_and(|&(o, _)| o < offset) {
-            self.starts.pop_front();
-        }
-        self.starts
-            .front()
-            .filter(|&&(o, _)| o == offset)
-            .map(|&(_, line)| line)
-    }
-}
-
-/// A reader that follows the CSV grammar (the `csv` crate's defaults:
-/// fields quoted with `"`, quotes escaped by doubling, records ended by
-/// `\n`, `\r` or `\r\n` outside quotes) and fails as soon as one record
-/// passes [`MAX_LINE_BYTES`], so the parser never buffers an unbounded line.
-struct BoundedReader<R> {
-    inner: R,
-    progress: Rc<RefCell<Progress>>,
-}
-
-impl<R: Read> Read for BoundedReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut p = self.progress.borrow_mut();
-        for &byte in &buf[..n] {
-            let end_of_record = match (p.state, byte) {
-                (State::Quoted, b'"') => {
-                    p.state = State::QuoteInQuoted;
-                    false
-                }
-                (State::Quoted, _) => false,
-                (State::QuoteInQuoted, b'"') | (State::FieldStart, b'"') => {
-                    p.state = State::Quoted;
-                    false
-                }
-                (_, b',') => {
-                    p.state = State::FieldStart;
-                    false
-                }
-                (_, b'\n') | (_, b'\r') => {
-                    p.state = State::FieldStart;
-                    true
-                }
-                _ => {
-                    p.state = State::Unquoted;
-                    false
-                }
-            };
-            // A line break is `\n`, `\r` or `\r\n`.
-            if byte == b'\r' || (byte == b'\n' && !p.previous_cr) {
-                p.line += 1;
-            }
-            p.previous_cr = byte == b'\r';
-            p.offset += 1;
-            if end_of_record {
-                p.record_bytes = 0;
-                p.record_line = p.line;
-                let (offset, line) = (p.offset, p.line);
-                p.starts.push_back((offset, line));
-            } else {
-                p.record_bytes += 1;
-                if p.record_bytes > MAX_LINE_BYTES {
-                    p.too_long = Some(p.record_line);
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "a line longer than the limit",
-                    ));
-                }
-            }
-        }
-        Ok(n)
-    }
-}
-
 /// [`read_table`] from any reader; `file` names it in errors.
 pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Result<Table> {
     let progress = Rc::new(RefCell::new(Progress {
@@ -351,6 +244,49 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
         }
     };
     let header = csv.headers().map_err(|e| read_error(&e))?.clone();
+    let names = header_names(file, &header)?;
+    let layout = Layout::new(file, &names, roles)?;
+    let mut cells = Cells::new(layout.extra.len());
+    let mut record = csv::StringRecord::new();
+    // Memory of the numbers and ids read so far (twice their size: a
+    // growing vector may hold twice its length), checked as rows come in.
+    let budget = memory_limit();
+    let cells_per_row = (layout.features.len() + layout.extra.len() + 3) as f64;
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(read_error(&e)),
+        }
+        let rows = cells.lines.len();
+        let line = record.position().map_or(rows as u64 + 2, |p| {
+            progress.borrow_mut().line_at(p.byte()).unwrap_or(p.line())
+        });
+        let bytes = 2.0 * ((rows + 1) as f64 * cells_per_row * 8.0 + cells.id_bytes);
+        if bytes > budget {
+            Estimate::new(
+                bytes,
+                0.0,
+                format!("reading {} (line {line} so far)", excerpt(file)),
+                format!("the size of {}", excerpt(file)),
+            )
+            .check_against(budget, f64::INFINITY)?;
+        }
+        let row = Row {
+            file,
+            line,
+            record: &record,
+            names: &names,
+        };
+        cells.push(&row, &layout, roles)?;
+    }
+    cells.check(file, roles)?;
+    Ok(cells.into_table(file, &names, &layout, roles))
+}
+
+/// The header's column names; refuses an empty header or one with more than
+/// [`MAX_COLUMNS`] columns.
+fn header_names(file: &str, header: &csv::StringRecord) -> Result<Vec<String>> {
     if header.len() > MAX_COLUMNS {
         return Err(input_error(
             file,
@@ -370,286 +306,189 @@ pub fn read_table_from(reader: impl Read, file: &str, roles: &ColumnRoles) -> Re
             "no header row (the file is empty)".into(),
         ));
     }
-    let names: Vec<String> = header.iter().map(str::to_string).collect();
-    let layout = Layout::new(file, &names, roles)?;
+    Ok(header.iter().map(str::to_string).collect())
+}
 
-    let d = layout.features.len();
-    let mut features: Vec<f64> = Vec::new();
-    let mut labels: Vec<f64> = Vec::new();
-    let mut extra: Vec<Vec<f64>> = vec![Vec::new(); layout.extra.len()];
-    let mut ids: Vec<String> = Vec::new();
-    let mut weights: Vec<f64> = Vec::new();
-    let mut lines: Vec<u64> = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let mut rows = 0usize;
-    // Memory of the numbers and ids read so far (twice their size: a
-    // growing vector may hold twice its length), checked as rows come in.
-    let budget = memory_limit();
-    let cells_per_row = (d + layout.extra.len() + 3) as f64;
-    let mut id_bytes = 0.0;
-    loop {
-        match csv.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(read_error(&e)),
+/// One data row of a file: its line and cells, and the header's names.
+struct Row<'a> {
+    file: &'a str,
+    line: u64,
+    record: &'a csv::StringRecord,
+    names: &'a [String],
+}
+
+impl Row<'_> {
+    /// The number in column `index`, read as `kind`.
+    fn number(&self, index: usize, kind: LabelKind) -> Result<f64> {
+        parse_number(
+            self.file,
+            self.line,
+            &self.names[index],
+            &self.record[index],
+            kind,
+        )
+    }
+
+    /// An error on this row, in column `index`.
+    fn error(&self, index: usize, message: String) -> Error {
+        input_error(
+            self.file,
+            Some(self.line),
+            Some(&self.names[index]),
+            message,
+        )
+    }
+}
+
+/// The cells of the rows read so far, column by column.
+struct Cells {
+    features: Vec<f64>,
+    labels: Vec<f64>,
+    extra: Vec<Vec<f64>>,
+    ids: Vec<String>,
+    weights: Vec<f64>,
+    /// The line of every row kept.
+    lines: Vec<u64>,
+    /// Memory of the ids read so far.
+    id_bytes: f64,
+}
+
+impl Cells {
+    fn new(extra: usize) -> Self {
+        Self {
+            features: Vec::new(),
+            labels: Vec::new(),
+            extra: vec![Vec::new(); extra],
+            ids: Vec::new(),
+            weights: Vec::new(),
+            lines: Vec::new(),
+            id_bytes: 0.0,
         }
-        let line = record.position().map_or(rows as u64 + 2, |p| {
-            progress.borrow_mut().line_at(p.byte()).unwrap_or(p.line())
-        });
-        let bytes = 2.0 * ((rows + 1) as f64 * cells_per_row * 8.0 + id_bytes);
-        if bytes > budget {
-            Estimate::new(
-                bytes,
-                0.0,
-                format!("reading {} (line {line} so far)", excerpt(file)),
-                format!("the size of {}", excerpt(file)),
-            )
-            .check_against(budget, f64::INFINITY)?;
-        }
-        let cell = |index: usize| -> (&str, &str) { (&record[index], names[index].as_str()) };
+    }
+
+    /// Reads one data row: skipped when its label may be missing and is;
+    /// else every role's cell, checked (label range, weight sign and size).
+    fn push(&mut self, row: &Row, layout: &Layout, roles: &ColumnRoles) -> Result<()> {
         if let (Some(index), Some(label)) = (layout.label, roles.label.as_ref()) {
-            if label.missing_ok && record[index].is_empty() {
-                continue;
+            if label.missing_ok && row.record[index].is_empty() {
+                return Ok(());
             }
         }
         for &index in &layout.features {
-            let (text, name) = cell(index);
-            features.push(parse_number(file, line, name, text, LabelKind::Numeric)?);
+            self.features.push(row.number(index, LabelKind::Numeric)?);
         }
         if let (Some(index), Some(label)) = (layout.label, roles.label.as_ref()) {
-            let (text, name) = cell(index);
-            let value = parse_number(file, line, name, text, label.kind)?;
+            let value = row.number(index, label.kind)?;
             if let Some((lo, hi)) = label.range {
                 if !(lo..=hi).contains(&value) {
-                    return Err(input_error(
-                        file,
-                        Some(line),
-                        Some(name),
+                    return Err(row.error(
+                        index,
                         format!("label {value} is outside the declared range [{lo}, {hi}]"),
                     ));
                 }
             }
-            labels.push(value);
+            self.labels.push(value);
         }
-        for (slot, &index) in extra.iter_mut().zip(&layout.extra) {
-            let (text, name) = cell(index);
-            slot.push(parse_number(file, line, name, text, LabelKind::Numeric)?);
+        for (slot, &index) in self.extra.iter_mut().zip(&layout.extra) {
+            slot.push(row.number(index, LabelKind::Numeric)?);
         }
         if let Some(index) = layout.id {
-            id_bytes += (record[index].len() + 24) as f64;
-            ids.push(record[index].to_string());
+            self.id_bytes += (row.record[index].len() + 24) as f64;
+            self.ids.push(row.record[index].to_string());
         }
         if let Some(index) = layout.weight {
-            let (text, name) = cell(index);
-            let value = parse_number(file, line, name, text, LabelKind::Numeric)?;
-            if value < 0.0 {
+            self.weights.push(weight(row, index)?);
+        }
+        self.lines.push(row.line);
+        Ok(())
+    }
+
+    /// Refuses a table with no rows, one label value only (unless allowed)
+    /// or every weight 0.
+    fn check(&self, file: &str, roles: &ColumnRoles) -> Result<()> {
+        if self.lines.is_empty() {
+            let message = match roles.label.as_ref().filter(|l| l.missing_ok) {
+                Some(label) => format!("no data row has a `{}` label", excerpt(&label.name)),
+                None => "no data rows after the header".into(),
+            };
+            return Err(input_error(file, Some(1), None, message));
+        }
+        if let Some(label) = roles.label.as_ref().filter(|l| !l.constant_ok) {
+            if self.labels.iter().all(|&v| v == self.labels[0]) {
                 return Err(input_error(
                     file,
-                    Some(line),
-                    Some(name),
-                    format!("weight {value} is negative (weights must be >= 0)"),
-                ));
-            }
-            if value > 0.0 && value < 1.0 / MAX_MAGNITUDE {
-                return Err(input_error(
-                    file,
-                    Some(line),
-                    Some(name),
-                    format!(
-                        "weight {value:e} is too small: a positive weight must be at least \
-                         {:e} (write 0 for a row that should not count)",
-                        1.0 / MAX_MAGNITUDE
-                    ),
-                ));
-            }
-            weights.push(value);
-        }
-        lines.push(line);
-        rows += 1;
-    }
-    if rows == 0 {
-        let message = match roles.label.as_ref().filter(|l| l.missing_ok) {
-            Some(label) => format!("no data row has a `{}` label", excerpt(&label.name)),
-            None => "no data rows after the header".into(),
-        };
-        return Err(input_error(file, Some(1), None, message));
-    }
-    if let Some(label) = roles.label.as_ref().filter(|l| !l.constant_ok) {
-        if labels.iter().all(|&v| v == labels[0]) {
-            return Err(input_error(
-                file,
-                None,
-                Some(&label.name),
-                format!(
-                    "every label equals {}: one value (class) only, nothing to learn from",
-                    labels[0]
-                ),
-            ));
-        }
-    }
-    if let Some(name) = &roles.weight {
-        if weights.iter().all(|&w| w == 0.0) {
-            return Err(input_error(
-                file,
-                None,
-                Some(name),
-                "every weight is 0: no row would count".into(),
-            ));
-        }
-    }
-    let x = Array2::from_shape_vec((rows, d), features).expect("rows × features cells read");
-    Ok(Table {
-        file: file.to_string(),
-        feature_names: layout.features.iter().map(|&i| names[i].clone()).collect(),
-        x,
-        label: roles.label.as_ref().map(|_| Array1::from(labels)),
-        extra: layout
-            .extra
-            .iter()
-            .map(|&i| names[i].clone())
-            .zip(extra.into_iter().map(Array1::from))
-            .collect(),
-        ids: layout.id.map(|_| ids),
-        weights: layout.weight.map(|_| Array1::from(weights)),
-        lines,
-    })
-}
-
-/// Column indices of each role.
-struct Layout {
-    features: Vec<usize>,
-    label: Option<usize>,
-    extra: Vec<usize>,
-    id: Option<usize>,
-    weight: Option<usize>,
-}
-
-impl Layout {
-    fn new(file: &str, names: &[String], roles: &ColumnRoles) -> Result<Self> {
-        let header_error =
-            |column: Option<&str>, message: String| input_error(file, Some(1), column, message);
-        // Hash lookups: a header may have up to MAX_COLUMNS names.
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(names.len());
-        for (i, name) in names.iter().enumerate() {
-            if name.is_empty() {
-                return Err(header_error(
                     None,
-                    format!("header cell {} is empty; every column needs a name", i + 1),
-                ));
-            }
-            if index.insert(name.as_str(), i).is_some() {
-                return Err(header_error(
-                    Some(name),
-                    "the header names this column twice".into(),
-                ));
-            }
-        }
-        let find = |name: &str, role: &str| -> Result<usize> {
-            index.get(name).copied().ok_or_else(|| {
-                header_error(
-                    Some(name),
+                    Some(&label.name),
                     format!(
-                        "no {role} column `{}` in the header (columns: {})",
-                        excerpt(name),
-                        abbreviate(names)
+                        "every label equals {}: one value (class) only, nothing to learn from",
+                        self.labels[0]
                     ),
-                )
-            })
-        };
-        let label = match &roles.label {
-            Some(l) => Some(find(&l.name, "label")?),
-            None => None,
-        };
-        let mut extra = Vec::new();
-        for name in &roles.extra {
-            extra.push(find(name, "required")?);
-        }
-        for name in &roles.optional {
-            if let Some(&i) = index.get(name.as_str()) {
-                extra.push(i);
+                ));
             }
         }
-        let id = match &roles.id {
-            Some(name) => Some(find(name, "id")?),
-            None => None,
-        };
-        let weight = match &roles.weight {
-            Some(name) => Some(find(name, "weight")?),
-            None => None,
-        };
-        let mut ignored = Vec::new();
-        for name in &roles.ignore {
-            ignored.push(find(name, "label")?);
-        }
-        let taken: HashSet<usize> = label
-            .iter()
-            .chain(&extra)
-            .chain(id.iter())
-            .chain(weight.iter())
-            .chain(&ignored)
-            .copied()
-            .collect();
-        let features: Vec<usize> = match &roles.features {
-            FeatureSelection::Rest => (0..names.len()).filter(|i| !taken.contains(i)).collect(),
-            FeatureSelection::Names(list) => {
-                let mut out = Vec::with_capacity(list.len());
-                let mut seen = HashSet::with_capacity(list.len());
-                for name in list {
-                    let index = find(name, "feature")?;
-                    if !seen.insert(index) {
-                        return Err(header_error(
-                            Some(name),
-                            "the feature list names this column twice".into(),
-                        ));
-                    }
-                    out.push(index);
-                }
-                out
+        if let Some(name) = &roles.weight {
+            if self.weights.iter().all(|&w| w == 0.0) {
+                return Err(input_error(
+                    file,
+                    None,
+                    Some(name),
+                    "every weight is 0: no row would count".into(),
+                ));
             }
-            FeatureSelection::Prefix(prefix) => (0..names.len())
-                .filter(|&i| names[i].starts_with(prefix.as_str()) && !taken.contains(&i))
+        }
+        Ok(())
+    }
+
+    /// The table of the cells read.
+    fn into_table(
+        self,
+        file: &str,
+        names: &[String],
+        layout: &Layout,
+        roles: &ColumnRoles,
+    ) -> Table {
+        let rows = self.lines.len();
+        let x = Array2::from_shape_vec((rows, layout.features.len()), self.features)
+            .expect("rows × features cells read");
+        Table {
+            file: file.to_string(),
+            feature_names: layout.features.iter().map(|&i| names[i].clone()).collect(),
+            x,
+            label: roles.label.as_ref().map(|_| Array1::from(self.labels)),
+            extra: layout
+                .extra
+                .iter()
+                .map(|&i| names[i].clone())
+                .zip(self.extra.into_iter().map(Array1::from))
                 .collect(),
-        };
-        if features.is_empty() {
-            return Err(header_error(
-                None,
-                format!(
-                    "no feature columns selected (selection {}; columns: {})",
-                    excerpt(&format!("{:?}", roles.features)),
-                    abbreviate(names)
-                ),
-            ));
+            ids: layout.id.map(|_| self.ids),
+            weights: layout.weight.map(|_| Array1::from(self.weights)),
+            lines: self.lines,
         }
-        if let Some(&clash) = features.iter().find(|i| taken.contains(i)) {
-            return Err(header_error(
-                Some(&names[clash]),
-            "a column cannot be both a feature and a label, an extra, the id or the weight column"
-                .into(),
-            ));
-        }
-        Ok(Self {
-            features,
-            label,
-            extra,
-            id,
-            weight,
-        })
     }
 }
 
-/// The first few names, for messages.
-fn abbreviate(names: &[String]) -> String {
-    const SHOWN: usize = 8;
-    let mut text = names
-        .iter()
-        .take(SHOWN)
-        .map(|n| excerpt(n))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > SHOWN {
-        text.push_str(&format!(", … ({} in all)", names.len()));
+/// The sample weight in column `index`: finite, `≥ 0`, and either 0 or at
+/// least `1 / MAX_MAGNITUDE`.
+fn weight(row: &Row, index: usize) -> Result<f64> {
+    let value = row.number(index, LabelKind::Numeric)?;
+    if value < 0.0 {
+        return Err(row.error(
+            index,
+            format!("weight {value} is negative (weights must be >= 0)"),
+        ));
     }
-    text
+    if value > 0.0 && value < 1.0 / MAX_MAGNITUDE {
+        return Err(row.error(
+            index,
+            format!(
+                "weight {value:e} is too small: a positive weight must be at least \
+                 {:e} (write 0 for a row that should not count)",
+                1.0 / MAX_MAGNITUDE
+            ),
+        ));
+    }
+    Ok(value)
 }
 
 /// One cell as a finite number (module docs).
