@@ -122,15 +122,10 @@ pub struct Scripts {
     pub submit: String,
 }
 
-/// The scripts for `shards` tasks of study `name` (`units` units) in the
-/// work folder `work` run by `binary`. Errors name the bad option.
-pub fn scripts(
-    args: &SlurmArgs,
-    name: &str,
-    units: usize,
-    work: &Path,
-    binary: &Path,
-) -> Result<Scripts> {
+/// The options of `slurm` that the scripts carry: a shard count from 1 to
+/// the study's units (at most [`MAX_SHARDS`]), at least one CPU, and a
+/// time, memory, partition and account in Slurm's formats.
+fn check_options(args: &SlurmArgs, units: usize) -> Result<()> {
     if args.shards == 0 || args.shards > units.min(MAX_SHARDS) {
         bail!(
             "--shards {}: must be between 1 and the study's {units} units (at most \
@@ -158,6 +153,19 @@ pub fn scripts(
             }
         }
     }
+    Ok(())
+}
+
+/// The scripts for `shards` tasks of study `name` (`units` units) in the
+/// work folder `work` run by `binary`. Errors name the bad option.
+pub fn scripts(
+    args: &SlurmArgs,
+    name: &str,
+    units: usize,
+    work: &Path,
+    binary: &Path,
+) -> Result<Scripts> {
+    check_options(args, units)?;
     let n = args.shards;
     let job: String = name
         .chars()
@@ -282,6 +290,12 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
         );
         return Ok(());
     }
+    submit_jobs(&work, args.shards)
+}
+
+/// Submits the array job and the merge job (after the array succeeded)
+/// with sbatch and prints their ids.
+fn submit_jobs(work: &Path, shards: usize) -> Result<()> {
     let sbatch = |extra: &[String]| -> Result<String> {
         let out = Command::new("sbatch")
             .arg("--parsable")
@@ -307,10 +321,7 @@ pub fn slurm(args: SlurmArgs) -> Result<()> {
         format!("--output={logs}/merge.out"),
         work.join("merge.sbatch").display().to_string(),
     ])?;
-    println!(
-        "array job {array} ({} tasks), merge job {merge}",
-        args.shards
-    );
+    println!("array job {array} ({shards} tasks), merge job {merge}");
     Ok(())
 }
 
@@ -341,27 +352,7 @@ pub fn status(dir: &Path) -> Result<()> {
         println!("{}", describe(dir, &progress));
         return Ok(());
     };
-    let at = format!("{}, line {}", array.display(), line.map_or(0, |l| l + 1));
-    let n: usize = match count.parse::<u64>() {
-        Ok(n) if (1..=MAX_SHARDS as u64).contains(&n) => n as usize,
-        _ => bail!(
-            "{at}: `#SBATCH --array=1-{}` is not a task count between 1 and {MAX_SHARDS} (is \
-             this a work folder written by `meta-router slurm`?)",
-            meta_router::error::excerpt(&count)
-        ),
-    };
-    let frozen = dir.join("spec.toml");
-    if frozen.is_file() {
-        let spec = StudySpec::from_file(&frozen)?;
-        if n > spec.units() {
-            bail!(
-                "{at}: {n} array tasks, but the study in {} has only {} units (is this a work \
-                 folder written by `meta-router slurm`?)",
-                frozen.display(),
-                spec.units()
-            );
-        }
-    }
+    let (n, at) = task_count(dir, &array, &count, line)?;
     meta_router::limits::Estimate::new(
         n as f64 * 256.0,
         n as f64 * 1e4,
@@ -396,22 +387,61 @@ pub fn status(dir: &Path) -> Result<()> {
     };
     println!("{complete} of {n} shards complete; merged/: {merged_state}");
     if !resubmit.is_empty() {
-        println!(
-            "(a task still waiting in the queue has no folder yet and shows as missing: check \
-             `squeue --me` before resubmitting)"
-        );
-        let logs = sbatch_pattern(&dir.join("logs"))?;
-        println!(
-            "resubmit (they resume): ARRAY=$(sbatch --parsable --array={} --output={} {})",
-            ranges(&resubmit),
-            shell_quote(&format!("{logs}/shard-%a.out")),
-            shell_quote(&dir.join("array.sbatch").display().to_string())
-        );
-        println!(
-            "then merge:              sbatch --dependency=afterok:\"${{ARRAY%%;*}}\" {}",
-            shell_quote(&dir.join("merge.sbatch").display().to_string())
-        );
+        print_resubmit(dir, &resubmit)?;
     }
+    Ok(())
+}
+
+/// The task count of a work folder's `#SBATCH --array=1-N` line (`line`
+/// of `array`): between 1 and [`MAX_SHARDS`] and at most the frozen
+/// study's units. Returns it with the line's location for messages.
+fn task_count(
+    dir: &Path,
+    array: &Path,
+    count: &str,
+    line: Option<usize>,
+) -> Result<(usize, String)> {
+    let at = format!("{}, line {}", array.display(), line.map_or(0, |l| l + 1));
+    let n: usize = match count.parse::<u64>() {
+        Ok(n) if (1..=MAX_SHARDS as u64).contains(&n) => n as usize,
+        _ => bail!(
+            "{at}: `#SBATCH --array=1-{}` is not a task count between 1 and {MAX_SHARDS} (is \
+             this a work folder written by `meta-router slurm`?)",
+            meta_router::error::excerpt(count)
+        ),
+    };
+    let frozen = dir.join("spec.toml");
+    if frozen.is_file() {
+        let spec = StudySpec::from_file(&frozen)?;
+        if n > spec.units() {
+            bail!(
+                "{at}: {n} array tasks, but the study in {} has only {} units (is this a work \
+                 folder written by `meta-router slurm`?)",
+                frozen.display(),
+                spec.units()
+            );
+        }
+    }
+    Ok((n, at))
+}
+
+/// How to resubmit the unfinished tasks (they resume) and merge after them.
+fn print_resubmit(dir: &Path, resubmit: &[usize]) -> Result<()> {
+    println!(
+        "(a task still waiting in the queue has no folder yet and shows as missing: check \
+         `squeue --me` before resubmitting)"
+    );
+    let logs = sbatch_pattern(&dir.join("logs"))?;
+    println!(
+        "resubmit (they resume): ARRAY=$(sbatch --parsable --array={} --output={} {})",
+        ranges(resubmit),
+        shell_quote(&format!("{logs}/shard-%a.out")),
+        shell_quote(&dir.join("array.sbatch").display().to_string())
+    );
+    println!(
+        "then merge:              sbatch --dependency=afterok:\"${{ARRAY%%;*}}\" {}",
+        shell_quote(&dir.join("merge.sbatch").display().to_string())
+    );
     Ok(())
 }
 

@@ -353,6 +353,13 @@ pub fn check_markdown(outcome: &CheckOutcome) -> String {
     } else {
         let _ = writeln!(out, "- no baseline: claims only");
     }
+    write_claims_markdown(&mut out, outcome);
+    out
+}
+
+/// The report's claims section: one row per claim and grid point with its
+/// result, statement and judgement (or why there are none).
+fn write_claims_markdown(out: &mut String, outcome: &CheckOutcome) {
     let _ = writeln!(out, "\n## Claims\n");
     match &outcome.claims_from {
         None => {
@@ -385,7 +392,6 @@ pub fn check_markdown(outcome: &CheckOutcome) -> String {
             }
         }
     }
-    out
 }
 
 /// Escapes text for XML attributes and text; drops characters XML 1.0
@@ -412,102 +418,10 @@ pub fn junit(outcome: &CheckOutcome) -> String {
     let class = xml(&format!("meta_router.check.{}", outcome.study));
     let mut suites = Vec::new();
     if let Some(comparison) = &outcome.comparison {
-        let mut cases = String::new();
-        let (mut failures, mut skipped) = (0, 0);
-        for cell in &comparison.cells {
-            let name = format!(
-                "{} · {} · {}",
-                grid_label(&cell.grid),
-                method_label(cell),
-                metric_label(cell)
-            );
-            let detail = format!(
-                "run {} vs baseline {}: difference {}, z {}, p {}, adjusted p {}",
-                value_label(cell.kind, cell.run.as_ref()),
-                value_label(cell.kind, cell.baseline.as_ref()),
-                signed(cell.judgement.difference, 4),
-                signed(cell.judgement.z(), 3),
-                p_label(cell.judgement.p_value),
-                p_label(cell.judgement.adjusted_p),
-            );
-            let verdict = cell.judgement.verdict;
-            let body = match verdict {
-                Verdict::Worse | Verdict::Missing => {
-                    failures += 1;
-                    let what = if verdict == Verdict::Worse {
-                        "worse than the baseline"
-                    } else {
-                        "missing from the run"
-                    };
-                    format!(
-                        "<failure type=\"{}\" message=\"{}\">{}</failure>",
-                        verdict.name(),
-                        xml(&format!("{what}: {detail}")),
-                        xml(&detail)
-                    )
-                }
-                Verdict::NotJudged | Verdict::New => {
-                    skipped += 1;
-                    format!(
-                        "<skipped message=\"{}\"/>",
-                        xml(&format!("{}: {detail}", verdict.name()))
-                    )
-                }
-                Verdict::Better | Verdict::Changed | Verdict::Same => {
-                    format!(
-                        "<system-out>{}</system-out>",
-                        xml(&format!("{}: {detail}", verdict.name()))
-                    )
-                }
-            };
-            let _ = writeln!(
-                cases,
-                "    <testcase classname=\"{class}\" name=\"{}\" time=\"0\">{body}</testcase>",
-                xml(&name)
-            );
-        }
-        suites.push((
-            format!("{}: run vs baseline", outcome.study),
-            comparison.cells.len(),
-            failures,
-            skipped,
-            cases,
-        ));
+        suites.push(cell_suite(outcome, comparison, &class));
     }
     if !outcome.claims.is_empty() {
-        let mut cases = String::new();
-        for claim in &outcome.claims {
-            let name = format!(
-                "expect[{}] at {}: {}",
-                claim.index,
-                grid_label(&claim.grid),
-                claim.statement
-            );
-            let body = if claim.passed {
-                format!("<system-out>{}</system-out>", xml(&claim_judgement(claim)))
-            } else {
-                format!(
-                    "<failure type=\"claim\" message=\"{}\">{}</failure>",
-                    xml(&format!(
-                        "the claim does not hold: {}",
-                        claim_judgement(claim)
-                    )),
-                    xml(&claim_judgement(claim))
-                )
-            };
-            let _ = writeln!(
-                cases,
-                "    <testcase classname=\"{class}\" name=\"{}\" time=\"0\">{body}</testcase>",
-                xml(&name)
-            );
-        }
-        suites.push((
-            format!("{}: claims", outcome.study),
-            outcome.claims.len(),
-            outcome.failed_claims(),
-            0,
-            cases,
-        ));
+        suites.push(claim_suite(outcome, &class));
     }
     let total: usize = suites.iter().map(|s| s.1).sum();
     let failures: usize = suites.iter().map(|s| s.2).sum();
@@ -530,6 +444,113 @@ pub fn junit(outcome: &CheckOutcome) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// One JUnit test suite: name, tests, failures, skipped, and its testcases
+/// as XML lines.
+type Suite = (String, usize, usize, usize, String);
+
+/// The suite of the run-vs-baseline cells: worse and missing cells fail,
+/// not-judged and new ones are skipped, the rest pass with their detail.
+fn cell_suite(outcome: &CheckOutcome, comparison: &Comparison, class: &str) -> Suite {
+    let mut cases = String::new();
+    let (mut failures, mut skipped) = (0, 0);
+    for cell in &comparison.cells {
+        let name = format!(
+            "{} · {} · {}",
+            grid_label(&cell.grid),
+            method_label(cell),
+            metric_label(cell)
+        );
+        let detail = format!(
+            "run {} vs baseline {}: difference {}, z {}, p {}, adjusted p {}",
+            value_label(cell.kind, cell.run.as_ref()),
+            value_label(cell.kind, cell.baseline.as_ref()),
+            signed(cell.judgement.difference, 4),
+            signed(cell.judgement.z(), 3),
+            p_label(cell.judgement.p_value),
+            p_label(cell.judgement.adjusted_p),
+        );
+        let verdict = cell.judgement.verdict;
+        let body = match verdict {
+            Verdict::Worse | Verdict::Missing => {
+                failures += 1;
+                let what = if verdict == Verdict::Worse {
+                    "worse than the baseline"
+                } else {
+                    "missing from the run"
+                };
+                format!(
+                    "<failure type=\"{}\" message=\"{}\">{}</failure>",
+                    verdict.name(),
+                    xml(&format!("{what}: {detail}")),
+                    xml(&detail)
+                )
+            }
+            Verdict::NotJudged | Verdict::New => {
+                skipped += 1;
+                format!(
+                    "<skipped message=\"{}\"/>",
+                    xml(&format!("{}: {detail}", verdict.name()))
+                )
+            }
+            Verdict::Better | Verdict::Changed | Verdict::Same => {
+                format!(
+                    "<system-out>{}</system-out>",
+                    xml(&format!("{}: {detail}", verdict.name()))
+                )
+            }
+        };
+        let _ = writeln!(
+            cases,
+            "    <testcase classname=\"{class}\" name=\"{}\" time=\"0\">{body}</testcase>",
+            xml(&name)
+        );
+    }
+    (
+        format!("{}: run vs baseline", outcome.study),
+        comparison.cells.len(),
+        failures,
+        skipped,
+        cases,
+    )
+}
+
+/// The suite of the claims: a claim that does not hold fails.
+fn claim_suite(outcome: &CheckOutcome, class: &str) -> Suite {
+    let mut cases = String::new();
+    for claim in &outcome.claims {
+        let name = format!(
+            "expect[{}] at {}: {}",
+            claim.index,
+            grid_label(&claim.grid),
+            claim.statement
+        );
+        let body = if claim.passed {
+            format!("<system-out>{}</system-out>", xml(&claim_judgement(claim)))
+        } else {
+            format!(
+                "<failure type=\"claim\" message=\"{}\">{}</failure>",
+                xml(&format!(
+                    "the claim does not hold: {}",
+                    claim_judgement(claim)
+                )),
+                xml(&claim_judgement(claim))
+            )
+        };
+        let _ = writeln!(
+            cases,
+            "    <testcase classname=\"{class}\" name=\"{}\" time=\"0\">{body}</testcase>",
+            xml(&name)
+        );
+    }
+    (
+        format!("{}: claims", outcome.study),
+        outcome.claims.len(),
+        outcome.failed_claims(),
+        0,
+        cases,
+    )
 }
 
 #[cfg(test)]

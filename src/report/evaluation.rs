@@ -42,45 +42,7 @@ pub fn evaluation_markdown(
 ) -> String {
     let mut out = String::new();
     let o = &eval.options;
-    let _ = writeln!(out, "# Router evaluation\n");
-    // Names from the command line and the router file are input: code spans
-    // (shown as is, never interpreted as Markdown or HTML).
-    let _ = writeln!(
-        out,
-        "- router: {} ({:?}, {} features, fitted on {} GS rows of {} and {} PB rows of {}, seed {})",
-        code_span(source.model),
-        file.config.method,
-        file.features.len(),
-        file.training.gold_rows,
-        code_span(&file.training.gold_file),
-        file.training.pref_rows,
-        code_span(&file.training.pref_file),
-        file.seed
-    );
-    let _ = writeln!(
-        out,
-        "- test: {}, {} queries; gains from column {} (mean gain {})",
-        code_span(source.test),
-        eval.queries,
-        code_span(source.gains),
-        format_number(Some(eval.mean_gain))
-    );
-    let _ = writeln!(
-        out,
-        "- costs: primary {}, alternative {}; intervals: {}",
-        o.costs.0,
-        o.costs.1,
-        if o.bootstrap > 0 {
-            format!(
-                "{:.0}% normal bootstrap, B = {} (seed {})",
-                100.0 * o.level,
-                o.bootstrap,
-                o.seed
-            )
-        } else {
-            "none (B = 0)".into()
-        }
-    );
+    write_header(&mut out, eval, file, source);
     let _ = writeln!(out, "\n## Summary\n");
     let _ = writeln!(out, "| metric | value [interval] |\n|---|---|");
     let _ = writeln!(out, "| area under NEG | {} |", cell(Some(eval.neg_area)));
@@ -127,6 +89,57 @@ pub fn evaluation_markdown(
             cell(Some(eval.regret[i]))
         );
     }
+    write_inference(&mut out, file);
+    out
+}
+
+/// The report's title and its router, test-data and cost lines.
+fn write_header(out: &mut String, eval: &Evaluation, file: &RouterFile, source: &EvaluationSource) {
+    let o = &eval.options;
+    let _ = writeln!(out, "# Router evaluation\n");
+    // Names from the command line and the router file are input: code spans
+    // (shown as is, never interpreted as Markdown or HTML).
+    let _ = writeln!(
+        out,
+        "- router: {} ({:?}, {} features, fitted on {} GS rows of {} and {} PB rows of {}, seed {})",
+        code_span(source.model),
+        file.config.method,
+        file.features.len(),
+        file.training.gold_rows,
+        code_span(&file.training.gold_file),
+        file.training.pref_rows,
+        code_span(&file.training.pref_file),
+        file.seed
+    );
+    let _ = writeln!(
+        out,
+        "- test: {}, {} queries; gains from column {} (mean gain {})",
+        code_span(source.test),
+        eval.queries,
+        code_span(source.gains),
+        format_number(Some(eval.mean_gain))
+    );
+    let _ = writeln!(
+        out,
+        "- costs: primary {}, alternative {}; intervals: {}",
+        o.costs.0,
+        o.costs.1,
+        if o.bootstrap > 0 {
+            format!(
+                "{:.0}% normal bootstrap, B = {} (seed {})",
+                100.0 * o.level,
+                o.bootstrap,
+                o.seed
+            )
+        } else {
+            "none (B = 0)".into()
+        }
+    );
+}
+
+/// The inference stored at fit time (AIPW estimates with intervals), or
+/// why none is stored.
+fn write_inference(out: &mut String, file: &RouterFile) {
     let _ = writeln!(out, "\n## Inference from the fit\n");
     match &file.inference {
         Some(inference) => {
@@ -161,7 +174,6 @@ pub fn evaluation_markdown(
             );
         }
     }
-    out
 }
 
 /// Long-format CSV: `metric,x,value,se,lower,upper` (`eg`, `neg`,

@@ -1,5 +1,6 @@
 //! The compact table printed on the terminal after a run.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::study::record::Summary;
@@ -33,32 +34,7 @@ pub fn terminal_table(summary: &Summary) -> String {
         .filter(|r| r.versus.is_none() && r.metric == "mse_psi")
     {
         if current_grid.as_ref() != Some(&row.grid) {
-            let point: Vec<String> = row.grid.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-            let _ = writeln!(
-                out,
-                "\n## {}",
-                if point.is_empty() {
-                    "study".into()
-                } else {
-                    point.join(", ")
-                }
-            );
-            let (third, fourth) = if multi {
-                ("AIQ", "AIQ gap")
-            } else {
-                ("area NEG", "peak EG")
-            };
-            let _ = writeln!(
-                out,
-                "{:<14} {:>20} {:>20} {:>20} {:>width$} {:>4}",
-                "method",
-                "MSE(psi)",
-                "MSE(delta)",
-                third,
-                fourth,
-                "fail",
-                width = if multi { 20 } else { 12 }
-            );
+            write_point_header(&mut out, &row.grid, multi);
             current_grid = Some(row.grid.clone());
         }
         let delta = find(&row.grid, &row.method, "mse_delta");
@@ -95,4 +71,35 @@ pub fn terminal_table(summary: &Summary) -> String {
         );
     }
     out
+}
+
+/// The heading of one grid point's block and its column header (AIQ
+/// columns for a many-model study, NEG area and peak EG otherwise).
+fn write_point_header(out: &mut String, grid: &BTreeMap<String, serde_json::Value>, multi: bool) {
+    let point: Vec<String> = grid.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let _ = writeln!(
+        out,
+        "\n## {}",
+        if point.is_empty() {
+            "study".into()
+        } else {
+            point.join(", ")
+        }
+    );
+    let (third, fourth) = if multi {
+        ("AIQ", "AIQ gap")
+    } else {
+        ("area NEG", "peak EG")
+    };
+    let _ = writeln!(
+        out,
+        "{:<14} {:>20} {:>20} {:>20} {:>width$} {:>4}",
+        "method",
+        "MSE(psi)",
+        "MSE(delta)",
+        third,
+        fourth,
+        "fail",
+        width = if multi { 20 } else { 12 }
+    );
 }

@@ -159,6 +159,9 @@ pub fn evaluate(claims: &[Claim], summary: &Summary) -> Vec<ClaimOutcome> {
         .collect()
 }
 
+/// Judges `claim` at one grid point against the summary row it names (its
+/// method, reference, metric and position); a missing row or value is a
+/// problem of the outcome.
 fn evaluate_at(
     claim: &Claim,
     grid: &BTreeMap<String, serde_json::Value>,
@@ -214,12 +217,23 @@ fn evaluate_at(
         ));
         return outcome;
     };
+    judge_value(claim, row, value, &mut outcome);
+    outcome
+}
+
+/// Judges a claim's `value` (the mean, or for `better_than` the
+/// improvement) with the MCSE of its `row`: `within` passes at distance 0
+/// from `[lo, hi]` or within `sigma` MCSEs of the nearer edge (a coverage's
+/// binomial MCSE at that edge); `better_than` passes when
+/// `value − sigma·MCSE > margin`. Without an MCSE (and `sigma > 0`) the
+/// outcome gets a problem instead.
+fn judge_value(claim: &Claim, row: &SummaryRow, value: f64, outcome: &mut ClaimOutcome) {
     let sigma = claim.sigma;
     if let ClaimTest::Within { low, high } = &claim.test {
         let (gap, edge) = distance(value, *low, *high);
         if gap == 0.0 {
             outcome.passed = true;
-            return outcome;
+            return;
         }
         let edge_mcse = if is_coverage(&claim.metric) && row.n > 0 {
             Some(proportion_mcse(edge, row.n))
@@ -228,24 +242,23 @@ fn evaluate_at(
         };
         let Some(edge_mcse) = edge_mcse else {
             outcome.problem = Some(no_mcse(row.n, sigma));
-            return outcome;
+            return;
         };
         outcome.edge_mcse = Some(edge_mcse);
         outcome.passed = within(value, *low, *high, sigma, edge_mcse);
-        return outcome;
+        return;
     }
     let mcse = match row.mcse {
         Some(s) => s,
         None if sigma == 0.0 => 0.0,
         None => {
             outcome.problem = Some(no_mcse(row.n, sigma));
-            return outcome;
+            return;
         }
     };
     if let ClaimTest::BetterThan { margin, .. } = &claim.test {
         outcome.passed = beats(value, mcse, sigma, *margin);
     }
-    outcome
 }
 
 /// A slope claim (`<metric>.slope`): the summary's slope row for the

@@ -335,35 +335,17 @@ fn evaluate_many(
     for (i, model_data) in data.per_model.iter().enumerate() {
         let k = i + 1;
         let name = &data.models[k];
-        if let MethodKind::Estimator(config) = &method.kind {
-            check_model_data(config, k, &model_data.train)?;
-        }
-        let fitted = fit_method(method, model_data, model_seeds(seeds, k))
-            .map_err(|e| Error::param(format!("models[{k}]"), name, e.to_string()))?;
-        let mut psi_hat = fitted.psi_hat;
-        if let Some(shift) = shift {
-            psi_hat += shift;
-        }
-        if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
-            return Err(CoreError::NonFinite {
-                what: format!("predicted ψ̂ of model {name} on test queries"),
-                row,
-            }
-            .into());
-        }
-        let mse = routing::mse(psi_hat.view(), model_data.test_psi.view())?;
-        extra.insert(format!("mse_psi:{name}"), mse);
-        mse_psi += mse;
-        if let Some((d, target)) = fitted.delta {
-            let mse = routing::mse(d.view(), target.view())?;
+        let fit = fit_model(method, model_data, seeds, k, name, shift)?;
+        extra.insert(format!("mse_psi:{name}"), fit.mse_psi);
+        mse_psi += fit.mse_psi;
+        if let Some(mse) = fit.mse_delta {
             extra.insert(format!("mse_delta:{name}"), mse);
             mse_delta += mse;
             with_delta += 1;
         }
-        score.column_mut(k).assign(&psi_hat);
+        score.column_mut(k).assign(&fit.psi_hat);
         diagnostics.extend(
-            fitted
-                .diagnostics
+            fit.diagnostics
                 .into_iter()
                 .map(|(key, v)| (format!("{name}/{key}"), v)),
         );
@@ -407,6 +389,58 @@ fn evaluate_many(
         ));
     }
     Ok((metrics, diagnostics))
+}
+
+/// One non-reference model's fit in a many-model replicate.
+struct ModelFit {
+    /// ψ̂_k on the test queries (shifted by a testing perturbation).
+    psi_hat: Array1<f64>,
+    /// MSE of ψ̂_k against ψ_k on the test queries.
+    mse_psi: f64,
+    /// MSE of Δ̂_k against Δ_k, for a method that estimates Δ.
+    mse_delta: Option<f64>,
+    /// The fit's diagnostics.
+    diagnostics: BTreeMap<String, f64>,
+}
+
+/// Fits `method` on model `k`'s rows (`name`) with [`model_seeds`]`(seeds,
+/// k)` and scores the test queries; a non-finite ψ̂ is an error naming the
+/// model.
+fn fit_model(
+    method: &MethodSpec,
+    model_data: &SimulatedData,
+    seeds: FitSeeds,
+    k: usize,
+    name: &str,
+    shift: Option<f64>,
+) -> Result<ModelFit> {
+    if let MethodKind::Estimator(config) = &method.kind {
+        check_model_data(config, k, &model_data.train)?;
+    }
+    let fitted = fit_method(method, model_data, model_seeds(seeds, k))
+        .map_err(|e| Error::param(format!("models[{k}]"), name, e.to_string()))?;
+    let mut psi_hat = fitted.psi_hat;
+    if let Some(shift) = shift {
+        psi_hat += shift;
+    }
+    if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
+        return Err(CoreError::NonFinite {
+            what: format!("predicted ψ̂ of model {name} on test queries"),
+            row,
+        }
+        .into());
+    }
+    let mse_psi = routing::mse(psi_hat.view(), model_data.test_psi.view())?;
+    let mse_delta = match fitted.delta {
+        Some((d, target)) => Some(routing::mse(d.view(), target.view())?),
+        None => None,
+    };
+    Ok(ModelFit {
+        psi_hat,
+        mse_psi,
+        mse_delta,
+        diagnostics: fitted.diagnostics,
+    })
 }
 
 fn routing_metrics(

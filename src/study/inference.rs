@@ -143,26 +143,89 @@ pub(crate) fn metrics(
             extra.insert(name.to_string(), value);
         }
     }
-    let inside = target.inside();
     let design = target
         .region
         .as_ref()
         .and_then(|r| r.region.logistic_design(data.train.pooled_x().view()));
     let nuisances = if dr_usable {
-        let mut n = Nuisances::from_router(router)?;
-        if let Some(mask) = inside {
-            n = n.within(mask)?;
-        }
-        if let Some(region) = &target.region {
-            n = n.bounded_inside(region.region.alpha);
-        }
-        if let Some(design) = &design {
-            n = n.with_propensity_design(design.clone())?;
-        }
-        Some(n)
+        Some(region_nuisances(router, &target, design.as_ref())?)
     } else {
         None
     };
+    let context = Context {
+        spec,
+        config,
+        data,
+        seeds,
+        unit: (g, r),
+        target: &target,
+        design: design.as_ref(),
+        sample: &truth.sample,
+    };
+    for &t in &eval.inference {
+        let mean = mean_truth(t, &target, truth)?;
+        match (t, &nuisances) {
+            (_, Some(n)) if mean.is_some() => {
+                let (quantity, population, value) = mean.expect("checked");
+                let e = mean_target(n, quantity, population, None, level)?;
+                push(&mut extra, t.name(), &e, value);
+            }
+            (InferenceTarget::Projection, Some(n)) => {
+                projection_metrics(&context, n, &mut extra)?;
+            }
+            (InferenceTarget::PolicyValue, _) => {
+                policy_metrics(&context, &mut extra)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(extra)
+}
+
+/// What one record's inference metrics are computed from: the study, the
+/// fit's configuration, data and seeds, the unit (grid point, replicate),
+/// the target population, the overlap region's propensity design (when it
+/// has one) and the truth sample.
+struct Context<'a> {
+    spec: &'a StudySpec,
+    config: &'a MetaRouterConfig,
+    data: &'a SimulatedData,
+    seeds: FitSeeds,
+    unit: (usize, usize),
+    target: &'a Target,
+    design: Option<&'a ndarray::Array2<f64>>,
+    sample: &'a TruthSample,
+}
+
+/// The DR-learner's nuisances restricted to the target population: rows
+/// inside the region, propensities bounded by its α, and its propensity
+/// design for the estimated-propensity correction.
+fn region_nuisances(
+    router: &FittedRouter,
+    target: &Target,
+    design: Option<&ndarray::Array2<f64>>,
+) -> Result<Nuisances> {
+    let mut n = Nuisances::from_router(router)?;
+    if let Some(mask) = target.inside() {
+        n = n.within(mask)?;
+    }
+    if let Some(region) = &target.region {
+        n = n.bounded_inside(region.region.alpha);
+    }
+    if let Some(design) = design {
+        n = n.with_propensity_design(design.clone())?;
+    }
+    Ok(n)
+}
+
+/// For a mean target: the quantity (Δ or ψ), the population (PB or pooled)
+/// and the truth — the truth sample's mean over the region when it trims,
+/// else the population constant; `None` for other targets.
+fn mean_truth(
+    t: InferenceTarget,
+    target: &Target,
+    truth: &PointTruth,
+) -> Result<Option<(Quantity, Population, f64)>> {
     let sample = &truth.sample;
     let within_truth = |values: &ndarray::Array1<f64>, pref_only: bool| -> Result<Option<f64>> {
         target
@@ -171,95 +234,106 @@ pub(crate) fn metrics(
             .map(|mask| sample.mean_within(values, mask, pref_only))
             .transpose()
     };
-    for &t in &eval.inference {
-        let constants = &truth.constants;
-        let mean = match t {
-            InferenceTarget::ThetaDelta => Some((
-                Quantity::Bias,
-                Population::Pref,
-                within_truth(&sample.delta, true)?.unwrap_or(constants.mean_delta_pref),
-            )),
-            InferenceTarget::ThetaPsi => Some((
-                Quantity::Gain,
-                Population::Pref,
-                within_truth(&sample.psi, true)?.unwrap_or(constants.mean_psi_pref),
-            )),
-            InferenceTarget::MeanDelta => Some((
-                Quantity::Bias,
-                Population::Pooled,
-                within_truth(&sample.delta, false)?.unwrap_or(constants.mean_delta),
-            )),
-            InferenceTarget::MeanPsi => Some((
-                Quantity::Gain,
-                Population::Pooled,
-                within_truth(&sample.psi, false)?.unwrap_or(constants.mean_psi),
-            )),
-            _ => None,
-        };
-        match (t, &nuisances) {
-            (_, Some(n)) if mean.is_some() => {
-                let (quantity, population, value) = mean.expect("checked");
-                let e = mean_target(n, quantity, population, None, level)?;
-                push(&mut extra, t.name(), &e, value);
-            }
-            (InferenceTarget::Projection, Some(n)) => {
-                let blp_truth = sample
-                    .projection_within(eval.projection_columns, target.truth_inside.as_deref())?;
-                let features =
-                    intercept_and_columns(data.train.pooled_x().view(), eval.projection_columns)?;
-                let fit = projection_within(n, features.view())?;
-                for (label, sandwich) in [("blp_hc0", Sandwich::Hc0), ("blp_hc1", Sandwich::Hc1)] {
-                    for (j, e) in fit.estimates(sandwich, level)?.iter().enumerate() {
-                        push(
-                            &mut extra,
-                            &format!("{label}.{j}"),
-                            e,
-                            blp_truth.coefficients[j],
-                        );
-                    }
-                }
-                extra.insert("blp.approximation_mse".into(), blp_truth.approximation_mse);
-            }
-            (InferenceTarget::PolicyValue, _) => {
-                let policy_seeds = PolicySeeds {
-                    split: seed_for(spec.seed, g as u64, r as u64, Purpose::Split),
-                    fit: FitSeeds {
-                        folds: derive_seed(seeds.folds, &[InferenceTarget::PolicyValue as u64]),
-                        learner: derive_seed(seeds.learner, &[InferenceTarget::PolicyValue as u64]),
-                    },
-                };
-                let fit = policy_value(
-                    config,
-                    &data.train,
-                    eval.policy_cost,
-                    policy_seeds,
-                    level,
-                    PolicyTarget {
-                        inside,
-                        propensity_design: design.as_ref().map(|d| d.view()),
-                        alpha: target.region.as_ref().map_or(0.0, |r| r.region.alpha),
-                    },
-                )?;
-                let cost = eval.policy_cost;
-                let (value, mcse) = sample.policy_value(
-                    |x| {
-                        let psi_hat = fit.router.predict_psi(x);
-                        let costs = crate::routing::default_costs(psi_hat.len());
-                        Ok(crate::routing::routed_indicator(
-                            psi_hat.view(),
-                            costs.view(),
-                            cost,
-                        )?)
-                    },
-                    cost,
-                    target.truth_inside.as_deref(),
-                )?;
-                push(&mut extra, "policy_value", &fit.estimate, value);
-                extra.insert("policy_value.truth_mcse".into(), mcse);
-                extra.insert("policy_value.routed".into(), fit.routed_fraction);
-            }
-            _ => {}
+    let constants = &truth.constants;
+    Ok(match t {
+        InferenceTarget::ThetaDelta => Some((
+            Quantity::Bias,
+            Population::Pref,
+            within_truth(&sample.delta, true)?.unwrap_or(constants.mean_delta_pref),
+        )),
+        InferenceTarget::ThetaPsi => Some((
+            Quantity::Gain,
+            Population::Pref,
+            within_truth(&sample.psi, true)?.unwrap_or(constants.mean_psi_pref),
+        )),
+        InferenceTarget::MeanDelta => Some((
+            Quantity::Bias,
+            Population::Pooled,
+            within_truth(&sample.delta, false)?.unwrap_or(constants.mean_delta),
+        )),
+        InferenceTarget::MeanPsi => Some((
+            Quantity::Gain,
+            Population::Pooled,
+            within_truth(&sample.psi, false)?.unwrap_or(constants.mean_psi),
+        )),
+        _ => None,
+    })
+}
+
+/// The best linear projection of Δ on an intercept and the projection
+/// columns: each coefficient's interval under HC0 and HC1 sandwiches against
+/// the truth sample's projection, and that projection's approximation MSE.
+fn projection_metrics(
+    context: &Context,
+    n: &Nuisances,
+    extra: &mut BTreeMap<String, f64>,
+) -> Result<()> {
+    let eval = &context.spec.evaluation;
+    let blp_truth = context.sample.projection_within(
+        eval.projection_columns,
+        context.target.truth_inside.as_deref(),
+    )?;
+    let features = intercept_and_columns(
+        context.data.train.pooled_x().view(),
+        eval.projection_columns,
+    )?;
+    let fit = projection_within(n, features.view())?;
+    for (label, sandwich) in [("blp_hc0", Sandwich::Hc0), ("blp_hc1", Sandwich::Hc1)] {
+        for (j, e) in fit.estimates(sandwich, eval.level)?.iter().enumerate() {
+            push(extra, &format!("{label}.{j}"), e, blp_truth.coefficients[j]);
         }
     }
-    Ok(extra)
+    extra.insert("blp.approximation_mse".into(), blp_truth.approximation_mse);
+    Ok(())
+}
+
+/// The cross-fitted AIPW value of the router's policy (own split and fit
+/// seeds, derived from the record's) against the truth sample's value of the
+/// fitted policy, with that truth's Monte Carlo SE and the routed share.
+fn policy_metrics(context: &Context, extra: &mut BTreeMap<String, f64>) -> Result<()> {
+    let Context {
+        spec,
+        seeds,
+        target,
+        ..
+    } = context;
+    let (g, r) = context.unit;
+    let eval = &spec.evaluation;
+    let policy_seeds = PolicySeeds {
+        split: seed_for(spec.seed, g as u64, r as u64, Purpose::Split),
+        fit: FitSeeds {
+            folds: derive_seed(seeds.folds, &[InferenceTarget::PolicyValue as u64]),
+            learner: derive_seed(seeds.learner, &[InferenceTarget::PolicyValue as u64]),
+        },
+    };
+    let fit = policy_value(
+        context.config,
+        &context.data.train,
+        eval.policy_cost,
+        policy_seeds,
+        eval.level,
+        PolicyTarget {
+            inside: target.inside(),
+            propensity_design: context.design.map(|d| d.view()),
+            alpha: target.region.as_ref().map_or(0.0, |r| r.region.alpha),
+        },
+    )?;
+    let cost = eval.policy_cost;
+    let (value, mcse) = context.sample.policy_value(
+        |x| {
+            let psi_hat = fit.router.predict_psi(x);
+            let costs = crate::routing::default_costs(psi_hat.len());
+            Ok(crate::routing::routed_indicator(
+                psi_hat.view(),
+                costs.view(),
+                cost,
+            )?)
+        },
+        cost,
+        target.truth_inside.as_deref(),
+    )?;
+    push(extra, "policy_value", &fit.estimate, value);
+    extra.insert("policy_value.truth_mcse".into(), mcse);
+    extra.insert("policy_value.routed".into(), fit.routed_fraction);
+    Ok(())
 }

@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::record::Record;
 use super::spec::StudySpec;
 use super::store::{self, OpenFolder, OpenMode};
 use super::{finish, manifest_for, split_shard, write_atomic, RunOutcome};
@@ -26,6 +27,64 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
     let first = dirs.first().ok_or_else(|| CoreError::Empty {
         what: "list of folders to merge".into(),
     })?;
+    check_distinct(dirs, out)?;
+    let Shards {
+        locks,
+        base,
+        base_path,
+        shards,
+        records,
+    } = read_shards(dirs)?;
+    let spec = StudySpec::parse(&base, &base_path.display().to_string())?;
+    check_complete(&spec, records.len(), &shards, first)?;
+    let mode = if force {
+        OpenMode::Force
+    } else {
+        OpenMode::Fresh
+    };
+    let folder = OpenFolder::open(out, mode, "merge", &[])?;
+    let result = (|| -> Result<RunOutcome> {
+        write_atomic(&out.join(store::SPEC_FILE), base.as_bytes())?;
+        let summary = finish(&spec, out, records)?;
+        let mut manifest = manifest_for(
+            &spec,
+            None,
+            &[
+                store::SPEC_FILE,
+                store::RECORDS_FILE,
+                store::SUMMARY_FILE,
+                store::MANIFEST_FILE,
+            ],
+        );
+        manifest.status = "complete".into();
+        store::write_manifest(out, &manifest)?;
+        Ok(RunOutcome {
+            dir: out.to_path_buf(),
+            units_run: 0,
+            units_resumed: spec.units(),
+            seconds: started.elapsed().as_secs_f64(),
+            summary,
+            units_missing: 0,
+            manifest,
+            folder: None,
+        })
+    })();
+    drop(locks);
+    match result {
+        Ok(mut outcome) => {
+            outcome.folder = Some(folder);
+            Ok(outcome)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// Refuses a folder named twice (after resolving paths) and an output folder
+/// that is one of the inputs.
+fn check_distinct(dirs: &[PathBuf], out: &Path) -> Result<()> {
     let mut canonical = BTreeMap::new();
     for dir in dirs {
         let key = fs::canonicalize(dir).map_err(|c| Error::io(dir, c))?;
@@ -50,6 +109,24 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
             ));
         }
     }
+    Ok(())
+}
+
+/// What the shard folders hold: their locks (held until the merge is
+/// written), the common spec text (without its shard line) and the file it
+/// came from, the folder of each shard `(i, N)`, and every record.
+struct Shards {
+    locks: Vec<store::FolderLock>,
+    base: String,
+    base_path: PathBuf,
+    shards: BTreeMap<(usize, usize), PathBuf>,
+    records: Vec<Record>,
+}
+
+/// Locks and reads every shard folder: the specs must agree up to the shard
+/// line, no shard may appear twice, no records file may end torn, and no
+/// unit may appear in two folders.
+fn read_shards(dirs: &[PathBuf]) -> Result<Shards> {
     let mut locks = Vec::new();
     let mut base: Option<(String, PathBuf)> = None;
     let mut shards = BTreeMap::new();
@@ -109,9 +186,26 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
         }
     }
     let (base, base_path) = base.expect("at least one folder");
-    let spec = StudySpec::parse(&base, &base_path.display().to_string())?;
+    Ok(Shards {
+        locks,
+        base,
+        base_path,
+        shards,
+        records,
+    })
+}
+
+/// Refuses a merge that holds fewer than the study's `units × methods`
+/// records, naming the missing shards (or, when all are present, saying some
+/// are unfinished).
+fn check_complete(
+    spec: &StudySpec,
+    found: usize,
+    shards: &BTreeMap<(usize, usize), PathBuf>,
+    first: &Path,
+) -> Result<()> {
     let expected = spec.units() * spec.methods.len();
-    if records.len() != expected {
+    if found != expected {
         let count = shards.keys().next().map_or(0, |s: &(usize, usize)| s.1);
         let missing: Vec<String> = (1..=count)
             .filter(|i| !shards.contains_key(&(*i, count)))
@@ -125,53 +219,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<RunOutcome> {
         };
         return Err(Error::study(
             first,
-            format!(
-                "the folders hold {} of the study's {expected} records; {which}",
-                records.len()
-            ),
+            format!("the folders hold {found} of the study's {expected} records; {which}"),
         ));
     }
-    let mode = if force {
-        OpenMode::Force
-    } else {
-        OpenMode::Fresh
-    };
-    let folder = OpenFolder::open(out, mode, "merge", &[])?;
-    let result = (|| -> Result<RunOutcome> {
-        write_atomic(&out.join(store::SPEC_FILE), base.as_bytes())?;
-        let summary = finish(&spec, out, records)?;
-        let mut manifest = manifest_for(
-            &spec,
-            None,
-            &[
-                store::SPEC_FILE,
-                store::RECORDS_FILE,
-                store::SUMMARY_FILE,
-                store::MANIFEST_FILE,
-            ],
-        );
-        manifest.status = "complete".into();
-        store::write_manifest(out, &manifest)?;
-        Ok(RunOutcome {
-            dir: out.to_path_buf(),
-            units_run: 0,
-            units_resumed: spec.units(),
-            seconds: started.elapsed().as_secs_f64(),
-            summary,
-            units_missing: 0,
-            manifest,
-            folder: None,
-        })
-    })();
-    drop(locks);
-    match result {
-        Ok(mut outcome) => {
-            outcome.folder = Some(folder);
-            Ok(outcome)
-        }
-        Err(e) => {
-            folder.abandon();
-            Err(e)
-        }
-    }
+    Ok(())
 }

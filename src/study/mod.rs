@@ -278,6 +278,78 @@ fn run_in(
     let spec_path = dir.join(store::SPEC_FILE);
     let records_path = dir.join(store::RECORDS_FILE);
     let text = spec_text(spec, options.shard);
+    let existing = kept_records(dir, spec, options, &text)?;
+    write_atomic(&spec_path, text.as_bytes())?;
+    let mut manifest = manifest_for(
+        spec,
+        options.shard,
+        &[store::SPEC_FILE, store::RECORDS_FILE, store::MANIFEST_FILE],
+    );
+    store::write_manifest(dir, &manifest)?;
+    // Rewrite the kept records (drops a torn tail and incomplete units).
+    write_atomic(&records_path, store::records_text(&existing).as_bytes())?;
+
+    let done: BTreeSet<(usize, usize)> = existing
+        .iter()
+        .map(|r| (r.grid_index, r.replicate))
+        .collect();
+    let pending: Vec<(usize, usize)> = units(spec, options.shard)
+        .into_iter()
+        .filter(|u| !done.contains(u))
+        .collect();
+    let fit_seconds = run_pending(dir, spec, options, pool, &pending)?;
+
+    let records = store::read_records(&records_path)?.records;
+    let summary = finish(spec, dir, records)?;
+    manifest.status = "complete".into();
+    manifest.files = core_files().into_iter().map(str::to_string).collect();
+    store::write_manifest(dir, &manifest)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let perturbation = options.testing_perturbation.as_ref();
+    let info = RunInfo {
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: option_env!("META_ROUTER_GIT_REVISION").map(str::to_string),
+        threads,
+        units_run: pending.len(),
+        units_resumed: done.len(),
+        seconds,
+        fit_seconds,
+        testing_perturbation: perturbation.map(|p| {
+            format!(
+                "method `{}`: ψ̂ + {}, fit failures injected at replicates {:?} (a test run)",
+                p.method, p.psi_shift, p.fail_replicates
+            )
+        }),
+    };
+    write_atomic(
+        &dir.join(store::RUN_FILE),
+        serde_json::to_string_pretty(&info)
+            .expect("run info serializes")
+            .as_bytes(),
+    )?;
+    Ok(RunOutcome {
+        dir: dir.clone(),
+        units_run: pending.len(),
+        units_resumed: done.len(),
+        seconds,
+        summary,
+        units_missing: 0,
+        manifest,
+        folder: None,
+    })
+}
+
+/// The complete units already in `dir` that a run keeps: none unless
+/// resuming; when resuming, the folder's spec must match `text` (or describe
+/// the same computation) and a folder with records but no spec is refused.
+fn kept_records(
+    dir: &Path,
+    spec: &StudySpec,
+    options: &RunOptions,
+    text: &str,
+) -> Result<Vec<Record>> {
+    let spec_path = dir.join(store::SPEC_FILE);
+    let records_path = dir.join(store::RECORDS_FILE);
     let mut existing = Vec::new();
     if options.resume
         && !spec_path.exists()
@@ -303,24 +375,20 @@ fn run_in(
             existing = complete_units(store::read_records(&records_path)?.records, spec);
         }
     }
-    write_atomic(&spec_path, text.as_bytes())?;
-    let mut manifest = manifest_for(
-        spec,
-        options.shard,
-        &[store::SPEC_FILE, store::RECORDS_FILE, store::MANIFEST_FILE],
-    );
-    store::write_manifest(dir, &manifest)?;
-    // Rewrite the kept records (drops a torn tail and incomplete units).
-    write_atomic(&records_path, store::records_text(&existing).as_bytes())?;
+    Ok(existing)
+}
 
-    let done: BTreeSet<(usize, usize)> = existing
-        .iter()
-        .map(|r| (r.grid_index, r.replicate))
-        .collect();
-    let pending: Vec<(usize, usize)> = units(spec, options.shard)
-        .into_iter()
-        .filter(|u| !done.contains(u))
-        .collect();
+/// Runs the `pending` units on `pool`, appending each finished unit's records
+/// to `replicates.jsonl` and its fit times to `timings.jsonl` (started afresh
+/// unless resuming); returns the summed fit seconds.
+fn run_pending(
+    dir: &Path,
+    spec: &StudySpec,
+    options: &RunOptions,
+    pool: &rayon::ThreadPool,
+    pending: &[(usize, usize)],
+) -> Result<f64> {
+    let records_path = dir.join(store::RECORDS_FILE);
     let open_append = |path: &Path| crate::files::open_append(path);
     let timings_path = dir.join(store::TIMINGS_FILE);
     if !options.resume {
@@ -335,26 +403,12 @@ fn run_in(
     let perturbation = options.testing_perturbation.as_ref();
     schedule::execute(
         spec,
-        &pending,
+        pending,
         pool,
         options.progress,
         perturbation,
         |unit| {
-            let (mut lines, mut times) = (String::new(), String::new());
-            let mut unit_seconds = 0.0;
-            for (record, seconds) in &unit {
-                lines.push_str(&serde_json::to_string(record).expect("records serialize"));
-                lines.push('\n');
-                let timing = Timing {
-                    grid_index: record.grid_index,
-                    replicate: record.replicate,
-                    method: record.method.clone(),
-                    seconds: *seconds,
-                };
-                times.push_str(&serde_json::to_string(&timing).expect("timings serialize"));
-                times.push('\n');
-                unit_seconds += seconds;
-            }
+            let (lines, times, unit_seconds) = unit_lines(&unit);
             let mut files = files.lock().expect("records lock");
             files
                 .0
@@ -373,44 +427,28 @@ fn run_in(
         },
     )?;
     drop(files);
+    Ok(fit_seconds.into_inner().expect("time lock"))
+}
 
-    let records = store::read_records(&records_path)?.records;
-    let summary = finish(spec, dir, records)?;
-    manifest.status = "complete".into();
-    manifest.files = core_files().into_iter().map(str::to_string).collect();
-    store::write_manifest(dir, &manifest)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let info = RunInfo {
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        git_revision: option_env!("META_ROUTER_GIT_REVISION").map(str::to_string),
-        threads,
-        units_run: pending.len(),
-        units_resumed: done.len(),
-        seconds,
-        fit_seconds: fit_seconds.into_inner().expect("time lock"),
-        testing_perturbation: perturbation.map(|p| {
-            format!(
-                "method `{}`: ψ̂ + {}, fit failures injected at replicates {:?} (a test run)",
-                p.method, p.psi_shift, p.fail_replicates
-            )
-        }),
-    };
-    write_atomic(
-        &dir.join(store::RUN_FILE),
-        serde_json::to_string_pretty(&info)
-            .expect("run info serializes")
-            .as_bytes(),
-    )?;
-    Ok(RunOutcome {
-        dir: dir.clone(),
-        units_run: pending.len(),
-        units_resumed: done.len(),
-        seconds,
-        summary,
-        units_missing: 0,
-        manifest,
-        folder: None,
-    })
+/// One unit's records as JSON lines, its timings as JSON lines, and its
+/// summed fit seconds (in method order).
+fn unit_lines(unit: &[(Record, f64)]) -> (String, String, f64) {
+    let (mut lines, mut times) = (String::new(), String::new());
+    let mut unit_seconds = 0.0;
+    for (record, seconds) in unit {
+        lines.push_str(&serde_json::to_string(record).expect("records serialize"));
+        lines.push('\n');
+        let timing = Timing {
+            grid_index: record.grid_index,
+            replicate: record.replicate,
+            method: record.method.clone(),
+            seconds: *seconds,
+        };
+        times.push_str(&serde_json::to_string(&timing).expect("timings serialize"));
+        times.push('\n');
+        unit_seconds += seconds;
+    }
+    (lines, times, unit_seconds)
 }
 
 /// Sorts records, rewrites `replicates.jsonl` canonically and writes

@@ -18,7 +18,7 @@
 //! Morris, T. P., White, I. R. and Crowther, M. J. (2019), Using simulation
 //! studies to evaluate statistical methods, Statistics in Medicine 38(11).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::record::{
     MetricAxis, MetricInfo, PointConstants, Provenance, Record, Summary, SummaryRow, METRICS,
@@ -66,21 +66,7 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
     let grid_indices: BTreeSet<usize> = sorted.iter().map(|r| r.grid_index).collect();
     let multi = spec.is_multi_model();
     let metrics: Vec<&MetricInfo> = METRICS.iter().filter(|m| m.scope.applies(multi)).collect();
-    let positions = |metric: &MetricInfo| -> Vec<(Option<usize>, Option<f64>, Option<f64>)> {
-        match metric.axis {
-            MetricAxis::Scalar => vec![(None, None, None)],
-            MetricAxis::Rho => rho
-                .iter()
-                .enumerate()
-                .map(|(i, &r)| (Some(i), Some(r), None))
-                .collect(),
-            MetricAxis::W => w
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| (Some(i), None, Some(v)))
-                .collect(),
-        }
-    };
+    let axes = Axes { rho, w };
     let mut rows = Vec::new();
     for &g in &grid_indices {
         let at_point: Vec<&Record> = sorted.iter().filter(|r| r.grid_index == g).collect();
@@ -103,71 +89,7 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
             if all.is_empty() {
                 continue;
             }
-            let failures = all.iter().filter(|r| !r.ok).count();
-            let ok: Vec<&Record> = all.iter().copied().filter(|r| r.ok).collect();
-            let row = |metric: &str,
-                       (index, at_rho, at_w): (Option<usize>, Option<f64>, Option<f64>),
-                       values: &[f64]| {
-                let (mean, mcse) = mean_and_mcse(values);
-                SummaryRow {
-                    grid: grid.clone(),
-                    method: label.clone(),
-                    versus: None,
-                    metric: metric.to_string(),
-                    index,
-                    rho: at_rho,
-                    w: at_w,
-                    mean,
-                    mcse,
-                    n: values.len(),
-                    failures,
-                }
-            };
-            for &metric in &metrics {
-                for position in positions(metric) {
-                    let values: Vec<f64> = ok
-                        .iter()
-                        .filter_map(|r| r.metrics.value(metric.name, position.0))
-                        .collect();
-                    if metric.name == "mse_delta" && values.is_empty() {
-                        continue;
-                    }
-                    rows.push(row(metric.name, position, &values));
-                }
-            }
-            // Shares of each model (many-model studies), in model order.
-            let mut models: Vec<&str> = Vec::new();
-            for share in ok.iter().flat_map(|r| &r.metrics.shares) {
-                if !models.contains(&share.model.as_str()) {
-                    models.push(&share.model);
-                }
-            }
-            for model in models {
-                let name = format!("{SHARE_PREFIX}{model}");
-                for (i, &at_w) in w.iter().enumerate() {
-                    let values: Vec<f64> = ok
-                        .iter()
-                        .filter_map(|r| r.metrics.value(&name, Some(i)))
-                        .collect();
-                    rows.push(row(&name, (Some(i), None, Some(at_w)), &values));
-                }
-            }
-            let extra: BTreeSet<&String> = ok.iter().flat_map(|r| r.metrics.extra.keys()).collect();
-            for name in extra {
-                let values: Vec<f64> = ok
-                    .iter()
-                    .filter_map(|r| r.metrics.extra.get(name).copied())
-                    .collect();
-                rows.push(row(name, (None, None, None), &values));
-            }
-            for (metric, mean, mcse, n) in inference_rows(&ok) {
-                rows.push(SummaryRow {
-                    mean,
-                    mcse,
-                    n,
-                    ..row(&metric, (None, None, None), &[])
-                });
-            }
+            method_rows(&mut rows, &grid, label, &all, &metrics, axes);
         }
         // Paired differences to each reference method.
         for reference in &compare_to {
@@ -180,46 +102,8 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
                 if other.is_empty() {
                     continue;
                 }
-                let pairs: Vec<(&Record, &Record)> = other
-                    .iter()
-                    .filter_map(|a| {
-                        base.iter()
-                            .find(|b| b.replicate == a.replicate)
-                            .map(|b| (*a, *b))
-                    })
-                    .collect();
-                let failures = pairs.iter().filter(|(a, b)| !(a.ok && b.ok)).count();
-                for &metric in &metrics {
-                    for (index, at_rho, at_w) in positions(metric) {
-                        let diffs: Vec<f64> = pairs
-                            .iter()
-                            .filter(|(a, b)| a.ok && b.ok)
-                            .filter_map(|(a, b)| {
-                                Some(
-                                    a.metrics.value(metric.name, index)?
-                                        - b.metrics.value(metric.name, index)?,
-                                )
-                            })
-                            .collect();
-                        if diffs.is_empty() && metric.name == "mse_delta" {
-                            continue;
-                        }
-                        let (mean, mcse) = mean_and_mcse(&diffs);
-                        rows.push(SummaryRow {
-                            grid: grid.clone(),
-                            method: label.clone(),
-                            versus: Some(reference.clone()),
-                            metric: metric.name.to_string(),
-                            index,
-                            rho: at_rho,
-                            w: at_w,
-                            mean,
-                            mcse,
-                            n: diffs.len(),
-                            failures,
-                        });
-                    }
-                }
+                let pair = (label, reference);
+                paired_rows(&mut rows, &grid, pair, (&other, &base), &metrics, axes);
             }
         }
     }
@@ -238,6 +122,170 @@ pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
         w: w.clone(),
         rows,
         warnings: weight_warnings(&sorted, &methods),
+    }
+}
+
+/// The evaluation grids a curve metric runs over: usage ratios ρ and cost
+/// weights w.
+#[derive(Clone, Copy)]
+struct Axes<'a> {
+    rho: &'a [f64],
+    w: &'a [f64],
+}
+
+/// A row's position on its metric's axis: (index, ρ at it, w at it).
+type Position = (Option<usize>, Option<f64>, Option<f64>);
+
+impl Axes<'_> {
+    /// Every position of `metric`: one for a scalar, one per ρ or w for a
+    /// curve.
+    fn positions(self, metric: &MetricInfo) -> Vec<Position> {
+        match metric.axis {
+            MetricAxis::Scalar => vec![(None, None, None)],
+            MetricAxis::Rho => self
+                .rho
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (Some(i), Some(r), None))
+                .collect(),
+            MetricAxis::W => self
+                .w
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (Some(i), None, Some(v)))
+                .collect(),
+        }
+    }
+}
+
+/// Appends the rows of one method at one grid point (`all` its records, failed
+/// ones included): every metric at every position, the share of each model
+/// per w, the extra metrics and the inference measures, each as mean and
+/// MCSE over the successful replicates.
+fn method_rows(
+    rows: &mut Vec<SummaryRow>,
+    grid: &BTreeMap<String, serde_json::Value>,
+    label: &str,
+    all: &[&Record],
+    metrics: &[&MetricInfo],
+    axes: Axes,
+) {
+    let failures = all.iter().filter(|r| !r.ok).count();
+    let ok: Vec<&Record> = all.iter().copied().filter(|r| r.ok).collect();
+    let row = |metric: &str, (index, at_rho, at_w): Position, values: &[f64]| {
+        let (mean, mcse) = mean_and_mcse(values);
+        SummaryRow {
+            grid: grid.clone(),
+            method: label.to_string(),
+            versus: None,
+            metric: metric.to_string(),
+            index,
+            rho: at_rho,
+            w: at_w,
+            mean,
+            mcse,
+            n: values.len(),
+            failures,
+        }
+    };
+    for &metric in metrics {
+        for position in axes.positions(metric) {
+            let values: Vec<f64> = ok
+                .iter()
+                .filter_map(|r| r.metrics.value(metric.name, position.0))
+                .collect();
+            if metric.name == "mse_delta" && values.is_empty() {
+                continue;
+            }
+            rows.push(row(metric.name, position, &values));
+        }
+    }
+    // Shares of each model (many-model studies), in model order.
+    let mut models: Vec<&str> = Vec::new();
+    for share in ok.iter().flat_map(|r| &r.metrics.shares) {
+        if !models.contains(&share.model.as_str()) {
+            models.push(&share.model);
+        }
+    }
+    for model in models {
+        let name = format!("{SHARE_PREFIX}{model}");
+        for (i, &at_w) in axes.w.iter().enumerate() {
+            let values: Vec<f64> = ok
+                .iter()
+                .filter_map(|r| r.metrics.value(&name, Some(i)))
+                .collect();
+            rows.push(row(&name, (Some(i), None, Some(at_w)), &values));
+        }
+    }
+    let extra: BTreeSet<&String> = ok.iter().flat_map(|r| r.metrics.extra.keys()).collect();
+    for name in extra {
+        let values: Vec<f64> = ok
+            .iter()
+            .filter_map(|r| r.metrics.extra.get(name).copied())
+            .collect();
+        rows.push(row(name, (None, None, None), &values));
+    }
+    for (metric, mean, mcse, n) in inference_rows(&ok) {
+        rows.push(SummaryRow {
+            mean,
+            mcse,
+            n,
+            ..row(&metric, (None, None, None), &[])
+        });
+    }
+}
+
+/// Appends the paired differences `method − reference` at one grid point
+/// (`records` = (the method's, the reference's)): per metric and position the
+/// mean and MCSE of `x_method,r − x_reference,r` over the replicates r where
+/// both succeeded.
+fn paired_rows(
+    rows: &mut Vec<SummaryRow>,
+    grid: &BTreeMap<String, serde_json::Value>,
+    (label, reference): (&String, &String),
+    (other, base): (&[&Record], &[&Record]),
+    metrics: &[&MetricInfo],
+    axes: Axes,
+) {
+    let pairs: Vec<(&Record, &Record)> = other
+        .iter()
+        .filter_map(|a| {
+            base.iter()
+                .find(|b| b.replicate == a.replicate)
+                .map(|b| (*a, *b))
+        })
+        .collect();
+    let failures = pairs.iter().filter(|(a, b)| !(a.ok && b.ok)).count();
+    for &metric in metrics {
+        for (index, at_rho, at_w) in axes.positions(metric) {
+            let diffs: Vec<f64> = pairs
+                .iter()
+                .filter(|(a, b)| a.ok && b.ok)
+                .filter_map(|(a, b)| {
+                    Some(
+                        a.metrics.value(metric.name, index)?
+                            - b.metrics.value(metric.name, index)?,
+                    )
+                })
+                .collect();
+            if diffs.is_empty() && metric.name == "mse_delta" {
+                continue;
+            }
+            let (mean, mcse) = mean_and_mcse(&diffs);
+            rows.push(SummaryRow {
+                grid: grid.clone(),
+                method: label.clone(),
+                versus: Some(reference.clone()),
+                metric: metric.name.to_string(),
+                index,
+                rho: at_rho,
+                w: at_w,
+                mean,
+                mcse,
+                n: diffs.len(),
+                failures,
+            });
+        }
     }
 }
 
@@ -431,6 +479,12 @@ fn median(values: &[f64]) -> Option<f64> {
 
 type DerivedRow = (String, Option<f64>, Option<f64>, usize);
 
+/// A measure's (value, MCSE).
+type Estimate = (Option<f64>, Option<f64>);
+
+/// The [`INFERENCE_MEASURES`] of every inference prefix `P` (a `P.covered`
+/// extra key) among the successful records `ok`, as rows
+/// `(P.measure, mean, mcse, n)`.
 fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
     let prefixes: BTreeSet<&str> = ok
         .iter()
@@ -455,29 +509,8 @@ fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
         let r = estimates.len();
         let rf = r as f64;
         let (bias, bias_mcse) = mean_and_mcse(&errors);
-        let sample_sd = crate::stats::sample_sd;
-        let emp_se = sample_sd(&estimates);
-        let emp_se_mcse = emp_se
-            .filter(|_| r >= 2)
-            .map(|e| e / (2.0 * (rf - 1.0)).sqrt());
-        let se_sq: Vec<f64> = ses.iter().map(|s| s * s).collect();
-        let model_se = (!se_sq.is_empty()).then(|| (se_sq.iter().sum::<f64>() / rf).sqrt());
-        let var_se_sq = sample_sd(&se_sq).map(|s| s * s);
-        let model_se_mcse = match (model_se, var_se_sq) {
-            (Some(m), Some(v)) if m > 0.0 => Some((v / (4.0 * rf * m * m)).sqrt()),
-            _ => None,
-        };
-        let (rel, rel_mcse) = match (model_se, emp_se, var_se_sq) {
-            (Some(m), Some(e), Some(v)) if m > 0.0 && e > 0.0 => (
-                Some(100.0 * (m / e - 1.0)),
-                Some(
-                    100.0
-                        * (m / e)
-                        * (v / (4.0 * rf * m.powi(4)) + 1.0 / (2.0 * (rf - 1.0))).sqrt(),
-                ),
-            ),
-            _ => (None, None),
-        };
+        let [(emp_se, emp_se_mcse), (model_se, model_se_mcse), (rel, rel_mcse)] =
+            se_accuracy(&estimates, &ses);
         let coverage =
             (!covered.is_empty()).then(|| covered.iter().sum::<f64>() / covered.len() as f64);
         let coverage_mcse = coverage.map(|c| (c * (1.0 - c) / covered.len() as f64).sqrt());
@@ -514,6 +547,39 @@ fn inference_rows(ok: &[&Record]) -> Vec<DerivedRow> {
         }
     }
     out
+}
+
+/// The SE accuracy measures of one inference prefix over R replicates, each
+/// with its MCSE: EmpSE = sd of the estimates (MCSE `EmpSE/√(2(R−1))`),
+/// ModSE = `√(mean se²)` (MCSE `√(Var(se²)/(4R·ModSE²))`) and the relative
+/// error `100(ModSE/EmpSE − 1)` (Morris, White & Crowther 2019).
+fn se_accuracy(estimates: &[f64], ses: &[f64]) -> [Estimate; 3] {
+    let r = estimates.len();
+    let rf = r as f64;
+    let sample_sd = crate::stats::sample_sd;
+    let emp_se = sample_sd(estimates);
+    let emp_se_mcse = emp_se
+        .filter(|_| r >= 2)
+        .map(|e| e / (2.0 * (rf - 1.0)).sqrt());
+    let se_sq: Vec<f64> = ses.iter().map(|s| s * s).collect();
+    let model_se = (!se_sq.is_empty()).then(|| (se_sq.iter().sum::<f64>() / rf).sqrt());
+    let var_se_sq = sample_sd(&se_sq).map(|s| s * s);
+    let model_se_mcse = match (model_se, var_se_sq) {
+        (Some(m), Some(v)) if m > 0.0 => Some((v / (4.0 * rf * m * m)).sqrt()),
+        _ => None,
+    };
+    let (rel, rel_mcse) = match (model_se, emp_se, var_se_sq) {
+        (Some(m), Some(e), Some(v)) if m > 0.0 && e > 0.0 => (
+            Some(100.0 * (m / e - 1.0)),
+            Some(100.0 * (m / e) * (v / (4.0 * rf * m.powi(4)) + 1.0 / (2.0 * (rf - 1.0))).sqrt()),
+        ),
+        _ => (None, None),
+    };
+    [
+        (emp_se, emp_se_mcse),
+        (model_se, model_se_mcse),
+        (rel, rel_mcse),
+    ]
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub(super) fn truncate(label: &str, chars: usize) -> String {
     }
 }
 
+/// Draws `figure` onto `root`: the title, one chart per panel (mesh, guide
+/// lines, series) and the legend.
 pub(super) fn draw_figure<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     figure: &Figure,
@@ -92,23 +94,7 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
             .light_line_style(RGBColor(242, 242, 242))
             .max_light_lines(2)
             .draw()?;
-        if figure.zero_line && y0 < 0.0 && y1 > 0.0 {
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(x0, 0.0), (x1, 0.0)],
-                RGBColor(90, 90, 90).stroke_width(1),
-            )))?;
-        }
-        if let Some(level) = figure.reference {
-            let dash = (x1 - x0) / 60.0;
-            let mut x = x0;
-            while x < x1 {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(x, level), ((x + dash * 0.6).min(x1), level)],
-                    RGBColor(200, 30, 30).stroke_width(2),
-                )))?;
-                x += dash;
-            }
-        }
+        draw_guides(&mut chart, figure, (x0, x1), (y0, y1))?;
         for series in &panel.series {
             draw_series(&mut chart, series, figure.spread, x_span)?;
         }
@@ -119,6 +105,37 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
         LEGEND_LABEL_CHARS
     };
     draw_legend(&legend, &figure.legend(), figure.spread, chars)
+}
+
+/// The figure's guide lines on one panel: y = 0 (when asked for and inside
+/// the y range) and the reference level as a red dashed line.
+fn draw_guides<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    figure: &Figure,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    if figure.zero_line && y0 < 0.0 && y1 > 0.0 {
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x0, 0.0), (x1, 0.0)],
+            RGBColor(90, 90, 90).stroke_width(1),
+        )))?;
+    }
+    if let Some(level) = figure.reference {
+        let dash = (x1 - x0) / 60.0;
+        let mut x = x0;
+        while x < x1 {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, level), ((x + dash * 0.6).min(x1), level)],
+                RGBColor(200, 30, 30).stroke_width(2),
+            )))?;
+            x += dash;
+        }
+    }
+    Ok(())
 }
 
 fn draw_series<DB: DrawingBackend>(

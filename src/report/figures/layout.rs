@@ -355,8 +355,6 @@ pub(super) fn scalar_figure(
         .filter(|name| Some(*name) != x_param)
         .collect();
 
-    // x position of each grid point; categorical positions index `categories`.
-    let mut categories: Vec<String> = Vec::new();
     let categorical = x_param.is_none_or(|name| !numeric(name));
     // The rate key of a rate study (summary slopes) is drawn on a log10 axis.
     let log_x = !categorical
@@ -368,6 +366,87 @@ pub(super) fn scalar_figure(
                 .and_then(Value::as_f64)
                 .is_some_and(|x| x > 0.0)
         });
+    let (xs, categories) = x_positions(view, x_param, categorical, log_x);
+    let groups = panel_groups(view, x_param, &others);
+
+    let methods = view.methods_with(metric);
+    let (lo, hi) = bounds(xs.iter().copied());
+    let span = if categorical || hi <= lo {
+        1.0
+    } else {
+        hi - lo
+    };
+    let panels = scalar_panels(view, groups, &methods, metric, &xs, span);
+    if panels.iter().all(|p| p.series.is_empty()) {
+        return None;
+    }
+    Some(Figure {
+        stem: stem.to_string(),
+        title,
+        x_desc: match x_param {
+            Some(name) if log_x => format!("{name} (log scale)"),
+            Some(name) => name.to_string(),
+            None => "grid point".to_string(),
+        },
+        y_desc: y_desc.to_string(),
+        panels,
+        spread: Spread::ErrorBars,
+        zero_line: false,
+        reference: None,
+        categories: categorical.then_some(categories),
+        log_x,
+        wide_legend: false,
+    })
+}
+
+/// The panels of a scalar figure: per group of grid points, one series per
+/// method (mean ± SE at each point's x), dodged sideways by 1.2% of the x
+/// span per method so error bars do not overlap; empty series dropped.
+fn scalar_panels(
+    view: &View,
+    groups: Vec<(String, Vec<usize>)>,
+    methods: &[&str],
+    metric: &str,
+    xs: &[f64],
+    span: f64,
+) -> Vec<Panel> {
+    groups
+        .into_iter()
+        .map(|(title, members)| Panel {
+            title,
+            series: methods
+                .iter()
+                .enumerate()
+                .map(|(m, method)| {
+                    // Dodge methods sideways so error bars do not overlap.
+                    let dodge = (m as f64 - (methods.len() as f64 - 1.0) / 2.0) * 0.012 * span;
+                    let mut points: Vec<Point> = members
+                        .iter()
+                        .filter_map(|&p| row_point(view, p, method, metric, None, xs[p] + dodge))
+                        .collect();
+                    points.sort_by(|a, b| a.x.total_cmp(&b.x));
+                    Series {
+                        label: method.to_string(),
+                        color: method_color(view, method),
+                        points,
+                    }
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect(),
+        })
+        .collect()
+}
+
+/// The x position of each grid point: its value of `x_param` (log10 on a
+/// log axis) or, on a categorical axis, the index of its label among the
+/// returned categories (in first-seen order).
+fn x_positions(
+    view: &View,
+    x_param: Option<&str>,
+    categorical: bool,
+    log_x: bool,
+) -> (Vec<f64>, Vec<String>) {
+    let mut categories: Vec<String> = Vec::new();
     let xs: Vec<f64> = view
         .points
         .iter()
@@ -394,8 +473,12 @@ pub(super) fn scalar_figure(
             }
         })
         .collect();
+    (xs, categories)
+}
 
-    // One panel per combination of the other varying parameters.
+/// One panel per combination of the `others` varying parameters: its title
+/// and the grid points in it, in first-seen order.
+fn panel_groups(view: &View, x_param: Option<&str>, others: &[&str]) -> Vec<(String, Vec<usize>)> {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (point, grid) in view.points.iter().enumerate() {
         let label = if others.is_empty() {
@@ -418,59 +501,7 @@ pub(super) fn scalar_figure(
             None => groups.push((label, vec![point])),
         }
     }
-
-    let methods = view.methods_with(metric);
-    let (lo, hi) = bounds(xs.iter().copied());
-    let span = if categorical || hi <= lo {
-        1.0
-    } else {
-        hi - lo
-    };
-    let panels: Vec<Panel> = groups
-        .into_iter()
-        .map(|(title, members)| Panel {
-            title,
-            series: methods
-                .iter()
-                .enumerate()
-                .map(|(m, method)| {
-                    // Dodge methods sideways so error bars do not overlap.
-                    let dodge = (m as f64 - (methods.len() as f64 - 1.0) / 2.0) * 0.012 * span;
-                    let mut points: Vec<Point> = members
-                        .iter()
-                        .filter_map(|&p| row_point(view, p, method, metric, None, xs[p] + dodge))
-                        .collect();
-                    points.sort_by(|a, b| a.x.total_cmp(&b.x));
-                    Series {
-                        label: method.to_string(),
-                        color: method_color(view, method),
-                        points,
-                    }
-                })
-                .filter(|s| !s.points.is_empty())
-                .collect(),
-        })
-        .collect();
-    if panels.iter().all(|p| p.series.is_empty()) {
-        return None;
-    }
-    Some(Figure {
-        stem: stem.to_string(),
-        title,
-        x_desc: match x_param {
-            Some(name) if log_x => format!("{name} (log scale)"),
-            Some(name) => name.to_string(),
-            None => "grid point".to_string(),
-        },
-        y_desc: y_desc.to_string(),
-        panels,
-        spread: Spread::ErrorBars,
-        zero_line: false,
-        reference: None,
-        categories: categorical.then_some(categories),
-        log_x,
-        wide_legend: false,
-    })
+    groups
 }
 
 /// Text as drawn: control characters (which would make the SVG invalid XML

@@ -148,8 +148,22 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
         format!("Area between the oracle's frontier and the router's (study {study})"),
         "AIQ(oracle) − AIQ",
     ));
-    // Coverage of each inference target against the grid, ±2 MCSE bars and
-    // the nominal level (the records' `<target>.level`) as a dashed line.
+    figures.extend(coverage_figures(&view, summary));
+    // Swept method settings: each scalar metric against the swept value.
+    figures.extend(sweep::sweep_figures(&view, study));
+
+    // Rate studies: log–log convergence and the nuisance-error product.
+    figures.extend(rates::rate_figures(&view, summary));
+    figures.extend(rates::error_product_figure(&view, summary));
+
+    write_figures(&figures, out_dir)
+}
+
+/// Coverage of each inference target against the grid, ±2 MCSE bars and
+/// the nominal level (the records' `<target>.level`) as a dashed line.
+fn coverage_figures(view: &View, summary: &Summary) -> Vec<layout::Figure> {
+    let study = &summary.study;
+    let mut figures = Vec::new();
     let mut targets: Vec<&str> = summary
         .rows
         .iter()
@@ -165,7 +179,7 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
             .and_then(|r| r.mean);
         let stem = format!("coverage_{}", target.replace('.', "_"));
         if let Some(mut figure) = scalar_figure(
-            &view,
+            view,
             &stem,
             &format!("{target}.coverage"),
             format!("Coverage of the {target} interval, ±2 MCSE (study {study})"),
@@ -175,14 +189,7 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
             figures.push(figure);
         }
     }
-    // Swept method settings: each scalar metric against the swept value.
-    figures.extend(sweep::sweep_figures(&view, study));
-
-    // Rate studies: log–log convergence and the nuisance-error product.
-    figures.extend(rates::rate_figures(&view, summary));
-    figures.extend(rates::error_product_figure(&view, summary));
-
-    write_figures(&figures, out_dir)
+    figures
 }
 
 /// Draws each figure as PNG and SVG into `out_dir` (replacing the files

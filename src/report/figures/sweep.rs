@@ -157,19 +157,7 @@ pub(super) fn sweep_figure(
     let xs: Vec<f64> = values.iter().filter_map(|v| axis.x(v)).collect();
     let (lo, hi) = bounds(xs.iter().copied());
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let swept: BTreeMap<&str, ()> = view
-        .summary
-        .provenance
-        .sweeps
-        .iter()
-        .map(|v| (v.method.as_str(), ()))
-        .collect();
-    let references: Vec<&str> = view
-        .methods
-        .iter()
-        .copied()
-        .filter(|m| !swept.contains_key(m))
-        .collect();
+    let references = unswept_methods(view);
     let count = families.len();
     let panels: Vec<Panel> = (0..view.points.len())
         .map(|point| {
@@ -195,21 +183,7 @@ pub(super) fn sweep_figure(
                 .filter(|s| !s.points.is_empty())
                 .collect();
             if !series.is_empty() {
-                for method in &references {
-                    let Some(at) = row_point(view, point, method, metric, None, lo) else {
-                        continue;
-                    };
-                    let line = [lo, hi].map(|x| Point {
-                        x,
-                        mean: at.mean,
-                        se: 0.0,
-                    });
-                    series.push(Series {
-                        label: format!("{method} (not swept)"),
-                        color: method_color(view, method),
-                        points: line.to_vec(),
-                    });
-                }
+                series.extend(reference_lines(view, point, &references, metric, (lo, hi)));
             }
             Panel {
                 title: view.point_label(point),
@@ -238,6 +212,50 @@ pub(super) fn sweep_figure(
         log_x,
         wide_legend: false,
     })
+}
+
+/// The methods without a sweep, in the view's method order.
+fn unswept_methods<'a>(view: &View<'a>) -> Vec<&'a str> {
+    let swept: BTreeMap<&str, ()> = view
+        .summary
+        .provenance
+        .sweeps
+        .iter()
+        .map(|v| (v.method.as_str(), ()))
+        .collect();
+    view.methods
+        .iter()
+        .copied()
+        .filter(|m| !swept.contains_key(m))
+        .collect()
+}
+
+/// Each unswept method's mean at grid point `point` as a horizontal line
+/// across the x range `(lo, hi)`.
+fn reference_lines(
+    view: &View,
+    point: usize,
+    references: &[&str],
+    metric: &str,
+    (lo, hi): (f64, f64),
+) -> Vec<Series> {
+    let mut series = Vec::new();
+    for method in references {
+        let Some(at) = row_point(view, point, method, metric, None, lo) else {
+            continue;
+        };
+        let line = [lo, hi].map(|x| Point {
+            x,
+            mean: at.mean,
+            se: 0.0,
+        });
+        series.push(Series {
+            label: format!("{method} (not swept)"),
+            color: method_color(view, method),
+            points: line.to_vec(),
+        });
+    }
+    series
 }
 
 /// `metric` against the summary's first swept key (in variant order), for

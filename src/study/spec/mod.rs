@@ -40,7 +40,10 @@
 pub(crate) mod check;
 mod evaluation;
 pub mod expect;
+mod grid;
 pub mod locate;
+mod method;
+mod seed;
 pub mod sweep;
 
 use std::collections::BTreeMap;
@@ -52,11 +55,16 @@ use crate::error::{Error, Result};
 use crate::learners::LearnerConfig;
 use crate::meta::MetaRouterConfig;
 use evaluation::check_evaluation;
-use locate::{deserialize_located, render, Segment, Source};
+use grid::{
+    cartesian, check_multi_model, check_rate_key, describe_point, expand_grid, points_are_multi,
+};
+use locate::{deserialize_located, render, Source};
 use meta_router_core::Error as CoreError;
+use method::{expand_methods, is_estimator, parse_method, with_preset};
 
 pub use evaluation::{EvaluationSpec, InferenceTarget};
 pub use expect::{Claim, ClaimTest, DEFAULT_CLAIM_SIGMA};
+pub use method::METHOD_PRESETS;
 
 pub use check::{estimate_peak_memory, memory_limit, MemoryEstimate, MAX_THREADS, MAX_UNITS};
 
@@ -188,87 +196,6 @@ struct ResolvedSpec<'a> {
     expect: &'a [toml::Table],
 }
 
-/// Master seeds: any `u64`. TOML integers are signed 64-bit, so a seed
-/// above `i64::MAX` is read from its digits and written back as a string
-/// (`seed = "18446744073709551615"`); smaller seeds stay integers.
-mod seed {
-    use std::borrow::Cow;
-
-    use serde::{de, Deserializer, Serializer};
-
-    /// The text with a top-level `seed = <digits>` above `i64::MAX` quoted
-    /// (line numbers unchanged).
-    pub fn quote_large(text: &str) -> Cow<'_, str> {
-        for (start, line) in line_starts(text) {
-            let trimmed = line.trim_start();
-            if trimmed.starts_with('[') {
-                break; // the top-level keys end at the first table
-            }
-            let Some(rest) = trimmed.strip_prefix("seed") else {
-                continue;
-            };
-            let Some(value) = rest.trim_start().strip_prefix('=') else {
-                continue;
-            };
-            let value = value.trim_start();
-            let digits: &str = &value[..value
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(value.len())];
-            let after = value[digits.len()..].trim_start();
-            let large = digits.parse::<u64>().is_ok_and(|v| v > i64::MAX as u64);
-            if large && (after.is_empty() || after.starts_with('#')) {
-                let at = start + (line.len() - value.len());
-                let mut quoted = String::with_capacity(text.len() + 2);
-                quoted.push_str(&text[..at]);
-                quoted.push('"');
-                quoted.push_str(digits);
-                quoted.push('"');
-                quoted.push_str(&text[at + digits.len()..]);
-                return Cow::Owned(quoted);
-            }
-        }
-        Cow::Borrowed(text)
-    }
-
-    /// Each line with the byte offset where it starts.
-    fn line_starts(text: &str) -> impl Iterator<Item = (usize, &str)> {
-        text.split_inclusive('\n').scan(0, |offset, line| {
-            let start = *offset;
-            *offset += line.len();
-            Some((start, line.trim_end_matches(['\n', '\r'])))
-        })
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-        struct Seed;
-        impl de::Visitor<'_> for Seed {
-            type Value = u64;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a seed: a whole number from 0 to 18446744073709551615")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
-                u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-                Ok(v)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
-                v.parse::<u64>()
-                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_any(Seed)
-    }
-
-    pub fn serialize<S: Serializer>(seed: &u64, serializer: S) -> Result<S::Ok, S::Error> {
-        if *seed > i64::MAX as u64 {
-            serializer.serialize_str(&seed.to_string())
-        } else {
-            serializer.serialize_u64(*seed)
-        }
-    }
-}
-
 /// Memory per byte of a spec file while it is parsed and validated (for
 /// [`crate::files::read_text`]): generous, so only absurd files are refused.
 pub const SPEC_FACTOR: f64 = 64.0;
@@ -312,6 +239,8 @@ impl StudySpec {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// Validates a deserialized spec: name, replicates, evaluation, grid,
+    /// methods, the cross-checks between them, and the claims.
     fn from_raw(raw: RawSpec, source: &Source) -> Result<Self> {
         if raw.name.is_empty()
             || !raw
@@ -333,41 +262,7 @@ impl StudySpec {
         if raw.methods.is_empty() {
             return Err(source.error("methods", "a study needs at least one [[methods]] entry"));
         }
-        let mut methods: Vec<MethodSpec> = Vec::with_capacity(raw.methods.len());
-        for (i, table) in raw.methods.iter().enumerate() {
-            let variants = sweep::expand_method(table, i, source)?;
-            let swept = table.contains_key("sweep");
-            let family = variants[0].family.clone();
-            let at = if swept { "sweep" } else { "label" };
-            for method in variants {
-                let clash = methods.iter().find(|m| {
-                    m.label == method.label
-                        || (m.entry != i && (m.family == family || m.label == family))
-                });
-                if let Some(other) = clash {
-                    let message = if !swept && other.setting.is_empty() {
-                        format!("duplicate method label `{}`", method.label)
-                    } else {
-                        format!(
-                            "the label `{}` clashes with methods[{}] (`{}`): a swept entry's \
-                             label names its family of variants, and every label is unique",
-                            method.label, other.entry, other.label
-                        )
-                    };
-                    return Err(source.error(&format!("methods[{i}].{at}"), message));
-                }
-                methods.push(method);
-            }
-            if methods.len() > check::MAX_METHODS {
-                return Err(source.error(
-                    &format!("methods[{i}]"),
-                    format!(
-                        "the study has more than {} methods once its sweeps are expanded",
-                        check::MAX_METHODS
-                    ),
-                ));
-            }
-        }
+        let methods = expand_methods(&raw.methods, source)?;
         if let Some(labels) = &evaluation.compare_to {
             for (i, label) in labels.iter().enumerate() {
                 if !methods.iter().any(|m| &m.label == label) {
@@ -543,255 +438,6 @@ impl StudySpec {
     }
 }
 
-/// Builds the scenario at every grid point. An error in a key the grid sets
-/// is reported at `grid.<key>`, any other at `scenario.<key>`.
-/// Whether the grid points' scenario has several candidate models.
-fn points_are_multi(points: &[GridPoint]) -> bool {
-    points
-        .iter()
-        .any(|p| matches!(p.scenario, ScenarioConfig::MultiModel(_)))
-}
-
-/// What a study of a scenario with several candidate models cannot do.
-fn check_multi_model(
-    methods: &[MethodSpec],
-    evaluation: &EvaluationSpec,
-    source: &Source,
-) -> Result<()> {
-    if let Some(i) = methods.iter().position(|m| m.kind == MethodKind::Random) {
-        return Err(source.error(
-            &format!("methods[{i}].method"),
-            "the `random` reference is defined for two models only; many-model studies compare \
-             with `oracle` and with always-one-model (recorded for every method)",
-        ));
-    }
-    if !evaluation.inference.is_empty() {
-        return Err(source.error(
-            "evaluation.inference",
-            "inference targets are defined for two models only; remove `inference` from a \
-             many-model study",
-        ));
-    }
-    if evaluation.propensity_error {
-        return Err(source.error(
-            "evaluation.propensity_error",
-            "the propensity error is recorded for two-model studies only",
-        ));
-    }
-    if evaluation.w.is_empty() {
-        return Err(source.error(
-            "evaluation.w",
-            "a many-model study needs a cost-weight grid `w` (its routing metrics run over w)",
-        ));
-    }
-    if evaluation.cutoff != crate::routing::Cutoff::None {
-        return Err(source.error(
-            "evaluation.cutoff",
-            "the cutoff applies to two-model usage-ratio curves; many-model studies have none",
-        ));
-    }
-    Ok(())
-}
-
-/// `[evaluation] rate` must name a grid parameter with at least
-/// [`crate::study::rates::MIN_RATE_POINTS`] distinct positive numbers.
-fn check_rate_key(
-    evaluation: &EvaluationSpec,
-    grid: &BTreeMap<String, Vec<toml::Value>>,
-    source: &Source,
-) -> Result<()> {
-    let Some(key) = &evaluation.rate else {
-        return Ok(());
-    };
-    let Some(values) = grid.get(key) else {
-        let names: Vec<&str> = grid.keys().map(String::as_str).collect();
-        return Err(source.error(
-            "evaluation.rate",
-            format!(
-                "`{key}` is not a grid parameter (grid parameters: {})",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ),
-        ));
-    };
-    let numbers: Vec<f64> = values
-        .iter()
-        .filter_map(|v| match v {
-            toml::Value::Integer(i) => Some(*i as f64),
-            toml::Value::Float(f) => Some(*f),
-            _ => None,
-        })
-        .filter(|x| x.is_finite() && *x > 0.0)
-        .collect();
-    let mut distinct = numbers.clone();
-    distinct.sort_by(f64::total_cmp);
-    distinct.dedup();
-    let least = crate::study::rates::MIN_RATE_POINTS;
-    if numbers.len() != values.len() || distinct.len() < least {
-        return Err(source.error(
-            "evaluation.rate",
-            format!(
-                "a convergence rate is fitted on log `{key}`: the grid needs at least {least} \
-                 distinct positive numbers for it"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn expand_grid(
-    scenario: &toml::Table,
-    grid: &BTreeMap<String, Vec<toml::Value>>,
-    source: &Source,
-) -> Result<Vec<GridPoint>> {
-    let names: Vec<&str> = ScenarioConfig::defaults()
-        .iter()
-        .map(|c| c.name())
-        .collect();
-    match scenario.get("name") {
-        Some(toml::Value::String(name)) if names.contains(&name.as_str()) => {}
-        Some(toml::Value::String(name)) => {
-            return Err(source.error(
-                "scenario.name",
-                format!("unknown scenario `{name}` (known: {})", names.join(", ")),
-            ))
-        }
-        Some(_) => return Err(source.error("scenario.name", "`name` must be a string")),
-        None => {
-            return Err(source.error(
-                "scenario.name",
-                format!("missing `name` (one of: {})", names.join(", ")),
-            ))
-        }
-    }
-    for (key, values) in grid {
-        if values.is_empty() {
-            return Err(source.error(
-                &format!("grid.{key}"),
-                "a grid parameter needs at least one value",
-            ));
-        }
-        if key == "name" {
-            return Err(source.error("grid.name", "the scenario name cannot be a grid parameter"));
-        }
-    }
-    let combinations = cartesian(grid);
-    if combinations.len() > check::MAX_GRID_POINTS {
-        return Err(source.error(
-            "grid",
-            format!(
-                "the grid has {} points; at most {} are supported",
-                combinations.len(),
-                check::MAX_GRID_POINTS
-            ),
-        ));
-    }
-    let key_of = |name: &str| {
-        if grid.contains_key(name) {
-            format!("grid.{name}")
-        } else {
-            format!("scenario.{name}")
-        }
-    };
-    let mut points = Vec::with_capacity(combinations.len());
-    for combination in combinations {
-        let mut table = scenario.clone();
-        let mut values = BTreeMap::new();
-        for (key, value) in &combination {
-            table.insert(key.clone(), value.clone());
-            values.insert(key.clone(), toml_to_json(value));
-        }
-        let config: ScenarioConfig =
-            deserialize_located(&toml::Value::Table(table)).map_err(|(path, message)| {
-                let key = match path.first() {
-                    Some(Segment::Key(first)) => {
-                        let mut key = key_of(first);
-                        let rest = render(&path[1..]);
-                        if !rest.is_empty() {
-                            key = format!("{key}.{rest}");
-                        }
-                        key
-                    }
-                    _ => "scenario".to_string(),
-                };
-                source.error(&key, format!("{message}{}", describe_point(&values)))
-            })?;
-        config.build().map_err(|e| match e {
-            Error::Core(CoreError::InvalidParameter {
-                name,
-                value,
-                reason,
-            }) => source.error(
-                &key_of(&name),
-                format!("invalid value {value}: {reason}{}", describe_point(&values)),
-            ),
-            other => source.error("scenario", other.to_string()),
-        })?;
-        points.push(GridPoint {
-            values,
-            scenario: config,
-            truth: Default::default(),
-        });
-    }
-    Ok(points)
-}
-
-fn describe_point(values: &BTreeMap<String, serde_json::Value>) -> String {
-    if values.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-    format!(" (at grid point {})", parts.join(", "))
-}
-
-/// Presets of an estimator table (`preset = "…"`): their values are the
-/// defaults the table's own keys override.
-pub const METHOD_PRESETS: &[&str] = &["paper-script"];
-
-/// `table` over the values of its `preset`, if it names one. `prefix` is the
-/// table's key path in the file with a trailing dot (`methods[2].`, or empty).
-fn with_preset(table: &toml::Table, prefix: &str, source: &Source) -> Result<toml::Table> {
-    let key = format!("{prefix}preset");
-    let Some(preset) = table.get("preset") else {
-        return Ok(table.clone());
-    };
-    let method: crate::meta::Method = table
-        .get("method")
-        .cloned()
-        .and_then(|m| m.try_into().ok())
-        .ok_or_else(|| {
-            source.error(
-                &format!("{prefix}method"),
-                "a preset needs an estimator method",
-            )
-        })?;
-    let base = match preset.as_str() {
-        Some("paper-script") => MetaRouterConfig::paper_script(method),
-        _ => {
-            return Err(source.error(
-                &key,
-                format!(
-                    "unknown preset {preset} (known: {})",
-                    METHOD_PRESETS.join(", ")
-                ),
-            ))
-        }
-    };
-    let mut merged = match toml::Value::try_from(&base) {
-        Ok(toml::Value::Table(t)) => t,
-        _ => unreachable!("an estimator configuration serializes to a table"),
-    };
-    for (k, v) in table {
-        if k != "preset" {
-            merged.insert(k.clone(), v.clone());
-        }
-    }
-    Ok(merged)
-}
-
 /// An estimator table (a `[[methods]]` entry without `label`, or a router
 /// configuration file) read over its preset and validated; errors name the
 /// key under `prefix` (`methods[2].`, or empty).
@@ -855,129 +501,6 @@ pub fn parse_router_config(text: &str, file: &str) -> Result<MetaRouterConfig> {
         return Err(source.error("label", "a router configuration takes no `label`"));
     }
     parse_estimator(&table, "", &source)
-}
-
-/// Whether `name` is an estimator (a learner-based method, not a reference).
-fn is_estimator(name: &str) -> bool {
-    METHOD_NAMES.contains(&name) && !matches!(name, "oracle" | "random" | "all-gold")
-}
-
-pub(crate) fn parse_method(
-    table: &toml::Table,
-    index: usize,
-    source: &Source,
-) -> Result<MethodSpec> {
-    let key = |k: &str| format!("methods[{index}].{k}");
-    let name = match table.get("method") {
-        Some(toml::Value::String(s)) => s.clone(),
-        Some(_) => return Err(source.error(&key("method"), "`method` must be a string")),
-        None => {
-            return Err(source.error(
-                &key("method"),
-                format!("missing `method` (one of: {})", METHOD_NAMES.join(", ")),
-            ))
-        }
-    };
-    let label = match table.get("label") {
-        Some(toml::Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => {
-            s.clone()
-        }
-        Some(_) => {
-            return Err(source.error(
-                &key("label"),
-                "`label` must be a non-empty string without control characters",
-            ))
-        }
-        None => name.clone(),
-    };
-    let mut rest = table.clone();
-    rest.remove("label");
-    let only = |allowed: &[&str]| -> Result<()> {
-        match rest.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(source.error(
-                &key(k),
-                format!(
-                    "method `{name}` takes no key `{k}` (allowed: label, {})",
-                    allowed.join(", ")
-                ),
-            )),
-            None => Ok(()),
-        }
-    };
-    let learner_error = |role: &str, e: CoreError| match e {
-        CoreError::InvalidParameter { ref name, .. } => {
-            source.error(&key(&format!("{role}.{name}")), e.to_string())
-        }
-        other => source.error(&key(role), other.to_string()),
-    };
-    let kind = match name.as_str() {
-        "oracle" => {
-            only(&["method"])?;
-            MethodKind::Oracle
-        }
-        "random" => {
-            only(&["method"])?;
-            MethodKind::Random
-        }
-        "all-gold" => {
-            only(&["method", "learner"])?;
-            let learner: LearnerConfig = match rest.get("learner") {
-                Some(value) => deserialize_located(value).map_err(|(path, message)| {
-                    let inner = render(&path);
-                    let at = if inner.is_empty() {
-                        key("learner")
-                    } else {
-                        key(&format!("learner.{inner}"))
-                    };
-                    source.error(&at, message)
-                })?,
-                None => LearnerConfig::default(),
-            };
-            learner
-                .validate()
-                .map_err(|e| learner_error("learner", e))?;
-            MethodKind::AllGold(learner)
-        }
-        other if METHOD_NAMES.contains(&other) || other == "r" || other == "dr" => {
-            let config = parse_estimator(&rest, &format!("methods[{index}]."), source)?;
-            MethodKind::Estimator(Box::new(config))
-        }
-        other => {
-            return Err(source.error(
-                &key("method"),
-                format!(
-                    "unknown method `{other}` (known: {})",
-                    METHOD_NAMES.join(", ")
-                ),
-            ))
-        }
-    };
-    Ok(MethodSpec {
-        family: label.clone(),
-        label,
-        kind,
-        entry: index,
-        setting: BTreeMap::new(),
-    })
-}
-
-/// Cartesian product of the grid, last key varying fastest; one empty
-/// combination when the grid is empty.
-fn cartesian(grid: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(String, toml::Value)>> {
-    let mut combos: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
-    for (key, values) in grid {
-        combos = combos
-            .into_iter()
-            .flat_map(|prefix| {
-                values.iter().map(move |v| {
-                    let mut next = prefix.clone();
-                    next.push((key.clone(), v.clone()));
-                    next
-                })
-            })
-            .collect();
-    }
-    combos
 }
 
 /// Converts a TOML value to JSON for records.

@@ -37,6 +37,9 @@ use super::locate::Source;
 use super::{cartesian, parse_method, toml_to_json, MethodSpec};
 use crate::error::{Error, Result};
 
+/// A variant's setting: a value per swept key, in sweep order.
+type Setting = [(String, toml::Value)];
+
 /// Keys a sweep cannot vary.
 const FIXED_KEYS: &[&str] = &["label", "method", "sweep"];
 
@@ -119,7 +122,6 @@ fn inner_message(error: Error, index: usize) -> String {
         other => other.to_string(),
     }
 }
-
 /// The methods of `[[methods]]` entry `index`: the method itself, or the
 /// variants of its `sweep` in sweep order.
 pub(super) fn expand_method(
@@ -131,7 +133,6 @@ pub(super) fn expand_method(
         return Ok(vec![parse_method(table, index, source)?]);
     };
     let at = format!("methods[{index}].sweep");
-    let key_at = |key: &str| format!("{at}.{key}");
     let toml::Value::Table(sweep) = sweep else {
         return Err(source.error(
             &at,
@@ -143,6 +144,48 @@ pub(super) fn expand_method(
     }
     let mut base = table.clone();
     base.remove("sweep");
+    let lists = sweep_lists(sweep, &base, &at, source)?;
+    let with = |setting: &[(String, toml::Value)]| -> toml::Table {
+        let mut variant = base.clone();
+        for (key, value) in setting {
+            set_path(&mut variant, key, value.clone()).expect("checked on the first value");
+        }
+        variant
+    };
+    check_each_value(&lists, &with, index, source)?;
+    let mut variants = Vec::new();
+    for setting in cartesian(&lists) {
+        let mut method = parse_method(&with(&setting), index, source).map_err(|e| {
+            let label = variant_label("", &setting);
+            source.error(
+                &at,
+                format!(
+                    "the variant{label} is not valid: {}",
+                    inner_message(e, index)
+                ),
+            )
+        })?;
+        method.label = variant_label(&method.family, &setting);
+        method.setting = setting
+            .iter()
+            .map(|(k, v)| (k.clone(), toml_to_json(v)))
+            .collect();
+        variants.push(method);
+    }
+    Ok(variants)
+}
+
+/// The lists of a sweep table (at key `at`) by key: every key settable on
+/// the entry `base` and not fixed, every list non-empty without repeats or
+/// control characters in its labels, and at most
+/// `MAX_METHODS` variants in the product.
+fn sweep_lists(
+    sweep: &toml::Table,
+    base: &toml::Table,
+    at: &str,
+    source: &Source,
+) -> Result<BTreeMap<String, Vec<toml::Value>>> {
+    let key_at = |key: &str| format!("{at}.{key}");
     let mut lists: BTreeMap<String, Vec<toml::Value>> = BTreeMap::new();
     for (key, values) in sweep {
         if FIXED_KEYS.contains(&key.as_str()) {
@@ -188,22 +231,27 @@ pub(super) fn expand_method(
         .filter(|&n| n <= super::check::MAX_METHODS);
     if count.is_none() {
         return Err(source.error(
-            &at,
+            at,
             format!(
                 "the sweep has more than {} variants",
                 super::check::MAX_METHODS
             ),
         ));
     }
-    let with = |setting: &[(String, toml::Value)]| -> toml::Table {
-        let mut variant = base.clone();
-        for (key, value) in setting {
-            set_path(&mut variant, key, value.clone()).expect("checked on the first value");
-        }
-        variant
-    };
-    // Each value on its own (the other settings at their first values), so
-    // that an error names the key and the element at fault.
+    Ok(lists)
+}
+
+/// Validates each swept value on its own (the other settings at their first
+/// values, `with` building the variant's table), so that an error names the
+/// key and the element at fault — or the key alone when no value is
+/// accepted for the same reason.
+fn check_each_value(
+    lists: &BTreeMap<String, Vec<toml::Value>>,
+    with: &dyn Fn(&Setting) -> toml::Table,
+    index: usize,
+    source: &Source,
+) -> Result<()> {
+    let key_at = |key: &str| format!("methods[{index}].sweep.{key}");
     let first: Vec<(String, toml::Value)> = lists
         .iter()
         .map(|(k, values)| (k.clone(), values[0].clone()))
@@ -236,24 +284,5 @@ pub(super) fn expand_method(
             return Err(source.error(&key_path, message));
         }
     }
-    let mut variants = Vec::new();
-    for setting in cartesian(&lists) {
-        let mut method = parse_method(&with(&setting), index, source).map_err(|e| {
-            let label = variant_label("", &setting);
-            source.error(
-                &at,
-                format!(
-                    "the variant{label} is not valid: {}",
-                    inner_message(e, index)
-                ),
-            )
-        })?;
-        method.label = variant_label(&method.family, &setting);
-        method.setting = setting
-            .iter()
-            .map(|(k, v)| (k.clone(), toml_to_json(v)))
-            .collect();
-        variants.push(method);
-    }
-    Ok(variants)
+    Ok(())
 }

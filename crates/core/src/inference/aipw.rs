@@ -162,25 +162,14 @@ pub struct PolicySeeds {
     pub fit: FitSeeds,
 }
 
-/// Value of the routing policy `π(s) = 1{ψ̂(s) > w}` relative to always-`M_a`,
-/// `E[(ψ(s) − w)π(s) | t = 0]`: the router (`config`, any method) is fit on
-/// one half of `data` ([`split_halves`]) and the value is estimated by AIPW
-/// with `π` fixed on the other half, whose nuisances come from a DR-learner
-/// with `config`'s learners and propensity settings (normalization off).
-///
-/// `target.inside` (pooled order of `data`, GS rows first) restricts the
-/// value to an overlap region: `E[(ψ − w)π | t = 0, s ∈ A]`, estimated on
-/// the evaluation half's rows inside `A`; `target.propensity_design` (the
-/// same order) adds the estimated-propensity term of a logistic propensity
-/// ([`Nuisances::with_propensity_design`]).
-pub fn policy_value(
-    config: &MetaRouterConfig,
+/// The policy value's inputs must agree: the overlap mask and the
+/// propensity design have one entry per training row, the cost weight is
+/// finite.
+fn check_policy_inputs(
     data: &TrainingData,
     cost_weight: f64,
-    seeds: PolicySeeds,
-    level: f64,
-    target: PolicyTarget<'_>,
-) -> Result<PolicyValue> {
+    target: &PolicyTarget<'_>,
+) -> Result<()> {
     if let Some(mask) = target.inside {
         if mask.len() != data.n_total() {
             return Err(Error::ShapeMismatch {
@@ -206,6 +195,68 @@ pub fn policy_value(
             "must be a finite number",
         ));
     }
+    Ok(())
+}
+
+/// The AIPW nuisances of the evaluation half: a DR-learner without
+/// normalization and with cross-fitted outcomes, fit on that half with
+/// seeds derived from the policy's (tag 1), restricted to the overlap
+/// region (`first[k]` marks the learning half's rows) and given the
+/// propensity design's rows of the half.
+fn evaluation_nuisances(
+    config: &MetaRouterConfig,
+    data: &TrainingData,
+    evaluation: &TrainingData,
+    seeds: PolicySeeds,
+    first: &[bool],
+    target: &PolicyTarget<'_>,
+) -> Result<Nuisances> {
+    let mut nuisance_config = config.clone();
+    nuisance_config.method = Method::DrLearner;
+    nuisance_config.normalize = Normalize::None;
+    // The AIPW scores use cross-fitted nuisances (see `Nuisances::from_router`).
+    nuisance_config.outcome_oob = false;
+    let nuisance_router = nuisance_config.fit(
+        evaluation,
+        FitSeeds {
+            folds: derive_seed(seeds.fit.folds, &[1]),
+            learner: derive_seed(seeds.fit.learner, &[1]),
+        },
+    )?;
+    let mut nuisances = Nuisances::from_router(&nuisance_router)?;
+    // The evaluation half's rows in pooled order: its GS rows, then its PB rows.
+    let half_rows: Vec<usize> = (0..data.n_total()).filter(|&k| !first[k]).collect();
+    if let Some(mask) = target.inside {
+        let half_mask: Vec<bool> = half_rows.iter().map(|&k| mask[k]).collect();
+        nuisances = nuisances.within(&half_mask)?.bounded_inside(target.alpha);
+    }
+    if let Some(design) = target.propensity_design {
+        nuisances =
+            nuisances.with_propensity_design(crate::linalg::select_rows(design, &half_rows))?;
+    }
+    Ok(nuisances)
+}
+
+/// Value of the routing policy `π(s) = 1{ψ̂(s) > w}` relative to always-`M_a`,
+/// `E[(ψ(s) − w)π(s) | t = 0]`: the router (`config`, any method) is fit on
+/// one half of `data` ([`split_halves`]) and the value is estimated by AIPW
+/// with `π` fixed on the other half, whose nuisances come from a DR-learner
+/// with `config`'s learners and propensity settings (normalization off).
+///
+/// `target.inside` (pooled order of `data`, GS rows first) restricts the
+/// value to an overlap region: `E[(ψ − w)π | t = 0, s ∈ A]`, estimated on
+/// the evaluation half's rows inside `A`; `target.propensity_design` (the
+/// same order) adds the estimated-propensity term of a logistic propensity
+/// ([`Nuisances::with_propensity_design`]).
+pub fn policy_value(
+    config: &MetaRouterConfig,
+    data: &TrainingData,
+    cost_weight: f64,
+    seeds: PolicySeeds,
+    level: f64,
+    target: PolicyTarget<'_>,
+) -> Result<PolicyValue> {
+    check_policy_inputs(data, cost_weight, &target)?;
     let first = split_halves(data.n_gold(), data.n_pref(), seeds.split);
     let half = |want: bool| -> Result<TrainingData> {
         let n_gold = data.n_gold();
@@ -223,29 +274,7 @@ pub fn policy_value(
     let learn = half(true)?;
     let evaluation = half(false)?;
     let router = config.fit(&learn, seeds.fit)?;
-    let mut nuisance_config = config.clone();
-    nuisance_config.method = Method::DrLearner;
-    nuisance_config.normalize = Normalize::None;
-    // The AIPW scores use cross-fitted nuisances (see `Nuisances::from_router`).
-    nuisance_config.outcome_oob = false;
-    let nuisance_router = nuisance_config.fit(
-        &evaluation,
-        FitSeeds {
-            folds: derive_seed(seeds.fit.folds, &[1]),
-            learner: derive_seed(seeds.fit.learner, &[1]),
-        },
-    )?;
-    let mut nuisances = Nuisances::from_router(&nuisance_router)?;
-    // The evaluation half's rows in pooled order: its GS rows, then its PB rows.
-    let half_rows: Vec<usize> = (0..data.n_total()).filter(|&k| !first[k]).collect();
-    if let Some(mask) = target.inside {
-        let half_mask: Vec<bool> = half_rows.iter().map(|&k| mask[k]).collect();
-        nuisances = nuisances.within(&half_mask)?.bounded_inside(target.alpha);
-    }
-    if let Some(design) = target.propensity_design {
-        nuisances =
-            nuisances.with_propensity_design(crate::linalg::select_rows(design, &half_rows))?;
-    }
+    let nuisances = evaluation_nuisances(config, data, &evaluation, seeds, &first, &target)?;
     let x = evaluation.pooled_x();
     let psi_hat = router.predict_psi(x.view());
     let policy = routing::routed_indicator(

@@ -307,43 +307,12 @@ impl KernelRidgeParams {
         let w = check_training(x, y, weights)?;
         let problem = WeightedProblem::new(&w);
         let rows = problem.positive.len();
-        if rows > self.max_rows {
-            return Err(Error::param(
-                "max_rows",
-                self.max_rows,
-                format!(
-                    "kernel ridge is an exact O(N^3) solve; {rows} weighted rows exceed the limit \
-                     (raise max_rows, subsample, or use ridge with basis = \"rff\")"
-                ),
-            ));
-        }
+        self.check_rows(rows)?;
         let standardizer = Standardizer::fit(x, w.view());
         let z = standardizer.transform(linalg::select_rows(x.view(), &problem.positive).view());
         let weights_pos = Array1::from(problem.positive_weights.clone());
-        let median = || weighted_median_distance(z.view(), weights_pos.view());
-        let (bandwidths, median_used) = match self.bandwidth {
-            Bandwidth::Fixed(h) => (vec![h], None),
-            Bandwidth::Median => (vec![median()], None),
-            Bandwidth::Select => {
-                let m = median();
-                let mut grid: Vec<f64> = self.bandwidth_grid.iter().map(|c| c * m).collect();
-                grid.sort_by(f64::total_cmp);
-                grid.dedup();
-                (grid, Some(m))
-            }
-        };
-        // With a fixed penalty, bandwidths are ranked by the LOO score at it.
-        let (rule, grid) = match (self.bandwidth, self.penalty) {
-            (Bandwidth::Select, Penalty::Fixed(lambda)) => (
-                Penalty::Loo,
-                PenaltyGrid {
-                    min: lambda,
-                    max: lambda,
-                    points: 1,
-                },
-            ),
-            _ => (self.penalty, self.penalty_grid),
-        };
+        let (bandwidths, median_used, rule, grid) =
+            self.bandwidth_search(z.view(), weights_pos.view());
         let total = problem.total;
         let y_pos: Array1<f64> = problem.positive.iter().map(|&i| y[i]).collect();
         let y_mean = y_pos.dot(&weights_pos) / total;
@@ -400,6 +369,58 @@ impl KernelRidgeParams {
                 Vec::new()
             },
         })
+    }
+
+    /// Refuses more positively weighted rows than `max_rows` (the solve is
+    /// an exact O(N³) eigendecomposition).
+    fn check_rows(&self, rows: usize) -> Result<()> {
+        if rows > self.max_rows {
+            return Err(Error::param(
+                "max_rows",
+                self.max_rows,
+                format!(
+                    "kernel ridge is an exact O(N^3) solve; {rows} weighted rows exceed the limit \
+                 (raise max_rows, subsample, or use ridge with basis = \"rff\")"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bandwidths to try (ascending) with the weighted median distance
+    /// of `z` when bandwidths are selected, and the penalty rule and grid of
+    /// the search: with a fixed penalty, bandwidths are ranked by the LOO
+    /// score at it.
+    fn bandwidth_search(
+        &self,
+        z: ArrayView2<f64>,
+        weights_pos: ArrayView1<f64>,
+    ) -> (Vec<f64>, Option<f64>, Penalty, PenaltyGrid) {
+        let median = || weighted_median_distance(z, weights_pos);
+        let (bandwidths, median_used) = match self.bandwidth {
+            Bandwidth::Fixed(h) => (vec![h], None),
+            Bandwidth::Median => (vec![median()], None),
+            Bandwidth::Select => {
+                let m = median();
+                let mut grid: Vec<f64> = self.bandwidth_grid.iter().map(|c| c * m).collect();
+                grid.sort_by(f64::total_cmp);
+                grid.dedup();
+                (grid, Some(m))
+            }
+        };
+        // With a fixed penalty, bandwidths are ranked by the LOO score at it.
+        let (rule, grid) = match (self.bandwidth, self.penalty) {
+            (Bandwidth::Select, Penalty::Fixed(lambda)) => (
+                Penalty::Loo,
+                PenaltyGrid {
+                    min: lambda,
+                    max: lambda,
+                    points: 1,
+                },
+            ),
+            _ => (self.penalty, self.penalty_grid),
+        };
+        (bandwidths, median_used, rule, grid)
     }
 }
 

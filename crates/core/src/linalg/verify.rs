@@ -70,6 +70,15 @@ fn compare(what: String, found: f64, tol: f64) -> std::result::Result<(), String
 
 /// Runs every check; the first failure is described in the error.
 pub(crate) fn check(ops: &BackendOps) -> std::result::Result<(), String> {
+    check_products(ops)?;
+    check_grams(ops)?;
+    check_symmetric(ops)?;
+    check_svd(ops)
+}
+
+/// Matrix products `A·B` and `AᵀB` (dgemm) against the reference, shapes
+/// from 1×1 to a few hundred, tolerance scaled by the inner dimension.
+fn check_products(ops: &BackendOps) -> std::result::Result<(), String> {
     for &(m, k, n) in &[
         (1, 1, 1),
         (3, 2, 5),
@@ -100,6 +109,11 @@ pub(crate) fn check(ops: &BackendOps) -> std::result::Result<(), String> {
             tol,
         )?;
     }
+    Ok(())
+}
+
+/// Gram matrices `XᵀX` and `XᵀWX` (dsyrk) against the reference.
+fn check_grams(ops: &BackendOps) -> std::result::Result<(), String> {
     for &(rows, cols) in &[(1, 1), (5, 3), (40, 20), (300, 64), (64, 129)] {
         let x = filled(rows, cols, 4.0);
         let w = Array1::from_shape_fn(rows, |i| 0.5 + (i % 7) as f64 / 4.0);
@@ -121,6 +135,13 @@ pub(crate) fn check(ops: &BackendOps) -> std::result::Result<(), String> {
             tol,
         )?;
     }
+    Ok(())
+}
+
+/// On well-conditioned SPD matrices `BᵀB/n + I`: the Cholesky solve
+/// (dpotrf/dpotrs) and the symmetric eigendecomposition (dsyevd) — its
+/// eigenvalues, the reconstruction `V·diag(λ)·Vᵀ` and `VᵀV = I`.
+fn check_symmetric(ops: &BackendOps) -> std::result::Result<(), String> {
     for &n in &[1usize, 3, 20, 100] {
         // A well-conditioned SPD matrix: BᵀB/n + I.
         let b = filled(n + 3, n, 5.0);
@@ -172,6 +193,12 @@ pub(crate) fn check(ops: &BackendOps) -> std::result::Result<(), String> {
             tolerance(n, 1.0),
         )?;
     }
+    Ok(())
+}
+
+/// The thin SVD (dgesdd) of tall and wide matrices: singular values and the
+/// reconstruction `U·diag(σ)·Vᵀ`.
+fn check_svd(ops: &BackendOps) -> std::result::Result<(), String> {
     for &(m, n) in &[(1, 1), (7, 3), (3, 7), (40, 12), (120, 90)] {
         let a = filled(m, n, 7.0);
         let svd = (ops.thin_svd)(a.view())

@@ -321,94 +321,9 @@ impl RidgeParams {
         let centred = y.mapv(|v| v - y_mean);
         let problem = WeightedProblem::new(&w);
         let (coefficients, choice, svd) = if phi.ncols() > problem.positive.len() {
-            // Dual form on the positively weighted rows.
-            let sqrt_w = problem.sqrt_weights();
-            let mut a = linalg::select_rows(phi.view(), &problem.positive);
-            for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
-                row *= *s;
-            }
-            let target: Array1<f64> = problem
-                .positive
-                .iter()
-                .zip(&sqrt_w)
-                .map(|(&i, s)| s * centred[i])
-                .collect();
-            let gram = self.gram_path(|| {
-                let kernel = linalg::matmul(a.view(), a.t());
-                // K = AAᵀ is built without cancellation: keep every positive eigenvalue.
-                let (gamma, choice) = solve_dual(
-                    kernel,
-                    target.view(),
-                    self.penalty,
-                    &self.penalty_grid,
-                    &problem,
-                    0.0,
-                )?;
-                Ok((linalg::matvec(a.t(), gamma.view()), choice))
-            })?;
-            match gram {
-                Some((beta, choice)) => (beta, choice, false),
-                None => {
-                    let weights = Array1::from(problem.positive_weights.clone());
-                    let (beta, choice) = solve_svd(
-                        a.view(),
-                        target.view(),
-                        weights.view(),
-                        self.penalty,
-                        &self.penalty_grid,
-                        &problem,
-                    )?;
-                    (beta, choice, true)
-                }
-            }
+            self.fit_dual(phi.view(), centred.view(), &problem)?
         } else {
-            // A = W^{1/2} Φ in place (Φ is not needed afterwards): G = AᵀA and
-            // Φᵀ W (y − ȳ) = Aᵀ (W^{1/2}(y − ȳ)), without a weighted copy.
-            let mut a = phi;
-            let sqrt_w = w.mapv(f64::sqrt);
-            for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
-                if *s != 1.0 {
-                    row *= *s;
-                }
-            }
-            let scaled_target = &centred * &sqrt_w;
-            let gram = self.gram_path(|| {
-                let gram = linalg::weighted_gram(a.view(), None);
-                let cross = linalg::weighted_cross(a.view(), scaled_target.view(), None);
-                let total_ss = scaled_target.dot(&scaled_target);
-                let loo_design = (self.penalty == Penalty::Loo)
-                    .then(|| (a.view(), scaled_target.view(), w.view()));
-                solve_primal(
-                    gram,
-                    cross.view(),
-                    total_ss,
-                    self.penalty,
-                    &self.penalty_grid,
-                    &problem,
-                    loo_design,
-                )
-            })?;
-            match gram {
-                Some((beta, choice)) => (beta, choice, false),
-                None => {
-                    // Zero-weight rows are zero rows of A: leave them out.
-                    let all = problem.positive.len() == a.nrows();
-                    let rows = |m: ArrayView2<f64>| m.select(Axis(0), &problem.positive);
-                    let design = if all { a } else { rows(a.view()) };
-                    let pick = |v: &Array1<f64>| problem.positive.iter().map(|&i| v[i]).collect();
-                    let (target, weights): (Array1<f64>, Array1<f64>) =
-                        (pick(&scaled_target), pick(&w));
-                    let (beta, choice) = solve_svd(
-                        design.view(),
-                        target.view(),
-                        weights.view(),
-                        self.penalty,
-                        &self.penalty_grid,
-                        &problem,
-                    )?;
-                    (beta, choice, true)
-                }
-            }
+            self.fit_primal(phi, &centred, &w, &problem)?
         };
         Ok(FittedRidge {
             input_dim,
@@ -417,6 +332,117 @@ impl RidgeParams {
             coefficients,
             choice,
             svd,
+        })
+    }
+
+    /// The dual form (more basis columns than positively weighted rows):
+    /// `A = W^{1/2}Φ` on those rows, `γ` from `(AAᵀ + λI)γ = W^{1/2}(y − ȳ)`
+    /// and `β = Aᵀγ`, or the SVD of `A` when the Gram path declines.
+    /// Returns `β`, the penalty choice and whether the SVD path fitted.
+    fn fit_dual(
+        &self,
+        phi: ArrayView2<f64>,
+        centred: ArrayView1<f64>,
+        problem: &WeightedProblem,
+    ) -> Result<(Array1<f64>, PenaltyChoice, bool)> {
+        // Dual form on the positively weighted rows.
+        let sqrt_w = problem.sqrt_weights();
+        let mut a = linalg::select_rows(phi, &problem.positive);
+        for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
+            row *= *s;
+        }
+        let target: Array1<f64> = problem
+            .positive
+            .iter()
+            .zip(&sqrt_w)
+            .map(|(&i, s)| s * centred[i])
+            .collect();
+        let gram = self.gram_path(|| {
+            let kernel = linalg::matmul(a.view(), a.t());
+            // K = AAᵀ is built without cancellation: keep every positive eigenvalue.
+            let (gamma, choice) = solve_dual(
+                kernel,
+                target.view(),
+                self.penalty,
+                &self.penalty_grid,
+                problem,
+                0.0,
+            )?;
+            Ok((linalg::matvec(a.t(), gamma.view()), choice))
+        })?;
+        Ok(match gram {
+            Some((beta, choice)) => (beta, choice, false),
+            None => {
+                let weights = Array1::from(problem.positive_weights.clone());
+                let (beta, choice) = solve_svd(
+                    a.view(),
+                    target.view(),
+                    weights.view(),
+                    self.penalty,
+                    &self.penalty_grid,
+                    problem,
+                )?;
+                (beta, choice, true)
+            }
+        })
+    }
+
+    /// The primal form: `A = W^{1/2}Φ` in place, `β` from
+    /// `(AᵀA + λS)β = Aᵀ W^{1/2}(y − ȳ)`, or the SVD of `A` (its positively
+    /// weighted rows) when the Gram path declines. Returns `β`, the penalty
+    /// choice and whether the SVD path fitted.
+    fn fit_primal(
+        &self,
+        phi: ndarray::Array2<f64>,
+        centred: &Array1<f64>,
+        w: &Array1<f64>,
+        problem: &WeightedProblem,
+    ) -> Result<(Array1<f64>, PenaltyChoice, bool)> {
+        // A = W^{1/2} Φ in place (Φ is not needed afterwards): G = AᵀA and
+        // Φᵀ W (y − ȳ) = Aᵀ (W^{1/2}(y − ȳ)), without a weighted copy.
+        let mut a = phi;
+        let sqrt_w = w.mapv(f64::sqrt);
+        for (mut row, s) in a.rows_mut().into_iter().zip(&sqrt_w) {
+            if *s != 1.0 {
+                row *= *s;
+            }
+        }
+        let scaled_target = centred * &sqrt_w;
+        let gram = self.gram_path(|| {
+            let gram = linalg::weighted_gram(a.view(), None);
+            let cross = linalg::weighted_cross(a.view(), scaled_target.view(), None);
+            let total_ss = scaled_target.dot(&scaled_target);
+            let loo_design =
+                (self.penalty == Penalty::Loo).then(|| (a.view(), scaled_target.view(), w.view()));
+            solve_primal(
+                gram,
+                cross.view(),
+                total_ss,
+                self.penalty,
+                &self.penalty_grid,
+                problem,
+                loo_design,
+            )
+        })?;
+        Ok(match gram {
+            Some((beta, choice)) => (beta, choice, false),
+            None => {
+                // Zero-weight rows are zero rows of A: leave them out.
+                let all = problem.positive.len() == a.nrows();
+                let rows = |m: ArrayView2<f64>| m.select(Axis(0), &problem.positive);
+                let design = if all { a } else { rows(a.view()) };
+                let pick = |v: &Array1<f64>| problem.positive.iter().map(|&i| v[i]).collect();
+                let (target, weights): (Array1<f64>, Array1<f64>) = (pick(&scaled_target), pick(w));
+                let (beta, choice) = solve_svd(
+                    design.view(),
+                    target.view(),
+                    weights.view(),
+                    self.penalty,
+                    &self.penalty_grid,
+                    problem,
+                )?;
+                (beta, choice, true)
+            }
         })
     }
 

@@ -343,25 +343,9 @@ fn grow_with(
         occupied: [0; MAX_BINS / 64],
         features: (0..n_features).collect(),
     };
-    // Row statistics kept in the same order as `rows` (partitioned alongside),
-    // so histogram filling reads them sequentially.
-    let mut ab: Vec<[f64; 2]> = rows
-        .iter()
-        .map(|&r| [stats.a[r as usize], stats.b[r as usize]])
-        .collect();
-    let (sum_a, sum_b) = ab
-        .iter()
-        .fold((0.0, 0.0), |(sa, sb), v| (sa + v[0], sb + v[1]));
-    let mut nodes = vec![leaf_node(sum_a, sum_b, rules.lambda)];
-    let mut stack = vec![Pending {
-        node: 0,
-        start: 0,
-        end: rows.len(),
-        depth: 0,
-        sum_a,
-        sum_b,
-        hist: None,
-    }];
+    let (mut ab, root, root_leaf) = root(stats, &rows, rules.lambda);
+    let mut nodes = vec![root_leaf];
+    let mut stack = vec![root];
     // With every feature examined at every node, a child's histograms are the
     // parent's minus its sibling's: only the smaller child is filled from rows.
     let reuse = allow_reuse && rules.max_features == n_features && n_features <= REUSE_MAX_FEATURES;
@@ -371,6 +355,11 @@ fn grow_with(
             && count >= rules.min_samples_split
             && count >= 2 * rules.min_samples_leaf
             && sum_b >= 2.0 * rules.min_child_b
+    };
+    let search = SplitSearch {
+        binned,
+        rules,
+        reuse,
     };
     while let Some(mut p) = stack.pop() {
         let count = p.end - p.start;
@@ -383,36 +372,8 @@ fn grow_with(
         }
         let node_rows = &rows[p.start..p.end];
         let node_ab = &ab[p.start..p.end];
-        // Purity: Σ a²/b − (Σa)²/Σb is the weighted sum of squares about the mean.
-        let sum_sq: f64 = node_ab.iter().map(|v| v[0] * v[0] / v[1]).sum();
-        let parent_score = p.sum_a * p.sum_a / (p.sum_b + rules.lambda);
-        let spread = sum_sq - p.sum_a * p.sum_a / p.sum_b;
-        let min_gain = GAIN_TOLERANCE * sum_sq;
-        let mut hist = None;
-        let best = if spread <= min_gain {
-            None
-        } else if reuse {
-            let mut h = own_hist.unwrap_or_else(|| {
-                let mut h = pool.take();
-                h.fill(binned, node_rows, node_ab);
-                h
-            });
-            let best = best_split_all(&mut h, &p, parent_score, min_gain, rules);
-            hist = Some(h);
-            best
-        } else {
-            best_split(
-                binned,
-                node_rows,
-                node_ab,
-                &p,
-                parent_score,
-                min_gain,
-                rules,
-                rng,
-                &mut scratch,
-            )
-        };
+        let (best, hist) =
+            search.node_split(node_rows, node_ab, &p, own_hist, rng, &mut scratch, pool);
         let Some(best) = best else {
             if let Some(h) = hist {
                 pool.give(h);
@@ -421,92 +382,224 @@ fn grow_with(
         };
         // Partition rows[start..end] so that the left child comes first.
         let column = binned.column(best.feature);
-        let slice = &mut rows[p.start..p.end];
-        let slice_ab = &mut ab[p.start..p.end];
-        let mut i = 0;
-        let mut j = slice.len();
-        while i < j {
-            if column[slice[i] as usize] <= best.bin {
-                i += 1;
-            } else {
-                j -= 1;
-                slice.swap(i, j);
-                slice_ab.swap(i, j);
-            }
+        let mid = p.start
+            + partition(
+                column,
+                best.bin,
+                &mut rows[p.start..p.end],
+                &mut ab[p.start..p.end],
+            );
+        let threshold = binned.edges[best.feature][best.bin as usize];
+        let [mut right, mut left] = split_node(&mut nodes, &p, &best, threshold, mid, rules.lambda);
+        if let Some(parent_hist) = hist {
+            let needed = (
+                splittable(mid - p.start, left.depth, left.sum_b),
+                splittable(p.end - mid, right.depth, right.sum_b),
+            );
+            let ranges = (p.start, mid, p.end);
+            (left.hist, right.hist) =
+                child_histograms(parent_hist, binned, (&rows, &ab), ranges, needed, pool);
         }
-        let mid = p.start + i;
-        let (left_a, left_b) = (best.left_a, best.left_b);
-        let (right_a, right_b) = (p.sum_a - left_a, p.sum_b - left_b);
-        let left = nodes.len();
-        nodes.push(leaf_node(left_a, left_b, rules.lambda));
-        nodes.push(leaf_node(right_a, right_b, rules.lambda));
-        let node = &mut nodes[p.node];
-        node.feature = best.feature as u32;
-        node.bin = best.bin;
-        node.threshold = binned.edges[best.feature][best.bin as usize];
-        node.left = left as u32;
-        node.right = left as u32 + 1;
-        let (mut left_hist, mut right_hist) = (None, None);
-        if let Some(mut parent_hist) = hist {
-            let depth = p.depth + 1;
-            let need_left = splittable(mid - p.start, depth, left_b);
-            let need_right = splittable(p.end - mid, depth, right_b);
-            let left_smaller = mid - p.start <= p.end - mid;
-            let (small, small_needed, large_needed) = if left_smaller {
-                (p.start..mid, need_left, need_right)
-            } else {
-                (mid..p.end, need_right, need_left)
-            };
-            let (small_hist, large_hist) = if large_needed {
-                let mut small_hist = pool.take();
-                small_hist.fill(binned, &rows[small.clone()], &ab[small]);
-                parent_hist.subtract(&small_hist);
-                (Some(small_hist), Some(parent_hist))
-            } else if small_needed {
-                pool.give(parent_hist);
-                let mut small_hist = pool.take();
-                small_hist.fill(binned, &rows[small.clone()], &ab[small]);
-                (Some(small_hist), None)
-            } else {
-                pool.give(parent_hist);
-                (None, None)
-            };
-            // Children that will not be split do not keep histograms.
-            let keep = |h: Option<NodeHistograms>, needed: bool, pool: &mut HistogramPool| match h {
-                Some(h) if !needed => {
-                    pool.give(h);
-                    None
-                }
-                other => other,
-            };
-            if left_smaller {
-                left_hist = keep(small_hist, need_left, pool);
-                right_hist = keep(large_hist, need_right, pool);
-            } else {
-                right_hist = keep(small_hist, need_right, pool);
-                left_hist = keep(large_hist, need_left, pool);
-            }
-        }
-        stack.push(Pending {
+        stack.push(right);
+        stack.push(left);
+    }
+    Tree { nodes }
+}
+
+/// The row statistics `(a, b)` in the order of `rows` (partitioned
+/// alongside them, so histogram filling reads them sequentially), the
+/// root's pending entry and its leaf (sums `Σa`, `Σb` over every row).
+fn root(stats: &RowStats<'_>, rows: &[u32], lambda: f64) -> (Vec<[f64; 2]>, Pending, Node) {
+    let ab: Vec<[f64; 2]> = rows
+        .iter()
+        .map(|&r| [stats.a[r as usize], stats.b[r as usize]])
+        .collect();
+    let (sum_a, sum_b) = ab
+        .iter()
+        .fold((0.0, 0.0), |(sa, sb), v| (sa + v[0], sb + v[1]));
+    let pending = Pending {
+        node: 0,
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        sum_a,
+        sum_b,
+        hist: None,
+    };
+    (ab, pending, leaf_node(sum_a, sum_b, lambda))
+}
+
+/// Turns node `p` into a split at `best` (rows `p.start..mid` go left):
+/// appends both children as leaves and returns their pending entries
+/// (right, left), the right sums being the parent's minus the left's; the
+/// children's histograms are set by the caller.
+fn split_node(
+    nodes: &mut Vec<Node>,
+    p: &Pending,
+    best: &split::Split,
+    threshold: f64,
+    mid: usize,
+    lambda: f64,
+) -> [Pending; 2] {
+    let (left_a, left_b) = (best.left_a, best.left_b);
+    let (right_a, right_b) = (p.sum_a - left_a, p.sum_b - left_b);
+    let left = nodes.len();
+    nodes.push(leaf_node(left_a, left_b, lambda));
+    nodes.push(leaf_node(right_a, right_b, lambda));
+    let node = &mut nodes[p.node];
+    node.feature = best.feature as u32;
+    node.bin = best.bin;
+    node.threshold = threshold;
+    node.left = left as u32;
+    node.right = left as u32 + 1;
+    [
+        Pending {
             node: left + 1,
             start: mid,
             end: p.end,
             depth: p.depth + 1,
             sum_a: right_a,
             sum_b: right_b,
-            hist: right_hist,
-        });
-        stack.push(Pending {
+            hist: None,
+        },
+        Pending {
             node: left,
             start: p.start,
             end: mid,
             depth: p.depth + 1,
             sum_a: left_a,
             sum_b: left_b,
-            hist: left_hist,
-        });
+            hist: None,
+        },
+    ]
+}
+
+/// What the split search of every node of one tree reads: the binned
+/// features, the growth rules and whether node histograms are reused
+/// (every feature examined at every node).
+struct SplitSearch<'a> {
+    binned: &'a BinnedMatrix,
+    rules: &'a GrowRules,
+    reuse: bool,
+}
+
+impl SplitSearch<'_> {
+    /// The best split of node `p` (rows `node_rows`, statistics `node_ab`),
+    /// `None` for a pure node (spread `Σa²/b − (Σa)²/Σb` at most the gain
+    /// tolerance) or when no split gains; with reuse, also the node's
+    /// histograms (its own `own_hist` or filled from its rows).
+    #[allow(clippy::too_many_arguments)]
+    fn node_split(
+        &self,
+        node_rows: &[u32],
+        node_ab: &[[f64; 2]],
+        p: &Pending,
+        own_hist: Option<NodeHistograms>,
+        rng: &mut ChaCha8Rng,
+        scratch: &mut Scratch,
+        pool: &mut HistogramPool,
+    ) -> (Option<split::Split>, Option<NodeHistograms>) {
+        let rules = self.rules;
+        // Purity: Σ a²/b − (Σa)²/Σb is the weighted sum of squares about the mean.
+        let sum_sq: f64 = node_ab.iter().map(|v| v[0] * v[0] / v[1]).sum();
+        let parent_score = p.sum_a * p.sum_a / (p.sum_b + rules.lambda);
+        let spread = sum_sq - p.sum_a * p.sum_a / p.sum_b;
+        let min_gain = GAIN_TOLERANCE * sum_sq;
+        let mut hist = None;
+        let best = if spread <= min_gain {
+            None
+        } else if self.reuse {
+            let mut h = own_hist.unwrap_or_else(|| {
+                let mut h = pool.take();
+                h.fill(self.binned, node_rows, node_ab);
+                h
+            });
+            let best = best_split_all(&mut h, p, parent_score, min_gain, rules);
+            hist = Some(h);
+            best
+        } else {
+            best_split(
+                self.binned,
+                node_rows,
+                node_ab,
+                p,
+                parent_score,
+                min_gain,
+                rules,
+                rng,
+                scratch,
+            )
+        };
+        (best, hist)
     }
-    Tree { nodes }
+}
+
+/// Partitions a node's rows (and their statistics alongside) so that rows
+/// with `column[row] <= bin` come first; returns how many do.
+fn partition(column: &[u8], bin: u8, slice: &mut [u32], slice_ab: &mut [[f64; 2]]) -> usize {
+    let mut i = 0;
+    let mut j = slice.len();
+    while i < j {
+        if column[slice[i] as usize] <= bin {
+            i += 1;
+        } else {
+            j -= 1;
+            slice.swap(i, j);
+            slice_ab.swap(i, j);
+        }
+    }
+    i
+}
+
+/// The children's histograms after a split of rows `start..end` at `mid`
+/// (left, right): the smaller child's filled from its rows, the larger's as
+/// the parent's minus it; only for children `needed` (to be split), the
+/// rest returned to the pool.
+fn child_histograms(
+    mut parent_hist: NodeHistograms,
+    binned: &BinnedMatrix,
+    (rows, ab): (&[u32], &[[f64; 2]]),
+    (start, mid, end): (usize, usize, usize),
+    (need_left, need_right): (bool, bool),
+    pool: &mut HistogramPool,
+) -> (Option<NodeHistograms>, Option<NodeHistograms>) {
+    let left_smaller = mid - start <= end - mid;
+    let (small, small_needed, large_needed) = if left_smaller {
+        (start..mid, need_left, need_right)
+    } else {
+        (mid..end, need_right, need_left)
+    };
+    let (small_hist, large_hist) = if large_needed {
+        let mut small_hist = pool.take();
+        small_hist.fill(binned, &rows[small.clone()], &ab[small]);
+        parent_hist.subtract(&small_hist);
+        (Some(small_hist), Some(parent_hist))
+    } else if small_needed {
+        pool.give(parent_hist);
+        let mut small_hist = pool.take();
+        small_hist.fill(binned, &rows[small.clone()], &ab[small]);
+        (Some(small_hist), None)
+    } else {
+        pool.give(parent_hist);
+        (None, None)
+    };
+    // Children that will not be split do not keep histograms.
+    let keep = |h: Option<NodeHistograms>, needed: bool, pool: &mut HistogramPool| match h {
+        Some(h) if !needed => {
+            pool.give(h);
+            None
+        }
+        other => other,
+    };
+    if left_smaller {
+        let left_hist = keep(small_hist, need_left, pool);
+        let right_hist = keep(large_hist, need_right, pool);
+        (left_hist, right_hist)
+    } else {
+        let right_hist = keep(small_hist, need_right, pool);
+        let left_hist = keep(large_hist, need_left, pool);
+        (left_hist, right_hist)
+    }
 }
 
 fn leaf_node(sum_a: f64, sum_b: f64, lambda: f64) -> Node {
