@@ -17,19 +17,6 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] meta_router_core::Error),
 
-    /// A study specification is invalid.
-    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), key.as_ref().map_or(String::new(), |k| format!(", key `{k}`")))]
-    Spec {
-        /// The spec file.
-        file: String,
-        /// One-based line of the offending key or value, when known.
-        line: Option<usize>,
-        /// Key path of the offending entry (e.g. `methods[2].bias_learner.penalty`).
-        key: Option<String>,
-        /// What is wrong.
-        message: String,
-    },
-
     /// Reading or writing a file failed.
     #[error("{path}: {cause}")]
     Io {
@@ -123,6 +110,22 @@ impl Error {
     /// Shorthand for the core's [`meta_router_core::Error::InvalidParameter`].
     pub fn param(name: impl Into<String>, value: impl ToString, reason: impl Into<String>) -> Self {
         Error::Core(meta_router_core::Error::param(name, value, reason))
+    }
+
+    /// Shorthand for the core's [`meta_router_core::Error::Config`]: an
+    /// invalid study or router configuration file.
+    pub fn spec(
+        file: impl Into<String>,
+        line: Option<usize>,
+        key: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Core(meta_router_core::Error::Config {
+            file: file.into(),
+            line,
+            key,
+            message: message.into(),
+        })
     }
 
     /// Shorthand for the core's [`meta_router_core::Error::Input`] (a

@@ -30,8 +30,8 @@ pub mod stats;
 pub mod study;
 
 pub use meta_router_core::{
-    checks, data, inference, learners, limits, linalg, meta, numerics, prelude, rng, router_file,
-    routing,
+    checks, config_file, data, inference, learners, limits, linalg, meta, numerics, prelude, rng,
+    router_file, routing,
 };
 
 pub use error::{Error, Result};

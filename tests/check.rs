@@ -377,7 +377,7 @@ fn claims_hold_and_fail_as_stated() {
 fn spec_error(extra: &str) -> String {
     let text = format!("{SPEC}{extra}");
     match StudySpec::parse(&text, "bad.toml") {
-        Err(e @ Error::Spec { .. }) => e.to_string(),
+        Err(e @ Error::Core(meta_router_core::Error::Config { .. })) => e.to_string(),
         Err(other) => panic!("expected a spec error, got {other:?}"),
         Ok(_) => panic!("accepted:\n{extra}"),
     }

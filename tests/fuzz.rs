@@ -140,12 +140,12 @@ fn apply(text: &str, edit: &Edit) -> String {
 fn check_spec(text: &str) -> Result<(), TestCaseError> {
     match StudySpec::parse(text, "fuzz.toml") {
         Ok(_) => Ok(()),
-        Err(e @ Error::Spec { .. }) => {
+        Err(e @ Error::Core(meta_router_core::Error::Config { .. })) => {
             let message = e.to_string();
             prop_assert!(message.starts_with("fuzz.toml"), "{message}");
-            if let Error::Spec {
+            if let Error::Core(meta_router_core::Error::Config {
                 line: Some(line), ..
-            } = e
+            }) = e
             {
                 prop_assert!(line >= 1 && line <= text.lines().count() + 1, "{message}");
             }

@@ -18,7 +18,7 @@ const CORE_LAYERS: &[&[&str]] = &[
     &["meta"],
     &["routing"],
     &["inference"],
-    &["router_file"],
+    &["config_file", "router_file"],
 ];
 
 /// The suite's layers (`src`), lowest first; the core's modules, re-exported
@@ -31,6 +31,7 @@ const SUITE_LAYERS: &[&[&str]] = &[
         "limits",
         "linalg",
         "meta",
+        "config_file",
         "rng",
         "router_file",
         "routing",
@@ -131,8 +132,8 @@ fn no_module_uses_a_higher_layer() {
 }
 
 /// The core's manifest names none of the suite's dependencies: no plotting,
-/// no command line, no tables, no TOML of study files (JSON it needs for the
-/// router file).
+/// no command line, no tables, no progress bars (JSON and TOML it needs for
+/// the router file and the router configuration).
 #[test]
 fn the_core_crate_depends_on_no_suite_crate() {
     let manifest =
@@ -151,7 +152,6 @@ fn the_core_crate_depends_on_no_suite_crate() {
         "csv",
         "image",
         "sha2",
-        "toml",
     ] {
         assert!(
             !dependencies.contains(&format!("\n{name}")),

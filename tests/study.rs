@@ -190,7 +190,7 @@ fn shards_merge_into_the_unsharded_result() {
 
 fn spec_error(text: &str) -> String {
     match StudySpec::parse(text, "bad.toml") {
-        Err(e @ Error::Spec { .. }) => e.to_string(),
+        Err(e @ Error::Core(meta_router_core::Error::Config { .. })) => e.to_string(),
         Err(other) => panic!("expected a spec error, got {other:?}"),
         Ok(_) => panic!("spec accepted:\n{text}"),
     }

@@ -142,10 +142,12 @@ fn a_wrong_slope_claim_fails() {
 
 fn spec_error(text: &str) -> (Option<String>, Option<usize>, String) {
     match StudySpec::parse(text, "t.toml") {
-        Err(e @ Error::Spec { .. }) => {
+        Err(e @ Error::Core(meta_router_core::Error::Config { .. })) => {
             let message = e.to_string();
             match e {
-                Error::Spec { key, line, .. } => (key, line, message),
+                Error::Core(meta_router_core::Error::Config { key, line, .. }) => {
+                    (key, line, message)
+                }
                 _ => unreachable!(),
             }
         }

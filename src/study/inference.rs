@@ -22,7 +22,7 @@ use crate::inference::{
     PolicySeeds, PolicyTarget, Population, Quantity, Sandwich,
 };
 use crate::meta::overlap::{OverlapRegion, OverlapRule};
-use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, Method, PropensityMode};
+use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig, PropensityMode};
 use crate::rng::{derive_seed, seed_for, stream, Purpose};
 
 /// Replicate index of the truth-sample stream (never a real replicate).
@@ -131,7 +131,8 @@ pub(crate) fn metrics(
     let level = eval.level;
     let truth = point_truth(spec, g)?;
     let mut extra = BTreeMap::new();
-    let dr_usable = router.method() == Method::DrLearner && router.scale() == 1.0;
+    // The one rule of which routers carry inference (the others record none).
+    let dr_usable = crate::inference::unsupported(router).is_none();
     let target = Target::new(spec, config, data, truth, seeds)?;
     // With a constant propensity every query is inside: nothing to report.
     if let Some(region) = target

@@ -97,6 +97,21 @@ pub enum Error {
         iterations: usize,
     },
 
+    /// A configuration file (a router configuration; a study file, whose
+    /// other errors the engine adds) is invalid: the message names the file,
+    /// the line and the key path where known.
+    #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), key.as_ref().map_or(String::new(), |k| format!(", key `{k}`")))]
+    Config {
+        /// The file.
+        file: String,
+        /// One-based line of the offending key or value, when known.
+        line: Option<usize>,
+        /// Key path of the offending entry (e.g. `methods[2].bias_learner.penalty`).
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+
     /// A data or model file (a table, a router file) is malformed: the
     /// message names the file and, where known, the line and column.
     #[error("{file}{}{}: {message}", line.map_or(String::new(), |l| format!(", line {l}")), column.as_ref().map_or(String::new(), |c| format!(", column `{}`", excerpt(c))))]

@@ -10,7 +10,7 @@
 //!
 //! Layers, lowest first (a layer uses only those below it): [`error`],
 //! [`checks`], [`limits`], [`numerics`], [`rng`] → [`linalg`] → [`learners`] → [`data`] → [`meta`] →
-//! [`routing`] → [`inference`] → [`router_file`]. This crate has no simulation, report, plotting
+//! [`routing`] → [`inference`] → [`config_file`], [`router_file`]. This crate has no simulation, report, plotting
 //! or command-line code; the `meta-router` crate builds the simulation suite
 //! and the command line on it. The method, every metric and every inference
 //! target are written out in the repository's `docs/method.md`.
@@ -59,6 +59,7 @@
 #![deny(missing_docs)]
 
 pub mod checks;
+pub mod config_file;
 pub mod data;
 pub mod error;
 pub mod inference;

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use meta_router::config_file::locate::{deserialize_located, Segment};
 use meta_router::dgp::{Scenario, ScenarioConfig};
 use meta_router::error::{excerpt, excerpt_to};
 use meta_router::files::{self, Existing};
 use meta_router::realdata::table::table_text;
 use meta_router::rng::{stream, Purpose};
-use meta_router::study;
 
 use super::refuse_existing;
 
@@ -129,16 +129,14 @@ fn scenario_of(args: &ExportArgs) -> Result<(ScenarioConfig, Box<dyn Scenario>, 
             .cloned()
             .unwrap_or_else(|| format!("scenario `{}`", excerpt(&args.scenario)))
     };
-    let config: ScenarioConfig = study::spec::locate::deserialize_located(&toml::Value::Table(
-        table,
-    ))
-    .map_err(|(path, message)| {
-        let key = match path.first() {
-            Some(study::spec::locate::Segment::Key(k)) => k.clone(),
-            _ => String::new(),
-        };
-        anyhow::anyhow!("{}: {}", flag_of(&key), excerpt_to(&message, 400))
-    })?;
+    let config: ScenarioConfig =
+        deserialize_located(&toml::Value::Table(table)).map_err(|(path, message)| {
+            let key = match path.first() {
+                Some(Segment::Key(k)) => k.clone(),
+                _ => String::new(),
+            };
+            anyhow::anyhow!("{}: {}", flag_of(&key), excerpt_to(&message, 400))
+        })?;
     let scenario = config.build().map_err(|e| match &e {
         meta_router::Error::Core(meta_router_core::Error::InvalidParameter { name, .. }) => {
             anyhow::anyhow!("{}: {e}", flag_of(name))

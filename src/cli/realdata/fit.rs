@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use meta_router::config_file::{self, locate::Source, PARSE_FACTOR};
 use meta_router::files::{self, Existing};
 use meta_router::meta::overlap::OverlapRule;
 use meta_router::meta::{MetaRouterConfig, Method};
@@ -13,8 +14,6 @@ use meta_router::realdata::{
     Table,
 };
 use meta_router::report;
-use meta_router::study;
-use meta_router::study::spec::SPEC_FACTOR;
 
 use super::{parse_pair, refuse_existing};
 
@@ -94,8 +93,8 @@ fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
     move |key: &str| match config {
         Some(path) => {
             let file = path.display().to_string();
-            let text = files::read_text(path, SPEC_FACTOR).unwrap_or_default();
-            let source = study::spec::locate::Source::new(&file, &text);
+            let text = files::read_text(path, PARSE_FACTOR).unwrap_or_default();
+            let source = Source::new(&file, &text);
             match source.line(key) {
                 Some(line) => format!("{file}, line {line}, key `{key}`"),
                 None => format!("{file}, key `{key}`"),
@@ -114,8 +113,8 @@ pub fn fit(args: FitArgs) -> Result<()> {
     refuse_existing(&args.out, args.force)?;
     let config = match &args.config {
         Some(path) => {
-            let text = files::read_text(path, SPEC_FACTOR)?;
-            study::spec::parse_router_config(&text, &path.display().to_string())?
+            let text = files::read_text(path, PARSE_FACTOR)?;
+            config_file::parse_router_config(&text, &path.display().to_string())?
         }
         None => MetaRouterConfig::new(Method::DrLearner),
     };

@@ -67,7 +67,7 @@ pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
                 spec.points.len(),
                 spec.replicates
             ),
-        ));
+        ).into());
     }
     for point in &spec.points {
         let sizes = point.scenario.build()?.sizes();
@@ -76,13 +76,15 @@ pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
         if inference.contains(&InferenceTarget::Projection)
             && spec.evaluation.projection_columns > sizes.dim
         {
-            return Err(source.error(
-                "evaluation.projection_columns",
-                format!(
-                    "projection_columns = {} exceeds the scenario's d = {}{at}",
-                    spec.evaluation.projection_columns, sizes.dim
-                ),
-            ));
+            return Err(source
+                .error(
+                    "evaluation.projection_columns",
+                    format!(
+                        "projection_columns = {} exceeds the scenario's d = {}{at}",
+                        spec.evaluation.projection_columns, sizes.dim
+                    ),
+                )
+                .into());
         }
         for method in &spec.methods {
             let prefix = format!("methods[{}]", method.entry);
@@ -106,16 +108,18 @@ pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
     let estimate = estimate_peak_memory(spec);
     let limit = memory_limit();
     if crate::limits::exceeds(estimate.bytes, limit) {
-        return Err(source.error(
-            &estimate.key,
-            format!(
+        return Err(source
+            .error(
+                &estimate.key,
+                format!(
                 "one replicate needs an estimated {} of memory, more than the limit of {} (the \
                  memory available to this process, or --max-memory); the largest part: {}",
                 render_bytes(estimate.bytes),
                 render_bytes(limit),
                 estimate.dominant
             ),
-        ));
+            )
+            .into());
     }
     for point in &spec.points {
         let sizes = point.scenario.build()?.sizes();
@@ -150,19 +154,21 @@ pub(crate) fn check_records_memory(spec: &StudySpec, source: &Source) -> Result<
     let bytes = records_bytes(spec);
     let limit = memory_limit();
     if crate::limits::exceeds(bytes, limit) {
-        return Err(source.error(
-            "replicates",
-            format!(
-                "{} grid point(s) × {} replicates × {} methods give records that need an \
+        return Err(source
+            .error(
+                "replicates",
+                format!(
+                    "{} grid point(s) × {} replicates × {} methods give records that need an \
                  estimated {} of memory when summarized, more than the limit of {} (the memory \
                  available to this process, or --max-memory)",
-                spec.points.len(),
-                spec.replicates,
-                spec.methods.len(),
-                render_bytes(bytes),
-                render_bytes(limit)
-            ),
-        ));
+                    spec.points.len(),
+                    spec.replicates,
+                    spec.methods.len(),
+                    render_bytes(bytes),
+                    render_bytes(limit)
+                ),
+            )
+            .into());
     }
     Ok(())
 }
@@ -195,15 +201,17 @@ fn check_work(
         let key = key
             .rsplit_once('.')
             .map_or(key.as_str(), |(stage, _)| stage);
-        return Err(source.error(
-            key,
-            format!(
-                "one fit needs an estimated {} floating-point operations, more than the limit \
+        return Err(source
+            .error(
+                key,
+                format!(
+                    "one fit needs an estimated {} floating-point operations, more than the limit \
                  of {} (--max-work){at}: {what}",
-                crate::limits::render_count(operations),
-                crate::limits::render_count(limit)
-            ),
-        ));
+                    crate::limits::render_count(operations),
+                    crate::limits::render_count(limit)
+                ),
+            )
+            .into());
     }
     Ok(())
 }
@@ -241,18 +249,20 @@ fn check_estimator(
                         if sizes.random_counts { "as few as " } else { "" },
                         rows.floor()
                     ),
-                ));
+                ).into());
             }
         }
         if config.method == Method::DrLearner && sizes.low_count(true) * (k - 1.0) / k < 2.0 {
-            return Err(source.error(
-                &format!("{prefix}.folds"),
-                format!(
+            return Err(source
+                .error(
+                    &format!("{prefix}.folds"),
+                    format!(
                     "the DR-learner's GS outcome model needs at least 2 GS rows outside each of \
                      the {} folds{at}",
                     config.folds
                 ),
-            ));
+                )
+                .into());
         }
     }
     for (learner, key, rows) in stages(config, sizes) {
@@ -274,10 +284,12 @@ fn check_learner(
         LearnerConfig::Ridge(p) => {
             if let Some(columns) = p.columns {
                 if columns > d {
-                    return Err(source.error(
-                        &format!("{key}.columns"),
-                        format!("columns = {columns} exceeds the scenario's d = {d}{at}"),
-                    ));
+                    return Err(source
+                        .error(
+                            &format!("{key}.columns"),
+                            format!("columns = {columns} exceeds the scenario's d = {d}{at}"),
+                        )
+                        .into());
                 }
             }
         }
@@ -295,7 +307,7 @@ fn check_learner(
                          (an exact O(n³) solve){at}",
                         p.max_rows
                     ),
-                ));
+                ).into());
             }
         }
         LearnerConfig::Logistic(_) | LearnerConfig::Boosting(_) => {}

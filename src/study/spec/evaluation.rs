@@ -133,34 +133,46 @@ pub(super) fn check_evaluation(evaluation: &EvaluationSpec, source: &Source) -> 
         || evaluation.rho.iter().any(|r| !(0.0..=1.0).contains(r))
         || evaluation.rho.windows(2).any(|p| p[1] <= p[0])
     {
-        return Err(source.error(
-            "evaluation.rho",
-            "rho must be a non-empty increasing list of values in [0, 1]",
-        ));
+        return Err(source
+            .error(
+                "evaluation.rho",
+                "rho must be a non-empty increasing list of values in [0, 1]",
+            )
+            .into());
     }
     if evaluation.w.is_empty() || evaluation.w.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-        return Err(source.error(
-            "evaluation.w",
-            "w must be a non-empty list of finite values >= 0",
-        ));
+        return Err(source
+            .error(
+                "evaluation.w",
+                "w must be a non-empty list of finite values >= 0",
+            )
+            .into());
     }
     if !(evaluation.level > 0.0 && evaluation.level < 1.0) {
-        return Err(source.error("evaluation.level", "level must lie in (0, 1)"));
+        return Err(source
+            .error("evaluation.level", "level must lie in (0, 1)")
+            .into());
     }
     if evaluation.truth_rows < 1000 {
-        return Err(source.error("evaluation.truth_rows", "truth_rows must be at least 1000"));
+        return Err(source
+            .error("evaluation.truth_rows", "truth_rows must be at least 1000")
+            .into());
     }
     if !evaluation.policy_cost.is_finite() || evaluation.policy_cost < 0.0 {
-        return Err(source.error(
-            "evaluation.policy_cost",
-            "policy_cost must be finite and >= 0",
-        ));
+        return Err(source
+            .error(
+                "evaluation.policy_cost",
+                "policy_cost must be finite and >= 0",
+            )
+            .into());
     }
     if evaluation.projection_columns == 0 {
-        return Err(source.error(
-            "evaluation.projection_columns",
-            "the projection needs at least one feature column",
-        ));
+        return Err(source
+            .error(
+                "evaluation.projection_columns",
+                "the projection needs at least one feature column",
+            )
+            .into());
     }
     Ok(())
 }

@@ -30,32 +30,40 @@ pub(super) fn check_multi_model(
             &format!("methods[{i}].method"),
             "the `random` reference is defined for two models only; many-model studies compare \
              with `oracle` and with always-one-model (recorded for every method)",
-        ));
+        ).into());
     }
     if !evaluation.inference.is_empty() {
-        return Err(source.error(
-            "evaluation.inference",
-            "inference targets are defined for two models only; remove `inference` from a \
+        return Err(source
+            .error(
+                "evaluation.inference",
+                "inference targets are defined for two models only; remove `inference` from a \
              many-model study",
-        ));
+            )
+            .into());
     }
     if evaluation.propensity_error {
-        return Err(source.error(
-            "evaluation.propensity_error",
-            "the propensity error is recorded for two-model studies only",
-        ));
+        return Err(source
+            .error(
+                "evaluation.propensity_error",
+                "the propensity error is recorded for two-model studies only",
+            )
+            .into());
     }
     if evaluation.w.is_empty() {
-        return Err(source.error(
-            "evaluation.w",
-            "a many-model study needs a cost-weight grid `w` (its routing metrics run over w)",
-        ));
+        return Err(source
+            .error(
+                "evaluation.w",
+                "a many-model study needs a cost-weight grid `w` (its routing metrics run over w)",
+            )
+            .into());
     }
     if evaluation.cutoff != crate::routing::Cutoff::None {
-        return Err(source.error(
-            "evaluation.cutoff",
-            "the cutoff applies to two-model usage-ratio curves; many-model studies have none",
-        ));
+        return Err(source
+            .error(
+                "evaluation.cutoff",
+                "the cutoff applies to two-model usage-ratio curves; many-model studies have none",
+            )
+            .into());
     }
     Ok(())
 }
@@ -72,17 +80,19 @@ pub(super) fn check_rate_key(
     };
     let Some(values) = grid.get(key) else {
         let names: Vec<&str> = grid.keys().map(String::as_str).collect();
-        return Err(source.error(
-            "evaluation.rate",
-            format!(
-                "`{key}` is not a grid parameter (grid parameters: {})",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ),
-        ));
+        return Err(source
+            .error(
+                "evaluation.rate",
+                format!(
+                    "`{key}` is not a grid parameter (grid parameters: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            )
+            .into());
     };
     let numbers: Vec<f64> = values
         .iter()
@@ -98,13 +108,15 @@ pub(super) fn check_rate_key(
     distinct.dedup();
     let least = crate::study::rates::MIN_RATE_POINTS;
     if numbers.len() != values.len() || distinct.len() < least {
-        return Err(source.error(
-            "evaluation.rate",
-            format!(
-                "a convergence rate is fitted on log `{key}`: the grid needs at least {least} \
+        return Err(source
+            .error(
+                "evaluation.rate",
+                format!(
+                    "a convergence rate is fitted on log `{key}`: the grid needs at least {least} \
                  distinct positive numbers for it"
-            ),
-        ));
+                ),
+            )
+            .into());
     }
     Ok(())
 }
@@ -119,25 +131,31 @@ pub(super) fn expand_grid(
     check_scenario_name(scenario, source)?;
     for (key, values) in grid {
         if values.is_empty() {
-            return Err(source.error(
-                &format!("grid.{key}"),
-                "a grid parameter needs at least one value",
-            ));
+            return Err(source
+                .error(
+                    &format!("grid.{key}"),
+                    "a grid parameter needs at least one value",
+                )
+                .into());
         }
         if key == "name" {
-            return Err(source.error("grid.name", "the scenario name cannot be a grid parameter"));
+            return Err(source
+                .error("grid.name", "the scenario name cannot be a grid parameter")
+                .into());
         }
     }
     let combinations = cartesian(grid);
     if combinations.len() > check::MAX_GRID_POINTS {
-        return Err(source.error(
-            "grid",
-            format!(
-                "the grid has {} points; at most {} are supported",
-                combinations.len(),
-                check::MAX_GRID_POINTS
-            ),
-        ));
+        return Err(source
+            .error(
+                "grid",
+                format!(
+                    "the grid has {} points; at most {} are supported",
+                    combinations.len(),
+                    check::MAX_GRID_POINTS
+                ),
+            )
+            .into());
     }
     let mut points = Vec::with_capacity(combinations.len());
     for combination in combinations {
@@ -154,15 +172,21 @@ fn check_scenario_name(scenario: &toml::Table, source: &Source) -> Result<()> {
         .collect();
     match scenario.get("name") {
         Some(toml::Value::String(name)) if names.contains(&name.as_str()) => Ok(()),
-        Some(toml::Value::String(name)) => Err(source.error(
-            "scenario.name",
-            format!("unknown scenario `{name}` (known: {})", names.join(", ")),
-        )),
-        Some(_) => Err(source.error("scenario.name", "`name` must be a string")),
-        None => Err(source.error(
-            "scenario.name",
-            format!("missing `name` (one of: {})", names.join(", ")),
-        )),
+        Some(toml::Value::String(name)) => Err(source
+            .error(
+                "scenario.name",
+                format!("unknown scenario `{name}` (known: {})", names.join(", ")),
+            )
+            .into()),
+        Some(_) => Err(source
+            .error("scenario.name", "`name` must be a string")
+            .into()),
+        None => Err(source
+            .error(
+                "scenario.name",
+                format!("missing `name` (one of: {})", names.join(", ")),
+            )
+            .into()),
     }
 }
 

@@ -6,65 +6,11 @@
 use std::collections::BTreeMap;
 
 use super::locate::{deserialize_located, render, Source};
-use super::{parse_estimator, MethodKind, MethodSpec, METHOD_NAMES};
+use super::{MethodKind, MethodSpec, METHOD_NAMES};
 use crate::error::Result;
 use crate::learners::LearnerConfig;
-use crate::meta::MetaRouterConfig;
+use meta_router_core::config_file::parse_estimator;
 use meta_router_core::Error as CoreError;
-
-/// Presets of an estimator table (`preset = "…"`): their values are the
-/// defaults the table's own keys override.
-pub const METHOD_PRESETS: &[&str] = &["paper-script"];
-
-/// `table` over the values of its `preset`, if it names one. `prefix` is the
-/// table's key path in the file with a trailing dot (`methods[2].`, or empty).
-pub(super) fn with_preset(
-    table: &toml::Table,
-    prefix: &str,
-    source: &Source,
-) -> Result<toml::Table> {
-    let key = format!("{prefix}preset");
-    let Some(preset) = table.get("preset") else {
-        return Ok(table.clone());
-    };
-    let method: crate::meta::Method = table
-        .get("method")
-        .cloned()
-        .and_then(|m| m.try_into().ok())
-        .ok_or_else(|| {
-            source.error(
-                &format!("{prefix}method"),
-                "a preset needs an estimator method",
-            )
-        })?;
-    let base = match preset.as_str() {
-        Some("paper-script") => MetaRouterConfig::paper_script(method),
-        _ => {
-            return Err(source.error(
-                &key,
-                format!(
-                    "unknown preset {preset} (known: {})",
-                    METHOD_PRESETS.join(", ")
-                ),
-            ))
-        }
-    };
-    let mut merged = match toml::Value::try_from(&base) {
-        Ok(toml::Value::Table(t)) => t,
-        _ => unreachable!("an estimator configuration serializes to a table"),
-    };
-    for (k, v) in table {
-        if k != "preset" {
-            merged.insert(k.clone(), v.clone());
-        }
-    }
-    Ok(merged)
-}
-
-/// Whether `name` is an estimator (a learner-based method, not a reference).
-pub(super) fn is_estimator(name: &str) -> bool {
-    METHOD_NAMES.contains(&name) && !matches!(name, "oracle" | "random" | "all-gold")
-}
 
 /// Parses `[[methods]]` entry `index` (one variant of a sweep): its method
 /// name and label, the keys the method allows, and the estimator
@@ -80,13 +26,15 @@ pub(crate) fn parse_method(
     rest.remove("label");
     let only = |allowed: &[&str]| -> Result<()> {
         match rest.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(source.error(
-                &key(k),
-                format!(
-                    "method `{name}` takes no key `{k}` (allowed: label, {})",
-                    allowed.join(", ")
-                ),
-            )),
+            Some(k) => Err(source
+                .error(
+                    &key(k),
+                    format!(
+                        "method `{name}` takes no key `{k}` (allowed: label, {})",
+                        allowed.join(", ")
+                    ),
+                )
+                .into()),
             None => Ok(()),
         }
     };
@@ -108,13 +56,15 @@ pub(crate) fn parse_method(
             MethodKind::Estimator(Box::new(config))
         }
         other => {
-            return Err(source.error(
-                &key("method"),
-                format!(
-                    "unknown method `{other}` (known: {})",
-                    METHOD_NAMES.join(", ")
-                ),
-            ))
+            return Err(source
+                .error(
+                    &key("method"),
+                    format!(
+                        "unknown method `{other}` (known: {})",
+                        METHOD_NAMES.join(", ")
+                    ),
+                )
+                .into())
         }
     };
     Ok(MethodSpec {
@@ -132,12 +82,18 @@ fn name_and_label(table: &toml::Table, index: usize, source: &Source) -> Result<
     let key = |k: &str| format!("methods[{index}].{k}");
     let name = match table.get("method") {
         Some(toml::Value::String(s)) => s.clone(),
-        Some(_) => return Err(source.error(&key("method"), "`method` must be a string")),
+        Some(_) => {
+            return Err(source
+                .error(&key("method"), "`method` must be a string")
+                .into())
+        }
         None => {
-            return Err(source.error(
-                &key("method"),
-                format!("missing `method` (one of: {})", METHOD_NAMES.join(", ")),
-            ))
+            return Err(source
+                .error(
+                    &key("method"),
+                    format!("missing `method` (one of: {})", METHOD_NAMES.join(", ")),
+                )
+                .into())
         }
     };
     let label = match table.get("label") {
@@ -145,10 +101,12 @@ fn name_and_label(table: &toml::Table, index: usize, source: &Source) -> Result<
             s.clone()
         }
         Some(_) => {
-            return Err(source.error(
-                &key("label"),
-                "`label` must be a non-empty string without control characters",
-            ))
+            return Err(source
+                .error(
+                    &key("label"),
+                    "`label` must be a non-empty string without control characters",
+                )
+                .into())
         }
         None => name.clone(),
     };
@@ -208,18 +166,20 @@ pub(super) fn expand_methods(tables: &[toml::Table], source: &Source) -> Result<
                         method.label, other.entry, other.label
                     )
                 };
-                return Err(source.error(&format!("methods[{i}].{at}"), message));
+                return Err(source.error(&format!("methods[{i}].{at}"), message).into());
             }
             methods.push(method);
         }
         if methods.len() > super::check::MAX_METHODS {
-            return Err(source.error(
-                &format!("methods[{i}]"),
-                format!(
-                    "the study has more than {} methods once its sweeps are expanded",
-                    super::check::MAX_METHODS
-                ),
-            ));
+            return Err(source
+                .error(
+                    &format!("methods[{i}]"),
+                    format!(
+                        "the study has more than {} methods once its sweeps are expanded",
+                        super::check::MAX_METHODS
+                    ),
+                )
+                .into());
         }
     }
     Ok(methods)

@@ -41,7 +41,7 @@ pub(crate) mod check;
 mod evaluation;
 pub mod expect;
 mod grid;
-pub mod locate;
+pub use meta_router_core::config_file::locate;
 mod method;
 mod seed;
 pub mod sweep;
@@ -60,11 +60,11 @@ use grid::{
 };
 use locate::{deserialize_located, render, Source};
 use meta_router_core::Error as CoreError;
-use method::{expand_methods, is_estimator, parse_method, with_preset};
+use method::{expand_methods, parse_method};
 
 pub use evaluation::{EvaluationSpec, InferenceTarget};
 pub use expect::{Claim, ClaimTest, DEFAULT_CLAIM_SIGMA};
-pub use method::METHOD_PRESETS;
+pub use meta_router_core::config_file::METHOD_PRESETS;
 
 pub use check::{estimate_peak_memory, memory_limit, MemoryEstimate, MAX_THREADS, MAX_UNITS};
 
@@ -198,7 +198,7 @@ struct ResolvedSpec<'a> {
 
 /// Memory per byte of a spec file while it is parsed and validated (for
 /// [`crate::files::read_text`]): generous, so only absurd files are refused.
-pub const SPEC_FACTOR: f64 = 64.0;
+pub const SPEC_FACTOR: f64 = meta_router_core::config_file::PARSE_FACTOR;
 
 /// Default reference methods of paired differences.
 pub const DEFAULT_COMPARE_TO: &[&str] = &["pooled", "gs-only"];
@@ -215,6 +215,27 @@ pub const METHOD_NAMES: &[&str] = &[
     "oracle",
     "random",
 ];
+
+/// Refuses an `[evaluation] compare_to` label that names no method.
+fn check_compare_to(
+    evaluation: &EvaluationSpec,
+    methods: &[MethodSpec],
+    source: &Source,
+) -> Result<()> {
+    if let Some(labels) = &evaluation.compare_to {
+        for (i, label) in labels.iter().enumerate() {
+            if !methods.iter().any(|m| &m.label == label) {
+                return Err(source
+                    .error(
+                        &format!("evaluation.compare_to[{i}]"),
+                        format!("no method is labelled `{label}`"),
+                    )
+                    .into());
+            }
+        }
+    }
+    Ok(())
+}
 
 impl StudySpec {
     /// Parses and validates a spec; `file` names it in errors.
@@ -248,31 +269,28 @@ impl StudySpec {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(source.error(
-                "name",
-                "the study name must be non-empty and use only letters, digits, '-' and '_'",
-            ));
+            return Err(source
+                .error(
+                    "name",
+                    "the study name must be non-empty and use only letters, digits, '-' and '_'",
+                )
+                .into());
         }
         if raw.replicates == 0 {
-            return Err(source.error("replicates", "need at least one replicate"));
+            return Err(source
+                .error("replicates", "need at least one replicate")
+                .into());
         }
         let evaluation = raw.evaluation;
         check_evaluation(&evaluation, source)?;
         let points = expand_grid(&raw.scenario, &raw.grid, source)?;
         if raw.methods.is_empty() {
-            return Err(source.error("methods", "a study needs at least one [[methods]] entry"));
+            return Err(source
+                .error("methods", "a study needs at least one [[methods]] entry")
+                .into());
         }
         let methods = expand_methods(&raw.methods, source)?;
-        if let Some(labels) = &evaluation.compare_to {
-            for (i, label) in labels.iter().enumerate() {
-                if !methods.iter().any(|m| &m.label == label) {
-                    return Err(source.error(
-                        &format!("evaluation.compare_to[{i}]"),
-                        format!("no method is labelled `{label}`"),
-                    ));
-                }
-            }
-        }
+        check_compare_to(&evaluation, &methods, source)?;
         if points_are_multi(&points) {
             check_multi_model(&methods, &evaluation, source)?;
         }
@@ -438,70 +456,7 @@ impl StudySpec {
     }
 }
 
-/// An estimator table (a `[[methods]]` entry without `label`, or a router
-/// configuration file) read over its preset and validated; errors name the
-/// key under `prefix` (`methods[2].`, or empty).
-fn parse_estimator(table: &toml::Table, prefix: &str, source: &Source) -> Result<MetaRouterConfig> {
-    let key = |k: &str| format!("{prefix}{k}");
-    let whole = prefix.trim_end_matches('.');
-    let table = with_preset(table, prefix, source)?;
-    let config: MetaRouterConfig =
-        deserialize_located(&toml::Value::Table(table)).map_err(|(path, message)| {
-            let inner = render(&path);
-            let at = if inner.is_empty() {
-                whole.to_string()
-            } else {
-                key(&inner)
-            };
-            source.error(&at, message)
-        })?;
-    for (role, learner) in config.learner_roles() {
-        learner.validate().map_err(|e| match e {
-            CoreError::InvalidParameter { ref name, .. } => {
-                source.error(&key(&format!("{role}.{name}")), e.to_string())
-            }
-            other => source.error(&key(role), other.to_string()),
-        })?;
-    }
-    config.validate().map_err(|e| match &e {
-        CoreError::InvalidParameter { name, .. } => source.error(&key(name), e.to_string()),
-        _ => source.error(whole, e.to_string()),
-    })?;
-    Ok(config)
-}
-
-/// Reads a router configuration (the `--config` file of `meta-router fit`):
-/// the keys of one estimator entry of a study file's `[[methods]]` list
-/// (`method`, `preset`, learners by stage, options; no `label`), with the
-/// same defaults and validation. `method` defaults to `dr-learner` when
-/// absent. Errors name `file`, the line and the key.
-pub fn parse_router_config(text: &str, file: &str) -> Result<MetaRouterConfig> {
-    let source = Source::new(file, text);
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|span| source.line_of(span.start));
-        let first = e.message().lines().next().unwrap_or("").trim().to_string();
-        source.error_on_line(line, format!("not valid TOML: {first}"))
-    })?;
-    match table.get("method") {
-        None => {
-            table.insert("method".into(), toml::Value::String("dr-learner".into()));
-        }
-        Some(toml::Value::String(name)) if name == "r" || name == "dr" || is_estimator(name) => {}
-        Some(other) => {
-            return Err(source.error(
-                "method",
-                format!(
-                    "a router's `method` is one of r-learner, dr-learner, gs-only, pb-only, \
-                     pooled, mean-shift; found {other}"
-                ),
-            ))
-        }
-    }
-    if table.contains_key("label") {
-        return Err(source.error("label", "a router configuration takes no `label`"));
-    }
-    parse_estimator(&table, "", &source)
-}
+pub use meta_router_core::config_file::parse_router_config;
 
 /// Converts a TOML value to JSON for records.
 pub fn toml_to_json(value: &toml::Value) -> serde_json::Value {
@@ -596,9 +551,9 @@ method = "gs-only"
     fn errors_carry_file_key_and_line() {
         let bad = MINIMAL.replace("folds = 3", "folds = 3\nclip = 2.0");
         match StudySpec::parse(&bad, "t.toml") {
-            Err(Error::Spec {
+            Err(Error::Core(meta_router_core::Error::Config {
                 file, line, key, ..
-            }) => {
+            })) => {
                 assert_eq!(file, "t.toml");
                 assert_eq!(key.as_deref(), Some("methods[0].clip"));
                 assert_eq!(line, Some(16));
@@ -782,12 +737,12 @@ method = "gs-only"
             assert!(SWEPT.contains(from), "{from}");
             let text = SWEPT.replace(from, to);
             match StudySpec::parse(&text, "t.toml") {
-                Err(Error::Spec {
+                Err(Error::Core(meta_router_core::Error::Config {
                     key: Some(k),
                     line: l,
                     message,
                     ..
-                }) => {
+                })) => {
                     assert_eq!((k.as_str(), l), (*key, Some(*line)), "{to}: {message}");
                 }
                 other => panic!("{to}: {other:?}"),

@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 use super::locate::Source;
 use super::{cartesian, parse_method, toml_to_json, MethodSpec};
 use crate::error::{Error, Result};
+use meta_router_core::Error as CoreError;
 
 /// A variant's setting: a value per swept key, in sweep order.
 type Setting = [(String, toml::Value)];
@@ -102,11 +103,11 @@ fn set_path(
 /// entry, then the message), without the file and line of the entry.
 fn inner_message(error: Error, index: usize) -> String {
     match error {
-        Error::Spec {
+        Error::Core(CoreError::Config {
             key: Some(key),
             message,
             ..
-        } => {
+        }) => {
             let prefix = format!("methods[{index}]");
             let relative = key
                 .strip_prefix(&prefix)
@@ -118,7 +119,7 @@ fn inner_message(error: Error, index: usize) -> String {
                 format!("`{relative}`: {message}")
             }
         }
-        Error::Spec { message, .. } => message,
+        Error::Core(CoreError::Config { message, .. }) => message,
         other => other.to_string(),
     }
 }
@@ -137,10 +138,12 @@ pub(super) fn expand_method(
         return Err(source.error(
             &at,
             "`sweep` must be a table of setting = [values], e.g. sweep = { clip = [0.01, 0.05] }",
-        ));
+        ).into());
     };
     if sweep.is_empty() {
-        return Err(source.error(&at, "a sweep needs at least one setting"));
+        return Err(source
+            .error(&at, "a sweep needs at least one setting")
+            .into());
     }
     let mut base = table.clone();
     base.remove("sweep");
@@ -189,35 +192,45 @@ fn sweep_lists(
     let mut lists: BTreeMap<String, Vec<toml::Value>> = BTreeMap::new();
     for (key, values) in sweep {
         if FIXED_KEYS.contains(&key.as_str()) {
-            return Err(source.error(
-                &key_at(key),
-                format!("`{key}` cannot be swept (a sweep varies a method's settings)"),
-            ));
+            return Err(source
+                .error(
+                    &key_at(key),
+                    format!("`{key}` cannot be swept (a sweep varies a method's settings)"),
+                )
+                .into());
         }
         let toml::Value::Array(values) = values else {
-            return Err(source.error(
-                &key_at(key),
-                format!(
-                    "a swept setting needs a list of values, e.g. {key} = [a, b]; found {}",
-                    values.type_str()
-                ),
-            ));
+            return Err(source
+                .error(
+                    &key_at(key),
+                    format!(
+                        "a swept setting needs a list of values, e.g. {key} = [a, b]; found {}",
+                        values.type_str()
+                    ),
+                )
+                .into());
         };
         if values.is_empty() {
-            return Err(source.error(&key_at(key), "a swept setting needs at least one value"));
+            return Err(source
+                .error(&key_at(key), "a swept setting needs at least one value")
+                .into());
         }
         for (j, value) in values.iter().enumerate() {
             if let Some(first) = values[..j].iter().position(|v| v == value) {
-                return Err(source.error(
-                    &format!("{}[{j}]", key_at(key)),
-                    format!("the value {value} repeats element {first}"),
-                ));
+                return Err(source
+                    .error(
+                        &format!("{}[{j}]", key_at(key)),
+                        format!("the value {value} repeats element {first}"),
+                    )
+                    .into());
             }
             if value_label(value).chars().any(char::is_control) {
-                return Err(source.error(
-                    &format!("{}[{j}]", key_at(key)),
-                    "a swept value labels its variant and cannot hold control characters",
-                ));
+                return Err(source
+                    .error(
+                        &format!("{}[{j}]", key_at(key)),
+                        "a swept value labels its variant and cannot hold control characters",
+                    )
+                    .into());
             }
         }
         let mut probe = base.clone();
@@ -230,13 +243,15 @@ fn sweep_lists(
         .try_fold(1usize, |n, v| n.checked_mul(v.len()))
         .filter(|&n| n <= super::check::MAX_METHODS);
     if count.is_none() {
-        return Err(source.error(
-            at,
-            format!(
-                "the sweep has more than {} variants",
-                super::check::MAX_METHODS
-            ),
-        ));
+        return Err(source
+            .error(
+                at,
+                format!(
+                    "the sweep has more than {} variants",
+                    super::check::MAX_METHODS
+                ),
+            )
+            .into());
     }
     Ok(lists)
 }
@@ -281,7 +296,7 @@ fn check_each_value(
                     format!("{key} = {value}: {message}"),
                 )
             };
-            return Err(source.error(&key_path, message));
+            return Err(source.error(&key_path, message).into());
         }
     }
     Ok(())

@@ -414,21 +414,8 @@ impl MetaRouterConfig {
         learner_seed: u64,
         oracle: Option<&OracleNuisances>,
     ) -> Result<FittedRouter> {
-        if self.nuisances == Nuisances::Oracle && oracle.is_none() {
-            return Err(Error::param(
-                "nuisances",
-                "oracle",
-                "oracle nuisances need the scenario's truth: fit_with_oracle (studies pass it)",
-            ));
-        }
+        self.check_meta_inputs(data, oracle.is_some())?;
         // Step 0: scale normalization; GS labels become c·r.
-        if data.is_weighted() && self.normalize != Normalize::None {
-            return Err(Error::param(
-                "normalize",
-                format!("{:?}", self.normalize).to_lowercase(),
-                "scale normalization is not defined for sample-weighted data; use normalize = \"none\"",
-            ));
-        }
         let scale = self.normalize.constant(data.gold_y(), data.pref_y())?;
         let pooled = nuisances::Pooled::new(data, scale);
         let mut diagnostics = Diagnostics {
@@ -453,18 +440,13 @@ impl MetaRouterConfig {
             &mut diagnostics,
         )?;
         // Step 3: the bias stage on the kept rows.
-        let stage = refit::BiasStage::new(
-            self,
+        let (stage, delta_model) = self.fit_bias_stage(
             &pooled,
             &targets,
-            propensity.clipped.view(),
-            &propensity.kept,
+            &propensity,
+            learner_seed,
+            &mut diagnostics,
         )?;
-        let delta_model = stage.fit(learner_seed)?;
-        diagnostics.record(diagnostics::Role::Bias, &delta_model);
-        if let Some((name, value)) = stage.leaf_rule {
-            diagnostics.learners.insert(name.into(), value);
-        }
         // Step 4: ψ̂ by refit on corrected labels, or by plug-in.
         let psi = refit::assemble(
             self,
@@ -501,6 +483,51 @@ impl MetaRouterConfig {
             cross_fitted: Some(cross_fitted),
             diagnostics,
         })
+    }
+
+    /// Step 3: the bias stage on the kept rows, its fitted `Δ̂` and their
+    /// diagnostics.
+    fn fit_bias_stage<'a>(
+        &'a self,
+        pooled: &'a nuisances::Pooled,
+        targets: &'a BiasTargets,
+        propensity: &'a nuisances::Propensity,
+        learner_seed: u64,
+        diagnostics: &mut Diagnostics,
+    ) -> Result<(refit::BiasStage<'a>, FittedModel)> {
+        let stage = refit::BiasStage::new(
+            self,
+            pooled,
+            targets,
+            propensity.clipped.view(),
+            &propensity.kept,
+        )?;
+        let delta_model = stage.fit(learner_seed)?;
+        diagnostics.record(diagnostics::Role::Bias, &delta_model);
+        if let Some((name, value)) = stage.leaf_rule {
+            diagnostics.learners.insert(name.into(), value);
+        }
+        Ok((stage, delta_model))
+    }
+
+    /// Refuses oracle nuisances without the truth (`has_oracle`) and scale
+    /// normalization of sample-weighted data.
+    fn check_meta_inputs(&self, data: &TrainingData, has_oracle: bool) -> Result<()> {
+        if self.nuisances == Nuisances::Oracle && !has_oracle {
+            return Err(Error::param(
+                "nuisances",
+                "oracle",
+                "oracle nuisances need the scenario's truth: fit_with_oracle (studies pass it)",
+            ));
+        }
+        if data.is_weighted() && self.normalize != Normalize::None {
+            return Err(Error::param(
+                "normalize",
+                format!("{:?}", self.normalize).to_lowercase(),
+                "scale normalization is not defined for sample-weighted data; use normalize = \"none\"",
+            ));
+        }
+        Ok(())
     }
 
     /// The rows and weights of the bias stage: a truncated Meta-Router keeps

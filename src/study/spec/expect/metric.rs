@@ -12,8 +12,40 @@ use super::{ClaimTest, Context, RawClaim, INFERENCE_FIELDS, SLOPE_SUFFIX};
 use crate::error::{Error, Result};
 use crate::meta::normalize::Normalize;
 use crate::meta::Method;
-use crate::study::record::{Direction, MetricAxis, METRICS};
+use crate::study::record::{Direction, MetricAxis, MetricInfo, METRICS};
 use crate::study::summary::INFERENCE_MEASURES;
+
+/// The methods whose slope a claim judges: its own, and with `versus` the
+/// other method's (the slope of the excess error).
+fn slope_methods<'a>(
+    raw: &RawClaim,
+    method: &'a MethodSpec,
+    cx: &'a Context,
+    source: &Source,
+    index: usize,
+) -> Result<Vec<&'a MethodSpec>> {
+    let key = |k: &str| format!("expect[{index}].{k}");
+    let mut judged = vec![method];
+    if let Some(reference) = &raw.versus {
+        match cx.methods.iter().find(|m| &m.label == reference) {
+            Some(other) if other.label != method.label => judged.push(other),
+            Some(_) => {
+                return Err(source
+                    .error(&key("versus"), "a method has no excess error over itself")
+                    .into())
+            }
+            None => {
+                return Err(source
+                    .error(
+                        &key("versus"),
+                        format!("no method is labelled `{reference}`"),
+                    )
+                    .into())
+            }
+        }
+    }
+    Ok(judged)
+}
 
 /// Checks a slope claim (`<metric>.slope`, `study::rates`): the study
 /// declares `[evaluation] rate`, the metric is one whose slope is fitted and
@@ -29,73 +61,73 @@ pub(super) fn check_slope(
 ) -> Result<MetricAxis> {
     let key = |k: &str| format!("expect[{index}].{k}");
     if cx.evaluation.rate.is_none() {
-        return Err(source.error(
-            &key("metric"),
-            "a convergence slope needs `[evaluation] rate = \"<grid parameter>\"`",
-        ));
+        return Err(source
+            .error(
+                &key("metric"),
+                "a convergence slope needs `[evaluation] rate = \"<grid parameter>\"`",
+            )
+            .into());
     }
     if !crate::study::rates::RATE_METRICS.contains(&base) {
-        return Err(source.error(
-            &key("metric"),
-            format!(
-                "slopes are fitted for {} only",
-                crate::study::rates::RATE_METRICS
-                    .iter()
-                    .map(|m| format!("{m}{SLOPE_SUFFIX}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
+        return Err(source
+            .error(
+                &key("metric"),
+                format!(
+                    "slopes are fitted for {} only",
+                    crate::study::rates::RATE_METRICS
+                        .iter()
+                        .map(|m| format!("{m}{SLOPE_SUFFIX}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .into());
     }
     if matches!(test, ClaimTest::BetterThan { .. }) {
-        return Err(source.error(
-            &key("better_than"),
-            "a slope is judged against a range: use `within = [lo, hi]` (and `versus` for the \
+        return Err(source
+            .error(
+                &key("better_than"),
+                "a slope is judged against a range: use `within = [lo, hi]` (and `versus` for the \
              slope of an excess error over another method)",
-        ));
+            )
+            .into());
     }
     if raw.versus.is_some()
         && [crate::study::DELTA_BIAS, crate::study::PROPENSITY_MSE].contains(&base)
     {
-        return Err(source.error(
-            &key("versus"),
-            format!(
-                "`{base}` has no paired-difference rows, so it has no excess slope; claim the \
+        return Err(source
+            .error(
+                &key("versus"),
+                format!(
+                    "`{base}` has no paired-difference rows, so it has no excess slope; claim the \
                  method's own `{base}{SLOPE_SUFFIX}`"
-            ),
-        ));
+                ),
+            )
+            .into());
     }
-    let mut judged = vec![method];
-    if let Some(reference) = &raw.versus {
-        match cx.methods.iter().find(|m| &m.label == reference) {
-            Some(other) if other.label != method.label => judged.push(other),
-            Some(_) => {
-                return Err(source.error(&key("versus"), "a method has no excess error over itself"))
-            }
-            None => {
-                return Err(source.error(
-                    &key("versus"),
-                    format!("no method is labelled `{reference}`"),
-                ))
-            }
-        }
-    }
+    let judged = slope_methods(raw, method, cx, source, index)?;
     for m in judged {
         if let Some(why) = undefined_reason(base, m, cx.evaluation) {
-            return Err(source.error(
-                &key("metric"),
-                format!("`{base}` is not defined for method `{}` ({why})", m.label),
-            ));
+            return Err(source
+                .error(
+                    &key("metric"),
+                    format!("`{base}` is not defined for method `{}` ({why})", m.label),
+                )
+                .into());
         }
     }
     Ok(MetricAxis::Scalar)
 }
 
-/// Whether a method is a DR-learner without scale normalization (the methods
-/// that get the mean targets and the projection).
+/// Whether a method gets the mean targets and the projection: a DR-learner
+/// without scale normalization, with cross-fitted outcome models fit on the
+/// folds (`inference::unsupported` of its fitted routers is `None`).
 fn dr_without_scale(method: &MethodSpec) -> bool {
     matches!(&method.kind, MethodKind::Estimator(c)
-        if c.method == Method::DrLearner && c.normalize == Normalize::None)
+        if c.method == Method::DrLearner
+            && c.normalize == Normalize::None
+            && c.cross_fit
+            && !c.outcome_oob)
 }
 
 /// Why a per-method metric (`mse_delta`, `mse_psi`, `delta_bias`,
@@ -178,6 +210,50 @@ fn inference_metrics(method: &MethodSpec, evaluation: &EvaluationSpec) -> BTreeS
     names
 }
 
+/// A metric of the summary's table ([`METRICS`]): refused in a study of the
+/// other kind (two or many models), for a method that does not record it, or
+/// with `better_than` when it has no better side.
+fn check_recorded(
+    info: &MetricInfo,
+    metric: &str,
+    method: &MethodSpec,
+    reference: Option<&MethodSpec>,
+    cx: &Context,
+    source: &Source,
+    at: &str,
+) -> Result<MetricAxis> {
+    let multi = super::super::points_are_multi(cx.points);
+    if !info.scope.applies(multi) {
+        return Err(source.error(
+            at,
+            if multi {
+                format!("`{metric}` is a two-model metric; many-model studies record mse_psi, mse_delta, regret, quality, cost, aiq and frontier_gap")
+            } else {
+                format!("`{metric}` is recorded by studies of a scenario with several candidate models only")
+            },
+        ).into());
+    }
+    for m in std::iter::once(method).chain(reference) {
+        if let Some(why) = undefined_reason(metric, m, cx.evaluation) {
+            return Err(source
+                .error(
+                    at,
+                    format!("`{metric}` is not defined for method `{}` ({why})", m.label),
+                )
+                .into());
+        }
+    }
+    if reference.is_some() && !matches!(info.direction, Direction::Higher | Direction::Lower) {
+        return Err(source
+            .error(
+                at,
+                format!("`{metric}` has no better side; state a range with `within`"),
+            )
+            .into());
+    }
+    Ok(info.axis)
+}
+
 /// Checks that `metric` exists for the claim's method (and reference) and
 /// suits the test; returns the grid it runs over.
 pub(super) fn check_metric(
@@ -196,57 +272,36 @@ pub(super) fn check_metric(
         ClaimTest::Within { .. } => None,
     };
     if let Some(info) = METRICS.iter().find(|m| m.name == metric) {
-        let multi = super::super::points_are_multi(cx.points);
-        if !info.scope.applies(multi) {
-            return Err(source.error(
-                &at,
-                if multi {
-                    format!("`{metric}` is a two-model metric; many-model studies record mse_psi, mse_delta, regret, quality, cost, aiq and frontier_gap")
-                } else {
-                    format!("`{metric}` is recorded by studies of a scenario with several candidate models only")
-                },
-            ));
-        }
-        for m in std::iter::once(method).chain(reference) {
-            if let Some(why) = undefined_reason(metric, m, cx.evaluation) {
-                return Err(source.error(
-                    &at,
-                    format!("`{metric}` is not defined for method `{}` ({why})", m.label),
-                ));
-            }
-        }
-        if reference.is_some() && !matches!(info.direction, Direction::Higher | Direction::Lower) {
-            return Err(source.error(
-                &at,
-                format!("`{metric}` has no better side; state a range with `within`"),
-            ));
-        }
-        return Ok(info.axis);
+        return check_recorded(info, metric, method, reference, cx, source, &at);
     }
     let recorded = inference_metrics(method, cx.evaluation);
     let extras = extra_metrics(method, cx.evaluation);
     if recorded.contains(metric) || extras.iter().any(|m| m == metric) {
         if reference.is_some() {
-            return Err(source.error(
-                &at,
-                format!(
+            return Err(source
+                .error(
+                    &at,
+                    format!(
                     "`better_than` is judged by paired-difference rows, which the summary has for \
                      the routing and estimation metrics only ({}); state a range for `{metric}` \
                      with `within`",
                     metric_names()
                 ),
-            ));
+                )
+                .into());
         }
         return Ok(MetricAxis::Scalar);
     }
     if let Some(why) = undefined_reason(metric, method, cx.evaluation) {
-        return Err(source.error(
-            &at,
-            format!(
-                "`{metric}` is not defined for method `{}` ({why})",
-                method.label
-            ),
-        ));
+        return Err(source
+            .error(
+                &at,
+                format!(
+                    "`{metric}` is not defined for method `{}` ({why})",
+                    method.label
+                ),
+            )
+            .into());
     }
     Err(unknown_metric(
         metric,
@@ -289,14 +344,14 @@ fn unknown_metric(
             INFERENCE_MEASURES.join(", ")
         )
     };
-    source.error(
+    Error::from(source.error(
         at,
         format!(
             "unknown metric `{metric}` for method `{}` (metrics: {}; {inference}{perturbation})",
             method.label,
             metric_names()
         ),
-    )
+    ))
 }
 
 /// The summary metrics' names, comma-separated.

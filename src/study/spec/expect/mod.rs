@@ -212,15 +212,20 @@ fn parse_claim(index: usize, table: &toml::Table, cx: &Context, source: &Source)
         })?;
     let labels: Vec<&str> = cx.methods.iter().map(|m| m.label.as_str()).collect();
     let find = |label: &str, at: &str| {
-        cx.methods.iter().find(|m| m.label == label).ok_or_else(|| {
-            source.error(
-                &key(at),
-                format!(
-                    "no method is labelled `{label}` (methods: {})",
-                    labels.join(", ")
-                ),
-            )
-        })
+        cx.methods
+            .iter()
+            .find(|m| m.label == label)
+            .ok_or_else(|| -> crate::error::Error {
+                source
+                    .error(
+                        &key(at),
+                        format!(
+                            "no method is labelled `{label}` (methods: {})",
+                            labels.join(", ")
+                        ),
+                    )
+                    .into()
+            })
     };
     let mut raw = raw;
     if !raw.setting.is_empty() {
@@ -233,13 +238,15 @@ fn parse_claim(index: usize, table: &toml::Table, cx: &Context, source: &Source)
         Some(base) => check_slope(base, &raw, method, &test, cx, source, index)?,
         None => {
             if raw.versus.is_some() {
-                return Err(source.error(
-                    &key("versus"),
-                    format!(
+                return Err(source
+                    .error(
+                        &key("versus"),
+                        format!(
                         "`versus` names the reference of an excess error's convergence slope; it \
                          applies to `<metric>{SLOPE_SUFFIX}` claims only"
                     ),
-                ));
+                    )
+                    .into());
             }
             check_metric(&raw.metric, method, &test, cx, source, index)?
         }
@@ -247,7 +254,9 @@ fn parse_claim(index: usize, table: &toml::Table, cx: &Context, source: &Source)
     let position = check_position(&raw, axis, cx.evaluation, source, index)?;
     let sigma = raw.sigma.unwrap_or(DEFAULT_CLAIM_SIGMA);
     if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(source.error(&key("sigma"), "sigma must be finite and >= 0"));
+        return Err(source
+            .error(&key("sigma"), "sigma must be finite and >= 0")
+            .into());
     }
     let mut points = select_points(&raw.grid, cx, source, index)?;
     if slope.is_some() {
@@ -280,28 +289,36 @@ fn parse_test<'m>(
     let key = |k: &str| format!("expect[{index}].{k}");
     Ok(match (&raw.better_than, &raw.within) {
         (Some(_), Some(_)) => {
-            return Err(source.error(
-                &key("within"),
-                "a claim takes either `better_than` or `within`, not both",
-            ))
+            return Err(source
+                .error(
+                    &key("within"),
+                    "a claim takes either `better_than` or `within`, not both",
+                )
+                .into())
         }
         (None, None) => {
-            return Err(source.error(
-                &format!("expect[{index}]"),
-                "a claim needs `better_than = \"<method>\"` or `within = [lo, hi]`",
-            ))
+            return Err(source
+                .error(
+                    &format!("expect[{index}]"),
+                    "a claim needs `better_than = \"<method>\"` or `within = [lo, hi]`",
+                )
+                .into())
         }
         (Some(reference), None) => {
             let other = find(reference, "better_than")?;
             if other.label == method.label {
-                return Err(source.error(
-                    &key("better_than"),
-                    "a method cannot be compared with itself",
-                ));
+                return Err(source
+                    .error(
+                        &key("better_than"),
+                        "a method cannot be compared with itself",
+                    )
+                    .into());
             }
             let margin = raw.margin.unwrap_or(0.0);
             if !(margin.is_finite() && margin >= 0.0) {
-                return Err(source.error(&key("margin"), "margin must be finite and >= 0"));
+                return Err(source
+                    .error(&key("margin"), "margin must be finite and >= 0")
+                    .into());
             }
             ClaimTest::BetterThan {
                 reference: reference.clone(),
@@ -313,7 +330,7 @@ fn parse_test<'m>(
                 return Err(source.error(
                     &key("margin"),
                     "`margin` belongs to `better_than` claims; a `within` claim states its range",
-                ));
+                ).into());
             }
             match range.as_slice() {
                 [low, high] if low.is_finite() && high.is_finite() && low <= high => {
@@ -323,10 +340,12 @@ fn parse_test<'m>(
                     }
                 }
                 _ => {
-                    return Err(source.error(
-                        &key("within"),
-                        "within must be two finite values [lo, hi] with lo <= hi",
-                    ))
+                    return Err(source
+                        .error(
+                            &key("within"),
+                            "within must be two finite values [lo, hi] with lo <= hi",
+                        )
+                        .into())
                 }
             }
         }
@@ -345,10 +364,12 @@ fn slope_points(
 ) -> Result<Vec<BTreeMap<String, serde_json::Value>>> {
     let rate = cx.evaluation.rate.as_deref().unwrap_or_default();
     if raw.grid.contains_key(rate) {
-        return Err(source.error(
-            &format!("expect[{index}].grid.{rate}"),
-            format!("a slope runs across `{rate}`; select the other grid parameters only"),
-        ));
+        return Err(source
+            .error(
+                &format!("expect[{index}].grid.{rate}"),
+                format!("a slope runs across `{rate}`; select the other grid parameters only"),
+            )
+            .into());
     }
     let mut distinct: Vec<BTreeMap<String, serde_json::Value>> = Vec::new();
     for mut point in points {

@@ -11,6 +11,31 @@ use super::{Context, RawClaim};
 use crate::error::Result;
 use crate::study::record::MetricAxis;
 
+/// The error of a `setting` for `family` when no method of that label is
+/// swept (naming the swept ones).
+fn no_sweep(family: &str, cx: &Context, source: &Source, at: &str) -> crate::error::Error {
+    let families: BTreeSet<&str> = cx
+        .methods
+        .iter()
+        .filter(|m| !m.setting.is_empty())
+        .map(|m| m.family.as_str())
+        .collect();
+    source
+        .error(
+            at,
+            format!(
+                "`setting` selects a variant of a swept method, and no `[[methods]]` entry \
+             labelled `{family}` has a sweep (swept: {})",
+                if families.is_empty() {
+                    "none".to_string()
+                } else {
+                    families.into_iter().collect::<Vec<_>>().join(", ")
+                }
+            ),
+        )
+        .into()
+}
+
 /// The label of the variant of swept family `family` whose setting is
 /// `setting` (a value for every swept key of the family).
 pub(super) fn select_variant(
@@ -27,33 +52,18 @@ pub(super) fn select_variant(
         .filter(|m| m.family == family && !m.setting.is_empty())
         .collect();
     let Some(first) = variants.first() else {
-        let families: BTreeSet<&str> = cx
-            .methods
-            .iter()
-            .filter(|m| !m.setting.is_empty())
-            .map(|m| m.family.as_str())
-            .collect();
-        return Err(source.error(
-            &key("method"),
-            format!(
-                "`setting` selects a variant of a swept method, and no `[[methods]]` entry \
-                 labelled `{family}` has a sweep (swept: {})",
-                if families.is_empty() {
-                    "none".to_string()
-                } else {
-                    families.into_iter().collect::<Vec<_>>().join(", ")
-                }
-            ),
-        ));
+        return Err(no_sweep(family, cx, source, &key("method")));
     };
     let swept: Vec<&str> = first.setting.keys().map(String::as_str).collect();
     let mut wanted = BTreeMap::new();
     for (k, value) in setting {
         if !first.setting.contains_key(k) {
-            return Err(source.error(
-                &key(&format!("setting.{k}")),
-                format!("`{family}` sweeps {}, not `{k}`", swept.join(", ")),
-            ));
+            return Err(source
+                .error(
+                    &key(&format!("setting.{k}")),
+                    format!("`{family}` sweeps {}, not `{k}`", swept.join(", ")),
+                )
+                .into());
         }
         let value = toml_to_json(value);
         if !variants.iter().any(|m| m.setting.get(k) == Some(&value)) {
@@ -61,30 +71,38 @@ pub(super) fn select_variant(
                 .iter()
                 .filter_map(|m| m.setting.get(k).map(|v| v.to_string()))
                 .collect();
-            return Err(source.error(
-                &key(&format!("setting.{k}")),
-                format!(
-                    "{k} = {value} is not a swept value of `{family}` (values: {})",
-                    values.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            ));
+            return Err(source
+                .error(
+                    &key(&format!("setting.{k}")),
+                    format!(
+                        "{k} = {value} is not a swept value of `{family}` (values: {})",
+                        values.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .into());
         }
         wanted.insert(k.clone(), value);
     }
     if let Some(missing) = swept.iter().find(|k| !wanted.contains_key(**k)) {
-        return Err(source.error(
-            &key("setting"),
-            format!(
+        return Err(source
+            .error(
+                &key("setting"),
+                format!(
                 "`{family}` sweeps {}; the setting needs a value for each (missing `{missing}`)",
                 swept.join(", ")
             ),
-        ));
+            )
+            .into());
     }
     variants
         .iter()
         .find(|m| m.setting == wanted)
         .map(|m| m.label.clone())
-        .ok_or_else(|| source.error(&key("setting"), "no variant has this setting"))
+        .ok_or_else(|| {
+            source
+                .error(&key("setting"), "no variant has this setting")
+                .into()
+        })
 }
 
 /// The position of a curve metric from `rho = …` or `w = …`.
@@ -100,10 +118,12 @@ pub(super) fn check_position(
         MetricAxis::Scalar => {
             for (given, name) in [(raw.rho, "rho"), (raw.w, "w")] {
                 if given.is_some() {
-                    return Err(source.error(
-                        &key(name),
-                        format!("`{}` is a scalar metric; remove `{name}`", raw.metric),
-                    ));
+                    return Err(source
+                        .error(
+                            &key(name),
+                            format!("`{}` is a scalar metric; remove `{name}`", raw.metric),
+                        )
+                        .into());
                 }
             }
             return Ok(None);
@@ -112,13 +132,15 @@ pub(super) fn check_position(
         MetricAxis::W => (raw.w, &evaluation.w, "w", ("rho", raw.rho)),
     };
     if other.1.is_some() {
-        return Err(source.error(
-            &key(other.0),
-            format!(
-                "`{}` runs over the {name} grid; use `{name} = …`",
-                raw.metric
-            ),
-        ));
+        return Err(source
+            .error(
+                &key(other.0),
+                format!(
+                    "`{}` runs over the {name} grid; use `{name} = …`",
+                    raw.metric
+                ),
+            )
+            .into());
     }
     let grid_text = grid
         .iter()
@@ -126,23 +148,27 @@ pub(super) fn check_position(
         .collect::<Vec<_>>()
         .join(", ");
     let Some(x) = wanted else {
-        return Err(source.error(
-            &format!("expect[{index}]"),
-            format!(
-                "`{}` is a curve: name its position with `{name} = …` (one of {grid_text})",
-                raw.metric
-            ),
-        ));
+        return Err(source
+            .error(
+                &format!("expect[{index}]"),
+                format!(
+                    "`{}` is a curve: name its position with `{name} = …` (one of {grid_text})",
+                    raw.metric
+                ),
+            )
+            .into());
     };
     match grid
         .iter()
         .position(|&g| (g - x).abs() <= 1e-9 * g.abs().max(1.0))
     {
         Some(i) => Ok(Some((i, grid[i]))),
-        None => Err(source.error(
-            &key(name),
-            format!("{x} is not on the {name} grid ({grid_text})"),
-        )),
+        None => Err(source
+            .error(
+                &key(name),
+                format!("{x} is not on the {name} grid ({grid_text})"),
+            )
+            .into()),
     }
 }
 
@@ -165,28 +191,32 @@ pub(super) fn select_points(
     for (name, value) in selector {
         let at = format!("expect[{index}].grid.{name}");
         let Some(values) = cx.grid.get(name) else {
-            return Err(source.error(
-                &at,
-                if names.is_empty() {
-                    format!("`{name}` is not a grid parameter (the study has no [grid])")
-                } else {
-                    format!(
-                        "`{name}` is not a grid parameter (grid parameters: {})",
-                        names.join(", ")
-                    )
-                },
-            ));
+            return Err(source
+                .error(
+                    &at,
+                    if names.is_empty() {
+                        format!("`{name}` is not a grid parameter (the study has no [grid])")
+                    } else {
+                        format!(
+                            "`{name}` is not a grid parameter (grid parameters: {})",
+                            names.join(", ")
+                        )
+                    },
+                )
+                .into());
         };
         let wanted = toml_to_json(value);
         if !values.iter().any(|v| same_value(&toml_to_json(v), &wanted)) {
             let listed: Vec<String> = values.iter().map(|v| toml_to_json(v).to_string()).collect();
-            return Err(source.error(
-                &at,
-                format!(
-                    "no grid point has {name} = {wanted} (values: {})",
-                    listed.join(", ")
-                ),
-            ));
+            return Err(source
+                .error(
+                    &at,
+                    format!(
+                        "no grid point has {name} = {wanted} (values: {})",
+                        listed.join(", ")
+                    ),
+                )
+                .into());
         }
     }
     Ok(cx

@@ -1,4 +1,5 @@
-//! Where in a spec file an error is: key paths and their lines.
+//! Where in a configuration file (a router configuration, a study file) an
+//! error is: key paths and their lines.
 //!
 //! # Algorithm
 //! - Lines come from the TOML parser's spans: the document is parsed once
@@ -50,7 +51,7 @@ pub fn render(path: &[Segment]) -> String {
     out
 }
 
-/// A spec file's text with the line of every key path.
+/// A configuration file's text with the line of every key path.
 #[derive(Debug)]
 pub struct Source<'a> {
     /// The file name used in messages.
@@ -138,9 +139,9 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// A spec error at `key` (its line looked up).
+    /// A configuration error at `key` (its line looked up).
     pub fn error(&self, key: &str, message: impl Into<String>) -> Error {
-        Error::Spec {
+        Error::Config {
             file: self.file.to_string(),
             line: if key.is_empty() { None } else { self.line(key) },
             key: (!key.is_empty()).then(|| key.to_string()),
@@ -148,9 +149,9 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// A spec error on a line without a key.
+    /// A configuration error on a line without a key.
     pub fn error_on_line(&self, line: Option<usize>, message: impl Into<String>) -> Error {
-        Error::Spec {
+        Error::Config {
             file: self.file.to_string(),
             line,
             key: None,
