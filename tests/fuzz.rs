@@ -269,8 +269,9 @@ fn seed_routers() -> &'static [String] {
             if texts.len() == 1 {
                 let names = vec!["b".to_string(), "c".to_string()];
                 let tables = vec![(gold.clone(), pref.clone()), (gold.clone(), pref.clone())];
-                let (text, _) = multi::fit_model_tables(&config, "a", &names, &tables, 3, meta_router::meta::overlap::OverlapRule::Crump)
-                    .unwrap();
+                let crump = meta_router::meta::overlap::OverlapRule::Crump;
+                let (text, _) =
+                    multi::fit_model_tables(&config, "a", &names, &tables, 3, crump).unwrap();
                 texts.push(text);
             }
         }

@@ -172,3 +172,20 @@ fn the_checker_sees_a_violation() {
     assert!(layer(SUITE_LAYERS, "study") > layer(SUITE_LAYERS, "meta"));
     assert!(layer(CORE_LAYERS, "meta") > layer(CORE_LAYERS, "learners"));
 }
+
+/// Router files record `crate_version`, written by the core crate: the two
+/// crates carry one version, so that field is the version of meta-router.
+#[test]
+fn the_core_and_the_suite_share_one_version() {
+    let version = |path: &str| {
+        let manifest =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+        manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("version = "))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap()
+    };
+    assert_eq!(version("Cargo.toml"), version("crates/core/Cargo.toml"));
+    assert_eq!(version("Cargo.toml"), env!("CARGO_PKG_VERSION"));
+}

@@ -592,3 +592,53 @@ learner = { type = "forest", preset = "paper" }
         .unwrap();
     assert!(leaf > 0.005 && leaf < 0.05, "{leaf}");
 }
+
+const IN_SAMPLE: &str = r#"
+name = "in-sample"
+seed = 5
+replicates = 1
+
+[scenario]
+name = "healthbench-like"
+pool = 700
+n_test = 100
+n_gold = 100
+
+[evaluation]
+rho = [0.0, 1.0]
+w = [0.0]
+inference = ["theta_delta", "policy_value"]
+truth_rows = 2000
+
+[[methods]]
+label = "DR in sample"
+method = "dr-learner"
+folds = 3
+cross_fit = false
+learner = { type = "ridge", basis = "linear" }
+"#;
+
+/// One eligibility rule (`inference::unsupported`): a DR-learner with
+/// in-sample nuisances records no mean targets and a claim on them is
+/// refused when the study is parsed; its policy value, which fits its own
+/// cross-fitted nuisances on the evaluation half, is recorded.
+#[test]
+fn in_sample_nuisances_carry_only_the_policy_value() {
+    let spec = StudySpec::parse(IN_SAMPLE, "in-sample.toml").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    study::run(&spec, &options(dir.path(), 1)).unwrap();
+    let records = timeless(dir.path());
+    assert!(!records.is_empty());
+    for r in &records {
+        assert!(r.ok, "{:?}", r.error);
+        assert!(r.metrics.extra.contains_key("policy_value.covered"));
+        assert!(!r.metrics.extra.contains_key("theta_delta.covered"));
+    }
+    let claim = format!(
+        "{IN_SAMPLE}\n[[expect]]\nmethod = \"DR in sample\"\nmetric = \"theta_delta.coverage\"\nwithin = [0.9, 1.0]\n"
+    );
+    let message = spec_error(&claim);
+    assert!(message.contains("theta_delta.coverage"), "{message}");
+    assert!(message.contains("expect[0]"), "{message}");
+    assert!(message.contains("cross_fit = true"), "{message}");
+}

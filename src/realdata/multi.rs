@@ -42,7 +42,8 @@ use meta_router_core::Error as CoreError;
 
 /// Fits one router per model: `tables[i] = (GS, PB)` of model `i + 1`,
 /// restricted to its labelled rows (same feature columns throughout), with
-/// the inference intervals over the population `overlap` chooses. Returns the file's JSON text (checked to reload bit for bit: ψ̂ and Δ̂
+/// the inference intervals over the population `overlap` chooses. Returns
+/// the file's JSON text (checked to reload bit for bit: ψ̂ and Δ̂
 /// on each model's training rows, [`write_models`]) and the loaded routers.
 pub fn fit_model_tables(
     config: &MetaRouterConfig,

@@ -214,7 +214,9 @@ fn evaluation_nuisances(
     let mut nuisance_config = config.clone();
     nuisance_config.method = Method::DrLearner;
     nuisance_config.normalize = Normalize::None;
-    // The AIPW scores use cross-fitted nuisances (see `Nuisances::from_router`).
+    // The AIPW scores use nuisances fit out of fold on the folds (the rule of
+    // `inference::unsupported`), whatever the policy's own fit does.
+    nuisance_config.cross_fit = true;
     nuisance_config.outcome_oob = false;
     let nuisance_router = nuisance_config.fit(
         evaluation,

@@ -519,6 +519,48 @@ mod tests {
         assert_eq!(n.clone().bounded_inside(INFERENCE_CLIP), n);
     }
 
+    /// The one eligibility rule: a cross-fitted DR-learner carries
+    /// inference; an R-learner, scale normalization and in-sample or
+    /// out-of-bag nuisances do not, and `from_router` refuses with the reason.
+    #[test]
+    fn only_cross_fitted_dr_routers_carry_inference() {
+        use crate::data::TrainingData;
+        use crate::learners::{ForestParams, LearnerConfig};
+        use crate::meta::{FitSeeds, MetaRouterConfig, Normalize};
+        let x =
+            |n: usize| Array2::from_shape_fn((n, 2), |(i, j)| ((i * (j + 3)) as f64 * 0.37).sin());
+        let (gx, px) = (x(60), x(240));
+        let gy = gx.column(0).mapv(|s| s + 0.2 * (s * 7.0).cos());
+        let py = px.column(0).mapv(|s| s - 0.3 + 0.1 * (s * 5.0).sin());
+        let data = TrainingData::new(gx, gy, px, py).unwrap();
+        let seeds = FitSeeds::from_seed(3);
+        let reason = |config: MetaRouterConfig| {
+            let router = config.fit(&data, seeds).unwrap();
+            let reason = unsupported(&router);
+            assert_eq!(reason.is_none(), Nuisances::from_router(&router).is_ok());
+            reason
+        };
+        let dr = MetaRouterConfig::new(Method::DrLearner);
+        assert_eq!(reason(dr.clone()), None);
+        assert!(reason(MetaRouterConfig::new(Method::RLearner))
+            .unwrap()
+            .contains("only the DR-learner"));
+        let mut in_sample = dr.clone();
+        in_sample.cross_fit = false;
+        assert!(reason(in_sample).unwrap().contains("cross_fit = false"));
+        let mut scaled = dr.clone();
+        scaled.normalize = Normalize::Variance;
+        assert!(reason(scaled).unwrap().contains("normalize"));
+        let mut oob = dr;
+        oob.outcome_learner = Some(LearnerConfig::Forest(ForestParams {
+            trees: 20,
+            bootstrap: true,
+            ..ForestParams::default()
+        }));
+        oob.outcome_oob = true;
+        assert!(reason(oob).unwrap().contains("outcome_oob"));
+    }
+
     #[test]
     fn nuisances_are_validated() {
         let v = |x: &[f64]| Array1::from(x.to_vec());

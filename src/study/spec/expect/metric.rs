@@ -150,8 +150,34 @@ fn undefined_reason(
         crate::study::PROPENSITY_MSE if !method.estimates_delta() => {
             Some("only R- and DR-learners estimate a propensity")
         }
+        _ if is_mean_or_projection(metric)
+            && matches!(method.kind, MethodKind::Estimator(_))
+            && !dr_without_scale(method) =>
+        {
+            Some(
+                "the mean targets and the projection need a DR-learner with normalize = \
+                 \"none\", cross_fit = true and outcome_oob = false",
+            )
+        }
         _ => None,
     }
+}
+
+/// Whether `metric` is a measure of a mean target or of the projection
+/// (`theta_delta.coverage`, `blp_hc1.1.se`, `blp.approximation_mse`, …).
+fn is_mean_or_projection(metric: &str) -> bool {
+    let target = metric.split('.').next().unwrap_or("");
+    metric.contains('.')
+        && [
+            InferenceTarget::ThetaDelta,
+            InferenceTarget::ThetaPsi,
+            InferenceTarget::MeanDelta,
+            InferenceTarget::MeanPsi,
+        ]
+        .iter()
+        .map(|t| t.name())
+        .chain(["blp", "blp_hc0", "blp_hc1"])
+        .any(|name| name == target)
 }
 
 /// Whether a method fits with perturbed oracle nuisances (`oracle_error`).
