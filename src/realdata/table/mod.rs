@@ -8,7 +8,7 @@
 //! only when the features are selected by name or prefix.
 //!
 //! Every cell of a used column is checked before anything is fitted; the
-//! first problem is an [`Error::Input`] naming the file, the one-based line
+//! first problem is an [`meta_router_core::Error::Input`] naming the file, the one-based line
 //! (the header is line 1) and the column: an empty cell, a value that is not
 //! a number, NaN or ±∞, a row with more or fewer cells than the header (the
 //! `csv` crate reports it), an empty or duplicated header name, a named
@@ -178,7 +178,7 @@ impl Table {
         self.x.nrows()
     }
 
-    /// The label column; an [`Error::Input`] naming the file when absent.
+    /// The label column; an [`meta_router_core::Error::Input`] naming the file when absent.
     pub fn labels(&self) -> Result<&Array1<f64>> {
         self.label.as_ref().ok_or_else(|| {
             Error::input(
@@ -528,7 +528,7 @@ fn parse_number(file: &str, line: u64, column: &str, text: &str, kind: LabelKind
     }
 }
 
-/// A `csv` crate error as an [`Error::Input`] with its line.
+/// A `csv` crate error as an [`meta_router_core::Error::Input`] with its line.
 fn csv_error(file: &str, error: &csv::Error, line: Option<u64>) -> Error {
     let line = line.or_else(|| error.position().map(|p| p.line()));
     let message = match error.kind() {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::locate::{deserialize_located, render, Source};
-use super::{MethodKind, MethodSpec, METHOD_NAMES};
+use super::{method_names, MethodKind, MethodSpec};
 use crate::error::Result;
 use crate::learners::LearnerConfig;
 use meta_router_core::config_file::parse_estimator;
@@ -51,7 +51,7 @@ pub(crate) fn parse_method(
             only(&["method", "learner"])?;
             MethodKind::AllGold(all_gold_learner(&rest, index, source)?)
         }
-        other if METHOD_NAMES.contains(&other) || other == "r" || other == "dr" => {
+        other if method_names().contains(&other) || other == "r" || other == "dr" => {
             let config = parse_estimator(&rest, &format!("methods[{index}]."), source)?;
             MethodKind::Estimator(Box::new(config))
         }
@@ -61,7 +61,7 @@ pub(crate) fn parse_method(
                     &key("method"),
                     format!(
                         "unknown method `{other}` (known: {})",
-                        METHOD_NAMES.join(", ")
+                        method_names().join(", ")
                     ),
                 )
                 .into())
@@ -91,7 +91,7 @@ fn name_and_label(table: &toml::Table, index: usize, source: &Source) -> Result<
             return Err(source
                 .error(
                     &key("method"),
-                    format!("missing `method` (one of: {})", METHOD_NAMES.join(", ")),
+                    format!("missing `method` (one of: {})", method_names().join(", ")),
                 )
                 .into())
         }

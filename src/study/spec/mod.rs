@@ -203,18 +203,18 @@ pub const SPEC_FACTOR: f64 = meta_router_core::config_file::PARSE_FACTOR;
 /// Default reference methods of paired differences.
 pub const DEFAULT_COMPARE_TO: &[&str] = &["pooled", "gs-only"];
 
-/// Method names a spec may use.
-pub const METHOD_NAMES: &[&str] = &[
-    "r-learner",
-    "dr-learner",
-    "gs-only",
-    "pb-only",
-    "pooled",
-    "mean-shift",
-    "all-gold",
-    "oracle",
-    "random",
-];
+/// The references a study may list besides the estimators
+/// ([`meta_router_core::config_file::ESTIMATOR_NAMES`]).
+pub const REFERENCE_NAMES: &[&str] = &["all-gold", "oracle", "random"];
+
+/// Every method name a study may list: the estimators, then the references.
+pub fn method_names() -> Vec<&'static str> {
+    meta_router_core::config_file::ESTIMATOR_NAMES
+        .iter()
+        .chain(REFERENCE_NAMES)
+        .copied()
+        .collect()
+}
 
 /// Refuses an `[evaluation] compare_to` label that names no method.
 fn check_compare_to(
