@@ -4,7 +4,7 @@
 //! correct implementation does not fail by chance; every large-sample test runs
 //! in well under a second in release mode (`cargo test --release --test dgp`).
 
-use meta_router::dgp::{Scenario, ScenarioConfig, SimulatedData};
+use meta_router::dgp::{Scenario, ScenarioConfig, SimulatedData, TWO_MODELS};
 use meta_router::rng::{stream, Purpose};
 use meta_router::Error;
 use ndarray::{s, Array1};
@@ -900,4 +900,35 @@ fn healthbench_like_pb_labels_on_another_scale() {
         "name = \"healthbench-like\"\npref_scale = 0.0",
         "pref_scale",
     );
+}
+
+/// Every two-model scenario is the `K = 2` case of the many-model draw: the
+/// same draws from the same stream, models alternative (reference, relative
+/// cost 0) and primary (relative cost 1, gain ψ).
+#[test]
+fn two_model_scenarios_are_the_k2_case_of_the_many_model_draw() {
+    for text in [
+        "name = \"healthbench-like\"\nn_gold = 50\npool = 400\nn_test = 60",
+        "name = \"covariate-shift\"\nn_gold = 40\nn_pref = 200\nn_test = 60",
+        "name = \"nie-wager-b\"\nn = 300\nn_test = 60",
+        "name = \"binary-preference\"\nn_gold = 50\npool = 400\nn_test = 60",
+    ] {
+        let scenario = build(text);
+        assert_eq!(scenario.model_names(), TWO_MODELS.map(String::from));
+        let two = draw(&*scenario, 3);
+        let many = scenario
+            .draw_models(&mut stream(2026, 1, 3, Purpose::Data))
+            .unwrap();
+        assert_eq!(many.models, TWO_MODELS.map(String::from), "{text}");
+        assert_eq!(many.per_model.len(), 1);
+        let one = &many.per_model[0];
+        assert_eq!(one.train.gold_y(), two.train.gold_y(), "{text}");
+        assert_eq!(one.train.pref_y(), two.train.pref_y(), "{text}");
+        assert_eq!(one.test_x, two.test_x, "{text}");
+        assert_eq!(many.test_gain.column(0).sum(), 0.0);
+        assert_eq!(many.test_gain.column(1), two.test_psi.view());
+        assert!(many.test_costs.column(0).iter().all(|&c| c == 0.0));
+        assert!(many.test_costs.column(1).iter().all(|&c| c == 1.0));
+        assert!(many.tables.is_none());
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use meta_router::dgp::{CostKind, MultiModel, MultiModelParams, MultiModelScenario, Scenario};
+use meta_router::dgp::{CostKind, MultiModel, MultiModelParams, Scenario};
 use meta_router::meta::{fit_multi, FitSeeds, MetaRouterConfig, Method};
 use meta_router::rng::{seed_for, stream, Purpose};
 use meta_router::routing;

@@ -17,10 +17,13 @@
 //! | `binary-preference` | [`binary_preference`] | as healthbench-like | PB labels in `{+1, 0, −1}` |
 //! | `multi-model` | [`multi_model`] | `N(0, I_d)`, K models with costs | random split, labels missing at random per model |
 //!
-//! A scenario with several candidate models also implements
-//! [`MultiModelScenario`] (reached through [`Scenario::as_multi`]): its draw
-//! gives one two-model [`SimulatedData`] per non-reference model plus the
-//! test queries' true gains and costs of every model ([`MultiSimulatedData`]).
+//! Every scenario is a scenario of `K ≥ 2` models, the reference first:
+//! [`Scenario::draw_models`] gives one two-model [`SimulatedData`] per
+//! non-reference model plus the test queries' true gains and costs of every
+//! model ([`MultiSimulatedData`]). A two-model scenario is the case `K = 2`
+//! (models [`TWO_MODELS`]: the alternative `M_a` as the reference at relative
+//! cost 0, the primary `M_p` at relative cost 1), drawn by [`Scenario::draw`];
+//! the study engine draws every replicate through `draw_models`.
 //!
 //! # Algorithm
 //! [`Scenario::draw`] takes one [`ChaCha8Rng`] (normally
@@ -166,13 +169,24 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     fn test_mean_gain(&self) -> f64 {
         self.constants().mean_psi
     }
-    /// The scenario's many-model side, when it has several candidate models
-    /// (then the two-model methods above describe model 1 against the
-    /// reference).
-    fn as_multi(&self) -> Option<&dyn MultiModelScenario> {
-        None
+    /// The model names, the reference first (`K ≥ 2`; a scenario with more
+    /// than two models describes model 1 against the reference in the
+    /// two-model methods above).
+    fn model_names(&self) -> Vec<String> {
+        TWO_MODELS.iter().map(|m| m.to_string()).collect()
+    }
+    /// Draws one replicate of every model; every random quantity comes from
+    /// `rng`. By default the `K = 2` case: [`Scenario::draw`] seen as
+    /// [`MultiSimulatedData::two_models`] (the same draws from the same
+    /// stream).
+    fn draw_models(&self, rng: &mut ChaCha8Rng) -> Result<MultiSimulatedData> {
+        Ok(MultiSimulatedData::two_models(self.draw(rng)?))
     }
 }
+
+/// The models of a two-model scenario: the alternative `M_a` (the reference,
+/// relative cost 0) and the primary `M_p` (relative cost `C_p − C_a = 1`).
+pub const TWO_MODELS: [&str; 2] = ["alternative", "primary"];
 
 /// One replicate of a scenario with `K` candidate models (model 0 the reference).
 #[derive(Debug, Clone)]
@@ -188,6 +202,17 @@ pub struct MultiSimulatedData {
     pub test_gain: Array2<f64>,
     /// Cost of every model on the test queries (`T × K`).
     pub test_costs: Array2<f64>,
+    /// The pooled label tables of a scenario whose queries carry labels for
+    /// several models, some missing (what `scenarios export` writes); `None`
+    /// for the `K = 2` view of a two-model draw, whose tables are
+    /// `per_model[0].train`.
+    pub tables: Option<LabelTables>,
+}
+
+/// The GS and PB queries of a many-model draw with one label column per
+/// non-reference model.
+#[derive(Debug, Clone)]
+pub struct LabelTables {
     /// The GS queries' features (every GS query, labelled for any model).
     pub gold_x: Array2<f64>,
     /// GS labels, one column per non-reference model; NaN where the query
@@ -199,12 +224,24 @@ pub struct MultiSimulatedData {
     pub pref_labels: Array2<f64>,
 }
 
-/// A data-generating process with `K ≥ 2` candidate models.
-pub trait MultiModelScenario: Send + Sync + std::fmt::Debug {
-    /// The model names, the reference first.
-    fn model_names(&self) -> Vec<String>;
-    /// Draws one replicate; every random quantity comes from `rng`.
-    fn draw_models(&self, rng: &mut ChaCha8Rng) -> Result<MultiSimulatedData>;
+impl MultiSimulatedData {
+    /// A two-model replicate as the case `K = 2`: models [`TWO_MODELS`], the
+    /// gain of the primary model `ψ` on the test queries, relative costs 0
+    /// (alternative) and 1 (primary) on every query, as two-model routing
+    /// assumes.
+    pub fn two_models(data: SimulatedData) -> Self {
+        let t = data.test_psi.len();
+        let test_gain =
+            Array2::from_shape_fn((t, 2), |(j, k)| if k == 0 { 0.0 } else { data.test_psi[j] });
+        let test_costs = Array2::from_shape_fn((t, 2), |(_, k)| k as f64);
+        MultiSimulatedData {
+            models: TWO_MODELS.iter().map(|m| m.to_string()).collect(),
+            per_model: vec![data],
+            test_gain,
+            test_costs,
+            tables: None,
+        }
+    }
 }
 
 /// Row counts and dimension of a scenario's replicate.

@@ -61,7 +61,7 @@
 //!
 //! # Example
 //! ```
-//! use meta_router::dgp::{MultiModel, MultiModelParams, MultiModelScenario};
+//! use meta_router::dgp::{MultiModel, MultiModelParams, Scenario};
 //! use meta_router::rng::{stream, Purpose};
 //!
 //! let scenario = MultiModel::new(MultiModelParams { models: 3, ..Default::default() }).unwrap();
@@ -79,8 +79,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     check_count, check_finite, check_pool_sizes, check_scale, normal_vector, rowwise, split_pool,
-    standard_normal_matrix, take, take_rows, uniform_vector, MultiModelScenario,
-    MultiSimulatedData, PopulationConstants, Scenario, ScenarioSizes, SimulatedData,
+    standard_normal_matrix, take, take_rows, uniform_vector, LabelTables, MultiSimulatedData,
+    PopulationConstants, Scenario, ScenarioSizes, SimulatedData,
 };
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
@@ -380,15 +380,10 @@ fn covered(rows: &[usize], u: &Array1<f64>, coverage: f64) -> Vec<usize> {
         .collect()
 }
 
-impl MultiModelScenario for MultiModel {
-    fn model_names(&self) -> Vec<String> {
-        MODELS[..self.params.models]
-            .iter()
-            .map(|m| m.name.to_string())
-            .collect()
-    }
-
-    fn draw_models(&self, rng: &mut ChaCha8Rng) -> Result<MultiSimulatedData> {
+impl MultiModel {
+    /// Draws one replicate of every model (the scenario's
+    /// [`Scenario::draw_models`]).
+    fn draw_all(&self, rng: &mut ChaCha8Rng) -> Result<MultiSimulatedData> {
         let p = &self.params;
         let k_models = p.models;
         let x = standard_normal_matrix(rng, p.pool, p.dim);
@@ -452,10 +447,12 @@ impl MultiModelScenario for MultiModel {
             per_model,
             test_gain,
             test_costs,
-            gold_x: take_rows(&x, &gold),
-            gold_labels,
-            pref_x: take_rows(&x, &pref),
-            pref_labels,
+            tables: Some(LabelTables {
+                gold_x: take_rows(&x, &gold),
+                gold_labels,
+                pref_x: take_rows(&x, &pref),
+                pref_labels,
+            }),
         })
     }
 }
@@ -507,8 +504,15 @@ impl Scenario for MultiModel {
         sizes
     }
 
-    fn as_multi(&self) -> Option<&dyn MultiModelScenario> {
-        Some(self)
+    fn model_names(&self) -> Vec<String> {
+        MODELS[..self.params.models]
+            .iter()
+            .map(|m| m.name.to_string())
+            .collect()
+    }
+
+    fn draw_models(&self, rng: &mut ChaCha8Rng) -> Result<MultiSimulatedData> {
+        self.draw_all(rng)
     }
 }
 
@@ -631,8 +635,9 @@ mod tests {
         assert_ne!(a.per_model[0].train.gold_x(), a.per_model[1].train.gold_x());
         assert!(a.test_costs.iter().all(|&c| c > 0.0));
         // the label matrices hold exactly each model's rows, in order
+        let tables = a.tables.as_ref().unwrap();
         for (k, m) in a.per_model.iter().enumerate() {
-            let present: Vec<f64> = a
+            let present: Vec<f64> = tables
                 .gold_labels
                 .column(k)
                 .iter()
@@ -640,7 +645,7 @@ mod tests {
                 .filter(|v| !v.is_nan())
                 .collect();
             assert_eq!(present, m.train.gold_y().to_vec());
-            let present = a
+            let present = tables
                 .pref_labels
                 .column(k)
                 .iter()

@@ -1,13 +1,22 @@
 //! One unit of a study: draw the replicate's data, fit and evaluate every method.
 //!
 //! # Algorithm
-//! Unit `(g, r)` draws its data from `rng::stream(seed, g, r, Data)`; every
+//! Unit `(g, r)` draws its data of `K` models ([`Scenario::draw_models`]; a
+//! two-model scenario is `K = 2`) from `rng::stream(seed, g, r, Data)`; every
 //! method sees the same data (paired design) and the same fold and learner
-//! seeds (`rng::seed_for(seed, g, r, Folds | Learner)`). A method's ψ̂ on the
-//! test queries is evaluated against the true ψ by [`routing::evaluate`] and
-//! [`routing::mse`]; meta-learners' Δ̂ against the bias they estimate. A fit
-//! that fails, a draw that fails, and a metric that is not finite are recorded
-//! as failed records with the reason, never dropped or redrawn.
+//! seeds (`rng::seed_for(seed, g, r, Folds | Learner)`). One path for any `K`:
+//! a method is fit once per non-reference model `k` on model `k`'s rows with
+//! [`model_seeds`]`(seeds, k)` (for `K = 2` the unit's seeds themselves),
+//! its ψ̂_k on the test queries is checked and scored against the true ψ_k
+//! by [`routing::mse`] (meta-learners' Δ̂_k against the bias they estimate),
+//! and the scores are evaluated by the study's metrics: a two-model study's
+//! routing curves by [`routing::evaluate`], a many-model study's regret, AIQ
+//! and frontier by [`routing::multi::evaluate`] (both on the one decision
+//! rule, `routing::rule`). A fit that fails, a draw that fails, and a metric
+//! that is not finite are recorded as failed records with the reason, never
+//! dropped or redrawn.
+//!
+//! [`Scenario::draw_models`]: crate::dgp::Scenario::draw_models
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -75,12 +84,9 @@ pub(crate) fn run_unit_perturbed(
     // constant (not the replicate's own test mean).
     let mean_gain = scenario.as_ref().map_or(f64::NAN, |s| s.test_mean_gain());
     let data = scenario.and_then(|scenario| {
-        let mut rng = stream(spec.seed, g as u64, r as u64, Purpose::Data);
-        match scenario.as_multi() {
-            Some(multi) => multi.draw_models(&mut rng).map(Replicate::Many),
-            None => scenario.draw(&mut rng).map(Replicate::Two),
-        }
+        scenario.draw_models(&mut stream(spec.seed, g as u64, r as u64, Purpose::Data))
     });
+    let multi = spec.is_multi_model();
     spec.methods
         .iter()
         .map(|method| {
@@ -88,14 +94,17 @@ pub(crate) fn run_unit_perturbed(
             let perturbed = perturbation.filter(|p| p.method == method.label);
             let shift = perturbed.map(|p| p.psi_shift).filter(|&s| s != 0.0);
             let inject = perturbed.is_some_and(|p| p.fail_replicates.contains(&r));
+            let context = Context {
+                spec,
+                method,
+                seeds,
+                unit: (g, r),
+                shift,
+            };
             let outcome = match &data {
                 _ if inject => Err(INJECTED_FAILURE.to_string()),
-                Ok(Replicate::Two(data)) => {
-                    evaluate_method(spec, method, data, seeds, (g, r), mean_gain, shift)
-                }
-                Ok(Replicate::Many(data)) => {
-                    evaluate_many(spec, method, data, seeds, shift).map_err(|e| e.to_string())
-                }
+                Ok(data) if multi => evaluate_many(&context, data).map_err(|e| e.to_string()),
+                Ok(data) => evaluate_two(&context, data, mean_gain),
                 Err(e) => Err(format!("drawing the replicate's data failed: {e}")),
             };
             let seconds = started.elapsed().as_secs_f64();
@@ -131,26 +140,24 @@ pub const DELTA_BIAS: &str = "delta_bias";
 /// (out-of-fold, before clipping) against the scenario's true propensity.
 pub const PROPENSITY_MSE: &str = "propensity_mse";
 
-/// One replicate's data: two models, or several.
-// One value per unit, never in a collection: boxing a variant buys nothing.
-#[allow(clippy::large_enum_variant)]
-enum Replicate {
-    Two(SimulatedData),
-    Many(MultiSimulatedData),
-}
-
-/// Fits and evaluates one method; the error is the record's reason.
-fn evaluate_method(
-    spec: &StudySpec,
-    method: &MethodSpec,
-    data: &SimulatedData,
+/// What every model's fit of one method in one unit shares.
+struct Context<'a> {
+    spec: &'a StudySpec,
+    method: &'a MethodSpec,
     seeds: FitSeeds,
     unit: (usize, usize),
-    mean_gain: f64,
+    /// A testing perturbation's shift of ψ̂.
     shift: Option<f64>,
+}
+
+/// Fits and evaluates one method in a two-model study (`K = 2`); the error
+/// is the record's reason.
+fn evaluate_two(
+    context: &Context,
+    data: &MultiSimulatedData,
+    mean_gain: f64,
 ) -> std::result::Result<Evaluated, String> {
-    let (mut metrics, diagnostics) =
-        fit_and_score(spec, method, data, seeds, unit, shift).map_err(|e| e.to_string())?;
+    let (mut metrics, diagnostics) = score_two(context, data).map_err(|e| e.to_string())?;
     metrics.eg_paper = if mean_gain.is_finite() && mean_gain != 0.0 {
         routing::on_paper_scale(&metrics.eg, mean_gain)
     } else {
@@ -167,46 +174,73 @@ fn evaluate_method(
     Ok((metrics, diagnostics))
 }
 
-fn fit_and_score(
-    spec: &StudySpec,
-    method: &MethodSpec,
-    data: &SimulatedData,
-    seeds: FitSeeds,
-    unit: (usize, usize),
-    shift: Option<f64>,
-) -> Result<Evaluated> {
-    let costs = Array1::ones(data.test_psi.len());
-    let eval = &spec.evaluation;
-    let mut extra = BTreeMap::new();
-    if method.kind == MethodKind::Random {
+/// A two-model study's metrics: the primary model's fit (model 1 of `K =
+/// 2`) scored by the routing curves of [`routing::evaluate`] at unit
+/// relative cost; the `random` reference is evaluated, not fit.
+fn score_two(context: &Context, data: &MultiSimulatedData) -> Result<Evaluated> {
+    let [primary] = data.per_model.as_slice() else {
+        return Err(Error::param(
+            "scenario",
+            data.models.len(),
+            "a two-model study needs a scenario of two models",
+        ));
+    };
+    let costs = data.test_costs.column(1);
+    let eval = &context.spec.evaluation;
+    if context.method.kind == MethodKind::Random {
         let routing = routing::Reference::Random { fraction: 0.5 }.evaluate(
-            data.test_psi.view(),
-            costs.view(),
+            primary.test_psi.view(),
+            costs,
             &eval.rho,
             &eval.w,
             eval.cutoff,
         )?;
         return Ok((routing_metrics(routing, None, None), BTreeMap::new()));
     }
-    let fitted = fit_method(method, data, seeds)?;
-    if let (Some(router), MethodKind::Estimator(config)) = (&fitted.router, &method.kind) {
+    let fit = fit_model(context, primary, 1, None)?;
+    let routing = routing::evaluate(
+        fit.psi_hat.view(),
+        primary.test_psi.view(),
+        costs,
+        &eval.rho,
+        &eval.w,
+        eval.cutoff,
+    )?;
+    let mut metrics = routing_metrics(routing, Some(fit.mse_psi), fit.mse_delta);
+    metrics.extra = fit.extra;
+    Ok((metrics, fit.diagnostics))
+}
+
+/// The two-model extras of a method's fit on one model's data: inference
+/// metrics, a perturbed oracle's error sizes and `delta_bias`, and the
+/// propensity error of `[evaluation] propensity_error`.
+fn fit_extras(
+    context: &Context,
+    data: &SimulatedData,
+    fitted: &Fitted,
+) -> Result<BTreeMap<String, f64>> {
+    let eval = &context.spec.evaluation;
+    let mut extra = BTreeMap::new();
+    let MethodKind::Estimator(config) = &context.method.kind else {
+        return Ok(extra);
+    };
+    if let Some(router) = &fitted.router {
         if !eval.inference.is_empty() {
+            let (spec, seeds, unit) = (context.spec, context.seeds, context.unit);
             extra = inference::metrics(spec, config, router, data, seeds, unit)?;
         }
     }
     // A perturbed oracle's error sizes (meta::oracle), for error-product studies.
-    if let MethodKind::Estimator(config) = &method.kind {
-        if let Some(error) = &config.oracle_error {
-            let (outcome, propensity) = error.sizes(data.train.n_total());
-            extra.insert("nuisance_error.outcome".into(), outcome);
-            extra.insert("nuisance_error.propensity".into(), propensity);
-            extra.insert("nuisance_error.product".into(), outcome * propensity);
-            // The mean error of Δ̂ over the test queries: its replicate mean is
-            // the bias the errors cause (first order: the product).
-            if let Some((d, target)) = &fitted.delta {
-                if !d.is_empty() {
-                    extra.insert(DELTA_BIAS.into(), (d - target).sum() / d.len() as f64);
-                }
+    if let Some(error) = &config.oracle_error {
+        let (outcome, propensity) = error.sizes(data.train.n_total());
+        extra.insert("nuisance_error.outcome".into(), outcome);
+        extra.insert("nuisance_error.propensity".into(), propensity);
+        extra.insert("nuisance_error.product".into(), outcome * propensity);
+        // The mean error of Δ̂ over the test queries: its replicate mean is
+        // the bias the errors cause (first order: the product).
+        if let Some((d, target)) = &fitted.delta {
+            if !d.is_empty() {
+                extra.insert(DELTA_BIAS.into(), (d - target).sum() / d.len() as f64);
             }
         }
     }
@@ -217,33 +251,7 @@ fn fit_and_score(
             extra.insert(PROPENSITY_MSE.into(), error);
         }
     }
-    let (mut psi_hat, delta_hat, diagnostics) = (fitted.psi_hat, fitted.delta, fitted.diagnostics);
-    if let Some(shift) = shift {
-        psi_hat += shift;
-    }
-    if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
-        return Err(CoreError::NonFinite {
-            what: "predicted ψ̂ on test queries".into(),
-            row,
-        }
-        .into());
-    }
-    let routing = routing::evaluate(
-        psi_hat.view(),
-        data.test_psi.view(),
-        costs.view(),
-        &eval.rho,
-        &eval.w,
-        eval.cutoff,
-    )?;
-    let mse_psi = Some(routing::mse(psi_hat.view(), data.test_psi.view())?);
-    let mse_delta = match delta_hat {
-        Some((d, target)) => Some(routing::mse(d.view(), target.view())?),
-        None => None,
-    };
-    let mut metrics = routing_metrics(routing, mse_psi, mse_delta);
-    metrics.extra = extra;
-    Ok((metrics, diagnostics))
+    Ok(extra)
 }
 
 /// A method fit on one two-model data set: ψ̂ on the test queries, Δ̂ with
@@ -315,18 +323,11 @@ fn fit_method(method: &MethodSpec, data: &SimulatedData, seeds: FitSeeds) -> Res
     })
 }
 
-/// Fits and evaluates one method on a replicate with several models: the
-/// method is fit once per non-reference model `k` on model `k`'s rows with
-/// [`model_seeds`]`(seeds, k)` (the estimator layer's rule, so `K = 2` is the
-/// two-model fit), and the scores `ψ̂_0 = 0, ψ̂_1, …` are evaluated by
-/// [`routing::multi::evaluate`] against the true gains and costs.
-fn evaluate_many(
-    spec: &StudySpec,
-    method: &MethodSpec,
-    data: &MultiSimulatedData,
-    seeds: FitSeeds,
-    shift: Option<f64>,
-) -> Result<Evaluated> {
+/// Fits and evaluates one method in a many-model study: the method is fit
+/// once per non-reference model `k` ([`fit_model`]), and the scores `ψ̂_0 =
+/// 0, ψ̂_1, …` are evaluated by [`routing::multi::evaluate`] against the true
+/// gains and costs.
+fn evaluate_many(context: &Context, data: &MultiSimulatedData) -> Result<Evaluated> {
     let (t, k_models) = data.test_gain.dim();
     let mut score = Array2::zeros((t, k_models));
     let mut diagnostics = BTreeMap::new();
@@ -335,7 +336,7 @@ fn evaluate_many(
     for (i, model_data) in data.per_model.iter().enumerate() {
         let k = i + 1;
         let name = &data.models[k];
-        let fit = fit_model(method, model_data, seeds, k, name, shift)?;
+        let fit = fit_model(context, model_data, k, Some(name))?;
         extra.insert(format!("mse_psi:{name}"), fit.mse_psi);
         mse_psi += fit.mse_psi;
         if let Some(mse) = fit.mse_delta {
@@ -343,6 +344,11 @@ fn evaluate_many(
             mse_delta += mse;
             with_delta += 1;
         }
+        extra.extend(
+            fit.extra
+                .into_iter()
+                .map(|(key, v)| (format!("{key}:{name}"), v)),
+        );
         score.column_mut(k).assign(&fit.psi_hat);
         diagnostics.extend(
             fit.diagnostics
@@ -355,7 +361,7 @@ fn evaluate_many(
         score.view(),
         data.test_gain.view(),
         data.test_costs.view(),
-        &spec.evaluation.w,
+        &context.spec.evaluation.w,
     )?;
     for (name, point) in data.models.iter().zip(&eval.single) {
         extra.insert(format!("{ALWAYS_COST}{name}"), point.cost);
@@ -391,7 +397,7 @@ fn evaluate_many(
     Ok((metrics, diagnostics))
 }
 
-/// One non-reference model's fit in a many-model replicate.
+/// One non-reference model's fit of a method.
 struct ModelFit {
     /// ψ̂_k on the test queries (shifted by a testing perturbation).
     psi_hat: Array1<f64>,
@@ -401,36 +407,43 @@ struct ModelFit {
     mse_delta: Option<f64>,
     /// The fit's diagnostics.
     diagnostics: BTreeMap<String, f64>,
+    /// The fit's extra metrics ([`fit_extras`]).
+    extra: BTreeMap<String, f64>,
 }
 
-/// Fits `method` on model `k`'s rows (`name`) with [`model_seeds`]`(seeds,
-/// k)` and scores the test queries; a non-finite ψ̂ is an error naming the
-/// model.
+/// Fits the context's method (not `random`) on model `k`'s rows with
+/// [`model_seeds`]`(seeds, k)` (model 1: the unit's seeds) and scores the
+/// test queries. `name` names the model in many-model studies (its data is
+/// checked first and errors name it); `None` in two-model studies.
 fn fit_model(
-    method: &MethodSpec,
-    model_data: &SimulatedData,
-    seeds: FitSeeds,
+    context: &Context,
+    data: &SimulatedData,
     k: usize,
-    name: &str,
-    shift: Option<f64>,
+    name: Option<&str>,
 ) -> Result<ModelFit> {
-    if let MethodKind::Estimator(config) = &method.kind {
-        check_model_data(config, k, &model_data.train)?;
+    if let (Some(_), MethodKind::Estimator(config)) = (name, &context.method.kind) {
+        check_model_data(config, k, &data.train)?;
     }
-    let fitted = fit_method(method, model_data, model_seeds(seeds, k))
-        .map_err(|e| Error::param(format!("models[{k}]"), name, e.to_string()))?;
+    let fitted = fit_method(context.method, data, model_seeds(context.seeds, k));
+    let fitted = match name {
+        Some(name) => {
+            fitted.map_err(|e| Error::param(format!("models[{k}]"), name, e.to_string()))?
+        }
+        None => fitted?,
+    };
+    let extra = fit_extras(context, data, &fitted)?;
     let mut psi_hat = fitted.psi_hat;
-    if let Some(shift) = shift {
+    if let Some(shift) = context.shift {
         psi_hat += shift;
     }
     if let Some(row) = psi_hat.iter().position(|v| !v.is_finite()) {
-        return Err(CoreError::NonFinite {
-            what: format!("predicted ψ̂ of model {name} on test queries"),
-            row,
-        }
-        .into());
+        let what = match name {
+            Some(name) => format!("predicted ψ̂ of model {name} on test queries"),
+            None => "predicted ψ̂ on test queries".to_string(),
+        };
+        return Err(CoreError::NonFinite { what, row }.into());
     }
-    let mse_psi = routing::mse(psi_hat.view(), model_data.test_psi.view())?;
+    let mse_psi = routing::mse(psi_hat.view(), data.test_psi.view())?;
     let mse_delta = match fitted.delta {
         Some((d, target)) => Some(routing::mse(d.view(), target.view())?),
         None => None,
@@ -440,6 +453,7 @@ fn fit_model(
         mse_psi,
         mse_delta,
         diagnostics: fitted.diagnostics,
+        extra,
     })
 }
 

@@ -70,8 +70,8 @@ pub fn export(args: ExportArgs) -> Result<()> {
     }
     let (config, scenario, origin) = scenario_of(&args)?;
     check_export_size(&*scenario, &origin)?;
-    if let Some(multi) = scenario.as_multi() {
-        return export_models(&args, config.name(), scenario.dim(), multi);
+    if matches!(config, ScenarioConfig::MultiModel(_)) {
+        return export_models(&args, config.name(), &*scenario);
     }
     export_two(&args, config.name(), &*scenario)
 }
@@ -199,9 +199,7 @@ fn export_two(args: &ExportArgs, name: &str, scenario: &dyn Scenario) -> Result<
 /// work limit, naming the `--set` keys that size it.
 fn check_export_size(scenario: &dyn Scenario, origin: &BTreeMap<String, String>) -> Result<()> {
     let sizes = scenario.sizes();
-    let models = scenario
-        .as_multi()
-        .map_or(1, |m| m.model_names().len().max(2) - 1) as f64;
+    let models = (scenario.model_names().len().max(2) - 1) as f64;
     let rows = sizes.n_total() + sizes.n_test as f64;
     let columns = sizes.dim as f64 + 3.0 * models + 2.0;
     // The draw (per model), and the three files' text (about 24 bytes a number).
@@ -229,13 +227,12 @@ fn check_export_size(scenario: &dyn Scenario, origin: &BTreeMap<String, String>)
 /// `scenarios export` of a scenario with several models: one label column per
 /// non-reference model (empty where a query has no label for it); the test
 /// file adds `cost_<model>` for every model and `true_psi_<model>`.
-fn export_models(
-    args: &ExportArgs,
-    name: &str,
-    d: usize,
-    scenario: &dyn meta_router::dgp::MultiModelScenario,
-) -> Result<()> {
+fn export_models(args: &ExportArgs, name: &str, scenario: &dyn Scenario) -> Result<()> {
+    let d = scenario.dim();
     let data = scenario.draw_models(&mut stream(args.seed, 0, 0, Purpose::Data))?;
+    let Some(tables) = &data.tables else {
+        bail!("scenario `{name}` draws no label tables of several models");
+    };
     let models = &data.models;
     let features: Vec<String> = (1..=d).map(|j| format!("x{j}")).collect();
     let mut names = features.clone();
@@ -247,8 +244,8 @@ fn export_models(
             .map(|c| c.to_vec())
             .collect()
     };
-    let gold = columns(data.gold_x.view(), data.gold_labels.view());
-    let pref = columns(data.pref_x.view(), data.pref_labels.view());
+    let gold = columns(tables.gold_x.view(), tables.gold_labels.view());
+    let pref = columns(tables.pref_x.view(), tables.pref_labels.view());
     let test_x = data.per_model[0].test_x.view();
     let mut test = columns(test_x, data.test_costs.view());
     test.extend(
@@ -270,8 +267,8 @@ fn export_models(
     eprintln!(
         "{name}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with cost_<model> \
          and true_psi_<model>) into {}; features x1..x{d}; reference `{}`, label columns {}",
-        data.gold_x.nrows(),
-        data.pref_x.nrows(),
+        tables.gold_x.nrows(),
+        tables.pref_x.nrows(),
         test_x.nrows(),
         args.out.display(),
         models[0],
