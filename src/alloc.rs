@@ -26,10 +26,10 @@
 /// Mmap threshold set by [`tune_malloc`]: 32 MiB, glibc's largest allowed
 /// value on 64-bit targets (on 32-bit ones glibc refuses it and keeps its
 /// default; [`tune_malloc`] then returns `false`).
-pub const MMAP_THRESHOLD: i32 = 32 << 20;
+pub(crate) const MMAP_THRESHOLD: i32 = 32 << 20;
 
 /// Trim threshold set by [`tune_malloc`]: 1 GiB.
-pub const TRIM_THRESHOLD: i32 = 1 << 30;
+pub(crate) const TRIM_THRESHOLD: i32 = 1 << 30;
 
 /// Applies the allocator settings described in the module docs. Returns
 /// whether they were applied (glibc on Linux only; elsewhere it does nothing

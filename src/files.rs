@@ -342,7 +342,7 @@ pub fn open_append(path: &Path) -> Result<File> {
 
 /// Opens (creating if needed) a file to be locked and rewritten in place,
 /// such as a folder's lock file; a symbolic link at `path` is refused.
-pub fn open_lock_file(path: &Path) -> Result<File> {
+pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]

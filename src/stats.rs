@@ -11,21 +11,21 @@ pub fn mean(values: &[f64]) -> Option<f64> {
 }
 
 /// `Σ(x − mean)²/(n − 1)` (`None` for fewer than two values).
-pub fn sample_variance(values: &[f64], mean: f64) -> Option<f64> {
+pub(crate) fn sample_variance(values: &[f64], mean: f64) -> Option<f64> {
     (values.len() >= 2).then(|| {
         values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (values.len() as f64 - 1.0)
     })
 }
 
 /// Sample standard deviation `s` (`None` for fewer than two values).
-pub fn sample_sd(values: &[f64]) -> Option<f64> {
+pub(crate) fn sample_sd(values: &[f64]) -> Option<f64> {
     let m = mean(values)?;
     sample_variance(values, m).map(f64::sqrt)
 }
 
 /// The mean and its standard error `s/√n` (`None`s where undefined: no values;
 /// fewer than two for the SE).
-pub fn mean_and_se(values: &[f64]) -> (Option<f64>, Option<f64>) {
+pub(crate) fn mean_and_se(values: &[f64]) -> (Option<f64>, Option<f64>) {
     match mean(values) {
         None => (None, None),
         Some(m) => (

@@ -122,7 +122,7 @@ pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
 ];
 
 /// The largest number of models (rows of the constants table).
-pub const MAX_MODELS: usize = 6;
+pub(crate) const MAX_MODELS: usize = 6;
 
 /// Per-model constants (model 0, the reference, uses only `cost` and `omega`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -165,7 +165,7 @@ const fn model(
 }
 
 /// The constants table of the module docs.
-pub const MODELS: [ModelConstants; MAX_MODELS] = [
+pub(crate) const MODELS: [ModelConstants; MAX_MODELS] = [
     model("reference", [0.0, 0.0, 0.0, 0.0, 0.10, 0.20, 0.0, 0.0]),
     model("balanced", [0.10, 0.20, 0.0, 0.10, 0.50, 0.30, 0.10, 0.30]),
     model(
@@ -184,7 +184,7 @@ pub const MODELS: [ModelConstants; MAX_MODELS] = [
 ];
 
 /// Index of the model the judge favours on long answers.
-pub const VERBOSE_MODEL: usize = 2;
+pub(crate) const VERBOSE_MODEL: usize = 2;
 
 /// How costs vary over queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -75,7 +75,7 @@ use meta_router_core::Error as CoreError;
 /// Size of the fixed-seed sample behind the population constants.
 pub const TRUTH_SAMPLE_SIZE: usize = 1_000_000;
 /// Master seed of the truth sample (the grid index is the setup: A = 0 … D = 3).
-pub const TRUTH_SEED: u64 = 0x4E49_4557_4147_4552;
+pub(crate) const TRUTH_SEED: u64 = 0x4E49_4557_4147_4552;
 
 /// Key and meaning of every parameter.
 pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[

@@ -40,11 +40,11 @@ pub use model_file::{RouterFile, TrainingSummary, FORMAT, FORMAT_VERSION};
 pub use table::{read_table, ColumnRoles, FeatureSelection, LabelColumn, LabelKind, Table};
 
 /// Confidence level of the intervals stored in a router file.
-pub const INFERENCE_LEVEL: f64 = 0.95;
+pub(crate) const INFERENCE_LEVEL: f64 = 0.95;
 
 /// Largest number of leading features the stored best linear projection of
 /// Δ uses (with an intercept).
-pub const PROJECTION_COLUMNS: usize = 3;
+pub(crate) const PROJECTION_COLUMNS: usize = 3;
 
 /// Tag of the inference overlap region's propensity seed (derived from the
 /// fit's learner seed, apart from every stream of the fit itself).
@@ -601,7 +601,7 @@ pub fn roles_for_router(
 /// feature), in feature order. A constant propensity (`propensity =
 /// "constant"`) assumes both come from one pool split at random; absolute
 /// differences above [`BALANCE_WARNING`] say they do not.
-pub fn standardized_differences(data: &TrainingData) -> Vec<f64> {
+pub(crate) fn standardized_differences(data: &TrainingData) -> Vec<f64> {
     let moments = |x: ndarray::ArrayView2<f64>| {
         let mean = x.mean_axis(ndarray::Axis(0)).expect("rows checked");
         // Both sources hold at least 2 rows (`training_data`).
@@ -624,10 +624,10 @@ pub fn standardized_differences(data: &TrainingData) -> Vec<f64> {
 
 /// Smallest |standardized difference| [`imbalanced_features`] flags (the
 /// usual rule of thumb of the matching literature).
-pub const BALANCE_WARNING: f64 = 0.1;
+pub(crate) const BALANCE_WARNING: f64 = 0.1;
 
 /// Family-wise error rate of the balance screen of [`imbalanced_features`].
-pub const BALANCE_ALPHA: f64 = 0.01;
+pub(crate) const BALANCE_ALPHA: f64 = 0.01;
 
 /// Features whose GS and PB queries differ beyond chance and beyond
 /// [`BALANCE_WARNING`]: `|SMD_j| > 0.1` and `|SMD_j| / SE > z`, where
@@ -636,7 +636,7 @@ pub const BALANCE_ALPHA: f64 = 0.01;
 /// features, `α` = [`BALANCE_ALPHA`]). Under a random split the screen flags
 /// any feature with probability at most about `α`; by `|SMD| > 0.1` alone,
 /// 50 features and 100 GS rows would flag some feature most of the time.
-pub fn imbalanced_features(
+pub(crate) fn imbalanced_features(
     differences: &[f64],
     n_gold: usize,
     n_pref: usize,

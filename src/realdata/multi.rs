@@ -24,11 +24,8 @@
 //! The file is the core's [`meta_router_core::router_file::multi`]
 //! (`docs/real-data.md`).
 
-use std::path::Path;
-
 use ndarray::{Array2, ArrayView2};
 
-use super::model_file;
 use super::{fit_seeds, fit_tables_seeded, Table};
 use crate::error::{Error, Result};
 use crate::meta::overlap::OverlapRule;
@@ -89,12 +86,6 @@ fn prefix(error: Error, context: &str) -> Error {
         }) => Error::input(file, line, column, format!("{context}: {message}")),
         other => Error::param("models", context, other.to_string()),
     }
-}
-
-/// Reads and checks a multi-model router file.
-pub fn load_models(path: &Path) -> Result<LoadedModels> {
-    let text = model_file::read_text(path)?;
-    Ok(parse_models(&text, &path.display().to_string())?)
 }
 
 /// Per-query output of routing among several models.

@@ -91,7 +91,7 @@ use std::path::{Path, PathBuf};
 
 pub use check::{check_markdown, check_table, claim_judgement, claims_table, junit, TERMINAL_ROWS};
 pub use evaluation::{evaluation_csv, evaluation_markdown, target_population, EvaluationSource};
-pub use figures::{evaluation_figure_files, evaluation_figures, figures, paper};
+pub use figures::{evaluation_figure_files, figures, paper};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
 pub use tabular::{replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};
@@ -100,11 +100,11 @@ pub use terminal::terminal_table;
 use crate::error::Result;
 
 /// Name of the markdown summary.
-pub const MARKDOWN_FILE: &str = "summary.md";
+pub(crate) const MARKDOWN_FILE: &str = "summary.md";
 /// Name of the long-format summary table.
-pub const SUMMARY_CSV_FILE: &str = "summary.csv";
+pub(crate) const SUMMARY_CSV_FILE: &str = "summary.csv";
 /// Name of the long-format per-replicate table.
-pub const REPLICATES_CSV_FILE: &str = "replicates.csv";
+pub(crate) const REPLICATES_CSV_FILE: &str = "replicates.csv";
 
 /// Writes every report of a study folder — `summary.md`, `summary.csv`, the
 /// figures from its summary, and `replicates.csv` from the folder's

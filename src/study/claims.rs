@@ -125,7 +125,7 @@ pub fn beats(improvement: f64, mcse: f64, sigma: f64, margin: f64) -> bool {
 }
 
 /// The distance of `mean` from `[low, high]` (0 inside) and the nearer edge.
-pub fn distance(mean: f64, low: f64, high: f64) -> (f64, f64) {
+pub(crate) fn distance(mean: f64, low: f64, high: f64) -> (f64, f64) {
     if mean < low {
         (low - mean, low)
     } else if mean > high {

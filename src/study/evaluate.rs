@@ -133,12 +133,12 @@ type Evaluated = (Metrics, BTreeMap<String, f64>);
 
 /// Extra metric of perturbed-oracle methods (`oracle_error`): the mean of
 /// `Δ̂(q) − Δ(q)` over the test queries.
-pub const DELTA_BIAS: &str = "delta_bias";
+pub(crate) const DELTA_BIAS: &str = "delta_bias";
 
 /// Extra metric of `[evaluation] propensity_error`: the mean over the pooled
 /// training rows of `(p̂ − p)²`, the propensity the bias stage was given
 /// (out-of-fold, before clipping) against the scenario's true propensity.
-pub const PROPENSITY_MSE: &str = "propensity_mse";
+pub(crate) const PROPENSITY_MSE: &str = "propensity_mse";
 
 /// What every model's fit of one method in one unit shares.
 struct Context<'a> {

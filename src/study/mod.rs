@@ -41,12 +41,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub use evaluate::{run_unit, DELTA_BIAS, PROPENSITY_MSE};
+pub use evaluate::run_unit;
 #[doc(hidden)]
 pub use evaluate::{TestingPerturbation, INJECTED_FAILURE};
+pub(crate) use evaluate::{DELTA_BIAS, PROPENSITY_MSE};
 pub use merge::merge;
 pub use schedule::units;
-pub use store::{read_records, write_atomic, RecordsFile};
+pub(crate) use store::write_atomic;
+pub use store::{read_records, RecordsFile};
 pub use summary::paired_difference;
 
 use crate::error::{Error, Result};

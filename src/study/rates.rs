@@ -49,7 +49,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use super::record::{SlopeRow, SummaryRow};
 
 /// Metrics whose log–log slopes are fitted.
-pub const RATE_METRICS: &[&str] = &[
+pub(crate) const RATE_METRICS: &[&str] = &[
     "mse_delta",
     "mse_psi",
     super::DELTA_BIAS,
@@ -57,7 +57,7 @@ pub const RATE_METRICS: &[&str] = &[
 ];
 
 /// Fewest grid points of a slope.
-pub const MIN_RATE_POINTS: usize = 3;
+pub(crate) const MIN_RATE_POINTS: usize = 3;
 
 /// A weighted log–log line fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,7 +95,7 @@ impl LogLogFit {
 /// from `(x, mean, mcse)` triples; `None` with fewer than
 /// [`MIN_RATE_POINTS`] points, a non-positive `x`, mean or MCSE, or a
 /// non-finite result.
-pub fn log_log_slope(points: &[(f64, f64, f64)]) -> Option<LogLogFit> {
+pub(crate) fn log_log_slope(points: &[(f64, f64, f64)]) -> Option<LogLogFit> {
     if points.len() < MIN_RATE_POINTS
         || points
             .iter()
@@ -158,7 +158,7 @@ type Points = Vec<(f64, f64, f64)>;
 /// The slope rows of a summary's rows against the grid key `key` (module
 /// docs), in the order the (method, versus, metric, other-keys) groups first
 /// appear in `rows`.
-pub fn slope_rows(rows: &[SummaryRow], key: &str, level: f64) -> Vec<SlopeRow> {
+pub(crate) fn slope_rows(rows: &[SummaryRow], key: &str, level: f64) -> Vec<SlopeRow> {
     let mut groups: Vec<(Group, Points)> = Vec::new();
     for row in rows {
         if !RATE_METRICS.contains(&row.metric.as_str()) || row.index.is_some() {

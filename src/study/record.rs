@@ -60,12 +60,12 @@ pub struct ModelShare {
 
 /// Prefix of the extra metrics holding the always-model-`k` mean cost
 /// (`always_cost:<model>`, many-model studies; the same for every method).
-pub const ALWAYS_COST: &str = "always_cost:";
+pub(crate) const ALWAYS_COST: &str = "always_cost:";
 /// Prefix of the extra metrics holding the always-model-`k` mean gain.
-pub const ALWAYS_QUALITY: &str = "always_quality:";
+pub(crate) const ALWAYS_QUALITY: &str = "always_quality:";
 
 /// Prefix of the summary metric names of [`Metrics::shares`] (`share:<model>`).
-pub const SHARE_PREFIX: &str = "share:";
+pub(crate) const SHARE_PREFIX: &str = "share:";
 
 impl Metrics {
     /// The value of metric `name` at curve position `index` (`None` for
@@ -247,7 +247,7 @@ impl Scope {
 
 /// Every routing and estimation metric of a record, in report order
 /// (definitions in `docs/method.md` §4).
-pub const METRICS: &[MetricInfo] = &[
+pub(crate) const METRICS: &[MetricInfo] = &[
     MetricInfo {
         name: "mse_psi",
         symbol: "MSE(ψ̂)",
@@ -354,7 +354,7 @@ pub const METRICS: &[MetricInfo] = &[
 /// The direction of metric `name`; per-model metrics (`<metric>:<model>`)
 /// get their base metric's, inference measures (`<target>.<measure>`) the
 /// measure's.
-pub fn metric_direction(name: &str) -> Direction {
+pub(crate) fn metric_direction(name: &str) -> Direction {
     // Per-model metrics (`mse_psi:<model>`) go the way of their base metric.
     let base = name.split_once(':').map_or(name, |(base, _)| base);
     if let Some(info) = METRICS.iter().find(|m| m.name == base) {

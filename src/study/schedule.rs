@@ -44,7 +44,7 @@ pub fn units(spec: &StudySpec, shard: Option<(usize, usize)>) -> Vec<(usize, usi
 /// Runs `pending` on `pool`, handing each unit's records (with their wall
 /// times) to `sink`; stops at the first sink error. `perturbation` is for
 /// tests only ([`TestingPerturbation`]).
-pub fn execute(
+pub(crate) fn execute(
     spec: &StudySpec,
     pending: &[(usize, usize)],
     pool: &rayon::ThreadPool,

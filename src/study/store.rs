@@ -48,19 +48,19 @@ use crate::error::{Error, Result};
 use crate::files::{self, Existing};
 
 /// The resolved spec.
-pub const SPEC_FILE: &str = "spec.toml";
+pub(crate) const SPEC_FILE: &str = "spec.toml";
 /// Per-replicate records.
-pub const RECORDS_FILE: &str = "replicates.jsonl";
+pub(crate) const RECORDS_FILE: &str = "replicates.jsonl";
 /// The summary.
-pub const SUMMARY_FILE: &str = "summary.json";
+pub(crate) const SUMMARY_FILE: &str = "summary.json";
 /// Provenance and the list of files written.
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub(crate) const MANIFEST_FILE: &str = "manifest.json";
 /// Wall times and other facts that vary between runs.
-pub const RUN_FILE: &str = "run.json";
+pub(crate) const RUN_FILE: &str = "run.json";
 /// Per-record fit times.
-pub const TIMINGS_FILE: &str = "timings.jsonl";
+pub(crate) const TIMINGS_FILE: &str = "timings.jsonl";
 /// The writer's lock.
-pub const LOCK_FILE: &str = ".meta-router.lock";
+pub(crate) const LOCK_FILE: &str = ".meta-router.lock";
 /// Version tag of [`Manifest`].
 pub const MANIFEST_FORMAT: &str = "meta-router-study/1";
 
@@ -80,7 +80,7 @@ const FIXED_FILES: &[&str] = &[
 
 /// Writes `contents` to `path` atomically, replacing an existing file
 /// ([`files::write_file`] with [`Existing::Replace`]).
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     files::write_file(path, contents, Existing::Replace)
 }
 
@@ -158,7 +158,7 @@ pub struct Timing {
 /// exists but is not a study manifest. A manifest written by an earlier
 /// version of the suite (no `format` field) is read as one that lists the
 /// figures those versions drew.
-pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+pub(crate) fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     let path = dir.join(MANIFEST_FILE);
     let bytes = match files::read_bounded(&path, 4.0) {
         Ok(bytes) => bytes,
@@ -231,7 +231,7 @@ fn legacy_manifest(dir: &Path, study: &str) -> Manifest {
 }
 
 /// Writes the manifest (atomically).
-pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
+pub(crate) fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
     let mut text = serde_json::to_string_pretty(manifest).expect("manifests serialize");
     text.push('\n');
     write_atomic(&dir.join(MANIFEST_FILE), text.as_bytes())
@@ -242,7 +242,7 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
 /// opens the lock file for reading only (so anyone who may read the folder
 /// may probe it, whoever left the file) and takes a shared lock for an
 /// instant if nobody holds it.
-pub fn lock_holder(dir: &Path) -> Result<Option<String>> {
+pub(crate) fn lock_holder(dir: &Path) -> Result<Option<String>> {
     let path = dir.join(LOCK_FILE);
     let file = match fs::File::open(&path) {
         Ok(file) => file,
@@ -579,7 +579,7 @@ pub fn parse_records(bytes: &[u8], path: &Path) -> Result<RecordsFile> {
 }
 
 /// Serializes records one per line.
-pub fn records_text(records: &[Record]) -> String {
+pub(crate) fn records_text(records: &[Record]) -> String {
     let mut text = String::new();
     for record in records {
         text.push_str(&serde_json::to_string(record).expect("records serialize"));
@@ -589,7 +589,7 @@ pub fn records_text(records: &[Record]) -> String {
 }
 
 /// SHA-256 of `text`, lower-case hex.
-pub fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(text.as_bytes())
         .iter()

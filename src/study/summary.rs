@@ -29,7 +29,7 @@ use crate::meta::{DOMINATED_CLIPPED_SHARE, DOMINATED_EFFECTIVE_FRACTION, DOMINAT
 
 /// Puts records in canonical order: grid index, replicate, then method in the
 /// order of `methods` (unknown labels last, by name).
-pub fn sort_records(records: &mut [Record], methods: &[String]) {
+pub(crate) fn sort_records(records: &mut [Record], methods: &[String]) {
     let position = |label: &str| {
         methods
             .iter()
@@ -48,7 +48,7 @@ pub fn sort_records(records: &mut [Record], methods: &[String]) {
 
 /// Mean and Monte Carlo SE of `values` (`None`s where undefined): the mean
 /// and its standard error, [`crate::stats::mean_and_se`].
-pub fn mean_and_mcse(values: &[f64]) -> (Option<f64>, Option<f64>) {
+pub(crate) fn mean_and_mcse(values: &[f64]) -> (Option<f64>, Option<f64>) {
     crate::stats::mean_and_se(values)
 }
 
@@ -57,7 +57,7 @@ pub fn mean_and_mcse(values: &[f64]) -> (Option<f64>, Option<f64>) {
 /// position), the extra metrics and the inference measures; then, for every
 /// reference method of `compare_to`, the paired differences of every other
 /// method to it.
-pub fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
+pub(crate) fn summarize(spec: &StudySpec, records: &[Record]) -> Summary {
     let methods = spec.method_labels();
     let compare_to = spec.compare_to();
     let (rho, w) = (&spec.evaluation.rho, &spec.evaluation.w);
@@ -293,7 +293,7 @@ fn paired_rows(
 /// weight-dominated (the diagnostic [`DOMINATED_KEY`] is 1) in at least one
 /// successful replicate, with the count; the rule is in `meta::diagnostics`.
 /// Records in canonical order give the warnings in grid, then method order.
-pub fn weight_warnings(records: &[Record], methods: &[String]) -> Vec<String> {
+pub(crate) fn weight_warnings(records: &[Record], methods: &[String]) -> Vec<String> {
     let mut counts: Vec<(usize, &str, usize, usize)> = Vec::new();
     for record in records.iter().filter(|r| r.ok) {
         let Some(&flag) = record.diagnostics.get(DOMINATED_KEY) else {
@@ -428,7 +428,7 @@ pub fn paired_difference(
 /// the wide replicates and miss in the narrow ones). Replicates are ranked by
 /// SE (ties by record order) and cut into thirds of sizes `⌊R/3⌋`, `⌊R/3⌋`
 /// and the rest.
-pub const INFERENCE_MEASURES: &[&str] = &[
+pub(crate) const INFERENCE_MEASURES: &[&str] = &[
     "bias",
     "emp_se",
     "model_se",

@@ -8,7 +8,7 @@ use ndarray::{ArrayView1, ArrayView2};
 use crate::error::{Error, Result};
 
 /// Checks that weights have length `n`, are finite, non-negative and not all zero.
-pub fn check_weights(w: ArrayView1<f64>, n: usize) -> Result<()> {
+pub(crate) fn check_weights(w: ArrayView1<f64>, n: usize) -> Result<()> {
     if w.len() != n {
         return Err(Error::ShapeMismatch {
             what: "weights vs rows".into(),
@@ -28,7 +28,7 @@ pub fn check_weights(w: ArrayView1<f64>, n: usize) -> Result<()> {
 }
 
 /// Errors with the first row holding a non-finite entry.
-pub fn check_finite_matrix(what: &str, x: ArrayView2<f64>) -> Result<()> {
+pub(crate) fn check_finite_matrix(what: &str, x: ArrayView2<f64>) -> Result<()> {
     // Fast path for contiguous data: a branch-free test per block (it
     // vectorizes), and the row search only when a block fails.
     if let Some(all) = x.as_slice() {
@@ -51,7 +51,7 @@ pub fn check_finite_matrix(what: &str, x: ArrayView2<f64>) -> Result<()> {
 }
 
 /// Errors with the first non-finite entry.
-pub fn check_finite_vector(what: &str, y: ArrayView1<f64>) -> Result<()> {
+pub(crate) fn check_finite_vector(what: &str, y: ArrayView1<f64>) -> Result<()> {
     match y.iter().position(|v| !v.is_finite()) {
         Some(row) => Err(Error::NonFinite {
             what: what.into(),
@@ -62,7 +62,7 @@ pub fn check_finite_vector(what: &str, y: ArrayView1<f64>) -> Result<()> {
 }
 
 /// Checks that a target is 0/1.
-pub fn check_binary(t: ArrayView1<f64>) -> Result<()> {
+pub(crate) fn check_binary(t: ArrayView1<f64>) -> Result<()> {
     match t.iter().position(|&v| v != 0.0 && v != 1.0) {
         Some(row) => Err(Error::param(
             "target",

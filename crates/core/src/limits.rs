@@ -79,7 +79,7 @@ pub fn work_limit() -> f64 {
 /// The memory this process may use: the smallest of `MemTotal`, the
 /// cgroup (v2) `memory.max` and the `RLIMIT_AS` / `RLIMIT_DATA` limits;
 /// 8 GiB when none is known.
-pub fn available_memory() -> f64 {
+pub(crate) fn available_memory() -> f64 {
     let total = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| {

@@ -2,10 +2,8 @@
 //! against the usage ratio and regret against the cost weight, each with a
 //! ±2 bootstrap-SE band.
 
-use std::path::{Path, PathBuf};
-
 use super::layout::{Figure, Panel, Point, Series, Spread};
-use super::{render_figures, write_figures, PALETTE};
+use super::{render_figures, PALETTE};
 use crate::error::Result;
 use crate::realdata::evaluate::{Evaluation, Interval};
 
@@ -45,14 +43,9 @@ fn figure(stem: &str, title: String, x_desc: &str, y_desc: &str, points: Vec<Poi
     }
 }
 
-/// Writes `eg_vs_rho`, `neg_vs_rho` and `regret_vs_w` (PNG and SVG) into
-/// `out_dir`; returns the paths.
-pub fn evaluation_figures(eval: &Evaluation, out_dir: &Path) -> Result<Vec<PathBuf>> {
-    write_figures(&evaluation_figure_list(eval), out_dir)
-}
-
-/// The figures of [`evaluation_figures`] drawn in memory: `(file name,
-/// bytes)`, for a caller that writes them with other files as one unit.
+/// `eg_vs_rho`, `neg_vs_rho` and `regret_vs_w` (PNG and SVG) drawn in
+/// memory: `(file name, bytes)`, for a caller that writes them with other
+/// files as one unit.
 pub fn evaluation_figure_files(eval: &Evaluation) -> Result<Vec<(String, Vec<u8>)>> {
     render_figures(&evaluation_figure_list(eval))
 }

@@ -44,7 +44,7 @@ pub struct PaperFigure {
 }
 
 /// The usage-ratio range of the paper's plots.
-pub const RHO_RANGE: (f64, f64) = (0.2, 0.8);
+pub(crate) const RHO_RANGE: (f64, f64) = (0.2, 0.8);
 
 const FIG1_METHODS: &[&str] = &["all-gold", "R", "DR", "pooled", "pb-only", "gs-only"];
 

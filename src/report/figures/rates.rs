@@ -24,7 +24,7 @@ use crate::study::record::{SlopeRow, Summary, SummaryRow};
 use crate::study::DELTA_BIAS;
 
 /// The metric of the perturbed oracle's error product (`study::evaluate`).
-pub const PRODUCT_METRIC: &str = "nuisance_error.product";
+pub(crate) const PRODUCT_METRIC: &str = "nuisance_error.product";
 
 /// A positive mean as a `log10` point with its delta-method SE.
 fn log_point(x: f64, row: &SummaryRow) -> Option<Point> {

@@ -34,7 +34,7 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
 /// successes among `n_run + n_base` trials, `n_run` of them drawn — the null
 /// distribution of Fisher's exact test of two proportions `x_run / n_run`
 /// and `x_base / n_base`, conditional on the total.
-pub fn fisher_tails(x_run: u64, n_run: u64, x_base: u64, n_base: u64) -> (f64, f64) {
+pub(crate) fn fisher_tails(x_run: u64, n_run: u64, x_base: u64, n_base: u64) -> (f64, f64) {
     let population = n_run + n_base;
     let successes = x_run + x_base;
     let draws = n_run;
@@ -137,7 +137,7 @@ pub fn judge(
 /// Tests one coverage cell towards the nominal `level`: Fisher's exact test
 /// of the covered counts; a flag is worse when the run's coverage is farther
 /// from `level` than the baseline's.
-pub fn judge_coverage(level: f64, run: &CellValue, baseline: &CellValue) -> Judgement {
+pub(crate) fn judge_coverage(level: f64, run: &CellValue, baseline: &CellValue) -> Judgement {
     if let Some(verdict) = presence(Direction::TowardZero, run.mean, baseline.mean) {
         return Judgement::fixed(verdict);
     }
@@ -160,7 +160,7 @@ pub fn judge_coverage(level: f64, run: &CellValue, baseline: &CellValue) -> Judg
 
 /// Tests one failure cell: `run` and `baseline` failed fits of `replicates`
 /// each (module docs: a baseline without failures tolerates none).
-pub fn judge_failures(run: usize, baseline: usize, replicates: usize) -> Judgement {
+pub(crate) fn judge_failures(run: usize, baseline: usize, replicates: usize) -> Judgement {
     let difference = Some(run as f64 - baseline as f64);
     if baseline == 0 {
         let verdict = if run > 0 {

@@ -103,17 +103,12 @@ use crate::error::{Error, Result};
 
 mod judge;
 
-pub use judge::{
-    apply_rule, coverage_p, failure_p, fisher_tails, holm, judge, judge_coverage, judge_failures,
-    normal_p,
-};
+pub use judge::apply_rule;
+pub use judge::{coverage_p, failure_p, holm, judge, normal_p};
+pub(crate) use judge::{judge_coverage, judge_failures};
 
 /// The default per-run false-alarm level `α` of `check` ([`Rule::Holm`]).
 pub const DEFAULT_ALPHA: f64 = 0.01;
-
-/// The `k` of the per-cell rule that was `check`'s default before the
-/// per-run level ([`Rule::PerCell`], `--sigma`, deprecated).
-pub const DEFAULT_SIGMA: f64 = 4.0;
 
 /// Metric name of the failure cells in reports.
 pub const FAILURES_METRIC: &str = "failed fits";
@@ -761,6 +756,7 @@ pub fn check(
 
 #[cfg(test)]
 mod tests {
+    use super::judge::{coverage_p, failure_p, fisher_tails, holm, normal_p};
     use super::*;
     use crate::study::record::Direction;
 

@@ -140,7 +140,7 @@ pub(crate) fn check_feasible(spec: &StudySpec, source: &Source) -> Result<()> {
 /// Estimated bytes of a study's records while they are summarized (every
 /// record is held in memory, with its line of `replicates.jsonl`): per
 /// record its curves over the ρ and w grids and its diagnostics.
-pub fn records_bytes(spec: &StudySpec) -> f64 {
+pub(crate) fn records_bytes(spec: &StudySpec) -> f64 {
     let units = spec.points.len() as f64 * spec.replicates as f64;
     let per_record = 2.0
         * (48.0 * spec.evaluation.rho.len() as f64
@@ -318,7 +318,7 @@ fn check_learner(
 /// Estimates the peak memory of one unit of `spec` (the largest over grid
 /// points): the replicate's data and its copies, the truth sample of
 /// inference studies, and the largest single fit.
-pub fn estimate_peak_memory(spec: &StudySpec) -> MemoryEstimate {
+pub(crate) fn estimate_peak_memory(spec: &StudySpec) -> MemoryEstimate {
     let mut worst = MemoryEstimate {
         bytes: 0.0,
         dominant: "nothing".into(),

@@ -63,10 +63,11 @@ use meta_router_core::Error as CoreError;
 use method::{expand_methods, parse_method};
 
 pub use evaluation::{EvaluationSpec, InferenceTarget};
-pub use expect::{Claim, ClaimTest, DEFAULT_CLAIM_SIGMA};
+pub use expect::{Claim, ClaimTest};
 pub use meta_router_core::config_file::METHOD_PRESETS;
 
-pub use check::{estimate_peak_memory, memory_limit, MemoryEstimate, MAX_THREADS, MAX_UNITS};
+pub use check::MAX_UNITS;
+pub use check::{memory_limit, MemoryEstimate, MAX_THREADS};
 
 /// What a study method does.
 // A spec holds a handful of methods; boxing the large variant buys nothing.
@@ -201,14 +202,14 @@ struct ResolvedSpec<'a> {
 pub const SPEC_FACTOR: f64 = meta_router_core::config_file::PARSE_FACTOR;
 
 /// Default reference methods of paired differences.
-pub const DEFAULT_COMPARE_TO: &[&str] = &["pooled", "gs-only"];
+pub(crate) const DEFAULT_COMPARE_TO: &[&str] = &["pooled", "gs-only"];
 
 /// The references a study may list besides the estimators
 /// ([`meta_router_core::config_file::ESTIMATOR_NAMES`]).
-pub const REFERENCE_NAMES: &[&str] = &["all-gold", "oracle", "random"];
+pub(crate) const REFERENCE_NAMES: &[&str] = &["all-gold", "oracle", "random"];
 
 /// Every method name a study may list: the estimators, then the references.
-pub fn method_names() -> Vec<&'static str> {
+pub(crate) fn method_names() -> Vec<&'static str> {
     meta_router_core::config_file::ESTIMATOR_NAMES
         .iter()
         .chain(REFERENCE_NAMES)

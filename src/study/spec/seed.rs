@@ -8,7 +8,7 @@ use serde::{de, Deserializer, Serializer};
 
 /// The text with a top-level `seed = <digits>` above `i64::MAX` quoted
 /// (line numbers unchanged).
-pub fn quote_large(text: &str) -> Cow<'_, str> {
+pub(crate) fn quote_large(text: &str) -> Cow<'_, str> {
     for (start, line) in line_starts(text) {
         let trimmed = line.trim_start();
         if trimmed.starts_with('[') {
@@ -49,7 +49,7 @@ fn line_starts(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     struct Seed;
     impl de::Visitor<'_> for Seed {
         type Value = u64;
@@ -70,7 +70,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D:
     deserializer.deserialize_any(Seed)
 }
 
-pub fn serialize<S: Serializer>(seed: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(seed: &u64, serializer: S) -> Result<S::Ok, S::Error> {
     if *seed > i64::MAX as u64 {
         serializer.serialize_str(&seed.to_string())
     } else {

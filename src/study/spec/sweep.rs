@@ -46,7 +46,7 @@ const FIXED_KEYS: &[&str] = &["label", "method", "sweep"];
 
 /// How a variant's label shows a swept value: strings bare, other values as
 /// TOML writes them (`0.5`, `1.0`, `3`, `true`).
-pub fn value_label(value: &toml::Value) -> String {
+pub(crate) fn value_label(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -55,7 +55,7 @@ pub fn value_label(value: &toml::Value) -> String {
 
 /// The label of the variant of family `family` with `setting` (keys in sweep
 /// order): `R pref_weight=0.5 clip=0.01`.
-pub fn variant_label(family: &str, setting: &[(String, toml::Value)]) -> String {
+pub(crate) fn variant_label(family: &str, setting: &[(String, toml::Value)]) -> String {
     let mut label = family.to_string();
     for (key, value) in setting {
         label.push(' ');

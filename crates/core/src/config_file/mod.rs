@@ -43,7 +43,7 @@ pub const ESTIMATOR_NAMES: &[&str] = &[
 ];
 
 /// Whether `name` is an estimator method ([`ESTIMATOR_NAMES`]).
-pub fn is_estimator(name: &str) -> bool {
+pub(crate) fn is_estimator(name: &str) -> bool {
     ESTIMATOR_NAMES.contains(&name)
 }
 
@@ -53,7 +53,11 @@ pub const METHOD_PRESETS: &[&str] = &["paper-script"];
 
 /// `table` over the values of its `preset`, if it names one. `prefix` is the
 /// table's key path in the file with a trailing dot (`methods[2].`, or empty).
-pub fn with_preset(table: &toml::Table, prefix: &str, source: &Source) -> Result<toml::Table> {
+pub(crate) fn with_preset(
+    table: &toml::Table,
+    prefix: &str,
+    source: &Source,
+) -> Result<toml::Table> {
     let key = format!("{prefix}preset");
     let Some(preset) = table.get("preset") else {
         return Ok(table.clone());

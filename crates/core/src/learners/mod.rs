@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 
 // The input checks live in `crate::checks`; re-exported here, where they
 // were first defined.
-pub use crate::checks::{check_binary, check_finite_matrix, check_finite_vector, check_weights};
+pub(crate) use crate::checks::{
+    check_binary, check_finite_matrix, check_finite_vector, check_weights,
+};
 use crate::error::{Error, Result};
 
 pub mod basis;

@@ -37,7 +37,7 @@ pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 
 /// `aᵀ · b` (panics on mismatched row counts).
 #[track_caller]
-pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+pub(crate) fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     assert_eq!(a.nrows(), b.nrows(), "matmul_tn: row counts differ");
     matmul(a.t(), b)
 }

@@ -285,7 +285,7 @@ pub fn select_rows(x: ArrayView2<f64>, rows: &[usize]) -> Array2<f64> {
 /// The rows of `blocks`, one block after the other, as a new row-major
 /// matrix (`ndarray::concatenate` along axis 0, with slice copies). Panics if
 /// the column counts differ.
-pub fn stack_rows(blocks: &[ArrayView2<f64>]) -> Array2<f64> {
+pub(crate) fn stack_rows(blocks: &[ArrayView2<f64>]) -> Array2<f64> {
     let cols = blocks.first().map_or(0, |b| b.ncols());
     let total: usize = blocks.iter().map(|b| b.nrows()).sum();
     let mut data = Vec::with_capacity(total * cols);
@@ -311,13 +311,13 @@ pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 
 /// `aᵀ · b`. Panics if the row counts differ.
 #[track_caller]
-pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+pub(crate) fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     active::matmul_tn(a, b)
 }
 
 /// `a · v` for a vector `v`. Panics if `a.ncols() != v.len()`.
 #[track_caller]
-pub fn matvec(a: ArrayView2<f64>, v: ArrayView1<f64>) -> Array1<f64> {
+pub(crate) fn matvec(a: ArrayView2<f64>, v: ArrayView1<f64>) -> Array1<f64> {
     let column = v.insert_axis(Axis(1));
     active::matmul(a, column).column(0).to_owned()
 }

@@ -64,7 +64,7 @@ static SINGLE_THREAD: Once = Once::new();
 static VERIFIED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 
 /// Sets OpenBLAS to one thread, once per process.
-pub fn ensure_single_thread() {
+pub(crate) fn ensure_single_thread() {
     SINGLE_THREAD.call_once(|| {
         // SAFETY: a plain setter in the linked OpenBLAS library; no pointers.
         unsafe { openblas_set_num_threads(1) }
@@ -72,7 +72,7 @@ pub fn ensure_single_thread() {
 }
 
 /// The CPU kernel OpenBLAS selected (e.g. `SkylakeX`, `Haswell`).
-pub fn core_name() -> String {
+pub(crate) fn core_name() -> String {
     // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
     unsafe {
         let name = openblas_get_corename();
@@ -186,7 +186,7 @@ fn raw_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 
 /// `aᵀ · b` (panics on mismatched row counts).
 #[track_caller]
-pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+pub(crate) fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     ready();
     raw_matmul_tn(a, b)
 }

@@ -13,7 +13,7 @@ use crate::rng::rng_from_seed;
 /// Uniform random permutations of the GS rows and of the PB rows, drawn in
 /// that order from the stream of `seed`: the stratification shared by
 /// cross-fitting folds and by the sample halves of inference.
-pub fn stratified_permutations(n_gold: usize, n_pref: usize, seed: u64) -> [Vec<usize>; 2] {
+pub(crate) fn stratified_permutations(n_gold: usize, n_pref: usize, seed: u64) -> [Vec<usize>; 2] {
     let mut rng = rng_from_seed(seed);
     [n_gold, n_pref].map(|len| {
         let mut order: Vec<usize> = (0..len).collect();
@@ -41,7 +41,7 @@ pub fn stratified_folds(
 }
 
 /// Checks that `K ≥ 2` and both sources have at least `K` rows.
-pub fn check_fold_count(n_gold: usize, n_pref: usize, folds: usize) -> Result<()> {
+pub(crate) fn check_fold_count(n_gold: usize, n_pref: usize, folds: usize) -> Result<()> {
     if folds < 2 {
         return Err(Error::param(
             "folds",
@@ -64,7 +64,11 @@ pub fn check_fold_count(n_gold: usize, n_pref: usize, folds: usize) -> Result<()
 /// Checks a user-supplied fold assignment: right length, values in `0..K`, and
 /// every fold holding both GS and PB rows outside it (so every out-of-fold fit
 /// has both sources).
-pub fn check_assignment(assignment: &[usize], n_gold: usize, n_pref: usize) -> Result<usize> {
+pub(crate) fn check_assignment(
+    assignment: &[usize],
+    n_gold: usize,
+    n_pref: usize,
+) -> Result<usize> {
     if assignment.len() != n_gold + n_pref {
         return Err(Error::ShapeMismatch {
             what: "fold assignment vs pooled rows".into(),

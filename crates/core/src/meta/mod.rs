@@ -81,7 +81,8 @@ pub use diagnostics::{
 };
 pub use multi::{fit_multi, model_seeds, FittedMultiRouter};
 pub use normalize::Normalize;
-pub use oracle::{oracle_mean_outcome, OracleError, OracleNuisances};
+use oracle::oracle_mean_outcome;
+pub use oracle::{OracleError, OracleNuisances};
 
 /// Bias-stage targets and the outcome nuisances behind them.
 #[derive(Debug, Clone)]

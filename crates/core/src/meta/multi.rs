@@ -58,7 +58,7 @@ use crate::error::{Error, Result};
 use crate::rng::derive_seed;
 
 /// Tag mixed into the seeds of models `k ≥ 2` ([`model_seeds`]).
-pub const MODEL_SEED_TAG: u64 = 0x4d4f_4445_4c53; // "MODELS"
+pub(crate) const MODEL_SEED_TAG: u64 = 0x4d4f_4445_4c53; // "MODELS"
 
 /// The seeds of model `k ≥ 1`'s fit: `seeds` itself for `k = 1`, else both
 /// seeds derived with the tags `[MODEL_SEED_TAG, k]`.

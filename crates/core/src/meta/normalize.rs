@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Number of quantile levels in the `wasserstein` constant.
-pub const WASSERSTEIN_GRID: usize = 200;
+pub(crate) const WASSERSTEIN_GRID: usize = 200;
 
 /// Scale normalization option.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ pub fn bias_estimand(scale: f64, psi: ArrayView1<f64>, delta: ArrayView1<f64>) -
 }
 
 /// Type-7 empirical quantile of sorted data at level `u ∈ [0, 1]`.
-pub fn quantile_sorted(sorted: &[f64], u: f64) -> f64 {
+pub(crate) fn quantile_sorted(sorted: &[f64], u: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * u;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);

@@ -178,7 +178,7 @@ impl OracleNuisances {
 }
 
 /// Oracle R-learner outcome mean `E[o | s] = p·c·ψ + (1 − p)·η` (module docs).
-pub fn oracle_mean_outcome(
+pub(crate) fn oracle_mean_outcome(
     propensity: ArrayView1<f64>,
     psi: ArrayView1<f64>,
     eta: ArrayView1<f64>,

@@ -60,7 +60,7 @@
 //! assert!(alpha > 0.001 && alpha < 0.5);
 //! ```
 
-use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, ArrayView1, ArrayView2};
 
 use serde::{Deserialize, Serialize};
 
@@ -308,16 +308,6 @@ impl OverlapRegion {
             n_gold,
         })
     }
-}
-
-/// Rows inside a mask, ascending.
-pub fn rows_inside(inside: &[bool]) -> Vec<usize> {
-    (0..inside.len()).filter(|&k| inside[k]).collect()
-}
-
-/// `x`'s rows inside a mask.
-pub fn select_inside(x: ArrayView2<f64>, inside: &[bool]) -> ndarray::Array2<f64> {
-    x.select(Axis(0), &rows_inside(inside))
 }
 
 #[cfg(test)]

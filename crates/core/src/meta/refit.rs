@@ -182,7 +182,7 @@ fn dr_precision_rows(pooled: &Pooled, propensity: ArrayView1<f64>, kept_rows: &[
 
 /// The weight-aware leaf rule: the leaf-weight fraction
 /// `min(0.5, min_samples_leaf / n_eff)`, `n_eff = (Σw)²/Σw²` (module docs).
-pub fn weight_aware_leaf(weights: ArrayView1<f64>, min_samples_leaf: usize) -> f64 {
+pub(crate) fn weight_aware_leaf(weights: ArrayView1<f64>, min_samples_leaf: usize) -> f64 {
     let n_eff = super::pseudo::kish_effective_size(weights);
     if n_eff <= 0.0 {
         return 0.0;

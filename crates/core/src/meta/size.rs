@@ -233,28 +233,6 @@ fn dominant(parts: &[(f64, &'static str)]) -> &'static str {
         .map_or("", |(_, key)| key)
 }
 
-/// The largest single learner fit of a fit of `config` on `n` GS and `m`
-/// PB rows of `d` features: its bytes, a description and its key.
-pub fn largest_fit(config: &MetaRouterConfig, n: f64, m: f64, d: f64) -> (f64, String, String) {
-    let mut worst = (0.0, String::from("nothing"), String::from("learner"));
-    for stage in stages(config, n, m) {
-        let bytes = fit_bytes(stage.learner, stage.rows, d);
-        if bytes > worst.0 {
-            worst = (
-                bytes,
-                format!(
-                    "a {} fit on {} rows × {d} features ({})",
-                    stage.learner.learner().name(),
-                    stage.rows,
-                    render_bytes(bytes)
-                ),
-                stage.key.clone(),
-            );
-        }
-    }
-    worst
-}
-
 /// The size estimate of fitting `config` on `n` GS and `m` PB rows of `d`
 /// features (module docs); `key_of` renders a key path of the configuration
 /// (`learner.trees`) as the caller's input names it (e.g. with its file, or

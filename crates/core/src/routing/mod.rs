@@ -99,7 +99,7 @@ pub const DEFAULT_PRIMARY_COST: f64 = 1.0;
 pub const DEFAULT_ALTERNATIVE_COST: f64 = 0.0;
 /// Multiple of `ε Σ|g|` below which a difference of routing values is
 /// treated as zero (see the module docs).
-pub const ROUNDING_FACTOR: f64 = 16.0;
+pub(crate) const ROUNDING_FACTOR: f64 = 16.0;
 
 /// Where the usage-ratio curve stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

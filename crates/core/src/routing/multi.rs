@@ -426,7 +426,7 @@ pub fn upper_frontier(points: &[FrontierPoint]) -> Vec<FrontierPoint> {
 
 /// The frontier's value at cost `c`: linear between vertices, flat before
 /// the first and after the last.
-pub fn frontier_value(hull: &[FrontierPoint], c: f64) -> f64 {
+pub(crate) fn frontier_value(hull: &[FrontierPoint], c: f64) -> f64 {
     let (Some(first), Some(last)) = (hull.first(), hull.last()) else {
         return f64::NAN;
     };

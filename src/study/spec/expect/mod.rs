@@ -63,7 +63,7 @@ use metric::{check_metric, check_slope};
 use select::{check_position, select_points, select_variant};
 
 /// The default `sigma` of a claim: 3 Monte Carlo SEs.
-pub const DEFAULT_CLAIM_SIGMA: f64 = 3.0;
+pub(crate) const DEFAULT_CLAIM_SIGMA: f64 = 3.0;
 
 /// Fields every inference target records (besides the derived measures).
 const INFERENCE_FIELDS: &[&str] = &[
@@ -382,4 +382,4 @@ fn slope_points(
 }
 
 /// Suffix of a convergence-slope metric (`mse_delta.slope`).
-pub const SLOPE_SUFFIX: &str = ".slope";
+pub(crate) const SLOPE_SUFFIX: &str = ".slope";
