@@ -53,7 +53,9 @@ enum Command {
     /// in shards, and a merge job that depends on it.
     Slurm(cli::slurm::SlurmArgs),
     /// Show which shards of a `slurm` work folder (or which units of a study
-    /// folder) are complete, running, partial or missing, and what to resubmit.
+    /// folder) are complete, running, partial or missing, and what to
+    /// resubmit. Exit 0: everything is complete; 4: work is still missing,
+    /// partial or running.
     Status {
         /// A work folder of `meta-router slurm`, or a study folder.
         dir: PathBuf,

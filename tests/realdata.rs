@@ -82,7 +82,7 @@ fn fit_route_evaluate_on_exported_data_match_the_library() {
     let config_text = "method = \"dr-learner\"\nfolds = 4\npropensity = \"model\"\n\
                        learner = { type = \"ridge\", basis = \"poly2\", columns = 4 }\n";
     fs::write(d.join("router.toml"), config_text).unwrap();
-    run(
+    let printed = run(
         d,
         &[
             "fit",
@@ -108,6 +108,45 @@ fn fit_route_evaluate_on_exported_data_match_the_library() {
     let (file, loaded) = model_file::load(&d.join("router.json")).unwrap();
     assert_eq!(file.features, gold.feature_names);
     assert!(file.inference.is_some(), "a DR router stores its inference");
+    // The terminal gets a short summary with named quantities; every
+    // diagnostic only with --verbose (and always in the file).
+    let summary: Vec<&str> = printed
+        .lines()
+        .take_while(|l| !l.starts_with("inference"))
+        .collect();
+    assert!(summary.len() <= 8, "{printed}");
+    assert!(
+        printed.contains("4 folds") && printed.contains("propensity p̂"),
+        "{printed}"
+    );
+    assert!(!printed.contains("bias.loo"), "{printed}");
+    let verbose = run(
+        d,
+        &[
+            "fit",
+            "--gold",
+            "data/gold.csv",
+            "--pref",
+            "data/pref.csv",
+            "--config",
+            "router.toml",
+            "--seed",
+            "11",
+            "--out",
+            "verbose.json",
+            "--verbose",
+        ],
+    );
+    for key in file.diagnostics.keys() {
+        assert!(
+            verbose.contains(&format!(" {key} ")),
+            "{key} missing: {verbose}"
+        );
+    }
+    assert_eq!(
+        fs::read(d.join("verbose.json")).unwrap().len(),
+        fs::read(d.join("router.json")).unwrap().len()
+    );
 
     let mut test_roles = roles(LabelKind::Numeric);
     test_roles.extra = vec!["true_psi".into(), "true_delta".into()];
@@ -186,17 +225,20 @@ fn fit_route_evaluate_on_exported_data_match_the_library() {
             .parse()
             .unwrap()
     };
+    // Bit for bit, but for the sign of a zero: the file writes `-0` as `0`.
+    let bits = |x: f64| (x + 0.0).to_bits();
     for i in 0..options.rho.len() {
-        assert_eq!(value("eg", i).to_bits(), reference.eg[i].unwrap().to_bits());
-        assert_eq!(
-            value("neg", i).to_bits(),
-            reference.neg[i].unwrap().to_bits()
-        );
+        assert_eq!(value("eg", i).to_bits(), bits(reference.eg[i].unwrap()));
+        assert_eq!(value("neg", i).to_bits(), bits(reference.neg[i].unwrap()));
     }
     for i in 0..options.w.len() {
-        assert_eq!(value("regret", i).to_bits(), reference.regret[i].to_bits());
+        assert_eq!(value("regret", i).to_bits(), bits(reference.regret[i]));
     }
-    assert_eq!(value("neg_area", 0).to_bits(), reference.neg_area.to_bits());
+    assert_eq!(value("neg_area", 0).to_bits(), bits(reference.neg_area));
+    assert!(
+        rows.iter().flatten().all(|cell| cell != "-0"),
+        "a signed zero"
+    );
     let markdown = fs::read_to_string(d.join("eval/evaluation.md")).unwrap();
     assert!(markdown.contains("average PB bias"), "{markdown}");
     for figure in ["eg_vs_rho.png", "neg_vs_rho.svg", "regret_vs_w.png"] {

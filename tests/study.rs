@@ -317,7 +317,7 @@ fn cli_simulate_and_scenarios_run() {
         .arg(&spec_path)
         .arg("--out")
         .arg(&out)
-        .args(["--threads", "2", "--quiet"])
+        .args(["--threads", "2"])
         .output()
         .unwrap();
     assert!(
@@ -326,6 +326,40 @@ fn cli_simulate_and_scenarios_run() {
         String::from_utf8_lossy(&result.stderr)
     );
     assert!(String::from_utf8_lossy(&result.stdout).contains("MSE(psi)"));
+    // --quiet: nothing but warnings and errors (this study has none).
+    let quiet = binary()
+        .arg("simulate")
+        .arg(&spec_path)
+        .arg("--out")
+        .arg(&out)
+        .args(["--threads", "2", "--quiet", "--force"])
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    // `report` says where it wrote and prints the compact table, not summary.md.
+    let report = binary().arg("report").arg(&out).output().unwrap();
+    assert!(report.status.success());
+    let said = String::from_utf8_lossy(&report.stderr);
+    assert!(
+        said.contains("wrote summary.md") && said.contains(&out.display().to_string()),
+        "{said}"
+    );
+    assert!(!String::from_utf8_lossy(&report.stdout).contains("# Study `"));
+    // `status`: exit 0 for a complete study, 4 for one with units missing.
+    let status = binary().arg("status").arg(&out).output().unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    let pending = tmp.path().join("pending");
+    fs::create_dir(&pending).unwrap();
+    fs::copy(out.join("spec.toml"), pending.join("spec.toml")).unwrap();
+    let status = binary().arg("status").arg(&pending).output().unwrap();
+    assert_eq!(
+        status.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     for file in [
         "summary.json",
         "summary.md",

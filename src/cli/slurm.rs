@@ -23,6 +23,8 @@ use meta_router::files::{self, Existing};
 use meta_router::study::spec::SPEC_FACTOR;
 use meta_router::study::{self, spec::StudySpec};
 
+use super::study::Incomplete;
+
 /// Options of `meta-router slurm`.
 #[derive(Debug, Args)]
 pub struct SlurmArgs {
@@ -207,7 +209,7 @@ pub fn scripts(
          #SBATCH --job-name=mr-{job}\n#SBATCH --array=1-{n}\n#SBATCH --cpus-per-task={cpus}\n\
          #SBATCH --requeue\n#SBATCH --open-mode=append\n{options}set -euo pipefail\n{paths}\
          exec \"$MR\" simulate \"$WORK/spec.toml\" --shard \"${{SLURM_ARRAY_TASK_ID}}/{n}\" \\\n  \
-         --out \"$WORK/shard-${{SLURM_ARRAY_TASK_ID}}\" --threads \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" --resume --quiet\n",
+         --out \"$WORK/shard-${{SLURM_ARRAY_TASK_ID}}\" --threads \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" --resume\n",
         cpus = args.cpus
     );
     let merge = format!(
@@ -326,7 +328,8 @@ fn submit_jobs(work: &Path, shards: usize) -> Result<()> {
 }
 
 /// `meta-router status DIR`: a work folder of `slurm` (its `shard-*`
-/// folders and `merged/`) or a single study folder.
+/// folders and `merged/`) or a single study folder. Work not yet complete
+/// is an [`Incomplete`] error (exit 4), so scripts can wait on it.
 pub fn status(dir: &Path) -> Result<()> {
     let array = dir.join("array.sbatch");
     let shard_count = match files::read_text(&array, SPEC_FACTOR) {
@@ -350,6 +353,11 @@ pub fn status(dir: &Path) -> Result<()> {
             )
         })?;
         println!("{}", describe(dir, &progress));
+        if !progress.complete {
+            return Err(
+                Incomplete(format!("the study in {} is not complete", dir.display())).into(),
+            );
+        }
         return Ok(());
     };
     let (n, at) = task_count(dir, &array, &count, line)?;
@@ -388,6 +396,14 @@ pub fn status(dir: &Path) -> Result<()> {
     println!("{complete} of {n} shards complete; merged/: {merged_state}");
     if !resubmit.is_empty() {
         print_resubmit(dir, &resubmit)?;
+    }
+    if complete < n {
+        return Err(Incomplete(format!(
+            "{} of {n} shards of {} are not complete",
+            n - complete,
+            dir.display()
+        ))
+        .into());
     }
     Ok(())
 }

@@ -43,7 +43,8 @@ pub struct SimulateArgs {
     /// its shard numbers).
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
-    /// No progress bar.
+    /// Print nothing but warnings and errors (no progress bar, no tables;
+    /// failed claims still print their table).
     #[arg(long)]
     quiet: bool,
 }
@@ -106,6 +107,21 @@ const EXIT_CANNOT_COMPARE: u8 = 2;
 /// Exit code of `simulate` when the study ran and its reports were written
 /// but an `[[expect]]` claim does not hold (every other failure is 1).
 const EXIT_CLAIMS_FAILED: u8 = 3;
+/// Exit code of `status` when the folder was read but some shards or units
+/// are not complete yet (missing, partial or running).
+const EXIT_INCOMPLETE: u8 = 4;
+
+/// What `status` found incomplete (exit [`EXIT_INCOMPLETE`]).
+#[derive(Debug)]
+pub struct Incomplete(pub String);
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Incomplete {}
 
 /// The error of a run whose claims do not hold (exit [`EXIT_CLAIMS_FAILED`]).
 #[derive(Debug)]
@@ -173,7 +189,7 @@ pub fn quickstart() -> Result<()> {
         progress: true,
         ..RunOptions::default()
     };
-    simulate(&spec, &options)
+    simulate(&spec, &options, false)
 }
 
 /// `meta-router simulate`.
@@ -215,7 +231,7 @@ pub fn simulate_command(args: SimulateArgs) -> Result<()> {
         testing_hold: std::env::var_os(TESTING_HOLD_VAR).map(PathBuf::from),
         ..RunOptions::default()
     };
-    simulate(&study, &options)
+    simulate(&study, &options, quiet)
 }
 
 /// `meta-router report`.
@@ -229,8 +245,22 @@ pub fn report_command(args: ReportArgs) -> Result<()> {
             outcome.units_missing
         );
     }
-    publish(&mut outcome)?;
-    println!("{}", report::markdown(&outcome.summary));
+    let files = publish(&mut outcome)?;
+    let figures = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "svg"))
+        .count();
+    let tables: Vec<String> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md" || e == "csv"))
+        .filter_map(|f| Some(f.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    eprintln!(
+        "report: wrote {} and {figures} figures (PNG and SVG) into {}",
+        tables.join(", "),
+        dir.display()
+    );
+    print!("{}", report::terminal_table(&outcome.summary));
     Ok(())
 }
 
@@ -287,10 +317,15 @@ pub fn check_command(args: CheckArgs) -> ExitCode {
 }
 
 /// The exit code of a command's result: 3 when an `[[expect]]` claim does
-/// not hold ([`EXIT_CLAIMS_FAILED`]), 1 for every other error.
+/// not hold ([`EXIT_CLAIMS_FAILED`]), 4 when `status` finds work not yet
+/// complete ([`EXIT_INCOMPLETE`]), 1 for every other error.
 pub fn exit_code(result: Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<Incomplete>().is_some() => {
+            eprintln!("incomplete: {err:#}");
+            ExitCode::from(EXIT_INCOMPLETE)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             if err.downcast_ref::<ClaimsFailed>().is_some() {
@@ -306,8 +341,8 @@ pub fn exit_code(result: Result<()>) -> ExitCode {
 /// A report that cannot be drawn is an error (exit 1), also when the drawing
 /// code panics (a bug): the panic is reported as the error, so a CI script
 /// that tolerates `simulate`'s exit 3 (failed claims) never mistakes it for
-/// one.
-fn publish(outcome: &mut RunOutcome) -> Result<()> {
+/// one. Returns the files written.
+fn publish(outcome: &mut RunOutcome) -> Result<Vec<PathBuf>> {
     let (summary, dir) = (&outcome.summary, &outcome.dir);
     let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         report::publish(summary, dir)
@@ -327,24 +362,26 @@ fn publish(outcome: &mut RunOutcome) -> Result<()> {
         }
     };
     outcome.publish(&files)?;
-    Ok(())
+    Ok(files)
 }
 
-fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
+fn simulate(spec: &StudySpec, options: &RunOptions, quiet: bool) -> Result<()> {
     for warning in &spec.warnings {
         eprintln!("warning: {warning}");
     }
     let mut outcome = study::run(spec, options)?;
     publish(&mut outcome)?;
-    eprintln!(
-        "{}: {} units run, {} resumed, {:.1} s; results in {}",
-        spec.name,
-        outcome.units_run,
-        outcome.units_resumed,
-        outcome.seconds,
-        outcome.dir.display()
-    );
-    print!("{}", report::terminal_table(&outcome.summary));
+    if !quiet {
+        eprintln!(
+            "{}: {} units run, {} resumed, {:.1} s; results in {}",
+            spec.name,
+            outcome.units_run,
+            outcome.units_resumed,
+            outcome.seconds,
+            outcome.dir.display()
+        );
+        print!("{}", report::terminal_table(&outcome.summary));
+    }
     for warning in &outcome.summary.warnings {
         eprintln!("warning: {warning}");
     }
@@ -356,8 +393,10 @@ fn simulate(spec: &StudySpec, options: &RunOptions) -> Result<()> {
     }
     let claims = study::claims::evaluate(&spec.claims, &outcome.summary);
     if !claims.is_empty() {
-        print!("\n{}", report::claims_table(&claims));
         let failed = claims.iter().filter(|c| !c.passed).count();
+        if !quiet || failed > 0 {
+            print!("\n{}", report::claims_table(&claims));
+        }
         if failed > 0 {
             return Err(ClaimsFailed(format!(
                 "{failed} of {} claim outcome(s) of the spec's [[expect]] list do not hold \

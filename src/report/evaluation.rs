@@ -182,7 +182,8 @@ fn write_inference(out: &mut String, file: &RouterFile) {
 pub fn evaluation_csv(eval: &Evaluation) -> String {
     let mut out = String::from("metric,x,value,se,lower,upper\n");
     let mut row = |metric: &str, x: Option<f64>, v: Option<Interval>| {
-        let num = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        // Shortest round-trip text; a signed zero is written `0`.
+        let num = |v: Option<f64>| v.map_or(String::new(), |v| (v + 0.0).to_string());
         let _ = writeln!(
             out,
             "{metric},{},{},{},{},{}",

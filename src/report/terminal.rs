@@ -74,7 +74,7 @@ pub fn terminal_table(summary: &Summary) -> String {
 }
 
 /// The heading of one grid point's block and its column header (AIQ
-/// columns for a many-model study, NEG area and peak EG otherwise).
+/// columns for a many-model study, NEG area and the peak of EG/m otherwise).
 fn write_point_header(out: &mut String, grid: &BTreeMap<String, serde_json::Value>, multi: bool) {
     let point: Vec<String> = grid.iter().map(|(k, v)| format!("{k} = {v}")).collect();
     let _ = writeln!(
@@ -89,7 +89,7 @@ fn write_point_header(out: &mut String, grid: &BTreeMap<String, serde_json::Valu
     let (third, fourth) = if multi {
         ("AIQ", "AIQ gap")
     } else {
-        ("area NEG", "peak EG")
+        ("area NEG", "peak EG/m")
     };
     let _ = writeln!(
         out,

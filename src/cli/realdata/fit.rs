@@ -14,6 +14,7 @@ use meta_router::realdata::{
     Table,
 };
 use meta_router::report;
+use meta_router::router_file::Diagnostic;
 
 use super::{parse_pair, refuse_existing};
 
@@ -76,6 +77,10 @@ pub struct FitArgs {
     /// Replace an existing router file.
     #[arg(long)]
     force: bool,
+    /// Also print every diagnostic of the fit (always stored in the router
+    /// file).
+    #[arg(long)]
+    verbose: bool,
 }
 
 fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
@@ -215,26 +220,23 @@ struct Fitted<'a> {
 }
 
 impl Fitted<'_> {
-    /// The two-model router: rows, features, time, warnings, diagnostics and
-    /// the stored inference.
+    /// The two-model router: rows, features, time, warnings, a summary of
+    /// the fit (every diagnostic with `--verbose`) and the stored inference.
     fn report_single(&self, args: &FitArgs, seconds: f64, bytes: usize) {
         let ((gold, pref), file) = (&self.tables[0], &self.routers[0]);
         eprintln!(
-            "fitted {:?} on {} GS and {} PB rows, {} features, in {seconds:.2} s; wrote {} ({} bytes)",
-            self.config.method,
+            "fitted {} on {} GS and {} PB rows, {} features, in {seconds:.2} s; wrote {} ({})",
+            self.config.method.name(),
             gold.rows(),
             pref.rows(),
             gold.feature_names.len(),
             args.out.display(),
-            bytes
+            render_bytes(bytes)
         );
         for note in &file.notes {
             eprintln!("warning: {note}");
         }
-        println!("diagnostics:");
-        for (key, value) in &file.diagnostics {
-            println!("  {key:<32} {value}");
-        }
+        print_summary(file, "", args.verbose);
         if let Some(inference) = &file.inference {
             print_inference(inference, "");
         }
@@ -243,14 +245,14 @@ impl Fitted<'_> {
     /// Many models: the same per model, each named.
     fn report_models(&self, args: &FitArgs, seconds: f64, bytes: usize) {
         eprintln!(
-            "fitted {:?} for {} models against the reference `{}`, {} features, in {seconds:.2} s; \
-             wrote {} ({} bytes)",
-            self.config.method,
+            "fitted {} for {} models against the reference `{}`, {} features, in {seconds:.2} s; \
+             wrote {} ({})",
+            self.config.method.name(),
             self.labels.len(),
             args.reference,
             self.routers.first().map_or(0, |f| f.features.len()),
             args.out.display(),
-            bytes
+            render_bytes(bytes)
         );
         for ((model, (gold, pref)), file) in self.labels.iter().zip(self.tables).zip(self.routers) {
             eprintln!(
@@ -262,17 +264,85 @@ impl Fitted<'_> {
                 eprintln!("warning: model `{model}`: {note}");
             }
         }
-        println!("diagnostics:");
         for (model, file) in self.labels.iter().zip(self.routers) {
-            for (key, value) in &file.diagnostics {
-                println!("  {:<40} {value}", format!("{model}/{key}"));
-            }
+            print_summary(file, &format!(", model `{model}`"), args.verbose);
         }
         for (model, file) in self.labels.iter().zip(self.routers) {
             if let Some(inference) = &file.inference {
                 print_inference(inference, &format!(", model `{model}`"));
             }
         }
+    }
+}
+
+/// A size in bytes as a person reads it (`15.2 kB`, `3.4 MB`).
+fn render_bytes(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b < 1e3 {
+        format!("{bytes} bytes")
+    } else if b < 1e6 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{:.1} MB", b / 1e6)
+    }
+}
+
+/// The fit in a few named quantities (4 significant digits): the
+/// cross-fitting, the estimated propensity and its clipping and trimming,
+/// the bias stage's weights and scale; every diagnostic with `verbose`
+/// (`which` names the model when there are several).
+fn print_summary(file: &RouterFile, which: &str, verbose: bool) {
+    let value = |key: &str| match file.diagnostics.get(key) {
+        Some(Diagnostic::Number(v)) => Some(*v),
+        _ => None,
+    };
+    let show = |x: f64| report::format_significant(x, 4);
+    println!("fit{which}:");
+    if let (Some(folds), Some(kappa)) = (value("folds"), value("kappa")) {
+        println!(
+            "  cross-fitting           {folds} folds; GS share κ = {}",
+            show(kappa)
+        );
+    }
+    if let (Some(lo), Some(hi)) = (value("propensity_min"), value("propensity_max")) {
+        let clipped = value("clipped").unwrap_or(0.0);
+        let trimmed = value("trimmed").unwrap_or(0.0);
+        println!(
+            "  propensity p̂            {} to {}; {clipped} rows clipped, {trimmed} trimmed",
+            show(lo),
+            show(hi)
+        );
+    }
+    if let (Some(rows), Some(weight)) = (
+        value("bias_stage.effective_rows"),
+        value("bias_stage.max_weight"),
+    ) {
+        println!(
+            "  bias stage              effective rows {}; largest residual weight {}",
+            show(rows),
+            show(weight)
+        );
+    }
+    if let Some(scale) = value("scale").filter(|_| file.config.method.is_meta()) {
+        println!("  bias scale c            {}", show(scale));
+    }
+    if let Some(fallbacks) = value("out_of_bag_fallback").filter(|&n| n > 0.0) {
+        println!("  out-of-bag fallbacks    {fallbacks} rows");
+    }
+    if verbose {
+        println!("  diagnostics:");
+        for (key, v) in &file.diagnostics {
+            let text = match v {
+                Diagnostic::Number(x) => report::format_significant(*x, 6),
+                Diagnostic::Text(t) => t.clone(),
+            };
+            println!("    {key:<36} {text}");
+        }
+    } else {
+        println!(
+            "  ({} diagnostics in the router file; --verbose prints them)",
+            file.diagnostics.len()
+        );
     }
 }
 

@@ -150,17 +150,83 @@ fn select_features(
     })
 }
 
-/// The first few names, for messages.
+/// The names for messages: numbered runs folded (`x1 … x50`), and at most
+/// [`SHOWN`] items, the first and the last ones (where label columns usually
+/// stand), with a count of all.
 fn abbreviate(names: &[String]) -> String {
-    const SHOWN: usize = 8;
-    let mut text = names
-        .iter()
-        .take(SHOWN)
-        .map(|n| excerpt(n))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > SHOWN {
-        text.push_str(&format!(", … ({} in all)", names.len()));
+    let items = fold_numbered(names);
+    let text = if items.len() > SHOWN {
+        let head = &items[..SHOWN / 2];
+        let tail = &items[items.len() - SHOWN / 2..];
+        format!("{}, …, {}", head.join(", "), tail.join(", "))
+    } else {
+        items.join(", ")
+    };
+    if items.len() < names.len() || items.len() > SHOWN {
+        format!("{text} ({} in all)", names.len())
+    } else {
+        text
     }
-    text
+}
+
+/// Items shown by [`abbreviate`].
+const SHOWN: usize = 8;
+
+/// Names with runs of three or more consecutive numbered names (`x1, x2,
+/// …, x9` with one prefix) folded into `x1 … x9`.
+fn fold_numbered(names: &[String]) -> Vec<String> {
+    let split = |name: &str| -> Option<(String, u64)> {
+        let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (prefix, number) = name.split_at(name.len() - digits);
+        Some((prefix.to_string(), number.parse().ok()?))
+    };
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = i + 1;
+        if let Some((prefix, first)) = split(&names[i]) {
+            while j < names.len()
+                && split(&names[j]) == Some((prefix.clone(), first + (j - i) as u64))
+            {
+                j += 1;
+            }
+        }
+        if j - i >= 3 {
+            items.push(format!(
+                "{} … {}",
+                excerpt(&names[i]),
+                excerpt(&names[j - 1])
+            ));
+        } else {
+            j = i + 1;
+            items.push(excerpt(&names[i]));
+        }
+        i = j;
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn column_lists_fold_numbered_runs_and_keep_the_last_names() {
+        let mut many: Vec<String> = (1..=50).map(|j| format!("emb_{j}")).collect();
+        many.extend(names(&["small", "large"]));
+        assert_eq!(
+            abbreviate(&many),
+            "emb_1 … emb_50, small, large (52 in all)"
+        );
+        assert_eq!(abbreviate(&names(&["a", "b", "c1", "c2"])), "a, b, c1, c2");
+        let mixed: Vec<String> = (0..12).map(|j| format!("f{}", 2 * j)).collect();
+        assert_eq!(
+            abbreviate(&mixed),
+            "f0, f2, f4, f6, …, f16, f18, f20, f22 (12 in all)"
+        );
+    }
 }

@@ -164,3 +164,19 @@ pub fn parse_router_config(text: &str, file: &str) -> Result<MetaRouterConfig> {
     }
     parse_estimator(&table, "", &source)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::Method;
+
+    /// The one list of names: every name parses to the method that reports it.
+    #[test]
+    fn estimator_names_are_the_methods_names() {
+        for name in ESTIMATOR_NAMES {
+            let method: Method = toml::Value::String(name.to_string()).try_into().unwrap();
+            assert_eq!(method.name(), *name);
+        }
+        assert_eq!(ESTIMATOR_NAMES.len(), 6);
+    }
+}

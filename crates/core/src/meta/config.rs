@@ -34,6 +34,19 @@ pub enum Method {
 }
 
 impl Method {
+    /// The method's name in configuration files and reports
+    /// ([`crate::config_file::ESTIMATOR_NAMES`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::RLearner => "r-learner",
+            Method::DrLearner => "dr-learner",
+            Method::GsOnly => "gs-only",
+            Method::PbOnly => "pb-only",
+            Method::Pooled => "pooled",
+            Method::MeanShift => "mean-shift",
+        }
+    }
+
     /// Whether the method estimates the bias Δ.
     pub fn is_meta(self) -> bool {
         matches!(self, Method::RLearner | Method::DrLearner)
