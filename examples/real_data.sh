@@ -33,3 +33,17 @@ $MR evaluate --model "$OUT/router.json" --test "$OUT/data/test.csv" \
 # ... and against the true gains (only a simulation has them).
 $MR evaluate --model "$OUT/router.json" --test "$OUT/data/test.csv" \
     --truth true_psi --out "$OUT/eval-truth" --force
+
+# 5. Is the Meta-Router worth it on these data? Fit the R-learner and the
+#    baselines pooled (raw PB labels) and gs-only (GS labels alone) with the
+#    same learner and seed, and compare all four on the same test queries:
+#    paired bootstrap intervals for every difference (comparison.md, .csv).
+for method in r-learner pooled gs-only; do
+  sed "s/^method = .*/method = \"$method\"/" "$OUT/router.toml" > "$OUT/$method.toml"
+  $MR fit --gold "$OUT/data/gold.csv" --pref "$OUT/data/pref.csv" \
+      --config "$OUT/$method.toml" --seed 7 --out "$OUT/$method.json" --force > /dev/null
+done
+cp "$OUT/router.json" "$OUT/dr-learner.json"
+$MR evaluate --model "$OUT/dr-learner.json" --model "$OUT/r-learner.json" \
+    --model "$OUT/pooled.json" --model "$OUT/gs-only.json" \
+    --test "$OUT/data/test.csv" --truth true_psi --out "$OUT/compare" --force

@@ -206,3 +206,188 @@ fn bootstrap_intervals_match_an_independent_bootstrap() {
     }
     assert!(check("mse", None, &mse) > 0.0);
 }
+
+/// `evaluate` with several routers: every router is scored on the same
+/// resamples, so each difference's interval is that of the paired
+/// difference; checked against an independent paired bootstrap (MSE, regret
+/// at every w and its mean over the grid) and the per-router rows against
+/// the single-router evaluation.
+#[test]
+fn paired_differences_match_an_independent_paired_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let export = ["scenarios", "export", "healthbench-like", "--n-gold", "100"];
+    run(
+        d,
+        &[&export[..], &["--seed", "2", "--out", "data"]].concat(),
+    );
+    let mut scores = Vec::new();
+    for method in ["dr-learner", "pooled"] {
+        let config = format!("method = \"{method}\"\nlearner = {{ type = \"ridge\" }}\n");
+        fs::write(d.join(format!("{method}.toml")), config).unwrap();
+        let (toml, json, routed) = (
+            format!("{method}.toml"),
+            format!("{method}.json"),
+            format!("{method}.csv"),
+        );
+        let data = ["--gold", "data/gold.csv", "--pref", "data/pref.csv"];
+        run(
+            d,
+            &[
+                &["fit"][..],
+                &data,
+                &["--config", &toml, "--seed", "3", "--out", &json],
+            ]
+            .concat(),
+        );
+        let queries = ["--queries", "data/test.csv", "--cost-weight", "0.1"];
+        run(
+            d,
+            &[
+                &["route", "--model", &json][..],
+                &queries,
+                &["--out", &routed],
+            ]
+            .concat(),
+        );
+        let (_, rows) = csv(&d.join(&routed));
+        scores.push(
+            rows.iter()
+                .map(|r| r[1].parse::<f64>().unwrap())
+                .collect::<Vec<f64>>(),
+        );
+    }
+    let (header, rows) = csv(&d.join("data/test.csv"));
+    let label = header.iter().position(|h| h == "label").unwrap();
+    let gain: Vec<f64> = rows.iter().map(|r| r[label].parse().unwrap()).collect();
+    let t = gain.len();
+    let common = [
+        "--test",
+        "data/test.csv",
+        "--bootstrap",
+        "200",
+        "--seed",
+        "5",
+    ];
+    let models = ["--model", "dr-learner.json", "--model", "pooled.json"];
+    run(
+        d,
+        &[&["evaluate"][..], &models, &common, &["--out", "cmp"]].concat(),
+    );
+    run(
+        d,
+        &[
+            &["evaluate", "--model", "pooled.json"][..],
+            &common,
+            &["--out", "one"],
+        ]
+        .concat(),
+    );
+    let (header, rows) = csv(&d.join("cmp/comparison.csv"));
+    assert_eq!(
+        header,
+        ["router", "versus", "metric", "x", "value", "se", "lower", "upper"]
+    );
+    // The per-router rows are the single-router evaluation's, byte for byte.
+    let (_, single) = csv(&d.join("one/evaluation.csv"));
+    let pooled_rows: Vec<Vec<String>> = rows
+        .iter()
+        .filter(|r| r[0] == "pooled" && r[1].is_empty())
+        .map(|r| r[2..].to_vec())
+        .collect();
+    assert_eq!(pooled_rows, single);
+
+    let base = seed_for(5, 0, 0, Purpose::Bootstrap);
+    let picks: Vec<Vec<usize>> = (0..200u64)
+        .map(|b| {
+            let mut rng = rng_from_seed(derive_seed(base, &[b]));
+            (0..t).map(|_| rng.random_range(0..t)).collect()
+        })
+        .collect();
+    let z = 1.959963984540054; // Φ⁻¹(0.975) (scipy.stats.norm.ppf)
+    let w_grid: Vec<f64> = (0..=10).map(|i| i as f64 / 20.0).collect();
+    let mean_regret =
+        |s: &[f64], g: &[f64]| w_grid.iter().map(|&w| regret(s, g, w)).sum::<f64>() / 11.0;
+    let check = |metric: &str, x: Option<f64>, statistic: &dyn Fn(&[f64], &[f64]) -> f64| {
+        let row = rows
+            .iter()
+            .find(|r| {
+                r[0] == "dr-learner"
+                    && r[1] == "pooled"
+                    && r[2] == metric
+                    && x.is_none_or(|x| r[3].parse::<f64>().ok() == Some(x))
+            })
+            .unwrap_or_else(|| panic!("no difference row {metric} {x:?}"));
+        let number = |i: usize| row[i].parse::<f64>().unwrap();
+        let paired = |s: &[f64], p: &[f64], g: &[f64]| statistic(s, g) - statistic(p, g);
+        let value = paired(&scores[0], &scores[1], &gain);
+        let draws: Vec<f64> = picks
+            .iter()
+            .map(|rows| {
+                let pick = |v: &[f64]| rows.iter().map(|&j| v[j]).collect::<Vec<f64>>();
+                paired(&pick(&scores[0]), &pick(&scores[1]), &pick(&gain))
+            })
+            .collect();
+        let mean = draws.iter().sum::<f64>() / 200.0;
+        let se = (draws.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 199.0).sqrt();
+        let scale = value.abs().max(se).max(1e-3);
+        for (got, want, what) in [
+            (number(4), value, "value"),
+            (number(5), se, "se"),
+            (number(6), value - z * se, "lower"),
+            (number(7), value + z * se, "upper"),
+        ] {
+            assert!(
+                (got - want).abs() <= 1e-9 * scale,
+                "{metric} {x:?} {what}: {got} vs {want}"
+            );
+        }
+        se
+    };
+    let se = check("mse", None, &mse);
+    assert!(se > 0.0);
+    for &w in &w_grid {
+        check("regret", Some(w), &|s, g| regret(s, g, w));
+    }
+    check("mean_regret", None, &mean_regret);
+    let markdown = fs::read_to_string(d.join("cmp/comparison.md")).unwrap();
+    assert!(
+        markdown.contains("| `dr-learner` − `pooled` |"),
+        "{markdown}"
+    );
+    for figure in ["compare_eg_paper_vs_rho.svg", "compare_regret_vs_w.png"] {
+        assert!(d.join("cmp").join(figure).is_file(), "{figure}");
+    }
+}
+
+/// Routers that read different feature columns are not compared: the error
+/// names the file, and nothing is written.
+#[test]
+fn routers_with_different_features_are_not_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let export = ["scenarios", "export", "healthbench-like", "--n-gold", "60"];
+    run(
+        d,
+        &[&export[..], &["--set", "d=4", "--out", "data"]].concat(),
+    );
+    let data = ["fit", "--gold", "data/gold.csv", "--pref", "data/pref.csv"];
+    run(d, &[&data[..], &["--out", "all.json"]].concat());
+    run(
+        d,
+        &[&data[..], &["--features", "x1,x2", "--out", "two.json"]].concat(),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args(["evaluate", "--model", "all.json", "--model", "two.json"])
+        .args(["--test", "data/test.csv", "--out", "cmp"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("two.json") && stderr.contains("feature columns differ"),
+        "{stderr}"
+    );
+    assert!(!d.join("cmp").exists());
+}

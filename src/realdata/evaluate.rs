@@ -24,6 +24,11 @@
 //! (paper-scale EG when a sample's mean gain is zero) uses the samples that
 //! define it. With `T ≥ 100` the normal bootstrap is adequate for these
 //! smooth means of order statistics; it is not a small-sample method.
+//!
+//! [`compare`] scores several routers on one test table. Sample `b`'s rows
+//! depend only on the seed, `b` and `T`, so every router sees the same
+//! resamples, and the interval of a difference `a − b` ([`Difference`]) is
+//! the normal interval of the `B` paired per-sample differences.
 
 use ndarray::{Array1, ArrayView1, Axis};
 use rand::RngExt;
@@ -148,6 +153,15 @@ pub fn evaluate(
     gain: ArrayView1<f64>,
     options: &EvaluationOptions,
 ) -> Result<Evaluation> {
+    Ok(evaluate_sampled(psi_hat, gain, options)?.0)
+}
+
+/// [`evaluate`], with the bootstrap samples' metrics (for paired differences).
+fn evaluate_sampled(
+    psi_hat: ArrayView1<f64>,
+    gain: ArrayView1<f64>,
+    options: &EvaluationOptions,
+) -> Result<(Evaluation, Samples)> {
     let t = gain.len();
     if !(options.level > 0.0 && options.level < 1.0) {
         return Err(Error::param("level", options.level, "must lie in (0, 1)"));
@@ -205,7 +219,7 @@ pub fn evaluate(
         .map(|(i, &v)| interval(v, samples.iter().map(|(s, _)| s.regret[i]).collect()))
         .collect();
     let mse = interval(mse, samples.iter().map(|(_, m)| *m).collect());
-    Ok(Evaluation {
+    let evaluation = Evaluation {
         queries: t,
         options: options.clone(),
         mean_gain: gain.sum() / t as f64,
@@ -217,7 +231,155 @@ pub fn evaluate(
         regret,
         usage,
         mse,
+    };
+    Ok((evaluation, samples))
+}
+
+/// The bootstrap samples' routing metrics and MSE, in sample order.
+type Samples = Vec<(RoutingEvaluation, f64)>;
+
+/// Several routers scored on one test table, with the paired differences of
+/// every pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The routers' names, in the order given.
+    pub names: Vec<String>,
+    /// Each router's evaluation ([`evaluate`]).
+    pub evaluations: Vec<Evaluation>,
+    /// Every pair `(i, j)`, `i < j`: router `i` minus router `j`.
+    pub differences: Vec<Difference>,
+}
+
+/// Router `first` minus router `second` on one test table. Bootstrap sample
+/// `b` resamples the same queries for every router (its rows depend only on
+/// the seed, `b` and `T`), so each interval is that of the paired
+/// difference: the standard deviation of the `B` per-sample differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    /// Index of the first router.
+    pub first: usize,
+    /// Index of the second router.
+    pub second: usize,
+    /// Difference of the areas under NEG (larger is better).
+    pub neg_area: Interval,
+    /// Difference of the MSEs of ψ̂ against the gains (smaller is better).
+    pub mse: Interval,
+    /// Difference of EG / mean gain over the ρ grid (`None` where either is
+    /// undefined).
+    pub eg_paper: Vec<Option<Interval>>,
+    /// Difference of EG / mean gain averaged over the ρ grid (where both are
+    /// defined at every ρ; else `None`).
+    pub mean_eg_paper: Option<Interval>,
+    /// Difference of the regret over the w grid (smaller is better).
+    pub regret: Vec<Interval>,
+    /// Difference of the regret averaged over the w grid.
+    pub mean_regret: Interval,
+}
+
+/// Scores several routers (`psi_hats`, named `names`) against the same
+/// gains with one bootstrap: each router's [`Evaluation`] and the paired
+/// difference of every pair ([`Difference`]).
+pub fn compare(
+    names: Vec<String>,
+    psi_hats: &[ArrayView1<f64>],
+    gain: ArrayView1<f64>,
+    options: &EvaluationOptions,
+) -> Result<Comparison> {
+    if names.len() != psi_hats.len() || names.len() < 2 {
+        return Err(Error::param(
+            "routers",
+            names.len(),
+            "a comparison needs two or more routers, each with a name",
+        ));
+    }
+    let z = normal_quantile(options.level)?;
+    let mut evaluations = Vec::with_capacity(psi_hats.len());
+    let mut samples = Vec::with_capacity(psi_hats.len());
+    for psi_hat in psi_hats {
+        let (evaluation, drawn) = evaluate_sampled(*psi_hat, gain, options)?;
+        evaluations.push(evaluation);
+        samples.push(drawn);
+    }
+    let mut differences = Vec::new();
+    for first in 0..psi_hats.len() {
+        for second in first + 1..psi_hats.len() {
+            differences.push(difference(
+                (first, &evaluations[first], &samples[first]),
+                (second, &evaluations[second], &samples[second]),
+                z,
+            ));
+        }
+    }
+    Ok(Comparison {
+        names,
+        evaluations,
+        differences,
     })
+}
+
+/// The paired difference of two routers' metrics: point values and the
+/// per-sample differences of the same bootstrap samples.
+fn difference(
+    (first, a, a_samples): (usize, &Evaluation, &Samples),
+    (second, b, b_samples): (usize, &Evaluation, &Samples),
+    z: f64,
+) -> Difference {
+    let pairs = || a_samples.iter().zip(b_samples);
+    let interval = |value: f64, draws: Vec<f64>| Interval::bootstrap(value, &draws, z);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let eg_paper: Vec<Option<Interval>> = (0..a.point.eg_paper.len())
+        .map(|i| {
+            let value = a.point.eg_paper[i]? - b.point.eg_paper[i]?;
+            let draws = pairs()
+                .filter_map(|((x, _), (y, _))| Some(x.eg_paper[i]? - y.eg_paper[i]?))
+                .collect();
+            Some(interval(value, draws))
+        })
+        .collect();
+    let curve_mean = |e: &RoutingEvaluation| -> Option<f64> {
+        let values: Option<Vec<f64>> = e.eg_paper.iter().copied().collect();
+        values.map(|v| mean(&v))
+    };
+    let mean_eg_paper = curve_mean(&a.point)
+        .zip(curve_mean(&b.point))
+        .map(|(x, y)| {
+            let draws = pairs()
+                .filter_map(|((x, _), (y, _))| Some(curve_mean(x)? - curve_mean(y)?))
+                .collect();
+            interval(x - y, draws)
+        });
+    let regret = (0..a.point.regret.len())
+        .map(|i| {
+            let draws = pairs()
+                .map(|((x, _), (y, _))| x.regret[i] - y.regret[i])
+                .collect();
+            interval(a.point.regret[i] - b.point.regret[i], draws)
+        })
+        .collect();
+    let mean_regret = interval(
+        mean(&a.point.regret) - mean(&b.point.regret),
+        pairs()
+            .map(|((x, _), (y, _))| mean(&x.regret) - mean(&y.regret))
+            .collect(),
+    );
+    Difference {
+        first,
+        second,
+        neg_area: interval(
+            a.point.neg_area - b.point.neg_area,
+            pairs()
+                .map(|((x, _), (y, _))| x.neg_area - y.neg_area)
+                .collect(),
+        ),
+        mse: interval(
+            a.mse.value - b.mse.value,
+            pairs().map(|((_, x), (_, y))| x - y).collect(),
+        ),
+        eg_paper,
+        mean_eg_paper,
+        regret,
+        mean_regret,
+    }
 }
 
 impl Interval {
@@ -251,13 +413,14 @@ type Metrics<'a> =
 
 /// The routing metrics and MSE of `options.bootstrap` resamples of the test
 /// queries (with replacement; resample `b` from its own seed, so the draws
-/// do not depend on the thread count).
+/// do not depend on the thread count, and every router scored on the same
+/// test table sees the same resamples).
 fn bootstrap(
     psi_hat: ArrayView1<f64>,
     gain: ArrayView1<f64>,
     options: &EvaluationOptions,
     metrics: &Metrics<'_>,
-) -> Result<Vec<(RoutingEvaluation, f64)>> {
+) -> Result<Samples> {
     let t = gain.len();
     let base = seed_for(options.seed, 0, 0, Purpose::Bootstrap);
     (0..options.bootstrap)

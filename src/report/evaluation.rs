@@ -18,7 +18,8 @@ pub struct EvaluationSource<'a> {
     pub gains: &'a str,
 }
 
-fn cell(v: Option<Interval>) -> String {
+/// A value with its interval, `value [lower, upper]` (`—` when missing).
+pub(super) fn cell(v: Option<Interval>) -> String {
     match v {
         None => "—".into(),
         Some(v) => match v.se {
@@ -101,9 +102,9 @@ fn write_header(out: &mut String, eval: &Evaluation, file: &RouterFile, source: 
     // (shown as is, never interpreted as Markdown or HTML).
     let _ = writeln!(
         out,
-        "- router: {} ({:?}, {} features, fitted on {} GS rows of {} and {} PB rows of {}, seed {})",
+        "- router: {} ({}, {} features, fitted on {} GS rows of {} and {} PB rows of {}, seed {})",
         code_span(source.model),
-        file.config.method,
+        file.config.method.name(),
         file.features.len(),
         file.training.gold_rows,
         code_span(&file.training.gold_file),
@@ -181,18 +182,36 @@ fn write_inference(out: &mut String, file: &RouterFile) {
 /// empty). Undefined values are empty cells.
 pub fn evaluation_csv(eval: &Evaluation) -> String {
     let mut out = String::from("metric,x,value,se,lower,upper\n");
+    write_evaluation_rows(&mut out, "", eval);
+    out
+}
+
+/// One CSV row `{prefix}{metric},x,value,se,lower,upper` (empty cells for
+/// what is missing).
+pub(super) fn csv_row(
+    out: &mut String,
+    prefix: &str,
+    metric: &str,
+    x: Option<f64>,
+    v: Option<Interval>,
+) {
+    // Shortest round-trip text; a signed zero is written `0`.
+    let num = |v: Option<f64>| v.map_or(String::new(), |v| (v + 0.0).to_string());
+    let _ = writeln!(
+        out,
+        "{prefix}{metric},{},{},{},{},{}",
+        num(x),
+        num(v.map(|v| v.value)),
+        num(v.and_then(|v| v.se)),
+        num(v.map(|v| v.lower)),
+        num(v.map(|v| v.upper))
+    );
+}
+
+/// The rows of [`evaluation_csv`], each after `prefix`.
+pub(super) fn write_evaluation_rows(out: &mut String, prefix: &str, eval: &Evaluation) {
     let mut row = |metric: &str, x: Option<f64>, v: Option<Interval>| {
-        // Shortest round-trip text; a signed zero is written `0`.
-        let num = |v: Option<f64>| v.map_or(String::new(), |v| (v + 0.0).to_string());
-        let _ = writeln!(
-            out,
-            "{metric},{},{},{},{},{}",
-            num(x),
-            num(v.map(|v| v.value)),
-            num(v.and_then(|v| v.se)),
-            num(v.map(|v| v.lower)),
-            num(v.map(|v| v.upper))
-        );
+        csv_row(out, prefix, metric, x, v);
     };
     let o = &eval.options;
     for (name, curve) in [
@@ -221,7 +240,6 @@ pub fn evaluation_csv(eval: &Evaluation) -> String {
     }
     row("neg_area", None, Some(eval.neg_area));
     row("mse", None, Some(eval.mse));
-    out
 }
 
 /// One sentence naming the target population of a fit's intervals (the

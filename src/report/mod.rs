@@ -79,6 +79,7 @@
 //! ```
 
 mod check;
+mod comparison;
 mod evaluation;
 mod figures;
 mod format;
@@ -90,11 +91,12 @@ mod view;
 use std::path::{Path, PathBuf};
 
 pub use check::{check_markdown, check_table, claim_judgement, claims_table, junit, TERMINAL_ROWS};
+pub use comparison::{comparison_csv, comparison_markdown, ComparisonSource};
 pub use evaluation::{evaluation_csv, evaluation_markdown, target_population, EvaluationSource};
-pub use figures::{evaluation_figure_files, figures, paper};
+pub use figures::{comparison_figure_files, evaluation_figure_files, figures, paper};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
-pub use tabular::{replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};
+pub use tabular::{csv_field, replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};
 pub use terminal::terminal_table;
 
 use crate::error::Result;

@@ -53,6 +53,16 @@ pub const REPLICATE_COLUMNS: &[&str] = &[
     "value",
 ];
 
+/// A text field quoted for CSV when it needs it (a comma, quote or line
+/// break: in quotes, quotes doubled).
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
 /// A number as text: shortest round-trip form; empty when missing or not finite.
 fn number(x: Option<f64>) -> String {
     match x.filter(|x| x.is_finite()) {

@@ -48,11 +48,4 @@ pub(crate) fn refuse_existing(path: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// A text field quoted for CSV when it needs it.
-pub(crate) fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
+pub(crate) use meta_router::report::csv_field;

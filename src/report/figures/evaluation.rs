@@ -5,7 +5,7 @@
 use super::layout::{Figure, Panel, Point, Series, Spread};
 use super::{render_figures, PALETTE};
 use crate::error::Result;
-use crate::realdata::evaluate::{Evaluation, Interval};
+use crate::realdata::evaluate::{Comparison, Evaluation, Interval};
 
 fn points(x: &[f64], values: &[Option<Interval>]) -> Vec<Point> {
     x.iter()
@@ -84,4 +84,66 @@ fn evaluation_figure_list(eval: &Evaluation) -> Vec<super::layout::Figure> {
             points(&eval.options.w, &regret),
         ),
     ]
+}
+
+/// A curve's x grid and its values with intervals.
+type Curve = (Vec<f64>, Vec<Option<Interval>>);
+
+/// `compare_eg_paper_vs_rho` and `compare_regret_vs_w` (PNG and SVG) of a
+/// comparison, one curve per router with its ±2 bootstrap-SE band, drawn in
+/// memory: `(file name, bytes)`.
+pub fn comparison_figure_files(comparison: &Comparison) -> Result<Vec<(String, Vec<u8>)>> {
+    let first = &comparison.evaluations[0];
+    let band = if first.options.bootstrap > 0 {
+        format!(", ±2 bootstrap SE, B = {}", first.options.bootstrap)
+    } else {
+        String::new()
+    };
+    let series = |pick: &dyn Fn(&Evaluation) -> Curve| {
+        comparison
+            .names
+            .iter()
+            .zip(&comparison.evaluations)
+            .enumerate()
+            .map(|(i, (name, eval))| {
+                let (x, values) = pick(eval);
+                Series {
+                    label: name.clone(),
+                    color: PALETTE[i % PALETTE.len()],
+                    points: points(&x, &values),
+                }
+            })
+            .collect::<Vec<Series>>()
+    };
+    let panel = |series: Vec<Series>| {
+        vec![Panel {
+            title: String::new(),
+            series,
+        }]
+    };
+    let eg = series(&|e| (e.options.rho.clone(), e.eg_paper.clone()));
+    let regret = series(&|e| {
+        let values = e.regret.iter().copied().map(Some).collect();
+        (e.options.w.clone(), values)
+    });
+    let mut eg_figure = figure(
+        "compare_eg_paper_vs_rho",
+        format!(
+            "Efficiency gain / mean gain vs usage ratio ({} queries{band})",
+            first.queries
+        ),
+        "usage ratio ρ",
+        "EG(ρ) / m",
+        Vec::new(),
+    );
+    eg_figure.panels = panel(eg);
+    let mut regret_figure = figure(
+        "compare_regret_vs_w",
+        format!("Regret vs cost weight{band}"),
+        "cost weight w",
+        "Reg(w)",
+        Vec::new(),
+    );
+    regret_figure.panels = panel(regret);
+    render_figures(&[eg_figure, regret_figure])
 }
