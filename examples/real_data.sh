@@ -34,16 +34,14 @@ $MR evaluate --model "$OUT/router.json" --test "$OUT/data/test.csv" \
 $MR evaluate --model "$OUT/router.json" --test "$OUT/data/test.csv" \
     --truth true_psi --out "$OUT/eval-truth" --force
 
-# 5. Is the Meta-Router worth it on these data? Fit the R-learner and the
-#    baselines pooled (raw PB labels) and gs-only (GS labels alone) with the
-#    same learner and seed, and compare all four on the same test queries:
-#    paired bootstrap intervals for every difference (comparison.md, .csv).
-for method in r-learner pooled gs-only; do
-  sed "s/^method = .*/method = \"$method\"/" "$OUT/router.toml" > "$OUT/$method.toml"
-  $MR fit --gold "$OUT/data/gold.csv" --pref "$OUT/data/pref.csv" \
-      --config "$OUT/$method.toml" --seed 7 --out "$OUT/$method.json" --force > /dev/null
-done
-cp "$OUT/router.json" "$OUT/dr-learner.json"
-$MR evaluate --model "$OUT/dr-learner.json" --model "$OUT/r-learner.json" \
-    --model "$OUT/pooled.json" --model "$OUT/gs-only.json" \
+# 5. Is the Meta-Router worth it on these data? Fit the DR- and R-learner and
+#    the baselines pooled (raw PB labels) and gs-only (GS labels alone) with
+#    the same learner and seed (one router file per method in fits/; the
+#    DR-learner's equals router.json), and compare all four on the same test
+#    queries: paired bootstrap intervals for every difference.
+$MR fit --gold "$OUT/data/gold.csv" --pref "$OUT/data/pref.csv" \
+    --config "$OUT/router.toml" --seed 7 --methods dr-learner,r-learner,pooled,gs-only \
+    --out "$OUT/fits" --force > /dev/null
+$MR evaluate --model "$OUT/fits/dr-learner.json" --model "$OUT/fits/r-learner.json" \
+    --model "$OUT/fits/pooled.json" --model "$OUT/fits/gs-only.json" \
     --test "$OUT/data/test.csv" --truth true_psi --out "$OUT/compare" --force

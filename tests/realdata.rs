@@ -707,3 +707,95 @@ fn overlap_and_truncation_on_the_command_line() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--outside is for truncated routers"));
 }
+
+/// "Does the Meta-Router beat pooled and gs-only on my data?" in one `fit`
+/// and one `evaluate`: `fit --methods` writes one router per method, each
+/// byte-identical to a single fit of that method with the same seed, and
+/// `evaluate` compares them with a paired difference for every pair.
+#[test]
+fn fit_methods_and_evaluate_compare_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(
+        d,
+        &[
+            "scenarios",
+            "export",
+            "healthbench-like",
+            "--n-gold",
+            "80",
+            "--set",
+            "d=6",
+            "--out",
+            "data",
+        ],
+    );
+    let data = [
+        "fit",
+        "--gold",
+        "data/gold.csv",
+        "--pref",
+        "data/pref.csv",
+        "--seed",
+        "5",
+    ];
+    let methods = "dr-learner,r-learner,pooled,gs-only";
+    run(
+        d,
+        &[&data[..], &["--methods", methods, "--out", "fits"]].concat(),
+    );
+    fs::write(d.join("pooled.toml"), "method = \"pooled\"\n").unwrap();
+    run(
+        d,
+        &[
+            &data[..],
+            &["--config", "pooled.toml", "--out", "pooled.json"],
+        ]
+        .concat(),
+    );
+    run(d, &[&data[..], &["--out", "dr.json"]].concat());
+    assert_eq!(
+        fs::read(d.join("fits/pooled.json")).unwrap(),
+        fs::read(d.join("pooled.json")).unwrap()
+    );
+    assert_eq!(
+        fs::read(d.join("fits/dr-learner.json")).unwrap(),
+        fs::read(d.join("dr.json")).unwrap()
+    );
+    let mut args = vec!["evaluate".to_string()];
+    for m in methods.split(',') {
+        args.extend(["--model".to_string(), format!("fits/{m}.json")]);
+    }
+    args.extend(
+        [
+            "--test",
+            "data/test.csv",
+            "--truth",
+            "true_psi",
+            "--bootstrap",
+            "100",
+        ]
+        .map(String::from),
+    );
+    args.extend(["--out", "cmp"].map(String::from));
+    let printed = run(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(printed.contains("| `dr-learner` − `pooled` |"), "{printed}");
+    assert!(printed.contains("| `pooled` − `gs-only` |"), "{printed}");
+    let rows = csv_rows(&fs::read_to_string(d.join("cmp/comparison.csv")).unwrap());
+    let pairs = rows
+        .iter()
+        .filter(|r| r[2] == "neg_area" && !r[1].is_empty())
+        .count();
+    assert_eq!(pairs, 6);
+    // A method twice, or an unknown one, is refused and writes nothing.
+    for bad in ["pooled,pooled", "pooled,bogus"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+            .args(&data[..])
+            .args(["--methods", bad, "--out", "refused"])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(!d.join("refused").exists(), "{bad}");
+    }
+}

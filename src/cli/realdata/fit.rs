@@ -1,6 +1,6 @@
 //! `meta-router fit`: a router file from a GS and a PB table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -33,7 +33,8 @@ pub struct FitArgs {
     /// with the library defaults.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Where to write the router file (JSON).
+    /// Where to write the router file (JSON); with --methods, a folder that
+    /// receives one `<method>.json` per method.
     #[arg(long)]
     out: PathBuf,
     /// Feature columns: `a,b,c`, a prefix `emb_*`, or empty (default) for
@@ -77,6 +78,11 @@ pub struct FitArgs {
     /// Replace an existing router file.
     #[arg(long)]
     force: bool,
+    /// Fit one two-model router per method, e.g. `dr-learner,r-learner,pooled,gs-only`
+    /// (the configuration's other keys shared), into `--out` as
+    /// `<method>.json`, for `evaluate --model … --model …` to compare.
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<String>,
     /// Also print every diagnostic of the fit (always stored in the router
     /// file).
     #[arg(long)]
@@ -115,7 +121,6 @@ fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
 pub fn fit(args: FitArgs) -> Result<()> {
     check_range(args.gold_range, "gold-range")?;
     check_range(args.pref_range, "pref-range")?;
-    refuse_existing(&args.out, args.force)?;
     let config = match &args.config {
         Some(path) => {
             let text = files::read_text(path, PARSE_FACTOR)?;
@@ -123,6 +128,10 @@ pub fn fit(args: FitArgs) -> Result<()> {
         }
         None => MetaRouterConfig::new(Method::DrLearner),
     };
+    if !args.methods.is_empty() {
+        return fit_methods(&args, &config);
+    }
+    refuse_existing(&args.out, args.force)?;
     for warning in config.warnings() {
         eprintln!("warning: {warning}");
     }
@@ -172,7 +181,80 @@ pub fn fit(args: FitArgs) -> Result<()> {
     if many {
         fitted.report_models(&args, seconds, text.len());
     } else {
-        fitted.report_single(&args, seconds, text.len());
+        fitted.report_single(&args, &args.out, seconds, text.len());
+    }
+    Ok(())
+}
+
+/// `fit --methods`: one two-model router per method, the configuration's
+/// other keys shared, written together into the folder `--out` (all files
+/// or none).
+fn fit_methods(args: &FitArgs, shared: &MetaRouterConfig) -> Result<()> {
+    if !args.models.is_empty() {
+        bail!("--methods and --models exclude each other: --methods fits two-model routers");
+    }
+    let mut configs = Vec::with_capacity(args.methods.len());
+    for (i, name) in args.methods.iter().enumerate() {
+        let method: Method = toml::Value::String(name.clone()).try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "--methods: `{}` is not a method (methods: {})",
+                meta_router::error::excerpt(name),
+                config_file::ESTIMATOR_NAMES.join(", ")
+            )
+        })?;
+        if args.methods[..i].iter().any(|m| m == name) {
+            bail!("--methods names `{name}` twice");
+        }
+        let config = MetaRouterConfig {
+            method,
+            ..shared.clone()
+        };
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--methods {name}: {e}"))?;
+        configs.push(config);
+    }
+    let outputs: Vec<PathBuf> = configs
+        .iter()
+        .map(|c| args.out.join(format!("{}.json", c.method.name())))
+        .collect();
+    for path in &outputs {
+        refuse_existing(path, args.force)?;
+    }
+    let features = FeatureSelection::parse(&args.features)?;
+    let labels = vec![args.label.clone()];
+    let tables = vec![read_tables(args, &features, &args.label, &labels)?];
+    let (gold, pref) = &tables[0];
+    let mut written = Vec::with_capacity(configs.len());
+    for config in &configs {
+        for warning in config.warnings() {
+            eprintln!("warning: {}: {warning}", config.method.name());
+        }
+        realdata::check_fit_size(config, gold, pref, &config_key(&args.config))?;
+        let started = std::time::Instant::now();
+        let (file, router) =
+            realdata::fit_tables_with_overlap(config, gold, pref, args.seed, args.overlap)?;
+        let text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
+        written.push((file, text, started.elapsed().as_secs_f64()));
+    }
+    let created = files::create_folder(&args.out)?;
+    let contents: Vec<(&PathBuf, &[u8])> = outputs
+        .iter()
+        .zip(&written)
+        .map(|(path, (_, text, _))| (path, text.as_bytes()))
+        .collect();
+    if let Err(e) = files::write_files(&contents, Existing::from_force(args.force)) {
+        created.undo();
+        return Err(e.into());
+    }
+    for ((config, path), (file, text, seconds)) in configs.iter().zip(&outputs).zip(&written) {
+        let fitted = Fitted {
+            config,
+            labels: &labels,
+            tables: &tables,
+            routers: std::slice::from_ref(file),
+        };
+        fitted.report_single(args, path, *seconds, text.len());
     }
     Ok(())
 }
@@ -222,7 +304,7 @@ struct Fitted<'a> {
 impl Fitted<'_> {
     /// The two-model router: rows, features, time, warnings, a summary of
     /// the fit (every diagnostic with `--verbose`) and the stored inference.
-    fn report_single(&self, args: &FitArgs, seconds: f64, bytes: usize) {
+    fn report_single(&self, args: &FitArgs, out: &Path, seconds: f64, bytes: usize) {
         let ((gold, pref), file) = (&self.tables[0], &self.routers[0]);
         eprintln!(
             "fitted {} on {} GS and {} PB rows, {} features, in {seconds:.2} s; wrote {} ({})",
@@ -230,7 +312,7 @@ impl Fitted<'_> {
             gold.rows(),
             pref.rows(),
             gold.feature_names.len(),
-            args.out.display(),
+            out.display(),
             render_bytes(bytes)
         );
         for note in &file.notes {
