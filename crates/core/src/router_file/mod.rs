@@ -54,7 +54,7 @@
 //! [`RouterFile::to_json_checked`] writes format 2 and reads the text back:
 //! the models read back must equal the fitted ones bit for bit, node for
 //! node (a structural comparison, exhaustive and cheap), and predict ψ̂ and
-//! Δ̂ bit-identically on a spread of up to 32 rows of each given row set
+//! Δ̂ bit-identically on a spread of up to 16 rows of each given row set
 //! (a check of the whole router). Either failing is an error, so an encoding
 //! bug cannot produce a file that predicts differently.
 
@@ -274,7 +274,7 @@ impl<R> FileRepr<R> {
 /// Rows of each row set that the reload check predicts (evenly spread): a
 /// check of the router as a whole (scale, ψ̂ and Δ̂ assembled as fitted);
 /// the models themselves are compared in full, node for node.
-const CHECK_ROWS: usize = 32;
+const CHECK_ROWS: usize = 16;
 
 /// How errors name a router file that is being written.
 pub(crate) const SAVING: &str = "(router being saved)";
