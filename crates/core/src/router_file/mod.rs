@@ -25,8 +25,10 @@
 //! and bins, one threshold per (feature, bin), leaf values (`trees`), each
 //! column little-endian, deflated in a checksummed zlib stream and
 //! base64-encoded (`columns`; the layout is in `trees`). A
-//! tree node then takes about 5 bytes instead of about 45 of JSON text, and
-//! the file is read without parsing millions of numbers.
+//! tree node then takes about 7 bytes of the file instead of about 44 of
+//! JSON numbers (the paper's all-forest R-learner router at N = 4500,
+//! d = 50: 3.9 MB instead of 23 MB), and the file is read without parsing
+//! millions of numbers.
 //!
 //! Why this design: one file that any JSON reader opens (and `jq`, a text
 //! editor or a diff shows what was fitted), with the bulk in a compact form

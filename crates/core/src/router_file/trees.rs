@@ -145,12 +145,12 @@ impl TreeBlock {
     /// built from them), from the declared lengths alone.
     pub(crate) fn decoded_bytes(&self) -> f64 {
         // Each column's bytes and its values (at most 8 bytes each), then
-        // the nodes.
+        // the nodes twice (the file's models and the router's copy).
         self.named()
             .iter()
             .map(|(_, c)| c.decoded_bytes() as f64 + 8.0 * c.len() as f64)
             .sum::<f64>()
-            + self.children.len() as f64 * Tree::NODE_BYTES as f64
+            + self.children.len() as f64 * 2.0 * Tree::NODE_BYTES as f64
     }
 
     /// The trees, checked: every column decodes ([`Column`]), the columns'
