@@ -203,6 +203,10 @@ fn multi_table(rows: usize, shift: f64) -> String {
 
 const LINEAR: &str = "learner = { type = \"ridge\", basis = \"linear\" }\nfolds = 2\n";
 
+/// An R-learner router of small forests (router files store trees compactly).
+const FOREST: &str = "method = \"r-learner\"\nfolds = 2\n\
+                      learner = { type = \"forest\", trees = 3, max_depth = 4 }\n";
+
 const STUDY: &str = r#"name = "tiny"
 seed = 5
 replicates = 2
@@ -239,6 +243,7 @@ fn base_files() -> Vec<(String, Vec<u8>)> {
         ("mpref.csv".into(), multi_table(80, 0.2).into_bytes()),
         ("mtest.csv".into(), multi_table(40, 0.0).into_bytes()),
         ("linear.toml".into(), LINEAR.as_bytes().to_vec()),
+        ("forest.toml".into(), FOREST.as_bytes().to_vec()),
         ("study.toml".into(), STUDY.as_bytes().to_vec()),
         ("victim".into(), b"keep".to_vec()),
     ];
@@ -284,7 +289,18 @@ fn base_files() -> Vec<(String, Vec<u8>)> {
         "--out",
         "multi.json",
     ]);
-    for name in ["router.json", "multi.json"] {
+    setup(&[
+        "fit",
+        "--gold",
+        "gold.csv",
+        "--pref",
+        "pref.csv",
+        "--config",
+        "forest.toml",
+        "--out",
+        "forest.json",
+    ]);
+    for name in ["router.json", "multi.json", "forest.json"] {
         files.push((name.into(), fs::read(d.join(name)).unwrap()));
     }
     files

@@ -375,10 +375,10 @@ fn cases(router: &str) -> Vec<Case> {
             "router file of another format version",
             vec![(
                 "router.json",
-                router_with("\"format_version\":1", "\"format_version\":2"),
+                router_with("\"format_version\":2", "\"format_version\":3"),
             )],
             &["--cost-weight", "0.1"],
-            vec!["router.json", "format version 2", "meta-router fit"],
+            vec!["router.json", "format version 3", "meta-router fit"],
         ),
         route(
             "not a router file",

@@ -106,7 +106,7 @@ impl Default for BoostingParams {
 /// Which loss a boosted model was fitted with.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-enum Loss {
+pub(crate) enum Loss {
     Squared,
     Logistic,
 }
@@ -291,6 +291,23 @@ impl Boosting {
     /// Number of feature columns.
     pub fn n_features(&self) -> usize {
         self.n_features
+    }
+
+    /// The base score, the trees, the loss and the feature count (for the
+    /// router file).
+    pub(crate) fn parts(&self) -> (f64, &[Tree], Loss, usize) {
+        (self.base, &self.trees, self.loss, self.n_features)
+    }
+
+    /// A model read from a router file; check it with
+    /// [`Boosting::check_consistent`].
+    pub(crate) fn from_saved(base: f64, trees: Vec<Tree>, loss: Loss, n_features: usize) -> Self {
+        Boosting {
+            base,
+            trees,
+            loss,
+            n_features,
+        }
     }
 
     /// Consistency of a model read from a file.

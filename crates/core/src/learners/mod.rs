@@ -36,7 +36,7 @@ pub mod forest;
 pub mod kernel_ridge;
 pub mod logistic;
 pub mod ridge;
-mod tree;
+pub(crate) mod tree;
 
 pub use basis::Basis;
 pub use boosting::{Boosting, BoostingParams};

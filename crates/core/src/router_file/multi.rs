@@ -1,22 +1,26 @@
 //! The multi-model router file: one router per non-reference model.
 //!
-//! # Format (`format = "meta-router/multi-router"`, `format_version = 1`)
+//! # Format (`format = "meta-router/multi-router"`, `format_version = 2`)
 //! The crate version, the reference's name (model 0, gain 0 by definition),
 //! the feature names and one entry per non-reference model: its name and its
-//! complete single-model router file ([`super::RouterFile`]). With one
-//! non-reference model the file describes the two-model router.
+//! complete single-model router file ([`super::RouterFile`], of the same
+//! format version: 2, with compact trees). With one non-reference model the
+//! file describes the two-model router. Files of version 1 (whose models
+//! are single-model files of version 1) are still read.
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::{parse, same_predictions, RouterFile, SAVING};
+use super::{check_reload, parse, versions, RouterFile, SAVING};
 use crate::error::{Error, Result};
 use crate::meta::{FittedMultiRouter, FittedRouter};
 
 /// Format tag of a multi-model router file.
 pub const MULTI_FORMAT: &str = "meta-router/multi-router";
-/// Version of the multi-model router file format.
-pub const MULTI_FORMAT_VERSION: u32 = 1;
+/// Version of the multi-model router file format this build writes.
+pub const MULTI_FORMAT_VERSION: u32 = 2;
+/// Versions of the multi-model router file format this build reads.
+pub const MULTI_READ_VERSIONS: &[u32] = &[1, 2];
 
 /// One non-reference model of a multi-model router file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,8 +113,9 @@ pub fn check_names(reference: &str, models: &[String]) -> Result<()> {
 /// `reference` names model 0 and `models[i] = (name, file, router, rows)`
 /// model `i + 1` (its router file, the fitted router and the row sets its
 /// reload is checked on). Returns the JSON text, checked to read back into
-/// routers whose ψ̂ and Δ̂ on every model's rows equal the fitted ones bit for
-/// bit, and the loaded routers.
+/// the same models bit for bit and into routers whose ψ̂ and Δ̂ equal the
+/// fitted ones on a spread of every model's rows (as
+/// [`RouterFile::to_json_checked`]), and the loaded routers.
 ///
 /// # Errors
 /// Invalid names ([`check_names`]), routers on other features than the
@@ -123,8 +128,7 @@ pub fn write_models(
     check_names(reference, &names)?;
     let mut entries = Vec::with_capacity(models.len());
     for (name, file, _, _) in models {
-        let router = serde_json::to_value(file)
-            .map_err(|e| Error::input(SAVING, None, None, format!("model `{name}`: {e}")))?;
+        let router = file.to_value().map_err(|e| of_model(e, name))?;
         entries.push(ModelEntry {
             name: name.clone(),
             router,
@@ -150,21 +154,24 @@ pub fn write_models(
         )
     })?;
     let loaded = parse_models(&text, SAVING)?;
-    for ((_, _, original, rows), reloaded) in models.iter().zip(loaded.fitted.routers()) {
-        if !rows
-            .iter()
-            .all(|rows| same_predictions(original, reloaded, *rows))
-        {
-            return Err(Error::input(
-                SAVING,
-                None,
-                None,
-                "the saved multi-model router does not reproduce the fitted one's \
-                 predictions (please report this)",
-            ));
-        }
+    for (((name, file, original, rows), saved), reloaded) in models
+        .iter()
+        .zip(&loaded.routers)
+        .zip(loaded.fitted.routers())
+    {
+        check_reload(&file.router, &saved.router, original, reloaded, rows)
+            .map_err(|e| of_model(e, name))?;
     }
     Ok((text, loaded))
+}
+
+/// An error of saving model `name`'s router, with the model named.
+fn of_model(error: Error, name: &str) -> Error {
+    let message = match error {
+        Error::Input { message, .. } => message,
+        other => other.to_string(),
+    };
+    Error::input(SAVING, None, None, format!("model `{name}`: {message}"))
 }
 
 /// Reads a multi-model router file from text; `file` names it in errors.
@@ -172,11 +179,12 @@ pub fn parse_models(text: &str, file: &str) -> Result<LoadedModels> {
     let error = |message: String| Error::input(file, None, None, message);
     let contents: MultiRouterFile = serde_json::from_str(text)
         .map_err(|e| error(format!("not a valid multi-model router file: {e}")))?;
-    if contents.format != MULTI_FORMAT || contents.format_version != MULTI_FORMAT_VERSION {
+    if contents.format != MULTI_FORMAT || !MULTI_READ_VERSIONS.contains(&contents.format_version) {
         return Err(error(format!(
-            "format `{}` version {}, but this meta-router reads `{MULTI_FORMAT}` version \
-             {MULTI_FORMAT_VERSION}",
-            contents.format, contents.format_version
+            "format `{}` version {}, but this meta-router reads `{MULTI_FORMAT}` versions {}",
+            contents.format,
+            contents.format_version,
+            versions(MULTI_READ_VERSIONS)
         )));
     }
     let names: Vec<String> = contents.models.iter().map(|m| m.name.clone()).collect();
@@ -187,6 +195,13 @@ pub fn parse_models(text: &str, file: &str) -> Result<LoadedModels> {
     for entry in &contents.models {
         let (router_file, router) = parse(&entry.router.to_string(), file)
             .map_err(|e| error(format!("model `{}`: {e}", entry.name)))?;
+        if router_file.format_version != contents.format_version {
+            return Err(error(format!(
+                "model `{}` is a router file of format version {} inside a multi-model file \
+                 of version {}",
+                entry.name, router_file.format_version, contents.format_version
+            )));
+        }
         if router_file.features != contents.features {
             return Err(error(format!(
                 "model `{}` uses other feature columns than the file lists",

@@ -114,6 +114,33 @@ impl Forest {
         Ok(())
     }
 
+    /// The trees, in growing order (for the router file).
+    pub(crate) fn trees(&self) -> &[Tree] {
+        &self.trees
+    }
+
+    /// Whether predictions are clamped to `[0, 1]`.
+    pub(crate) fn unit_interval(&self) -> bool {
+        self.unit_interval
+    }
+
+    /// A forest read from a router file (no out-of-bag predictions); check
+    /// it with [`Forest::check_consistent`].
+    pub(crate) fn from_saved(
+        trees: Vec<Tree>,
+        n_features: usize,
+        unit_interval: bool,
+        oob_fallback_rows: usize,
+    ) -> Self {
+        Forest {
+            trees,
+            n_features,
+            unit_interval,
+            oob: None,
+            oob_fallback_rows,
+        }
+    }
+
     /// Predictions of each tree for one row (for tests and diagnostics).
     #[doc(hidden)]
     pub fn tree_predictions(&self, row: &[f64]) -> Vec<f64> {

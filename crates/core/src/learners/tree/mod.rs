@@ -33,10 +33,12 @@ use ndarray::ArrayView2;
 use rand_chacha::ChaCha8Rng;
 
 mod binning;
+mod nodes;
 mod split;
 
 pub(crate) use binning::BinnedMatrix;
 use binning::MAX_BINS;
+pub(crate) use nodes::TreeNode;
 use split::{best_split, best_split_all, Bin, HistogramPool, NodeHistograms, Scratch};
 
 /// Relative tolerance below which a node counts as pure and a gain as zero.
@@ -56,105 +58,14 @@ struct Node {
 const LEAF: u32 = u32::MAX;
 
 /// A fitted regression tree: rows with `x[feature] <= threshold` go left.
-/// Serialized column-wise ([`TreeColumns`]).
+/// A leaf has feature 0, bin 0, threshold NaN and both links [`LEAF`]; a
+/// split node has value NaN (only leaves predict). Serialized column-wise
+/// ([`nodes`]: the format-1 form; the router file's format 2 stores trees
+/// through [`TreeNode`]).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(into = "TreeColumns", try_from = "TreeColumns")]
+#[serde(into = "nodes::TreeColumns", try_from = "nodes::TreeColumns")]
 pub(crate) struct Tree {
     nodes: Vec<Node>,
-}
-
-/// The serialized form of a [`Tree`]: one array per node field, node `i` at
-/// index `i`, the root first. A leaf has `left = right = 0` (the root is never
-/// a child) and threshold 0 (unused); an internal node's children come after it.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TreeColumns {
-    feature: Vec<u32>,
-    bin: Vec<u8>,
-    threshold: Vec<f64>,
-    left: Vec<u32>,
-    right: Vec<u32>,
-    value: Vec<f64>,
-}
-
-impl From<Tree> for TreeColumns {
-    fn from(tree: Tree) -> Self {
-        let leaf = |n: &Node| n.left == LEAF;
-        let nodes = &tree.nodes;
-        TreeColumns {
-            feature: nodes.iter().map(|n| n.feature).collect(),
-            bin: nodes.iter().map(|n| n.bin).collect(),
-            threshold: nodes
-                .iter()
-                .map(|n| if leaf(n) { 0.0 } else { n.threshold })
-                .collect(),
-            left: nodes
-                .iter()
-                .map(|n| if leaf(n) { 0 } else { n.left })
-                .collect(),
-            right: nodes
-                .iter()
-                .map(|n| if leaf(n) { 0 } else { n.right })
-                .collect(),
-            value: nodes.iter().map(|n| n.value).collect(),
-        }
-    }
-}
-
-impl TryFrom<TreeColumns> for Tree {
-    type Error = String;
-
-    /// Checks the links: equal column lengths, at least one node, leaves
-    /// with both links 0, children after their parent and inside the tree,
-    /// finite thresholds and values.
-    fn try_from(c: TreeColumns) -> std::result::Result<Self, String> {
-        let n = c.value.len();
-        if n == 0 {
-            return Err("a tree needs at least one node".into());
-        }
-        for (name, len) in [
-            ("feature", c.feature.len()),
-            ("bin", c.bin.len()),
-            ("threshold", c.threshold.len()),
-            ("left", c.left.len()),
-            ("right", c.right.len()),
-        ] {
-            if len != n {
-                return Err(format!(
-                    "tree column `{name}` has {len} entries, `value` has {n}"
-                ));
-            }
-        }
-        let mut nodes = Vec::with_capacity(n);
-        for i in 0..n {
-            let (left, right) = (c.left[i], c.right[i]);
-            if !(c.value[i].is_finite() && c.threshold[i].is_finite()) {
-                return Err(format!(
-                    "tree node {i} holds a non-finite threshold or value"
-                ));
-            }
-            let is_leaf = left == 0 && right == 0;
-            if !is_leaf {
-                for child in [left, right] {
-                    if (child as usize) <= i || (child as usize) >= n {
-                        return Err(format!(
-                            "tree node {i} links to node {child}, outside {}..{n}",
-                            i + 1
-                        ));
-                    }
-                }
-            }
-            nodes.push(Node {
-                feature: c.feature[i],
-                bin: c.bin[i],
-                threshold: if is_leaf { f64::NAN } else { c.threshold[i] },
-                left: if is_leaf { LEAF } else { left },
-                right: if is_leaf { LEAF } else { right },
-                value: c.value[i],
-            });
-        }
-        Ok(Tree { nodes })
-    }
 }
 
 impl Tree {
@@ -447,6 +358,8 @@ fn split_node(
     nodes.push(leaf_node(left_a, left_b, lambda));
     nodes.push(leaf_node(right_a, right_b, lambda));
     let node = &mut nodes[p.node];
+    // Only leaves predict: a split node holds no value.
+    node.value = f64::NAN;
     node.feature = best.feature as u32;
     node.bin = best.bin;
     node.threshold = threshold;
