@@ -26,7 +26,9 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{fit_seeds, fit_tables_seeded, Table};
+use std::path::Path;
+
+use super::{fit_seeds, fit_tables_seeded, model_file, Table};
 use crate::error::{Error, Result};
 use crate::meta::overlap::OverlapRule;
 use crate::meta::{model_seeds, FittedMultiRouter, MetaRouterConfig};
@@ -86,6 +88,12 @@ fn prefix(error: Error, context: &str) -> Error {
         }) => Error::input(file, line, column, format!("{context}: {message}")),
         other => Error::param("models", context, other.to_string()),
     }
+}
+
+/// Reads and checks a multi-model router file.
+pub fn load_models(path: &Path) -> Result<LoadedModels> {
+    let text = model_file::read_text(path)?;
+    Ok(parse_models(&text, &path.display().to_string())?)
 }
 
 /// Per-query output of routing among several models.

@@ -233,7 +233,7 @@ pub struct KernelRidgeParams {
 }
 
 /// The default multiples of the median heuristic searched by `"select"`.
-pub const DEFAULT_BANDWIDTH_GRID: [f64; 5] = [0.5, 1.0, 2.0, 4.0, 8.0];
+pub(crate) const DEFAULT_BANDWIDTH_GRID: [f64; 5] = [0.5, 1.0, 2.0, 4.0, 8.0];
 
 impl Default for KernelRidgeParams {
     fn default() -> Self {

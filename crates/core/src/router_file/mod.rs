@@ -82,7 +82,7 @@ pub const FORMAT: &str = "meta-router/router";
 /// The version of the router-file format this build writes.
 pub const FORMAT_VERSION: u32 = 2;
 /// The versions of the router-file format this build reads.
-pub const READ_VERSIONS: &[u32] = &[1, 2];
+pub(crate) const READ_VERSIONS: &[u32] = &[1, 2];
 
 /// A diagnostic value: a number, or `"inf"`, `"-inf"`, `"nan"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -459,7 +459,7 @@ fn spread_rows(rows: ArrayView2<f64>) -> Array2<f64> {
 
 /// Whether two routers give bit-identical ψ̂ and Δ̂ on `rows` (the reload
 /// check of saved routers).
-pub fn same_predictions(a: &FittedRouter, b: &FittedRouter, rows: ArrayView2<f64>) -> bool {
+pub(crate) fn same_predictions(a: &FittedRouter, b: &FittedRouter, rows: ArrayView2<f64>) -> bool {
     let same = |x: &ndarray::Array1<f64>, y: &ndarray::Array1<f64>| {
         x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits())
     };
@@ -582,7 +582,7 @@ fn check_contents(contents: &RouterFile) -> std::result::Result<(), String> {
 
 /// Checks a router file's feature names: non-empty and distinct (the
 /// columns a query table must have); the message names the first offender.
-pub fn check_feature_names(names: &[String]) -> std::result::Result<(), String> {
+pub(crate) fn check_feature_names(names: &[String]) -> std::result::Result<(), String> {
     let mut seen = std::collections::HashSet::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         if name.is_empty() {

@@ -20,7 +20,7 @@ pub const MULTI_FORMAT: &str = "meta-router/multi-router";
 /// Version of the multi-model router file format this build writes.
 pub const MULTI_FORMAT_VERSION: u32 = 2;
 /// Versions of the multi-model router file format this build reads.
-pub const MULTI_READ_VERSIONS: &[u32] = &[1, 2];
+pub(crate) const MULTI_READ_VERSIONS: &[u32] = &[1, 2];
 
 /// One non-reference model of a multi-model router file.
 #[derive(Debug, Clone, Serialize, Deserialize)]

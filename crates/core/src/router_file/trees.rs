@@ -173,30 +173,11 @@ impl TreeBlock {
         let cuts = floats("cuts", &self.cuts)?;
         let leaf_values = floats("leaf_values", &self.leaf_values)?;
         let starts = cut_starts(&cut_counts, n_features, cuts.len())?;
-        let total: u64 = node_counts.iter().map(|&n| n as u64).sum();
-        if total != children.len() as u64 {
-            return Err(format!(
-                "`children` has {} entries, the trees' {total} nodes need one each",
-                children.len()
-            ));
-        }
-        let splits = children.iter().filter(|&&c| c != 0).count();
-        for (name, len, need, what) in [
-            ("features", features.len(), splits, "split"),
-            ("bins", bins.len(), splits, "split"),
-            (
-                "leaf_values",
-                leaf_values.len(),
-                children.len() - splits,
-                "leaf",
-            ),
-        ] {
-            if len != need {
-                return Err(format!(
-                    "`{name}` has {len} entries, the trees' {need} {what} nodes need one each"
-                ));
-            }
-        }
+        check_lengths(
+            &node_counts,
+            &children,
+            (features.len(), bins.len(), leaf_values.len()),
+        )?;
         let (mut node, mut split, mut leaf) = (0usize, 0usize, 0usize);
         let mut trees = Vec::with_capacity(node_counts.len());
         for (t, &count) in node_counts.iter().enumerate() {
@@ -253,6 +234,36 @@ impl TreeBlock {
         }
         Ok(trees)
     }
+}
+
+/// The columns' lengths against the trees' nodes: one `children` entry per
+/// node, one `features` and one `bins` entry per split node, one leaf value
+/// per leaf (`lengths`: those of `features`, `bins` and `leaf_values`).
+fn check_lengths(
+    node_counts: &[u32],
+    children: &[u32],
+    (features, bins, leaf_values): (usize, usize, usize),
+) -> std::result::Result<(), String> {
+    let total: u64 = node_counts.iter().map(|&n| n as u64).sum();
+    if total != children.len() as u64 {
+        return Err(format!(
+            "`children` has {} entries, the trees' {total} nodes need one each",
+            children.len()
+        ));
+    }
+    let splits = children.iter().filter(|&&c| c != 0).count();
+    for (name, len, need, what) in [
+        ("features", features, splits, "split"),
+        ("bins", bins, splits, "split"),
+        ("leaf_values", leaf_values, children.len() - splits, "leaf"),
+    ] {
+        if len != need {
+            return Err(format!(
+                "`{name}` has {len} entries, the trees' {need} {what} nodes need one each"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where each feature's thresholds start in `cuts` and how many it has,
