@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::evaluation::{cell, csv_row, write_evaluation_rows};
+use super::evaluation::{cell, csv_row, write_evaluation_rows, write_test_lines};
 use super::format::format_number;
 use super::markdown::code_span;
 use crate::realdata::evaluate::{Comparison, Difference, Interval};
@@ -41,32 +41,14 @@ pub fn comparison_markdown(
 ) -> String {
     let mut out = String::new();
     let first = &comparison.evaluations[0];
-    let o = &first.options;
     let _ = writeln!(out, "# Router comparison\n");
-    let _ = writeln!(
-        out,
-        "- test: {}, {} queries; gains from column {} (mean gain {})",
-        code_span(source.test),
-        first.queries,
-        code_span(source.gains),
-        format_number(Some(first.mean_gain))
-    );
-    let _ = writeln!(
-        out,
-        "- costs: primary {}, alternative {}; intervals: {}",
-        o.costs.0,
-        o.costs.1,
-        if o.bootstrap > 0 {
-            format!(
-                "{:.0}% normal bootstrap, B = {} (seed {}); every router is scored on the same \
-                 resamples, so a difference's interval is that of the paired difference",
-                100.0 * o.level,
-                o.bootstrap,
-                o.seed
-            )
-        } else {
-            "none (B = 0)".into()
-        }
+    write_test_lines(
+        &mut out,
+        first,
+        source.test,
+        source.gains,
+        "; every router is scored on the same resamples, so a difference's interval is that \
+         of the paired difference",
     );
     write_routers(&mut out, comparison, files);
     write_differences(&mut out, comparison);

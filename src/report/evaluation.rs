@@ -96,7 +96,6 @@ pub fn evaluation_markdown(
 
 /// The report's title and its router, test-data and cost lines.
 fn write_header(out: &mut String, eval: &Evaluation, file: &RouterFile, source: &EvaluationSource) {
-    let o = &eval.options;
     let _ = writeln!(out, "# Router evaluation\n");
     // Names from the command line and the router file are input: code spans
     // (shown as is, never interpreted as Markdown or HTML).
@@ -112,12 +111,25 @@ fn write_header(out: &mut String, eval: &Evaluation, file: &RouterFile, source: 
         code_span(&file.training.pref_file),
         file.seed
     );
+    write_test_lines(out, eval, source.test, source.gains, "");
+}
+
+/// The report's test-data line and its costs-and-intervals line (`note`
+/// follows the bootstrap's description).
+pub(super) fn write_test_lines(
+    out: &mut String,
+    eval: &Evaluation,
+    test: &str,
+    gains: &str,
+    note: &str,
+) {
+    let o = &eval.options;
     let _ = writeln!(
         out,
         "- test: {}, {} queries; gains from column {} (mean gain {})",
-        code_span(source.test),
+        code_span(test),
         eval.queries,
-        code_span(source.gains),
+        code_span(gains),
         format_number(Some(eval.mean_gain))
     );
     let _ = writeln!(
@@ -127,7 +139,7 @@ fn write_header(out: &mut String, eval: &Evaluation, file: &RouterFile, source: 
         o.costs.1,
         if o.bootstrap > 0 {
             format!(
-                "{:.0}% normal bootstrap, B = {} (seed {})",
+                "{:.0}% normal bootstrap, B = {} (seed {}){note}",
                 100.0 * o.level,
                 o.bootstrap,
                 o.seed
