@@ -51,6 +51,29 @@ fn bits(values: impl IntoIterator<Item = f64>) -> Vec<u64> {
     values.into_iter().map(f64::to_bits).collect()
 }
 
+/// The fixtures' predictions were written with the pure-Rust linear
+/// algebra: with it every router predicts them bit for bit. With the
+/// OpenBLAS backend a linear model's products run through OpenBLAS, whose
+/// summation order differs, so they agree to rounding (measured: 2 ulp);
+/// trees never touch BLAS and stay exact there too.
+fn as_written(name: &str, got: &[f64], written: &[f64]) {
+    if cfg!(feature = "openblas") && name.starts_with("ridge") {
+        assert_eq!(got.len(), written.len(), "{name}");
+        for (a, b) in got.iter().zip(written) {
+            assert!(
+                (a - b).abs() <= 1e-13 * b.abs().max(1e-3),
+                "{name}: {a} vs {b}"
+            );
+        }
+    } else {
+        assert_eq!(
+            bits(got.iter().copied()),
+            bits(written.iter().copied()),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn format_1_routers_predict_as_when_they_were_written() {
     for name in ["forest-r", "boosting-dr-plugin", "ridge-dr"] {
@@ -60,15 +83,11 @@ fn format_1_routers_predict_as_when_they_were_written() {
         let expected = fixture(&format!("{name}.route.csv"));
         let psi = router.predict_psi(x.view());
         let delta = router.predict_delta(x.view()).unwrap();
-        assert_eq!(
-            bits(psi.clone()),
-            bits(column(&expected, "psi_hat")),
-            "{name}"
-        );
-        assert_eq!(
-            bits(delta.clone()),
-            bits(column(&expected, "delta_hat")),
-            "{name}"
+        as_written(name, psi.as_slice().unwrap(), &column(&expected, "psi_hat"));
+        as_written(
+            name,
+            delta.as_slice().unwrap(),
+            &column(&expected, "delta_hat"),
         );
         // Saved again: format 2, the same predictions.
         let text = file.to_json_checked(&router, &[x.view()]).unwrap();
