@@ -23,7 +23,7 @@ use meta_router::files::{self, Existing};
 use meta_router::study::spec::SPEC_FACTOR;
 use meta_router::study::{self, spec::StudySpec};
 
-use super::study::Incomplete;
+use super::study::ExitWith;
 
 /// Options of `meta-router slurm`.
 #[derive(Debug, Args)]
@@ -329,7 +329,7 @@ fn submit_jobs(work: &Path, shards: usize) -> Result<()> {
 
 /// `meta-router status DIR`: a work folder of `slurm` (its `shard-*`
 /// folders and `merged/`) or a single study folder. Work not yet complete
-/// is an [`Incomplete`] error (exit 4), so scripts can wait on it.
+/// is an [`ExitWith::incomplete`] error (exit 4), so scripts can wait on it.
 pub fn status(dir: &Path) -> Result<()> {
     let array = dir.join("array.sbatch");
     let shard_count = match files::read_text(&array, SPEC_FACTOR) {
@@ -354,9 +354,11 @@ pub fn status(dir: &Path) -> Result<()> {
         })?;
         println!("{}", describe(dir, &progress));
         if !progress.complete {
-            return Err(
-                Incomplete(format!("the study in {} is not complete", dir.display())).into(),
-            );
+            return Err(ExitWith::incomplete(format!(
+                "the study in {} is not complete",
+                dir.display()
+            ))
+            .into());
         }
         return Ok(());
     };
@@ -398,7 +400,7 @@ pub fn status(dir: &Path) -> Result<()> {
         print_resubmit(dir, &resubmit)?;
     }
     if complete < n {
-        return Err(Incomplete(format!(
+        return Err(ExitWith::incomplete(format!(
             "{} of {n} shards of {} are not complete",
             n - complete,
             dir.display()

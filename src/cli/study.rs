@@ -111,29 +111,43 @@ const EXIT_CLAIMS_FAILED: u8 = 3;
 /// are not complete yet (missing, partial or running).
 const EXIT_INCOMPLETE: u8 = 4;
 
-/// What `status` found incomplete (exit [`EXIT_INCOMPLETE`]).
+/// An outcome that ends a command with its own exit code: a run whose
+/// claims do not hold ([`EXIT_CLAIMS_FAILED`]) or work `status` found
+/// incomplete ([`EXIT_INCOMPLETE`]). Printed as `{label}: {message}`.
 #[derive(Debug)]
-pub struct Incomplete(pub String);
+pub struct ExitWith {
+    code: u8,
+    label: &'static str,
+    message: String,
+}
 
-impl std::fmt::Display for Incomplete {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl ExitWith {
+    /// Claims of a study's `[[expect]]` list that do not hold.
+    fn claims_failed(message: String) -> Self {
+        Self {
+            code: EXIT_CLAIMS_FAILED,
+            label: "error",
+            message,
+        }
+    }
+
+    /// Shards or units not complete yet.
+    pub fn incomplete(message: String) -> Self {
+        Self {
+            code: EXIT_INCOMPLETE,
+            label: "incomplete",
+            message,
+        }
     }
 }
 
-impl std::error::Error for Incomplete {}
-
-/// The error of a run whose claims do not hold (exit [`EXIT_CLAIMS_FAILED`]).
-#[derive(Debug)]
-struct ClaimsFailed(String);
-
-impl std::fmt::Display for ClaimsFailed {
+impl std::fmt::Display for ExitWith {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for ClaimsFailed {}
+impl std::error::Error for ExitWith {}
 
 fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
     if let Some(n) = text.strip_prefix("slurm/") {
@@ -322,18 +336,16 @@ pub fn check_command(args: CheckArgs) -> ExitCode {
 pub fn exit_code(result: Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.downcast_ref::<Incomplete>().is_some() => {
-            eprintln!("incomplete: {err:#}");
-            ExitCode::from(EXIT_INCOMPLETE)
-        }
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            if err.downcast_ref::<ClaimsFailed>().is_some() {
-                ExitCode::from(EXIT_CLAIMS_FAILED)
-            } else {
+        Err(err) => match err.downcast_ref::<ExitWith>() {
+            Some(exit) => {
+                eprintln!("{}: {err:#}", exit.label);
+                ExitCode::from(exit.code)
+            }
+            None => {
+                eprintln!("error: {err:#}");
                 ExitCode::FAILURE
             }
-        }
+        },
     }
 }
 
@@ -398,7 +410,7 @@ fn simulate(spec: &StudySpec, options: &RunOptions, quiet: bool) -> Result<()> {
             print!("\n{}", report::claims_table(&claims));
         }
         if failed > 0 {
-            return Err(ClaimsFailed(format!(
+            return Err(ExitWith::claims_failed(format!(
                 "{failed} of {} claim outcome(s) of the spec's [[expect]] list do not hold \
                  (numbers above); the results are written to {}",
                 claims.len(),
