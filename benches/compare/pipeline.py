@@ -34,6 +34,14 @@ psi and Delta). Three comparisons:
    LightGBM in random-forest mode; the same data are written as
    OUT/trees_compare/{train,test}.csv for `cargo bench --bench trees_compare`.
 
+With --python-package (the package `meta_router` installed in this Python,
+`pip install ./python`), part 1 also fits every router in-process through the
+Python package with the same settings and seed: its wall time, the core's own
+time inside that call (`fit_seconds`; the rest is the Python side's
+overhead: argument checks, array conversion and copies), the ratios of
+scikit-learn and EconML to it, and a check that its psi-hat on the test rows
+equals the command line's bit for bit.
+
 Ratios are python seconds / meta-router seconds (> 1: meta-router is faster).
 Times are medians over --repeats; repeat r uses learner seed --seed + r on both
 sides (the data draw is fixed by --seed). MSEs are means over the repeats.
@@ -93,6 +101,8 @@ def parse_args():
                    help="R- and DR-learner outcome models from one forest's out-of-bag "
                         "predictions instead of fold fits (meta-router `outcome_oob = true`; "
                         "the scikit-learn re-implementation does the same; EconML unchanged)")
+    p.add_argument("--python-package", action="store_true",
+                   help="also fit through the Python package meta_router (pip install ./python)")
     p.add_argument("--skip-econml", action="store_true")
     p.add_argument("--skip-forest", action="store_true", help="skip the forest-alone part")
     return p.parse_args()
@@ -238,13 +248,34 @@ def run_meta_router(args, data_dir, work, method, seed, data):
     table = np.genfromtxt(pred, delimiter=",", skip_header=1, dtype=str, ndmin=2)
     psi = table[:, header.index("psi_hat")].astype(float)
     out = dict(wall=wall, cpu=cpu, fit=fit_s, overhead=wall - fit_s, model_bytes=size,
-               mse_psi=mse(psi, data["psi_test"]),
+               mse_psi=mse(psi, data["psi_test"]), psi_test=psi,
                min_weight_leaf=diag.get("bias.min_weight_leaf"))
     if "delta_hat" in header:
         out["mse_delta"] = mse(table[:, header.index("delta_hat")].astype(float),
                                data["delta_test"])
     os.remove(model)
     return out
+
+
+def run_python_package(args, data, method, seed, cli_psi):
+    """One fit through the Python package, in this process, with the
+    command line's settings and seed; its psi-hat must equal the CLI's."""
+    import tomllib
+
+    from meta_router import MetaRouter
+    settings = tomllib.loads(mr_config(method, args.threads, args.outcome_oob))
+    gold = data["t"] == 1
+    xg, r = data["x"][gold], data["o"][gold]
+    xp, y = data["x"][~gold], data["o"][~gold]
+    router = MetaRouter(**settings, seed=seed)
+    with Clock() as c:
+        router.fit(xg, r, xp, y)
+    core = router._router.fit_seconds
+    psi = router.predict_psi(data["x_test"])
+    if not np.array_equal(psi, cli_psi):
+        raise RuntimeError(f"{method}: the Python package's psi-hat differs from the CLI's")
+    return dict(wall=c.wall, cpu=c.cpu, core=core, overhead=c.wall - core,
+                overhead_share=(c.wall - core) / core)
 
 
 # --------------------------------------------------------------- scikit-learn
@@ -524,10 +555,14 @@ def main(args):
     # ---- 1. full routers
     mr = {m: [] for m in methods}
     sk = {m: [] for m in methods}
+    py = {m: [] for m in methods}
     for rep in range(args.repeats):
         seed = args.seed + rep
         for method in methods:
             mr[method].append(run_meta_router(args, data_dir, work, method, seed, data))
+            cli_psi = mr[method][-1].pop("psi_test")
+            if args.python_package:
+                py[method].append(run_python_package(args, data, method, seed, cli_psi))
             psi_model, delta_model, stages = sk_fit(method, py_data, seed, args)
             row = {"wall": sum(c.wall for c in stages.values()),
                    "cpu": sum(c.cpu for c in stages.values()),
@@ -569,6 +604,19 @@ def main(args):
     if overheads:
         say(f"   meta-router overhead outside the fit (process start, CSV load, JSON write; wall - fit): "
             f"median {med(overheads):.2f} s, range {min(overheads):.2f}-{max(overheads):.2f}")
+    if args.python_package:
+        say("")
+        say("   The Python package meta_router (in-process; psi-hat equal to the CLI's bit for bit):")
+        say(f"   {'method':<11}{'py wall':>8}{'core':>8}{'overhead':>10}{'sk/py':>8}")
+        for m in methods:
+            p = {k: med([r[k] for r in py[m]]) for k in ("wall", "core", "overhead",
+                                                         "overhead_share")}
+            summary[m]["py"] = p
+            summary[m]["ratio_sk_py"] = summary[m]["sk"]["wall"] / p["wall"]
+            say(f"   {m:<11}{p['wall']:>8.3f}{p['core']:>8.3f}{100 * p['overhead_share']:>9.2f}%"
+                f"{summary[m]['ratio_sk_py']:>8.2f}")
+        say("   (overhead = py wall - core, as a share of core: argument checks, array "
+            "conversion and copies)")
     if "gs-only" in summary:
         say(f"   gs-only wall (500-row forest, mostly load/write): {summary['gs-only']['mr']['wall']:.2f} s")
     for m in ("r-learner", "dr-learner"):
@@ -597,6 +645,8 @@ def main(args):
                 row["ratio_wall"] = wall / summary[ref]["mr"]["wall"]
                 row["ratio_fit"] = wall / summary[ref]["mr"]["fit"]
                 row["ratio_sk_delta"] = wall / summary[ref]["sk"]["delta_wall"]
+                if "py" in summary[ref]:
+                    row["ratio_py"] = wall / summary[ref]["py"]["wall"]
             econ[kind] = row
             label = f"{kind} (Δ; vs mr {ref})"
             g = lambda k: f"{row[k]:.2f}" if k in row else "-"  # noqa: E731
@@ -604,6 +654,9 @@ def main(args):
                 f"{g('ratio_fit'):>10}{g('ratio_sk_delta'):>13}")
         say("   (vs sk Δ-part = EconML / the sklearn re-implementation's nuisance + bias-forest time, "
             "same work minus the OOB pass)")
+        for kind, row in econ.items():
+            if "ratio_py" in row:
+                say(f"   {kind} / the Python package's {row['versus']} fit: {row['ratio_py']:.2f}")
 
     # ---- 3. forest alone
     trees = {}
@@ -671,7 +724,7 @@ def main(args):
         json.dump(dict(args=vars(args), versions=info, load_start=load0, load_end=load1,
                        data=dict(n=data["n"], m=data["m"], d=len(data["features"]),
                                  kappa=data["kappa"]),
-                       meta_router=mr, sklearn=sk, summary=summary, econml=econ, forest=trees),
+                       meta_router=mr, sklearn=sk, python_package=py, summary=summary, econml=econ, forest=trees),
                   f, indent=1, default=str)
     with open(os.path.join(out, "report.txt"), "w") as f:
         f.write("\n".join(LOG) + "\n")

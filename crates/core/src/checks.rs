@@ -7,6 +7,11 @@ use ndarray::{ArrayView1, ArrayView2};
 
 use crate::error::{Error, Result};
 
+/// Largest magnitude of a number a user gives (features, labels, weights,
+/// in a table or an array): `1e100`, so squares and sums of squares of any
+/// input stay finite.
+pub const MAX_MAGNITUDE: f64 = 1e100;
+
 /// Checks that weights have length `n`, are finite, non-negative and not all zero.
 pub(crate) fn check_weights(w: ArrayView1<f64>, n: usize) -> Result<()> {
     if w.len() != n {

@@ -58,9 +58,7 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Most columns a table may have.
 pub const MAX_COLUMNS: usize = 1_000_000;
 
-/// Largest magnitude of a number in a table (features, labels, weights):
-/// `1e100`, so squares and sums of squares of any table stay finite.
-pub const MAX_MAGNITUDE: f64 = 1e100;
+pub use meta_router_core::checks::MAX_MAGNITUDE;
 
 /// Which columns are features.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -139,11 +139,19 @@ pub fn parse_estimator(
 /// absent. Errors name `file`, the line and the key.
 pub fn parse_router_config(text: &str, file: &str) -> Result<MetaRouterConfig> {
     let source = Source::new(file, text);
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|span| source.line_of(span.start));
         let first = e.message().lines().next().unwrap_or("").trim().to_string();
         source.error_on_line(line, format!("not valid TOML: {first}"))
     })?;
+    parse_router_table(table, &source)
+}
+
+/// A router configuration given as a table rather than a file's text (the
+/// settings of the Python package's `MetaRouter(...)`): the same keys,
+/// defaults and validation as [`parse_router_config`]; errors name
+/// `source.file` and the key (and the line, when `source` has a text).
+pub fn parse_router_table(mut table: toml::Table, source: &Source) -> Result<MetaRouterConfig> {
     match table.get("method") {
         None => {
             table.insert("method".into(), toml::Value::String("dr-learner".into()));
@@ -162,7 +170,7 @@ pub fn parse_router_config(text: &str, file: &str) -> Result<MetaRouterConfig> {
     if table.contains_key("label") {
         return Err(source.error("label", "a router configuration takes no `label`"));
     }
-    parse_estimator(&table, "", &source)
+    parse_estimator(&table, "", source)
 }
 
 #[cfg(test)]
@@ -178,5 +186,28 @@ mod tests {
             assert_eq!(method.name(), *name);
         }
         assert_eq!(ESTIMATOR_NAMES.len(), 6);
+    }
+
+    /// A table without a text: the same defaults as a file, and errors that
+    /// name the source and the key but no line.
+    #[test]
+    fn a_table_parses_like_the_file_it_would_be() {
+        let text = "method = \"r\"\nfolds = 3\n";
+        let from_text = parse_router_config(text, "router.toml").unwrap();
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let from_table = parse_router_table(table, &Source::new("settings", "")).unwrap();
+        assert_eq!(
+            serde_json::to_string(&from_text).unwrap(),
+            serde_json::to_string(&from_table).unwrap()
+        );
+        let empty = parse_router_table(toml::Table::new(), &Source::new("settings", "")).unwrap();
+        assert_eq!(empty.method, Method::DrLearner);
+        let mut bad = toml::Table::new();
+        bad.insert("folds".into(), toml::Value::Integer(1));
+        let error = parse_router_table(bad, &Source::new("settings", "")).unwrap_err();
+        assert!(
+            error.to_string().starts_with("settings, key `folds`: "),
+            "{error}"
+        );
     }
 }

@@ -66,6 +66,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod columns;
+pub mod describe;
 pub mod multi;
 mod saved;
 mod trees;

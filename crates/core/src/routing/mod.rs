@@ -83,6 +83,7 @@
 //! ```
 
 pub mod multi;
+pub mod router;
 mod rule;
 
 use std::cmp::Ordering;

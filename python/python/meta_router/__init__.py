@@ -1,0 +1,559 @@
+"""Meta-Router in Python: routers for large language models trained from scarce
+gold-standard (GS) labels plus plentiful, biased preference-based (PB) labels.
+
+The bias of PB evaluations relative to GS ones, ``Δ(q) = ψ(q) − η(q)``, is a
+conditional average treatment effect of the evaluation mechanism; an R- or
+DR-learner estimates it, the PB labels are corrected, and the router
+``ψ̂(q)`` sends a query to the costly primary model iff ``ψ̂(q) > w (C_p − C_a)``
+(Zhang, Xie, Yang, Wu, arXiv 2509.25535).
+
+Every number comes from meta-router's Rust core, through the same functions
+as the ``meta-router`` command line: the same settings give the same router,
+and a router saved here is a router file that ``meta-router route`` reads (and
+back). The method and its metrics are written out in the repository's
+``docs/method.md``; this package's own documentation is ``python/README.md``.
+
+Example::
+
+    import numpy as np
+    from meta_router import MetaRouter
+
+    rng = np.random.default_rng(0)
+    X_gold, X_pref = rng.uniform(-1, 1, (200, 3)), rng.uniform(-1, 1, (2000, 3))
+    r = 0.3 * X_gold[:, 0] + rng.normal(0, 0.2, 200)              # GS gains
+    y = 0.3 * X_pref[:, 0] - 0.2 * X_pref[:, 1] + rng.normal(0, 0.2, 2000)  # PB gains
+    router = MetaRouter("dr-learner", seed=1).fit(X_gold, r, X_pref, y)
+    to_primary = router.route(X_pref[:5], cost_weight=0.05)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._core import MetaRouterError
+
+__all__ = ["MetaRouter", "MultiMetaRouter", "MetaRouterError", "preference_labels", "__version__"]
+
+__version__: str = _core.__version__
+
+#: PB labels given as words, read as the command line reads them.
+PREFERENCE_WORDS = {"win": 1.0, "tie": 0.0, "loss": -1.0}
+
+
+def preference_labels(labels: Any, what: str = "y") -> np.ndarray:
+    """Labels as a float64 vector; the words ``win``/``tie``/``loss`` (any case)
+    are read as +1 / 0 / −1, as ``meta-router fit`` reads a PB label column."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise MetaRouterError(f"{what}: expected a 1-D array of labels, got shape {array.shape}")
+    if array.dtype.kind in "OUS":
+        values = np.empty(len(array), dtype=np.float64)
+        for i, label in enumerate(array):
+            if isinstance(label, bytes):
+                label = label.decode("utf-8", "replace")
+            if isinstance(label, str):
+                word = label.strip().lower()
+                if word in PREFERENCE_WORDS:
+                    values[i] = PREFERENCE_WORDS[word]
+                    continue
+                try:
+                    values[i] = float(word)
+                except ValueError:
+                    raise MetaRouterError(
+                        f"{what}: the label {str(label)!r} at row {i} is not a number "
+                        "(nor win / tie / loss)"
+                    ) from None
+            else:
+                try:
+                    values[i] = float(label)
+                except (TypeError, ValueError):
+                    raise MetaRouterError(
+                        f"{what}: the label {str(label)!r} at row {i} is not a number"
+                    ) from None
+        return values
+    return _float_vector(array, what)
+
+
+def _float_vector(values: Any, what: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise MetaRouterError(f"{what}: expected a 1-D array, got shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise MetaRouterError(f"{what}: expected numbers, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _is_frame(x: Any) -> bool:
+    return hasattr(x, "columns") and hasattr(x, "to_numpy")
+
+
+def _matrix(x: Any, what: str) -> Tuple[np.ndarray, Optional[List[str]]]:
+    """A feature matrix as float64 (a view when it already is one) and its
+    column names when it is a DataFrame."""
+    names = None
+    if _is_frame(x):
+        names = [str(c) for c in x.columns]
+        if len(set(names)) != len(names):
+            raise MetaRouterError(f"{what}: repeated column names")
+        x = x.to_numpy()
+    array = np.asarray(x)
+    if array.ndim != 2:
+        raise MetaRouterError(
+            f"{what}: expected a 2-D array (rows = queries, columns = features), "
+            f"got shape {array.shape}"
+        )
+    if array.dtype.kind not in "biuf":
+        raise MetaRouterError(f"{what}: expected numeric features, got dtype {array.dtype}")
+    # Row-major float64, as the command line holds its tables (a view when
+    # it already is): the core's sums run in memory order.
+    return np.ascontiguousarray(array, dtype=np.float64), names
+
+
+class _Settings:
+    """The settings shared by MetaRouter and MultiMetaRouter (scikit-learn
+    conventions: constructor keywords, get_params, set_params)."""
+
+    def __init__(self, method: str = "dr-learner", *, seed: int = 0,
+                 overlap: Union[str, float] = "crump", **settings: Any) -> None:
+        self.method = method
+        self.seed = seed
+        self.overlap = overlap
+        self.settings = dict(settings)
+        self._router: Optional[Any] = None
+        self._header: Optional[Dict[str, Any]] = None
+        self._validate()
+
+    # -- settings ---------------------------------------------------------
+
+    def _settings_json(self) -> str:
+        table = dict(self.settings)  # a None takes the default (the core drops it)
+        table["method"] = self.method
+        try:
+            return json.dumps(table, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise MetaRouterError(f"MetaRouter settings: {e}") from None
+
+    def _validate(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
+                or not 0 <= int(self.seed) < 2**64:
+            raise MetaRouterError(
+                f"MetaRouter settings, key `seed`: expected an integer in [0, 2^64), "
+                f"got {self.seed!r}")
+        _core.overlap_rule(self._overlap_text())
+        _core.config_json(self._settings_json())
+
+    def _overlap_text(self) -> str:
+        overlap = self.overlap
+        if isinstance(overlap, bool):
+            raise MetaRouterError("MetaRouter settings, key `overlap`: expected crump, none or α")
+        if isinstance(overlap, (float, int, np.floating, np.integer)):
+            return repr(float(overlap))
+        if isinstance(overlap, str):
+            return overlap
+        raise MetaRouterError(
+            f"MetaRouter settings, key `overlap`: expected crump, none or α, got {overlap!r}")
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The full configuration (every key, defaults filled in), as the
+        router file records it."""
+        return json.loads(_core.config_json(self._settings_json()))
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        """The constructor's parameters (scikit-learn convention)."""
+        return {"method": self.method, "seed": self.seed, "overlap": self.overlap,
+                **self.settings}
+
+    def set_params(self, **params: Any) -> Any:
+        """Sets parameters (scikit-learn convention); the new settings are
+        validated, and on an error nothing changes."""
+        old = (self.method, self.seed, self.overlap, dict(self.settings))
+        for key, value in params.items():
+            if key in ("method", "seed", "overlap"):
+                setattr(self, key, value)
+            else:
+                self.settings[key] = value
+        try:
+            self._validate()
+        except MetaRouterError:
+            self.method, self.seed, self.overlap, self.settings = old
+            raise
+        return self
+
+    def __repr__(self) -> str:
+        args = [repr(self.method)] + [f"{k}={v!r}" for k, v in self.get_params().items()
+                                      if k != "method"]
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+    # -- shared by fitted routers -----------------------------------------
+
+    def _fitted(self) -> Any:
+        if self._router is None:
+            raise MetaRouterError(
+                f"this {type(self).__name__} is not fitted yet: call fit or load first")
+        return self._router
+
+    def _queries(self, X: Any) -> np.ndarray:
+        router = self._fitted()
+        if _is_frame(X):
+            features = router.features
+            missing = [f for f in features if f not in X.columns]
+            if missing:
+                raise MetaRouterError(
+                    f"X lacks the router's feature columns {missing[:5]}")
+            X = X[features]
+        array, _ = _matrix(X, "X")
+        return array
+
+    @property
+    def feature_names_in_(self) -> List[str]:
+        """The feature columns the router reads, in order."""
+        return list(self._fitted().features)
+
+    def to_json(self) -> str:
+        """The router file's text (the format ``meta-router route`` reads)."""
+        return self._fitted().json
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the router file (atomically: a complete file or none)."""
+        text = self.to_json()
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, temporary = tempfile.mkstemp(prefix=".router-", suffix=".json", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+
+
+class MetaRouter(_Settings):
+    """A Meta-Router: fit from GS and PB labels, predict ψ̂ and Δ̂, route.
+
+    Parameters
+    ----------
+    method : str
+        ``"dr-learner"`` (``"dr"``, the default), ``"r-learner"`` (``"r"``), or a
+        baseline: ``"pooled"``, ``"gs-only"``, ``"pb-only"``, ``"mean-shift"``.
+    seed : int
+        Master seed of the fit's folds and learners; a fit is reproducible from
+        the data, the settings and the seed.
+    overlap : str or float
+        Target population of the stored inference: ``"crump"`` (the
+        Crump–Hotz–Imbens–Mitnik overlap region, the default), ``"none"`` (every
+        query) or a threshold α in (0, 0.5).
+    **settings
+        Any key of a router configuration file, with the same defaults and
+        validation as ``meta-router fit --config``: ``learner``,
+        ``outcome_learner``, ``bias_learner``, ``final_learner`` (tables such as
+        ``{"type": "forest", "trees": 200}``), ``propensity``,
+        ``propensity_learner``, ``folds``, ``clip``, ``trim``, ``normalize``,
+        ``delta_clip``, ``truncate``, … Learner settings are dicts.
+
+    Invalid settings raise :class:`MetaRouterError` naming the key, at
+    construction and in :meth:`set_params`.
+    """
+
+    # -- fitting ----------------------------------------------------------
+
+    def fit(self, X_gold: Any, r: Any, X_pref: Any, y: Any,
+            sample_weight: Optional[Tuple[Any, Any]] = None) -> "MetaRouter":
+        """Fits the router.
+
+        ``X_gold`` (n × d) and ``r`` (n): GS queries and their GS gains (primary
+        minus alternative); ``X_pref`` (m × d) and ``y`` (m): PB queries and PB
+        gains (numbers, or ``win``/``tie``/``loss``). DataFrames keep their
+        column names (both must have the same columns, in the same order); numpy
+        arrays get ``x1 … xd``. ``sample_weight``: ``(w_gold, w_pref)``, finite
+        and ≥ 0 (no inference is stored for a weighted fit). The GIL is released
+        while the core fits.
+        """
+        xg, gold_names = _matrix(X_gold, "X_gold")
+        xp, pref_names = _matrix(X_pref, "X_pref")
+        if xg.shape[1] != xp.shape[1]:
+            raise MetaRouterError(
+                f"X_pref has {xp.shape[1]} feature columns, X_gold {xg.shape[1]}")
+        if gold_names is not None and pref_names is not None and gold_names != pref_names:
+            raise MetaRouterError(
+                "X_gold and X_pref have different columns: "
+                f"{gold_names[:5]}… against {pref_names[:5]}…")
+        names = gold_names or pref_names or [f"x{j + 1}" for j in range(xg.shape[1])]
+        rg = preference_labels(r, "r (the GS labels)")
+        yp = preference_labels(y, "y (the PB labels)")
+        w_gold = w_pref = None
+        if sample_weight is not None:
+            if not isinstance(sample_weight, (tuple, list)) or len(sample_weight) != 2:
+                raise MetaRouterError(
+                    "sample_weight: expected a pair (w_gold, w_pref), one weight per row")
+            w_gold = _float_vector(sample_weight[0], "sample_weight[0] (GS rows)")
+            w_pref = _float_vector(sample_weight[1], "sample_weight[1] (PB rows)")
+        self._router = _core.Router.fit(
+            self._settings_json(), xg, rg, xp, yp, w_gold, w_pref, names,
+            int(self.seed), self._overlap_text())
+        self._header = None
+        return self
+
+    # -- predicting and routing ---------------------------------------------
+
+    def predict_psi(self, X: Any) -> np.ndarray:
+        """``ψ̂(q)``: the estimated GS gain of the primary model per query."""
+        return self._fitted().predict_psi(self._queries(X))
+
+    def predict_delta(self, X: Any) -> Optional[np.ndarray]:
+        """``Δ̂(q)``: the estimated PB bias per query (``None`` for a baseline
+        that does not estimate it)."""
+        return self._fitted().predict_delta(self._queries(X))
+
+    def route(self, X: Any, cost_weight: float,
+              costs: Optional[Tuple[Any, Any]] = None, outside: str = "router") -> np.ndarray:
+        """Routing decisions, ``True`` = the primary model: ``ψ̂(q) > w (C_p − C_a)``.
+
+        ``costs``: ``(C_p, C_a)``, scalars or one value per query (default
+        ``(1, 0)``). ``outside``: how a truncated router decides queries outside
+        its overlap region (``"router"``, ``"primary"``, ``"alternative"``).
+        """
+        x = self._queries(X)
+        n = x.shape[0]
+        c_p, c_a = (1.0, 0.0) if costs is None else costs
+        c_p = np.broadcast_to(np.asarray(c_p, dtype=np.float64), (n,))
+        c_a = np.broadcast_to(np.asarray(c_a, dtype=np.float64), (n,))
+        primary, _ = self._fitted().route(x, float(cost_weight), c_p, c_a, outside)
+        return np.asarray(primary, dtype=bool)
+
+    def in_overlap(self, X: Any) -> Optional[np.ndarray]:
+        """For a truncated router, whether each query lies in its overlap
+        region; ``None`` for other routers."""
+        x = self._queries(X)
+        n = x.shape[0]
+        _, inside = self._fitted().route(x, 0.0, np.ones(n), np.zeros(n), "router")
+        return None if inside is None else np.asarray(inside, dtype=bool)
+
+    # -- what the fit says --------------------------------------------------
+
+    def _file(self) -> Dict[str, Any]:
+        if self._header is None:
+            header = json.loads(self._fitted().json)
+            header.pop("router", None)
+            self._header = header
+        return self._header
+
+    def inference(self) -> Any:
+        """The stored inference of a DR-learner router: the AIPW means of the
+        PB bias and the GS gain and the best linear projection of Δ on the
+        leading features, each with its standard error and interval, over the
+        population ``overlap`` chose. A DataFrame when pandas is installed,
+        else a list of dicts; empty when no inference is stored (see
+        :attr:`notes`)."""
+        stored = self._file().get("inference")
+        rows: List[Dict[str, Any]] = []
+        if stored:
+            for kind, key in (("mean", "means"), ("projection", "projection")):
+                for e in stored.get(key, []):
+                    rows.append({"target": e["target"], "kind": kind,
+                                 "estimate": e["estimate"], "se": e["se"],
+                                 "lower": e["lower"], "upper": e["upper"],
+                                 "level": stored["level"]})
+        try:
+            import pandas as pd  # noqa: PLC0415
+        except ImportError:
+            return rows
+        return pd.DataFrame(rows, columns=["target", "kind", "estimate", "se", "lower",
+                                           "upper", "level"])
+
+    def overlap_population(self) -> Optional[Dict[str, Any]]:
+        """The inference's population: the rule, the threshold α and the
+        shares of GS and PB rows inside (``None`` without inference)."""
+        stored = self._file().get("inference")
+        return None if not stored else stored.get("overlap")
+
+    def diagnostics(self) -> Dict[str, float]:
+        """The fit's diagnostics (name → number; as ``meta-router fit --verbose``)."""
+        out = {}
+        for key, value in self._file()["diagnostics"].items():
+            out[key] = float(value) if isinstance(value, str) else value
+        return out
+
+    @property
+    def notes(self) -> List[str]:
+        """The fit's warnings (e.g. why no inference is stored)."""
+        return list(self._file().get("notes", []))
+
+    @property
+    def training_summary(self) -> Dict[str, Any]:
+        """Row counts and label ranges of the training data."""
+        return dict(self._file()["training"])
+
+    # -- files --------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "MetaRouter":
+        """Reads a router file written by :meth:`save` or ``meta-router fit``."""
+        path = os.fspath(path)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        router = _core.Router.load(text, path)
+        header = json.loads(text)
+        header.pop("router", None)
+        config = header["config"]
+        overlap = (header.get("inference") or {}).get("overlap") or {}
+        rule = overlap.get("rule", "crump")
+        self = cls.__new__(cls)
+        self.method = config.pop("method")
+        self.seed = header["seed"]
+        self.overlap = rule if rule in ("crump", "none") else float(rule)
+        self.settings = config
+        self._router = router
+        self._header = header
+        return self
+
+
+def _label_matrix(labels: Any, what: str, models: Optional[Sequence[str]]
+                  ) -> Tuple[np.ndarray, List[str]]:
+    """Labels of several models: one column per model (a DataFrame's column
+    names are the models' names), NaN / None / "" for a query without that
+    model's label, numbers or win / tie / loss."""
+    names = None
+    if _is_frame(labels):
+        names = [str(c) for c in labels.columns]
+        columns = [labels[c].to_numpy() for c in labels.columns]
+    else:
+        array = np.asarray(labels)
+        if array.ndim != 2:
+            raise MetaRouterError(f"{what}: expected a 2-D array (a column per model), "
+                                  f"got shape {array.shape}")
+        columns = [array[:, j] for j in range(array.shape[1])]
+    if models is not None:
+        models = [str(m) for m in models]
+        if names is not None and names != models:
+            raise MetaRouterError(f"{what}: columns {names} differ from models {models}")
+        names = models
+    if names is None:
+        raise MetaRouterError(f"{what}: name the models (a DataFrame's columns, or models=[...])")
+    if len(names) != len(columns):
+        raise MetaRouterError(f"{what}: {len(columns)} columns for {len(names)} models")
+    out = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=np.float64)
+    for j, column in enumerate(columns):
+        cells = np.asarray(column, dtype=object)
+        missing = np.array([c is None or (isinstance(c, str) and c.strip() == "")
+                            or (isinstance(c, (float, np.floating)) and np.isnan(c))
+                            for c in cells], dtype=bool)
+        values = np.full(len(cells), np.nan)
+        if (~missing).any():
+            present = cells[~missing]
+            if all(isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
+                   for c in present):
+                present = present.astype(np.float64)
+            values[~missing] = preference_labels(present, f"{what}[{names[j]!r}]")
+        out[:, j] = values
+    return out, names
+
+
+class MultiMetaRouter(_Settings):
+    """Routers among ``K ≥ 2`` models: model 0 is the reference (gain 0 by
+    definition, no labels), and model ``k`` has its own Meta-Router ``ψ̂_k``,
+    fit on the queries that carry its labels. A query goes to
+    ``argmax_k [ψ̂_k(q) − w C_k(q)]`` (ties to the lowest index).
+
+    The settings are :class:`MetaRouter`'s, shared by every model; model
+    ``k``'s fit uses the seeds of ``meta-router fit --models`` (model 1 the
+    two-model seeds), so the multi-model router file is the command line's.
+    """
+
+    def fit(self, X_gold: Any, R: Any, X_pref: Any, Y: Any,
+            models: Optional[Sequence[str]] = None,
+            reference: str = "reference") -> "MultiMetaRouter":
+        """Fits one router per model.
+
+        ``R`` (n × (K−1)) and ``Y`` (m × (K−1)): each model's GS and PB gain over
+        the reference, one column per model (DataFrame columns name the models,
+        or ``models=[...]``); NaN, None or "" where a query has no label for that
+        model; PB labels may be ``win``/``tie``/``loss``. ``reference`` names
+        model 0. The GIL is released while the core fits.
+        """
+        xg, gold_names = _matrix(X_gold, "X_gold")
+        xp, pref_names = _matrix(X_pref, "X_pref")
+        if xg.shape[1] != xp.shape[1]:
+            raise MetaRouterError(
+                f"X_pref has {xp.shape[1]} feature columns, X_gold {xg.shape[1]}")
+        if gold_names is not None and pref_names is not None and gold_names != pref_names:
+            raise MetaRouterError("X_gold and X_pref have different columns")
+        features = gold_names or pref_names or [f"x{j + 1}" for j in range(xg.shape[1])]
+        rg, names = _label_matrix(R, "R", models)
+        yp, pref_models = _label_matrix(Y, "Y", models if models is not None else names)
+        if pref_models != names:
+            raise MetaRouterError(f"Y: models {pref_models} differ from R's {names}")
+        self._router = _core.MultiRouter.fit(
+            self._settings_json(), xg, rg, xp, yp, features, names, str(reference),
+            int(self.seed), self._overlap_text())
+        return self
+
+    @property
+    def models_(self) -> List[str]:
+        """The models' names, the reference first."""
+        return list(self._fitted().models)
+
+    def predict_psi(self, X: Any) -> np.ndarray:
+        """``ψ̂_k(q)``: one column per model (``models_``), the reference's 0."""
+        return self._fitted().predict_psi(self._queries(X))
+
+    def _costs(self, costs: Any, n: int) -> np.ndarray:
+        models = self.models_
+        if isinstance(costs, dict):
+            unknown = [k for k in costs if k not in models]
+            missing = [k for k in models if k not in costs]
+            if unknown or missing:
+                raise MetaRouterError(
+                    f"costs: every model needs a cost, and only models have one "
+                    f"(missing {missing}, unknown {unknown}; models {models})")
+            columns = [np.broadcast_to(np.asarray(costs[k], dtype=np.float64), (n,))
+                       for k in models]
+            return np.ascontiguousarray(np.column_stack(columns))
+        array = np.asarray(costs, dtype=np.float64)
+        if array.shape == (len(models),):
+            array = np.broadcast_to(array, (n, len(models)))
+        if array.shape != (n, len(models)):
+            raise MetaRouterError(
+                f"costs: shape {array.shape}, expected ({n}, {len(models)}) or a dict "
+                f"{{model: cost}} over {models}")
+        return np.ascontiguousarray(array)
+
+    def route(self, X: Any, cost_weight: float, costs: Any) -> np.ndarray:
+        """The model each query goes to (names from ``models_``).
+
+        ``costs``: a dict ``{model: cost}`` (a number, or one per query) covering
+        every model, the reference included; or an array with one column per
+        model (``models_`` order), one row per query or a single row.
+        """
+        x = self._queries(X)
+        chosen = self._fitted().route(x, float(cost_weight), self._costs(costs, x.shape[0]))
+        return np.array(self.models_, dtype=object)[np.asarray(chosen, dtype=np.intp)]
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "MultiMetaRouter":
+        """Reads a multi-model router file (``save``, or ``meta-router fit --models``)."""
+        path = os.fspath(path)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        router = _core.MultiRouter.load(text, path)
+        first = json.loads(text)["models"][0]["router"]
+        config = dict(first["config"])
+        self = cls.__new__(cls)
+        self.method = config.pop("method")
+        self.seed = first["seed"]
+        rule = ((first.get("inference") or {}).get("overlap") or {}).get("rule", "crump")
+        self.overlap = rule if rule in ("crump", "none") else float(rule)
+        self.settings = config
+        self._router = router
+        self._header = None
+        return self
+
