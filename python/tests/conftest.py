@@ -56,6 +56,7 @@ class Scenario:
         self.x_gold, self.r = gold[:, :label], gold[:, label]
         self.x_pref, self.y = pref[:, :label], pref[:, label]
         self.x_test = test[:, :label]
+        self.test_labels = test[:, label]
         self.true_psi = test[:, test_header.index("true_psi")]
 
 

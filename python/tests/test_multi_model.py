@@ -117,3 +117,33 @@ def test_bad_multi_model_input_is_refused(multi):
     few.loc[few.index[3:], "verbose"] = np.nan  # three GS labels for `verbose`
     with pytest.raises(MetaRouterError, match="model `verbose`"):
         MultiMetaRouter().fit(g[f], few, p[f], p[MODELS])
+
+
+def test_queries_without_some_models_labels_fit_as_in_the_command_line(multi, tmp_path):
+    """Empty label cells (a query judged for some models only): each model is
+    fit on its labelled rows, in Python (NaN) as in the command line."""
+    f = multi["features"]
+    rng = np.random.default_rng(1)
+    tables = {}
+    for name in ("gold", "pref"):
+        frame = multi[name].copy()
+        for model in MODELS:
+            frame.loc[rng.random(len(frame)) < 0.2, model] = np.nan
+        tables[name] = frame
+        with open(tmp_path / f"{name}.csv", "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(frame.columns)
+            for row in frame.itertuples(index=False):
+                writer.writerow(["" if np.isnan(v) else repr(float(v)) for v in row])
+    out = tmp_path / "gaps.json"
+    run_cli("fit", "--gold", tmp_path / "gold.csv", "--pref", tmp_path / "pref.csv",
+            "--models", ",".join(MODELS), "--seed", "2", "--out", out, "--force")
+    router = MultiMetaRouter("dr", seed=2).fit(
+        tables["gold"][f], tables["gold"][MODELS], tables["pref"][f], tables["pref"][MODELS])
+    cli = MultiMetaRouter.load(out)
+    test = multi["test"][f]
+    assert np.array_equal(router.predict_psi(test), cli.predict_psi(test))
+    training = json.loads(router.to_json())["models"]
+    assert [m["router"]["training"]["gold_rows"] for m in training] == \
+        [int(tables["gold"][m].notna().sum()) for m in MODELS]
+

@@ -83,6 +83,7 @@ use crate::error::{Error, Result};
 
 pub mod binary_preference;
 pub mod covariate_shift;
+pub mod export;
 pub mod healthbench;
 pub mod multi_model;
 pub mod nie_wager;

@@ -28,17 +28,21 @@ Example::
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, scenarios
 from ._core import MetaRouterError
 
-__all__ = ["MetaRouter", "MultiMetaRouter", "MetaRouterError", "preference_labels", "__version__"]
+__all__ = ["MetaRouter", "MultiMetaRouter", "MetaRouterError", "Simulation", "evaluate",
+           "preference_labels", "scenarios", "simulate", "__version__"]
 
 __version__: str = _core.__version__
 
@@ -556,4 +560,160 @@ class MultiMetaRouter(_Settings):
         self._router = router
         self._header = None
         return self
+
+
+def _table(rows: List[Dict[str, Any]], columns: Sequence[str]) -> Any:
+    """A DataFrame when pandas is installed, else the list of dicts."""
+    try:
+        import pandas as pd  # noqa: PLC0415
+    except ImportError:
+        return rows
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+def evaluate(router: "MetaRouter", X_test: Any, gains: Any, *, w: Optional[Sequence[float]] = None,
+             costs: Tuple[float, float] = (1.0, 0.0), bootstrap: int = 1000,
+             level: float = 0.95, seed: int = 0) -> Any:
+    """The evaluation of ``meta-router evaluate`` for a fitted router on test
+    queries: ``gains`` are the test queries' GS labels (what real data allow)
+    or their true gains ψ (simulated data). Returns its ``evaluation.csv`` as a
+    table (columns metric, x, value, se, lower, upper; a DataFrame with
+    pandas): EG, NEG and EG/m at each usage ratio ρ = x, the NEG area, regret
+    and usage at each cost weight w = x, the MSE of ψ̂ and the mean gain, with
+    ``level`` bootstrap intervals from ``bootstrap`` resamples (seed ``seed``).
+    The metrics are defined in the repository's ``docs/method.md`` §4.
+    """
+    if not isinstance(router, MetaRouter):
+        raise MetaRouterError("evaluate: expected a fitted MetaRouter (two models)")
+    psi = router.predict_psi(X_test)
+    gains = _float_vector(gains, "gains")
+    grid = None if w is None else [float(v) for v in w]
+    text = _core.evaluate_scores(psi, gains, grid, (float(costs[0]), float(costs[1])),
+                                 int(bootstrap), float(level), int(seed))
+    rows = []
+    for row in csv.DictReader(io.StringIO(text)):
+        rows.append({"metric": row["metric"],
+                     **{k: float(row[k]) if row[k] != "" else float("nan")
+                        for k in ("x", "value", "se", "lower", "upper")}})
+    return _table(rows, ["metric", "x", "value", "se", "lower", "upper"])
+
+
+class Simulation:
+    """A simulation study's results, as ``meta-router simulate`` writes them
+    into ``dir``: ``summary`` (``summary.csv``: one row per grid point, method
+    and metric with its mean and Monte Carlo SE), ``records`` (one row per
+    replicate, method and metric, from ``replicates.jsonl``), the table of
+    the spec's ``[[expect]]`` claims and how many do not hold, and warnings.
+    The files are described in the repository's ``docs/outputs.md``."""
+
+    def __init__(self, folder: str, claims: str, claims_failed: int,
+                 warnings_: List[str]) -> None:
+        self.dir = folder
+        self.claims = claims
+        self.claims_failed = claims_failed
+        self.warnings = warnings_
+
+    @property
+    def summary(self) -> Any:
+        with open(os.path.join(self.dir, "summary.csv"), newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = [dict(row) for row in reader]
+            columns = reader.fieldnames or []
+        return _table([{k: _number(v) for k, v in row.items()} for row in rows], columns)
+
+    @property
+    def summary_json(self) -> Dict[str, Any]:
+        with open(os.path.join(self.dir, "summary.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    @property
+    def records(self) -> Any:
+        rows: List[Dict[str, Any]] = []
+        columns: List[str] = []
+        with open(os.path.join(self.dir, "replicates.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    record = json.loads(line)
+                    for key in record:
+                        if key not in columns:
+                            columns.append(key)
+                    rows.append(record)
+        return _table(rows, columns)
+
+    def __repr__(self) -> str:
+        return f"Simulation({self.dir!r}, claims_failed={self.claims_failed})"
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text) if text != "" else float("nan")
+    except ValueError:
+        return text
+
+
+def simulate(spec: Union[str, os.PathLike, Dict[str, Any]], out: Union[str, os.PathLike],
+             *, replicates: Optional[int] = None, threads: Optional[int] = None,
+             force: bool = False, resume: bool = False) -> Simulation:
+    """Runs a simulation study as ``meta-router simulate`` does, in this
+    process: ``spec`` is a study file's path, or a dict of its contents
+    (``{"name": …, "seed": …, "scenario": {…}, "grid": {…}, "methods": […]}``).
+    ``out`` receives the records, summaries, reports and figures; results do
+    not depend on ``threads``. A claim of the spec that does not hold is
+    reported in ``claims`` and as a warning (the command line exits 3).
+    """
+    if isinstance(spec, dict):
+        text, file = _toml_text(spec), "simulate(spec=dict)"
+    else:
+        file = os.fspath(spec)
+        with open(file, encoding="utf-8") as f:
+            text = f.read()
+    folder, claims, failed, notes = _core.simulate(
+        text, file, os.fspath(out), replicates, threads, bool(force), bool(resume))
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    if failed:
+        warnings.warn(f"{failed} claim outcome(s) of the spec's [[expect]] list do not hold:\n"
+                      f"{claims}", stacklevel=2)
+    return Simulation(folder, claims, failed, notes)
+
+
+def _toml_text(spec: Dict[str, Any]) -> str:
+    """A study given as a dict, written as TOML for the study-file parser
+    (which then names keys and their lines in errors)."""
+    lines: List[str] = []
+
+    def value(v: Any, where: str) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        if isinstance(v, (float, np.floating)):
+            if not np.isfinite(v):
+                raise MetaRouterError(f"simulate(spec=dict), key `{where}`: {v} is not finite")
+            return repr(float(v))
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x, where) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(str(k))} = {value(x, f'{where}.{k}')}"
+                                    for k, x in v.items()) + " }"
+        raise MetaRouterError(f"simulate(spec=dict), key `{where}`: unsupported value {v!r}")
+
+    tables = {k: v for k, v in spec.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in spec.items()
+              if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)}
+    for key, v in spec.items():
+        if key not in tables and key not in arrays:
+            lines.append(f"{json.dumps(str(key))} = {value(v, key)}")
+    for key, table in tables.items():
+        lines.append(f"\n[{json.dumps(str(key))}]")
+        for k, v in table.items():
+            lines.append(f"{json.dumps(str(k))} = {value(v, f'{key}.{k}')}")
+    for key, items in arrays.items():
+        for i, table in enumerate(items):
+            lines.append(f"\n[[{json.dumps(str(key))}]]")
+            for k, v in table.items():
+                lines.append(f"{json.dumps(str(k))} = {value(v, f'{key}[{i}].{k}')}")
+    return "\n".join(lines) + "\n"
 

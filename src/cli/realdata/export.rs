@@ -1,17 +1,16 @@
 //! `meta-router scenarios export`: a scenario's draw as GS, PB and test
-//! tables.
+//! tables ([`meta_router::dgp::export`]) written as CSV files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use meta_router::config_file::locate::{deserialize_located, Segment};
+use meta_router::dgp::export::{check_size, configure, draw_tables, Columns, Tables};
 use meta_router::dgp::{Scenario, ScenarioConfig};
-use meta_router::error::{excerpt, excerpt_to};
+use meta_router::error::excerpt;
 use meta_router::files::{self, Existing};
 use meta_router::realdata::table::table_text;
-use meta_router::rng::{stream, Purpose};
 
 use super::refuse_existing;
 
@@ -37,18 +36,19 @@ pub struct ExportArgs {
     force: bool,
 }
 
-/// Writes `gold.csv` and `pref.csv` (columns `names`) and `test.csv` into
-/// `out` (created if missing).
-fn write_export(
-    out: &Path,
-    existing: Existing,
-    (names, gold, pref): (&[String], &[Vec<f64>], &[Vec<f64>]),
-    (test_names, test): (&[String], &[Vec<f64>]),
-) -> Result<()> {
+/// Writes the tables as `gold.csv`, `pref.csv` and `test.csv` into `out`
+/// (created if missing; NaN, a query without a model's label, as an empty
+/// cell).
+fn write_export(out: &Path, existing: Existing, tables: &Tables) -> Result<()> {
+    let text = |columns: &Columns| {
+        let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+        let values: Vec<&[f64]> = columns.iter().map(|(_, c)| c.as_slice()).collect();
+        table_text(&names, &values)
+    };
     let outputs = [
-        (out.join("gold.csv"), table_text(names, &slices(gold))),
-        (out.join("pref.csv"), table_text(names, &slices(pref))),
-        (out.join("test.csv"), table_text(test_names, &slices(test))),
+        (out.join("gold.csv"), text(&tables.gold)),
+        (out.join("pref.csv"), text(&tables.pref)),
+        (out.join("test.csv"), text(&tables.test)),
     ];
     let created = files::create_folder(out)?;
     if let Err(e) = files::write_files(&outputs, existing) {
@@ -69,11 +69,36 @@ pub fn export(args: ExportArgs) -> Result<()> {
         }
     }
     let (config, scenario, origin) = scenario_of(&args)?;
-    check_export_size(&*scenario, &origin)?;
+    check_size(&*scenario, &origin)?;
+    let tables = draw_tables(&config, &*scenario, args.seed)?;
+    write_export(&args.out, Existing::from_force(args.force), &tables)?;
+    let rows = |c: &Columns| c.first().map_or(0, |(_, v)| v.len());
+    let d = tables.dim;
     if matches!(config, ScenarioConfig::MultiModel(_)) {
-        return export_models(&args, config.name(), &*scenario);
+        eprintln!(
+            "{}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with \
+             cost_<model> and true_psi_<model>) into {}; features x1..x{d}; reference `{}`, \
+             label columns {}",
+            config.name(),
+            rows(&tables.gold),
+            rows(&tables.pref),
+            rows(&tables.test),
+            args.out.display(),
+            tables.models[0],
+            tables.models[1..].join(", ")
+        );
+    } else {
+        eprintln!(
+            "{}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with true_psi \
+             and true_delta) into {}; features x1..x{d}, labels in `label`",
+            config.name(),
+            rows(&tables.gold),
+            rows(&tables.pref),
+            rows(&tables.test),
+            args.out.display()
+        );
     }
-    export_two(&args, config.name(), &*scenario)
+    Ok(())
 }
 
 /// Which flag set each scenario key (key → flag), for messages.
@@ -83,7 +108,6 @@ type Origin = BTreeMap<String, String>;
 /// which flag set each key (for messages).
 fn scenario_of(args: &ExportArgs) -> Result<(ScenarioConfig, Box<dyn Scenario>, Origin)> {
     let mut table = toml::Table::new();
-    table.insert("name".into(), toml::Value::String(args.scenario.clone()));
     // (key, value, the flag that set it)
     let mut settings: Vec<(String, String, String)> = Vec::new();
     for item in &args.set {
@@ -123,160 +147,12 @@ fn scenario_of(args: &ExportArgs) -> Result<(ScenarioConfig, Box<dyn Scenario>, 
             .unwrap_or_else(|| toml::Value::String(value.clone()));
         table.insert(key.clone(), parsed);
     }
-    let flag_of = |key: &str| {
-        origin
-            .get(key)
+    let (config, scenario) = configure(&args.scenario, table).map_err(|refused| {
+        let at = origin
+            .get(&refused.key)
             .cloned()
-            .unwrap_or_else(|| format!("scenario `{}`", excerpt(&args.scenario)))
-    };
-    let config: ScenarioConfig =
-        deserialize_located(&toml::Value::Table(table)).map_err(|(path, message)| {
-            let key = match path.first() {
-                Some(Segment::Key(k)) => k.clone(),
-                _ => String::new(),
-            };
-            anyhow::anyhow!("{}: {}", flag_of(&key), excerpt_to(&message, 400))
-        })?;
-    let scenario = config.build().map_err(|e| match &e {
-        meta_router::Error::Core(meta_router_core::Error::InvalidParameter { name, .. }) => {
-            anyhow::anyhow!("{}: {e}", flag_of(name))
-        }
-        _ => anyhow::anyhow!("scenario `{}`: {e}", excerpt(&args.scenario)),
+            .unwrap_or_else(|| format!("scenario `{}`", excerpt(&args.scenario)));
+        anyhow::anyhow!("{at}: {}", refused.message)
     })?;
     Ok((config, scenario, origin))
-}
-
-/// `scenarios export` of a two-model scenario: feature columns and `label`;
-/// the test file adds the true gain and bias.
-fn export_two(args: &ExportArgs, name: &str, scenario: &dyn Scenario) -> Result<()> {
-    let data = scenario.draw(&mut stream(args.seed, 0, 0, Purpose::Data))?;
-    let d = scenario.dim();
-    let mut names: Vec<String> = (1..=d).map(|j| format!("x{j}")).collect();
-    names.push("label".into());
-    let columns = |x: ndarray::ArrayView2<f64>, extra: &[&[f64]]| -> Vec<Vec<f64>> {
-        let mut out: Vec<Vec<f64>> = x.columns().into_iter().map(|c| c.to_vec()).collect();
-        out.extend(extra.iter().map(|e| e.to_vec()));
-        out
-    };
-    let train = &data.train;
-    let gold = columns(
-        train.gold_x(),
-        &[train.gold_y().as_slice().expect("contiguous")],
-    );
-    let pref = columns(
-        train.pref_x(),
-        &[train.pref_y().as_slice().expect("contiguous")],
-    );
-    let test = columns(
-        data.test_x.view(),
-        &[
-            data.test_gold_y.as_slice().expect("contiguous"),
-            data.test_psi.as_slice().expect("contiguous"),
-            data.test_delta.as_slice().expect("contiguous"),
-        ],
-    );
-    let mut test_names = names.clone();
-    test_names.extend(["true_psi".to_string(), "true_delta".to_string()]);
-    write_export(
-        &args.out,
-        Existing::from_force(args.force),
-        (&names, &gold, &pref),
-        (&test_names, &test),
-    )?;
-    eprintln!(
-        "{}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with true_psi and \
-         true_delta) into {}; features x1..x{d}, labels in `label`",
-        name,
-        train.n_gold(),
-        train.n_pref(),
-        data.test_x.nrows(),
-        args.out.display()
-    );
-    Ok(())
-}
-
-/// Refuses an export whose draw and CSV text would exceed the memory or
-/// work limit, naming the `--set` keys that size it.
-fn check_export_size(scenario: &dyn Scenario, origin: &BTreeMap<String, String>) -> Result<()> {
-    let sizes = scenario.sizes();
-    let models = (scenario.model_names().len().max(2) - 1) as f64;
-    let rows = sizes.n_total() + sizes.n_test as f64;
-    let columns = sizes.dim as f64 + 3.0 * models + 2.0;
-    // The draw (per model), and the three files' text (about 24 bytes a number).
-    let bytes = models * sizes.replicate_bytes() + 2.0 * rows * columns * 24.0;
-    let operations = models * rows * (sizes.dim as f64 + 8.0) * 64.0;
-    let set: Vec<&str> = ["pool", "n_gold", "n_pref", "n_test", "n", "d"]
-        .into_iter()
-        .filter_map(|k| origin.get(k).map(String::as_str))
-        .collect();
-    let key = if set.is_empty() {
-        "the scenario's sizes".to_string()
-    } else {
-        set.join(", ")
-    };
-    meta_router::limits::Estimate::new(
-        bytes,
-        operations,
-        format!("exporting {rows} rows × {} features", sizes.dim),
-        key,
-    )
-    .check()?;
-    Ok(())
-}
-
-/// `scenarios export` of a scenario with several models: one label column per
-/// non-reference model (empty where a query has no label for it); the test
-/// file adds `cost_<model>` for every model and `true_psi_<model>`.
-fn export_models(args: &ExportArgs, name: &str, scenario: &dyn Scenario) -> Result<()> {
-    let d = scenario.dim();
-    let data = scenario.draw_models(&mut stream(args.seed, 0, 0, Purpose::Data))?;
-    let Some(tables) = &data.tables else {
-        bail!("scenario `{name}` draws no label tables of several models");
-    };
-    let models = &data.models;
-    let features: Vec<String> = (1..=d).map(|j| format!("x{j}")).collect();
-    let mut names = features.clone();
-    names.extend(models[1..].iter().cloned());
-    let columns = |x: ndarray::ArrayView2<f64>, extra: ndarray::ArrayView2<f64>| -> Vec<Vec<f64>> {
-        x.columns()
-            .into_iter()
-            .chain(extra.columns())
-            .map(|c| c.to_vec())
-            .collect()
-    };
-    let gold = columns(tables.gold_x.view(), tables.gold_labels.view());
-    let pref = columns(tables.pref_x.view(), tables.pref_labels.view());
-    let test_x = data.per_model[0].test_x.view();
-    let mut test = columns(test_x, data.test_costs.view());
-    test.extend(
-        data.test_gain
-            .columns()
-            .into_iter()
-            .skip(1)
-            .map(|c| c.to_vec()),
-    );
-    let mut test_names = features;
-    test_names.extend(models.iter().map(|m| format!("cost_{m}")));
-    test_names.extend(models[1..].iter().map(|m| format!("true_psi_{m}")));
-    write_export(
-        &args.out,
-        Existing::from_force(args.force),
-        (&names, &gold, &pref),
-        (&test_names, &test),
-    )?;
-    eprintln!(
-        "{name}: wrote gold.csv ({} rows), pref.csv ({} rows), test.csv ({} rows, with cost_<model> \
-         and true_psi_<model>) into {}; features x1..x{d}; reference `{}`, label columns {}",
-        tables.gold_x.nrows(),
-        tables.pref_x.nrows(),
-        test_x.nrows(),
-        args.out.display(),
-        models[0],
-        models[1..].join(", ")
-    );
-    Ok(())
-}
-
-fn slices(columns: &[Vec<f64>]) -> Vec<&[f64]> {
-    columns.iter().map(Vec::as_slice).collect()
 }
