@@ -12,7 +12,7 @@
 //!   `meta-router fit` does: the same data, settings and seed give the same
 //!   router file up to the training files' names, and bit-identical ψ̂;
 //! - routing: [`route_rows`], the decision of `meta-router route`;
-//! - many models: per model [`fit_router`] with [`model_seeds`], the file by
+//! - many models: per model the fit above, with [`model_seeds`], the file by
 //!   [`write_models`], routing by `routing::multi::assign`;
 //! - from the suite's library (`meta-router`): the evaluation of
 //!   `meta-router evaluate` (its `evaluation.csv`), simulation studies
