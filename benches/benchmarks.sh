@@ -16,7 +16,10 @@
 #      scikit-learn, econml and lightgbm (see benches/compare/pipeline.py):
 #      the all-forest pipeline against scikit-learn and EconML (both nuisance
 #      variants), one forest against scikit-learn and LightGBM, and
-#      `cargo bench --bench trees_compare` on the same rows.
+#      `cargo bench --bench trees_compare` on the same rows; the Python
+#      package meta_router (installed into that interpreter's environment
+#      from python/ by pip) in the first pipeline run, against the same
+#      scikit-learn and EconML fits.
 # Run it on a quiet machine: the report records the load average.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,8 +62,9 @@ sed 's/^bias_learner = \(.*\)$/bias_learner = \1\noutcome_oob = true/' \
 fig1 "out-of-bag outcome nuisances" "$OUT/fig1_oob.toml"
 
 if [ -n "${PYTHON:-}" ]; then
+  "$PYTHON" -m pip install --quiet ./python
   "$PYTHON" benches/compare/pipeline.py --bin target/release/meta-router \
-    --out "$OUT/pipeline" --repeats 3
+    --out "$OUT/pipeline" --repeats 3 --python-package
   "$PYTHON" benches/compare/pipeline.py --bin target/release/meta-router \
     --out "$OUT/pipeline_oob" --repeats 3 --outcome-oob --skip-econml --skip-forest \
     --methods r-learner,dr-learner

@@ -180,14 +180,38 @@ def main():
             ))
         print(table(["method", "mr fit s", "mr process s", "sklearn s", "ratio (fit)", "ratio (process)", "MSE ψ̂ mr", "MSE ψ̂ sklearn"], rows))
         print()
+        if any("py" in s for s in r["summary"].values()):
+            rows = []
+            for method, s in r["summary"].items():
+                if "py" not in s:
+                    continue
+                p = s["py"]
+                rows.append((
+                    method,
+                    f"{p['wall']:.3f}",
+                    f"{p['core']:.3f}",
+                    f"{100 * p['overhead_share']:.2f}%",
+                    f"{s['ratio_sk_py']:.1f}×",
+                ))
+            print("The Python package `meta_router` (`pip install ./python`) on the same arrays, in")
+            print("process, same settings and seeds (ψ̂ on the test rows checked bit-identical to the")
+            print("command line's): wall time of `MetaRouter.fit`, the core's own time inside the call")
+            print("(fit, inference, checked router file; `fit_seconds`), the Python side's overhead")
+            print("(argument checks, array conversion and copies) as a share of the core's time, and")
+            print("scikit-learn's re-implementation against the package:")
+            print()
+            print(table(["method", "Python fit s", "core s", "overhead", "sklearn / package"], rows))
+            print()
         if r.get("econml"):
             rows = []
             for est, e in r["econml"].items():
-                rows.append((est, e["versus"], f"{e['wall']:.2f}", f"{e['ratio_fit']:.1f}×", f"{e['mse_delta']:.4f}"))
+                rows.append((est, e["versus"], f"{e['wall']:.2f}", f"{e['ratio_fit']:.1f}×",
+                             f"{e['ratio_py']:.1f}×" if "ratio_py" in e else "-",
+                             f"{e['mse_delta']:.4f}"))
             print("EconML on the same pooled rows and forests (estimates Δ only; ratio against")
-            print("meta-router's whole router fit):")
+            print("meta-router's whole router fit, in the command line and through the Python package):")
             print()
-            print(table(["EconML", "vs meta-router", "seconds", "ratio (fit)", "MSE Δ̂"], rows))
+            print(table(["EconML", "vs meta-router", "seconds", "ratio (fit)", "ratio (Python package)", "MSE Δ̂"], rows))
             print()
         if r.get("forest"):
             rows = [(k, f"{f['wall']:.2f}", f"{f['r2']:.3f}") for k, f in r["forest"].items()]

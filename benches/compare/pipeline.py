@@ -226,7 +226,7 @@ def run_meta_router(args, data_dir, work, method, seed, data):
     model = os.path.join(work, f"{method}.json")
     cmd = [args.bin, "fit", "--gold", os.path.join(data_dir, "gold.csv"),
            "--pref", os.path.join(data_dir, "pref.csv"), "--config", config,
-           "--out", model, "--seed", str(seed), "--force"]
+           "--out", model, "--seed", str(seed), "--force", "--verbose"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -235,9 +235,9 @@ def run_meta_router(args, data_dir, work, method, seed, data):
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    found = re.search(r"in ([0-9.]+) s; wrote .* \((\d+) bytes\)", proc.stderr)
+    found = re.search(r"in ([0-9.]+) s; wrote ", proc.stderr)
     fit_s = float(found.group(1)) if found else float("nan")
-    size = int(found.group(2)) if found else 0
+    size = os.path.getsize(model)
     diag = dict(re.findall(r"^\s+(\S+)\s+(\S+)\s*$", proc.stdout, flags=re.M))
     pred = os.path.join(work, f"{method}.route.csv")
     subprocess.run([args.bin, "route", "--model", model, "--queries",
