@@ -57,6 +57,11 @@ pub struct ReportArgs {
     /// Summarize incomplete records (an interrupted run) instead of refusing.
     #[arg(long)]
     allow_partial: bool,
+    /// Also write `report.html`: one self-contained page with the claims
+    /// and their verdicts, the summary tables, every figure (inline SVG),
+    /// the specification and the provenance.
+    #[arg(long)]
+    html: bool,
 }
 
 /// Options of `meta-router merge`.
@@ -250,7 +255,11 @@ pub fn simulate_command(args: SimulateArgs) -> Result<()> {
 
 /// `meta-router report`.
 pub fn report_command(args: ReportArgs) -> Result<()> {
-    let ReportArgs { dir, allow_partial } = args;
+    let ReportArgs {
+        dir,
+        allow_partial,
+        html,
+    } = args;
     let mut outcome = study::summarize_folder(&dir, allow_partial)
         .with_context(|| format!("report of {}", dir.display()))?;
     if outcome.units_missing > 0 {
@@ -274,6 +283,10 @@ pub fn report_command(args: ReportArgs) -> Result<()> {
         tables.join(", "),
         dir.display()
     );
+    if html {
+        let path = write_html(&outcome)?;
+        eprintln!("report: wrote {}", path.display());
+    }
     print!("{}", report::terminal_table(&outcome.summary));
     Ok(())
 }
@@ -354,6 +367,24 @@ pub fn exit_code(result: Result<()>) -> ExitCode {
 /// code panics (a bug): the panic is reported as the error, so a CI script
 /// that tolerates `simulate`'s exit 3 (failed claims) never mistakes it for
 /// one. Returns the files written.
+/// Writes the study's `report.html` (the claims of its stored spec judged
+/// on its summary) and returns its path. The page is a view of the folder's
+/// other files, outside its manifest.
+fn write_html(outcome: &RunOutcome) -> Result<PathBuf> {
+    let dir = &outcome.dir;
+    let spec_path = dir.join("spec.toml");
+    let spec = StudySpec::from_file(&spec_path)?;
+    let claims = study::claims::evaluate(&spec.claims, &outcome.summary);
+    let page = report::html::study_html(dir, &outcome.summary, &claims)?;
+    let path = dir.join(report::html::REPORT_HTML);
+    meta_router::files::write_file(
+        &path,
+        page.as_bytes(),
+        meta_router::files::Existing::Replace,
+    )?;
+    Ok(path)
+}
+
 fn publish(outcome: &mut RunOutcome) -> Result<Vec<PathBuf>> {
     let (summary, dir) = (&outcome.summary, &outcome.dir);
     let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

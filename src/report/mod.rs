@@ -83,6 +83,7 @@ mod comparison;
 mod evaluation;
 mod figures;
 mod format;
+pub mod html;
 mod markdown;
 mod tabular;
 mod terminal;

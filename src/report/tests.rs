@@ -378,3 +378,44 @@ fn control_characters_never_reach_the_svg() {
         }
     }
 }
+
+#[test]
+fn the_html_page_holds_every_figure_table_and_claim() {
+    let (_guard, dir) = out_dir();
+    let summary = synthetic_summary();
+    figures(&summary, &dir).unwrap();
+    std::fs::write(dir.join("spec.toml"), "name = \"demo <&>\"\n").unwrap();
+    let claim = crate::study::claims::ClaimOutcome {
+        index: 0,
+        statement: "r-learner beats pooled on neg_area".into(),
+        note: None,
+        grid: grid(&[("n_gold", json!(100))]),
+        metric: "neg_area".into(),
+        test: crate::study::spec::expect::ClaimTest::Within {
+            low: 0.0,
+            high: 1.0,
+        },
+        sigma: 3.0,
+        value: Some(0.5),
+        mcse: Some(0.01),
+        edge_mcse: None,
+        n: 20,
+        passed: false,
+        problem: None,
+    };
+    let page = html::study_html(&dir, &summary, &[claim]).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // Every SVG of the folder inline, declared for the browser test.
+    assert_eq!(page.matches("<figure ").count(), 5);
+    assert_eq!(page.matches("<svg").count(), 5);
+    assert!(page.contains("data-figures=\"5\""));
+    // The summary's tables rendered, the claim with its verdict, the spec escaped.
+    assert!(page.contains("<table>") && page.contains("<th>method</th>"));
+    assert!(page.contains("class=\"fail\">does not hold"));
+    assert!(page.contains("name = &quot;demo &lt;&amp;&gt;&quot;"));
+    assert!(!page.contains("NaN"));
+    assert_eq!(
+        html::escape("<a href='x'>&"),
+        "&lt;a href=&#39;x&#39;&gt;&amp;"
+    );
+}

@@ -311,6 +311,7 @@ fn run_in(
     let info = RunInfo {
         crate_version: env!("CARGO_PKG_VERSION").into(),
         git_revision: option_env!("META_ROUTER_GIT_REVISION").map(str::to_string),
+        backend: Some(crate::linalg::BACKEND.to_string()),
         threads,
         units_run: pending.len(),
         units_resumed: done.len(),

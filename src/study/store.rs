@@ -126,6 +126,9 @@ pub struct RunInfo {
     pub crate_version: String,
     /// Git revision the binary was built from, when known.
     pub git_revision: Option<String>,
+    /// The linear-algebra backend of the run (`faer` or `openblas`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// Worker threads.
     pub threads: usize,
     /// Units computed by the last run.

@@ -57,6 +57,11 @@ pub struct EvaluateArgs {
     /// Replace the evaluation files in an existing output folder.
     #[arg(long)]
     force: bool,
+    /// Also write one self-contained page (`evaluation.html`, or
+    /// `comparison.html` for several routers): the report with every figure
+    /// inline.
+    #[arg(long)]
+    html: bool,
 }
 
 /// Files `evaluate` writes into its folder (one router).
@@ -150,9 +155,33 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
     for (name, bytes) in report::evaluation_figure_files(&eval)? {
         outputs.push((args.out.join(name), bytes));
     }
+    add_html(&args, "evaluation", &markdown, &mut outputs);
     write_outputs(&args, &outputs)?;
     print!("{markdown}");
     Ok(())
+}
+
+/// With `--html`, adds `<stem>.html` to `outputs`: the markdown report and
+/// the SVG figures among `outputs`, on one page.
+fn add_html(
+    args: &EvaluateArgs,
+    stem: &str,
+    markdown: &str,
+    outputs: &mut Vec<(PathBuf, Vec<u8>)>,
+) {
+    if !args.html {
+        return;
+    }
+    let figures: Vec<report::html::Figure> = outputs
+        .iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "svg"))
+        .map(|(path, bytes)| report::html::Figure {
+            name: file_name(path),
+            svg: String::from_utf8_lossy(bytes).into_owned(),
+        })
+        .collect();
+    let page = report::html::evaluation_html(&format!("meta-router {stem}"), markdown, &figures);
+    outputs.push((args.out.join(format!("{stem}.html")), page.into_bytes()));
 }
 
 /// A path's file name (the whole path when it has none), for reports.
@@ -225,6 +254,7 @@ fn write_comparison(
     for (name, bytes) in report::comparison_figure_files(&comparison)? {
         outputs.push((args.out.join(name), bytes));
     }
+    add_html(args, "comparison", &markdown, &mut outputs);
     write_outputs(args, &outputs)?;
     print!("{markdown}");
     Ok(())
