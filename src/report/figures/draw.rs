@@ -1,10 +1,11 @@
 //! Drawing a figure with plotters onto any backend (PNG and SVG).
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{printable, Figure, Series, Spread};
+use super::layout::{printable, Dash, Figure, LegendEntry, Look, Marker, Series, Spread};
 use super::{
     FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES, TITLE_HEIGHT,
     WIDE_LEGEND_LABEL_CHARS,
@@ -52,9 +53,7 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
     let cells = plots.split_evenly((figure.rows(), figure.columns()));
 
     let (x0, x1) = figure.x_range();
-    let (y0, y1) = figure.y_range();
     let x_span = x1 - x0;
-    let y_span = y1 - y0;
     let x_format = |x: &f64| match &figure.categories {
         Some(labels) => {
             let nearest = x.round();
@@ -67,10 +66,13 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
         None if figure.log_x => format_coordinate(10f64.powf(*x), 3),
         None => tick_label(*x, x_span),
     };
-    let y_format = |y: &f64| tick_label(*y, y_span);
     let x_ticks = figure.categories.as_ref().map_or(8, |c| 2 * c.len() + 1);
+    let legend_entries = figure.legend();
 
     for (panel, cell) in figure.panels.iter().zip(cells.iter()) {
+        let (y0, y1) = figure.panel_y_range(panel);
+        let y_span = y1 - y0;
+        let y_format = |y: &f64| tick_label(*y, y_span);
         let mut chart = ChartBuilder::on(cell)
             .caption(printable(&panel.title), (FAMILY, 19))
             .margin_top(6)
@@ -96,7 +98,14 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
             .draw()?;
         draw_guides(&mut chart, figure, (x0, x1), (y0, y1))?;
         for series in &panel.series {
-            draw_series(&mut chart, series, figure.spread, x_span)?;
+            let look = figure.look(&legend_entries, &series.label);
+            draw_series(
+                &mut chart,
+                series,
+                look,
+                (figure.spread, figure.nonnegative()),
+                x_span,
+            )?;
         }
     }
     let chars = if figure.wide_legend {
@@ -104,7 +113,7 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
     } else {
         LEGEND_LABEL_CHARS
     };
-    draw_legend(&legend, &figure.legend(), figure.spread, chars)
+    draw_legend(&legend, &legend_entries, figure.spread, chars)
 }
 
 /// The figure's guide lines on one panel: y = 0 (when asked for and inside
@@ -138,27 +147,64 @@ fn draw_guides<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Draws `$draw` (a closure taking one element) for the marker of `$look`
+/// at `$at` with radius `$r` pixels: the same shapes on a chart (data
+/// coordinates) and in the legend (pixels).
+macro_rules! marker {
+    ($draw:expr, $at:expr, $look:expr, $r:expr) => {{
+        let (look, r): (Look, i32) = ($look, $r);
+        let fill = look.color.filled();
+        let stroke = look.color.stroke_width(2);
+        match look.marker {
+            Marker::Circle => $draw(EmptyElement::at($at) + Circle::new((0, 0), r, fill)),
+            Marker::Triangle => $draw(
+                EmptyElement::at($at)
+                    + Polygon::new(vec![(0, -r - 1), (r + 1, r), (-r - 1, r)], fill),
+            ),
+            Marker::Square => $draw(
+                EmptyElement::at($at) + Rectangle::new([(-r + 1, -r + 1), (r - 1, r - 1)], fill),
+            ),
+            Marker::Diamond => $draw(
+                EmptyElement::at($at)
+                    + Polygon::new(vec![(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)], fill),
+            ),
+            Marker::Cross => $draw(
+                EmptyElement::at($at)
+                    + PathElement::new(vec![(-r, -r), (r, r)], stroke)
+                    + PathElement::new(vec![(-r, r), (r, -r)], stroke),
+            ),
+        }
+    }};
+}
+
 fn draw_series<DB: DrawingBackend>(
     chart: &mut ChartContext<
         DB,
         Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
     >,
     series: &Series,
-    spread: Spread,
+    look: Look,
+    (spread, nonnegative): (Spread, bool),
     x_span: f64,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let color = series.color;
+    let color = look.color;
     let points = &series.points;
+    // A metric that cannot be negative (an MSE) keeps its lower bar at 0.
+    let lower = |p: &super::layout::Point| {
+        let lo = p.mean - SPREAD_SES * p.se;
+        if nonnegative {
+            lo.max(0.0)
+        } else {
+            lo
+        }
+    };
     match spread {
         Spread::Band | Spread::BootstrapBand => {
             if points.len() >= 2 && points.iter().any(|p| p.se > 0.0) {
                 let upper = points.iter().map(|p| (p.x, p.mean + SPREAD_SES * p.se));
-                let lower = points
-                    .iter()
-                    .rev()
-                    .map(|p| (p.x, p.mean - SPREAD_SES * p.se));
+                let low = points.iter().rev().map(|p| (p.x, lower(p)));
                 chart.draw_series(std::iter::once(Polygon::new(
-                    upper.chain(lower).collect::<Vec<_>>(),
+                    upper.chain(low).collect::<Vec<_>>(),
                     color.mix(0.18).filled(),
                 )))?;
             }
@@ -166,7 +212,7 @@ fn draw_series<DB: DrawingBackend>(
         Spread::ErrorBars => {
             let cap = 0.008 * x_span;
             for p in points.iter().filter(|p| p.se > 0.0) {
-                let lo = p.mean - SPREAD_SES * p.se;
+                let lo = lower(p);
                 let hi = p.mean + SPREAD_SES * p.se;
                 chart.draw_series([
                     PathElement::new(vec![(p.x, lo), (p.x, hi)], color.stroke_width(2)),
@@ -182,28 +228,48 @@ fn draw_series<DB: DrawingBackend>(
             }
         }
     }
-    chart.draw_series(LineSeries::new(
-        points.iter().map(|p| (p.x, p.mean)),
-        color.stroke_width(2),
-    ))?;
+    let line = points.iter().map(|p| (p.x, p.mean));
+    let stroke = color.stroke_width(2);
+    match dash_pattern(look.dash) {
+        _ if look.dash == Dash::Hidden => {}
+        None => {
+            chart.draw_series(LineSeries::new(line, stroke))?;
+        }
+        Some((size, gap)) => {
+            chart.draw_series(DashedLineSeries::new(line, size, gap, stroke))?;
+        }
+    }
     let radius = match spread {
-        Spread::ErrorBars => 4,
-        Spread::Band | Spread::BootstrapBand if points.len() <= 21 => 3,
+        Spread::ErrorBars => 5,
+        Spread::Band | Spread::BootstrapBand if points.len() <= 21 => 4,
         Spread::Band | Spread::BootstrapBand => 0,
     };
     if radius > 0 {
-        chart.draw_series(
-            points
-                .iter()
-                .map(|p| Circle::new((p.x, p.mean), radius, color.filled())),
-        )?;
+        for p in points {
+            marker!(
+                |element| chart.draw_series(std::iter::once(element)).map(|_| ()),
+                (p.x, p.mean),
+                look,
+                radius
+            )?;
+        }
     }
     Ok(())
 }
 
+/// Dash and gap lengths in pixels (`None`: a solid line).
+fn dash_pattern(dash: Dash) -> Option<(i32, i32)> {
+    match dash {
+        Dash::Solid | Dash::Hidden => None,
+        Dash::Dashed => Some((9, 5)),
+        Dash::Dotted => Some((2, 4)),
+        Dash::Long => Some((18, 6)),
+    }
+}
+
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    entries: &[(String, RGBColor, bool)],
+    entries: &[LegendEntry],
     spread: Spread,
     chars: usize,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
@@ -214,10 +280,11 @@ fn draw_legend<DB: DrawingBackend>(
         (14, top - 6),
         TextStyle::from((FAMILY, 17).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
     ))?;
-    for (i, (label, color, has_spread)) in entries.iter().enumerate() {
+    for (i, entry) in entries.iter().enumerate() {
         let y = top + (i as i32 + 1) * LEGEND_ROW;
+        let color = entry.look.color;
         match spread {
-            _ if !has_spread => {}
+            _ if !entry.spread => {}
             Spread::Band | Spread::BootstrapBand => {
                 area.draw(&Rectangle::new(
                     [(14, y - 7), (50, y + 7)],
@@ -229,14 +296,25 @@ fn draw_legend<DB: DrawingBackend>(
                     vec![(32, y - 9), (32, y + 9)],
                     color.stroke_width(2),
                 ))?;
-                area.draw(&Circle::new((32, y), 4, color.filled()))?;
             }
         }
-        area.draw(&PathElement::new(
-            vec![(14, y), (50, y)],
-            color.stroke_width(3),
+        let stroke = color.stroke_width(3);
+        match dash_pattern(entry.look.dash) {
+            _ if entry.look.dash == Dash::Hidden => {}
+            None => area.draw(&PathElement::new(vec![(14, y), (50, y)], stroke))?,
+            Some((size, gap)) => area.draw(&DashedPathElement::new(
+                vec![(14, y), (50, y)],
+                size,
+                gap,
+                stroke,
+            ))?,
+        }
+        marker!(|element| area.draw(&element), (32, y), entry.look, 5)?;
+        area.draw(&Text::new(
+            truncate(&entry.label, chars),
+            (60, y),
+            text.clone(),
         ))?;
-        area.draw(&Text::new(truncate(label, chars), (60, y), text.clone()))?;
     }
     let note = match spread {
         Spread::Band => "shaded: ±2 Monte Carlo SE",

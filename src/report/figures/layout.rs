@@ -22,6 +22,95 @@ pub(super) enum Spread {
     ErrorBars,
 }
 
+/// Panels whose y spans differ by more than this factor get their own
+/// y ranges ([`Figure::free_y`]).
+pub(super) const FREE_Y_RATIO: f64 = 20.0;
+
+/// How a series' line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dash {
+    /// No line: points only (points that are not a curve).
+    Hidden,
+    Solid,
+    Dashed,
+    Dotted,
+    Long,
+}
+
+/// The marker at a series' points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Marker {
+    Circle,
+    Triangle,
+    Square,
+    Diamond,
+    Cross,
+}
+
+/// A series' look: colour, line and marker. Two series of one figure never
+/// share all three ([`Figure::legend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Look {
+    pub(super) color: RGBColor,
+    pub(super) dash: Dash,
+    pub(super) marker: Marker,
+}
+
+/// One legend entry: a label, its look, and whether any point has an MCSE.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct LegendEntry {
+    pub(super) label: String,
+    pub(super) look: Look,
+    pub(super) spread: bool,
+}
+
+/// The lines and markers of the methods with fixed colours
+/// ([`NAMED_COLORS`]): methods whose curves often coincide (R and DR,
+/// pooled and mean-shift, the oracle and all-gold) differ in line and
+/// marker as well as colour, so the one drawn last never hides the other.
+const NAMED_LOOKS: &[(&str, Dash, Marker)] = &[
+    ("oracle", Dash::Solid, Marker::Circle),
+    ("all-gold", Dash::Dashed, Marker::Square),
+    ("random", Dash::Dotted, Marker::Cross),
+    ("R", Dash::Solid, Marker::Circle),
+    ("DR", Dash::Dashed, Marker::Triangle),
+    ("pooled", Dash::Solid, Marker::Square),
+    ("pb-only", Dash::Long, Marker::Triangle),
+    ("gs-only", Dash::Solid, Marker::Diamond),
+    ("mean-shift", Dash::Dotted, Marker::Diamond),
+    // The frontier figure's always-one-model points are not a frontier.
+    (ALWAYS_ONE_MODEL, Dash::Hidden, Marker::Square),
+];
+
+/// The label of the always-one-model points of the frontier figure.
+const ALWAYS_ONE_MODEL: &str = "always one model";
+
+/// Line and marker of the `k`-th series (from 0) of a colour that is not a
+/// named method's: palette colours repeat after nine methods, the look does
+/// not (20 combinations before it repeats).
+const CYCLE: [(Dash, Marker); 20] = [
+    (Dash::Solid, Marker::Circle),
+    (Dash::Dashed, Marker::Triangle),
+    (Dash::Dotted, Marker::Square),
+    (Dash::Long, Marker::Diamond),
+    (Dash::Solid, Marker::Cross),
+    (Dash::Dashed, Marker::Square),
+    (Dash::Dotted, Marker::Diamond),
+    (Dash::Long, Marker::Circle),
+    (Dash::Solid, Marker::Triangle),
+    (Dash::Dashed, Marker::Diamond),
+    (Dash::Dotted, Marker::Circle),
+    (Dash::Long, Marker::Cross),
+    (Dash::Solid, Marker::Square),
+    (Dash::Dashed, Marker::Cross),
+    (Dash::Dotted, Marker::Triangle),
+    (Dash::Long, Marker::Square),
+    (Dash::Solid, Marker::Diamond),
+    (Dash::Dashed, Marker::Circle),
+    (Dash::Dotted, Marker::Cross),
+    (Dash::Long, Marker::Triangle),
+];
+
 #[derive(Debug, Clone)]
 pub(super) struct Point {
     pub(super) x: f64,
@@ -71,20 +160,62 @@ impl Figure {
         self.panels.len().div_ceil(self.columns()).max(1)
     }
 
-    /// Legend entries: label, colour and whether any point has an MCSE.
-    pub(super) fn legend(&self) -> Vec<(String, RGBColor, bool)> {
-        let mut entries: Vec<(String, RGBColor, bool)> = Vec::new();
+    /// Legend entries in order of first appearance: label, look, and
+    /// whether any point has an MCSE. A named method keeps its look; the
+    /// others take [`CYCLE`] in order among the series of their colour, so
+    /// no two entries share colour, line and marker.
+    pub(super) fn legend(&self) -> Vec<LegendEntry> {
+        let mut entries: Vec<LegendEntry> = Vec::new();
         for series in self.panels.iter().flat_map(|p| &p.series) {
             let spread = series.points.iter().any(|p| p.se > 0.0);
-            match entries
-                .iter_mut()
-                .find(|(label, _, _)| *label == series.label)
-            {
-                Some(entry) => entry.2 |= spread,
-                None => entries.push((series.label.clone(), series.color, spread)),
+            if let Some(entry) = entries.iter_mut().find(|e| e.label == series.label) {
+                entry.spread |= spread;
+                continue;
             }
+            let named = NAMED_LOOKS.iter().find(|(name, _, _)| {
+                *name == series.label && named_color(name).is_none_or(|color| color == series.color)
+            });
+            let (dash, marker) = match named {
+                Some(&(_, dash, marker)) => (dash, marker),
+                None => {
+                    let used: Vec<(Dash, Marker)> = entries
+                        .iter()
+                        .filter(|e| e.look.color == series.color)
+                        .map(|e| (e.look.dash, e.look.marker))
+                        .collect();
+                    CYCLE
+                        .iter()
+                        .cycle()
+                        .skip(used.len())
+                        .take(CYCLE.len())
+                        .find(|look| !used.contains(look))
+                        .copied()
+                        .unwrap_or(CYCLE[used.len() % CYCLE.len()])
+                }
+            };
+            entries.push(LegendEntry {
+                label: series.label.clone(),
+                look: Look {
+                    color: series.color,
+                    dash,
+                    marker,
+                },
+                spread,
+            });
         }
         entries
+    }
+
+    /// The look of the series labelled `label`.
+    pub(super) fn look(&self, legend: &[LegendEntry], label: &str) -> Look {
+        legend.iter().find(|e| e.label == label).map_or(
+            Look {
+                color: RGBColor(0, 0, 0),
+                dash: Dash::Solid,
+                marker: Marker::Circle,
+            },
+            |e| e.look,
+        )
     }
 
     pub(super) fn canvas_size(&self) -> (u32, u32) {
@@ -112,16 +243,67 @@ impl Figure {
         }
     }
 
-    pub(super) fn y_range(&self) -> (f64, f64) {
-        let values = self
-            .points()
-            .flat_map(|p| [p.mean - SPREAD_SES * p.se, p.mean + SPREAD_SES * p.se]);
+    /// Whether the figure's metric cannot be negative (an MSE, a regret):
+    /// its lower error bars and bands stop at 0.
+    pub(super) fn nonnegative(&self) -> bool {
+        self.stem.starts_with("mse_") || self.stem.starts_with("regret")
+    }
+
+    /// The y range of `points` with their ±2 MCSE spread (the lower end at 0
+    /// or above for a [`Figure::nonnegative`] metric), the zero line and the
+    /// reference level, padded.
+    fn range_of<'a>(&self, points: impl Iterator<Item = &'a Point>) -> (f64, f64) {
+        let floor = if self.nonnegative() {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
+        let values = points.flat_map(|p| {
+            [
+                (p.mean - SPREAD_SES * p.se).max(floor),
+                p.mean + SPREAD_SES * p.se,
+            ]
+        });
         let (lo, hi) = bounds(
             values
                 .chain(self.zero_line.then_some(0.0))
                 .chain(self.reference),
         );
         pad(lo, hi, 0.06)
+    }
+
+    pub(super) fn y_range(&self) -> (f64, f64) {
+        self.range_of(self.points())
+    }
+
+    /// Whether each panel gets its own y range: several panels whose ranges
+    /// differ by more than a factor [`FREE_Y_RATIO`] in span (one shared
+    /// axis would flatten the smaller ones to a line).
+    pub(super) fn free_y(&self) -> bool {
+        if self.panels.len() < 2 {
+            return false;
+        }
+        let spans: Vec<f64> = self
+            .panels
+            .iter()
+            .filter(|p| !p.series.is_empty())
+            .map(|p| {
+                let (lo, hi) = self.range_of(p.series.iter().flat_map(|s| &s.points));
+                hi - lo
+            })
+            .filter(|span| span.is_finite() && *span > 0.0)
+            .collect();
+        let (lo, hi) = bounds(spans.into_iter());
+        lo.is_finite() && hi > FREE_Y_RATIO * lo
+    }
+
+    /// The y range of one panel ([`Figure::free_y`]), or the shared one.
+    pub(super) fn panel_y_range(&self, panel: &Panel) -> (f64, f64) {
+        if self.free_y() {
+            self.range_of(panel.series.iter().flat_map(|s| &s.points))
+        } else {
+            self.y_range()
+        }
     }
 
     pub(super) fn points(&self) -> impl Iterator<Item = &Point> {
@@ -159,7 +341,7 @@ pub(super) fn pad(lo: f64, hi: f64, fraction: f64) -> (f64, f64) {
 /// of every study; other labels take the palette in order of appearance.
 const NAMED_COLORS: &[(&str, RGBColor)] = &[
     ("oracle", RGBColor(0, 0, 0)),
-    ("all-gold", RGBColor(0, 0, 0)),
+    ("all-gold", RGBColor(96, 96, 96)),
     ("random", RGBColor(127, 127, 127)),
     ("R", RGBColor(214, 39, 40)),
     ("DR", RGBColor(31, 119, 180)),
@@ -235,6 +417,10 @@ pub(super) fn curve_figure(
                     points: grid
                         .iter()
                         .enumerate()
+                        // NEG(ρ) is 0/0 at ρ = 0 and 1 (no routing, or
+                        // routing everything, gains nothing over random):
+                        // the summary stores 0 there, the curve leaves it out.
+                        .filter(|&(_, &x)| metric != "neg" || (x > 0.0 && x < 1.0))
                         .filter_map(|(i, &x)| row_point(view, point, method, metric, Some(i), x))
                         .collect(),
                 })
@@ -297,7 +483,7 @@ pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
             always.sort_by(|a, b| a.x.total_cmp(&b.x));
             if !always.is_empty() {
                 series.push(Series {
-                    label: "always one model".to_string(),
+                    label: ALWAYS_ONE_MODEL.to_string(),
                     color: RGBColor(127, 127, 127),
                     points: always,
                 });

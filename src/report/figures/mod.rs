@@ -85,6 +85,11 @@ const PALETTE: [RGBColor; 9] = [
 /// if the embedded font cannot be loaded.
 pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts()?;
+    write_figures(&describe(summary), out_dir)
+}
+
+/// The figures of [`figures`] as data (panels, series, looks), undrawn.
+fn describe(summary: &Summary) -> Vec<layout::Figure> {
     let view = View::new(summary);
     let study = &summary.study;
     let mut figures = Vec::new();
@@ -155,8 +160,7 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     // Rate studies: log–log convergence and the nuisance-error product.
     figures.extend(rates::rate_figures(&view, summary));
     figures.extend(rates::error_product_figure(&view, summary));
-
-    write_figures(&figures, out_dir)
+    figures
 }
 
 /// Coverage of each inference target against the grid, ±2 MCSE bars and
@@ -273,4 +277,83 @@ fn plot_error<E: std::error::Error + Send + Sync>(
         path,
         std::io::Error::other(format!("drawing the figure failed: {error}")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every committed study's summary under `results/`.
+    fn committed_summaries() -> Vec<(PathBuf, Summary)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+        let mut found = Vec::new();
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.file_name().is_some_and(|n| n == "summary.json") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    found.push((path.clone(), serde_json::from_str(&text).unwrap()));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+
+    /// The rules a figure of a committed study must keep: no two legend
+    /// entries look alike (colour, line and marker); every point, with
+    /// its ±2 MCSE spread (stopped at 0 for a metric that cannot be
+    /// negative), lies inside its panel's y range and the x range; NEG
+    /// leaves out ρ = 0 and 1, where it is 0/0.
+    #[test]
+    fn every_committed_figure_keeps_the_figure_rules() {
+        let summaries = committed_summaries();
+        assert!(summaries.len() >= 20, "found {} studies", summaries.len());
+        let mut checked = 0;
+        for (path, summary) in &summaries {
+            for figure in describe(summary) {
+                let at = format!("{} ({})", figure.stem, path.display());
+                let legend = figure.legend();
+                for (i, a) in legend.iter().enumerate() {
+                    for b in &legend[i + 1..] {
+                        assert!(
+                            a.look != b.look,
+                            "{at}: {} and {} look alike",
+                            a.label,
+                            b.label
+                        );
+                    }
+                }
+                let (x0, x1) = figure.x_range();
+                for panel in &figure.panels {
+                    let (y0, y1) = figure.panel_y_range(panel);
+                    for series in &panel.series {
+                        for p in &series.points {
+                            let lo = p.mean - SPREAD_SES * p.se;
+                            let lo = if figure.nonnegative() {
+                                lo.max(0.0)
+                            } else {
+                                lo
+                            };
+                            let hi = p.mean + SPREAD_SES * p.se;
+                            assert!(
+                                y0 <= lo && hi <= y1 && x0 <= p.x && p.x <= x1,
+                                "{at}: {} at x = {} ({lo}, {hi}) outside [{y0}, {y1}] × [{x0}, {x1}]",
+                                series.label,
+                                p.x
+                            );
+                            if figure.stem == "neg_vs_rho" {
+                                assert!(p.x > 0.0 && p.x < 1.0, "{at}: NEG drawn at ρ = {}", p.x);
+                            }
+                        }
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 100, "{checked} figures checked");
+    }
 }
