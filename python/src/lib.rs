@@ -85,6 +85,23 @@ fn drop_nulls(value: &mut serde_json::Value) {
     }
 }
 
+/// The folds a fit of `config` splits each source into (1 for a baseline,
+/// which does not cross-fit).
+fn fit_folds(config: &MetaRouterConfig) -> usize {
+    if config.method.is_meta() {
+        config.folds
+    } else {
+        1
+    }
+}
+
+/// The warnings `meta-router fit` prints for these settings (e.g. a
+/// boosting bias stage with a large learning rate).
+#[pyfunction]
+fn config_warnings(settings: &str) -> PyResult<Vec<String>> {
+    Ok(parse_settings(settings)?.warnings())
+}
+
 /// The full configuration of `settings` (every key, defaults filled in) as
 /// JSON: what a router fit with these settings records in its file.
 #[pyfunction]
@@ -154,11 +171,59 @@ struct Arrays {
 impl Arrays {
     /// The training data, every value checked (finite, within the
     /// magnitude limit, matching lengths).
-    fn into_data(self) -> std::result::Result<TrainingData, String> {
+    ///
+    /// The command line's tables refuse the same inputs (a label column with
+    /// one value, a positive weight below `1 / MAX_MAGNITUDE`, fewer rows
+    /// than folds); these are the array forms of those checks, with the
+    /// arrays named as the Python API names them. `folds` is the
+    /// configuration's (1 for a baseline).
+    fn into_data(self, folds: usize) -> std::result::Result<TrainingData, String> {
         check_values("X_gold", self.x_gold.view())?;
         check_vector("r (the GS labels)", self.r.view())?;
         check_values("X_pref", self.x_pref.view())?;
         check_vector("y (the PB labels)", self.y.view())?;
+        for (what, rows) in [
+            ("X_gold", self.x_gold.nrows()),
+            ("X_pref", self.x_pref.nrows()),
+        ] {
+            if rows < folds.max(2) {
+                return Err(format!(
+                    "{what}: {rows} rows, fewer than the {} needed for {folds} cross-fitting folds",
+                    folds.max(2)
+                ));
+            }
+        }
+        for (what, labels) in [
+            ("r (the GS labels)", &self.r),
+            ("y (the PB labels)", &self.y),
+        ] {
+            if let Some(&first) = labels.first() {
+                if labels.iter().all(|&v| v == first) {
+                    return Err(format!(
+                        "{what}: every label equals {first}: one value (class) only, nothing \
+                         to learn from"
+                    ));
+                }
+            }
+        }
+        if let Some((gold, pref)) = &self.weights {
+            for (what, w) in [
+                ("sample_weight of the GS rows", gold),
+                ("sample_weight of the PB rows", pref),
+            ] {
+                if let Some((row, &v)) = w
+                    .iter()
+                    .enumerate()
+                    .find(|(_, &v)| v > 0.0 && v < 1.0 / MAX_MAGNITUDE)
+                {
+                    return Err(format!(
+                        "{what}: weight {v:e} at row {row} is too small: a positive weight must \
+                         be at least {:e} (0 for a row that should not count)",
+                        1.0 / MAX_MAGNITUDE
+                    ));
+                }
+            }
+        }
         let data = TrainingData::new(self.x_gold, self.r, self.x_pref, self.y)
             .map_err(|e| e.to_string())?;
         match self.weights {
@@ -275,7 +340,7 @@ impl Router {
             weights,
         };
         py.detach(|| {
-            let data = arrays.into_data().map_err(py_error)?;
+            let data = arrays.into_data(fit_folds(&config)).map_err(py_error)?;
             let seeds = (seed, FitSeeds::from_seed(seed));
             fit_router(&config, &data, features, seeds, overlap).map_err(py_error)
         })
@@ -417,6 +482,26 @@ fn labelled_rows(
     (x, y)
 }
 
+/// Errors on the first label of `labels` (NaN: no label) that is infinite
+/// or exceeds [`MAX_MAGNITUDE`], naming its row in the whole array and its
+/// model.
+fn check_labels(
+    what: &str,
+    labels: ArrayView2<f64>,
+    models: &[String],
+) -> std::result::Result<(), String> {
+    for ((row, column), &v) in labels.indexed_iter() {
+        if !v.is_nan() && (v.is_infinite() || v.abs() > MAX_MAGNITUDE) {
+            return Err(format!(
+                "{what}: the value {v} at row {row}, model `{}`, is not a finite number within \
+                 ±{MAX_MAGNITUDE:e} (NaN means no label)",
+                models[column]
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Routers of `K ≥ 2` models (model 0 the reference) with their
 /// multi-model router file, as `meta-router fit --models` writes it.
 #[pyclass(module = "meta_router._core", frozen)]
@@ -465,6 +550,9 @@ impl MultiRouter {
                 )));
             }
         }
+        for (what, labels) in [("R (the GS labels)", r), ("Y (the PB labels)", y)] {
+            check_labels(what, labels, &models).map_err(py_error)?;
+        }
         let x_gold = x_gold.as_standard_layout();
         let x_pref = x_pref.as_standard_layout();
         py.detach(|| {
@@ -482,7 +570,7 @@ impl MultiRouter {
                     y: yp,
                     weights: None,
                 };
-                let data = arrays.into_data().map_err(of_model)?;
+                let data = arrays.into_data(fit_folds(&config)).map_err(of_model)?;
                 let seeds = (seed, model_seeds(FitSeeds::from_seed(seed), k));
                 let fitted = fit_router(&config, &data, features.clone(), seeds, overlap)
                     .map_err(|e| py_error(format!("model `{name}`: {e}")))?;
@@ -666,11 +754,26 @@ fn simulate(
     if let Some(r) = replicates {
         study.set_replicates(r, "replicates").map_err(py_error)?;
     }
+    // As `meta-router simulate`: `force` never replaces the folder that
+    // holds the spec file.
+    let protected = std::path::Path::new(file)
+        .parent()
+        .filter(|_| std::path::Path::new(file).is_file())
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                std::path::PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .into_iter()
+        .collect();
     let options = RunOptions {
         out,
         threads,
         resume,
         force,
+        protected,
         ..RunOptions::default()
     };
     py.detach(|| {
@@ -756,6 +859,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MetaRouterError", m.py().get_type::<MetaRouterError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(config_json, m)?)?;
+    m.add_function(wrap_pyfunction!(config_warnings, m)?)?;
     m.add_function(wrap_pyfunction!(overlap_rule, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_scores, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;

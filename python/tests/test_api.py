@@ -5,6 +5,7 @@ during a fit."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -85,7 +86,7 @@ def test_sample_weights_of_both_sources():
      r"X_gold: the value inf at row 1, column 1 is not finite"),
     (lambda a: (a[0], a[1] * 1e101) + a[2:], r"too large in magnitude"),
     (lambda a: (a[0].astype(str),) + a[1:], r"expected numeric features"),
-    (lambda a: (a[0][:3], a[1][:3]) + a[2:], r"fewer than the 5 cross-fitting folds"),
+    (lambda a: (a[0][:3], a[1][:3]) + a[2:], r"X_gold: 3 rows, fewer than the 5 needed for 5 cross-fitting folds"),
 ])
 def test_bad_data_raises_an_error_naming_the_array_and_row(change, message):
     args = change(small(3))
@@ -167,26 +168,32 @@ def test_damaged_and_multi_model_router_files_are_refused(tmp_path):
 
 
 def test_the_gil_is_released_while_the_core_fits(healthbench):
-    """Python code runs in another thread while a fit is in the core: with
-    the GIL held, the main thread could not run until the fit returned, and
-    it would find the worker finished at its first look."""
+    """The main thread runs Python code while another thread is inside the
+    core's fit. The worker records when it enters and leaves the compiled
+    call; with the GIL held there, the main thread could run no bytecode
+    between the two (at most the one or two iterations a thread switch
+    allows around the call's edges), so it counts its loop iterations that
+    fall strictly inside the call."""
+    import meta_router
     router = MetaRouter("r", seed=1, learner={"type": "forest", "trees": 150})
-    started = threading.Event()
+    xg, r = np.ascontiguousarray(healthbench.x_gold), healthbench.r
+    xp, y = np.ascontiguousarray(healthbench.x_pref), healthbench.y
+    settings, inside = router._settings_json(), {}
 
     def fit():
-        started.set()
-        router.fit(healthbench.x_gold, healthbench.r, healthbench.x_pref, healthbench.y)
+        inside["enter"] = time.perf_counter()
+        meta_router._core.Router.fit(settings, xg, r, xp, y, None, None,
+                                     [f"x{j + 1}" for j in range(xg.shape[1])], 1, "crump")
+        inside["leave"] = time.perf_counter()
 
     worker = threading.Thread(target=fit)
+    stamps = []
     worker.start()
-    started.wait()
-    looks_while_fitting = 0
     while worker.is_alive():
-        looks_while_fitting += 1
-        time.sleep(0.005)
+        stamps.append(time.perf_counter())
     worker.join()
-    assert looks_while_fitting >= 10, looks_while_fitting
-    assert router.predict_psi(healthbench.x_test).shape == (len(healthbench.x_test),)
+    during = sum(inside["enter"] < t < inside["leave"] for t in stamps)
+    assert during >= 1000, (during, len(stamps))
 
 
 def python_blocks(path):
@@ -200,3 +207,57 @@ def test_the_readme_examples_run_as_written(document, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for block in blocks:
         exec(compile(block, document, "exec"), {})
+
+
+def test_data_frames_with_number_labels_pickling_and_numpy_settings(tmp_path):
+    import pickle
+
+    xg, r, xp, y = small(6)
+    router = MetaRouter("dr", seed=np.int64(2), folds=np.int64(4)).fit(
+        pd.DataFrame(xg), r, pd.DataFrame(xp), y)
+    assert router.feature_names_in_ == ["0", "1", "2"]
+    assert np.array_equal(router.predict_psi(pd.DataFrame(xp)), router.predict_psi(xp))
+    copy = pickle.loads(pickle.dumps(router))
+    assert copy.get_params() == router.get_params()
+    assert np.array_equal(copy.predict_psi(xp), router.predict_psi(xp))
+    unfitted = pickle.loads(pickle.dumps(MetaRouter("r", folds=3)))
+    assert unfitted.get_params()["folds"] == 3
+    # Nullable pandas columns read as numbers.
+    nullable = pd.DataFrame(xg).astype("Float64")
+    assert np.array_equal(MetaRouter("dr", seed=2, folds=4).fit(nullable, r, xp, y)
+                          .predict_psi(xp), router.predict_psi(xp))
+    # A saved file gets the usual mode, not the temporary file's 0600.
+    path = tmp_path / "router.json"
+    router.save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_inputs_the_command_line_refuses_are_refused_here_too():
+    xg, r, xp, y = small(7)
+    with pytest.raises(MetaRouterError, match=r"r \(the GS labels\): every label equals 0"):
+        MetaRouter().fit(xg, np.zeros(len(r)), xp, y)
+    with pytest.raises(MetaRouterError, match=r"r \(the GS labels\): expected numbers"):
+        MetaRouter().fit(xg, np.where(r > 0, "win", "loss"), xp, y)
+    with pytest.raises(MetaRouterError, match=r"X_gold: 1 rows, fewer than the 2"):
+        MetaRouter("pooled").fit(xg[:1], r[:1], xp, y)
+    with pytest.raises(MetaRouterError, match=r"weight 1e-300 at row 0 is too small"):
+        w = np.ones(len(r))
+        w[0] = 1e-300
+        MetaRouter().fit(xg, r, xp, y, sample_weight=(w, np.ones(len(y))))
+    with pytest.raises(MetaRouterError, match=r"'nan' at row 2 is not a finite number"):
+        MetaRouter().fit(xg, r, xp, ["win", "loss", "nan"] + ["tie"] * (len(y) - 3))
+    with pytest.raises(MetaRouterError, match=r"costs\[0\].*expected a number or 3 values"):
+        MetaRouter().fit(xg, r, xp, y).route(xp[:3], 0.1, costs=(np.ones(2), 0.0))
+    with pytest.raises(MetaRouterError, match="seed"):
+        MetaRouter(seed=-1)
+
+
+def test_settings_warnings_are_the_command_lines():
+    xg, r, xp, y = small(8)
+    router = MetaRouter("r", bias_learner={"type": "boosting", "learning_rate": 0.3,
+                                           "max_depth": 6})
+    with pytest.warns(UserWarning, match="learning_rate"):
+        router.fit(xg, r, xp, y)
+

@@ -117,3 +117,14 @@ def test_a_scenario_draw_is_the_command_lines_export(healthbench, tmp_path):
         scenarios.export("healthbench-like", name="x")
     with pytest.raises(MetaRouterError, match="unknown"):
         scenarios.export("no-such-scenario")
+
+
+def test_simulate_never_replaces_the_folder_holding_its_spec(tmp_path):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    spec = folder / "spec.toml"
+    spec.write_text((ROOT / "simulations" / "quickstart.toml").read_text())
+    with pytest.raises(MetaRouterError, match="spec"):
+        simulate(spec, folder, replicates=2, force=True)
+    assert spec.is_file()
+

@@ -147,3 +147,27 @@ def test_queries_without_some_models_labels_fit_as_in_the_command_line(multi, tm
     assert [m["router"]["training"]["gold_rows"] for m in training] == \
         [int(tables["gold"][m].notna().sum()) for m in MODELS]
 
+
+def test_multi_model_errors_name_the_row_of_the_whole_array_and_the_model(multi):
+    f = multi["features"]
+    g, p = multi["gold"], multi["pref"]
+    R = g[MODELS].copy()
+    R.iloc[:10, 1] = np.nan
+    R.iloc[20, 1] = np.inf
+    with pytest.raises(MetaRouterError, match=r"R \(the GS labels\): the value inf at row 20, "
+                                              r"model `verbose`"):
+        MultiMetaRouter().fit(g[f], R, p[f], p[MODELS])
+    Y = p[MODELS].astype(object)
+    Y.iloc[:10, 1] = None
+    Y.iloc[20, 1] = "lose"
+    with pytest.raises(MetaRouterError, match=r"Y\['verbose'\]: the label 'lose' at row 20"):
+        MultiMetaRouter().fit(g[f], g[MODELS], p[f], Y)
+    # pandas' NA in a nullable column is a missing label, like NaN.
+    Y = p[MODELS].astype("Float64")
+    Y.iloc[:10, 1] = pd.NA
+    as_nan = p[MODELS].copy()
+    as_nan.iloc[:10, 1] = np.nan
+    a = MultiMetaRouter(seed=1).fit(g[f], g[MODELS], p[f], Y)
+    b = MultiMetaRouter(seed=1).fit(g[f], g[MODELS], p[f], as_nan)
+    assert np.array_equal(a.predict_psi(multi["test"][f]), b.predict_psi(multi["test"][f]))
+

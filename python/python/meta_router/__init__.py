@@ -50,6 +50,44 @@ __version__: str = _core.__version__
 PREFERENCE_WORDS = {"win": 1.0, "tie": 0.0, "loss": -1.0}
 
 
+def _is_missing(cell: Any) -> bool:
+    """None, pandas' NA, an empty text or a float NaN: no label."""
+    if cell is None or type(cell).__name__ in ("NAType", "NaTType"):
+        return True
+    if isinstance(cell, (str, bytes)):
+        return cell.strip() == ""
+    return isinstance(cell, (float, np.floating)) and bool(np.isnan(cell))
+
+
+def _label(cell: Any, what: str, row: int, words: bool) -> float:
+    """One label cell as a number: a number, or (``words``) ``win``/``tie``/
+    ``loss``; a text that reads as NaN or infinity is refused, as the
+    command line refuses it."""
+    if isinstance(cell, bytes):
+        cell = cell.decode("utf-8", "replace")
+    if isinstance(cell, str):
+        text = cell.strip().lower()
+        if words and text in PREFERENCE_WORDS:
+            return PREFERENCE_WORDS[text]
+        try:
+            value = float(text)
+        except ValueError:
+            raise MetaRouterError(
+                f"{what}: the label {str(cell)!r} at row {row} is not a number"
+                + (" (nor win / tie / loss)" if words else "")) from None
+    elif isinstance(cell, (bool, np.bool_)):
+        raise MetaRouterError(f"{what}: the label {cell!r} at row {row} is not a number")
+    else:
+        try:
+            value = float(cell)
+        except (TypeError, ValueError):
+            raise MetaRouterError(
+                f"{what}: the label {str(cell)!r} at row {row} is not a number") from None
+    if not np.isfinite(value):
+        raise MetaRouterError(f"{what}: the label {str(cell)!r} at row {row} is not a finite number")
+    return value
+
+
 def preference_labels(labels: Any, what: str = "y") -> np.ndarray:
     """Labels as a float64 vector; the words ``win``/``tie``/``loss`` (any case)
     are read as +1 / 0 / −1, as ``meta-router fit`` reads a PB label column."""
@@ -57,30 +95,8 @@ def preference_labels(labels: Any, what: str = "y") -> np.ndarray:
     if array.ndim != 1:
         raise MetaRouterError(f"{what}: expected a 1-D array of labels, got shape {array.shape}")
     if array.dtype.kind in "OUS":
-        values = np.empty(len(array), dtype=np.float64)
-        for i, label in enumerate(array):
-            if isinstance(label, bytes):
-                label = label.decode("utf-8", "replace")
-            if isinstance(label, str):
-                word = label.strip().lower()
-                if word in PREFERENCE_WORDS:
-                    values[i] = PREFERENCE_WORDS[word]
-                    continue
-                try:
-                    values[i] = float(word)
-                except ValueError:
-                    raise MetaRouterError(
-                        f"{what}: the label {str(label)!r} at row {i} is not a number "
-                        "(nor win / tie / loss)"
-                    ) from None
-            else:
-                try:
-                    values[i] = float(label)
-                except (TypeError, ValueError):
-                    raise MetaRouterError(
-                        f"{what}: the label {str(label)!r} at row {i} is not a number"
-                    ) from None
-        return values
+        return np.array([_label(cell, what, i, True) for i, cell in enumerate(array)],
+                        dtype=np.float64)
     return _float_vector(array, what)
 
 
@@ -91,6 +107,32 @@ def _float_vector(values: Any, what: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise MetaRouterError(f"{what}: expected numbers, got dtype {array.dtype}")
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _json_scalar(value: Any) -> Any:
+    """numpy scalars (from parameter grids) as the Python numbers they are."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{value!r} is not a number, text, list or dict")
+
+
+def _count(value: Any, what: str) -> int:
+    """A non-negative integer setting (seeds, replicates, threads)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or not 0 <= int(value) < 2**64:
+        raise MetaRouterError(f"{what}: expected an integer in [0, 2^64), got {value!r}")
+    return int(value)
+
+
+def _per_query(values: Any, n: int, what: str) -> np.ndarray:
+    """A number, or one per query, as a float64 vector of length `n`."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+        return np.ascontiguousarray(np.broadcast_to(array, (n,)))
+    except (TypeError, ValueError):
+        shape = np.shape(values)
+        raise MetaRouterError(
+            f"{what}: expected a number or {n} values (one per query), got shape {shape}") from None
 
 
 def _is_frame(x: Any) -> bool:
@@ -105,7 +147,14 @@ def _matrix(x: Any, what: str) -> Tuple[np.ndarray, Optional[List[str]]]:
         names = [str(c) for c in x.columns]
         if len(set(names)) != len(names):
             raise MetaRouterError(f"{what}: repeated column names")
-        x = x.to_numpy()
+        try:
+            # Nullable and mixed numeric columns as float64 (a missing value
+            # as NaN, which the core then refuses with its row).
+            x = x.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            kinds = sorted({str(t) for t in x.dtypes})
+            raise MetaRouterError(
+                f"{what}: expected numeric feature columns, got dtypes {kinds}") from None
     array = np.asarray(x)
     if array.ndim != 2:
         raise MetaRouterError(
@@ -139,16 +188,12 @@ class _Settings:
         table = dict(self.settings)  # a None takes the default (the core drops it)
         table["method"] = self.method
         try:
-            return json.dumps(table, allow_nan=False)
+            return json.dumps(table, allow_nan=False, default=_json_scalar)
         except (TypeError, ValueError) as e:
             raise MetaRouterError(f"MetaRouter settings: {e}") from None
 
     def _validate(self) -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
-                or not 0 <= int(self.seed) < 2**64:
-            raise MetaRouterError(
-                f"MetaRouter settings, key `seed`: expected an integer in [0, 2^64), "
-                f"got {self.seed!r}")
+        _count(self.seed, "MetaRouter settings, key `seed`")
         _core.overlap_rule(self._overlap_text())
         _core.config_json(self._settings_json())
 
@@ -162,6 +207,28 @@ class _Settings:
             return overlap
         raise MetaRouterError(
             f"MetaRouter settings, key `overlap`: expected crump, none or α, got {overlap!r}")
+
+    def _warn(self) -> None:
+        """The warnings `meta-router fit` prints for these settings."""
+        for note in _core.config_warnings(self._settings_json()):
+            warnings.warn(note, stacklevel=3)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """Pickling (joblib, copy.deepcopy): the settings and, when fitted,
+        the router file's text."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_router", "_header")}
+        state["_router_json"] = None if self._router is None else self._router.json
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        text = state.pop("_router_json", None)
+        self.__dict__.update(state)
+        self._header = None
+        self._router = None if text is None else self._load_text(text, "(pickled router)")
+
+    @staticmethod
+    def _load_text(text: str, name: str) -> Any:
+        raise NotImplementedError
 
     @property
     def config(self) -> Dict[str, Any]:
@@ -207,12 +274,15 @@ class _Settings:
     def _queries(self, X: Any) -> np.ndarray:
         router = self._fitted()
         if _is_frame(X):
+            # Columns by name, as the router file stores them (text): a
+            # DataFrame's labels may be numbers.
+            by_name = {str(c): c for c in X.columns}
             features = router.features
-            missing = [f for f in features if f not in X.columns]
+            missing = [f for f in features if f not in by_name]
             if missing:
                 raise MetaRouterError(
                     f"X lacks the router's feature columns {missing[:5]}")
-            X = X[features]
+            X = X[[by_name[f] for f in features]]
         array, _ = _matrix(X, "X")
         return array
 
@@ -234,6 +304,11 @@ class _Settings:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
+            # mkstemp creates the file for its owner only; a saved router
+            # gets the mode any new file gets (umask), as the command line's.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
             os.replace(temporary, path)
         except BaseException:
             if os.path.exists(temporary):
@@ -242,6 +317,7 @@ class _Settings:
 
 
 class MetaRouter(_Settings):
+
     """A Meta-Router: fit from GS and PB labels, predict ψ̂ and Δ̂, route.
 
     Parameters
@@ -268,6 +344,10 @@ class MetaRouter(_Settings):
     construction and in :meth:`set_params`.
     """
 
+    @staticmethod
+    def _load_text(text: str, name: str) -> Any:
+        return _core.Router.load(text, name)
+
     # -- fitting ----------------------------------------------------------
 
     def fit(self, X_gold: Any, r: Any, X_pref: Any, y: Any,
@@ -292,8 +372,10 @@ class MetaRouter(_Settings):
                 "X_gold and X_pref have different columns: "
                 f"{gold_names[:5]}… against {pref_names[:5]}…")
         names = gold_names or pref_names or [f"x{j + 1}" for j in range(xg.shape[1])]
-        rg = preference_labels(r, "r (the GS labels)")
+        # GS labels are numbers (the command line reads words in PB labels only).
+        rg = _float_vector(r, "r (the GS labels)")
         yp = preference_labels(y, "y (the PB labels)")
+        self._warn()
         w_gold = w_pref = None
         if sample_weight is not None:
             if not isinstance(sample_weight, (tuple, list)) or len(sample_weight) != 2:
@@ -303,7 +385,7 @@ class MetaRouter(_Settings):
             w_pref = _float_vector(sample_weight[1], "sample_weight[1] (PB rows)")
         self._router = _core.Router.fit(
             self._settings_json(), xg, rg, xp, yp, w_gold, w_pref, names,
-            int(self.seed), self._overlap_text())
+            _count(self.seed, "seed"), self._overlap_text())
         self._header = None
         return self
 
@@ -329,8 +411,8 @@ class MetaRouter(_Settings):
         x = self._queries(X)
         n = x.shape[0]
         c_p, c_a = (1.0, 0.0) if costs is None else costs
-        c_p = np.broadcast_to(np.asarray(c_p, dtype=np.float64), (n,))
-        c_a = np.broadcast_to(np.asarray(c_a, dtype=np.float64), (n,))
+        c_p = _per_query(c_p, n, "costs[0] (the primary model's)")
+        c_a = _per_query(c_a, n, "costs[1] (the alternative model's)")
         primary, _ = self._fitted().route(x, float(cost_weight), c_p, c_a, outside)
         return np.asarray(primary, dtype=bool)
 
@@ -421,15 +503,21 @@ class MetaRouter(_Settings):
         return self
 
 
-def _label_matrix(labels: Any, what: str, models: Optional[Sequence[str]]
+def _label_matrix(labels: Any, what: str, models: Optional[Sequence[str]], words: bool
                   ) -> Tuple[np.ndarray, List[str]]:
     """Labels of several models: one column per model (a DataFrame's column
-    names are the models' names), NaN / None / "" for a query without that
-    model's label, numbers or win / tie / loss."""
+    names are the models' names), NaN / None / pandas' NA / "" for a query
+    without that model's label, numbers or (``words``) win / tie / loss.
+    Errors name the row in the whole array and the model."""
     names = None
     if _is_frame(labels):
         names = [str(c) for c in labels.columns]
-        columns = [labels[c].to_numpy() for c in labels.columns]
+        columns = []
+        for c in labels.columns:
+            try:  # numeric, nullable included: pandas' NA as NaN
+                columns.append(labels[c].to_numpy(dtype=np.float64, na_value=np.nan))
+            except (TypeError, ValueError):
+                columns.append(labels[c].to_numpy(dtype=object))
     else:
         array = np.asarray(labels)
         if array.ndim != 2:
@@ -447,18 +535,12 @@ def _label_matrix(labels: Any, what: str, models: Optional[Sequence[str]]
         raise MetaRouterError(f"{what}: {len(columns)} columns for {len(names)} models")
     out = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
-        cells = np.asarray(column, dtype=object)
-        missing = np.array([c is None or (isinstance(c, str) and c.strip() == "")
-                            or (isinstance(c, (float, np.floating)) and np.isnan(c))
-                            for c in cells], dtype=bool)
-        values = np.full(len(cells), np.nan)
-        if (~missing).any():
-            present = cells[~missing]
-            if all(isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
-                   for c in present):
-                present = present.astype(np.float64)
-            values[~missing] = preference_labels(present, f"{what}[{names[j]!r}]")
-        out[:, j] = values
+        if column.dtype.kind in "biuf" and column.dtype.kind != "b":
+            out[:, j] = column  # numbers; NaN marks a missing label
+            continue
+        at = f"{what}[{names[j]!r}]"
+        out[:, j] = [np.nan if _is_missing(cell) else _label(cell, at, i, words)
+                     for i, cell in enumerate(column)]
     return out, names
 
 
@@ -472,6 +554,10 @@ class MultiMetaRouter(_Settings):
     ``k``'s fit uses the seeds of ``meta-router fit --models`` (model 1 the
     two-model seeds), so the multi-model router file is the command line's.
     """
+
+    @staticmethod
+    def _load_text(text: str, name: str) -> Any:
+        return _core.MultiRouter.load(text, name)
 
     def fit(self, X_gold: Any, R: Any, X_pref: Any, Y: Any,
             models: Optional[Sequence[str]] = None,
@@ -492,13 +578,15 @@ class MultiMetaRouter(_Settings):
         if gold_names is not None and pref_names is not None and gold_names != pref_names:
             raise MetaRouterError("X_gold and X_pref have different columns")
         features = gold_names or pref_names or [f"x{j + 1}" for j in range(xg.shape[1])]
-        rg, names = _label_matrix(R, "R", models)
-        yp, pref_models = _label_matrix(Y, "Y", models if models is not None else names)
+        rg, names = _label_matrix(R, "R", models, words=False)
+        yp, pref_models = _label_matrix(Y, "Y", models if models is not None else names,
+                                        words=True)
+        self._warn()
         if pref_models != names:
             raise MetaRouterError(f"Y: models {pref_models} differ from R's {names}")
         self._router = _core.MultiRouter.fit(
             self._settings_json(), xg, rg, xp, yp, features, names, str(reference),
-            int(self.seed), self._overlap_text())
+            _count(self.seed, "seed"), self._overlap_text())
         return self
 
     @property
@@ -519,8 +607,7 @@ class MultiMetaRouter(_Settings):
                 raise MetaRouterError(
                     f"costs: every model needs a cost, and only models have one "
                     f"(missing {missing}, unknown {unknown}; models {models})")
-            columns = [np.broadcast_to(np.asarray(costs[k], dtype=np.float64), (n,))
-                       for k in models]
+            columns = [_per_query(costs[k], n, f"costs[{k!r}]") for k in models]
             return np.ascontiguousarray(np.column_stack(columns))
         array = np.asarray(costs, dtype=np.float64)
         if array.shape == (len(models),):
@@ -589,7 +676,8 @@ def evaluate(router: "MetaRouter", X_test: Any, gains: Any, *, w: Optional[Seque
     gains = _float_vector(gains, "gains")
     grid = None if w is None else [float(v) for v in w]
     text = _core.evaluate_scores(psi, gains, grid, (float(costs[0]), float(costs[1])),
-                                 int(bootstrap), float(level), int(seed))
+                                 _count(bootstrap, "bootstrap"), float(level),
+                                 _count(seed, "seed"))
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
         rows.append({"metric": row["metric"],
@@ -667,6 +755,8 @@ def simulate(spec: Union[str, os.PathLike, Dict[str, Any]], out: Union[str, os.P
         file = os.fspath(spec)
         with open(file, encoding="utf-8") as f:
             text = f.read()
+    replicates = None if replicates is None else _count(replicates, "replicates")
+    threads = None if threads is None else _count(threads, "threads")
     folder, claims, failed, notes = _core.simulate(
         text, file, os.fspath(out), replicates, threads, bool(force), bool(resume))
     for note in notes:

@@ -32,9 +32,14 @@ def export(name: str, /, seed: int = 0, **settings: Any) -> Dict[str, Any]:
     Both add ``features`` and ``models`` (the reference first).
     """
     try:
-        text = json.dumps({k: v for k, v in settings.items() if v is not None}, allow_nan=False)
+        text = json.dumps({k: v for k, v in settings.items() if v is not None}, allow_nan=False,
+                          default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
     except (TypeError, ValueError) as e:
         raise MetaRouterError(f"scenario `{name}`: {e}") from None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= int(seed) < 2**64:
+        raise MetaRouterError(f"scenario `{name}`: seed: expected an integer in [0, 2^64), "
+                              f"got {seed!r}")
     models, gold, pref, test = _core.export_scenario(str(name), text, int(seed))
     (gold_names, gold_values), (pref_names, pref_values) = gold, pref
     test_names, test_values = test
