@@ -37,16 +37,18 @@ def test_evaluate_is_the_command_lines_evaluation(healthbench, tmp_path):
         out = tmp_path / ("truth" if truth is not None else "labels")
         run_cli("evaluate", "--model", saved, "--test", healthbench.folder / "test.csv",
                 "--out", out, "--bootstrap", "200", "--seed", "4", *extra)
-        gains = truth if truth is not None else healthbench.test_labels
-        ours = evaluate(router, healthbench.x_test, gains, bootstrap=200, seed=4)
+        ours = evaluate(router, healthbench.x_test, healthbench.test_labels, truth,
+                        bootstrap=200, seed=4)
         rows = [tuple(r) for r in ours.itertuples(index=False)]
         assert same(rows, read_evaluation(out / "evaluation.csv"))
     area = ours[ours["metric"] == "neg_area"]
     assert len(area) == 1 and area["lower"].iloc[0] <= area["value"].iloc[0]
     with pytest.raises(MetaRouterError, match="at least 20 test queries"):
-        evaluate(router, healthbench.x_test[:5], healthbench.true_psi[:5])
+        evaluate(router, healthbench.x_test[:5], healthbench.test_labels[:5])
     with pytest.raises(MetaRouterError, match="gains: 499 values for 500 test queries"):
-        evaluate(router, healthbench.x_test, healthbench.true_psi[:-1])
+        evaluate(router, healthbench.x_test, healthbench.test_labels, healthbench.true_psi[:-1])
+    with pytest.raises(MetaRouterError, match="r_test: 499 labels for 500 test queries"):
+        evaluate(router, healthbench.x_test, healthbench.test_labels[:-1])
 
 
 STUDY_FILES = ("summary.json", "summary.csv", "replicates.jsonl")

@@ -658,22 +658,26 @@ def _table(rows: List[Dict[str, Any]], columns: Sequence[str]) -> Any:
     return pd.DataFrame(rows, columns=list(columns))
 
 
-def evaluate(router: "MetaRouter", X_test: Any, gains: Any, *, w: Optional[Sequence[float]] = None,
-             costs: Tuple[float, float] = (1.0, 0.0), bootstrap: int = 1000,
-             level: float = 0.95, seed: int = 0) -> Any:
+def evaluate(router: "MetaRouter", X_test: Any, r_test: Any, truth: Any = None, *,
+             w: Optional[Sequence[float]] = None, costs: Tuple[float, float] = (1.0, 0.0),
+             bootstrap: int = 1000, level: float = 0.95, seed: int = 0) -> Any:
     """The evaluation of ``meta-router evaluate`` for a fitted router on test
-    queries: ``gains`` are the test queries' GS labels (what real data allow)
-    or their true gains ψ (simulated data). Returns its ``evaluation.csv`` as a
-    table (columns metric, x, value, se, lower, upper; a DataFrame with
-    pandas): EG, NEG and EG/m at each usage ratio ρ = x, the NEG area, regret
-    and usage at each cost weight w = x, the MSE of ψ̂ and the mean gain, with
-    ``level`` bootstrap intervals from ``bootstrap`` resamples (seed ``seed``).
-    The metrics are defined in the repository's ``docs/method.md`` §4.
+    queries ``X_test`` with GS labels ``r_test`` (what real data allow), or
+    against their true gains ψ when ``truth`` is given (simulated data; the
+    command line's ``--truth``). Returns its ``evaluation.csv`` as a table
+    (columns metric, x, value, se, lower, upper; a DataFrame with pandas):
+    EG, NEG and EG/m at each usage ratio ρ = x, the NEG area, regret and usage
+    at each cost weight w = x, the MSE of ψ̂ and the mean gain, with ``level``
+    bootstrap intervals from ``bootstrap`` resamples (seed ``seed``). The
+    metrics are defined in the repository's ``docs/method.md`` §4.
     """
     if not isinstance(router, MetaRouter):
         raise MetaRouterError("evaluate: expected a fitted MetaRouter (two models)")
     psi = router.predict_psi(X_test)
-    gains = _float_vector(gains, "gains")
+    r_test = _float_vector(r_test, "r_test (the test queries' GS labels)")
+    gains = r_test if truth is None else _float_vector(truth, "truth")
+    if len(r_test) != len(psi):
+        raise MetaRouterError(f"r_test: {len(r_test)} labels for {len(psi)} test queries")
     grid = None if w is None else [float(v) for v in w]
     text = _core.evaluate_scores(psi, gains, grid, (float(costs[0]), float(costs[1])),
                                  _count(bootstrap, "bootstrap"), float(level),
