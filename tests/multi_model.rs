@@ -577,15 +577,19 @@ fn the_report_layer_draws_the_many_model_figures_and_tables() {
         methods.len(),
         "one frontier line per method and panel: {full:?}"
     );
-    let grey: Vec<usize> = polylines
+    // The always-one-model points are points (grey squares), not a line
+    // joining them as if they were a frontier: 3 + 4 in the two panels and
+    // one in the legend.
+    let grey_lines = polylines
         .iter()
         .filter(|e| attribute(e, "stroke") == Some("#7F7F7F"))
-        .map(|e| vertices(e))
-        .collect();
-    assert!(
-        grey.contains(&3) && grey.contains(&4),
-        "always-one-model points: {grey:?}"
-    );
+        .count();
+    assert_eq!(grey_lines, 0, "the always-one-model points are joined");
+    let grey_squares = elements(&svg, "rect")
+        .into_iter()
+        .filter(|e| attribute(e, "fill") == Some("#7F7F7F") && attribute(e, "opacity") == Some("1"))
+        .count();
+    assert_eq!(grey_squares, 3 + 4 + 1, "always-one-model points");
 
     // Markdown: the scalar table of each grid point holds the summary's AIQ
     // and gap (4 significant digits, n and failures); the regret table its
