@@ -78,18 +78,12 @@ pub(crate) fn simulate(
     }
     // As `meta-router simulate`: `force` never replaces the folder that
     // holds the spec file.
-    let protected = std::path::Path::new(file)
-        .parent()
-        .filter(|_| std::path::Path::new(file).is_file())
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                std::path::PathBuf::from(".")
-            } else {
-                p.to_path_buf()
-            }
-        })
-        .into_iter()
-        .collect();
+    let spec = std::path::Path::new(file);
+    let protected = if spec.is_file() {
+        vec![study::spec_folder(spec)]
+    } else {
+        Vec::new()
+    };
     let options = RunOptions {
         out,
         threads,

@@ -228,17 +228,7 @@ pub fn simulate_command(args: SimulateArgs) -> Result<()> {
         study.set_replicates(r, "--replicates")?;
     }
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
-    let spec_folder = spec
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                p.to_path_buf()
-            }
-        })
-        .into_iter()
-        .collect();
+    let spec_folder = vec![study::spec_folder(&spec)];
     let options = RunOptions {
         out,
         threads,

@@ -394,9 +394,9 @@ fn write_claims_markdown(out: &mut String, outcome: &CheckOutcome) {
     }
 }
 
-/// Escapes text for XML attributes and text; drops characters XML 1.0
-/// does not allow.
-fn xml(text: &str) -> String {
+/// Escapes text for XML (and HTML) attributes and text; drops characters
+/// XML 1.0 does not allow.
+pub(super) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -42,20 +42,10 @@ pub struct Figure {
     pub svg: String,
 }
 
-/// `text` with `&`, `<`, `>`, `"` and `'` escaped for HTML.
+/// `text` escaped for HTML text and attributes (the JUnit report's XML
+/// escape: `&`, `<`, `>`, `"`, `'` as entities, control characters dropped).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    super::check::xml(text)
 }
 
 /// Markdown (with tables) as HTML.

@@ -416,6 +416,6 @@ fn the_html_page_holds_every_figure_table_and_claim() {
     assert!(!page.contains("NaN"));
     assert_eq!(
         html::escape("<a href='x'>&"),
-        "&lt;a href=&#39;x&#39;&gt;&amp;"
+        "&lt;a href=&apos;x&apos;&gt;&amp;"
     );
 }

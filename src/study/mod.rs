@@ -244,6 +244,15 @@ fn prepare_pool(spec: &StudySpec, options: &RunOptions) -> Result<(rayon::Thread
     Ok((pool, threads))
 }
 
+/// The folder holding the spec file `spec` (`.` for a bare file name):
+/// what [`RunOptions::protected`] lists so that `--force` never replaces it.
+pub fn spec_folder(spec: &Path) -> PathBuf {
+    match spec.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Runs (or resumes) a study into `options.out`: checks, locks the folder,
 /// computes the missing units, writes records, `summary.json`, the manifest
 /// and `run.json`. On an error, a folder this call created is removed again.
