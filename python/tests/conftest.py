@@ -60,19 +60,20 @@ class Scenario:
         self.true_psi = test[:, test_header.index("true_psi")]
 
 
+def exported(tmp_path_factory, name: str, *options: str) -> Scenario:
+    """One draw of scenario `name` written by `meta-router scenarios export`."""
+    folder = tmp_path_factory.mktemp(name)
+    run_cli("scenarios", "export", name, *options, "--out", folder, "--force")
+    return Scenario(folder)
+
+
 @pytest.fixture(scope="session")
 def healthbench(tmp_path_factory) -> Scenario:
     """healthbench-like, 100 GS rows (κ ≈ 0.022), 50 features, seed 1."""
-    folder = tmp_path_factory.mktemp("healthbench")
-    run_cli("scenarios", "export", "healthbench-like", "--n-gold", "100", "--seed", "1",
-            "--out", folder, "--force")
-    return Scenario(folder)
+    return exported(tmp_path_factory, "healthbench-like", "--n-gold", "100", "--seed", "1")
 
 
 @pytest.fixture(scope="session")
 def covariate_shift(tmp_path_factory) -> Scenario:
     """covariate-shift at γ = 1 (weak overlap), seed 2."""
-    folder = tmp_path_factory.mktemp("shift")
-    run_cli("scenarios", "export", "covariate-shift", "--set", "gamma=1.0", "--seed", "2",
-            "--out", folder, "--force")
-    return Scenario(folder)
+    return exported(tmp_path_factory, "covariate-shift", "--set", "gamma=1.0", "--seed", "2")
