@@ -52,9 +52,7 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
     let (plots, _) = plots.split_vertically(figure.rows() as u32 * PANEL_HEIGHT);
     let cells = plots.split_evenly((figure.rows(), figure.columns()));
 
-    let (x0, x1) = figure.x_range();
-    let x_span = x1 - x0;
-    let x_format = |x: &f64| match &figure.categories {
+    let x_format = |x: &f64, x_span: f64| match &figure.categories {
         Some(labels) => {
             let nearest = x.round();
             if (x - nearest).abs() < 1e-6 && nearest >= 0.0 {
@@ -66,10 +64,18 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
         None if figure.log_x => format_coordinate(10f64.powf(*x), 3),
         None => tick_label(*x, x_span),
     };
+    let free_x = figure.free_x();
     let x_ticks = figure.categories.as_ref().map_or(8, |c| 2 * c.len() + 1);
     let legend_entries = figure.legend();
 
     for (panel, cell) in figure.panels.iter().zip(cells.iter()) {
+        let (x0, x1) = if free_x {
+            figure.panel_x_range(panel)
+        } else {
+            figure.x_range()
+        };
+        let x_span = x1 - x0;
+        let x_format = |x: &f64| x_format(x, x_span);
         let (y0, y1) = figure.panel_y_range(panel);
         let y_span = y1 - y0;
         let y_format = |y: &f64| tick_label(*y, y_span);

@@ -26,6 +26,15 @@ pub(super) enum Spread {
 /// y ranges ([`Figure::free_y`]).
 pub(super) const FREE_Y_RATIO: f64 = 20.0;
 
+/// Panels whose x spans differ by more than this factor get their own x
+/// ranges ([`Figure::free_x`]; e.g. cost axes of studies with 3 and 5
+/// models).
+pub(super) const FREE_X_RATIO: f64 = 1.5;
+
+/// Grid keys that count things (the number of models): drawn on a discrete
+/// axis with a tick per value, never between values.
+const COUNT_KEYS: &[&str] = &["models"];
+
 /// How a series' line is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dash {
@@ -83,7 +92,7 @@ const NAMED_LOOKS: &[(&str, Dash, Marker)] = &[
 ];
 
 /// The label of the always-one-model points of the frontier figure.
-const ALWAYS_ONE_MODEL: &str = "always one model";
+pub(super) const ALWAYS_ONE_MODEL: &str = "always one model";
 
 /// Line and marker of the `k`-th series (from 0) of a colour that is not a
 /// named method's: palette colours repeat after nine methods, the look does
@@ -236,10 +245,43 @@ impl Figure {
         if let Some(categories) = &self.categories {
             return (-0.5, categories.len() as f64 - 0.5);
         }
-        let (lo, hi) = bounds(self.points().map(|p| p.x));
+        self.x_range_of(self.points())
+    }
+
+    /// The x range of `points`: their bounds, padded unless a band runs
+    /// from edge to edge.
+    fn x_range_of<'a>(&self, points: impl Iterator<Item = &'a Point>) -> (f64, f64) {
+        let (lo, hi) = bounds(points.map(|p| p.x));
         match self.spread {
             Spread::Band | Spread::BootstrapBand if hi > lo => (lo, hi),
             _ => pad(lo, hi, 0.08),
+        }
+    }
+
+    /// Whether each panel gets its own x range: a numeric x axis whose
+    /// panels' spans differ by more than a factor [`FREE_X_RATIO`] (a
+    /// shared axis would leave the narrower panels' right part empty).
+    pub(super) fn free_x(&self) -> bool {
+        if self.categories.is_some() || self.panels.len() < 2 {
+            return false;
+        }
+        let spans: Vec<f64> = self
+            .panels
+            .iter()
+            .map(|p| bounds(p.series.iter().flat_map(|s| &s.points).map(|p| p.x)))
+            .map(|(lo, hi)| hi - lo)
+            .filter(|span| span.is_finite() && *span > 0.0)
+            .collect();
+        let (lo, hi) = bounds(spans.into_iter());
+        lo.is_finite() && hi > FREE_X_RATIO * lo
+    }
+
+    /// The x range of one panel ([`Figure::free_x`]), or the shared one.
+    pub(super) fn panel_x_range(&self, panel: &Panel) -> (f64, f64) {
+        if self.free_x() {
+            self.x_range_of(panel.series.iter().flat_map(|s| &s.points))
+        } else {
+            self.x_range()
         }
     }
 
@@ -447,9 +489,12 @@ pub(super) fn curve_figure(
 }
 
 /// Many models: the cost–quality frontier, one panel per grid point. Each
-/// method is its mean `(cost(w), quality(w))` over the `w` grid (ordered by
-/// cost, band ±2 MCSE of the quality); the always-one-model points are one
-/// more series, joined in order of cost. `None` without `cost` rows.
+/// method is the non-decreasing concave hull
+/// ([`upper_frontier`](meta_router_core::routing::multi::upper_frontier),
+/// the frontier AIQ integrates) of its mean `(cost(w), quality(w))` points
+/// over the `w` grid, drawn through the hull's vertices with the ±2 MCSE
+/// band of their quality; the always-one-model points are one more series,
+/// drawn as points. `None` without `cost` rows.
 pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
     let w_len = view.max_index("cost")? + 1;
     let panels: Vec<Panel> = (0..view.points.len())
@@ -458,14 +503,14 @@ pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
                 .methods
                 .iter()
                 .map(|method| {
-                    let mut points: Vec<Point> = (0..w_len)
+                    let means: Vec<Point> = (0..w_len)
                         .filter_map(|i| {
                             let cost = view.row(point, method, "cost", Some(i))?.mean?;
                             row_point(view, point, method, "quality", Some(i), cost)
                         })
                         .filter(|p| p.x.is_finite())
                         .collect();
-                    points.sort_by(|a, b| a.x.total_cmp(&b.x));
+                    let points = hull_vertices(&means);
                     Series {
                         label: method.to_string(),
                         color: method_color(view, method),
@@ -512,6 +557,28 @@ pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
     })
 }
 
+/// The vertices of the non-decreasing concave hull of `points` (x = cost,
+/// mean = quality), each with its MCSE, by increasing cost.
+fn hull_vertices(points: &[Point]) -> Vec<Point> {
+    use meta_router_core::routing::multi::{upper_frontier, FrontierPoint};
+    let frontier: Vec<FrontierPoint> = points
+        .iter()
+        .map(|p| FrontierPoint {
+            cost: p.x,
+            quality: p.mean,
+        })
+        .collect();
+    upper_frontier(&frontier)
+        .into_iter()
+        .filter_map(|v| {
+            points
+                .iter()
+                .find(|p| p.x == v.cost && p.mean == v.quality)
+                .cloned()
+        })
+        .collect()
+}
+
 /// A scalar metric against the grid parameter that varies.
 pub(super) fn scalar_figure(
     view: &View,
@@ -541,7 +608,7 @@ pub(super) fn scalar_figure(
         .filter(|name| Some(*name) != x_param)
         .collect();
 
-    let categorical = x_param.is_none_or(|name| !numeric(name));
+    let categorical = x_param.is_none_or(|name| !numeric(name) || COUNT_KEYS.contains(&name));
     // The rate key of a rate study (summary slopes) is drawn on a log10 axis.
     let log_x = !categorical
         && x_param.is_some()

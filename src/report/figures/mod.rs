@@ -64,14 +64,14 @@ const PALETTE: [RGBColor; 9] = [
 /// | `mse_psi` | MSE of ψ̂ against the varying grid parameter, ±2 MCSE error bars |
 /// | `mse_delta` | the same for Δ̂ (only when the summary has `mse_delta`) |
 /// | `regret_vs_w` | regret against the cost weight w, panel per grid point, ±2 MCSE band |
-/// | `frontier` | many models: mean quality against mean cost over the w grid per method, with the always-one-model points, ±2 MCSE band |
+/// | `frontier` | many models: per method the non-decreasing concave hull of its mean (cost, quality) points over the w grid (the frontier AIQ integrates), ±2 MCSE band, and the always-one-model points; a cost axis per panel when the panels' cost ranges differ |
 /// | `rate_mse_psi`, `rate_mse_delta` | rate studies (`[evaluation] rate`): log10 MSE against log10 of the rate key, fitted slopes in the legend, ±2 MCSE bars |
 /// | `excess_mse_psi`, `excess_mse_delta` | the same for excess errors over a reference (paired differences) |
 /// | `rate_delta_bias` | perturbed oracles: log10 mean error of Δ̂ against log10 of the rate key |
 /// | `rate_propensity_mse` | `[evaluation] propensity_error`: log10 mean (p̂ − p)² against log10 of the rate key |
 /// | `coverage_<target>` | inference studies: empirical coverage of each interval against the varying grid parameter, ±2 MCSE bars, the nominal level dashed |
 /// | `error_product` | perturbed oracles: log10 mean error of Δ̂ against log10 of the nuisance-error product, with the theory's line |
-/// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter, ±2 MCSE error bars |
+/// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter (the number of models on a discrete axis), ±2 MCSE error bars |
 /// | `<metric>_vs_<key>` | studies with swept method settings: `mse_psi`, `mse_delta`, `neg_area` (or `aiq`) against each swept key, a line per method family, ±2 MCSE bars, the methods without a sweep as horizontal lines (module `sweep`) |
 ///
 /// A figure whose metric has no finite mean in the summary is skipped. When
@@ -327,8 +327,8 @@ mod tests {
                         );
                     }
                 }
-                let (x0, x1) = figure.x_range();
                 for panel in &figure.panels {
+                    let (x0, x1) = figure.panel_x_range(panel);
                     let (y0, y1) = figure.panel_y_range(panel);
                     for series in &panel.series {
                         for p in &series.points {
@@ -349,6 +349,30 @@ mod tests {
                                 assert!(p.x > 0.0 && p.x < 1.0, "{at}: NEG drawn at ρ = {}", p.x);
                             }
                         }
+                    }
+                }
+                if figure.x_desc == "models" {
+                    assert!(
+                        figure.categories.is_some(),
+                        "{at}: a count on a continuous axis"
+                    );
+                }
+                if figure.stem == "frontier" {
+                    for series in figure.panels.iter().flat_map(|p| &p.series) {
+                        if series.label == layout::ALWAYS_ONE_MODEL {
+                            continue;
+                        }
+                        let slopes: Vec<f64> = series
+                            .points
+                            .windows(2)
+                            .map(|w| (w[1].mean - w[0].mean) / (w[1].x - w[0].x))
+                            .collect();
+                        assert!(
+                            slopes.iter().all(|&s| s >= 0.0)
+                                && slopes.windows(2).all(|s| s[1] <= s[0]),
+                            "{at}: {} is not a non-decreasing concave hull",
+                            series.label
+                        );
                     }
                 }
                 checked += 1;
