@@ -5,9 +5,9 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{printable, Dash, Figure, LegendEntry, Look, Marker, Series, Spread};
+use super::layout::{printable, Dash, Figure, LegendEntry, Look, Marker, Point, Series, Spread};
 use super::{
-    FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, SPREAD_SES, TITLE_HEIGHT,
+    FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, TITLE_HEIGHT,
     WIDE_LEGEND_LABEL_CHARS,
 };
 use crate::report::format::format_coordinate;
@@ -78,7 +78,13 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
         let x_format = |x: &f64| x_format(x, x_span);
         let (y0, y1) = figure.panel_y_range(panel);
         let y_span = y1 - y0;
-        let y_format = |y: &f64| tick_label(*y, y_span);
+        let y_format = |y: &f64| {
+            if figure.log_y {
+                format_coordinate(10f64.powf(*y), 3)
+            } else {
+                tick_label(*y, y_span)
+            }
+        };
         let mut chart = ChartBuilder::on(cell)
             .caption(printable(&panel.title), (FAMILY, 19))
             .margin_top(6)
@@ -109,7 +115,10 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
                 &mut chart,
                 series,
                 look,
-                (figure.spread, figure.nonnegative()),
+                (figure.spread, &|p| {
+                    let (lo, hi) = figure.spread_of(p);
+                    (lo.max(y0), hi.min(y1))
+                }),
                 x_span,
             )?;
         }
@@ -190,25 +199,16 @@ fn draw_series<DB: DrawingBackend>(
     >,
     series: &Series,
     look: Look,
-    (spread, nonnegative): (Spread, bool),
+    (spread, ends): (Spread, &dyn Fn(&Point) -> (f64, f64)),
     x_span: f64,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let color = look.color;
     let points = &series.points;
-    // A metric that cannot be negative (an MSE) keeps its lower bar at 0.
-    let lower = |p: &super::layout::Point| {
-        let lo = p.mean - SPREAD_SES * p.se;
-        if nonnegative {
-            lo.max(0.0)
-        } else {
-            lo
-        }
-    };
     match spread {
         Spread::Band | Spread::BootstrapBand => {
             if points.len() >= 2 && points.iter().any(|p| p.se > 0.0) {
-                let upper = points.iter().map(|p| (p.x, p.mean + SPREAD_SES * p.se));
-                let low = points.iter().rev().map(|p| (p.x, lower(p)));
+                let upper = points.iter().map(|p| (p.x, ends(p).1));
+                let low = points.iter().rev().map(|p| (p.x, ends(p).0));
                 chart.draw_series(std::iter::once(Polygon::new(
                     upper.chain(low).collect::<Vec<_>>(),
                     color.mix(0.18).filled(),
@@ -218,8 +218,7 @@ fn draw_series<DB: DrawingBackend>(
         Spread::ErrorBars => {
             let cap = 0.008 * x_span;
             for p in points.iter().filter(|p| p.se > 0.0) {
-                let lo = lower(p);
-                let hi = p.mean + SPREAD_SES * p.se;
+                let (lo, hi) = ends(p);
                 chart.draw_series([
                     PathElement::new(vec![(p.x, lo), (p.x, hi)], color.stroke_width(2)),
                     PathElement::new(

@@ -39,6 +39,7 @@ fn figure(stem: &str, title: String, x_desc: &str, y_desc: &str, points: Vec<Poi
         reference: None,
         categories: None,
         log_x: false,
+        log_y: false,
         wide_legend: false,
     }
 }

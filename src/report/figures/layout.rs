@@ -31,6 +31,10 @@ pub(super) const FREE_Y_RATIO: f64 = 20.0;
 /// models).
 pub(super) const FREE_X_RATIO: f64 = 1.5;
 
+/// An MSE figure whose means differ by more than this factor within one
+/// panel is drawn on a log y axis ([`Figure::into_log_y`]).
+pub(super) const LOG_Y_RATIO: f64 = 20.0;
+
 /// Grid keys that count things (the number of models): drawn on a discrete
 /// axis with a tick per value, never between values.
 const COUNT_KEYS: &[&str] = &["models"];
@@ -156,6 +160,9 @@ pub(super) struct Figure {
     pub(super) categories: Option<Vec<String>>,
     /// Whether x holds log10 of the values (ticks are labelled with the values).
     pub(super) log_x: bool,
+    /// Whether the points' means hold log10 of the values ([`Figure::into_log_y`];
+    /// their SEs stay on the linear scale).
+    pub(super) log_y: bool,
     /// A wider legend for labels that carry numbers (rate figures).
     pub(super) wide_legend: bool,
 }
@@ -291,20 +298,68 @@ impl Figure {
         self.stem.starts_with("mse_") || self.stem.starts_with("regret")
     }
 
-    /// The y range of `points` with their ±2 MCSE spread (the lower end at 0
-    /// or above for a [`Figure::nonnegative`] metric), the zero line and the
-    /// reference level, padded.
-    fn range_of<'a>(&self, points: impl Iterator<Item = &'a Point>) -> (f64, f64) {
-        let floor = if self.nonnegative() {
-            0.0
-        } else {
-            f64::NEG_INFINITY
+    /// The ends of `p`'s ±2 MCSE spread in the figure's y coordinate: the
+    /// lower end at 0 or above for a [`Figure::nonnegative`] metric; on a
+    /// log y axis the log10 of the linear ends (−∞ where the lower end is
+    /// not positive: the bar runs to the axis).
+    pub(super) fn spread_of(&self, p: &Point) -> (f64, f64) {
+        if self.log_y {
+            let mean = 10f64.powf(p.mean);
+            let lo = mean - SPREAD_SES * p.se;
+            let lo = if lo > 0.0 {
+                lo.log10()
+            } else {
+                f64::NEG_INFINITY
+            };
+            return (lo, (mean + SPREAD_SES * p.se).log10());
+        }
+        let lo = p.mean - SPREAD_SES * p.se;
+        let lo = if self.nonnegative() { lo.max(0.0) } else { lo };
+        (lo, p.mean + SPREAD_SES * p.se)
+    }
+
+    /// An MSE figure drawn on a log y axis when, within some panel, the
+    /// largest mean exceeds [`LOG_Y_RATIO`] times the smallest (one method
+    /// an order of magnitude off would flatten the others to a line) and
+    /// every mean is positive; otherwise unchanged.
+    pub(super) fn into_log_y(mut self) -> Self {
+        let spread = |panel: &Panel| {
+            let (lo, hi) = bounds(panel.series.iter().flat_map(|s| &s.points).map(|p| p.mean));
+            hi / lo
         };
+        let positive = self.points().all(|p| p.mean > 0.0 && p.mean.is_finite());
+        if self.log_y
+            || !self.stem.starts_with("mse_")
+            || !positive
+            || !self.panels.iter().any(|p| spread(p) > LOG_Y_RATIO)
+        {
+            return self;
+        }
+        for point in self
+            .panels
+            .iter_mut()
+            .flat_map(|p| &mut p.series)
+            .flat_map(|s| &mut s.points)
+        {
+            point.mean = point.mean.log10();
+        }
+        self.log_y = true;
+        self.zero_line = false;
+        self.y_desc = format!("{} (log scale)", self.y_desc);
+        self
+    }
+
+    /// The y range of `points` with their ±2 MCSE spread
+    /// ([`Figure::spread_of`]), the zero line and the reference level,
+    /// padded.
+    fn range_of<'a>(&self, points: impl Iterator<Item = &'a Point>) -> (f64, f64) {
         let values = points.flat_map(|p| {
-            [
-                (p.mean - SPREAD_SES * p.se).max(floor),
-                p.mean + SPREAD_SES * p.se,
-            ]
+            let (lo, hi) = self.spread_of(p);
+            // On a log axis a lower end near 0 would stretch the range over
+            // decades: at most one decade below the mean counts (a longer
+            // bar runs to the axis).
+            let lo = if self.log_y { lo.max(p.mean - 1.0) } else { lo };
+            [lo, hi, p.mean]
         });
         let (lo, hi) = bounds(
             values
@@ -484,6 +539,7 @@ pub(super) fn curve_figure(
         reference: None,
         categories: None,
         log_x: false,
+        log_y: false,
         wide_legend: false,
     })
 }
@@ -553,6 +609,7 @@ pub(super) fn frontier_figure(view: &View, title: String) -> Option<Figure> {
         reference: None,
         categories: None,
         log_x: false,
+        log_y: false,
         wide_legend: false,
     })
 }
@@ -648,6 +705,7 @@ pub(super) fn scalar_figure(
         reference: None,
         categories: categorical.then_some(categories),
         log_x,
+        log_y: false,
         wide_legend: false,
     })
 }

@@ -71,6 +71,7 @@ const PALETTE: [RGBColor; 9] = [
 /// | `rate_propensity_mse` | `[evaluation] propensity_error`: log10 mean (p̂ − p)² against log10 of the rate key |
 /// | `coverage_<target>` | inference studies: empirical coverage of each interval against the varying grid parameter, ±2 MCSE bars, the nominal level dashed |
 /// | `error_product` | perturbed oracles: log10 mean error of Δ̂ against log10 of the nuisance-error product, with the theory's line |
+/// | MSE figures | drawn on a log y axis (ticks labelled with the values, bars asymmetric, a lower end at or below 0 runs to the axis) when within some panel the largest mean exceeds 20 times the smallest and every mean is positive |
 /// | `aiq`, `frontier_gap` | many models: AIQ and the gap to the oracle's AIQ against the varying grid parameter (the number of models on a discrete axis), ±2 MCSE error bars |
 /// | `<metric>_vs_<key>` | studies with swept method settings: `mse_psi`, `mse_delta`, `neg_area` (or `aiq`) against each swept key, a line per method family, ±2 MCSE bars, the methods without a sweep as horizontal lines (module `sweep`) |
 ///
@@ -161,6 +162,9 @@ fn describe(summary: &Summary) -> Vec<layout::Figure> {
     figures.extend(rates::rate_figures(&view, summary));
     figures.extend(rates::error_product_figure(&view, summary));
     figures
+        .into_iter()
+        .map(layout::Figure::into_log_y)
+        .collect()
 }
 
 /// Coverage of each inference target against the grid, ±2 MCSE bars and
@@ -332,13 +336,8 @@ mod tests {
                     let (y0, y1) = figure.panel_y_range(panel);
                     for series in &panel.series {
                         for p in &series.points {
-                            let lo = p.mean - SPREAD_SES * p.se;
-                            let lo = if figure.nonnegative() {
-                                lo.max(0.0)
-                            } else {
-                                lo
-                            };
-                            let hi = p.mean + SPREAD_SES * p.se;
+                            let (lo, hi) = figure.spread_of(p);
+                            let lo = lo.max(y0);
                             assert!(
                                 y0 <= lo && hi <= y1 && x0 <= p.x && p.x <= x1,
                                 "{at}: {} at x = {} ({lo}, {hi}) outside [{y0}, {y1}] × [{x0}, {x1}]",
@@ -349,6 +348,18 @@ mod tests {
                                 assert!(p.x > 0.0 && p.x < 1.0, "{at}: NEG drawn at ρ = {}", p.x);
                             }
                         }
+                    }
+                }
+                if figure.stem.starts_with("mse_") && !figure.log_y {
+                    // A linear MSE axis only where no panel's means differ
+                    // 20-fold (or some mean is 0, which a log axis cannot show).
+                    for panel in &figure.panels {
+                        let means = || panel.series.iter().flat_map(|s| &s.points).map(|p| p.mean);
+                        let (lo, hi) = layout::bounds(means());
+                        assert!(
+                            lo <= 0.0 || hi <= layout::LOG_Y_RATIO * lo,
+                            "{at}: MSE means {lo} to {hi} on a linear axis"
+                        );
                     }
                 }
                 if figure.x_desc == "models" {

@@ -122,6 +122,7 @@ fn curves(view: &View, stem: &str, title: &str, methods: &[&str]) -> Option<Figu
         reference: None,
         categories: None,
         log_x: false,
+        log_y: false,
         wide_legend: false,
     })
 }
@@ -221,6 +222,7 @@ pub fn paired_figure(
         reference: None,
         categories: Some(categories),
         log_x: false,
+        log_y: false,
         wide_legend: false,
     };
     write_figures(&[figure], out_dir)

@@ -210,6 +210,7 @@ fn log_log_figure(
         reference: None,
         categories: None,
         log_x: true,
+        log_y: false,
         wide_legend: true,
     }
 }

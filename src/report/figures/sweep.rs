@@ -210,6 +210,7 @@ pub(super) fn sweep_figure(
         reference: None,
         categories,
         log_x,
+        log_y: false,
         wide_legend: false,
     })
 }
