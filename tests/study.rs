@@ -501,7 +501,7 @@ fn inference_metrics_are_recorded_and_thread_invariant() {
         assert!(r.ok, "{:?}", r.error);
         let extra = &r.metrics.extra;
         let has = |k: &str| extra.contains_key(k);
-        assert!(has("policy_value.covered") && has("policy_value.se"));
+        assert!(has("policy_value.covered") && has("policy_value.se") && has("policy_value.df"));
         let dr = r.method == "DR";
         for target in [
             "theta_delta",

@@ -8,7 +8,9 @@
 //! and `blp_hc1.<j>` for projection coefficient `j` (truth: the truth
 //! sample's projection; `blp.approximation_mse` reports how far Δ is from
 //! linear in the features) and `policy_value` (truth: the truth sample's PB
-//! rows, its Monte Carlo SE in `policy_value.truth_mcse`). Mean targets and
+//! rows, its Monte Carlo SE in `policy_value.truth_mcse`; its interval is a
+//! Student-t interval on Satterthwaite's degrees of freedom, recorded in
+//! `policy_value.df`). Mean targets and
 //! the projection need a DR-learner without normalization; other methods get
 //! only `policy_value`.
 
@@ -27,6 +29,10 @@ use crate::rng::{derive_seed, seed_for, stream, Purpose};
 
 /// Replicate index of the truth-sample stream (never a real replicate).
 const TRUTH_REPLICATE: u64 = u64::MAX;
+/// `policy_value.df` as recorded: Satterthwaite's df, at most this (an
+/// infinite df, the normal interval, is recorded as the cap; records hold
+/// finite numbers only).
+const DF_CAP: f64 = 1e6;
 
 fn point_truth(spec: &StudySpec, g: usize) -> Result<&PointTruth> {
     let point = &spec.points[g];
@@ -336,5 +342,6 @@ fn policy_metrics(context: &Context, extra: &mut BTreeMap<String, f64>) -> Resul
     push(extra, "policy_value", &fit.estimate, value);
     extra.insert("policy_value.truth_mcse".into(), mcse);
     extra.insert("policy_value.routed".into(), fit.routed_fraction);
+    extra.insert("policy_value.df".into(), fit.df.min(DF_CAP));
     Ok(())
 }

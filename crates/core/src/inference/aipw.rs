@@ -22,11 +22,12 @@ pub fn mean_target(
     weights: Option<ArrayView1<f64>>,
     level: f64,
 ) -> Result<Estimate> {
-    ratio_estimate(nuisances, quantity, population, weights, 0.0, level)
+    ratio_estimate(nuisances, quantity, population, weights, 0.0, level).map(|(e, _)| e)
 }
 
 /// `θ̂ = Σ ξ_k / Σ D_k`, `φ_k = (ξ_k − D_k θ̂)/D̄`, `SE = √(Σ φ_k²/N)/√N`;
 /// `shift` subtracts `shift·h_k` from the gain (policy value at cost weight w).
+/// Returns the normal-interval estimate and the influence-function terms `φ`.
 pub(crate) fn ratio_estimate(
     nuisances: &Nuisances,
     quantity: Quantity,
@@ -34,7 +35,7 @@ pub(crate) fn ratio_estimate(
     weights: Option<ArrayView1<f64>>,
     shift: f64,
     level: f64,
-) -> Result<Estimate> {
+) -> Result<(Estimate, Array1<f64>)> {
     let n = nuisances.len();
     if let Some(h) = weights {
         if h.len() != n {
@@ -102,7 +103,7 @@ pub(crate) fn ratio_estimate(
     }
     let sum_sq: f64 = phi.iter().map(|v| v * v).sum();
     let se = (sum_sq / n as f64).sqrt() / (n as f64).sqrt();
-    Estimate::normal(theta, se, level)
+    Ok((Estimate::normal(theta, se, level)?, phi))
 }
 
 /// Splits the pooled rows (GS rows first) into two halves stratified by `t`:
@@ -138,8 +139,12 @@ pub struct PolicyTarget<'a> {
 /// A policy value estimate and the router that defines the policy.
 #[derive(Debug)]
 pub struct PolicyValue {
-    /// `E[(ψ − w)π | t = 0]`, estimated on the evaluation half.
+    /// `E[(ψ − w)π | t = 0]`, estimated on the evaluation half, with the
+    /// Student-t interval on [`Self::df`] degrees of freedom.
     pub estimate: Estimate,
+    /// Satterthwaite's degrees of freedom of the SE
+    /// ([`super::satterthwaite_df`] of the influence-function terms).
+    pub df: f64,
     /// The router fit on the learning half; `π(s) = 1{ψ̂(s) > w}`.
     pub router: FittedRouter,
     /// The cost weight `w`.
@@ -291,7 +296,7 @@ pub fn policy_value(
             (sum + policy[k], count + 1)
         });
     let routed_fraction = routed / pref_inside.max(1) as f64;
-    let estimate = ratio_estimate(
+    let (normal, phi) = ratio_estimate(
         &nuisances,
         Quantity::Gain,
         Population::Pref,
@@ -299,8 +304,13 @@ pub fn policy_value(
         cost_weight,
         level,
     )?;
+    // The score lives on the routed rows of the half, its GS part on few
+    // heavily weighted rows: a t interval on Satterthwaite's df.
+    let df = super::satterthwaite_df(phi.view());
+    let estimate = Estimate::student(normal.estimate, normal.se, df, level)?;
     Ok(PolicyValue {
         estimate,
+        df,
         router,
         cost_weight,
         routed_fraction,
@@ -373,7 +383,7 @@ mod tests {
         // ξ = π[(1 − t)(μ̂₁ − w) + t(1 − p̂)/p̂(o − μ̂₁)] = (−1, 0, 0.5, 0); θ̂ = −0.5/2.
         // φ = (ξ − (1 − t)θ̂)/0.5 = (−2, 0, 1.5, 0.5), Σφ² = 6.5, SE = √(6.5/4)/2.
         let pi = array![1.0, 0.0, 1.0, 0.0];
-        let e = ratio_estimate(
+        let (e, _) = ratio_estimate(
             &example(),
             Quantity::Gain,
             Population::Pref,

@@ -99,7 +99,7 @@ pub use projection::{
 };
 
 use ndarray::{Array1, Array2};
-use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 use crate::checks::check_finite_vector as check_finite;
 use crate::error::{Error, Result};
@@ -141,6 +141,22 @@ impl Estimate {
         })
     }
 
+    /// `estimate ± t_{df, (1+level)/2} · se`, the Student-t interval with
+    /// `df` degrees of freedom (an infinite `df` gives [`Self::normal`]);
+    /// errors as [`Self::normal`] does, and when `df` is not positive.
+    pub fn student(estimate: f64, se: f64, df: f64, level: f64) -> Result<Self> {
+        let normal = Self::normal(estimate, se, level)?;
+        if df == f64::INFINITY {
+            return Ok(normal);
+        }
+        let t = student_quantile(level, df)?;
+        Ok(Self {
+            lower: estimate - t * se,
+            upper: estimate + t * se,
+            ..normal
+        })
+    }
+
     /// Whether `value` lies in `[lower, upper]`.
     pub fn covers(&self, value: f64) -> bool {
         self.lower <= value && value <= self.upper
@@ -163,6 +179,43 @@ pub fn normal_quantile(level: f64) -> Result<f64> {
     }
     let normal = Normal::new(0.0, 1.0).expect("standard normal parameters are valid");
     Ok(normal.inverse_cdf(0.5 + level / 2.0))
+}
+
+/// `t` with `P(|T| ≤ t) = level` for a Student-t `T` with `df > 0` degrees
+/// of freedom (`statrs`).
+pub fn student_quantile(level: f64, df: f64) -> Result<f64> {
+    normal_quantile(level)?;
+    if !(df > 0.0) || df.is_nan() {
+        return Err(Error::param(
+            "df",
+            df,
+            "degrees of freedom must be positive",
+        ));
+    }
+    let t = StudentsT::new(0.0, 1.0, df).expect("positive degrees of freedom are valid");
+    Ok(t.inverse_cdf(0.5 + level / 2.0))
+}
+
+/// Satterthwaite's degrees of freedom of the variance estimate
+/// `V̂ = Σ_k φ_k² / N²` of a mean of independent influence-function terms
+/// `φ_k`: `ν̂ = 2 V̂² / Var̂(V̂) = 2 (Σ_k φ_k²)² / Σ_k (φ_k² − m)²`,
+/// `m = Σ_k φ_k² / N` — the variance of each `φ_k²` estimated from the data,
+/// so that heavy tails and terms that are mostly zero (scores supported on
+/// few rows) count as the small sample they are. For `N` Gaussian terms of
+/// equal variance `ν̂ ≈ N`. Infinite when every `φ_k²` is equal (no
+/// variability to account for), at least 1 otherwise.
+pub fn satterthwaite_df(phi: ndarray::ArrayView1<f64>) -> f64 {
+    let n = phi.len();
+    if n == 0 {
+        return f64::INFINITY;
+    }
+    let total: f64 = phi.iter().map(|v| v * v).sum();
+    let m = total / n as f64;
+    let spread: f64 = phi.iter().map(|v| (v * v - m).powi(2)).sum();
+    if spread <= 0.0 || !spread.is_finite() {
+        return f64::INFINITY;
+    }
+    (2.0 * total * total / spread).max(1.0)
 }
 
 /// Which quantity a mean target averages.
@@ -485,6 +538,35 @@ mod tests {
         assert!((normal_quantile(0.90).unwrap() - 1.6448536269514722).abs() < 1e-9);
         assert!(normal_quantile(1.0).is_err());
         assert!(normal_quantile(0.0).is_err());
+    }
+
+    #[test]
+    fn student_interval_and_satterthwaite_df_by_hand() {
+        // scipy.stats.t.ppf(0.975, 10) = 2.228138851986274
+        let e = Estimate::student(1.0, 0.5, 10.0, 0.95).unwrap();
+        assert!((e.upper - 1.0 - 0.5 * 2.228138851986274).abs() < 1e-9);
+        assert!((e.estimate - e.lower - (e.upper - e.estimate)).abs() < 1e-12);
+        assert_eq!(
+            Estimate::student(1.0, 0.5, f64::INFINITY, 0.95).unwrap(),
+            Estimate::normal(1.0, 0.5, 0.95).unwrap()
+        );
+        assert!(Estimate::student(1.0, 0.5, 0.0, 0.95).is_err());
+        assert!(Estimate::student(1.0, 0.5, f64::NAN, 0.95).is_err());
+        // φ = (1, 0, 0, 0): Σφ² = 1, m = 1/4, Σ(φ² − m)² = 9/16 + 3/16 = 3/4,
+        // ν̂ = 2·1/(3/4) = 8/3.
+        let df = satterthwaite_df(ndarray::array![1.0, 0.0, 0.0, 0.0].view());
+        assert!((df - 8.0 / 3.0).abs() < 1e-12);
+        // Equal squares: no variability of the variance estimate.
+        assert_eq!(
+            satterthwaite_df(ndarray::array![1.0, -1.0, 1.0].view()),
+            f64::INFINITY
+        );
+        // Many Gaussian-like terms of equal variance: ν̂ close to N.
+        let phi = Array1::from_shape_fn(2000, |k| {
+            crate::inference::normal_quantile((k as f64 + 0.5) / 2000.0).map_or(0.0, |z| z / 2.0)
+        });
+        let df = satterthwaite_df(phi.view());
+        assert!((df / 2000.0 - 1.0).abs() < 0.1, "{df}");
     }
 
     #[test]

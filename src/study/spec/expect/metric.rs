@@ -219,6 +219,7 @@ fn inference_metrics(method: &MethodSpec, evaluation: &EvaluationSpec) -> BTreeS
                 add_target(&mut names, "policy_value");
                 names.insert("policy_value.truth_mcse".into());
                 names.insert("policy_value.routed".into());
+                names.insert("policy_value.df".into());
             }
             InferenceTarget::Projection if dr => {
                 for label in ["blp_hc0", "blp_hc1"] {
