@@ -446,6 +446,79 @@ fn exported_many_model_scenarios_fit_and_route() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 501);
     assert!(err.contains("routed 500 queries"), "{err}");
+
+    // `evaluate` scores the many-model router on the test file's true gains:
+    // its shares at w = 0.1 are `route`'s decisions, the oracle's AIQ is at
+    // least the router's, and the figures are written.
+    let costs = "reference=cost_reference,balanced=cost_balanced,verbose=cost_verbose";
+    let evaluate = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "evaluate",
+            "--model",
+            "router.json",
+            "--test",
+            "data/test.csv",
+            "--bootstrap",
+            "50",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        binary(d, &args)
+    };
+    let (code, printed, err) = evaluate(&["--truth", "true_psi_", "--cost-columns", costs], "ev");
+    assert_eq!(code, 0, "{err}");
+    assert!(printed.contains("| AIQ of the router |"), "{printed}");
+    for file in [
+        "evaluation.md",
+        "evaluation.csv",
+        "frontier.svg",
+        "regret_vs_w.svg",
+        "shares_vs_w.svg",
+    ] {
+        assert!(d.join("ev").join(file).exists(), "{file}");
+    }
+    let csv = fs::read_to_string(d.join("ev/evaluation.csv")).unwrap();
+    let value = |metric: &str, x: &str| -> f64 {
+        csv.lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|c| c[0] == metric && c[1] == x)
+            .unwrap_or_else(|| panic!("no {metric} at {x}"))[2]
+            .parse()
+            .unwrap()
+    };
+    for model in ["reference", "balanced", "verbose"] {
+        let routed = out
+            .lines()
+            .skip(1)
+            .filter(|l| l.ends_with(&format!(",{model}")))
+            .count();
+        assert_eq!(
+            value(&format!("share:{model}"), "0.1"),
+            routed as f64 / 500.0,
+            "{model}"
+        );
+    }
+    assert!(value("oracle_aiq", "") >= value("aiq", ""));
+    assert!(value("frontier_gap", "") >= 0.0);
+    // Refused, naming the problem, with nothing written: a two-model flag,
+    // a model without a cost, a missing gain column.
+    for (extra, message) in [
+        (
+            vec!["--label", "balanced", "--cost-columns", costs],
+            "--label is for two-model routers",
+        ),
+        (
+            vec!["--truth", "true_psi_", "--costs", "reference=0,balanced=1"],
+            "model `verbose` has no cost",
+        ),
+        (vec!["--cost-columns", costs], "balanced"),
+    ] {
+        let (code, _, err) = evaluate(&extra, "refused");
+        assert_eq!(code, 1, "{extra:?}: {err}");
+        assert!(err.contains(message), "{extra:?}: {err}");
+        assert!(!d.join("refused").exists(), "{extra:?}");
+    }
 }
 
 /// The numeric columns of a CSV file by name, and its rows as text.

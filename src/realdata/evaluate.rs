@@ -386,7 +386,7 @@ impl Interval {
     /// The normal interval `value ± z·se` with `se` the standard deviation
     /// of the bootstrap `draws`; no `se` and a point interval with fewer than
     /// two draws.
-    fn bootstrap(value: f64, draws: &[f64], z: f64) -> Self {
+    pub(crate) fn bootstrap(value: f64, draws: &[f64], z: f64) -> Self {
         if draws.len() < 2 {
             return Interval {
                 value,
@@ -422,16 +422,23 @@ fn bootstrap(
     metrics: &Metrics<'_>,
 ) -> Result<Samples> {
     let t = gain.len();
-    let base = seed_for(options.seed, 0, 0, Purpose::Bootstrap);
     (0..options.bootstrap)
         .into_par_iter()
         .map(|b| {
-            let mut rng = rng_from_seed(derive_seed(base, &[b as u64]));
-            let rows: Vec<usize> = (0..t).map(|_| rng.random_range(0..t)).collect();
+            let rows = resample(options.seed, t, b);
             metrics(
                 psi_hat.select(Axis(0), &rows).view(),
                 gain.select(Axis(0), &rows).view(),
             )
         })
         .collect()
+}
+
+/// The rows of bootstrap resample `b` of `t` test queries under `seed`:
+/// `t` draws with replacement from the ChaCha stream seeded by
+/// `derive_seed(seed_for(seed, 0, 0, Bootstrap), [b])` (module docs).
+pub(crate) fn resample(seed: u64, t: usize, b: usize) -> Vec<usize> {
+    let base = seed_for(seed, 0, 0, Purpose::Bootstrap);
+    let mut rng = rng_from_seed(derive_seed(base, &[b as u64]));
+    (0..t).map(|_| rng.random_range(0..t)).collect()
 }

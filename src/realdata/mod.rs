@@ -18,6 +18,7 @@
 //! [`fit_seeds`]`(s)` on the same data.
 
 pub mod evaluate;
+pub mod evaluate_models;
 pub mod model_file;
 pub mod multi;
 pub mod table;

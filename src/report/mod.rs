@@ -85,6 +85,7 @@ mod figures;
 mod format;
 pub mod html;
 mod markdown;
+mod models_evaluation;
 mod tabular;
 mod terminal;
 mod view;
@@ -94,9 +95,13 @@ use std::path::{Path, PathBuf};
 pub use check::{check_markdown, check_table, claim_judgement, claims_table, junit, TERMINAL_ROWS};
 pub use comparison::{comparison_csv, comparison_markdown, ComparisonSource};
 pub use evaluation::{evaluation_csv, evaluation_markdown, target_population, EvaluationSource};
-pub use figures::{comparison_figure_files, evaluation_figure_files, figures, paper};
+pub use figures::{
+    comparison_figure_files, evaluation_figure_files, figures, models_evaluation_figure_files,
+    paper,
+};
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
+pub use models_evaluation::{models_evaluation_csv, models_evaluation_markdown, ModelsSource};
 pub use tabular::{csv_field, replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};
 pub use terminal::terminal_table;
 

@@ -29,13 +29,25 @@ pub struct EvaluateArgs {
     /// Held-out GS-labelled queries (CSV) with the router's feature columns.
     #[arg(long)]
     test: PathBuf,
-    /// The GS label column.
-    #[arg(long, default_value = "label")]
-    label: String,
+    /// The GS label column (two-model routers; default `label`). A
+    /// many-model router reads the GS gain of each non-reference model over
+    /// the reference from the column named after the model, as in `fit`'s
+    /// GS file.
+    #[arg(long)]
+    label: Option<String>,
     /// A column of true gains ψ(q) to evaluate against instead of the noisy
-    /// labels (exported scenario data has `true_psi`).
+    /// labels (exported scenario data has `true_psi`). For a many-model
+    /// router, the prefix of one column per non-reference model
+    /// (`--truth true_psi_` reads `true_psi_<model>`, as exported).
     #[arg(long)]
     truth: Option<String>,
+    /// Many-model routers: a constant cost per model, `name=value,…`.
+    #[arg(long, value_delimiter = ',')]
+    costs: Vec<String>,
+    /// Many-model routers: per-query costs from columns of the test file,
+    /// `name=column,…`. Every model needs a cost from `--costs` or here.
+    #[arg(long, value_delimiter = ',')]
+    cost_columns: Vec<String>,
     /// Output folder for evaluation.md, evaluation.csv and the figures.
     #[arg(long)]
     out: PathBuf,
@@ -74,9 +86,8 @@ fn load_router(path: &Path) -> Result<(RouterFile, FittedRouter)> {
     let text = model_file::read_text(path)?;
     if multi::is_multi(&text) {
         bail!(
-            "{}: `evaluate` takes two-model routers; a many-model router is evaluated in \
-             simulation studies (scenario `multi-model`), and on real data by `route` at the \
-             cost weights of interest",
+            "{}: a many-model router is evaluated on its own (one --model); comparing it with \
+             other routers in one call is not supported",
             path.display()
         );
     }
@@ -84,8 +95,17 @@ fn load_router(path: &Path) -> Result<(RouterFile, FittedRouter)> {
 }
 
 /// `meta-router evaluate`: one router's report, or with several `--model`
-/// files their comparison.
+/// files their comparison; a many-model router's report.
 pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
+    if let [path] = args.model.as_slice() {
+        let text = model_file::read_text(path)?;
+        if multi::is_multi(&text) {
+            return evaluate_models_command(&args, &text);
+        }
+    }
+    if !args.costs.is_empty() || !args.cost_columns.is_empty() {
+        bail!("--costs and --cost-columns are for many-model routers; use --cost Cp,Ca");
+    }
     let names = if args.model.len() > 1 {
         COMPARISON_FILES
     } else {
@@ -141,7 +161,7 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
     let source = report::EvaluationSource {
         model: &model_name,
         test: &test_name,
-        gains: args.truth.as_deref().unwrap_or(&args.label),
+        gains: args.truth.as_deref().unwrap_or(label_name(&args)),
     };
     let markdown = report::evaluation_markdown(&eval, file, &source);
     let csv = report::evaluation_csv(&eval);
@@ -238,7 +258,7 @@ fn write_comparison(
     let test_name = file_name(&args.test);
     let source = report::ComparisonSource {
         test: &test_name,
-        gains: args.truth.as_deref().unwrap_or(&args.label),
+        gains: args.truth.as_deref().unwrap_or(label_name(args)),
     };
     let markdown = report::comparison_markdown(&comparison, files, &source);
     let mut outputs: Vec<(PathBuf, Vec<u8>)> = vec![
@@ -264,7 +284,7 @@ fn write_comparison(
 /// `--truth` column; at least [`MIN_QUERIES`] rows.
 fn read_test(args: &EvaluateArgs, file: &RouterFile) -> Result<Table> {
     let label = LabelColumn {
-        name: args.label.clone(),
+        name: label_name(args).to_string(),
         kind: LabelKind::Numeric,
         range: None,
         constant_ok: true,
@@ -283,4 +303,135 @@ fn read_test(args: &EvaluateArgs, file: &RouterFile) -> Result<Table> {
         );
     }
     Ok(test)
+}
+
+/// The two-model GS label column: `--label`, or `label`.
+fn label_name(args: &EvaluateArgs) -> &str {
+    args.label.as_deref().unwrap_or("label")
+}
+
+/// Files `evaluate` writes into its folder (a many-model router).
+const MODELS_FILES: &[&str] = &["evaluation.md", "evaluation.csv"];
+
+/// `evaluate` with a many-model router (`text`, the file's contents): the
+/// test file's gain column per non-reference model (named after it, or
+/// `--truth` followed by its name), every model's cost from `--costs` or
+/// `--cost-columns`; writes `evaluation.md`, `evaluation.csv` and the
+/// figures.
+fn evaluate_models_command(args: &EvaluateArgs, text: &str) -> Result<()> {
+    use meta_router::realdata::evaluate_models::evaluate_models;
+    if args.cost != (1.0, 0.0) {
+        bail!("--cost is for two-model routers; {} routes among several models: give --costs name=value,… or --cost-columns name=column,…", args.model[0].display());
+    }
+    if args.label.is_some() {
+        bail!("--label is for two-model routers; {} reads each model's GS gain from the column named after the model (or `--truth PREFIX` for PREFIX<model>)", args.model[0].display());
+    }
+    if !args.force {
+        for name in MODELS_FILES {
+            refuse_existing(&args.out.join(name), false)?;
+        }
+    }
+    let path = &args.model[0];
+    let loaded = multi::parse_models(text, &path.display().to_string())?;
+    let names = loaded.names();
+    let constants = super::route::named_items(&args.costs, "costs")?;
+    let columns = super::route::named_items(&args.cost_columns, "cost-columns")?;
+    super::route::check_cost_names(&names, &constants, &columns, path)?;
+    let gain_columns: Vec<String> = names[1..]
+        .iter()
+        .map(|n| format!("{}{n}", args.truth.as_deref().unwrap_or("")))
+        .collect();
+    let mut extra: Vec<String> = gain_columns.clone();
+    for (_, column) in &columns {
+        if !extra.iter().any(|c| c == column) {
+            extra.push(column.to_string());
+        }
+    }
+    let test = read_table(
+        &args.test,
+        &roles_for_router(&loaded.file.features, None, extra, None),
+    )?;
+    if test.rows() < MIN_QUERIES {
+        bail!(
+            "{}: {} data row(s); `evaluate` needs at least {MIN_QUERIES} test queries",
+            args.test.display(),
+            test.rows()
+        );
+    }
+    let mut gains = ndarray::Array2::zeros((test.rows(), names.len()));
+    for (k, column) in gain_columns.iter().enumerate() {
+        gains.column_mut(k + 1).assign(&test.extra[column]);
+    }
+    let costs = super::route::cost_matrix(&names, &constants, &columns, &test)?;
+    let options = EvaluationOptions {
+        w: parse_list(&args.w).map_err(|e| anyhow::anyhow!("--w: {e}"))?,
+        bootstrap: args.bootstrap,
+        level: args.level,
+        seed: args.seed,
+        ..EvaluationOptions::default()
+    };
+    let k = names.len() as f64;
+    let mut size = evaluation::estimate(test.rows(), &options);
+    size.bytes *= k;
+    size.operations *= k;
+    size.check()?;
+    let scores = loaded.fitted.predict_psi(test.x.view()).or_else(|e| {
+        // Name the router and the query when a model's scores are not finite.
+        for router in loaded.fitted.routers() {
+            realdata::check_scores(
+                &router.predict_psi(test.x.view()),
+                &path.display().to_string(),
+                &test,
+            )?;
+        }
+        Err(anyhow::Error::from(e))
+    })?;
+    let eval = evaluate_models(
+        names.clone(),
+        scores.view(),
+        gains.view(),
+        costs.view(),
+        &options,
+    )?;
+    let cost_text: Vec<String> = names
+        .iter()
+        .map(|n| {
+            constants
+                .iter()
+                .find(|(m, _)| m == n)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| {
+                    columns
+                        .iter()
+                        .find(|(m, _)| m == n)
+                        .map(|(_, c)| format!("column `{c}`"))
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    let (model_name, test_name) = (file_name(path), file_name(&args.test));
+    let source = report::ModelsSource {
+        model: &model_name,
+        test: &test_name,
+        gains: &gain_columns,
+        costs: &cost_text,
+    };
+    let markdown = report::models_evaluation_markdown(&eval, &source);
+    let mut outputs: Vec<(PathBuf, Vec<u8>)> = vec![
+        (
+            args.out.join("evaluation.md"),
+            markdown.clone().into_bytes(),
+        ),
+        (
+            args.out.join("evaluation.csv"),
+            report::models_evaluation_csv(&eval).into_bytes(),
+        ),
+    ];
+    for (name, bytes) in report::models_evaluation_figure_files(&eval)? {
+        outputs.push((args.out.join(name), bytes));
+    }
+    add_html(args, "evaluation", &markdown, &mut outputs);
+    write_outputs(args, &outputs)?;
+    print!("{markdown}");
+    Ok(())
 }

@@ -123,7 +123,7 @@ fn route_two(args: &RouteArgs, text: &str) -> Result<()> {
 }
 
 /// Splits `name=value` items of `flag`.
-fn named_items<'a>(items: &'a [String], flag: &str) -> Result<Vec<(&'a str, &'a str)>> {
+pub(super) fn named_items<'a>(items: &'a [String], flag: &str) -> Result<Vec<(&'a str, &'a str)>> {
     items
         .iter()
         .map(|item| {
@@ -199,7 +199,7 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
 }
 
 /// Refuses a cost given twice or for a model the router file does not name.
-fn check_cost_names(
+pub(super) fn check_cost_names(
     names: &[String],
     constants: &[(&str, &str)],
     columns: &[(&str, &str)],
@@ -228,7 +228,7 @@ fn check_cost_names(
 /// The `queries × models` cost matrix: model `k`'s constant from `--costs`
 /// or its column of the queries file from `--cost-columns` (each model
 /// exactly one; costs finite and `≥ 0`).
-fn cost_matrix(
+pub(super) fn cost_matrix(
     names: &[String],
     constants: &[(&str, &str)],
     columns: &[(&str, &str)],

@@ -192,6 +192,9 @@ macro_rules! marker {
     }};
 }
 
+/// The ends of a point's ±2 MCSE spread, clamped to the panel.
+type SpreadEnds<'a> = dyn Fn(&Point) -> (f64, f64) + 'a;
+
 fn draw_series<DB: DrawingBackend>(
     chart: &mut ChartContext<
         DB,
@@ -199,7 +202,7 @@ fn draw_series<DB: DrawingBackend>(
     >,
     series: &Series,
     look: Look,
-    (spread, ends): (Spread, &dyn Fn(&Point) -> (f64, f64)),
+    (spread, ends): (Spread, &SpreadEnds),
     x_span: f64,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let color = look.color;

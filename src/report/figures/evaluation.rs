@@ -6,6 +6,7 @@ use super::layout::{Figure, Panel, Point, Series, Spread};
 use super::{render_figures, PALETTE};
 use crate::error::Result;
 use crate::realdata::evaluate::{Comparison, Evaluation, Interval};
+use crate::realdata::evaluate_models::ModelsEvaluation;
 
 fn points(x: &[f64], values: &[Option<Interval>]) -> Vec<Point> {
     x.iter()
@@ -147,4 +148,105 @@ pub fn comparison_figure_files(comparison: &Comparison) -> Result<Vec<(String, V
     );
     regret_figure.panels = panel(regret);
     render_figures(&[eg_figure, regret_figure])
+}
+
+/// A many-model evaluation's figures, drawn in memory as `(file name,
+/// bytes)`: `frontier` (the router's and the oracle's frontiers, the hulls
+/// AIQ integrates, and the always-one-model points), `regret_vs_w` (±2
+/// bootstrap SE band) and `shares_vs_w` (the share of queries each model
+/// receives).
+pub fn models_evaluation_figure_files(eval: &ModelsEvaluation) -> Result<Vec<(String, Vec<u8>)>> {
+    use super::layout::named_color;
+    let band = if eval.options.bootstrap > 0 {
+        format!(", ±2 bootstrap SE, B = {}", eval.options.bootstrap)
+    } else {
+        String::new()
+    };
+    let hull = |label: &str, frontier: &[crate::routing::multi::FrontierPoint], color| Series {
+        label: label.to_string(),
+        color,
+        points: frontier
+            .iter()
+            .map(|p| Point {
+                x: p.cost,
+                mean: p.quality,
+                se: 0.0,
+            })
+            .collect(),
+    };
+    let mut single: Vec<Point> = eval
+        .point
+        .single
+        .iter()
+        .map(|p| Point {
+            x: p.cost,
+            mean: p.quality,
+            se: 0.0,
+        })
+        .collect();
+    single.sort_by(|a, b| a.x.total_cmp(&b.x));
+    let mut frontier = figure(
+        "frontier",
+        format!("Cost–quality frontier ({} queries)", eval.queries),
+        "mean cost per query",
+        "mean GS gain over the reference",
+        Vec::new(),
+    );
+    frontier.panels = vec![Panel {
+        title: String::new(),
+        series: vec![
+            hull("router", &eval.frontier, PALETTE[3]),
+            hull(
+                "oracle",
+                &eval.oracle_frontier,
+                named_color("oracle").unwrap_or(PALETTE[0]),
+            ),
+            Series {
+                label: super::layout::ALWAYS_ONE_MODEL.to_string(),
+                color: plotters::style::RGBColor(127, 127, 127),
+                points: single,
+            },
+        ],
+    }];
+    let regret = figure(
+        "regret_vs_w",
+        format!("Regret vs cost weight{band}"),
+        "cost weight w",
+        "Reg(w)",
+        points(
+            &eval.options.w,
+            &eval.regret.iter().copied().map(Some).collect::<Vec<_>>(),
+        ),
+    );
+    let mut shares = figure(
+        "shares_vs_w",
+        "Share of queries sent to each model vs cost weight".to_string(),
+        "cost weight w",
+        "share of queries",
+        Vec::new(),
+    );
+    shares.panels = vec![Panel {
+        title: String::new(),
+        series: eval
+            .names
+            .iter()
+            .enumerate()
+            .map(|(k, name)| Series {
+                label: name.clone(),
+                color: PALETTE[k % PALETTE.len()],
+                points: eval
+                    .options
+                    .w
+                    .iter()
+                    .zip(&eval.point.shares)
+                    .map(|(&w, s)| Point {
+                        x: w,
+                        mean: s[k],
+                        se: 0.0,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }];
+    render_figures(&[frontier, regret, shares])
 }

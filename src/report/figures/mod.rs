@@ -13,7 +13,9 @@ pub mod paper;
 mod rates;
 mod sweep;
 
-pub use evaluation::{comparison_figure_files, evaluation_figure_files};
+pub use evaluation::{
+    comparison_figure_files, evaluation_figure_files, models_evaluation_figure_files,
+};
 
 use super::view::View;
 use crate::error::{Error, Result};

@@ -185,7 +185,7 @@ pub fn normal_quantile(level: f64) -> Result<f64> {
 /// of freedom (`statrs`).
 pub fn student_quantile(level: f64, df: f64) -> Result<f64> {
     normal_quantile(level)?;
-    if !(df > 0.0) || df.is_nan() {
+    if df.is_nan() || df <= 0.0 {
         return Err(Error::param(
             "df",
             df,
