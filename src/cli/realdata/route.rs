@@ -198,7 +198,8 @@ fn route_models(args: &RouteArgs, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a cost given twice or for a model the router file does not name.
+/// Refuses a cost given twice or for a model the router file does not name,
+/// and a model without a cost.
 pub(super) fn check_cost_names(
     names: &[String],
     constants: &[(&str, &str)],
@@ -221,6 +222,12 @@ pub(super) fn check_cost_names(
                 names.join(", ")
             );
         }
+    }
+    if let Some(name) = names
+        .iter()
+        .find(|n| !constants.iter().chain(columns).any(|(m, _)| m == n))
+    {
+        bail!("model `{name}` has no cost: give it in --costs name=value or --cost-columns name=column");
     }
     Ok(())
 }

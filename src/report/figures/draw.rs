@@ -7,8 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::layout::{printable, Dash, Figure, LegendEntry, Look, Marker, Point, Series, Spread};
 use super::{
-    FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, TITLE_HEIGHT,
-    WIDE_LEGEND_LABEL_CHARS,
+    FAMILY, LEGEND_LABEL_CHARS, LEGEND_ROW, PANEL_HEIGHT, TITLE_HEIGHT, WIDE_LEGEND_LABEL_CHARS,
 };
 use crate::report::format::format_coordinate;
 
@@ -46,7 +45,7 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
         (width as i32 / 2, TITLE_HEIGHT as i32 / 2),
         TextStyle::from((FAMILY, 24).into_font()).pos(Pos::new(HPos::Center, VPos::Center)),
     ))?;
-    let plots_width = figure.columns() as u32 * PANEL_WIDTH;
+    let plots_width = figure.plots_width(width);
     let (plots, legend) = body.split_horizontally(plots_width);
     let plots = plots.margin(0, 0, 0, 0);
     let (plots, _) = plots.split_vertically(figure.rows() as u32 * PANEL_HEIGHT);

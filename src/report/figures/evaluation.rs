@@ -71,13 +71,23 @@ fn evaluation_figure_list(eval: &Evaluation) -> Vec<super::layout::Figure> {
             "EG(ρ)",
             points(rho, &eval.eg),
         ),
-        figure(
-            "neg_vs_rho",
-            format!("Normalized efficiency gain vs usage ratio{band}"),
-            "usage ratio ρ",
-            "NEG(ρ)",
-            points(rho, &eval.neg),
-        ),
+        {
+            // NEG is 0/0 at ρ = 0 and 1; the oracle's NEG is 1 (dashed).
+            let drawn: Vec<Option<Interval>> = rho
+                .iter()
+                .zip(&eval.neg)
+                .map(|(&r, v)| v.filter(|_| super::layout::neg_drawn_at(r)))
+                .collect();
+            let mut neg = figure(
+                "neg_vs_rho",
+                format!("Normalized efficiency gain vs usage ratio{band}; dashed: oracle"),
+                "usage ratio ρ",
+                "NEG(ρ)",
+                points(rho, &drawn),
+            );
+            neg.reference = Some(1.0);
+            neg
+        },
         figure(
             "regret_vs_w",
             format!("Regret vs cost weight{band}"),

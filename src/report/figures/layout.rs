@@ -234,18 +234,30 @@ impl Figure {
         )
     }
 
-    pub(super) fn canvas_size(&self) -> (u32, u32) {
-        // Wide enough for the title (about 13 px per character at size 24).
-        let title = 13 * self.title.chars().count() as u32 + 60;
-        let legend_width = if self.wide_legend {
+    /// The width of the legend column.
+    pub(super) fn legend_width(&self) -> u32 {
+        if self.wide_legend {
             WIDE_LEGEND_WIDTH
         } else {
             LEGEND_WIDTH
-        };
-        let width = (self.columns() as u32 * PANEL_WIDTH + legend_width).max(title);
+        }
+    }
+
+    /// The canvas: wide enough for the panels and the legend, and for the
+    /// title (about 13 px per character at size 24); width the title adds
+    /// goes to the panels ([`Figure::plots_width`]), not the legend.
+    pub(super) fn canvas_size(&self) -> (u32, u32) {
+        let title = 13 * self.title.chars().count() as u32 + 60;
+        let width = (self.columns() as u32 * PANEL_WIDTH + self.legend_width()).max(title);
         let panels = TITLE_HEIGHT + self.rows() as u32 * PANEL_HEIGHT;
         let legend = TITLE_HEIGHT + (self.legend().len() as u32 + 3) * LEGEND_ROW as u32;
         (width, panels.max(legend))
+    }
+
+    /// The width of the panels' area on a canvas `width` pixels wide:
+    /// everything but the legend column.
+    pub(super) fn plots_width(&self, width: u32) -> u32 {
+        width.saturating_sub(self.legend_width())
     }
 
     pub(super) fn x_range(&self) -> (f64, f64) {
@@ -492,6 +504,13 @@ pub(super) fn summary_point(row: &SummaryRow, x: f64) -> Option<Point> {
     Some(Point { x, mean, se })
 }
 
+/// Whether NEG is drawn at usage ratio `rho`: not at ρ = 0 and 1, where it
+/// is 0/0 (no routing, or routing everything, gains nothing over random;
+/// results store 0 there).
+pub(super) fn neg_drawn_at(rho: f64) -> bool {
+    rho > 0.0 && rho < 1.0
+}
+
 /// A curve figure: one panel per grid point, `metric` at each grid position.
 pub(super) fn curve_figure(
     view: &View,
@@ -514,10 +533,7 @@ pub(super) fn curve_figure(
                     points: grid
                         .iter()
                         .enumerate()
-                        // NEG(ρ) is 0/0 at ρ = 0 and 1 (no routing, or
-                        // routing everything, gains nothing over random):
-                        // the summary stores 0 there, the curve leaves it out.
-                        .filter(|&(_, &x)| metric != "neg" || (x > 0.0 && x < 1.0))
+                        .filter(|&(_, &x)| metric != "neg" || neg_drawn_at(x))
                         .filter_map(|(i, &x)| row_point(view, point, method, metric, Some(i), x))
                         .collect(),
                 })
