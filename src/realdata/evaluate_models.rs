@@ -6,7 +6,7 @@
 //! reference): the router's scores `ψ̂_k(q_j)` (0 for the reference), the
 //! realised gains `g_jk` over the reference (the GS gain columns of the test
 //! file, or true gains when the file has them) and the costs `C_jk`. The
-//! metrics are those of [`routing::multi::evaluate`] (`docs/method.md` §9):
+//! metrics are those of [`multi::evaluate`] (`docs/method.md` §9):
 //! mean quality, mean cost, per-model shares and regret at each cost weight
 //! `w`, the non-decreasing concave cost–quality frontier, AIQ over the cost
 //! range, the oracle's AIQ and the frontier gap. With noisy GS gains the
