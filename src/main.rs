@@ -65,7 +65,8 @@ enum Command {
     /// Route queries (CSV) with a saved router: ψ̂, Δ̂ and the decision per query.
     Route(cli::realdata::RouteArgs),
     /// Evaluate a saved router on held-out GS-labelled queries: EG, NEG and
-    /// regret curves with bootstrap intervals, a markdown report and figures.
+    /// regret curves (a many-model router: AIQ, the frontier gap, regret and
+    /// shares) with bootstrap intervals, a markdown report and figures.
     Evaluate(cli::realdata::EvaluateArgs),
     /// Regenerate the paper's figures: run the committed study files of
     /// simulations/paper/ (resuming finished ones) and draw the figures and

@@ -207,8 +207,12 @@ pub(super) fn csv_row(
     x: Option<f64>,
     v: Option<Interval>,
 ) {
-    // Shortest round-trip text; a signed zero is written `0`.
-    let num = |v: Option<f64>| v.map_or(String::new(), |v| (v + 0.0).to_string());
+    // Shortest round-trip text; a signed zero is written `0`; a value that is
+    // not finite is an empty cell (results never hold NaN).
+    let num = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map_or(String::new(), |v| (v + 0.0).to_string())
+    };
     let _ = writeln!(
         out,
         "{prefix}{metric},{},{},{},{},{}",

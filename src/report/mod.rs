@@ -101,7 +101,9 @@ pub use figures::{
 };
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;
-pub use models_evaluation::{models_evaluation_csv, models_evaluation_markdown, ModelsSource};
+pub use models_evaluation::{
+    models_evaluation_csv, models_evaluation_markdown, ModelCost, ModelsSource,
+};
 pub use tabular::{csv_field, replicates_csv, summary_csv, REPLICATE_COLUMNS, SUMMARY_COLUMNS};
 pub use terminal::terminal_table;
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::evaluation::{cell, csv_row};
 use super::format::format_number;
-use super::markdown::code_span;
+use super::markdown::{code_span, literal};
 use crate::realdata::evaluate::Interval;
 use crate::realdata::evaluate_models::ModelsEvaluation;
 
@@ -18,8 +18,17 @@ pub struct ModelsSource<'a> {
     pub test: &'a str,
     /// The gain column of each non-reference model.
     pub gains: &'a [String],
-    /// Each model's cost, as given (`0.5`, or `column cost_small`).
-    pub costs: &'a [String],
+    /// Each model's cost, as given.
+    pub costs: &'a [ModelCost<'a>],
+}
+
+/// Where a model's cost came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ModelCost<'a> {
+    /// A constant (`--costs name=value`), as written.
+    Constant(&'a str),
+    /// A column of the test file (`--cost-columns name=column`).
+    Column(&'a str),
 }
 
 /// The markdown report: router, test data and costs; AIQ, the oracle's AIQ
@@ -52,7 +61,10 @@ pub fn models_evaluation_markdown(eval: &ModelsEvaluation, source: &ModelsSource
     let costs: Vec<String> = names
         .iter()
         .zip(source.costs)
-        .map(|(n, c)| format!("{} {}", code_span(n), c))
+        .map(|(n, c)| match c {
+            ModelCost::Constant(v) => format!("{} {}", code_span(n), code_span(v)),
+            ModelCost::Column(col) => format!("{} column {}", code_span(n), code_span(col)),
+        })
         .collect();
     let _ = writeln!(
         out,
@@ -128,7 +140,7 @@ pub fn models_evaluation_markdown(eval: &ModelsEvaluation, source: &ModelsSource
         let _ = writeln!(
             out,
             "| {} | {} | {} |",
-            code_span(name),
+            literal(name),
             format_number(Some(p.cost)),
             format_number(Some(p.quality))
         );

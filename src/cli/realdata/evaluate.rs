@@ -54,9 +54,9 @@ pub struct EvaluateArgs {
     /// Cost weights w of the regret curve.
     #[arg(long, default_value = "0,0.05,0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.45,0.5")]
     w: String,
-    /// Per-query costs `C_p,C_a`.
-    #[arg(long, value_parser = parse_pair, default_value = "1,0")]
-    cost: (f64, f64),
+    /// Per-query costs `C_p,C_a` (default 1,0; two-model routers).
+    #[arg(long, value_parser = parse_pair)]
+    cost: Option<(f64, f64)>,
     /// Bootstrap samples for the intervals (0: none).
     #[arg(long, default_value_t = 1000)]
     bootstrap: usize,
@@ -139,7 +139,7 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
     };
     let options = EvaluationOptions {
         w: parse_list(&args.w).map_err(|e| anyhow::anyhow!("--w: {e}"))?,
-        costs: args.cost,
+        costs: args.cost.unwrap_or((1.0, 0.0)),
         bootstrap: args.bootstrap,
         level: args.level,
         seed: args.seed,
@@ -320,7 +320,7 @@ const MODELS_FILES: &[&str] = &["evaluation.md", "evaluation.csv"];
 /// figures.
 fn evaluate_models_command(args: &EvaluateArgs, text: &str) -> Result<()> {
     use meta_router::realdata::evaluate_models::evaluate_models;
-    if args.cost != (1.0, 0.0) {
+    if args.cost.is_some() {
         bail!("--cost is for two-model routers; {} routes among several models: give --costs name=value,… or --cost-columns name=column,…", args.model[0].display());
     }
     if args.label.is_some() {
@@ -393,20 +393,13 @@ fn evaluate_models_command(args: &EvaluateArgs, text: &str) -> Result<()> {
         costs.view(),
         &options,
     )?;
-    let cost_text: Vec<String> = names
+    let cost_text: Vec<report::ModelCost> = names
         .iter()
-        .map(|n| {
-            constants
-                .iter()
-                .find(|(m, _)| m == n)
-                .map(|(_, v)| v.to_string())
-                .or_else(|| {
-                    columns
-                        .iter()
-                        .find(|(m, _)| m == n)
-                        .map(|(_, c)| format!("column `{c}`"))
-                })
-                .unwrap_or_default()
+        .map(|n| match constants.iter().find(|(m, _)| m == n) {
+            Some((_, v)) => report::ModelCost::Constant(v),
+            None => report::ModelCost::Column(
+                columns.iter().find(|(m, _)| m == n).map_or("", |(_, c)| c),
+            ),
         })
         .collect();
     let (model_name, test_name) = (file_name(path), file_name(&args.test));

@@ -7,6 +7,7 @@ use clap::Args;
 use meta_router::error::excerpt;
 use meta_router::files::{self, Existing};
 use meta_router::realdata::{self, model_file, multi, read_table, roles_for_router, Table};
+use meta_router_core::checks::MAX_MAGNITUDE;
 use ndarray::Array2;
 
 use super::{csv_field, parse_pair, refuse_existing};
@@ -250,8 +251,8 @@ pub(super) fn cost_matrix(
                 let value: f64 = value
                     .parse()
                     .ok()
-                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-                    .with_context(|| format!("--costs {name}={value}: a cost must be a finite number >= 0"))?;
+                    .filter(|v: &f64| v.is_finite() && *v >= 0.0 && *v <= MAX_MAGNITUDE)
+                    .with_context(|| format!("--costs {name}={value}: a cost must be a finite number from 0 to {MAX_MAGNITUDE:e}"))?;
                 costs.column_mut(k).fill(value);
             }
             (None, Some((_, col))) => {
