@@ -147,6 +147,22 @@ pub fn estimate(queries: usize, options: &EvaluationOptions) -> Estimate {
     Estimate::new(bytes, operations, what, key)
 }
 
+/// Refuses an evaluation of `t` test queries that cannot mean much: a level
+/// outside `(0, 1)`, fewer than [`MIN_QUERIES`] queries.
+pub(crate) fn check_settings(t: usize, options: &EvaluationOptions) -> Result<()> {
+    if !(options.level > 0.0 && options.level < 1.0) {
+        return Err(Error::param("level", options.level, "must lie in (0, 1)"));
+    }
+    if t < MIN_QUERIES {
+        return Err(Error::param(
+            "queries",
+            t,
+            format!("an evaluation needs at least {MIN_QUERIES} test queries"),
+        ));
+    }
+    Ok(())
+}
+
 /// Evaluates scores `psi_hat` against gains `gain` (module docs).
 pub fn evaluate(
     psi_hat: ArrayView1<f64>,
@@ -163,16 +179,7 @@ fn evaluate_sampled(
     options: &EvaluationOptions,
 ) -> Result<(Evaluation, Samples)> {
     let t = gain.len();
-    if !(options.level > 0.0 && options.level < 1.0) {
-        return Err(Error::param("level", options.level, "must lie in (0, 1)"));
-    }
-    if t < MIN_QUERIES {
-        return Err(Error::param(
-            "queries",
-            t,
-            format!("an evaluation needs at least {MIN_QUERIES} test queries"),
-        ));
-    }
+    check_settings(t, options)?;
     estimate(t, options).check()?;
     let costs = routing::cost_differences(
         Array1::from_elem(t, options.costs.0).view(),

@@ -25,7 +25,7 @@
 use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::evaluate::{resample, EvaluationOptions, Interval, MIN_QUERIES};
+use super::evaluate::{check_settings, resample, EvaluationOptions, Interval};
 use crate::error::{Error, Result};
 use crate::inference::normal_quantile;
 use crate::routing::multi::{self, FrontierPoint, MultiEvaluation};
@@ -67,7 +67,7 @@ pub struct ModelsEvaluation {
 /// `options.w` (module docs).
 ///
 /// # Errors
-/// Fewer than [`MIN_QUERIES`] queries, a level outside `(0, 1)`, names that
+/// Fewer than [`MIN_QUERIES`](super::evaluate::MIN_QUERIES) queries, a level outside `(0, 1)`, names that
 /// do not match the columns, and the errors of [`multi::evaluate`].
 pub fn evaluate_models(
     names: Vec<String>,
@@ -77,16 +77,7 @@ pub fn evaluate_models(
     options: &EvaluationOptions,
 ) -> Result<ModelsEvaluation> {
     let t = gain.nrows();
-    if !(options.level > 0.0 && options.level < 1.0) {
-        return Err(Error::param("level", options.level, "must lie in (0, 1)"));
-    }
-    if t < MIN_QUERIES {
-        return Err(Error::param(
-            "queries",
-            t,
-            format!("an evaluation needs at least {MIN_QUERIES} test queries"),
-        ));
-    }
+    check_settings(t, options)?;
     if names.len() != gain.ncols() {
         return Err(Error::param(
             "models",
