@@ -163,20 +163,38 @@ pub fn evaluate_command(args: EvaluateArgs) -> Result<()> {
         test: &test_name,
         gains: args.truth.as_deref().unwrap_or(label_name(&args)),
     };
-    let markdown = report::evaluation_markdown(&eval, file, &source);
-    let csv = report::evaluation_csv(&eval);
+    publish(
+        &args,
+        "evaluation",
+        report::evaluation_markdown(&eval, file, &source),
+        report::evaluation_csv(&eval),
+        report::evaluation_figure_files(&eval)?,
+    )
+}
+
+/// Writes `<stem>.md`, `<stem>.csv`, the figures and with `--html`
+/// `<stem>.html` into `--out` as one unit, and prints the markdown.
+fn publish(
+    args: &EvaluateArgs,
+    stem: &str,
+    markdown: String,
+    csv: String,
+    figures: Vec<(String, Vec<u8>)>,
+) -> Result<()> {
     let mut outputs: Vec<(PathBuf, Vec<u8>)> = vec![
         (
-            args.out.join("evaluation.md"),
+            args.out.join(format!("{stem}.md")),
             markdown.clone().into_bytes(),
         ),
-        (args.out.join("evaluation.csv"), csv.into_bytes()),
+        (args.out.join(format!("{stem}.csv")), csv.into_bytes()),
     ];
-    for (name, bytes) in report::evaluation_figure_files(&eval)? {
-        outputs.push((args.out.join(name), bytes));
-    }
-    add_html(&args, "evaluation", &markdown, &mut outputs);
-    write_outputs(&args, &outputs)?;
+    outputs.extend(
+        figures
+            .into_iter()
+            .map(|(name, bytes)| (args.out.join(name), bytes)),
+    );
+    add_html(args, stem, &markdown, &mut outputs);
+    write_outputs(args, &outputs)?;
     print!("{markdown}");
     Ok(())
 }
@@ -260,24 +278,13 @@ fn write_comparison(
         test: &test_name,
         gains: args.truth.as_deref().unwrap_or(label_name(args)),
     };
-    let markdown = report::comparison_markdown(&comparison, files, &source);
-    let mut outputs: Vec<(PathBuf, Vec<u8>)> = vec![
-        (
-            args.out.join("comparison.md"),
-            markdown.clone().into_bytes(),
-        ),
-        (
-            args.out.join("comparison.csv"),
-            report::comparison_csv(&comparison).into_bytes(),
-        ),
-    ];
-    for (name, bytes) in report::comparison_figure_files(&comparison)? {
-        outputs.push((args.out.join(name), bytes));
-    }
-    add_html(args, "comparison", &markdown, &mut outputs);
-    write_outputs(args, &outputs)?;
-    print!("{markdown}");
-    Ok(())
+    publish(
+        args,
+        "comparison",
+        report::comparison_markdown(&comparison, files, &source),
+        report::comparison_csv(&comparison),
+        report::comparison_figure_files(&comparison)?,
+    )
 }
 
 /// The test table: the router's features, the GS label column and the
@@ -409,22 +416,11 @@ fn evaluate_models_command(args: &EvaluateArgs, text: &str) -> Result<()> {
         gains: &gain_columns,
         costs: &cost_text,
     };
-    let markdown = report::models_evaluation_markdown(&eval, &source);
-    let mut outputs: Vec<(PathBuf, Vec<u8>)> = vec![
-        (
-            args.out.join("evaluation.md"),
-            markdown.clone().into_bytes(),
-        ),
-        (
-            args.out.join("evaluation.csv"),
-            report::models_evaluation_csv(&eval).into_bytes(),
-        ),
-    ];
-    for (name, bytes) in report::models_evaluation_figure_files(&eval)? {
-        outputs.push((args.out.join(name), bytes));
-    }
-    add_html(args, "evaluation", &markdown, &mut outputs);
-    write_outputs(args, &outputs)?;
-    print!("{markdown}");
-    Ok(())
+    publish(
+        args,
+        "evaluation",
+        report::models_evaluation_markdown(&eval, &source),
+        report::models_evaluation_csv(&eval),
+        report::models_evaluation_figure_files(&eval)?,
+    )
 }
