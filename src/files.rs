@@ -314,6 +314,15 @@ pub fn read_bounded(path: &Path, factor: f64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// [`read_bounded`] as UTF-8 text.
 pub fn read_text(path: &Path, factor: f64) -> Result<String> {
     String::from_utf8(read_bounded(path, factor)?).map_err(|e| {

@@ -68,6 +68,11 @@ enum Command {
     /// regret curves (a many-model router: AIQ, the frontier gap, regret and
     /// shares) with bootstrap intervals, a markdown report and figures.
     Evaluate(cli::realdata::EvaluateArgs),
+    /// Plan a GS-label budget: run a calibrated plasmode scenario (from
+    /// `scenarios calibrate`) at each budget and report, per budget, the
+    /// NEG area, peak EG and regret of the router and its baselines, and
+    /// the smallest budget at which the router beats each baseline.
+    Plan(cli::plan::PlanArgs),
     /// Regenerate the paper's figures: run the committed study files of
     /// simulations/paper/ (resuming finished ones) and draw the figures and
     /// tables into the output folder.
@@ -84,6 +89,11 @@ enum ScenarioAction {
     /// Write one draw of a scenario as gold.csv, pref.csv and test.csv (the
     /// test file with the true ψ and Δ), input for `fit`, `route`, `evaluate`.
     Export(cli::realdata::ExportArgs),
+    /// Calibrate a plasmode scenario from pilot GS and PB CSV files: the
+    /// pilot's feature rows, a DR-learner fit's ψ̂ and Δ̂ as the known truth,
+    /// its out-of-fold residuals as the noise (one JSON file a study's
+    /// `[scenario] name = "plasmode"` reads).
+    Calibrate(cli::realdata::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,9 +126,13 @@ fn run(command: Option<Command>) -> Result<()> {
         Some(Command::Fit(args)) => cli::realdata::fit(args),
         Some(Command::Route(args)) => cli::realdata::route(args),
         Some(Command::Evaluate(args)) => cli::realdata::evaluate_command(args),
+        Some(Command::Plan(args)) => cli::plan::plan(args),
         Some(Command::Scenarios {
             action: Some(ScenarioAction::Export(args)),
         }) => cli::realdata::export(args),
+        Some(Command::Scenarios {
+            action: Some(ScenarioAction::Calibrate(args)),
+        }) => cli::realdata::calibrate(args),
         Some(Command::Scenarios { action: None }) => {
             for info in meta_router::dgp::ScenarioConfig::catalog() {
                 println!("{}\n  {}", info.name, info.description);

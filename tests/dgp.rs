@@ -803,8 +803,27 @@ fn catalog_lists_every_scenario_and_every_key_with_its_default() {
             "nie-wager-d",
             "nie-wager",
             "binary-preference",
-            "multi-model"
+            "multi-model",
+            "plasmode"
         ]
+    );
+    // `plasmode` needs a file, so it is not among the defaults; its
+    // documented keys are its serialized keys plus the optional counts.
+    let plasmode = catalog.last().unwrap();
+    let serialized = serde_json::to_value(ScenarioConfig::Plasmode(Default::default())).unwrap();
+    for p in &plasmode.parameters {
+        let optional = ["n_gold", "n_pref", "pool"].contains(&p.key);
+        assert_eq!(
+            serialized.get(p.key).is_none(),
+            optional,
+            "plasmode: `{}`",
+            p.key
+        );
+    }
+    assert_eq!(
+        serialized.as_object().unwrap().len(),
+        plasmode.parameters.len() - 3 + 1,
+        "every serialized key (and `name`) is documented"
     );
     for (info, default_config) in catalog.iter().zip(ScenarioConfig::defaults()) {
         assert!(!info.description.is_empty());

@@ -1,5 +1,6 @@
 //! Modules of the `meta-router` binary (above every library layer).
 
+pub mod plan;
 pub mod realdata;
 pub mod reproduce;
 pub mod slurm;

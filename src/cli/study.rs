@@ -375,7 +375,7 @@ fn write_html(outcome: &RunOutcome) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn publish(outcome: &mut RunOutcome) -> Result<Vec<PathBuf>> {
+pub(crate) fn publish(outcome: &mut RunOutcome) -> Result<Vec<PathBuf>> {
     let (summary, dir) = (&outcome.summary, &outcome.dir);
     let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         report::publish(summary, dir)

@@ -87,6 +87,7 @@ pub mod export;
 pub mod healthbench;
 pub mod multi_model;
 pub mod nie_wager;
+pub mod plasmode;
 pub mod truth;
 
 pub use binary_preference::{BinaryPreference, BinaryPreferenceParams};
@@ -94,6 +95,7 @@ pub use covariate_shift::{CovariateShift, CovariateShiftParams, Shape, TestFrom}
 pub use healthbench::{BiasShape, HealthbenchLike, HealthbenchParams, PrbenchParams};
 pub use multi_model::{CostKind, MultiModel, MultiModelParams};
 pub use nie_wager::{NieWager, NieWagerParams, NieWagerSetup, NieWagerSetupParams};
+pub use plasmode::{NoiseKind, Plasmode, PlasmodeFile, PlasmodeParams};
 pub use truth::{ProjectionTruth, TruthSample};
 
 /// One replicate's simulated data with its ground truth.
@@ -328,6 +330,9 @@ pub enum ScenarioConfig {
     BinaryPreference(BinaryPreferenceParams),
     /// `multi-model`: see [`multi_model`].
     MultiModel(MultiModelParams),
+    /// `plasmode`: calibrated from pilot data, see [`plasmode`]. Not among
+    /// [`ScenarioConfig::defaults`] (it needs a file).
+    Plasmode(PlasmodeParams),
 }
 
 /// One parameter of a scenario, for the `scenarios` listing.
@@ -366,6 +371,7 @@ impl ScenarioConfig {
             Self::NieWager(_) => "nie-wager",
             Self::BinaryPreference(_) => "binary-preference",
             Self::MultiModel(_) => "multi-model",
+            Self::Plasmode(_) => "plasmode",
         }
     }
 
@@ -386,10 +392,20 @@ impl ScenarioConfig {
             }
             Self::BinaryPreference(p) => Box::new(BinaryPreference::new(p.clone())?),
             Self::MultiModel(p) => Box::new(MultiModel::new(p.clone())?),
+            Self::Plasmode(p) => Box::new(Plasmode::new(p.clone())?),
         })
     }
 
-    /// Every scenario with its default configuration, in catalog order.
+    /// Every scenario name, in catalog order: those of [`ScenarioConfig::defaults`],
+    /// then `plasmode`.
+    pub fn names() -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Self::defaults().iter().map(|c| c.name()).collect();
+        names.push("plasmode");
+        names
+    }
+
+    /// Every scenario that builds without a file, with its default
+    /// configuration, in catalog order.
     pub fn defaults() -> Vec<ScenarioConfig> {
         vec![
             Self::HealthbenchLike(HealthbenchParams::default()),
@@ -408,7 +424,9 @@ impl ScenarioConfig {
     /// Name, one-line description and parameters (key, default, meaning) of
     /// every scenario, for the `scenarios` command.
     pub fn catalog() -> Vec<ScenarioInfo> {
-        Self::defaults()
+        let mut configs = Self::defaults();
+        configs.push(Self::Plasmode(PlasmodeParams::default()));
+        configs
             .into_iter()
             .map(|config| {
                 let (description, docs): (&'static str, &'static [(&'static str, &'static str)]) =
@@ -447,6 +465,7 @@ impl ScenarioConfig {
                         Self::MultiModel(_) => {
                             (multi_model::DESCRIPTION, multi_model::PARAMETER_DOCS)
                         }
+                        Self::Plasmode(_) => (plasmode::DESCRIPTION, plasmode::PARAMETER_DOCS),
                     };
                 let values = serde_json::to_value(&config).expect("parameters serialize");
                 let parameters = docs

@@ -86,6 +86,7 @@ mod format;
 pub mod html;
 mod markdown;
 mod models_evaluation;
+pub mod plan;
 mod tabular;
 mod terminal;
 mod view;
@@ -97,7 +98,7 @@ pub use comparison::{comparison_csv, comparison_markdown, ComparisonSource};
 pub use evaluation::{evaluation_csv, evaluation_markdown, target_population, EvaluationSource};
 pub use figures::{
     comparison_figure_files, evaluation_figure_files, figures, models_evaluation_figure_files,
-    paper,
+    paper, plan_figures,
 };
 pub use format::{format_number, format_significant};
 pub use markdown::markdown;

@@ -593,11 +593,7 @@ pub(crate) fn records_text(records: &[Record]) -> String {
 
 /// SHA-256 of `text`, lower-case hex.
 pub(crate) fn sha256_hex(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::files::sha256_hex(text.as_bytes())
 }
 
 #[cfg(test)]

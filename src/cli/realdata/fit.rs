@@ -18,16 +18,39 @@ use meta_router::router_file::Diagnostic;
 
 use super::{parse_pair, refuse_existing};
 
-/// Options of `meta-router fit`.
+/// The GS and PB tables of a fit (shared by `fit` and `scenarios calibrate`).
 #[derive(Debug, Args)]
-pub struct FitArgs {
+pub struct TableArgs {
     /// Gold-standard CSV: one row per query, feature columns and the label.
     #[arg(long)]
-    gold: PathBuf,
+    pub(super) gold: PathBuf,
     /// Preference-based CSV: the same feature columns and the PB label
     /// (numbers, or win / tie / loss read as +1 / 0 / −1).
     #[arg(long)]
-    pref: PathBuf,
+    pub(super) pref: PathBuf,
+    /// Feature columns: `a,b,c`, a prefix `emb_*`, or empty (default) for
+    /// every column but the label and id.
+    #[arg(long, default_value = "")]
+    pub(super) features: String,
+    /// Label column in both files.
+    #[arg(long, default_value = "label")]
+    pub(super) label: String,
+    /// A text column to ignore (e.g. a query id) when features are "every other column".
+    #[arg(long)]
+    pub(super) id: Option<String>,
+    /// Declared range `lo,hi` of the GS labels; a label outside it is an error.
+    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
+    pub(super) gold_range: Option<(f64, f64)>,
+    /// Declared range `lo,hi` of the PB labels.
+    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
+    pub(super) pref_range: Option<(f64, f64)>,
+}
+
+/// Options of `meta-router fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    tables: TableArgs,
     /// Router configuration (TOML): the keys of a study file's [[methods]]
     /// entry (method, learners, folds, propensity, …). Default: DR-learner
     /// with the library defaults.
@@ -37,27 +60,11 @@ pub struct FitArgs {
     /// receives one `<method>.json` per method.
     #[arg(long)]
     out: PathBuf,
-    /// Feature columns: `a,b,c`, a prefix `emb_*`, or empty (default) for
-    /// every column but the label and id.
-    #[arg(long, default_value = "")]
-    features: String,
-    /// Label column in both files.
-    #[arg(long, default_value = "label")]
-    label: String,
-    /// A text column to ignore (e.g. a query id) when features are "every other column".
-    #[arg(long)]
-    id: Option<String>,
     /// A column of sample weights in both files (finite, >= 0; e.g. inverse
     /// sampling probabilities). Every learner fit uses them; no inference is
     /// stored for weighted fits.
     #[arg(long)]
     weight: Option<String>,
-    /// Declared range `lo,hi` of the GS labels; a label outside it is an error.
-    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
-    gold_range: Option<(f64, f64)>,
-    /// Declared range `lo,hi` of the PB labels.
-    #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
-    pref_range: Option<(f64, f64)>,
     /// Master seed of the folds and learners.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -89,7 +96,8 @@ pub struct FitArgs {
     verbose: bool,
 }
 
-fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
+/// Refuses a declared label range whose lower end exceeds its upper end.
+pub(super) fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
     if let Some((lo, hi)) = range {
         if lo > hi {
             bail!("--{flag} {lo},{hi}: the lower end exceeds the upper end");
@@ -100,7 +108,7 @@ fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
 
 /// How a key of the router configuration is named in messages: with its
 /// `--config` file, or as a default to override in one.
-fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
+pub(super) fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
     move |key: &str| match config {
         Some(path) => {
             let file = path.display().to_string();
@@ -119,8 +127,8 @@ fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
 /// the two-model router of `--label` (the case of one model), each fit on the
 /// rows that carry its label.
 pub fn fit(args: FitArgs) -> Result<()> {
-    check_range(args.gold_range, "gold-range")?;
-    check_range(args.pref_range, "pref-range")?;
+    check_range(args.tables.gold_range, "gold-range")?;
+    check_range(args.tables.pref_range, "pref-range")?;
     let config = match &args.config {
         Some(path) => {
             let text = files::read_text(path, PARSE_FACTOR)?;
@@ -137,15 +145,15 @@ pub fn fit(args: FitArgs) -> Result<()> {
     }
     let many = !args.models.is_empty();
     let labels = if many {
-        if args.label != "label" {
+        if args.tables.label != "label" {
             bail!("--label and --models exclude each other: with --models each model's label column is named after the model");
         }
         multi::check_names(&args.reference, &args.models)?;
         args.models.clone()
     } else {
-        vec![args.label.clone()]
+        vec![args.tables.label.clone()]
     };
-    let features = FeatureSelection::parse(&args.features)?;
+    let features = FeatureSelection::parse(&args.tables.features)?;
     let mut tables = Vec::with_capacity(labels.len());
     for label in &labels {
         let (gold, pref) = read_tables(&args, &features, label, &labels)?;
@@ -221,9 +229,9 @@ fn fit_methods(args: &FitArgs, shared: &MetaRouterConfig) -> Result<()> {
     for path in &outputs {
         refuse_existing(path, args.force)?;
     }
-    let features = FeatureSelection::parse(&args.features)?;
-    let labels = vec![args.label.clone()];
-    let tables = vec![read_tables(args, &features, &args.label, &labels)?];
+    let features = FeatureSelection::parse(&args.tables.features)?;
+    let labels = vec![args.tables.label.clone()];
+    let tables = vec![read_tables(args, &features, &args.tables.label, &labels)?];
     let (gold, pref) = &tables[0];
     let mut written = Vec::with_capacity(configs.len());
     for config in &configs {
@@ -269,28 +277,46 @@ fn read_tables(
     labels: &[String],
 ) -> Result<(Table, Table)> {
     let many = !args.models.is_empty();
-    let roles = |range, kind| ColumnRoles {
-        features: features.clone(),
-        label: Some(LabelColumn {
-            name: label.to_string(),
-            kind,
-            range,
-            constant_ok: false,
-            missing_ok: many,
-        }),
-        extra: Vec::new(),
-        optional: Vec::new(),
-        id: args.id.clone(),
-        weight: args.weight.clone(),
-        ignore: if many {
-            labels.iter().filter(|m| *m != label).cloned().collect()
-        } else {
-            Vec::new()
-        },
+    let ignore = if many {
+        labels.iter().filter(|m| *m != label).cloned().collect()
+    } else {
+        Vec::new()
     };
-    let gold = read_table(&args.gold, &roles(args.gold_range, LabelKind::Numeric))?;
-    let pref = read_table(&args.pref, &roles(args.pref_range, LabelKind::Preference))?;
-    Ok((gold, pref))
+    args.tables
+        .read(features, label, args.weight.clone(), ignore, many)
+}
+
+impl TableArgs {
+    /// Reads the GS and PB tables: the feature columns, the label column
+    /// `label`, the weight column if any; `ignore` names columns to skip and
+    /// `missing_ok` allows empty label cells (many models).
+    pub(super) fn read(
+        &self,
+        features: &FeatureSelection,
+        label: &str,
+        weight: Option<String>,
+        ignore: Vec<String>,
+        missing_ok: bool,
+    ) -> Result<(Table, Table)> {
+        let roles = |range, kind| ColumnRoles {
+            features: features.clone(),
+            label: Some(LabelColumn {
+                name: label.to_string(),
+                kind,
+                range,
+                constant_ok: false,
+                missing_ok,
+            }),
+            extra: Vec::new(),
+            optional: Vec::new(),
+            id: self.id.clone(),
+            weight: weight.clone(),
+            ignore: ignore.clone(),
+        };
+        let gold = read_table(&self.gold, &roles(self.gold_range, LabelKind::Numeric))?;
+        let pref = read_table(&self.pref, &roles(self.pref_range, LabelKind::Preference))?;
+        Ok((gold, pref))
+    }
 }
 
 /// What a fit produced, for its report on the terminal.

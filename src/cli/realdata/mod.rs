@@ -1,7 +1,9 @@
-//! `meta-router fit`, `route`, `evaluate` and `scenarios export`: the
+//! `meta-router fit`, `route`, `evaluate`, `scenarios export` and
+//! `scenarios calibrate`: the
 //! real-data commands, one file each. Every input is read and validated, and
 //! every result computed, before the first output file is written.
 
+mod calibrate;
 mod evaluate;
 mod export;
 mod fit;
@@ -11,6 +13,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+pub use calibrate::{calibrate, CalibrateArgs};
 pub use evaluate::{evaluate_command, EvaluateArgs};
 pub use export::{export, ExportArgs};
 pub use fit::{fit, FitArgs};

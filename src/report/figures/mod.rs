@@ -91,6 +91,23 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     write_figures(&describe(summary), out_dir)
 }
 
+/// The figure of a GS-label budget plan (`meta-router plan`):
+/// `plan_neg_area`, the NEG area of every method against the GS budget
+/// `n_gold`, ±2 MCSE bars.
+pub fn plan_figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    register_fonts()?;
+    let view = View::new(summary);
+    let figure = scalar_figure(
+        &view,
+        "plan_neg_area",
+        "neg_area",
+        "NEG area against the GS-label budget n_gold".to_string(),
+        "NEG area A",
+    );
+    let figures: Vec<layout::Figure> = figure.into_iter().collect();
+    write_figures(&figures, out_dir)
+}
+
 /// The figures of [`figures`] as data (panels, series, looks), undrawn.
 fn describe(summary: &Summary) -> Vec<layout::Figure> {
     let view = View::new(summary);

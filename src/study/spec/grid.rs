@@ -166,10 +166,7 @@ pub(super) fn expand_grid(
 
 /// The scenario table must name a known scenario.
 fn check_scenario_name(scenario: &toml::Table, source: &Source) -> Result<()> {
-    let names: Vec<&str> = ScenarioConfig::defaults()
-        .iter()
-        .map(|c| c.name())
-        .collect();
+    let names = ScenarioConfig::names();
     match scenario.get("name") {
         Some(toml::Value::String(name)) if names.contains(&name.as_str()) => Ok(()),
         Some(toml::Value::String(name)) => Err(source

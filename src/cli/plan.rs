@@ -1,0 +1,350 @@
+//! `meta-router plan`: how many GS labels are needed. A study of a
+//! calibrated plasmode scenario (`scenarios calibrate`) over GS budgets,
+//! read as a plan ([`meta_router::report::plan`]).
+//!
+//! The command writes the study's spec (`spec.toml`, runnable again with
+//! `simulate`), runs it into `--out` like `simulate` (resumable, the same
+//! records, summary and figures), then adds `plan.md`, `plan.csv` and the
+//! figure `plan_neg_area` (outside the study's manifest, like `report.html`).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use meta_router::dgp::plasmode::{LoadedPlasmode, PLASMODE_PARSE_FACTOR};
+use meta_router::dgp::NoiseKind;
+use meta_router::files::{self, Existing};
+use meta_router::meta::Method;
+use meta_router::report::plan::{Plan, PlanSettings};
+use meta_router::study::{self, spec::StudySpec, RunOptions};
+
+/// The usage-ratio grid of a plan (step 0.05).
+const RHO_STEPS: usize = 20;
+/// The cost weights a plan evaluates besides the user's `--w`.
+const W_GRID: [f64; 5] = [0.0, 0.05, 0.1, 0.2, 0.3];
+
+/// Options of `meta-router plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The plasmode file written by `meta-router scenarios calibrate`.
+    #[arg(long)]
+    scenario: PathBuf,
+    /// The GS budgets to compare (GS rows per replicate), e.g. 100,250,500,1000.
+    #[arg(long, value_delimiter = ',', required = true)]
+    budgets: Vec<usize>,
+    /// PB rows per replicate (default: the pilot's).
+    #[arg(long, conflicts_with = "pool")]
+    n_pref: Option<usize>,
+    /// Queries per replicate instead: each budget's PB rows are the rest,
+    /// `pool − n_test − n_gold` (a fixed set of queries, some of them GS-labelled).
+    #[arg(long)]
+    pool: Option<usize>,
+    /// Test queries per replicate.
+    #[arg(long, default_value_t = 500)]
+    n_test: usize,
+    /// The router's method (a meta-learner) and the baselines it must beat.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "dr-learner,pooled,gs-only"
+    )]
+    methods: Vec<String>,
+    /// Router configuration (TOML, as for `fit`) shared by every method
+    /// (learners, folds, …); its `method` key is replaced by each of --methods.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Replicates per budget.
+    #[arg(long, default_value_t = 100)]
+    replicates: usize,
+    /// The cost weight whose regret the plan reports.
+    #[arg(long, default_value_t = 0.1)]
+    w: f64,
+    /// The NEG-area margin by which the router must beat a baseline.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    margin: f64,
+    /// One-sided confidence of "beats by the margin", in (0.5, 1).
+    #[arg(long, default_value_t = 0.95)]
+    confidence: f64,
+    /// Noise of the simulated labels: `gaussian` or `empirical` (the
+    /// pilot's residuals resampled).
+    #[arg(long, default_value = "gaussian", value_parser = parse_noise)]
+    noise: NoiseKind,
+    /// Master seed of the plan's study.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue an interrupted plan in the output folder.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// Replace the plan's files in an existing output folder.
+    #[arg(long)]
+    force: bool,
+    /// Print nothing but warnings, errors and the plan.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_noise(text: &str) -> std::result::Result<NoiseKind, String> {
+    match text {
+        "gaussian" => Ok(NoiseKind::Gaussian),
+        "empirical" => Ok(NoiseKind::Empirical),
+        other => Err(format!(
+            "`{other}` is not a noise kind (gaussian, empirical)"
+        )),
+    }
+}
+
+/// `meta-router plan`.
+pub fn plan(args: PlanArgs) -> Result<()> {
+    let (router, baselines) = check_methods(&args.methods)?;
+    check_budgets(&args.budgets)?;
+    if !(args.w.is_finite() && args.w >= 0.0) {
+        bail!("--w {}: the cost weight must be finite and >= 0", args.w);
+    }
+    if !args.margin.is_finite() {
+        bail!("--margin {}: must be a finite number", args.margin);
+    }
+    if !(args.confidence > 0.5 && args.confidence < 1.0) {
+        bail!("--confidence {}: must lie in (0.5, 1)", args.confidence);
+    }
+    let bytes = files::read_bounded(&args.scenario, PLASMODE_PARSE_FACTOR)?;
+    let sha256 = files::sha256_hex(&bytes);
+    let name = args.scenario.display().to_string();
+    let text = String::from_utf8(bytes).with_context(|| format!("{name}: not UTF-8 text"))?;
+    let pilot = LoadedPlasmode::parse(&text, &name)?;
+    let shared = match &args.config {
+        Some(path) => {
+            let text = files::read_text(path, meta_router::config_file::PARSE_FACTOR)?;
+            // Checked as a router configuration first (errors name its lines).
+            meta_router::config_file::parse_router_config(&text, &path.display().to_string())?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{}: not a TOML table", path.display()))?;
+            table
+        }
+        None => toml::Table::new(),
+    };
+    let spec_text = spec_text(&args, &sha256, &router, &baselines, shared)?;
+    let spec = StudySpec::parse(&spec_text, "the plan's study (generated)")?;
+    let rows = pilot.rows();
+    let largest = args.budgets.iter().max().copied().unwrap_or(0);
+    let drawn = match args.pool {
+        Some(pool) => pool,
+        None => largest + args.n_pref.unwrap_or(pilot.file.pilot.n_pref) + args.n_test,
+    };
+    if drawn > rows {
+        eprintln!(
+            "note: a replicate needs up to {drawn} queries and the pilot has {rows} feature rows: \
+             beyond them, training rows are drawn with replacement from the rows not used as \
+             test queries, so some training rows repeat"
+        );
+    }
+    for warning in &spec.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let options = RunOptions {
+        out: args.out.clone(),
+        threads: args.threads,
+        resume: args.resume,
+        force: args.force,
+        progress: !args.quiet,
+        ..RunOptions::default()
+    };
+    let mut outcome = study::run(&spec, &options)?;
+    super::study::publish(&mut outcome)?;
+    let settings = PlanSettings {
+        router,
+        baselines,
+        w: args.w,
+        margin: args.margin,
+        confidence: args.confidence,
+    };
+    let plan = Plan::from_summary(&outcome.summary, settings)?;
+    let markdown = plan.markdown();
+    files::write_files(
+        &[
+            (args.out.join("plan.md"), markdown.as_bytes()),
+            (args.out.join("plan.csv"), plan.csv().as_bytes()),
+        ],
+        Existing::Replace,
+    )?;
+    meta_router::report::plan_figures(&outcome.summary, &args.out)?;
+    for warning in &outcome.summary.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !args.quiet {
+        eprintln!(
+            "plan: {} units run, {} resumed, {:.1} s; wrote plan.md, plan.csv and plan_neg_area.png/.svg into {}",
+            outcome.units_run,
+            outcome.units_resumed,
+            outcome.seconds,
+            args.out.display()
+        );
+    }
+    print!("{markdown}");
+    Ok(())
+}
+
+/// The router (a meta-learner, first) and the baselines.
+fn check_methods(methods: &[String]) -> Result<(String, Vec<String>)> {
+    let mut parsed = Vec::with_capacity(methods.len());
+    for (i, name) in methods.iter().enumerate() {
+        let method: Method = toml::Value::String(name.clone()).try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "--methods: `{}` is not a method (methods: {})",
+                meta_router::error::excerpt(name),
+                meta_router::config_file::ESTIMATOR_NAMES.join(", ")
+            )
+        })?;
+        if methods[..i].contains(name) {
+            bail!("--methods names `{name}` twice");
+        }
+        parsed.push(method);
+    }
+    match parsed.first() {
+        Some(m) if m.is_meta() => {}
+        Some(m) => bail!(
+            "--methods: the first method is the router and must be a meta-learner \
+             (dr-learner, r-learner); found `{}`",
+            m.name()
+        ),
+        None => bail!("--methods: name the router and at least one baseline"),
+    }
+    if parsed.len() < 2 {
+        bail!("--methods: name at least one baseline after the router");
+    }
+    Ok((methods[0].clone(), methods[1..].to_vec()))
+}
+
+/// Budgets: at least one, each >= 2, no repeats.
+fn check_budgets(budgets: &[usize]) -> Result<()> {
+    if budgets.is_empty() {
+        bail!("--budgets: name at least one GS budget");
+    }
+    for (i, &n) in budgets.iter().enumerate() {
+        if n < 2 {
+            bail!("--budgets: {n} GS rows cannot be cross-fitted (need >= 2)");
+        }
+        if budgets[..i].contains(&n) {
+            bail!("--budgets names {n} twice");
+        }
+    }
+    Ok(())
+}
+
+/// The plan's study file: the plasmode scenario, `n_gold` over the budgets,
+/// every method with the shared configuration.
+fn spec_text(
+    args: &PlanArgs,
+    sha256: &str,
+    router: &str,
+    baselines: &[String],
+    shared: toml::Table,
+) -> Result<String> {
+    use toml::Value;
+    let mut scenario = toml::Table::new();
+    scenario.insert("name".into(), Value::String("plasmode".into()));
+    scenario.insert(
+        "file".into(),
+        Value::String(args.scenario.display().to_string()),
+    );
+    scenario.insert("sha256".into(), Value::String(sha256.into()));
+    if let Some(n) = args.n_pref {
+        scenario.insert("n_pref".into(), Value::Integer(as_integer(n, "--n-pref")?));
+    }
+    if let Some(n) = args.pool {
+        scenario.insert("pool".into(), Value::Integer(as_integer(n, "--pool")?));
+    }
+    scenario.insert(
+        "n_test".into(),
+        Value::Integer(as_integer(args.n_test, "--n-test")?),
+    );
+    scenario.insert(
+        "noise".into(),
+        Value::String(
+            match args.noise {
+                NoiseKind::Gaussian => "gaussian",
+                NoiseKind::Empirical => "empirical",
+            }
+            .into(),
+        ),
+    );
+    let mut budgets = args.budgets.clone();
+    budgets.sort_unstable();
+    let mut grid = toml::Table::new();
+    grid.insert(
+        "n_gold".into(),
+        Value::Array(
+            budgets
+                .iter()
+                .map(|&n| as_integer(n, "--budgets").map(Value::Integer))
+                .collect::<Result<_>>()?,
+        ),
+    );
+    let mut w: Vec<f64> = W_GRID.to_vec();
+    if !w.contains(&args.w) {
+        w.push(args.w);
+        w.sort_by(f64::total_cmp);
+    }
+    let mut evaluation = toml::Table::new();
+    evaluation.insert(
+        "rho".into(),
+        Value::Array(
+            (0..=RHO_STEPS)
+                .map(|i| Value::Float(i as f64 / RHO_STEPS as f64))
+                .collect(),
+        ),
+    );
+    evaluation.insert(
+        "w".into(),
+        Value::Array(w.into_iter().map(Value::Float).collect()),
+    );
+    evaluation.insert(
+        "compare_to".into(),
+        Value::Array(baselines.iter().cloned().map(Value::String).collect()),
+    );
+    let methods: Vec<Value> = std::iter::once(router)
+        .chain(baselines.iter().map(String::as_str))
+        .map(|name| {
+            let mut entry = shared.clone();
+            entry.insert("label".into(), Value::String(name.into()));
+            entry.insert("method".into(), Value::String(name.into()));
+            Value::Table(entry)
+        })
+        .collect();
+    let mut document = toml::Table::new();
+    document.insert("name".into(), Value::String("plan".into()));
+    document.insert(
+        "description".into(),
+        Value::String(format!(
+            "GS-label budget plan on the plasmode scenario {}",
+            args.scenario.display()
+        )),
+    );
+    document.insert(
+        "seed".into(),
+        match i64::try_from(args.seed) {
+            Ok(seed) => Value::Integer(seed),
+            // Seeds above 2^63 − 1 are written as strings (as study files may).
+            Err(_) => Value::String(args.seed.to_string()),
+        },
+    );
+    document.insert(
+        "replicates".into(),
+        Value::Integer(as_integer(args.replicates, "--replicates")?),
+    );
+    document.insert("scenario".into(), Value::Table(scenario));
+    document.insert("grid".into(), Value::Table(grid));
+    document.insert("evaluation".into(), Value::Table(evaluation));
+    document.insert("methods".into(), Value::Array(methods));
+    Ok(toml::to_string(&document)?)
+}
+
+/// A count as a TOML integer.
+fn as_integer(n: usize, flag: &str) -> Result<i64> {
+    i64::try_from(n).map_err(|_| anyhow::anyhow!("{flag} {n}: too large"))
+}

@@ -1,0 +1,175 @@
+//! `meta-router scenarios calibrate`: a plasmode scenario from pilot data
+//! ([`meta_router::dgp::plasmode`]): a DR-learner fit on the pilot's GS and
+//! PB tables (the same reading, validation and learners as `fit`), written
+//! with the pilot's feature rows and out-of-fold residuals as one file.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use meta_router::config_file::{self, PARSE_FACTOR};
+use meta_router::dgp::plasmode::{LoadedPlasmode, PlasmodeFile};
+use meta_router::files::{self, Existing};
+use meta_router::meta::overlap::OverlapRule;
+use meta_router::meta::{MetaRouterConfig, Method};
+use meta_router::realdata::{self, FeatureSelection};
+use meta_router::report::format_significant;
+
+use super::fit::{check_range, config_key, TableArgs};
+use super::refuse_existing;
+
+/// Fewer pilot GS rows than this: `calibrate` warns that the planted truth
+/// rests on few labels.
+const FEW_GOLD_ROWS: usize = 100;
+
+/// Options of `meta-router scenarios calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    #[command(flatten)]
+    tables: TableArgs,
+    /// Router configuration of the pilot fit (TOML, as for `fit`); its
+    /// method must be `dr-learner` (its out-of-fold outcome models give the
+    /// noise). Default: the DR-learner with the library defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Master seed of the pilot fit.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the plasmode file (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `meta-router scenarios calibrate`.
+pub fn calibrate(args: CalibrateArgs) -> Result<()> {
+    check_range(args.tables.gold_range, "gold-range")?;
+    check_range(args.tables.pref_range, "pref-range")?;
+    let config = match &args.config {
+        Some(path) => {
+            let text = files::read_text(path, PARSE_FACTOR)?;
+            config_file::parse_router_config(&text, &path.display().to_string())?
+        }
+        None => MetaRouterConfig::new(Method::DrLearner),
+    };
+    let key = config_key(&args.config);
+    if config.method != Method::DrLearner {
+        bail!(
+            "{}: calibration fits a DR-learner (its out-of-fold outcome models give the noise \
+             residuals); found method `{}`",
+            key("method"),
+            config.method.name()
+        );
+    }
+    if !config.cross_fit {
+        bail!(
+            "{}: calibration needs out-of-fold outcome models (cross_fit = true)",
+            key("cross_fit")
+        );
+    }
+    refuse_existing(&args.out, args.force)?;
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let features = FeatureSelection::parse(&args.tables.features)?;
+    let (gold, pref) = args
+        .tables
+        .read(&features, &args.tables.label, None, Vec::new(), false)?;
+    realdata::check_fit_size(&config, &gold, &pref, &key)?;
+    let started = std::time::Instant::now();
+    let (file, router) =
+        realdata::fit_tables_with_overlap(&config, &gold, &pref, args.seed, OverlapRule::Crump)?;
+    let router_text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
+    let data = realdata::training_data(&gold, &pref, config.folds)?;
+    let plasmode = PlasmodeFile::calibrate(&file, &router, &router_text, &data)?;
+    let text = plasmode.to_json()?;
+    // The file must read back as a scenario before it is written.
+    LoadedPlasmode::parse(&text, &args.out.display().to_string())?;
+    files::write_file(&args.out, text.as_bytes(), Existing::from_force(args.force))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let sha256 = files::sha256_hex(text.as_bytes());
+    report(&args, &plasmode, &gold, seconds, &sha256);
+    Ok(())
+}
+
+/// What was calibrated, the warnings, and the `[scenario]` table to paste
+/// into a study file.
+fn report(
+    args: &CalibrateArgs,
+    plasmode: &PlasmodeFile,
+    gold: &realdata::Table,
+    seconds: f64,
+    sha256: &str,
+) {
+    let show = |x: f64| format_significant(x, 4);
+    let (pilot, truth, noise) = (&plasmode.pilot, &plasmode.truth, &plasmode.noise);
+    eprintln!(
+        "calibrated a plasmode scenario from {} GS and {} PB rows, {} features, in {seconds:.2} s; wrote {}",
+        pilot.n_gold,
+        pilot.n_pref,
+        plasmode.features.len(),
+        args.out.display()
+    );
+    eprintln!(
+        "  truth over the pilot rows: ψ mean {} sd {} (ψ > 0 on {:.1}% of rows); Δ mean {} sd {}",
+        show(truth.mean_psi),
+        show(truth.sd_psi),
+        100.0 * truth.share_psi_positive,
+        show(truth.mean_delta),
+        show(truth.sd_delta)
+    );
+    match noise.pref_tie_share {
+        Some(tie) => eprintln!(
+            "  noise: GS residual sd {}; PB labels are votes (tie share {})",
+            show(noise.gold_sd),
+            show(tie)
+        ),
+        None => eprintln!(
+            "  noise: GS residual sd {}, PB residual sd {}",
+            show(noise.gold_sd),
+            show(noise.pref_sd)
+        ),
+    }
+    for warning in calibration_warnings(plasmode, gold) {
+        eprintln!("warning: {warning}");
+    }
+    println!("[scenario]");
+    println!("name = \"plasmode\"");
+    println!(
+        "file = {}",
+        toml::Value::String(args.out.display().to_string())
+    );
+    println!("sha256 = \"{sha256}\"");
+}
+
+/// When a plan from this calibration deserves suspicion: a truth fitted on
+/// few GS rows, or a ψ̂ that varies more than the GS labels themselves (an
+/// overfit truth).
+fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let n_gold = plasmode.pilot.n_gold;
+    if n_gold < FEW_GOLD_ROWS {
+        warnings.push(format!(
+            "the pilot has {n_gold} GS rows (fewer than {FEW_GOLD_ROWS}): the planted ψ and Δ \
+             rest on few labels, so a plan extrapolates from a rough guess of the truth"
+        ));
+    }
+    if let Some(labels) = &gold.label {
+        let n = labels.len() as f64;
+        let mean = labels.sum() / n;
+        let sd = (labels.iter().map(|y| (y - mean) * (y - mean)).sum::<f64>() / (n - 1.0).max(1.0))
+            .sqrt();
+        if plasmode.truth.sd_psi > sd {
+            warnings.push(format!(
+                "the fitted ψ̂ varies more across the pilot rows (sd {}) than the GS labels \
+                 themselves (sd {}): the truth is likely overfit, and a plan will be optimistic \
+                 for flexible methods; a smoother learner in --config is safer",
+                format_significant(plasmode.truth.sd_psi, 3),
+                format_significant(sd, 3)
+            ));
+        }
+    }
+    warnings
+}

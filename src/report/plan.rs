@@ -1,0 +1,435 @@
+//! The GS-label budget plan (`meta-router plan`): a study of a plasmode
+//! scenario over GS budgets (grid key `n_gold`) read as "how many GS labels
+//! do I need".
+//!
+//! # Model
+//! For each budget `n` and method the plan reports the Monte Carlo means
+//! (± MCSE over R replicates) of the NEG area `A`, the peak efficiency gain
+//! `max_ρ EG(ρ)` (the peak of the mean curve, and the ρ it sits at), the
+//! regret at the user's cost weight `w` and the MSE of ψ̂. For the router
+//! and each baseline `b`, the paired difference `D = A_router − A_b` over the
+//! replicates both fitted, its MCSE `s_D`, and the one-sided lower
+//! confidence bound `L = D − z_c·s_D` at confidence `c` (`z_c` the standard
+//! normal `c`-quantile). The router **beats `b` by the margin `m` at budget
+//! `n`** when `L > m`. The smallest such budget is reported, and whether it
+//! also holds at every larger budget of the plan. The confidence is per
+//! budget and baseline (no correction for the several budgets compared).
+//!
+//! The peak EG is the maximum of the mean curve over the ρ grid, so it is
+//! biased upward by the selection of ρ by about one MCSE; its MCSE is the
+//! one at the selected ρ.
+
+use std::fmt::Write as _;
+
+use crate::error::{Error, Result};
+use crate::study::record::{Summary, SummaryRow};
+use meta_router_core::inference::normal_quantile;
+
+use super::format_significant;
+use super::tabular::csv_field;
+
+/// What the plan compares and how it decides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSettings {
+    /// The router's method label (a meta-learner).
+    pub router: String,
+    /// The baselines' labels.
+    pub baselines: Vec<String>,
+    /// The cost weight whose regret is reported (a value of the summary's w grid).
+    pub w: f64,
+    /// The margin `m` of NEG area by which the router must beat a baseline.
+    pub margin: f64,
+    /// The one-sided confidence `c` in (0.5, 1).
+    pub confidence: f64,
+}
+
+/// A mean with its Monte Carlo standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Estimate {
+    /// Mean over the replicates (`None` when no replicate succeeded).
+    pub mean: Option<f64>,
+    /// Its MCSE (`None` with fewer than two replicates).
+    pub mcse: Option<f64>,
+}
+
+/// One method at one budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodCell {
+    /// Method label.
+    pub method: String,
+    /// NEG area.
+    pub neg_area: Estimate,
+    /// Peak of the mean EG curve, and the ρ it sits at.
+    pub peak_eg: Option<(Estimate, f64)>,
+    /// Regret at the plan's w.
+    pub regret: Estimate,
+    /// MSE of ψ̂.
+    pub mse_psi: Estimate,
+    /// Failed fits.
+    pub failures: usize,
+}
+
+/// The router against one baseline at one budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The baseline's label.
+    pub baseline: String,
+    /// Paired difference of NEG area, router − baseline.
+    pub difference: Estimate,
+    /// One-sided lower confidence bound `L`.
+    pub lower: Option<f64>,
+    /// `L > margin`.
+    pub beats: bool,
+}
+
+/// One budget of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetRow {
+    /// GS rows.
+    pub n_gold: u64,
+    /// Every method.
+    pub methods: Vec<MethodCell>,
+    /// The router against each baseline.
+    pub comparisons: Vec<Comparison>,
+}
+
+/// The smallest budget at which the router beats a baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The baseline's label.
+    pub baseline: String,
+    /// The smallest budget with `L > margin` (`None`: no budget of the plan).
+    pub smallest: Option<u64>,
+    /// Whether it also holds at every larger budget of the plan.
+    pub holds_above: bool,
+}
+
+/// A plan read from a study summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The settings.
+    pub settings: PlanSettings,
+    /// Replicates per budget.
+    pub replicates: usize,
+    /// The budgets, increasing.
+    pub rows: Vec<BudgetRow>,
+    /// Per baseline, the smallest budget at which the router beats it.
+    pub thresholds: Vec<Threshold>,
+}
+
+impl Plan {
+    /// Reads the plan from a summary whose grid varies `n_gold` only.
+    pub fn from_summary(summary: &Summary, settings: PlanSettings) -> Result<Self> {
+        if !(settings.confidence > 0.5 && settings.confidence < 1.0) {
+            return Err(Error::param(
+                "confidence",
+                settings.confidence,
+                "must lie in (0.5, 1)",
+            ));
+        }
+        let w_index = summary
+            .w
+            .iter()
+            .position(|&w| w == settings.w)
+            .ok_or_else(|| Error::param("w", settings.w, "is not on the study's w grid"))?;
+        let z = normal_quantile(2.0 * settings.confidence - 1.0)?;
+        let mut budgets: Vec<u64> = summary
+            .rows
+            .iter()
+            .filter_map(|r| r.grid.get("n_gold").and_then(serde_json::Value::as_u64))
+            .collect();
+        budgets.sort_unstable();
+        budgets.dedup();
+        if budgets.is_empty() {
+            return Err(Error::param(
+                "n_gold",
+                "(none)",
+                "the study has no grid key n_gold",
+            ));
+        }
+        let mut methods = vec![settings.router.clone()];
+        methods.extend(settings.baselines.iter().cloned());
+        let rows: Vec<BudgetRow> = budgets
+            .iter()
+            .map(|&n| {
+                let at =
+                    |method: &str, versus: Option<&str>, metric: &str, index: Option<usize>| {
+                        find(summary, n, method, versus, metric, index)
+                    };
+                let cells = methods
+                    .iter()
+                    .map(|method| MethodCell {
+                        method: method.clone(),
+                        neg_area: estimate(at(method, None, "neg_area", None)),
+                        peak_eg: peak(summary, n, method),
+                        regret: estimate(at(method, None, "regret", Some(w_index))),
+                        mse_psi: estimate(at(method, None, "mse_psi", None)),
+                        failures: at(method, None, "neg_area", None).map_or(0, |r| r.failures),
+                    })
+                    .collect();
+                let comparisons = settings
+                    .baselines
+                    .iter()
+                    .map(|baseline| {
+                        let difference =
+                            estimate(at(&settings.router, Some(baseline), "neg_area", None));
+                        let lower = match (difference.mean, difference.mcse) {
+                            (Some(d), Some(s)) => Some(d - z * s),
+                            _ => None,
+                        };
+                        Comparison {
+                            baseline: baseline.clone(),
+                            difference,
+                            lower,
+                            beats: lower.is_some_and(|l| l > settings.margin),
+                        }
+                    })
+                    .collect();
+                BudgetRow {
+                    n_gold: n,
+                    methods: cells,
+                    comparisons,
+                }
+            })
+            .collect();
+        let budgets: Vec<u64> = rows.iter().map(|r| r.n_gold).collect();
+        let thresholds = settings
+            .baselines
+            .iter()
+            .enumerate()
+            .map(|(b, baseline)| {
+                let beats: Vec<bool> = rows.iter().map(|r| r.comparisons[b].beats).collect();
+                threshold(baseline, &budgets, &beats)
+            })
+            .collect();
+        Ok(Self {
+            settings,
+            replicates: summary.replicates,
+            rows,
+            thresholds,
+        })
+    }
+
+    /// The plan as markdown: the decision, then one table per budget.
+    pub fn markdown(&self) -> String {
+        let s = &self.settings;
+        let mut out = String::new();
+        let _ = writeln!(out, "# GS-label budget plan\n");
+        let _ = writeln!(
+            out,
+            "Router `{}` against {}; {} replicates per budget; the router beats a baseline at a \
+             budget when the one-sided {}% lower bound of its paired NEG-area advantage exceeds \
+             the margin {}.\n",
+            s.router,
+            s.baselines
+                .iter()
+                .map(|b| format!("`{b}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.replicates,
+            format_significant(100.0 * s.confidence, 3),
+            format_significant(s.margin, 3)
+        );
+        let _ = writeln!(
+            out,
+            "| baseline | smallest GS budget at which the router beats it |"
+        );
+        let _ = writeln!(out, "|---|---|");
+        for t in &self.thresholds {
+            let verdict = match (t.smallest, t.holds_above) {
+                (Some(n), true) => format!("{n} (and every larger budget)"),
+                (Some(n), false) => format!("{n} (not at every larger budget)"),
+                (None, _) => "none of the budgets planned".to_string(),
+            };
+            let _ = writeln!(out, "| {} | {verdict} |", t.baseline);
+        }
+        let _ = writeln!(
+            out,
+            "\n## Metrics per budget (mean ± MCSE)\n\nNEG area: higher is better; regret at w = {}: \
+             lower is better; the peak EG is the highest point of the mean EG curve (its ρ in \
+             brackets).\n",
+            format_significant(s.w, 3)
+        );
+        let _ = writeln!(
+            out,
+            "| n_gold | method | NEG area | peak EG [ρ] | regret (w = {}) | MSE ψ̂ | failed |",
+            format_significant(s.w, 3)
+        );
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
+        for row in &self.rows {
+            for cell in &row.methods {
+                let peak = match &cell.peak_eg {
+                    Some((e, rho)) => format!("{} [{}]", show(*e), format_significant(*rho, 3)),
+                    None => "—".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {peak} | {} | {} | {} |",
+                    row.n_gold,
+                    cell.method,
+                    show(cell.neg_area),
+                    show(cell.regret),
+                    show(cell.mse_psi),
+                    cell.failures
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n## The router against each baseline (paired NEG-area difference)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| n_gold | baseline | difference ± MCSE | {}% lower bound | beats by {}? |",
+            format_significant(100.0 * s.confidence, 3),
+            format_significant(s.margin, 3)
+        );
+        let _ = writeln!(out, "|---:|---|---:|---:|---|");
+        for row in &self.rows {
+            for c in &row.comparisons {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    row.n_gold,
+                    c.baseline,
+                    show(c.difference),
+                    c.lower.map_or("—".into(), |l| format_significant(l, 3)),
+                    if c.beats { "yes" } else { "no" }
+                );
+            }
+        }
+        out
+    }
+
+    /// The plan as CSV: one row per budget, method and metric (differences
+    /// with `versus` set).
+    pub fn csv(&self) -> String {
+        let mut out = String::from("n_gold,method,versus,metric,mean,mcse\n");
+        let number = |v: Option<f64>| {
+            v.filter(|x| x.is_finite())
+                .map_or(String::new(), |x| x.to_string())
+        };
+        let mut line = |n: u64, method: &str, versus: &str, metric: &str, e: Estimate| {
+            let _ = writeln!(
+                out,
+                "{n},{},{},{metric},{},{}",
+                csv_field(method),
+                csv_field(versus),
+                number(e.mean),
+                number(e.mcse)
+            );
+        };
+        for row in &self.rows {
+            for cell in &row.methods {
+                line(row.n_gold, &cell.method, "", "neg_area", cell.neg_area);
+                if let Some((e, _)) = cell.peak_eg {
+                    line(row.n_gold, &cell.method, "", "peak_eg", e);
+                }
+                line(row.n_gold, &cell.method, "", "regret", cell.regret);
+                line(row.n_gold, &cell.method, "", "mse_psi", cell.mse_psi);
+            }
+            for c in &row.comparisons {
+                line(
+                    row.n_gold,
+                    &self.settings.router,
+                    &c.baseline,
+                    "neg_area",
+                    c.difference,
+                );
+            }
+        }
+        out
+    }
+}
+
+/// The smallest of `budgets` (increasing) whose verdict in `beats` is true,
+/// and whether every larger budget's is too.
+fn threshold(baseline: &str, budgets: &[u64], beats: &[bool]) -> Threshold {
+    let first = beats.iter().position(|&x| x);
+    Threshold {
+        baseline: baseline.to_string(),
+        smallest: first.map(|i| budgets[i]),
+        holds_above: first.is_some_and(|i| beats[i..].iter().all(|&x| x)),
+    }
+}
+
+/// `mean ± mcse` with 3 significant digits, `—` when missing.
+fn show(e: Estimate) -> String {
+    match (e.mean, e.mcse) {
+        (Some(m), Some(s)) => format!(
+            "{} ± {}",
+            format_significant(m, 3),
+            format_significant(s, 2)
+        ),
+        (Some(m), None) => format_significant(m, 3),
+        _ => "—".into(),
+    }
+}
+
+fn estimate(row: Option<&SummaryRow>) -> Estimate {
+    row.map_or_else(Estimate::default, |r| Estimate {
+        mean: r.mean,
+        mcse: r.mcse,
+    })
+}
+
+/// The summary row of `method` (or its difference to `versus`) at budget `n`.
+fn find<'a>(
+    summary: &'a Summary,
+    n: u64,
+    method: &str,
+    versus: Option<&str>,
+    metric: &str,
+    index: Option<usize>,
+) -> Option<&'a SummaryRow> {
+    summary.rows.iter().find(|r| {
+        r.grid.get("n_gold").and_then(serde_json::Value::as_u64) == Some(n)
+            && r.method == method
+            && r.versus.as_deref() == versus
+            && r.metric == metric
+            && r.index == index
+    })
+}
+
+/// The highest point of `method`'s mean EG curve at budget `n`, and its ρ.
+fn peak(summary: &Summary, n: u64, method: &str) -> Option<(Estimate, f64)> {
+    summary
+        .rows
+        .iter()
+        .filter(|r| {
+            r.grid.get("n_gold").and_then(serde_json::Value::as_u64) == Some(n)
+                && r.method == method
+                && r.versus.is_none()
+                && r.metric == "eg"
+        })
+        .filter_map(|r| Some((r.mean?, r.rho?, r)))
+        .filter(|(m, _, _)| m.is_finite())
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, rho, r)| (estimate(Some(r)), rho))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_threshold_is_the_first_budget_that_beats_and_says_whether_it_lasts() {
+        let budgets = [100, 250, 500, 1000];
+        let t = threshold("pooled", &budgets, &[false, true, true, true]);
+        assert_eq!((t.smallest, t.holds_above), (Some(250), true));
+        let t = threshold("pooled", &budgets, &[false, true, false, true]);
+        assert_eq!((t.smallest, t.holds_above), (Some(250), false));
+        let t = threshold("pooled", &budgets, &[false; 4]);
+        assert_eq!((t.smallest, t.holds_above), (None, false));
+    }
+
+    #[test]
+    fn estimates_print_with_their_mcse_or_a_dash() {
+        let both = Estimate {
+            mean: Some(0.51234),
+            mcse: Some(0.0123),
+        };
+        assert_eq!(show(both), "0.512 ± 0.012");
+        assert_eq!(show(Estimate::default()), "—");
+    }
+}

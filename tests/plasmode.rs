@@ -1,0 +1,427 @@
+//! Plasmode scenarios and the GS-label budget plan end to end:
+//! `scenarios export` → `scenarios calibrate` → the `plasmode` scenario
+//! (draws, truth, noise, splits) → `plan` (deterministic across thread
+//! counts), and the refusals of bad input.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use meta_router::dgp::plasmode::{LoadedPlasmode, PlasmodeParams};
+use meta_router::dgp::{NoiseKind, Plasmode, Scenario};
+use meta_router::rng::{stream, Purpose};
+use meta_router::study::spec::StudySpec;
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, stdout, stderr) = run(dir, args);
+    assert_eq!(code, 0, "{args:?} failed: {stderr}");
+    stdout
+}
+
+/// A pilot exported from `scenario` (pool 1000, 200 test queries, d = 5)
+/// and its calibrated plasmode file `pilot.json`; returns the file's
+/// SHA-256 as `calibrate` prints it.
+fn calibrated(dir: &Path, scenario: &str, n_gold: &str) -> String {
+    ok(
+        dir,
+        &[
+            "scenarios",
+            "export",
+            scenario,
+            "--n-gold",
+            n_gold,
+            "--set",
+            "pool=1000",
+            "--set",
+            "n_test=200",
+            "--set",
+            "d=5",
+            "--seed",
+            "4",
+            "--out",
+            "pilot",
+        ],
+    );
+    let printed = ok(
+        dir,
+        &[
+            "scenarios",
+            "calibrate",
+            "--gold",
+            "pilot/gold.csv",
+            "--pref",
+            "pilot/pref.csv",
+            "--out",
+            "pilot.json",
+        ],
+    );
+    let sha = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("calibrate prints the sha256")
+        .to_string();
+    assert!(printed.contains("name = \"plasmode\""), "{printed}");
+    sha
+}
+
+fn params(dir: &Path, sha: &str) -> PlasmodeParams {
+    PlasmodeParams {
+        file: dir.join("pilot.json").display().to_string(),
+        sha256: sha.to_string(),
+        ..PlasmodeParams::default()
+    }
+}
+
+fn row_bits(x: ndarray::ArrayView1<f64>) -> Vec<u64> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn calibrated_scenario_plants_the_fitted_truth_and_draws_reproducibly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sha = calibrated(dir, "healthbench-like", "150");
+    let loaded = LoadedPlasmode::read(&dir.join("pilot.json")).unwrap();
+    assert_eq!(loaded.rows(), 800, "GS and PB rows pooled");
+    assert_eq!(loaded.file.pilot.n_gold, 150);
+    assert_eq!(loaded.file.pilot.n_pref, 650);
+    assert_eq!(loaded.file.features, ["x1", "x2", "x3", "x4", "x5"]);
+    let noise = &loaded.file.noise;
+    assert_eq!(noise.gold_residuals.len(), 150);
+    assert_eq!(noise.pref_residuals.len(), 650);
+    assert!(noise.pref_tie_share.is_none(), "numeric PB labels");
+    // residuals are centred; their sd is the scenario's noise 0.6 up to the
+    // nuisances' estimation error
+    for (residuals, sd) in [
+        (&noise.gold_residuals, noise.gold_sd),
+        (&noise.pref_residuals, noise.pref_sd),
+    ] {
+        assert!(residuals.iter().sum::<f64>().abs() < 1e-9);
+        assert!((0.5..0.8).contains(&sd), "sd {sd}");
+    }
+
+    let scenario = Plasmode::new(PlasmodeParams {
+        n_gold: Some(100),
+        n_pref: Some(400),
+        n_test: 150,
+        ..params(dir, &sha)
+    })
+    .unwrap();
+    assert!((scenario.kappa() - 0.2).abs() < 1e-15);
+    let data = scenario.draw(&mut stream(3, 0, 0, Purpose::Data)).unwrap();
+    assert_eq!((data.train.n_gold(), data.train.n_pref()), (100, 400));
+    assert_eq!(data.test_x.nrows(), 150);
+    // the truth at the drawn rows is the router's ψ̂ and ψ̂ − η
+    let pooled = data.train.pooled_x();
+    let psi = scenario.psi(pooled.view());
+    assert!(psi
+        .iter()
+        .zip(&data.train_psi)
+        .all(|(a, b)| (a - b).abs() < 1e-12));
+    let delta = scenario.delta(data.test_x.view());
+    assert!(delta
+        .iter()
+        .zip(&data.test_delta)
+        .all(|(a, b)| (a - b).abs() < 1e-12));
+    assert!(data.train_propensity.iter().all(|&p| p == scenario.kappa()));
+    // 650 of 800 rows: a random split, no row twice
+    let mut seen = HashSet::new();
+    for row in data.test_x.outer_iter().chain(pooled.outer_iter()) {
+        assert!(seen.insert(row_bits(row)), "a pilot row drawn twice");
+    }
+    // reproducible from the stream; another replicate differs
+    let again = scenario.draw(&mut stream(3, 0, 0, Purpose::Data)).unwrap();
+    assert_eq!(again.train, data.train);
+    assert_eq!(again.test_gold_y, data.test_gold_y);
+    let other = scenario.draw(&mut stream(3, 0, 1, Purpose::Data)).unwrap();
+    assert_ne!(other.train.gold_y(), data.train.gold_y());
+    // exact population constants: means over the pilot rows
+    let all = ndarray::Array2::from_shape_fn((800, 5), |(i, j)| loaded.file.rows[i][j]);
+    let mean_psi = scenario.psi(all.view()).mean().unwrap();
+    let constants = scenario.constants();
+    assert!((constants.mean_psi - mean_psi).abs() < 1e-12);
+    assert_eq!(constants.accuracy, 0.0);
+
+    // more rows than the pilot holds: test queries never among the training rows
+    let big = Plasmode::new(PlasmodeParams {
+        n_gold: Some(300),
+        pool: Some(1500),
+        n_test: 200,
+        noise: NoiseKind::Empirical,
+        ..params(dir, &sha)
+    })
+    .unwrap();
+    let data = big.draw(&mut stream(3, 0, 0, Purpose::Data)).unwrap();
+    assert_eq!((data.train.n_gold(), data.train.n_pref()), (300, 1000));
+    let test: HashSet<Vec<u64>> = data.test_x.outer_iter().map(row_bits).collect();
+    assert_eq!(test.len(), 200);
+    assert!(data
+        .train
+        .pooled_x()
+        .outer_iter()
+        .all(|row| !test.contains(&row_bits(row))));
+    // empirical noise: every GS label is the truth plus a pilot residual
+    let residuals: Vec<f64> = noise.gold_residuals.clone();
+    for (y, psi) in data.train.gold_y().iter().zip(&data.train_psi) {
+        let e = y - psi;
+        assert!(
+            residuals.iter().any(|r| (r - e).abs() < 1e-12),
+            "noise {e} is not a residual"
+        );
+    }
+}
+
+#[test]
+fn vote_labels_are_drawn_as_votes_with_the_pilots_tie_share() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sha = calibrated(dir, "binary-preference", "150");
+    let loaded = LoadedPlasmode::read(&dir.join("pilot.json")).unwrap();
+    let tie = loaded.file.noise.pref_tie_share.expect("votes detected");
+    assert!((0.0..0.5).contains(&tie));
+    let scenario = Plasmode::new(params(dir, &sha)).unwrap();
+    let data = scenario.draw(&mut stream(5, 0, 0, Purpose::Data)).unwrap();
+    assert!(data
+        .train
+        .pref_y()
+        .iter()
+        .all(|&y| y == 1.0 || y == 0.0 || y == -1.0));
+    // η = ψ − Δ lies in the vote range, so the vote probabilities exist
+    let eta = &data.train_psi - &data.train_delta;
+    assert!(eta.iter().all(|e| e.abs() <= 1.0 - tie + 1e-12));
+}
+
+#[test]
+fn study_files_name_the_bad_plasmode_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sha = calibrated(dir, "healthbench-like", "150");
+    let file = dir.join("pilot.json").display().to_string();
+    let spec = |scenario: &str| {
+        format!(
+            "name = \"p\"\nseed = 1\nreplicates = 2\n\n[scenario]\nname = \"plasmode\"\n{scenario}\n\n\
+             [[methods]]\nlabel = \"DR\"\nmethod = \"dr-learner\"\n"
+        )
+    };
+    let good = spec(&format!("file = {file:?}\nsha256 = \"{sha}\""));
+    StudySpec::parse(&good, "good.toml").unwrap();
+    for (scenario, needles) in [
+        (
+            format!("file = {file:?}\nsha256 = \"{}\"", "0".repeat(64)),
+            vec!["sha256".to_string(), sha.clone()],
+        ),
+        (String::from("sha256 = \"00\""), vec!["file".to_string()]),
+        (
+            format!("file = \"missing.json\"\nsha256 = \"{sha}\""),
+            vec!["missing.json".to_string()],
+        ),
+        (
+            format!("file = {file:?}\nsha256 = \"{sha}\"\nn_pref = 100\npool = 900"),
+            vec!["pool".to_string(), "not both".to_string()],
+        ),
+        (
+            format!("file = {file:?}\nsha256 = \"{sha}\"\nn_test = 799"),
+            vec!["n_test".to_string()],
+        ),
+    ] {
+        let message = StudySpec::parse(&spec(&scenario), "bad.toml")
+            .unwrap_err()
+            .to_string();
+        for needle in &needles {
+            assert!(message.contains(needle.as_str()), "{needle}: {message}");
+        }
+    }
+}
+
+#[test]
+fn a_plan_is_the_same_on_one_and_two_threads_and_reads_its_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    calibrated(dir, "healthbench-like", "150");
+    let plan = |threads: &str, out: &str| {
+        ok(
+            dir,
+            &[
+                "plan",
+                "--scenario",
+                "pilot.json",
+                "--budgets",
+                "150,40,80",
+                "--n-pref",
+                "500",
+                "--n-test",
+                "150",
+                "--methods",
+                "dr-learner,pooled,gs-only",
+                "--replicates",
+                "6",
+                "--threads",
+                threads,
+                "--out",
+                out,
+                "--quiet",
+            ],
+        )
+    };
+    let printed = plan("1", "one");
+    plan("2", "two");
+    for name in [
+        "replicates.jsonl",
+        "summary.json",
+        "plan.md",
+        "plan.csv",
+        "spec.toml",
+    ] {
+        assert_eq!(
+            fs::read(dir.join("one").join(name)).unwrap(),
+            fs::read(dir.join("two").join(name)).unwrap(),
+            "{name} differs between 1 and 2 threads"
+        );
+    }
+    let md = fs::read_to_string(dir.join("one/plan.md")).unwrap();
+    assert_eq!(printed, md, "the plan printed is the plan written");
+    assert!(md.contains("| pooled |") && md.contains("| gs-only |"));
+    assert!(dir.join("one/plan_neg_area.svg").is_file());
+    // budgets in increasing order; the CSV's differences are the summary's
+    let csv = fs::read_to_string(dir.join("one/plan.csv")).unwrap();
+    let budgets: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let mut sorted = budgets.clone();
+    sorted.sort_by_key(|b| b.parse::<u64>().unwrap());
+    assert_eq!(budgets, sorted);
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("one/summary.json")).unwrap()).unwrap();
+    let difference = summary["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["grid"]["n_gold"] == 80
+                && r["method"] == "dr-learner"
+                && r["versus"] == "pooled"
+                && r["metric"] == "neg_area"
+        })
+        .expect("the paired difference is in the summary");
+    let mean = difference["mean"].as_f64().unwrap();
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with("80,dr-learner,pooled,neg_area,"))
+        .expect("the difference is in plan.csv");
+    assert_eq!(
+        line.split(',').nth(4).unwrap().parse::<f64>().unwrap(),
+        mean
+    );
+    // the spec written is runnable as a study and names the plasmode file
+    let spec = fs::read_to_string(dir.join("one/spec.toml")).unwrap();
+    assert!(spec.contains("name = \"plasmode\"") && spec.contains("pilot.json"));
+}
+
+#[test]
+fn bad_plans_and_calibrations_are_refused_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    calibrated(dir, "healthbench-like", "150");
+    fs::write(dir.join("r.toml"), "method = \"r-learner\"\n").unwrap();
+    let out: PathBuf = dir.join("never.json");
+    for (args, needles) in [
+        (
+            vec![
+                "scenarios",
+                "calibrate",
+                "--gold",
+                "pilot/gold.csv",
+                "--pref",
+                "pilot/pref.csv",
+                "--config",
+                "r.toml",
+                "--out",
+                "never.json",
+            ],
+            vec!["r.toml", "method", "DR-learner"],
+        ),
+        (
+            vec![
+                "scenarios",
+                "calibrate",
+                "--gold",
+                "pilot/gold.csv",
+                "--pref",
+                "pilot/pref.csv",
+                "--out",
+                "pilot.json",
+            ],
+            vec!["pilot.json exists", "--force"],
+        ),
+    ] {
+        let (code, _, stderr) = run(dir, &args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{needle}: {stderr}");
+        }
+    }
+    assert!(!out.exists());
+    for (args, needle) in [
+        (vec!["--budgets", "1,100"], "--budgets"),
+        (vec!["--budgets", "100,100"], "twice"),
+        (
+            vec!["--budgets", "100", "--methods", "pooled,gs-only"],
+            "meta-learner",
+        ),
+        (
+            vec!["--budgets", "100", "--methods", "dr-learner"],
+            "baseline",
+        ),
+        (
+            vec!["--budgets", "100", "--confidence", "1.5"],
+            "--confidence",
+        ),
+        (vec!["--budgets", "100", "--w=-1"], "--w"),
+        (vec!["--budgets", "100", "--n-test", "799"], "n_test"),
+    ] {
+        let mut all = vec![
+            "plan",
+            "--scenario",
+            "pilot.json",
+            "--out",
+            "nothing",
+            "--quiet",
+        ];
+        all.extend(args.iter().copied());
+        let (code, _, stderr) = run(dir, &all);
+        assert_eq!(code, 1, "{all:?}: {stderr}");
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+        assert!(!dir.join("nothing").exists(), "{all:?} left a folder");
+    }
+    // a file that is not a plasmode file
+    let all = [
+        "plan",
+        "--scenario",
+        "pilot/gold.csv",
+        "--budgets",
+        "100",
+        "--out",
+        "nothing",
+    ];
+    let (code, _, stderr) = run(dir, &all);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("pilot/gold.csv"), "{stderr}");
+    assert!(!dir.join("nothing").exists());
+}
