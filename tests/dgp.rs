@@ -812,7 +812,7 @@ fn catalog_lists_every_scenario_and_every_key_with_its_default() {
     let plasmode = catalog.last().unwrap();
     let serialized = serde_json::to_value(ScenarioConfig::Plasmode(Default::default())).unwrap();
     for p in &plasmode.parameters {
-        let optional = ["n_gold", "n_pref", "pool"].contains(&p.key);
+        let optional = ["n_gold", "n_pref", "pool", "n_test"].contains(&p.key);
         assert_eq!(
             serialized.get(p.key).is_none(),
             optional,
@@ -822,7 +822,7 @@ fn catalog_lists_every_scenario_and_every_key_with_its_default() {
     }
     assert_eq!(
         serialized.as_object().unwrap().len(),
-        plasmode.parameters.len() - 3 + 1,
+        plasmode.parameters.len() - 4 + 1,
         "every serialized key (and `name`) is documented"
     );
     for (info, default_config) in catalog.iter().zip(ScenarioConfig::defaults()) {

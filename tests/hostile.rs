@@ -300,7 +300,19 @@ fn base_files() -> Vec<(String, Vec<u8>)> {
         "--out",
         "forest.json",
     ]);
-    for name in ["router.json", "multi.json", "forest.json"] {
+    setup(&[
+        "scenarios",
+        "calibrate",
+        "--gold",
+        "gold.csv",
+        "--pref",
+        "pref.csv",
+        "--config",
+        "linear.toml",
+        "--out",
+        "plasmode.json",
+    ]);
+    for name in ["router.json", "multi.json", "forest.json", "plasmode.json"] {
         files.push((name.into(), fs::read(d.join(name)).unwrap()));
     }
     files

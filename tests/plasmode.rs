@@ -118,7 +118,7 @@ fn calibrated_scenario_plants_the_fitted_truth_and_draws_reproducibly() {
     let scenario = Plasmode::new(PlasmodeParams {
         n_gold: Some(100),
         n_pref: Some(400),
-        n_test: 150,
+        n_test: Some(150),
         ..params(dir, &sha)
     })
     .unwrap();
@@ -161,7 +161,7 @@ fn calibrated_scenario_plants_the_fitted_truth_and_draws_reproducibly() {
     let big = Plasmode::new(PlasmodeParams {
         n_gold: Some(300),
         pool: Some(1500),
-        n_test: 200,
+        n_test: Some(200),
         noise: NoiseKind::Empirical,
         ..params(dir, &sha)
     })
@@ -339,7 +339,7 @@ fn bad_plans_and_calibrations_are_refused_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     calibrated(dir, "healthbench-like", "150");
-    fs::write(dir.join("r.toml"), "method = \"r-learner\"\n").unwrap();
+    fs::write(dir.join("r.toml"), "method = \"pooled\"\n").unwrap();
     let out: PathBuf = dir.join("never.json");
     for (args, needles) in [
         (
@@ -355,7 +355,7 @@ fn bad_plans_and_calibrations_are_refused_and_write_nothing() {
                 "--out",
                 "never.json",
             ],
-            vec!["r.toml", "method", "DR-learner"],
+            vec!["r.toml", "method", "meta-learner", "pooled"],
         ),
         (
             vec![

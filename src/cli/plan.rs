@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use meta_router::dgp::plasmode::{LoadedPlasmode, PLASMODE_PARSE_FACTOR};
+use meta_router::dgp::plasmode::{default_test_queries, LoadedPlasmode, PLASMODE_PARSE_FACTOR};
 use meta_router::dgp::NoiseKind;
 use meta_router::files::{self, Existing};
 use meta_router::meta::Method;
@@ -20,6 +20,9 @@ use meta_router::study::{self, spec::StudySpec, RunOptions};
 
 /// The usage-ratio grid of a plan (step 0.05).
 const RHO_STEPS: usize = 20;
+/// Budgets above this multiple of the pilot's GS rows get a warning
+/// (extrapolation; measured in `results/planning/`).
+const EXTRAPOLATION: usize = 2;
 /// The cost weights a plan evaluates besides the user's `--w`.
 const W_GRID: [f64; 5] = [0.0, 0.05, 0.1, 0.2, 0.3];
 
@@ -39,9 +42,10 @@ pub struct PlanArgs {
     /// `pool − n_test − n_gold` (a fixed set of queries, some of them GS-labelled).
     #[arg(long)]
     pool: Option<usize>,
-    /// Test queries per replicate.
-    #[arg(long, default_value_t = 500)]
-    n_test: usize,
+    /// Test queries per replicate (default: 500, or a fifth of the pilot's
+    /// rows when that is smaller).
+    #[arg(long)]
+    n_test: Option<usize>,
     /// The router's method (a meta-learner) and the baselines it must beat.
     #[arg(
         long,
@@ -134,13 +138,25 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     let largest = args.budgets.iter().max().copied().unwrap_or(0);
     let drawn = match args.pool {
         Some(pool) => pool,
-        None => largest + args.n_pref.unwrap_or(pilot.file.pilot.n_pref) + args.n_test,
+        None => {
+            largest
+                + args.n_pref.unwrap_or(pilot.file.pilot.n_pref)
+                + args.n_test.unwrap_or_else(|| default_test_queries(rows))
+        }
     };
     if drawn > rows {
         eprintln!(
             "note: a replicate needs up to {drawn} queries and the pilot has {rows} feature rows: \
              beyond them, training rows are drawn with replacement from the rows not used as \
              test queries, so some training rows repeat"
+        );
+    }
+    let pilot_gold = pilot.file.pilot.n_gold;
+    if largest > EXTRAPOLATION * pilot_gold {
+        eprintln!(
+            "warning: budgets up to {largest} GS rows extrapolate far beyond the pilot's \
+             {pilot_gold}: the planted truth is one fit's estimate, and a truth fitted with the \
+             methods' own learner family flatters them at large budgets (docs/planning.md)"
         );
     }
     for warning in &spec.warnings {
@@ -259,10 +275,9 @@ fn spec_text(
     if let Some(n) = args.pool {
         scenario.insert("pool".into(), Value::Integer(as_integer(n, "--pool")?));
     }
-    scenario.insert(
-        "n_test".into(),
-        Value::Integer(as_integer(args.n_test, "--n-test")?),
-    );
+    if let Some(n) = args.n_test {
+        scenario.insert("n_test".into(), Value::Integer(as_integer(n, "--n-test")?));
+    }
     scenario.insert(
         "noise".into(),
         Value::String(

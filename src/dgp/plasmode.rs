@@ -4,8 +4,9 @@
 //! # Model
 //! A plasmode simulation keeps what is real about a data set and plants a
 //! known truth in it (Franklin et al. 2014). `meta-router scenarios
-//! calibrate` fits a DR-learner router on a pilot's GS and PB tables and
-//! writes a *plasmode file* ([`PlasmodeFile`]); this scenario reads it:
+//! calibrate` ([`crate::realdata::calibrate`]) fits a meta-learner router on
+//! a pilot's GS and PB tables and writes a *plasmode file*
+//! ([`PlasmodeFile`]); this scenario reads it:
 //!
 //! - **queries** are the pilot's feature rows (GS and PB rows pooled), so
 //!   the feature law is the pilot's empirical law: each replicate splits the
@@ -14,17 +15,24 @@
 //!   of the pilot, no row twice), else drawn with replacement from the
 //!   non-test rows (a training row then may repeat, a test query never
 //!   appears among the training rows);
-//! - **truth**: `ψ(s) = ψ̂(s)` and `Δ(s) = ψ̂(s) − η̂(s)` of the fitted router,
-//!   with `η̂ = c·ψ̂ − Δ̂` its PB-label mean (`Δ = Δ̂` for the default scale
-//!   `c = 1`);
+//! - **truth**: the fitted router's `ψ̂` and its PB-label mean
+//!   `η̂ = c·ψ̂ − Δ̂`, each passed through an affine recalibration
+//!   ([`Recalibration`]): `ψ(s) = a_ψ(ψ̂(s))`, `η(s) = a_η(η̂(s))`,
+//!   `Δ = ψ − η`. `calibrate` estimates each map from out-of-fold fits of
+//!   the whole router: its slope is the calibration slope of the labels on
+//!   the out-of-fold predictions (GS labels on ψ̂, PB labels on η̂), its
+//!   centre the labels' mean, so the planted heterogeneity is what the
+//!   pilot shows out of fold (an overfit ψ̂ is shrunk, an over-smoothed one
+//!   stretched); the identity plants the fit as it is;
 //! - **GS labels** `r = ψ(s) + ε`, **PB labels** `y = η(s) + ε'`, the noises
-//!   drawn from the pilot's out-of-fold residuals (`r − μ̂₁(s)` on GS rows,
-//!   `y − μ̂₀(s)` on PB rows, each centred): `noise = "gaussian"` draws
-//!   `N(0, σ²)` with σ their standard deviation, `noise = "empirical"`
-//!   resamples them. When every pilot PB label is a vote in `{+1, 0, −1}`,
-//!   PB labels are votes as in `binary-preference`: `P(0) = π_tie` (the
-//!   pilot's tie share), `P(±1) = (1 − π_tie ± η)/2`, with η clamped to
-//!   `±(1 − π_tie)` (the truth is the clamped η, so `E[y | s] = η(s)`);
+//!   drawn from the pilot's out-of-fold residuals (the labels minus the
+//!   recalibrated out-of-fold predictions, each set centred):
+//!   `noise = "gaussian"` draws `N(0, σ²)` with σ their standard deviation,
+//!   `noise = "empirical"` resamples them. When every pilot PB label is a
+//!   vote in `{+1, 0, −1}`, PB labels are votes as in `binary-preference`:
+//!   `P(0) = π_tie` (the pilot's tie share), `P(±1) = (1 − π_tie ± η)/2`,
+//!   with η clamped to `±(1 − π_tie)` (the truth is the clamped η, so
+//!   `E[y | s] = η(s)`);
 //! - **split**: each replicate draws `n_test` test queries, `n_gold` GS rows
 //!   and `n_pref` PB rows independently from the same law, so the
 //!   propensity is the constant `κ = n_gold / (n_gold + n_pref)`: the plan
@@ -36,13 +44,14 @@
 //! equal weight and `t` is independent of `s`, so `E ψ = E[ψ | t = 0]` is the
 //! mean of `ψ` over the pilot rows, and likewise for Δ; `accuracy = 0`.
 //!
-//! What the truth is and is not: `ψ̂` and `Δ̂` are one fit's estimates, so the
-//! scenario answers "how would the methods do if the truth looked like what
-//! the pilot suggests" — not the pilot's own truth. An overfit pilot fit
-//! plants more heterogeneity than there is (optimistic for flexible
-//! methods); the out-of-fold residuals include the nuisances' estimation
-//! error, so the noise is if anything too large (pessimistic). The
-//! `docs/planning.md` page lists the assumptions.
+//! What the truth is and is not: `ψ` and `Δ` are one fit's estimates,
+//! recalibrated, so the scenario answers "how would the methods do if the
+//! truth looked like what the pilot shows" — not the pilot's own truth. A
+//! truth fitted with the same learner family as the methods a plan compares
+//! lies in their model class, which flatters them at large budgets; the
+//! out-of-fold residuals include the router's estimation error, so the
+//! noise is if anything too large. The `docs/planning.md` page lists the
+//! assumptions and a validation against a known truth.
 //!
 //! # Algorithm
 //! [`Scenario::draw`] uses its stream in this order: a Fisher–Yates
@@ -78,7 +87,7 @@ use super::{PopulationConstants, Scenario, ScenarioSizes, SimulatedData};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
 use crate::meta::FittedRouter;
-use meta_router_core::router_file::{self, RouterFile};
+use meta_router_core::router_file;
 
 pub(crate) const DESCRIPTION: &str =
     "calibrated from pilot data (`scenarios calibrate`): the pilot's feature rows, its fitted ψ̂ and Δ̂ as the truth, its residuals as noise";
@@ -99,7 +108,10 @@ pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
         "pool",
         "queries per replicate split into test / GS / PB: n_pref = pool − n_test − n_gold (excludes `n_pref`)",
     ),
-    ("n_test", "test queries per replicate (>= 1)"),
+    (
+        "n_test",
+        "test queries per replicate (>= 1; default: 500 or a fifth of the pilot rows, the smaller)",
+    ),
     (
         "noise",
         "`gaussian` (N(0, σ²) with the residuals' sd) or `empirical` (resampled residuals)",
@@ -143,8 +155,10 @@ pub struct PlasmodeParams {
     /// `healthbench-like`: `n_pref = pool − n_test − n_gold`. Excludes `n_pref`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool: Option<usize>,
-    /// Test queries per replicate.
-    pub n_test: usize,
+    /// Test queries per replicate (`None`: 500 or a fifth of the pilot's
+    /// rows, whichever is smaller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_test: Option<usize>,
     /// How noise is drawn.
     pub noise: NoiseKind,
 }
@@ -157,7 +171,7 @@ impl Default for PlasmodeParams {
             n_gold: None,
             n_pref: None,
             pool: None,
-            n_test: 500,
+            n_test: None,
             noise: NoiseKind::Gaussian,
         }
     }
@@ -194,6 +208,51 @@ pub struct NoiseModel {
     /// `Some(π_tie)` when every pilot PB label is a vote in `{+1, 0, −1}`:
     /// PB labels are drawn as votes with this tie share.
     pub pref_tie_share: Option<f64>,
+}
+
+/// An affine map `x ↦ to + slope·(x − from)`: the calibration of a fitted
+/// function against labels (its slope on out-of-fold predictions, its
+/// centre at the labels' mean).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Affine {
+    /// The fitted function's mean over the pilot rows it is calibrated on.
+    pub from: f64,
+    /// The labels' mean there.
+    pub to: f64,
+    /// The calibration slope (0 … its cap; 1 and `from = to` for none).
+    pub slope: f64,
+    /// The slope's standard error before any cap (0 when not estimated).
+    pub slope_se: f64,
+}
+
+impl Affine {
+    /// The identity (no recalibration).
+    pub const IDENTITY: Affine = Affine {
+        from: 0.0,
+        to: 0.0,
+        slope: 1.0,
+        slope_se: 0.0,
+    };
+
+    /// `to + slope·(x − from)`.
+    pub fn apply(&self, x: f64) -> f64 {
+        self.to + self.slope * (x - self.from)
+    }
+}
+
+/// How the fitted router's ψ̂ and η̂ become the planted truth: each
+/// recalibrated against the pilot's labels on out-of-fold predictions
+/// (`calibrate`'s default), or taken as fitted ([`Affine::IDENTITY`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recalibration {
+    /// ψ̂ against the GS labels.
+    pub psi: Affine,
+    /// η̂ against the PB labels.
+    pub eta: Affine,
+    /// Folds of the out-of-fold fits (0: not recalibrated).
+    pub folds: usize,
 }
 
 /// Summary numbers of the planted truth over the pilot rows (for people
@@ -233,107 +292,15 @@ pub struct PlasmodeFile {
     pub rows: Vec<Vec<f64>>,
     /// Noise.
     pub noise: NoiseModel,
+    /// How the router's ψ̂ and η̂ become the truth.
+    pub recalibration: Recalibration,
     /// The truth over the pilot rows.
     pub truth: TruthSummary,
     /// The fitted router (a router file, `meta-router/router`).
     pub router: serde_json::Value,
 }
 
-/// The noise model from a DR-learner fit's out-of-fold outcome models.
-/// Errors unless the router was fitted with cross-fitted DR nuisances.
-pub fn noise_model(router: &FittedRouter, data: &TrainingData) -> Result<NoiseModel> {
-    let refuse = |why: &str| {
-        Error::param(
-            "method",
-            router.method().name(),
-            format!("a plasmode calibration needs {why}"),
-        )
-    };
-    let crossed = router
-        .cross_fitted()
-        .ok_or_else(|| refuse("a meta-learner fit"))?;
-    let (Some(gold_mean), Some(pref_mean)) = (&crossed.mean_gold, &crossed.mean_pref) else {
-        return Err(refuse(
-            "the DR-learner's out-of-fold outcome models (method = \"dr-learner\")",
-        ));
-    };
-    if !crossed.cross_fit {
-        return Err(Error::param(
-            "cross_fit",
-            "false",
-            "a plasmode calibration needs out-of-fold outcome models (cross_fit = true)",
-        ));
-    }
-    let n = data.n_gold();
-    let c = router.scale();
-    let gold: Vec<f64> = (0..n)
-        .map(|k| (crossed.outcome[k] - gold_mean[k]) / c)
-        .collect();
-    let pref: Vec<f64> = (n..crossed.outcome.len())
-        .map(|k| crossed.outcome[k] - pref_mean[k])
-        .collect();
-    let (gold_residuals, gold_sd) = centred(gold);
-    let (pref_residuals, pref_sd) = centred(pref);
-    let votes = data
-        .pref_y()
-        .iter()
-        .all(|&y| y == 1.0 || y == 0.0 || y == -1.0);
-    let pref_tie_share = votes
-        .then(|| data.pref_y().iter().filter(|&&y| y == 0.0).count() as f64 / data.n_pref() as f64);
-    Ok(NoiseModel {
-        gold_residuals,
-        pref_residuals,
-        gold_sd,
-        pref_sd,
-        pref_tie_share,
-    })
-}
-
-/// `v − mean(v)` and its standard deviation (divisor `n − 1`).
-fn centred(v: Vec<f64>) -> (Vec<f64>, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let centred: Vec<f64> = v.into_iter().map(|e| e - mean).collect();
-    let ss: f64 = centred.iter().map(|e| e * e).sum();
-    let sd = (ss / (n - 1.0).max(1.0)).sqrt();
-    (centred, sd)
-}
-
 impl PlasmodeFile {
-    /// A plasmode file from a DR-learner fit on the pilot (`file`, `router`,
-    /// `data` as `meta-router fit` produces them); `router_text` is the
-    /// checked router file text.
-    pub fn calibrate(
-        file: &RouterFile,
-        router: &FittedRouter,
-        router_text: &str,
-        data: &TrainingData,
-    ) -> Result<Self> {
-        let noise = noise_model(router, data)?;
-        let x = data.pooled_x();
-        let rows: Vec<Vec<f64>> = x.outer_iter().map(|r| r.to_vec()).collect();
-        let router_value: serde_json::Value = serde_json::from_str(router_text)
-            .map_err(|e| Error::param("router", "text", e.to_string()))?;
-        let truth = Truth::of(router, x.view(), noise.pref_tie_share);
-        Ok(Self {
-            format: PLASMODE_FORMAT.to_string(),
-            format_version: PLASMODE_FORMAT_VERSION,
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
-            pilot: PilotSummary {
-                gold_file: file.training.gold_file.clone(),
-                pref_file: file.training.pref_file.clone(),
-                n_gold: data.n_gold(),
-                n_pref: data.n_pref(),
-                seed: file.seed,
-            },
-            features: file.features.clone(),
-            rows,
-            noise,
-            truth: truth.summary(),
-            router: router_value,
-        })
-    }
-
     /// The file as JSON text (numbers in shortest round-trip form).
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self).map_err(|e| Error::param("plasmode", "file", e.to_string()))
@@ -342,28 +309,37 @@ impl PlasmodeFile {
 
 /// The planted truth at every pilot row.
 #[derive(Debug, Clone)]
-struct Truth {
-    psi: Array1<f64>,
-    delta: Array1<f64>,
+pub(crate) struct Truth {
+    /// ψ at every row.
+    pub psi: Array1<f64>,
+    /// Δ at every row.
+    pub delta: Array1<f64>,
 }
 
 impl Truth {
-    /// `ψ = ψ̂`, `Δ = ψ̂ − η` with `η = c·ψ̂ − Δ̂`, clamped to the vote range
-    /// when PB labels are votes.
-    fn of(router: &FittedRouter, x: ArrayView2<f64>, tie_share: Option<f64>) -> Self {
-        let psi = router.predict_psi(x);
+    /// `ψ = a_ψ(ψ̂)`, `η = a_η(c·ψ̂ − Δ̂)` (each recalibrated by its affine map;
+    /// η clamped to the vote range when PB labels are votes) and `Δ = ψ − η`.
+    pub(crate) fn of(
+        router: &FittedRouter,
+        x: ArrayView2<f64>,
+        recalibration: &Recalibration,
+        tie_share: Option<f64>,
+    ) -> Self {
+        let psi_hat = router.predict_psi(x);
         let delta_hat = router
             .predict_delta(x)
             .unwrap_or_else(|| Array1::zeros(x.nrows()));
         let c = router.scale();
-        let eta = ndarray::Zip::from(&psi)
+        let psi = psi_hat.mapv(|p| recalibration.psi.apply(p));
+        let eta = ndarray::Zip::from(&psi_hat)
             .and(&delta_hat)
-            .map_collect(|&p, &d| clamp_eta(c * p - d, tie_share));
+            .map_collect(|&p, &d| clamp_eta(recalibration.eta.apply(c * p - d), tie_share));
         let delta = &psi - &eta;
         Self { psi, delta }
     }
 
-    fn summary(&self) -> TruthSummary {
+    /// Means, standard deviations and the share of rows with ψ > 0.
+    pub(crate) fn summary(&self) -> TruthSummary {
         let n = self.psi.len() as f64;
         let mean = |v: &Array1<f64>| v.sum() / n;
         let sd = |v: &Array1<f64>| {
@@ -472,7 +448,18 @@ impl LoadedPlasmode {
             ));
         }
         let x = Array2::from_shape_fn((file.rows.len(), d), |(i, j)| file.rows[i][j]);
-        let truth = Truth::of(&router, x.view(), noise.pref_tie_share);
+        for (key, affine) in [
+            ("psi", &file.recalibration.psi),
+            ("eta", &file.recalibration.eta),
+        ] {
+            let values = [affine.from, affine.to, affine.slope, affine.slope_se];
+            if values.iter().any(|v| !v.is_finite()) || affine.slope < 0.0 {
+                return Err(bad(format!(
+                    "`recalibration.{key}` must hold finite numbers and a slope >= 0"
+                )));
+            }
+        }
+        let truth = Truth::of(&router, x.view(), &file.recalibration, noise.pref_tie_share);
         if let Some(k) =
             (0..x.nrows()).find(|&k| !(truth.psi[k].is_finite() && truth.delta[k].is_finite()))
         {
@@ -497,6 +484,17 @@ impl LoadedPlasmode {
     /// Pilot rows.
     pub fn rows(&self) -> usize {
         self.x.nrows()
+    }
+
+    /// The planted truth at the rows of `x`.
+    pub(crate) fn truth_at(&self, x: ArrayView2<f64>) -> Truth {
+        let file = &self.file;
+        Truth::of(
+            &self.router,
+            x,
+            &file.recalibration,
+            file.noise.pref_tie_share,
+        )
     }
 }
 
@@ -543,6 +541,12 @@ pub fn load_checked(path: &str, sha256: &str) -> Result<Arc<LoadedPlasmode>> {
     Ok(loaded)
 }
 
+/// The default number of test queries for a pilot of `rows` feature rows:
+/// 500, or a fifth of the rows when that is smaller (at least 1).
+pub fn default_test_queries(rows: usize) -> usize {
+    (rows / 5).clamp(1, 500)
+}
+
 /// The `plasmode` scenario.
 #[derive(Debug, Clone)]
 pub struct Plasmode {
@@ -550,6 +554,7 @@ pub struct Plasmode {
     data: Arc<LoadedPlasmode>,
     n_gold: usize,
     n_pref: usize,
+    n_test: usize,
 }
 
 impl Plasmode {
@@ -561,6 +566,9 @@ impl Plasmode {
 
     /// The scenario on an already loaded file.
     pub fn with_data(params: PlasmodeParams, data: Arc<LoadedPlasmode>) -> Result<Self> {
+        let n_test = params
+            .n_test
+            .unwrap_or_else(|| default_test_queries(data.rows()));
         let n_gold = params.n_gold.unwrap_or(data.file.pilot.n_gold);
         let n_pref = match (params.n_pref, params.pool) {
             (Some(_), Some(pool)) => {
@@ -572,29 +580,24 @@ impl Plasmode {
             }
             (Some(n_pref), None) => n_pref,
             (None, Some(pool)) => {
-                super::check_pool_sizes(n_gold, pool, params.n_test)?;
-                pool - params.n_test - n_gold
+                super::check_pool_sizes(n_gold, pool, n_test)?;
+                pool - n_test - n_gold
             }
             (None, None) => data.file.pilot.n_pref,
         };
         super::check_count("n_gold", n_gold, 2, "cross-fitting needs two GS rows")?;
         super::check_count("n_pref", n_pref, 2, "cross-fitting needs two PB rows")?;
-        super::check_count(
-            "n_test",
-            params.n_test,
-            1,
-            "routing is evaluated on test queries",
-        )?;
+        super::check_count("n_test", n_test, 1, "routing is evaluated on test queries")?;
         let rows = data.rows();
-        if params.n_test + 2 > rows {
+        if n_test + 2 > rows {
             return Err(Error::param(
                 "n_test",
-                params.n_test,
+                n_test,
                 format!("the pilot has {rows} feature rows; test queries are drawn without replacement and must leave at least 2 for training"),
             ));
         }
         const MOST_ROWS: usize = 100_000_000;
-        let total = n_gold.saturating_add(n_pref).saturating_add(params.n_test);
+        let total = n_gold.saturating_add(n_pref).saturating_add(n_test);
         if total > MOST_ROWS {
             return Err(Error::param(
                 "n_pref",
@@ -609,6 +612,7 @@ impl Plasmode {
             data,
             n_gold,
             n_pref,
+            n_test,
         })
     }
 
@@ -643,11 +647,11 @@ impl Scenario for Plasmode {
     }
 
     fn psi(&self, x: ArrayView2<f64>) -> Array1<f64> {
-        self.data.router.predict_psi(x)
+        self.data.truth_at(x).psi
     }
 
     fn delta(&self, x: ArrayView2<f64>) -> Array1<f64> {
-        Truth::of(&self.data.router, x, self.data.file.noise.pref_tie_share).delta
+        self.data.truth_at(x).delta
     }
 
     fn propensity(&self, x: ArrayView2<f64>) -> Array1<f64> {
@@ -659,7 +663,7 @@ impl Scenario for Plasmode {
             dim: self.dim(),
             n_gold: self.n_gold as f64,
             n_pref: self.n_pref as f64,
-            n_test: self.params.n_test,
+            n_test: self.n_test,
             random_counts: false,
         }
     }
@@ -667,7 +671,7 @@ impl Scenario for Plasmode {
     fn draw(&self, rng: &mut ChaCha8Rng) -> Result<SimulatedData> {
         let data = &self.data;
         let pool = data.rows();
-        let (t, n) = (self.params.n_test, self.n_gold);
+        let (t, n) = (self.n_test, self.n_gold);
         let total = t + n + self.n_pref;
         let order = super::permutation(rng, pool);
         let index: Vec<usize> = if total <= pool {

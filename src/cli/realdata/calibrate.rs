@@ -1,7 +1,8 @@
 //! `meta-router scenarios calibrate`: a plasmode scenario from pilot data
-//! ([`meta_router::dgp::plasmode`]): a DR-learner fit on the pilot's GS and
-//! PB tables (the same reading, validation and learners as `fit`), written
-//! with the pilot's feature rows and out-of-fold residuals as one file.
+//! ([`meta_router::dgp::plasmode`], [`meta_router::realdata::calibrate`]): a
+//! meta-learner fit on the pilot's GS and PB tables (the same reading,
+//! validation and learners as `fit`), recalibrated on out-of-fold fits,
+//! written with the pilot's feature rows and residuals as one file.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,6 @@ use clap::Args;
 use meta_router::config_file::{self, PARSE_FACTOR};
 use meta_router::dgp::plasmode::{LoadedPlasmode, PlasmodeFile};
 use meta_router::files::{self, Existing};
-use meta_router::meta::overlap::OverlapRule;
 use meta_router::meta::{MetaRouterConfig, Method};
 use meta_router::realdata::{self, FeatureSelection};
 use meta_router::report::format_significant;
@@ -28,10 +28,16 @@ pub struct CalibrateArgs {
     #[command(flatten)]
     tables: TableArgs,
     /// Router configuration of the pilot fit (TOML, as for `fit`); its
-    /// method must be `dr-learner` (its out-of-fold outcome models give the
-    /// noise). Default: the DR-learner with the library defaults.
+    /// method must be a meta-learner (dr-learner, r-learner). Default: the
+    /// DR-learner with the library defaults. A learner family other than
+    /// the one the plan's methods use avoids planting a truth in their own
+    /// model class.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Plant the fitted ψ̂ and η̂ as they are, without the out-of-fold
+    /// recalibration of their slopes.
+    #[arg(long)]
+    no_recalibration: bool,
     /// Master seed of the pilot fit.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -55,18 +61,12 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         None => MetaRouterConfig::new(Method::DrLearner),
     };
     let key = config_key(&args.config);
-    if config.method != Method::DrLearner {
+    if !config.method.is_meta() {
         bail!(
-            "{}: calibration fits a DR-learner (its out-of-fold outcome models give the noise \
-             residuals); found method `{}`",
+            "{}: calibration fits a meta-learner (dr-learner or r-learner), whose Δ̂ is part \
+             of the planted truth; found method `{}`",
             key("method"),
             config.method.name()
-        );
-    }
-    if !config.cross_fit {
-        bail!(
-            "{}: calibration needs out-of-fold outcome models (cross_fit = true)",
-            key("cross_fit")
         );
     }
     refuse_existing(&args.out, args.force)?;
@@ -79,12 +79,9 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         .read(&features, &args.tables.label, None, Vec::new(), false)?;
     realdata::check_fit_size(&config, &gold, &pref, &key)?;
     let started = std::time::Instant::now();
-    let (file, router) =
-        realdata::fit_tables_with_overlap(&config, &gold, &pref, args.seed, OverlapRule::Crump)?;
-    let router_text = file.to_json_checked(&router, &[gold.x.view(), pref.x.view()])?;
-    let data = realdata::training_data(&gold, &pref, config.folds)?;
-    let plasmode = PlasmodeFile::calibrate(&file, &router, &router_text, &data)?;
-    let text = plasmode.to_json()?;
+    let calibrated =
+        realdata::calibrate::calibrate(&config, &gold, &pref, args.seed, !args.no_recalibration)?;
+    let (plasmode, text) = (calibrated.file, calibrated.text);
     // The file must read back as a scenario before it is written.
     LoadedPlasmode::parse(&text, &args.out.display().to_string())?;
     files::write_file(&args.out, text.as_bytes(), Existing::from_force(args.force))?;
@@ -132,6 +129,18 @@ fn report(
             show(noise.pref_sd)
         ),
     }
+    let recalibration = &plasmode.recalibration;
+    if recalibration.folds > 0 {
+        eprintln!(
+            "  recalibration on {} out-of-fold fits: slope of the GS labels on ψ̂ {} (SE {}), \
+             of the PB labels on η̂ {} (SE {})",
+            recalibration.folds,
+            show(recalibration.psi.slope),
+            show(recalibration.psi.slope_se),
+            show(recalibration.eta.slope),
+            show(recalibration.eta.slope_se)
+        );
+    }
     for warning in calibration_warnings(plasmode, gold) {
         eprintln!("warning: {warning}");
     }
@@ -145,8 +154,9 @@ fn report(
 }
 
 /// When a plan from this calibration deserves suspicion: a truth fitted on
-/// few GS rows, or a ψ̂ that varies more than the GS labels themselves (an
-/// overfit truth).
+/// few GS rows, a ψ̂ whose out-of-fold fits show little heterogeneity (a
+/// small or uncertain calibration slope: the planted ψ is nearly flat and a
+/// plan pessimistic), or a ψ̂ that varies more than the GS labels.
 fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<String> {
     let mut warnings = Vec::new();
     let n_gold = plasmode.pilot.n_gold;
@@ -156,6 +166,22 @@ fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<
              rest on few labels, so a plan extrapolates from a rough guess of the truth"
         ));
     }
+    let psi = &plasmode.recalibration.psi;
+    if plasmode.recalibration.folds > 0 && (psi.slope < 0.5 || psi.slope_se > 0.5 * psi.slope) {
+        warnings.push(format!(
+            "out of fold, the GS labels follow ψ̂ with slope {} (SE {}): the pilot shows little \
+             of the heterogeneity this learner finds, so the planted ψ is {} and a plan will \
+             understate what routing gains; a smoother learner in --config, or more GS rows, \
+             shows more",
+            format_significant(psi.slope, 3),
+            format_significant(psi.slope_se, 2),
+            if psi.slope < 0.5 {
+                "shrunk toward its mean"
+            } else {
+                "uncertain"
+            }
+        ));
+    }
     if let Some(labels) = &gold.label {
         let n = labels.len() as f64;
         let mean = labels.sum() / n;
@@ -163,9 +189,9 @@ fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<
             .sqrt();
         if plasmode.truth.sd_psi > sd {
             warnings.push(format!(
-                "the fitted ψ̂ varies more across the pilot rows (sd {}) than the GS labels \
+                "the planted ψ varies more across the pilot rows (sd {}) than the GS labels \
                  themselves (sd {}): the truth is likely overfit, and a plan will be optimistic \
-                 for flexible methods; a smoother learner in --config is safer",
+                 for flexible methods",
                 format_significant(plasmode.truth.sd_psi, 3),
                 format_significant(sd, 3)
             ));
