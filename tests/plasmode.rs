@@ -157,6 +157,27 @@ fn calibrated_scenario_plants_the_fitted_truth_and_draws_reproducibly() {
     assert!((constants.mean_psi - mean_psi).abs() < 1e-12);
     assert_eq!(constants.accuracy, 0.0);
 
+    // the default sizes split the pilot once: 160 test queries (a fifth of
+    // 800), its 150 GS rows and 650 − 160 PB rows, no row twice
+    let default = Plasmode::new(params(dir, &sha)).unwrap();
+    let data = default.draw(&mut stream(3, 0, 0, Purpose::Data)).unwrap();
+    assert_eq!(
+        (
+            data.test_x.nrows(),
+            data.train.n_gold(),
+            data.train.n_pref()
+        ),
+        (160, 150, 490)
+    );
+    let mut seen = HashSet::new();
+    for row in data
+        .test_x
+        .outer_iter()
+        .chain(data.train.pooled_x().outer_iter())
+    {
+        assert!(seen.insert(row_bits(row)), "a pilot row drawn twice");
+    }
+
     // more rows than the pilot holds: test queries never among the training rows
     let big = Plasmode::new(PlasmodeParams {
         n_gold: Some(300),
@@ -424,4 +445,56 @@ fn bad_plans_and_calibrations_are_refused_and_write_nothing() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("pilot/gold.csv"), "{stderr}");
     assert!(!dir.join("nothing").exists());
+}
+
+#[test]
+fn compare_with_puts_the_plan_next_to_a_study_and_refuses_a_mismatched_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    calibrated(dir, "healthbench-like", "150");
+    let base = [
+        "plan",
+        "--scenario",
+        "pilot.json",
+        "--budgets",
+        "40,80",
+        "--n-pref",
+        "500",
+        "--n-test",
+        "150",
+        "--methods",
+        "dr-learner,pooled",
+        "--replicates",
+        "4",
+        "--quiet",
+    ];
+    let mut first = base.to_vec();
+    first.extend(["--out", "first"]);
+    ok(dir, &first);
+    // The same plan again, compared with the first: every difference is 0.
+    let mut again = base.to_vec();
+    again.extend([
+        "--out",
+        "again",
+        "--compare-with",
+        "first",
+        "--tolerance",
+        "0",
+    ]);
+    let (code, _, stderr) = run(dir, &again);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("6 of 6"), "{stderr}");
+    let comparison = fs::read_to_string(dir.join("again/comparison.md")).unwrap();
+    assert!(
+        comparison.contains("| 80 | dr-learner − pooled |"),
+        "{comparison}"
+    );
+    // A study without the plan's budget is refused before anything runs.
+    let mut other = base.to_vec();
+    other[4] = "40,120";
+    other.extend(["--out", "other", "--compare-with", "first"]);
+    let (code, _, stderr) = run(dir, &other);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("n_gold = 120"), "{stderr}");
+    assert!(!dir.join("other").exists());
 }

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use meta_router::dgp::plasmode::{default_test_queries, LoadedPlasmode, PLASMODE_PARSE_FACTOR};
+use meta_router::dgp::plasmode::{
+    default_pref_rows, default_test_queries, load_checked, PLASMODE_PARSE_FACTOR,
+};
 use meta_router::dgp::NoiseKind;
 use meta_router::files::{self, Existing};
 use meta_router::meta::Method;
@@ -88,6 +90,15 @@ pub struct PlanArgs {
     /// Replace the plan's files in an existing output folder.
     #[arg(long)]
     force: bool,
+    /// A study folder of the true scenario with the plan's methods (labels)
+    /// and budgets (`n_gold`): compare the planned NEG areas and paired
+    /// differences with it (`comparison.md`; for validating the planner on a
+    /// scenario whose truth is known).
+    #[arg(long)]
+    compare_with: Option<PathBuf>,
+    /// The NEG-area tolerance of --compare-with.
+    #[arg(long, default_value_t = 0.05, requires = "compare_with")]
+    tolerance: f64,
     /// Print nothing but warnings, errors and the plan.
     #[arg(long)]
     quiet: bool,
@@ -116,11 +127,20 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     if !(args.confidence > 0.5 && args.confidence < 1.0) {
         bail!("--confidence {}: must lie in (0.5, 1)", args.confidence);
     }
-    let bytes = files::read_bounded(&args.scenario, PLASMODE_PARSE_FACTOR)?;
-    let sha256 = files::sha256_hex(&bytes);
-    let name = args.scenario.display().to_string();
-    let text = String::from_utf8(bytes).with_context(|| format!("{name}: not UTF-8 text"))?;
-    let pilot = LoadedPlasmode::parse(&text, &name)?;
+    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
+        bail!("--tolerance {}: must be finite and >= 0", args.tolerance);
+    }
+    let truth = match &args.compare_with {
+        Some(dir) => {
+            let truth = study::check::load_summary(dir)?.1;
+            check_truth(&truth, dir, &args.budgets, &args.methods)?;
+            Some(truth)
+        }
+        None => None,
+    };
+    let sha256 = files::sha256_hex(&files::read_bounded(&args.scenario, PLASMODE_PARSE_FACTOR)?);
+    // Parsed once: the study's scenario takes it from the same cache.
+    let pilot = load_checked(&args.scenario.display().to_string(), &sha256)?;
     let shared = match &args.config {
         Some(path) => {
             let text = files::read_text(path, meta_router::config_file::PARSE_FACTOR)?;
@@ -139,9 +159,11 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     let drawn = match args.pool {
         Some(pool) => pool,
         None => {
-            largest
-                + args.n_pref.unwrap_or(pilot.file.pilot.n_pref)
-                + args.n_test.unwrap_or_else(|| default_test_queries(rows))
+            let n_test = args.n_test.unwrap_or_else(|| default_test_queries(rows));
+            let n_pref = args
+                .n_pref
+                .unwrap_or_else(|| default_pref_rows(pilot.file.pilot.n_pref, n_test));
+            largest.saturating_add(n_pref).saturating_add(n_test)
         }
     };
     if drawn > rows {
@@ -152,7 +174,7 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         );
     }
     let pilot_gold = pilot.file.pilot.n_gold;
-    if largest > EXTRAPOLATION * pilot_gold {
+    if largest > EXTRAPOLATION.saturating_mul(pilot_gold) {
         eprintln!(
             "warning: budgets up to {largest} GS rows extrapolate far beyond the pilot's \
              {pilot_gold}: the planted truth is one fit's estimate, and a truth fitted with the \
@@ -181,13 +203,18 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     };
     let plan = Plan::from_summary(&outcome.summary, settings)?;
     let markdown = plan.markdown();
-    files::write_files(
-        &[
-            (args.out.join("plan.md"), markdown.as_bytes()),
-            (args.out.join("plan.csv"), plan.csv().as_bytes()),
-        ],
-        Existing::Replace,
-    )?;
+    let mut outputs = vec![
+        (args.out.join("plan.md"), markdown.clone()),
+        (args.out.join("plan.csv"), plan.csv()),
+    ];
+    let validation = match &truth {
+        Some(truth) => Some(plan.validate(&outcome.summary, truth, args.tolerance)?),
+        None => None,
+    };
+    if let Some(validation) = &validation {
+        outputs.push((args.out.join("comparison.md"), validation.markdown()));
+    }
+    files::write_files(&outputs, Existing::Replace)?;
     meta_router::report::plan_figures(&outcome.summary, &args.out)?;
     for warning in &outcome.summary.warnings {
         eprintln!("warning: {warning}");
@@ -202,6 +229,14 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         );
     }
     print!("{markdown}");
+    if let Some(validation) = &validation {
+        let (within, total) = validation.tally();
+        eprintln!(
+            "compared with {}: {within} of {total} NEG areas and differences within {} (comparison.md)",
+            args.compare_with.as_ref().map_or(String::new(), |d| d.display().to_string()),
+            args.tolerance
+        );
+    }
     Ok(())
 }
 
@@ -234,6 +269,46 @@ fn check_methods(methods: &[String]) -> Result<(String, Vec<String>)> {
         bail!("--methods: name at least one baseline after the router");
     }
     Ok((methods[0].clone(), methods[1..].to_vec()))
+}
+
+/// `--compare-with`: the true scenario's summary must hold a NEG area for
+/// every budget and method, checked before the plan runs.
+fn check_truth(
+    truth: &meta_router::study::record::Summary,
+    dir: &std::path::Path,
+    budgets: &[usize],
+    methods: &[String],
+) -> Result<()> {
+    let has = |n: usize, method: &str, versus: Option<&str>| {
+        truth.rows.iter().any(|r| {
+            r.grid.get("n_gold").and_then(serde_json::Value::as_u64) == Some(n as u64)
+                && r.method == method
+                && r.versus.as_deref() == versus
+                && r.metric == "neg_area"
+        })
+    };
+    for &n in budgets {
+        for method in methods {
+            if !has(n, method, None) {
+                bail!(
+                    "--compare-with {}: no NEG area of `{method}` at n_gold = {n} (the study of \
+                     the true scenario needs the plan's budgets and methods, labelled by method name)",
+                    dir.display()
+                );
+            }
+        }
+        for baseline in &methods[1..] {
+            if !has(n, &methods[0], Some(baseline)) {
+                bail!(
+                    "--compare-with {}: no paired NEG-area difference `{}` − `{baseline}` at \
+                     n_gold = {n} (list the baselines in the study's [evaluation] compare_to)",
+                    dir.display(),
+                    methods[0]
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Budgets: at least one, each >= 2, no repeats.

@@ -8,7 +8,6 @@
 //! - [`evaluate`]: routing metrics on a test table with bootstrap intervals;
 //! - [`fit_tables`] and [`route_table`] tie them to [`crate::meta`] and
 //!   [`crate::routing`];
-//! - [`calibrate`]: a plasmode scenario calibrated from pilot tables;
 //! - [`multi`]: the same for `K ≥ 2` models (one label column per model, a
 //!   multi-model router file, routing with per-model or per-query costs).
 //!
@@ -18,7 +17,6 @@
 //! the seed, and equals an in-memory [`MetaRouterConfig::fit`] with
 //! [`fit_seeds`]`(s)` on the same data.
 
-pub mod calibrate;
 pub mod evaluate;
 pub mod evaluate_models;
 pub mod model_file;

@@ -353,6 +353,135 @@ fn threshold(baseline: &str, budgets: &[u64], beats: &[bool]) -> Threshold {
     }
 }
 
+/// A planned value against the known truth's study at one budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationRow {
+    /// GS rows.
+    pub n_gold: u64,
+    /// What is compared: a method's NEG area, or the router's paired NEG-area
+    /// difference to a baseline (`router − baseline`).
+    pub quantity: String,
+    /// The plan's value.
+    pub planned: Estimate,
+    /// The true scenario's value.
+    pub truth: Estimate,
+    /// `planned − truth` (`None` when either is missing).
+    pub difference: Option<f64>,
+    /// Its MCSE, `√(s_plan² + s_truth²)` (independent studies).
+    pub mcse: Option<f64>,
+    /// `|difference| ≤ tolerance`.
+    pub within: bool,
+}
+
+/// A plan compared with a study of the true scenario at the same budgets
+/// and methods (`plan --compare-with`): how far plasmode extrapolation is
+/// from the truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    /// The tolerance on NEG area.
+    pub tolerance: f64,
+    /// Every compared quantity at every budget.
+    pub rows: Vec<ValidationRow>,
+}
+
+impl Plan {
+    /// Compares the plan's NEG areas (each method) and paired differences
+    /// (router − each baseline) with those of `truth`, a summary of the same
+    /// methods (labels) and budgets (`n_gold`) on the true scenario. Errors
+    /// name the budget or method `truth` lacks.
+    pub fn validate(&self, plan: &Summary, truth: &Summary, tolerance: f64) -> Result<Validation> {
+        let mut rows = Vec::new();
+        for budget in &self.rows {
+            let n = budget.n_gold;
+            let mut compare = |quantity: String, method: &str, versus: Option<&str>| {
+                let planned = estimate(find(plan, n, method, versus, "neg_area", None));
+                let found = find(truth, n, method, versus, "neg_area", None).ok_or_else(|| {
+                    Error::param(
+                        "compare-with",
+                        format!("n_gold = {n}, {quantity}"),
+                        "the true scenario's study has no such NEG area (run it with the plan's methods, labels and budgets)",
+                    )
+                })?;
+                let truth = estimate(Some(found));
+                let difference = match (planned.mean, truth.mean) {
+                    (Some(a), Some(b)) => Some(a - b),
+                    _ => None,
+                };
+                let mcse = match (planned.mcse, truth.mcse) {
+                    (Some(a), Some(b)) => Some(a.hypot(b)),
+                    _ => None,
+                };
+                rows.push(ValidationRow {
+                    n_gold: n,
+                    quantity,
+                    planned,
+                    truth,
+                    difference,
+                    mcse,
+                    within: difference.is_some_and(|d| d.abs() <= tolerance),
+                });
+                Ok::<(), Error>(())
+            };
+            for cell in &budget.methods {
+                compare(format!("{} NEG area", cell.method), &cell.method, None)?;
+            }
+            for c in &budget.comparisons {
+                compare(
+                    format!("{} − {}", self.settings.router, c.baseline),
+                    &self.settings.router,
+                    Some(&c.baseline),
+                )?;
+            }
+        }
+        Ok(Validation { tolerance, rows })
+    }
+}
+
+impl Validation {
+    /// Rows within the tolerance, and all rows.
+    pub fn tally(&self) -> (usize, usize) {
+        (
+            self.rows.iter().filter(|r| r.within).count(),
+            self.rows.len(),
+        )
+    }
+
+    /// The comparison as markdown.
+    pub fn markdown(&self) -> String {
+        let (within, total) = self.tally();
+        let mut out = String::from("# The plan against the true scenario\n\n");
+        let _ = writeln!(
+            out,
+            "{within} of {total} NEG areas and paired differences are within {} of the true \
+             scenario's (mean ± MCSE; the difference's MCSE combines both studies').\n",
+            format_significant(self.tolerance, 3)
+        );
+        let _ = writeln!(
+            out,
+            "| n_gold | quantity | planned | true | planned − true | within {}? |",
+            format_significant(self.tolerance, 3)
+        );
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---|");
+        for r in &self.rows {
+            let difference = Estimate {
+                mean: r.difference,
+                mcse: r.mcse,
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.n_gold,
+                r.quantity,
+                show(r.planned),
+                show(r.truth),
+                show(difference),
+                if r.within { "yes" } else { "no" }
+            );
+        }
+        out
+    }
+}
+
 /// `mean ± mcse` with 3 significant digits, `—` when missing.
 fn show(e: Estimate) -> String {
     match (e.mean, e.mcse) {

@@ -1,5 +1,5 @@
 //! `meta-router scenarios calibrate`: a plasmode scenario from pilot data
-//! ([`meta_router::dgp::plasmode`], [`meta_router::realdata::calibrate`]): a
+//! ([`meta_router::dgp::plasmode`], [`meta_router::dgp::plasmode::calibrate`]): a
 //! meta-learner fit on the pilot's GS and PB tables (the same reading,
 //! validation and learners as `fit`), recalibrated on out-of-fold fits,
 //! written with the pilot's feature rows and residuals as one file.
@@ -79,8 +79,13 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         .read(&features, &args.tables.label, None, Vec::new(), false)?;
     realdata::check_fit_size(&config, &gold, &pref, &key)?;
     let started = std::time::Instant::now();
-    let calibrated =
-        realdata::calibrate::calibrate(&config, &gold, &pref, args.seed, !args.no_recalibration)?;
+    let calibrated = meta_router::dgp::plasmode::calibrate::calibrate(
+        &config,
+        &gold,
+        &pref,
+        args.seed,
+        !args.no_recalibration,
+    )?;
     let (plasmode, text) = (calibrated.file, calibrated.text);
     // The file must read back as a scenario before it is written.
     LoadedPlasmode::parse(&text, &args.out.display().to_string())?;
@@ -154,9 +159,9 @@ fn report(
 }
 
 /// When a plan from this calibration deserves suspicion: a truth fitted on
-/// few GS rows, a ψ̂ whose out-of-fold fits show little heterogeneity (a
-/// small or uncertain calibration slope: the planted ψ is nearly flat and a
-/// plan pessimistic), or a ψ̂ that varies more than the GS labels.
+/// few GS rows, a ψ̂ whose out-of-fold fits predict the GS labels poorly (a
+/// small or uncertain calibration slope), or a planted ψ that varies more
+/// than the GS labels.
 fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<String> {
     let mut warnings = Vec::new();
     let n_gold = plasmode.pilot.n_gold;
@@ -169,10 +174,10 @@ fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<
     let psi = &plasmode.recalibration.psi;
     if plasmode.recalibration.folds > 0 && (psi.slope < 0.5 || psi.slope_se > 0.5 * psi.slope) {
         warnings.push(format!(
-            "out of fold, the GS labels follow ψ̂ with slope {} (SE {}): the pilot shows little \
-             of the heterogeneity this learner finds, so the planted ψ is {} and a plan will \
-             understate what routing gains; a smoother learner in --config, or more GS rows, \
-             shows more",
+            "out of fold, the GS labels follow ψ̂ with slope {} (SE {}): the pilot gives \
+             little support to the heterogeneity this learner finds, so the planted ψ is {} \
+             and its shape is the learner's more than the data's; compare a plan from a \
+             smoother learner in --config, or collect more GS rows",
             format_significant(psi.slope, 3),
             format_significant(psi.slope_se, 2),
             if psi.slope < 0.5 {

@@ -1,6 +1,6 @@
 //! Calibrating a plasmode scenario from pilot data (what `meta-router
 //! scenarios calibrate` runs; the file and the scenario are
-//! [`crate::dgp::plasmode`]).
+//! [`super`]).
 //!
 //! # Algorithm
 //! 1. Fit the router (a meta-learner: its `Δ̂` is part of the truth) on the
@@ -9,7 +9,7 @@
 //!    are split into `K` folds (the configuration's `folds`, each fold
 //!    holding a share of both kinds; assignment from the `Folds` stream of
 //!    seed `(seed, 1, 0)`), and for each fold `k` the router is fitted on the
-//!    other folds (seeds `(seed, 1, k)`) and predicts ψ̂ and η̂ = c·ψ̂ − Δ̂ on
+//!    other folds (its seeds from `(seed, 2, k)`) and predicts ψ̂ and η̂ = c·ψ̂ − Δ̂ on
 //!    fold `k`.
 //! 3. Recalibration (unless turned off): on the GS rows, the least-squares
 //!    line of the labels `r` on the out-of-fold ψ̂ gives the slope `b_ψ`
@@ -27,18 +27,18 @@
 
 use ndarray::{Array1, Axis};
 
-use crate::data::TrainingData;
-use crate::dgp::plasmode::{
+use super::{
     Affine, NoiseModel, PilotSummary, PlasmodeFile, Recalibration, Truth, PLASMODE_FORMAT,
     PLASMODE_FORMAT_VERSION,
 };
+use crate::data::TrainingData;
 use crate::error::{Error, Result};
 use crate::meta::folds::stratified_folds;
 use crate::meta::overlap::OverlapRule;
 use crate::meta::{FitSeeds, FittedRouter, MetaRouterConfig};
 use crate::rng::{seed_for, Purpose};
 
-use super::{fit_tables_with_overlap, training_data, Table};
+use crate::realdata::{fit_tables_with_overlap, training_data, Table};
 
 /// A calibrated plasmode file and its text.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ pub fn calibrate(
         .collect();
     let (gold_residuals, gold_sd) = centred(gold_residuals);
     let (pref_residuals, pref_sd) = centred(pref_residuals);
-    let votes = pref_y.iter().all(|&y| y == 1.0 || y == 0.0 || y == -1.0);
+    let votes = is_votes(&pref_y);
     let pref_tie_share =
         votes.then(|| pref_y.iter().filter(|&&y| y == 0.0).count() as f64 / pref_y.len() as f64);
     let noise = NoiseModel {
@@ -169,8 +169,8 @@ fn out_of_fold(config: &MetaRouterConfig, data: &TrainingData, seed: u64) -> Res
             y.select(Axis(0), &pref),
         )?;
         let seeds = FitSeeds {
-            folds: seed_for(seed, 1, k as u64, Purpose::Folds),
-            learner: seed_for(seed, 1, k as u64, Purpose::Learner),
+            folds: seed_for(seed, 2, k as u64, Purpose::Folds),
+            learner: seed_for(seed, 2, k as u64, Purpose::Learner),
         };
         let router = config.fit(&train, seeds).map_err(|e| {
             Error::param(
@@ -238,6 +238,14 @@ fn affine(labels: &Array1<f64>, oof: &Array1<f64>, fitted: &Array1<f64>) -> Affi
     }
 }
 
+/// Whether PB labels are votes: every label in `{+1, 0, −1}` with both a
+/// win and a loss (a 0/1 or −1/0 column is numeric: its 0 is not a tie).
+fn is_votes(labels: &Array1<f64>) -> bool {
+    labels.iter().all(|&y| y == 1.0 || y == 0.0 || y == -1.0)
+        && labels.iter().any(|&y| y == 1.0)
+        && labels.iter().any(|&y| y == -1.0)
+}
+
 /// `v − mean(v)` and its standard deviation (divisor `n − 1`).
 fn centred(v: Vec<f64>) -> (Vec<f64>, f64) {
     let n = v.len() as f64;
@@ -277,5 +285,14 @@ mod tests {
         assert!((a.slope - 3.0).abs() < 1e-9, "capped at {}", a.slope);
         // constant out-of-fold predictions: no slope
         assert_eq!(affine(&labels, &Array1::zeros(5), &oof).slope, 0.0);
+    }
+
+    #[test]
+    fn votes_need_a_win_and_a_loss() {
+        assert!(is_votes(&array![1.0, 0.0, -1.0, 1.0]));
+        assert!(is_votes(&array![1.0, -1.0]));
+        assert!(!is_votes(&array![1.0, 0.0, 0.0]), "0/1 labels are numeric");
+        assert!(!is_votes(&array![-1.0, 0.0]));
+        assert!(!is_votes(&array![1.0, -1.0, 0.5]));
     }
 }

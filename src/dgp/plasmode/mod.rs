@@ -4,7 +4,7 @@
 //! # Model
 //! A plasmode simulation keeps what is real about a data set and plants a
 //! known truth in it (Franklin et al. 2014). `meta-router scenarios
-//! calibrate` ([`crate::realdata::calibrate`]) fits a meta-learner router on
+//! calibrate` ([`calibrate`]) fits a meta-learner router on
 //! a pilot's GS and PB tables and writes a *plasmode file*
 //! ([`PlasmodeFile`]); this scenario reads it:
 //!
@@ -37,8 +37,10 @@
 //!   and `n_pref` PB rows independently from the same law, so the
 //!   propensity is the constant `κ = n_gold / (n_gold + n_pref)`: the plan
 //!   "collect GS labels for a random sample of queries". Defaults: the
-//!   pilot's counts; `pool` instead of `n_pref` fixes the queries per
-//!   replicate as `healthbench-like` does (`n_pref = pool − n_test − n_gold`).
+//!   pilot's GS count and its PB count less `n_test` (a replicate is then a
+//!   random split of the pilot); `pool` instead of `n_pref` fixes the queries
+//!   per replicate as `healthbench-like` does (`n_pref = pool − n_test − n_gold`).
+//!   A relative `file` is read from the working folder.
 //!
 //! **Population constants (exact).** The population is the pilot's rows with
 //! equal weight and `t` is independent of `s`, so `E ψ = E[ψ | t = 0]` is the
@@ -73,6 +75,8 @@
 //! the evaluation of pharmacoepidemiologic methods in complex healthcare
 //! databases*, Computational Statistics & Data Analysis 72, 219–226.
 
+pub mod calibrate;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -102,7 +106,7 @@ pub(crate) const PARAMETER_DOCS: &[(&str, &str)] = &[
     ("n_gold", "GS rows per replicate (>= 2; default: the pilot's)"),
     (
         "n_pref",
-        "PB rows per replicate (>= 2; default: the pilot's; excludes `pool`)",
+        "PB rows per replicate (>= 2; default: the pilot's less n_test, so a replicate is a split of the pilot; excludes `pool`)",
     ),
     (
         "pool",
@@ -148,7 +152,7 @@ pub struct PlasmodeParams {
     /// GS rows per replicate (`None`: the pilot's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n_gold: Option<usize>,
-    /// PB rows per replicate (`None`: the pilot's, or from `pool`).
+    /// PB rows per replicate (`None`: the pilot's less `n_test`, or from `pool`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n_pref: Option<usize>,
     /// Queries per replicate (test, GS and PB together), as in
@@ -399,6 +403,18 @@ impl LoadedPlasmode {
             )));
         }
         let d = file.features.len();
+        if file.pilot.n_gold.checked_add(file.pilot.n_pref) != Some(file.rows.len())
+            || file.pilot.n_gold < 2
+            || file.pilot.n_pref < 2
+        {
+            return Err(bad(format!(
+                "`pilot.n_gold` = {} and `pilot.n_pref` = {} must be at least 2 each and add up \
+                 to the {} rows of `rows`",
+                file.pilot.n_gold,
+                file.pilot.n_pref,
+                file.rows.len()
+            )));
+        }
         if d == 0 {
             return Err(bad("`features` is empty".into()));
         }
@@ -547,6 +563,16 @@ pub fn default_test_queries(rows: usize) -> usize {
     (rows / 5).clamp(1, 500)
 }
 
+/// The default number of PB rows per replicate: the pilot's PB rows less the
+/// test queries (so that a replicate is one random split of the pilot), or
+/// all of them when fewer than 2 would be left.
+pub fn default_pref_rows(pilot_pref: usize, n_test: usize) -> usize {
+    match pilot_pref.checked_sub(n_test) {
+        Some(rest) if rest >= 2 => rest,
+        _ => pilot_pref,
+    }
+}
+
 /// The `plasmode` scenario.
 #[derive(Debug, Clone)]
 pub struct Plasmode {
@@ -583,7 +609,7 @@ impl Plasmode {
                 super::check_pool_sizes(n_gold, pool, n_test)?;
                 pool - n_test - n_gold
             }
-            (None, None) => data.file.pilot.n_pref,
+            (None, None) => default_pref_rows(data.file.pilot.n_pref, n_test),
         };
         super::check_count("n_gold", n_gold, 2, "cross-fitting needs two GS rows")?;
         super::check_count("n_pref", n_pref, 2, "cross-fitting needs two PB rows")?;

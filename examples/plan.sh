@@ -1,0 +1,25 @@
+#!/bin/sh
+# How many GS labels do I need? Calibrate a plasmode scenario from a pilot and
+# plan GS budgets (no download needed: the pilot is exported scenario data).
+# Run from the repository root:  sh examples/plan.sh
+# Writes into target/example-plan/ (about 8 s after the build).
+set -eu
+MR="cargo run --release --quiet --"
+OUT=target/example-plan
+mkdir -p "$OUT"
+
+# 1. A pilot: 250 GS and 4250 PB rows of the healthbench-like scenario.
+$MR scenarios export healthbench-like --n-gold 250 --seed 11 --out "$OUT/pilot" --force
+
+# 2. Calibrate: a DR-learner fit on the pilot (the quickstart's ridge learners),
+#    recalibrated on out-of-fold fits; prints the planted truth and a [scenario]
+#    table for study files.
+$MR scenarios calibrate --gold "$OUT/pilot/gold.csv" --pref "$OUT/pilot/pref.csv" \
+    --config examples/planning/router.toml --out "$OUT/pilot.plasmode.json" --force
+
+# 3. Plan: the DR-learner against pooled and gs-only at four GS budgets, the pool
+#    of queries fixed at 5000 (500 of them test queries), 100 replicates each.
+$MR plan --scenario "$OUT/pilot.plasmode.json" --config examples/planning/router.toml \
+    --methods dr-learner,pooled,gs-only --budgets 100,250,500,1000 --pool 5000 \
+    --n-test 500 --out "$OUT/plan" --force --quiet
+echo "plan: $OUT/plan/plan.md, plan.csv, plan_neg_area.png"
