@@ -350,6 +350,28 @@ fn a_plan_is_the_same_on_one_and_two_threads_and_reads_its_summary() {
         line.split(',').nth(4).unwrap().parse::<f64>().unwrap(),
         mean
     );
+    // the peak EG on the paper's scale is the peak divided by the mean gain m
+    let m = summary["provenance"]["constants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["grid"]["n_gold"] == 80)
+        .unwrap()["test_mean_gain"]
+        .as_f64()
+        .unwrap();
+    let value = |metric: &str| -> Option<f64> {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("80,dr-learner,,{metric},")))
+            .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+    };
+    let peak = value("peak_eg").expect("the peak EG is in plan.csv");
+    match value("peak_eg_paper") {
+        Some(scaled) => {
+            assert!(m > 0.0);
+            assert!((scaled - peak / m).abs() <= 1e-12 * scaled.abs().max(1.0));
+        }
+        None => assert!(m <= 0.0, "m = {m} > 0 but no peak_eg_paper"),
+    }
     // the spec written is runnable as a study and names the plasmode file
     let spec = fs::read_to_string(dir.join("one/spec.toml")).unwrap();
     assert!(spec.contains("name = \"plasmode\"") && spec.contains("pilot.json"));

@@ -61,6 +61,9 @@ pub struct MethodCell {
     pub neg_area: Estimate,
     /// Peak of the mean EG curve, and the ρ it sits at.
     pub peak_eg: Option<(Estimate, f64)>,
+    /// The peak EG on the paper's scale, divided by the test queries' mean
+    /// gain `m` (`None` unless `m > 0`: the scale needs a positive mean gain).
+    pub peak_eg_over_m: Option<Estimate>,
     /// Regret at the plan's w.
     pub regret: Estimate,
     /// MSE of ψ̂.
@@ -156,12 +159,19 @@ impl Plan {
                     |method: &str, versus: Option<&str>, metric: &str, index: Option<usize>| {
                         find(summary, n, method, versus, metric, index)
                     };
+                let m = mean_gain(summary, n);
                 let cells = methods
                     .iter()
                     .map(|method| MethodCell {
                         method: method.clone(),
                         neg_area: estimate(at(method, None, "neg_area", None)),
                         peak_eg: peak(summary, n, method),
+                        peak_eg_over_m: peak(summary, n, method).and_then(|(e, _)| {
+                            m.filter(|&m| m > 0.0).map(|m| Estimate {
+                                mean: e.mean.map(|v| v / m),
+                                mcse: e.mcse.map(|v| v / m),
+                            })
+                        }),
                         regret: estimate(at(method, None, "regret", Some(w_index))),
                         mse_psi: estimate(at(method, None, "mse_psi", None)),
                         failures: at(method, None, "neg_area", None).map_or(0, |r| r.failures),
@@ -247,24 +257,26 @@ impl Plan {
             out,
             "\n## Metrics per budget (mean ± MCSE)\n\nNEG area: higher is better; regret at w = {}: \
              lower is better; the peak EG is the highest point of the mean EG curve (its ρ in \
-             brackets).\n",
+             brackets), and EG/m the peak divided by the test queries' mean gain m (the paper's \
+             scale; `—` unless m > 0).\n",
             format_significant(s.w, 3)
         );
         let _ = writeln!(
             out,
-            "| n_gold | method | NEG area | peak EG [ρ] | regret (w = {}) | MSE ψ̂ | failed |",
+            "| n_gold | method | NEG area | peak EG [ρ] | peak EG/m | regret (w = {}) | MSE ψ̂ | failed |",
             format_significant(s.w, 3)
         );
-        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|");
         for row in &self.rows {
             for cell in &row.methods {
                 let peak = match &cell.peak_eg {
                     Some((e, rho)) => format!("{} [{}]", show(*e), format_significant(*rho, 3)),
                     None => "—".into(),
                 };
+                let scaled = cell.peak_eg_over_m.map_or("—".into(), show);
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {peak} | {} | {} | {} |",
+                    "| {} | {} | {} | {peak} | {scaled} | {} | {} | {} |",
                     row.n_gold,
                     cell.method,
                     show(cell.neg_area),
@@ -324,6 +336,9 @@ impl Plan {
                 line(row.n_gold, &cell.method, "", "neg_area", cell.neg_area);
                 if let Some((e, _)) = cell.peak_eg {
                     line(row.n_gold, &cell.method, "", "peak_eg", e);
+                }
+                if let Some(e) = cell.peak_eg_over_m {
+                    line(row.n_gold, &cell.method, "", "peak_eg_paper", e);
                 }
                 line(row.n_gold, &cell.method, "", "regret", cell.regret);
                 line(row.n_gold, &cell.method, "", "mse_psi", cell.mse_psi);
@@ -518,6 +533,17 @@ fn find<'a>(
             && r.metric == metric
             && r.index == index
     })
+}
+
+/// The test queries' mean gain `m` of the grid point with budget `n`.
+fn mean_gain(summary: &Summary, n: u64) -> Option<f64> {
+    summary
+        .provenance
+        .constants
+        .iter()
+        .find(|c| c.grid.get("n_gold").and_then(serde_json::Value::as_u64) == Some(n))
+        .map(|c| c.test_mean_gain)
+        .filter(|m| m.is_finite())
 }
 
 /// The highest point of `method`'s mean EG curve at budget `n`, and its ρ.
