@@ -162,19 +162,22 @@ impl Plan {
                 let m = mean_gain(summary, n);
                 let cells = methods
                     .iter()
-                    .map(|method| MethodCell {
-                        method: method.clone(),
-                        neg_area: estimate(at(method, None, "neg_area", None)),
-                        peak_eg: peak(summary, n, method),
-                        peak_eg_over_m: peak(summary, n, method).and_then(|(e, _)| {
-                            m.filter(|&m| m > 0.0).map(|m| Estimate {
-                                mean: e.mean.map(|v| v / m),
-                                mcse: e.mcse.map(|v| v / m),
-                            })
-                        }),
-                        regret: estimate(at(method, None, "regret", Some(w_index))),
-                        mse_psi: estimate(at(method, None, "mse_psi", None)),
-                        failures: at(method, None, "neg_area", None).map_or(0, |r| r.failures),
+                    .map(|method| {
+                        let peak_eg = peak(summary, n, method);
+                        MethodCell {
+                            method: method.clone(),
+                            neg_area: estimate(at(method, None, "neg_area", None)),
+                            peak_eg_over_m: peak_eg.and_then(|(e, _)| {
+                                m.filter(|&m| m > 0.0).map(|m| Estimate {
+                                    mean: e.mean.map(|v| v / m),
+                                    mcse: e.mcse.map(|v| v / m),
+                                })
+                            }),
+                            peak_eg,
+                            regret: estimate(at(method, None, "regret", Some(w_index))),
+                            mse_psi: estimate(at(method, None, "mse_psi", None)),
+                            failures: at(method, None, "neg_area", None).map_or(0, |r| r.failures),
+                        }
                     })
                     .collect();
                 let comparisons = settings

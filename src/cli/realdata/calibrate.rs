@@ -8,14 +8,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use meta_router::config_file::{self, PARSE_FACTOR};
-use meta_router::dgp::plasmode::{LoadedPlasmode, PlasmodeFile};
+use meta_router::dgp::plasmode::{sample_sd, LoadedPlasmode, PlasmodeFile};
 use meta_router::files::{self, Existing};
-use meta_router::meta::{MetaRouterConfig, Method};
 use meta_router::realdata::{self, FeatureSelection};
 use meta_router::report::format_significant;
 
-use super::fit::{check_range, config_key, TableArgs};
+use super::fit::{check_range, config_key, router_config, TableArgs};
 use super::refuse_existing;
 
 /// Fewer pilot GS rows than this: `calibrate` warns that the planted truth
@@ -53,13 +51,7 @@ pub struct CalibrateArgs {
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     check_range(args.tables.gold_range, "gold-range")?;
     check_range(args.tables.pref_range, "pref-range")?;
-    let config = match &args.config {
-        Some(path) => {
-            let text = files::read_text(path, PARSE_FACTOR)?;
-            config_file::parse_router_config(&text, &path.display().to_string())?
-        }
-        None => MetaRouterConfig::new(Method::DrLearner),
-    };
+    let config = router_config(&args.config)?;
     let key = config_key(&args.config);
     if !config.method.is_meta() {
         bail!(
@@ -188,10 +180,7 @@ fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<
         ));
     }
     if let Some(labels) = &gold.label {
-        let n = labels.len() as f64;
-        let mean = labels.sum() / n;
-        let sd = (labels.iter().map(|y| (y - mean) * (y - mean)).sum::<f64>() / (n - 1.0).max(1.0))
-            .sqrt();
+        let sd = sample_sd(&labels.to_vec());
         if plasmode.truth.sd_psi > sd {
             warnings.push(format!(
                 "the planted ψ varies more across the pilot rows (sd {}) than the GS labels \

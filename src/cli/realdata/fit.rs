@@ -123,19 +123,25 @@ pub(super) fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + 
     }
 }
 
+/// The router configuration of `--config`, or the DR-learner with the
+/// library defaults.
+pub(super) fn router_config(config: &Option<PathBuf>) -> Result<MetaRouterConfig> {
+    Ok(match config {
+        Some(path) => {
+            let text = files::read_text(path, PARSE_FACTOR)?;
+            config_file::parse_router_config(&text, &path.display().to_string())?
+        }
+        None => MetaRouterConfig::new(Method::DrLearner),
+    })
+}
+
 /// `meta-router fit`: one router per non-reference model (`--models`), or
 /// the two-model router of `--label` (the case of one model), each fit on the
 /// rows that carry its label.
 pub fn fit(args: FitArgs) -> Result<()> {
     check_range(args.tables.gold_range, "gold-range")?;
     check_range(args.tables.pref_range, "pref-range")?;
-    let config = match &args.config {
-        Some(path) => {
-            let text = files::read_text(path, PARSE_FACTOR)?;
-            config_file::parse_router_config(&text, &path.display().to_string())?
-        }
-        None => MetaRouterConfig::new(Method::DrLearner),
-    };
+    let config = router_config(&args.config)?;
     if !args.methods.is_empty() {
         return fit_methods(&args, &config);
     }

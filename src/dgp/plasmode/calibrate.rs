@@ -28,8 +28,8 @@
 use ndarray::{Array1, Axis};
 
 use super::{
-    Affine, NoiseModel, PilotSummary, PlasmodeFile, Recalibration, Truth, PLASMODE_FORMAT,
-    PLASMODE_FORMAT_VERSION,
+    sample_sd, Affine, NoiseModel, PilotSummary, PlasmodeFile, Recalibration, Truth,
+    PLASMODE_FORMAT, PLASMODE_FORMAT_VERSION,
 };
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
@@ -248,11 +248,9 @@ fn is_votes(labels: &Array1<f64>) -> bool {
 
 /// `v − mean(v)` and its standard deviation (divisor `n − 1`).
 fn centred(v: Vec<f64>) -> (Vec<f64>, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
     let centred: Vec<f64> = v.into_iter().map(|e| e - mean).collect();
-    let ss: f64 = centred.iter().map(|e| e * e).sum();
-    let sd = (ss / (n - 1.0).max(1.0)).sqrt();
+    let sd = sample_sd(&centred);
     (centred, sd)
 }
 

@@ -346,10 +346,7 @@ impl Truth {
     pub(crate) fn summary(&self) -> TruthSummary {
         let n = self.psi.len() as f64;
         let mean = |v: &Array1<f64>| v.sum() / n;
-        let sd = |v: &Array1<f64>| {
-            let m = mean(v);
-            (v.iter().map(|e| (e - m) * (e - m)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt()
-        };
+        let sd = |v: &Array1<f64>| sample_sd(&v.to_vec());
         TruthSummary {
             mean_psi: mean(&self.psi),
             sd_psi: sd(&self.psi),
@@ -358,6 +355,14 @@ impl Truth {
             share_psi_positive: self.psi.iter().filter(|&&p| p > 0.0).count() as f64 / n,
         }
     }
+}
+
+/// The standard deviation of `values` (divisor `n − 1`, or 1 for a single value).
+pub fn sample_sd(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let ss: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+    (ss / (n - 1.0).max(1.0)).sqrt()
 }
 
 /// η clamped to `±(1 − π_tie)` for votes (so that vote probabilities exist).
