@@ -2,7 +2,7 @@
 # How many GS labels do I need? Calibrate a plasmode scenario from a pilot and
 # plan GS budgets (no download needed: the pilot is exported scenario data).
 # Run from the repository root:  sh examples/plan.sh
-# Writes into target/example-plan/ (about 8 s after the build).
+# Writes into target/example-plan/ (about 10 s after the build).
 set -eu
 MR="cargo run --release --quiet --"
 OUT=target/example-plan
@@ -23,3 +23,9 @@ $MR plan --scenario "$OUT/pilot.plasmode.json" --config examples/planning/router
     --methods dr-learner,pooled,gs-only --budgets 100,250,500,1000 --pool 5000 \
     --n-test 500 --out "$OUT/plan" --force --quiet
 echo "plan: $OUT/plan/plan.md, plan.csv, plan_neg_area.png"
+
+# 4. Check the plan against the pilot's own GS rows at the budgets the pilot
+#    reaches (here 100 of the plan's; every fit leaves a fifth of them out).
+$MR scenarios check --gold "$OUT/pilot/gold.csv" --pref "$OUT/pilot/pref.csv" \
+    --plan "$OUT/plan" --force > /dev/null
+echo "pilot check: $OUT/plan/pilot_check.md"

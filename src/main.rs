@@ -94,6 +94,11 @@ enum ScenarioAction {
     /// its out-of-fold residuals as the noise (one JSON file a study's
     /// `[scenario] name = "plasmode"` reads).
     Calibrate(cli::realdata::CalibrateArgs),
+    /// Check a plan against the pilot's own GS rows: every method of the
+    /// plan fitted on subsets of the pilot's GS rows and scored out of fold
+    /// (EG area, router minus baseline, MSE change) next to the plan's
+    /// predictions at the same budgets (pilot_check.md, pilot_check.csv).
+    Check(cli::realdata::PilotCheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -133,6 +138,9 @@ fn run(command: Option<Command>) -> Result<()> {
         Some(Command::Scenarios {
             action: Some(ScenarioAction::Calibrate(args)),
         }) => cli::realdata::calibrate(args),
+        Some(Command::Scenarios {
+            action: Some(ScenarioAction::Check(args)),
+        }) => cli::realdata::pilot_check_command(args),
         Some(Command::Scenarios { action: None }) => {
             for info in meta_router::dgp::ScenarioConfig::catalog() {
                 println!("{}\n  {}", info.name, info.description);

@@ -520,3 +520,150 @@ fn compare_with_puts_the_plan_next_to_a_study_and_refuses_a_mismatched_one() {
     assert!(stderr.contains("n_gold = 120"), "{stderr}");
     assert!(!dir.join("other").exists());
 }
+
+/// `scenarios check` with `RAYON_NUM_THREADS = threads`.
+fn check_on(dir: &Path, threads: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+        .args([
+            "scenarios",
+            "check",
+            "--gold",
+            "pilot/gold.csv",
+            "--pref",
+            "pilot/pref.csv",
+        ])
+        .args(args)
+        .env("RAYON_NUM_THREADS", threads)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_pilot_check_reads_the_plan_is_thread_invariant_and_refuses_bad_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    calibrated(dir, "healthbench-like", "150");
+    ok(
+        dir,
+        &[
+            "plan",
+            "--scenario",
+            "pilot.json",
+            "--budgets",
+            "40,80,150",
+            "--n-pref",
+            "500",
+            "--n-test",
+            "150",
+            "--methods",
+            "dr-learner,pooled,gs-only",
+            "--replicates",
+            "6",
+            "--out",
+            "plan",
+            "--quiet",
+        ],
+    );
+    let settings = ["--plan", "plan", "--bootstrap", "40", "--repeats", "2"];
+    for (threads, out) in [("1", "one"), ("2", "two")] {
+        let mut args = settings.to_vec();
+        args.extend(["--out", out]);
+        let (code, _, stderr) = check_on(dir, threads, &args);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    for name in ["pilot_check.md", "pilot_check.csv"] {
+        assert_eq!(
+            fs::read(dir.join("one").join(name)).unwrap(),
+            fs::read(dir.join("two").join(name)).unwrap(),
+            "{name} differs between 1 and 2 threads"
+        );
+    }
+    // 150 GS rows in 5 folds: fits see at most 120, so the plan's 40 and 80
+    let csv = fs::read_to_string(dir.join("one/pilot_check.csv")).unwrap();
+    let field = |line: &str, k: usize| line.split(',').nth(k).unwrap().to_string();
+    let budgets: HashSet<String> = csv.lines().skip(1).map(|l| field(l, 1)).collect();
+    assert_eq!(budgets, HashSet::from(["40".to_string(), "80".to_string()]));
+    let line = |quantity: &str, n: &str, method: &str, versus: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{quantity},{n},{method},{versus},")))
+            .unwrap_or_else(|| panic!("{quantity} {n} {method} {versus} missing:\n{csv}"))
+            .to_string()
+    };
+    // the planned EG area is the trapezoid area of the summary's mean EG curve
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("plan/summary.json")).unwrap()).unwrap();
+    let rows = summary["rows"].as_array().unwrap();
+    let curve: Vec<(f64, f64)> = {
+        let mut points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| {
+                r["grid"]["n_gold"] == 80
+                    && r["method"] == "dr-learner"
+                    && r.get("versus").is_none_or(serde_json::Value::is_null)
+                    && r["metric"] == "eg"
+            })
+            .map(|r| (r["rho"].as_f64().unwrap(), r["mean"].as_f64().unwrap()))
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points
+    };
+    assert_eq!(curve.len(), 21);
+    let area: f64 = curve
+        .windows(2)
+        .map(|w| 0.5 * (w[1].0 - w[0].0) * (w[0].1 + w[1].1))
+        .sum();
+    let planned: f64 = field(&line("eg_area", "80", "dr-learner", ""), 8)
+        .parse()
+        .unwrap();
+    assert!((planned - area).abs() <= 1e-12, "{planned} vs {area}");
+    // a difference is the router's area minus the baseline's (paired, same rows)
+    let pilot = |l: String| -> f64 { field(&l, 4).parse().unwrap() };
+    let d = pilot(line("eg_area_difference", "40", "dr-learner", "pooled"));
+    let (a, b) = (
+        pilot(line("eg_area", "40", "dr-learner", "")),
+        pilot(line("eg_area", "40", "pooled", "")),
+    );
+    assert!((d - (a - b)).abs() <= 1e-12, "{d} vs {a} − {b}");
+    // the MSE change runs to the largest budget checked
+    line("mse_change", "40", "gs-only", "");
+    assert!(!csv.contains("mse_change,80,"));
+    // the plan given as its own "truth": every verdict is the plan's
+    let mut args = settings.to_vec();
+    args.extend(["--out", "self", "--compare-with", "plan"]);
+    let (code, _, stderr) = check_on(dir, "2", &args);
+    assert_eq!(code, 0, "{stderr}");
+    let csv = fs::read_to_string(dir.join("self/pilot_check.csv")).unwrap();
+    for l in csv.lines().skip(1) {
+        assert_eq!(field(l, 8), field(l, 11), "{l}");
+        assert_eq!(field(l, 10), field(l, 13), "{l}");
+    }
+    // refusals: exit non-zero, say why, write nothing
+    let refused = |extra: &[&str], says: &str| {
+        let mut args = vec!["--plan", "plan", "--out", "refused"];
+        args.extend(extra);
+        let (code, _, stderr) = check_on(dir, "2", &args);
+        assert_ne!(code, 0, "{extra:?} was accepted");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+        assert!(!dir.join("refused").exists(), "{extra:?} wrote output");
+    };
+    refused(&["--budgets", "121"], "2 to 120 GS rows");
+    refused(&["--folds", "1"], "--folds 1");
+    refused(&["--repeats", "0"], "--repeats 0");
+    refused(&["--level", "1"], "--level 1");
+    fs::create_dir(dir.join("not_a_plan")).unwrap();
+    let (code, _, stderr) = check_on(dir, "2", &["--plan", "not_a_plan", "--out", "refused"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("not a plan's folder"), "{stderr}");
+    // an existing check is replaced only with --force
+    let mut args = settings.to_vec();
+    args.extend(["--out", "one"]);
+    let (code, _, stderr) = check_on(dir, "2", &args);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--force"), "{stderr}");
+}

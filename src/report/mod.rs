@@ -86,6 +86,7 @@ mod format;
 pub mod html;
 mod markdown;
 mod models_evaluation;
+pub mod pilot_check;
 pub mod plan;
 mod tabular;
 mod terminal;

@@ -521,7 +521,7 @@ fn estimate(row: Option<&SummaryRow>) -> Estimate {
 }
 
 /// The summary row of `method` (or its difference to `versus`) at budget `n`.
-fn find<'a>(
+pub(super) fn find<'a>(
     summary: &'a Summary,
     n: u64,
     method: &str,

@@ -7,6 +7,7 @@ mod calibrate;
 mod evaluate;
 mod export;
 mod fit;
+mod pilot_check;
 mod route;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ pub use calibrate::{calibrate, CalibrateArgs};
 pub use evaluate::{evaluate_command, EvaluateArgs};
 pub use export::{export, ExportArgs};
 pub use fit::{fit, FitArgs};
+pub use pilot_check::{pilot_check_command, PilotCheckArgs};
 pub use route::{route, RouteArgs};
 
 /// `lo,hi` as a pair of finite numbers with `lo <= hi`.

@@ -76,6 +76,7 @@
 //! databases*, Computational Statistics & Data Analysis 72, 219–226.
 
 pub mod calibrate;
+pub mod pilot_check;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -424,8 +424,10 @@ fn regret_at(
     total / t
 }
 
-/// Trapezoid area over the consecutive grid points where both ends are reached.
-fn trapezoid(grid: &[f64], values: &[Option<f64>]) -> f64 {
+/// Trapezoid area over the consecutive grid points where both ends are
+/// reached (`None`: not reached), e.g. the NEG area `A` of a curve over the
+/// ρ grid (`docs/method.md` §4).
+pub fn trapezoid(grid: &[f64], values: &[Option<f64>]) -> f64 {
     grid.windows(2)
         .zip(values.windows(2))
         .filter_map(|(x, y)| match (y[0], y[1]) {
