@@ -653,9 +653,10 @@ fn the_pilot_check_reads_the_plan_is_thread_invariant_and_refuses_bad_settings()
         assert!(!dir.join("refused").exists(), "{extra:?} wrote output");
     };
     refused(&["--budgets", "121"], "2 to 120 GS rows");
-    refused(&["--folds", "1"], "--folds 1");
-    refused(&["--repeats", "0"], "--repeats 0");
-    refused(&["--level", "1"], "--level 1");
+    refused(&["--folds", "1"], "`folds` = 1");
+    refused(&["--repeats", "0"], "`repeats` = 0");
+    refused(&["--bootstrap", "1"], "`bootstrap` = 1");
+    refused(&["--level", "1"], "`level` = 1");
     fs::create_dir(dir.join("not_a_plan")).unwrap();
     let (code, _, stderr) = check_on(dir, "2", &["--plan", "not_a_plan", "--out", "refused"]);
     assert_ne!(code, 0);
@@ -666,4 +667,110 @@ fn the_pilot_check_reads_the_plan_is_thread_invariant_and_refuses_bad_settings()
     let (code, _, stderr) = check_on(dir, "2", &args);
     assert_ne!(code, 0);
     assert!(stderr.contains("--force"), "{stderr}");
+}
+
+#[test]
+fn a_plan_from_the_pilot_tables_is_calibrate_then_plan_then_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    calibrated(dir, "healthbench-like", "150");
+    let common = [
+        "--budgets",
+        "40,80",
+        "--n-pref",
+        "500",
+        "--n-test",
+        "150",
+        "--methods",
+        "dr-learner,pooled,gs-only",
+        "--replicates",
+        "4",
+        "--seed",
+        "3",
+        "--quiet",
+    ];
+    // the two steps by hand, the calibration on the plan's seed
+    ok(
+        dir,
+        &[
+            "scenarios",
+            "calibrate",
+            "--gold",
+            "pilot/gold.csv",
+            "--pref",
+            "pilot/pref.csv",
+            "--seed",
+            "3",
+            "--out",
+            "by_hand.json",
+        ],
+    );
+    let mut args = vec!["plan", "--scenario", "by_hand.json", "--out", "two_steps"];
+    args.extend(common);
+    ok(dir, &args);
+    // one command from the tables
+    let mut args = vec![
+        "plan",
+        "--gold",
+        "pilot/gold.csv",
+        "--pref",
+        "pilot/pref.csv",
+        "--out",
+        "one_step",
+    ];
+    args.extend(common);
+    let printed = ok(dir, &args);
+    assert_eq!(
+        fs::read(dir.join("one_step.plasmode.json")).unwrap(),
+        fs::read(dir.join("by_hand.json")).unwrap(),
+        "the plan calibrates as `scenarios calibrate` does"
+    );
+    assert_eq!(
+        fs::read(dir.join("one_step/plan.csv")).unwrap(),
+        fs::read(dir.join("two_steps/plan.csv")).unwrap()
+    );
+    let (code, _, stderr) = check_on(
+        dir,
+        "2",
+        &["--plan", "two_steps", "--seed", "3", "--out", "checked"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    for name in ["pilot_check.md", "pilot_check.csv"] {
+        assert_eq!(
+            fs::read(dir.join("one_step").join(name)).unwrap(),
+            fs::read(dir.join("checked").join(name)).unwrap(),
+            "{name}: the plan's check is `scenarios check`'s"
+        );
+    }
+    assert!(
+        printed.contains("Pilot check (pilot_check.md):"),
+        "{printed}"
+    );
+    // resuming keeps the same calibration; another seed's is refused
+    args.push("--resume");
+    ok(dir, &args);
+    let other: Vec<&str> = args
+        .iter()
+        .map(|&a| if a == "3" { "4" } else { a })
+        .collect();
+    let (code, _, stderr) = run(dir, &other);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("differs from this pilot's calibration"),
+        "{stderr}"
+    );
+    // a fresh plan into the used folder is refused before anything is written
+    fs::remove_file(dir.join("one_step.plasmode.json")).unwrap();
+    let fresh: Vec<&str> = args.iter().copied().filter(|&a| a != "--resume").collect();
+    let (code, _, stderr) = run(dir, &fresh);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("not empty"), "{stderr}");
+    assert!(!dir.join("one_step.plasmode.json").exists());
+    // neither a scenario nor tables
+    let (code, _, stderr) = run(
+        dir,
+        &["plan", "--budgets", "40", "--out", "none", "--quiet"],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--gold and --pref"), "{stderr}");
 }

@@ -20,6 +20,8 @@ use meta_router::meta::Method;
 use meta_router::report::plan::{Plan, PlanSettings};
 use meta_router::study::{self, spec::StudySpec, RunOptions};
 
+use super::realdata::PilotTableArgs;
+
 /// The usage-ratio grid of a plan (step 0.05).
 const RHO_STEPS: usize = 20;
 /// Budgets above this multiple of the pilot's GS rows get a warning
@@ -31,9 +33,22 @@ const W_GRID: [f64; 5] = [0.0, 0.05, 0.1, 0.2, 0.3];
 /// Options of `meta-router plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The plasmode file written by `meta-router scenarios calibrate`.
+    /// The plasmode file written by `meta-router scenarios calibrate`. With
+    /// the pilot's --gold and --pref instead: where the scenario calibrated
+    /// from them is written (default: `<out>.plasmode.json` beside the
+    /// output folder).
     #[arg(long)]
-    scenario: PathBuf,
+    scenario: Option<PathBuf>,
+    /// The pilot's tables: calibrate the scenario from them (as `scenarios
+    /// calibrate` does, with the router's method and --config), plan, then
+    /// check the plan against the pilot's own GS rows (`pilot_check.md`, as
+    /// `scenarios check` does).
+    #[command(flatten)]
+    pilot: PilotTableArgs,
+    /// Router configuration of the calibration from --gold/--pref, when it
+    /// should differ from --config (a meta-learner; its own method is kept).
+    #[arg(long, requires = "gold")]
+    calibration_config: Option<PathBuf>,
     /// The GS budgets to compare (GS rows per replicate), e.g. 100,250,500,1000.
     #[arg(long, value_delimiter = ',', required = true)]
     budgets: Vec<usize>,
@@ -138,9 +153,56 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         }
         None => None,
     };
-    let sha256 = files::sha256_hex(&files::read_bounded(&args.scenario, PLASMODE_PARSE_FACTOR)?);
+    let tables = match &args.pilot.tables() {
+        Some(tables) => {
+            // The calibrated file is written before the study opens its
+            // folder: refuse what the study would refuse first.
+            if !args.resume && !args.force {
+                study::store::check_fresh(&args.out)?;
+            }
+            Some(tables.read_pilot()?)
+        }
+        None => None,
+    };
+    let (scenario, created) = match &tables {
+        Some(pilot) => calibrate_pilot(&args, &router, pilot)?,
+        None => (
+            args.scenario.clone().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--scenario: name the plasmode file (from `scenarios calibrate`), or give \
+                     the pilot's tables with --gold and --pref"
+                )
+            })?,
+            false,
+        ),
+    };
+    let planned = plan_on(
+        &args,
+        &scenario,
+        tables.as_ref(),
+        truth.as_ref(),
+        (router, baselines),
+    );
+    if planned.is_err() && created {
+        // No partial output: the scenario calibrated for this plan goes too
+        // (a --resume calibrates it again, byte for byte).
+        let _ = std::fs::remove_file(&scenario);
+    }
+    planned
+}
+
+/// The plan on the plasmode file `scenario` (with the pilot's tables when
+/// it was calibrated from them: then also the pilot check).
+fn plan_on(
+    args: &PlanArgs,
+    scenario: &std::path::Path,
+    tables: Option<&(meta_router::realdata::Table, meta_router::realdata::Table)>,
+    truth: Option<&meta_router::study::record::Summary>,
+    (router, baselines): (String, Vec<String>),
+) -> Result<()> {
+    let sha256 = files::sha256_hex(&files::read_bounded(scenario, PLASMODE_PARSE_FACTOR)?);
     // Parsed once: the study's scenario takes it from the same cache.
-    let pilot = load_checked(&args.scenario.display().to_string(), &sha256)?;
+    let pilot = load_checked(&scenario.display().to_string(), &sha256)?;
     let shared = match &args.config {
         Some(path) => {
             let text = files::read_text(path, meta_router::config_file::PARSE_FACTOR)?;
@@ -152,7 +214,7 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         }
         None => toml::Table::new(),
     };
-    let spec_text = spec_text(&args, &sha256, &router, &baselines, shared)?;
+    let spec_text = spec_text(args, (scenario, &sha256), &router, &baselines, shared)?;
     let spec = StudySpec::parse(&spec_text, "the plan's study (generated)")?;
     let rows = pilot.rows();
     let largest = args.budgets.iter().max().copied().unwrap_or(0);
@@ -207,7 +269,7 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         (args.out.join("plan.md"), markdown.clone()),
         (args.out.join("plan.csv"), plan.csv()),
     ];
-    let validation = match &truth {
+    let validation = match truth {
         Some(truth) => Some(plan.validate(&outcome.summary, truth, args.tolerance)?),
         None => None,
     };
@@ -216,6 +278,36 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     }
     files::write_files(&outputs, Existing::Replace)?;
     meta_router::report::plan_figures(&outcome.summary, &args.out)?;
+    if args.force {
+        // Files of an earlier plan in the folder that this run does not
+        // write (outside the study's manifest, so --force kept them).
+        let stale: &[&str] = match (truth.is_some(), tables.is_some()) {
+            (false, false) => &["comparison.md", "pilot_check.md", "pilot_check.csv"],
+            (false, true) => &["comparison.md"],
+            (true, false) => &["pilot_check.md", "pilot_check.csv"],
+            (true, true) => &[],
+        };
+        for name in stale {
+            let _ = std::fs::remove_file(args.out.join(name));
+        }
+    }
+    // The plan stands whatever its pilot check does: a failed check warns.
+    let checked = tables.and_then(|(gold, pref)| {
+        let checked = super::realdata::check_plan(
+            &super::realdata::PlanStudy {
+                spec: &spec,
+                summary: &outcome.summary,
+                truth,
+                file: "the plan's study",
+            },
+            (gold, pref),
+            &super::realdata::CheckSettings::defaults(args.seed),
+            (&args.out, Existing::Replace, args.quiet),
+        );
+        checked
+            .map_err(|e| eprintln!("warning: the pilot check could not run: {e:#}"))
+            .ok()
+    });
     for warning in &outcome.summary.warnings {
         eprintln!("warning: {warning}");
     }
@@ -229,6 +321,13 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         );
     }
     print!("{markdown}");
+    if let Some(comparison) = &checked {
+        let (agree, total) = comparison.tally();
+        println!(
+            "\nPilot check (pilot_check.md): {agree} of {total} of the pilot's own learning-curve \
+             values agree with the plan at the budgets the pilot reaches."
+        );
+    }
     if let Some(validation) = &validation {
         let (within, total) = validation.tally();
         eprintln!(
@@ -238,6 +337,74 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--gold`/`--pref`: calibrates the scenario from the pilot's tables with
+/// the router's method (and `--calibration-config`, or `--config`), writes
+/// it to `--scenario` (default `<out>.plasmode.json`) and returns that path.
+/// An existing file is kept under `--resume` when it is the same
+/// calibration, else replaced only with `--force`.
+fn calibrate_pilot(
+    args: &PlanArgs,
+    router: &str,
+    (gold, pref): &(meta_router::realdata::Table, meta_router::realdata::Table),
+) -> Result<(PathBuf, bool)> {
+    let path = match &args.scenario {
+        Some(path) => path.clone(),
+        None => {
+            let name = args.out.file_name().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--out {}: name the calibrated scenario's file with --scenario",
+                    args.out.display()
+                )
+            })?;
+            args.out
+                .with_file_name(format!("{}.plasmode.json", name.to_string_lossy()))
+        }
+    };
+    if !args.resume {
+        super::realdata::refuse_existing(&path, args.force)?;
+    }
+    let (config, key_source) = match &args.calibration_config {
+        Some(_) => (
+            super::realdata::router_config(&args.calibration_config)?,
+            &args.calibration_config,
+        ),
+        None => {
+            let mut config = super::realdata::router_config(&args.config)?;
+            config.method = toml::Value::String(router.to_string())
+                .try_into()
+                .map_err(|e| anyhow::anyhow!("--methods: {e}"))?;
+            (config, &args.config)
+        }
+    };
+    let key = super::realdata::config_key(key_source);
+    let calibration =
+        super::realdata::calibrate_tables(&config, &key, (gold, pref), (args.seed, true), &path)?;
+    if args.resume && !args.force && path.exists() {
+        let same = files::read_bounded(&path, PLASMODE_PARSE_FACTOR)
+            .is_ok_and(|before| files::sha256_hex(&before) == calibration.sha256);
+        if !same {
+            bail!(
+                "{} exists and differs from this pilot's calibration (other tables, \
+                 configuration or seed than the plan being resumed); pass --force to plan afresh",
+                path.display()
+            );
+        }
+        if !args.quiet {
+            eprintln!(
+                "the pilot's calibration is the one in {}: resuming",
+                path.display()
+            );
+        }
+        return Ok((path, false));
+    }
+    calibration.write(
+        &path,
+        Existing::from_force(args.force || args.resume),
+        (gold, args.quiet),
+    )?;
+    Ok((path, true))
 }
 
 /// The router (a meta-learner, first) and the baselines.
@@ -331,7 +498,7 @@ fn check_budgets(budgets: &[usize]) -> Result<()> {
 /// every method with the shared configuration.
 fn spec_text(
     args: &PlanArgs,
-    sha256: &str,
+    (scenario_file, sha256): (&std::path::Path, &str),
     router: &str,
     baselines: &[String],
     shared: toml::Table,
@@ -341,7 +508,7 @@ fn spec_text(
     scenario.insert("name".into(), Value::String("plasmode".into()));
     scenario.insert(
         "file".into(),
-        Value::String(args.scenario.display().to_string()),
+        Value::String(scenario_file.display().to_string()),
     );
     scenario.insert("sha256".into(), Value::String(sha256.into()));
     if let Some(n) = args.n_pref {
@@ -412,7 +579,7 @@ fn spec_text(
         "description".into(),
         Value::String(format!(
             "GS-label budget plan on the plasmode scenario {}",
-            args.scenario.display()
+            scenario_file.display()
         )),
     );
     document.insert(

@@ -17,7 +17,7 @@
 //!   replicates are independent draws).
 //!
 //! A pilot value **agrees** with the plan when
-//! `|pilot − planned| ≤ 2 √(se² + s²)`, `se` the pilot's bootstrap SE and
+//! `|pilot − planned| ≤ 2 √(se² + s²)`, `se` the pilot's combined SE (bootstrap and repetitions) and
 //! `s` the plan's MCSE (or its bound). Several comparisons are made, so a
 //! few disagreements at the 5% level are expected by chance alone.
 
@@ -223,8 +223,9 @@ impl PilotComparison {
         let _ = writeln!(
             out,
             "Each method's learning curve on the pilot's own {} GS rows: for every budget, fits \
-             on that many GS rows of {} of {} folds plus all {} PB rows, scored out of fold \
-             against the GS labels, averaged over {} repetitions of the fold split. Intervals \
+             on that many GS rows of {} of {} folds plus all {} PB rows, each held-out fold \
+             scored on its own against its GS labels, averaged over {} repetitions of the fold \
+             split. Intervals \
              ({}%) combine {} bootstrap resamples of the GS rows with the repetitions' spread; \
              they leave out the pilot's own sampling, so they are on the narrow side. **EG \
              area** is `∫ EG(ρ) dρ` with the labels as gains, unbiased for its value under ψ; \

@@ -136,13 +136,7 @@ impl Plan {
             .position(|&w| w == settings.w)
             .ok_or_else(|| Error::param("w", settings.w, "is not on the study's w grid"))?;
         let z = normal_quantile(2.0 * settings.confidence - 1.0)?;
-        let mut budgets: Vec<u64> = summary
-            .rows
-            .iter()
-            .filter_map(|r| r.grid.get("n_gold").and_then(serde_json::Value::as_u64))
-            .collect();
-        budgets.sort_unstable();
-        budgets.dedup();
+        let budgets = budgets(summary);
         if budgets.is_empty() {
             return Err(Error::param(
                 "n_gold",
@@ -518,6 +512,18 @@ fn estimate(row: Option<&SummaryRow>) -> Estimate {
         mean: r.mean,
         mcse: r.mcse,
     })
+}
+
+/// The GS budgets of a study (its grid's `n_gold` values), ascending.
+pub fn budgets(summary: &Summary) -> Vec<u64> {
+    let mut budgets: Vec<u64> = summary
+        .rows
+        .iter()
+        .filter_map(|r| r.grid.get("n_gold").and_then(serde_json::Value::as_u64))
+        .collect();
+    budgets.sort_unstable();
+    budgets.dedup();
+    budgets
 }
 
 /// The summary row of `method` (or its difference to `versus`) at budget `n`.

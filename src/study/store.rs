@@ -413,11 +413,7 @@ impl OpenFolder {
             remove_stale_temporaries(dir);
             let occupied = other_entries(dir)?;
             match mode {
-                OpenMode::Fresh if occupied => Err(Error::study(
-                    dir,
-                    "the results folder exists and is not empty; use --resume to continue it or \
-                     --force to replace the study's files in it",
-                )),
+                OpenMode::Fresh if occupied => Err(occupied_error(dir)),
                 OpenMode::Fresh => Ok(()),
                 OpenMode::Resume => match read_manifest(dir)? {
                     Some(_) => Ok(()),
@@ -460,6 +456,24 @@ impl OpenFolder {
 }
 
 /// Whether `dir` holds anything besides the lock file.
+/// The refusal of a fresh run into a folder that holds files.
+fn occupied_error(dir: &Path) -> Error {
+    Error::study(
+        dir,
+        "the results folder exists and is not empty; use --resume to continue it or \
+         --force to replace the study's files in it",
+    )
+}
+
+/// What a fresh run (neither `--resume` nor `--force`) into `dir` would
+/// refuse, checked before anything is computed: a folder holding files.
+pub fn check_fresh(dir: &Path) -> Result<()> {
+    if dir.is_dir() && other_entries(dir)? {
+        return Err(occupied_error(dir));
+    }
+    Ok(())
+}
+
 fn other_entries(dir: &Path) -> Result<bool> {
     for entry in fs::read_dir(dir).map_err(|cause| Error::io(dir, cause))? {
         let entry = entry.map_err(|cause| Error::io(dir, cause))?;

@@ -4,16 +4,17 @@
 //! validation and learners as `fit`), recalibrated on out-of-fold fits,
 //! written with the pilot's feature rows and residuals as one file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
 use meta_router::dgp::plasmode::{sample_sd, LoadedPlasmode, PlasmodeFile};
 use meta_router::files::{self, Existing};
-use meta_router::realdata::{self, FeatureSelection};
+use meta_router::meta::MetaRouterConfig;
+use meta_router::realdata;
 use meta_router::report::format_significant;
 
-use super::fit::{check_range, config_key, router_config, TableArgs};
+use super::fit::{config_key, router_config, TableArgs};
 use super::refuse_existing;
 
 /// Fewer pilot GS rows than this: `calibrate` warns that the planted truth
@@ -49,10 +50,48 @@ pub struct CalibrateArgs {
 
 /// `meta-router scenarios calibrate`.
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
-    check_range(args.tables.gold_range, "gold-range")?;
-    check_range(args.tables.pref_range, "pref-range")?;
     let config = router_config(&args.config)?;
     let key = config_key(&args.config);
+    refuse_existing(&args.out, args.force)?;
+    let (gold, pref) = args.tables.read_pilot()?;
+    let calibration = calibrate_tables(
+        &config,
+        &key,
+        (&gold, &pref),
+        (args.seed, !args.no_recalibration),
+        &args.out,
+    )?;
+    calibration.write(&args.out, Existing::from_force(args.force), (&gold, false))?;
+    println!("[scenario]");
+    println!("name = \"plasmode\"");
+    println!(
+        "file = {}",
+        toml::Value::String(args.out.display().to_string())
+    );
+    println!("sha256 = \"{}\"", calibration.sha256);
+    Ok(())
+}
+
+/// A calibrated plasmode file, not yet written.
+pub(crate) struct Calibration {
+    plasmode: PlasmodeFile,
+    text: String,
+    /// The text's SHA-256.
+    pub sha256: String,
+    seconds: f64,
+}
+
+/// Calibrates a plasmode scenario from the pilot's tables with `config`
+/// (its keys named by `key` in errors) and master `seed` (recalibrated
+/// unless `recalibrate` is false), and checks that the file reads back as a
+/// scenario (named `out` in errors).
+pub(crate) fn calibrate_tables(
+    config: &MetaRouterConfig,
+    key: &dyn Fn(&str) -> String,
+    (gold, pref): (&realdata::Table, &realdata::Table),
+    (seed, recalibrate): (u64, bool),
+    out: &Path,
+) -> Result<Calibration> {
     if !config.method.is_meta() {
         bail!(
             "{}: calibration fits a meta-learner (dr-learner or r-learner), whose Δ̂ is part \
@@ -61,42 +100,48 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
             config.method.name()
         );
     }
-    refuse_existing(&args.out, args.force)?;
     for warning in config.warnings() {
         eprintln!("warning: {warning}");
     }
-    let features = FeatureSelection::parse(&args.tables.features)?;
-    let (gold, pref) = args
-        .tables
-        .read(&features, &args.tables.label, None, Vec::new(), false)?;
-    realdata::check_fit_size(&config, &gold, &pref, &key)?;
+    realdata::check_fit_size(config, gold, pref, key)?;
     let started = std::time::Instant::now();
-    let calibrated = meta_router::dgp::plasmode::calibrate::calibrate(
-        &config,
-        &gold,
-        &pref,
-        args.seed,
-        !args.no_recalibration,
-    )?;
+    let calibrated =
+        meta_router::dgp::plasmode::calibrate::calibrate(config, gold, pref, seed, recalibrate)?;
     let (plasmode, text) = (calibrated.file, calibrated.text);
     // The file must read back as a scenario before it is written.
-    LoadedPlasmode::parse(&text, &args.out.display().to_string())?;
-    files::write_file(&args.out, text.as_bytes(), Existing::from_force(args.force))?;
-    let seconds = started.elapsed().as_secs_f64();
-    let sha256 = files::sha256_hex(text.as_bytes());
-    report(&args, &plasmode, &gold, seconds, &sha256);
-    Ok(())
+    LoadedPlasmode::parse(&text, &out.display().to_string())?;
+    Ok(Calibration {
+        sha256: files::sha256_hex(text.as_bytes()),
+        plasmode,
+        text,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
-/// What was calibrated, the warnings, and the `[scenario]` table to paste
-/// into a study file.
-fn report(
-    args: &CalibrateArgs,
-    plasmode: &PlasmodeFile,
-    gold: &realdata::Table,
-    seconds: f64,
-    sha256: &str,
-) {
+impl Calibration {
+    /// Writes the file to `out` and reports what was planted (unless
+    /// `quiet`) and the warnings on stderr (`gold`: the pilot's GS table).
+    pub(crate) fn write(
+        &self,
+        out: &Path,
+        existing: Existing,
+        (gold, quiet): (&realdata::Table, bool),
+    ) -> Result<()> {
+        files::write_file(out, self.text.as_bytes(), existing)?;
+        report(out, &self.plasmode, gold, self.seconds, quiet);
+        Ok(())
+    }
+}
+
+/// What was calibrated and the warnings.
+fn report(out: &Path, plasmode: &PlasmodeFile, gold: &realdata::Table, seconds: f64, quiet: bool) {
+    let warnings = calibration_warnings(plasmode, gold);
+    if quiet {
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
+        return;
+    }
     let show = |x: f64| format_significant(x, 4);
     let (pilot, truth, noise) = (&plasmode.pilot, &plasmode.truth, &plasmode.noise);
     eprintln!(
@@ -104,7 +149,7 @@ fn report(
         pilot.n_gold,
         pilot.n_pref,
         plasmode.features.len(),
-        args.out.display()
+        out.display()
     );
     eprintln!(
         "  truth over the pilot rows: ψ mean {} sd {} (ψ > 0 on {:.1}% of rows); Δ mean {} sd {}",
@@ -138,16 +183,9 @@ fn report(
             show(recalibration.eta.slope_se)
         );
     }
-    for warning in calibration_warnings(plasmode, gold) {
+    for warning in warnings {
         eprintln!("warning: {warning}");
     }
-    println!("[scenario]");
-    println!("name = \"plasmode\"");
-    println!(
-        "file = {}",
-        toml::Value::String(args.out.display().to_string())
-    );
-    println!("sha256 = \"{sha256}\"");
 }
 
 /// When a plan from this calibration deserves suspicion: a truth fitted on

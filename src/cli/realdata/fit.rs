@@ -18,7 +18,8 @@ use meta_router::router_file::Diagnostic;
 
 use super::{parse_pair, refuse_existing};
 
-/// The GS and PB tables of a fit (shared by `fit` and `scenarios calibrate`).
+/// The GS and PB tables of a fit (shared by `fit`, `scenarios calibrate`
+/// and `scenarios check`).
 #[derive(Debug, Args)]
 pub struct TableArgs {
     /// Gold-standard CSV: one row per query, feature columns and the label.
@@ -28,6 +29,40 @@ pub struct TableArgs {
     /// (numbers, or win / tie / loss read as +1 / 0 / −1).
     #[arg(long)]
     pub(super) pref: PathBuf,
+    #[command(flatten)]
+    pub(super) columns: TableColumns,
+}
+
+/// The pilot's GS and PB tables of `plan`, optional (a plan reads a
+/// calibrated scenario instead). Optional flattened argument groups do not
+/// relax their required arguments in clap (clap-rs/clap#5092), hence this
+/// second struct with the files optional and the columns shared.
+#[derive(Debug, Args)]
+pub struct PilotTableArgs {
+    /// The pilot's gold-standard CSV (with --pref: plan from the pilot's tables).
+    #[arg(long, requires = "pref")]
+    pub(super) gold: Option<PathBuf>,
+    /// The pilot's preference-based CSV.
+    #[arg(long, requires = "gold")]
+    pub(super) pref: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) columns: TableColumns,
+}
+
+impl PilotTableArgs {
+    /// The tables' options when `--gold` and `--pref` are given.
+    pub(crate) fn tables(&self) -> Option<TableArgs> {
+        Some(TableArgs {
+            gold: self.gold.clone()?,
+            pref: self.pref.clone()?,
+            columns: self.columns.clone(),
+        })
+    }
+}
+
+/// How the columns of the GS and PB tables are read.
+#[derive(Debug, Clone, Args)]
+pub struct TableColumns {
     /// Feature columns: `a,b,c`, a prefix `emb_*`, or empty (default) for
     /// every column but the label and id.
     #[arg(long, default_value = "")]
@@ -108,7 +143,7 @@ pub(super) fn check_range(range: Option<(f64, f64)>, flag: &str) -> Result<()> {
 
 /// How a key of the router configuration is named in messages: with its
 /// `--config` file, or as a default to override in one.
-pub(super) fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
+pub(crate) fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + '_ {
     move |key: &str| match config {
         Some(path) => {
             let file = path.display().to_string();
@@ -125,7 +160,7 @@ pub(super) fn config_key(config: &Option<PathBuf>) -> impl Fn(&str) -> String + 
 
 /// The router configuration of `--config`, or the DR-learner with the
 /// library defaults.
-pub(super) fn router_config(config: &Option<PathBuf>) -> Result<MetaRouterConfig> {
+pub(crate) fn router_config(config: &Option<PathBuf>) -> Result<MetaRouterConfig> {
     Ok(match config {
         Some(path) => {
             let text = files::read_text(path, PARSE_FACTOR)?;
@@ -139,8 +174,8 @@ pub(super) fn router_config(config: &Option<PathBuf>) -> Result<MetaRouterConfig
 /// the two-model router of `--label` (the case of one model), each fit on the
 /// rows that carry its label.
 pub fn fit(args: FitArgs) -> Result<()> {
-    check_range(args.tables.gold_range, "gold-range")?;
-    check_range(args.tables.pref_range, "pref-range")?;
+    check_range(args.tables.columns.gold_range, "gold-range")?;
+    check_range(args.tables.columns.pref_range, "pref-range")?;
     let config = router_config(&args.config)?;
     if !args.methods.is_empty() {
         return fit_methods(&args, &config);
@@ -151,15 +186,15 @@ pub fn fit(args: FitArgs) -> Result<()> {
     }
     let many = !args.models.is_empty();
     let labels = if many {
-        if args.tables.label != "label" {
+        if args.tables.columns.label != "label" {
             bail!("--label and --models exclude each other: with --models each model's label column is named after the model");
         }
         multi::check_names(&args.reference, &args.models)?;
         args.models.clone()
     } else {
-        vec![args.tables.label.clone()]
+        vec![args.tables.columns.label.clone()]
     };
-    let features = FeatureSelection::parse(&args.tables.features)?;
+    let features = FeatureSelection::parse(&args.tables.columns.features)?;
     let mut tables = Vec::with_capacity(labels.len());
     for label in &labels {
         let (gold, pref) = read_tables(&args, &features, label, &labels)?;
@@ -235,9 +270,10 @@ fn fit_methods(args: &FitArgs, shared: &MetaRouterConfig) -> Result<()> {
     for path in &outputs {
         refuse_existing(path, args.force)?;
     }
-    let features = FeatureSelection::parse(&args.tables.features)?;
-    let labels = vec![args.tables.label.clone()];
-    let tables = vec![read_tables(args, &features, &args.tables.label, &labels)?];
+    let c = &args.tables.columns;
+    let features = FeatureSelection::parse(&c.features)?;
+    let labels = vec![c.label.clone()];
+    let tables = vec![read_tables(args, &features, &c.label, &labels)?];
     let (gold, pref) = &tables[0];
     let mut written = Vec::with_capacity(configs.len());
     for config in &configs {
@@ -293,6 +329,16 @@ fn read_tables(
 }
 
 impl TableArgs {
+    /// Reads a pilot's GS and PB tables (`calibrate`, `plan`, `scenarios
+    /// check`): the declared ranges checked, the feature selection and label
+    /// column of the options, no weights.
+    pub(crate) fn read_pilot(&self) -> Result<(Table, Table)> {
+        check_range(self.columns.gold_range, "gold-range")?;
+        check_range(self.columns.pref_range, "pref-range")?;
+        let features = FeatureSelection::parse(&self.columns.features)?;
+        self.read(&features, &self.columns.label, None, Vec::new(), false)
+    }
+
     /// Reads the GS and PB tables: the feature columns, the label column
     /// `label`, the weight column if any; `ignore` names columns to skip and
     /// `missing_ok` allows empty label cells (many models).
@@ -315,12 +361,13 @@ impl TableArgs {
             }),
             extra: Vec::new(),
             optional: Vec::new(),
-            id: self.id.clone(),
+            id: self.columns.id.clone(),
             weight: weight.clone(),
             ignore: ignore.clone(),
         };
-        let gold = read_table(&self.gold, &roles(self.gold_range, LabelKind::Numeric))?;
-        let pref = read_table(&self.pref, &roles(self.pref_range, LabelKind::Preference))?;
+        let (c, numeric, votes) = (&self.columns, LabelKind::Numeric, LabelKind::Preference);
+        let gold = read_table(&self.gold, &roles(c.gold_range, numeric))?;
+        let pref = read_table(&self.pref, &roles(c.pref_range, votes))?;
         Ok((gold, pref))
     }
 }

@@ -1,5 +1,5 @@
-//! `meta-router fit`, `route`, `evaluate`, `scenarios export` and
-//! `scenarios calibrate`: the
+//! `meta-router fit`, `route`, `evaluate`, `scenarios export`,
+//! `scenarios calibrate` and `scenarios check`: the
 //! real-data commands, one file each. Every input is read and validated, and
 //! every result computed, before the first output file is written.
 
@@ -14,10 +14,13 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+pub(crate) use calibrate::calibrate_tables;
 pub use calibrate::{calibrate, CalibrateArgs};
 pub use evaluate::{evaluate_command, EvaluateArgs};
 pub use export::{export, ExportArgs};
+pub(crate) use fit::{config_key, router_config, PilotTableArgs};
 pub use fit::{fit, FitArgs};
+pub(crate) use pilot_check::{check_plan, CheckSettings, PlanStudy};
 pub use pilot_check::{pilot_check_command, PilotCheckArgs};
 pub use route::{route, RouteArgs};
 

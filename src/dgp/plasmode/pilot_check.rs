@@ -7,38 +7,47 @@
 //!
 //! # Algorithm
 //! 1. The pilot's `n` GS rows are permuted (a Fisher–Yates shuffle from the
-//!    `Folds` stream of seed `(seed, 3, r)` for repetition `r`) and dealt
+//!    `Folds` stream of seed `(s, 3, r)` for repetition `r`, where `s` is
+//!    derived from the master seed and a tag of the check's own, so that a
+//!    plan's study on the same master seed draws other numbers) and dealt
 //!    into `K` folds (position `i` of the permutation goes to fold `i mod K`).
 //! 2. For fold `k` and budget `m`, every method is fitted on the first `m`
 //!    GS rows of the other folds (in permutation order, so the training sets
 //!    of one fold are nested) and **all** the pilot's PB rows, and predicts
 //!    ψ̂ on fold `k`. Every method of one `(r, k, m)` gets the same seeds
-//!    (`(seed, 4, (r·K + k)·B + b)`, `b` the budget's position): paired
-//!    fits, as in a study's replicate. A budget is at most the smallest
-//!    training part, `n − ⌈n/K⌉`.
-//! 3. The out-of-fold ψ̂ of all `n` GS rows (each from the fit that did not
-//!    see it) are scored against the GS labels `r` as gains:
+//!    (`(s, 4, (r·K + k)·B + b)`, `b` the budget's position): paired fits,
+//!    as in a study's replicate. A budget is at most the smallest training
+//!    part, `n − ⌈n/K⌉`.
+//! 3. Each held-out fold is scored on its own, its rows ranked by its own
+//!    fits, against the GS labels `r` as gains (ranking the folds' rows
+//!    together would let a row's label move its rank through the other
+//!    folds' fits, which trained on it, and bias the area down):
 //!    - the **EG area** `∫ EG(ρ) dρ` (trapezoid over the ρ grid, `EG(ρ) =
-//!      V(ρ) − V_rand(ρ)` as in [`crate::routing::evaluate`]). `V` and
-//!      `V_rand` average labels over queries chosen without looking at their
-//!      noise, so the area is unbiased for its value under ψ; the NEG area
-//!      is not reported, because its oracle orders by the noisy labels;
+//!      V(ρ) − V_rand(ρ)` as in [`crate::routing::evaluate`]). Given the fit,
+//!      no routing decision looks at a held-out label, so `V` and `V_rand`
+//!      are unbiased for their values under ψ, up to the rounding term of a
+//!      grid point where `ρ·T_k` is not whole (`T_k` the fold's rows; at most
+//!      `|mean ψ|/(2T_k)` per point). The NEG area is not reported: its oracle
+//!      orders by the noisy labels;
 //!    - the paired difference of EG areas between the router (the first
 //!      method) and each other method;
 //!    - the **label MSE** `mean (ψ̂ − r)²`, which is the MSE of ψ̂ plus the
-//!      labels' noise variance, so its change between two budgets,
-//!      `MSE(m) − MSE(m_max)`, estimates the change of the MSE of ψ̂.
+//!      labels' noise variance in expectation, so its change between two
+//!      budgets, `MSE(m) − MSE(m_max)`, estimates the change of the MSE of ψ̂.
 //!
-//!    Steps 1–3 run `R` times (repetitions of the fold split, each with
-//!    other training subsets) and every metric is the mean over them.
-//! 4. Intervals: `B` bootstrap resamples of the `n` GS rows (resample `b`
-//!    as in `evaluate`, shared by every repetition, method and budget, so
-//!    differences are paired) give the held-out rows' sampling variance
-//!    `s²_boot` of the mean over repetitions; the repetitions' spread `s²_rep`
-//!    (their sample variance) adds the variability of the training subsets,
-//!    `se = √(s²_boot + s²_rep / R)`, and the interval is `value ± z·se`.
-//!    Neither part covers the pilot's own sampling (the same rows train and
-//!    test), so the intervals are on the narrow side.
+//!    The folds' values are averaged with weights `T_k / n`; steps 1–3 run
+//!    `R` times (repetitions of the fold split, each with other training
+//!    subsets) and every metric is the mean over them.
+//! 4. Intervals: `B ≥ 2` bootstrap resamples, each drawing every held-out
+//!    fold's rows with replacement within the fold (resample `b` of fold `k`
+//!    of repetition `r` from its own seed, shared by every method and
+//!    budget, so differences are paired), give the held-out rows' sampling
+//!    variance `s²_boot` of the mean over repetitions; the repetitions'
+//!    spread `s²_rep` (their sample variance; 0 with `R = 1`) adds the
+//!    variability of the training subsets, `se = √(s²_boot + s²_rep / R)`,
+//!    and the interval is `value ± z·se`. Neither part covers the pilot's
+//!    own sampling (the same rows train and test), so the intervals are on
+//!    the narrow side.
 //!
 //! The pilot's rows are one sample: with a few hundred GS rows the check has
 //! standard errors of the size of the differences it tests, so read it for
@@ -58,8 +67,16 @@ use crate::inference::normal_quantile;
 use crate::meta::{FitSeeds, MetaRouterConfig};
 use crate::realdata::evaluate::{resample, Interval};
 use crate::realdata::{training_data, Table};
-use crate::rng::{seed_for, stream, Purpose};
+use crate::rng::{derive_seed, seed_for, stream, Purpose};
 use crate::routing::{self, Cutoff};
+
+/// The tag of the check's streams under the master seed (`"pilot"` in ASCII).
+const PILOT_CHECK_TAG: u64 = 0x70_69_6c_6f_74;
+
+/// Most repetitions of the fold split a check accepts.
+pub const MAX_REPEATS: usize = 100;
+/// Most bootstrap resamples a check accepts.
+pub const MAX_BOOTSTRAP: usize = 100_000;
 
 /// Settings of a pilot check.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,11 +85,11 @@ pub struct PilotCheckOptions {
     pub budgets: Vec<usize>,
     /// Folds `K` of the pilot's GS rows (at least 2).
     pub folds: usize,
-    /// Repetitions `R` of the fold split (at least 1).
+    /// Repetitions `R` of the fold split (1 to [`MAX_REPEATS`]).
     pub repeats: usize,
     /// The usage-ratio grid of the EG area (strictly increasing in `[0, 1]`).
     pub rho: Vec<f64>,
-    /// Bootstrap resamples of the held-out rows (0: point values only).
+    /// Bootstrap resamples of the held-out rows (2 to [`MAX_BOOTSTRAP`]).
     pub bootstrap: usize,
     /// Confidence level of the intervals.
     pub level: f64,
@@ -145,11 +162,18 @@ pub fn pilot_check(
     if options.folds < 2 {
         return Err(Error::param("folds", options.folds, "must be at least 2"));
     }
-    if options.repeats < 1 {
+    if !(1..=MAX_REPEATS).contains(&options.repeats) {
         return Err(Error::param(
             "repeats",
             options.repeats,
-            "must be at least 1",
+            format!("must lie in 1..={MAX_REPEATS}"),
+        ));
+    }
+    if !(2..=MAX_BOOTSTRAP).contains(&options.bootstrap) {
+        return Err(Error::param(
+            "bootstrap",
+            options.bootstrap,
+            format!("must lie in 2..={MAX_BOOTSTRAP} (the intervals need resamples)"),
         ));
     }
     if !(options.level > 0.0 && options.level < 1.0) {
@@ -193,8 +217,10 @@ pub fn pilot_check(
         }
     }
     let (folds, repeats) = (options.folds, options.repeats);
-    let permutations: Vec<Vec<usize>> =
-        (0..repeats).map(|r| shuffled(n, options.seed, r)).collect();
+    // The check's streams derive from the master seed and a tag of their
+    // own, so a plan's study run on the same seed draws other numbers.
+    let base = derive_seed(options.seed, &[PILOT_CHECK_TAG]);
+    let permutations: Vec<Vec<usize>> = (0..repeats).map(|r| shuffled(n, base, r)).collect();
     let x = data.gold_x();
     let y = data.gold_y();
     // Every fit: (repetition, fold, budget position, method) → ψ̂ on the fold's rows.
@@ -208,10 +234,7 @@ pub fn pilot_check(
         .par_iter()
         .map(|&(r, k, b, j)| {
             let permutation = &permutations[r];
-            let held: Vec<usize> = (0..n)
-                .filter(|&i| i % folds == k)
-                .map(|i| permutation[i])
-                .collect();
+            let held: Vec<usize> = (k..n).step_by(folds).map(|i| permutation[i]).collect();
             let train: Vec<usize> = (0..n)
                 .filter(|&i| i % folds != k)
                 .map(|i| permutation[i])
@@ -225,16 +248,18 @@ pub fn pilot_check(
             )?;
             let unit = ((r * folds + k) * budgets.len() + b) as u64;
             let seeds = FitSeeds {
-                folds: seed_for(options.seed, 4, unit, Purpose::Folds),
-                learner: seed_for(options.seed, 4, unit, Purpose::Learner),
+                folds: seed_for(base, 4, unit, Purpose::Folds),
+                learner: seed_for(base, 4, unit, Purpose::Learner),
             };
             let (label, config) = &methods[j];
             let router = config.fit(&subset, seeds).map_err(|e| {
-                Error::param(
-                    "budgets",
-                    budgets[b],
+                Error::input(
+                    gold.file.clone(),
+                    None,
+                    None,
                     format!(
-                        "the pilot check's fit of `{label}` on {} GS rows (fold {} of {folds}) failed: {e}",
+                        "the pilot check's fit of `{label}` on {} of these GS rows (fold {} of \
+                         {folds}) failed: {e}",
                         budgets[b],
                         k + 1,
                     ),
@@ -252,24 +277,52 @@ pub fn pilot_check(
         }
     }
     let gains = y.to_owned();
-    let all: Vec<usize> = (0..n).collect();
-    let per_repeat: Vec<Vec<f64>> = oof
+    // Each repetition's metrics: per held-out fold (ranked by that fold's
+    // own fits), weighted by the fold's share of the GS rows.
+    let held_out: Vec<Vec<Vec<usize>>> = permutations
         .iter()
-        .map(|o| metrics(o, &gains, &all, &options.rho))
+        .map(|permutation| {
+            (0..folds)
+                .map(|k| (k..n).step_by(folds).map(|i| permutation[i]).collect())
+                .collect()
+        })
+        .collect();
+    let repetition = |r: usize, pick: &dyn Fn(usize, &[usize]) -> Vec<usize>| -> Result<Vec<f64>> {
+        let mut total: Vec<f64> = Vec::new();
+        for (k, rows) in held_out[r].iter().enumerate() {
+            let fold = metrics(&oof[r], &gains, &pick(k, rows), &options.rho)?;
+            let weight = rows.len() as f64 / n as f64;
+            total.resize(fold.len(), 0.0);
+            for (t, v) in total.iter_mut().zip(fold) {
+                *t += weight * v;
+            }
+        }
+        Ok(total)
+    };
+    let per_repeat: Vec<Vec<f64>> = (0..repeats)
+        .map(|r| repetition(r, &|_, rows| rows.to_vec()))
         .collect::<Result<_>>()?;
     let point = mean_over(&per_repeat);
     let draws: Vec<Vec<f64>> = (0..options.bootstrap)
         .into_par_iter()
         .map(|b| {
-            let rows = resample(options.seed, n, b);
-            let each: Vec<Vec<f64>> = oof
-                .iter()
-                .map(|o| metrics(o, &gains, &rows, &options.rho))
+            let each: Vec<Vec<f64>> = (0..repeats)
+                .map(|r| {
+                    // Resample b of fold k of repetition r: its rows drawn
+                    // with replacement, the same for every method and budget.
+                    repetition(r, &|k, rows| {
+                        let seed = derive_seed(base, &[r as u64, k as u64]);
+                        resample(seed, rows.len(), b)
+                            .into_iter()
+                            .map(|i| rows[i])
+                            .collect()
+                    })
+                })
                 .collect::<Result<_>>()?;
             Ok(mean_over(&each))
         })
         .collect::<Result<_>>()?;
-    let z = normal_quantile(0.5 + options.level / 2.0)?;
+    let z = normal_quantile(options.level)?;
     let interval = |index: usize| {
         let values: Vec<f64> = draws.iter().map(|d| d[index]).collect();
         let spread: Vec<f64> = per_repeat.iter().map(|d| d[index]).collect();
@@ -299,10 +352,13 @@ pub fn pilot_check(
         .collect();
     Ok(PilotCheck {
         methods: methods.iter().map(|(label, _)| label.clone()).collect(),
-        budgets,
+        budgets: budgets.clone(),
         scored: n,
         pref_rows: data.n_pref(),
-        options: options.clone(),
+        options: PilotCheckOptions {
+            budgets,
+            ..options.clone()
+        },
         points,
         differences,
     })
@@ -454,6 +510,77 @@ mod tests {
         assert_eq!(a, shuffled(50, 7, 0));
         assert_ne!(a, shuffled(50, 8, 0));
         assert_ne!(a, shuffled(50, 7, 1));
+    }
+
+    /// A pilot whose labels are pure noise: `n` GS and `n` PB rows, two
+    /// features, labels N(0, 1) independent of them.
+    fn noise_pilot(n: usize, seed: u64) -> (Table, Table) {
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = stream(seed, 0, 0, Purpose::Data);
+        let mut table = |file: &str| {
+            let x = ndarray::Array2::from_shape_fn((n, 2), |_| StandardNormal.sample(&mut rng));
+            let y: Array1<f64> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+            Table {
+                file: file.into(),
+                feature_names: vec!["a".into(), "b".into()],
+                x,
+                label: Some(y),
+                extra: Default::default(),
+                ids: None,
+                weights: None,
+                lines: (2..n as u64 + 2).collect(),
+            }
+        };
+        (table("gold.csv"), table("pref.csv"))
+    }
+
+    #[test]
+    fn without_signal_the_eg_area_is_zero_within_monte_carlo_error() {
+        // Out-of-fold scores ranked within their own fold cannot use a
+        // row's label, so with pure-noise labels the EG area has mean 0
+        // (ranking all folds together biases it down: the other folds'
+        // fits trained on the row). 200 pilots; the tolerance is 3 MCSE.
+        let methods = vec![
+            (
+                "gs-only".to_string(),
+                MetaRouterConfig::new(crate::meta::Method::GsOnly),
+            ),
+            (
+                "pooled".to_string(),
+                MetaRouterConfig::new(crate::meta::Method::Pooled),
+            ),
+        ];
+        let options = PilotCheckOptions {
+            budgets: vec![80],
+            folds: 5,
+            repeats: 1,
+            rho: (0..=20).map(|i| i as f64 / 20.0).collect(),
+            bootstrap: 2,
+            level: 0.95,
+            seed: 1,
+        };
+        let areas: Vec<f64> = (0..200)
+            .map(|seed| {
+                let (gold, pref) = noise_pilot(100, seed);
+                let check = pilot_check(
+                    &methods,
+                    &gold,
+                    &pref,
+                    &PilotCheckOptions {
+                        seed,
+                        ..options.clone()
+                    },
+                )
+                .unwrap();
+                check.points[0][0].eg_area.value
+            })
+            .collect();
+        let mean = areas.iter().sum::<f64>() / areas.len() as f64;
+        let mcse = sample_sd(&areas) / (areas.len() as f64).sqrt();
+        assert!(
+            mean.abs() <= 3.0 * mcse,
+            "mean EG area {mean} (MCSE {mcse})"
+        );
     }
 
     #[test]
