@@ -511,6 +511,17 @@ fn compare_with_puts_the_plan_next_to_a_study_and_refuses_a_mismatched_one() {
         comparison.contains("| 80 | dr-learner − pooled |"),
         "{comparison}"
     );
+    // the EG areas of a plan against itself: planned / true is exactly 1
+    let eg = comparison
+        .split("## EG areas")
+        .nth(1)
+        .expect("comparison.md lists the EG areas");
+    let ratios: Vec<&str> = eg
+        .lines()
+        .filter(|l| l.starts_with("| 40 |") || l.starts_with("| 80 |"))
+        .map(|l| l.trim_end_matches(" |").rsplit("| ").next().unwrap())
+        .collect();
+    assert_eq!(ratios, vec!["1.00"; 4], "{eg}");
     // A study without the plan's budget is refused before anything runs.
     let mut other = base.to_vec();
     other[4] = "40,120";
@@ -667,6 +678,56 @@ fn the_pilot_check_reads_the_plan_is_thread_invariant_and_refuses_bad_settings()
     let (code, _, stderr) = check_on(dir, "2", &args);
     assert_ne!(code, 0);
     assert!(stderr.contains("--force"), "{stderr}");
+}
+
+#[test]
+fn the_variance_rule_plants_the_out_of_fold_covariance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    calibrated(dir, "healthbench-like", "150");
+    let calibrate = |rule: &[&str], out: &str| {
+        let mut args = vec![
+            "scenarios",
+            "calibrate",
+            "--gold",
+            "pilot/gold.csv",
+            "--pref",
+            "pilot/pref.csv",
+            "--out",
+            out,
+        ];
+        args.extend(rule);
+        run(dir, &args)
+    };
+    let (code, _, stderr) = calibrate(&["--recalibration", "variance"], "variance.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("variance rule: ψ̂ scaled by"), "{stderr}");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let (variance, slope) = (read("variance.json"), read("pilot.json"));
+    let recal = &variance["recalibration"];
+    assert_eq!(recal["rule"], "variance");
+    // the least-squares slope is the slope rule's map, kept as a diagnostic
+    assert_eq!(
+        recal["psi"]["calibration_slope"],
+        slope["recalibration"]["psi"]["slope"]
+    );
+    assert!(slope["recalibration"].get("rule").is_none());
+    // the map's scale is √Cov/sd(ψ̂), not the least-squares slope
+    assert_ne!(recal["psi"]["slope"], recal["psi"]["calibration_slope"]);
+    // the file is a scenario
+    LoadedPlasmode::read(&dir.join("variance.json")).unwrap();
+    // --no-recalibration and a rule exclude each other; an unknown rule is refused
+    let (code, _, stderr) = calibrate(
+        &["--no-recalibration", "--recalibration", "variance"],
+        "both.json",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = calibrate(&["--recalibration", "median"], "median.json");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not a recalibration rule"), "{stderr}");
+    assert!(!dir.join("both.json").exists() && !dir.join("median.json").exists());
 }
 
 #[test]

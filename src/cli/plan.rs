@@ -49,6 +49,10 @@ pub struct PlanArgs {
     /// should differ from --config (a meta-learner; its own method is kept).
     #[arg(long, requires = "gold")]
     calibration_config: Option<PathBuf>,
+    /// The recalibration rule of the calibration from --gold/--pref
+    /// (`slope` or `variance`, as `scenarios calibrate --recalibration`).
+    #[arg(long, requires = "gold", default_value = "slope", value_parser = super::realdata::parse_rule)]
+    recalibration: meta_router::dgp::plasmode::RecalibrationRule,
     /// The GS budgets to compare (GS rows per replicate), e.g. 100,250,500,1000.
     #[arg(long, value_delimiter = ',', required = true)]
     budgets: Vec<usize>,
@@ -379,8 +383,13 @@ fn calibrate_pilot(
         }
     };
     let key = super::realdata::config_key(key_source);
-    let calibration =
-        super::realdata::calibrate_tables(&config, &key, (gold, pref), (args.seed, true), &path)?;
+    let calibration = super::realdata::calibrate_tables(
+        &config,
+        &key,
+        (gold, pref),
+        (args.seed, Some(args.recalibration)),
+        &path,
+    )?;
     if args.resume && !args.force && path.exists() {
         let same = files::read_bounded(&path, PLASMODE_PARSE_FACTOR)
             .is_ok_and(|before| files::sha256_hex(&before) == calibration.sha256);

@@ -26,11 +26,10 @@ use std::fmt::Write as _;
 use crate::dgp::plasmode::pilot_check::PilotCheck;
 use crate::error::{Error, Result};
 use crate::realdata::evaluate::Interval;
-use crate::routing::trapezoid;
 use crate::study::record::Summary;
 
 use super::format_significant;
-use super::plan::find;
+use super::plan::{eg_area, find};
 use super::tabular::csv_field;
 
 /// Half-width, in combined standard errors, within which a pilot value
@@ -110,18 +109,8 @@ fn expected(
             mcse: (sa * sa + sc * sc).sqrt(),
         });
     }
-    let rows: Vec<_> = (0..rho.len())
-        .map(|i| find(summary, n as u64, method, versus, "eg", Some(i)))
-        .collect::<Option<_>>()?;
-    let means: Vec<Option<f64>> = rows.iter().map(|r| r.mean).collect();
-    let mcses: Vec<Option<f64>> = rows.iter().map(|r| r.mcse).collect();
-    if means.iter().chain(&mcses).any(Option::is_none) {
-        return None;
-    }
-    Some(Planned {
-        mean: trapezoid(rho, &means),
-        mcse: trapezoid(rho, &mcses),
-    })
+    let (mean, mcse) = eg_area(summary, rho, n as u64, method, versus)?;
+    Some(Planned { mean, mcse })
 }
 
 /// The pilot check with the plan's predictions.

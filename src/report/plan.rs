@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 use crate::error::{Error, Result};
 use crate::study::record::{Summary, SummaryRow};
 use meta_router_core::inference::normal_quantile;
+use meta_router_core::routing::trapezoid;
 
 use super::format_significant;
 use super::tabular::csv_field;
@@ -394,6 +395,23 @@ pub struct Validation {
     pub tolerance: f64,
     /// Every compared quantity at every budget.
     pub rows: Vec<ValidationRow>,
+    /// Each method's EG area, planned and true, at every budget (when both
+    /// studies have the whole EG curve on one ρ grid).
+    pub eg_areas: Vec<EgAreaRow>,
+}
+
+/// A method's EG area `∫ EG(ρ) dρ` in the plan and in the true scenario's
+/// study at one budget ([`eg_area`]: means, with MCSE bounds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EgAreaRow {
+    /// GS rows.
+    pub n_gold: u64,
+    /// Method label.
+    pub method: String,
+    /// The plan's EG area and its MCSE bound.
+    pub planned: (f64, f64),
+    /// The true scenario's.
+    pub truth: (f64, f64),
 }
 
 impl Plan {
@@ -445,7 +463,28 @@ impl Plan {
                 )?;
             }
         }
-        Ok(Validation { tolerance, rows })
+        let mut eg_areas = Vec::new();
+        if plan.rho == truth.rho {
+            for budget in &self.rows {
+                for cell in &budget.methods {
+                    let area =
+                        |s: &Summary| eg_area(s, &plan.rho, budget.n_gold, &cell.method, None);
+                    if let (Some(planned), Some(truth)) = (area(plan), area(truth)) {
+                        eg_areas.push(EgAreaRow {
+                            n_gold: budget.n_gold,
+                            method: cell.method.clone(),
+                            planned,
+                            truth,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Validation {
+            tolerance,
+            rows,
+            eg_areas,
+        })
     }
 }
 
@@ -490,6 +529,45 @@ impl Validation {
                 if r.within { "yes" } else { "no" }
             );
         }
+        if self.eg_areas.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n(No EG areas: the two studies do not share one ρ grid with whole EG curves.)"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n## EG areas\n\nThe EG area `∫ EG(ρ) dρ` over the study's ρ grid (± an upper \
+                 bound on its MCSE) is the \
+                 gain a method achieves over random routing; unlike the NEG area it is not \
+                 divided by the oracle's gain, which depends on heterogeneity no method can \
+                 learn and a pilot cannot measure.\n"
+            );
+            let _ = writeln!(out, "| n_gold | method | planned | true | planned / true |");
+            let _ = writeln!(out, "|---:|---|---:|---:|---:|");
+            for r in &self.eg_areas {
+                let cell = |(m, s): (f64, f64)| {
+                    format!(
+                        "{} ± {}",
+                        format_significant(m, 3),
+                        format_significant(s, 2)
+                    )
+                };
+                let ratio = if r.truth.0 != 0.0 {
+                    format_significant(r.planned.0 / r.truth.0, 3)
+                } else {
+                    "—".into()
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {ratio} |",
+                    r.n_gold,
+                    r.method,
+                    cell(r.planned),
+                    cell(r.truth)
+                );
+            }
+        }
         out
     }
 }
@@ -512,6 +590,30 @@ fn estimate(row: Option<&SummaryRow>) -> Estimate {
         mean: r.mean,
         mcse: r.mcse,
     })
+}
+
+/// The EG area `∫ EG(ρ) dρ` of `method` (or of its paired difference to
+/// `versus`) at budget `n`: the trapezoid area over the grid `rho` of the
+/// mean EG curve (the mean of the replicates' areas, by linearity), and an
+/// upper bound on its MCSE, the area of the per-ρ MCSEs (the standard
+/// deviation of a sum is at most the sum of the standard deviations).
+/// `None` when a point of the curve is missing.
+pub fn eg_area(
+    summary: &Summary,
+    rho: &[f64],
+    n: u64,
+    method: &str,
+    versus: Option<&str>,
+) -> Option<(f64, f64)> {
+    let rows: Vec<&SummaryRow> = (0..rho.len())
+        .map(|i| find(summary, n, method, versus, "eg", Some(i)))
+        .collect::<Option<_>>()?;
+    let means: Vec<Option<f64>> = rows.iter().map(|r| r.mean).collect();
+    let mcses: Vec<Option<f64>> = rows.iter().map(|r| r.mcse).collect();
+    if means.iter().chain(&mcses).any(Option::is_none) {
+        return None;
+    }
+    Some((trapezoid(rho, &means), trapezoid(rho, &mcses)))
 }
 
 /// The GS budgets of a study (its grid's `n_gold` values), ascending.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use meta_router::dgp::plasmode::{sample_sd, LoadedPlasmode, PlasmodeFile};
+use meta_router::dgp::plasmode::{sample_sd, LoadedPlasmode, PlasmodeFile, RecalibrationRule};
 use meta_router::files::{self, Existing};
 use meta_router::meta::MetaRouterConfig;
 use meta_router::realdata;
@@ -35,8 +35,15 @@ pub struct CalibrateArgs {
     config: Option<PathBuf>,
     /// Plant the fitted ψ̂ and η̂ as they are, without the out-of-fold
     /// recalibration of their slopes.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "recalibration")]
     no_recalibration: bool,
+    /// How the recalibration scales ψ̂ and η̂: `slope` (the least-squares
+    /// calibration slope of the labels on the out-of-fold fits) or
+    /// `variance` (the planted function's variance is the labels'
+    /// covariance with the out-of-fold fits: the learnable heterogeneity
+    /// the pilot shows, unshrunk).
+    #[arg(long, default_value = "slope", value_parser = parse_rule)]
+    recalibration: RecalibrationRule,
     /// Master seed of the pilot fit.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -58,7 +65,10 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         &config,
         &key,
         (&gold, &pref),
-        (args.seed, !args.no_recalibration),
+        (
+            args.seed,
+            (!args.no_recalibration).then_some(args.recalibration),
+        ),
         &args.out,
     )?;
     calibration.write(&args.out, Existing::from_force(args.force), (&gold, false))?;
@@ -82,14 +92,14 @@ pub(crate) struct Calibration {
 }
 
 /// Calibrates a plasmode scenario from the pilot's tables with `config`
-/// (its keys named by `key` in errors) and master `seed` (recalibrated
-/// unless `recalibrate` is false), and checks that the file reads back as a
+/// (its keys named by `key` in errors) and master `seed` (recalibrated by
+/// `rule`, or not at all with `None`), and checks that the file reads back as a
 /// scenario (named `out` in errors).
 pub(crate) fn calibrate_tables(
     config: &MetaRouterConfig,
     key: &dyn Fn(&str) -> String,
     (gold, pref): (&realdata::Table, &realdata::Table),
-    (seed, recalibrate): (u64, bool),
+    (seed, rule): (u64, Option<RecalibrationRule>),
     out: &Path,
 ) -> Result<Calibration> {
     if !config.method.is_meta() {
@@ -106,7 +116,7 @@ pub(crate) fn calibrate_tables(
     realdata::check_fit_size(config, gold, pref, key)?;
     let started = std::time::Instant::now();
     let calibrated =
-        meta_router::dgp::plasmode::calibrate::calibrate(config, gold, pref, seed, recalibrate)?;
+        meta_router::dgp::plasmode::calibrate::calibrate(config, gold, pref, seed, rule)?;
     let (plasmode, text) = (calibrated.file, calibrated.text);
     // The file must read back as a scenario before it is written.
     LoadedPlasmode::parse(&text, &out.display().to_string())?;
@@ -130,6 +140,17 @@ impl Calibration {
         files::write_file(out, self.text.as_bytes(), existing)?;
         report(out, &self.plasmode, gold, self.seconds, quiet);
         Ok(())
+    }
+}
+
+/// `--recalibration`: `slope` or `variance`.
+pub(crate) fn parse_rule(text: &str) -> std::result::Result<RecalibrationRule, String> {
+    match text {
+        "slope" => Ok(RecalibrationRule::Slope),
+        "variance" => Ok(RecalibrationRule::Variance),
+        other => Err(format!(
+            "`{other}` is not a recalibration rule (slope, variance)"
+        )),
     }
 }
 
@@ -173,15 +194,23 @@ fn report(out: &Path, plasmode: &PlasmodeFile, gold: &realdata::Table, seconds: 
     }
     let recalibration = &plasmode.recalibration;
     if recalibration.folds > 0 {
+        let (psi, eta) = (&recalibration.psi, &recalibration.eta);
         eprintln!(
             "  recalibration on {} out-of-fold fits: slope of the GS labels on ψ̂ {} (SE {}), \
              of the PB labels on η̂ {} (SE {})",
             recalibration.folds,
-            show(recalibration.psi.slope),
-            show(recalibration.psi.slope_se),
-            show(recalibration.eta.slope),
-            show(recalibration.eta.slope_se)
+            show(psi.calibration_slope()),
+            show(psi.slope_se),
+            show(eta.calibration_slope()),
+            show(eta.slope_se)
         );
+        if recalibration.rule == RecalibrationRule::Variance {
+            eprintln!(
+                "  variance rule: ψ̂ scaled by {} and η̂ by {} about their means",
+                show(psi.slope),
+                show(eta.slope)
+            );
+        }
     }
     for warning in warnings {
         eprintln!("warning: {warning}");
@@ -202,18 +231,20 @@ fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<
         ));
     }
     let psi = &plasmode.recalibration.psi;
-    if plasmode.recalibration.folds > 0 && (psi.slope < 0.5 || psi.slope_se > 0.5 * psi.slope) {
+    let slope = psi.calibration_slope();
+    if plasmode.recalibration.folds > 0 && (slope < 0.5 || psi.slope_se > 0.5 * slope) {
         warnings.push(format!(
             "out of fold, the GS labels follow ψ̂ with slope {} (SE {}): the pilot gives \
              little support to the heterogeneity this learner finds, so the planted ψ is {} \
              and its shape is the learner's more than the data's; compare a plan from a \
              smoother learner in --config, or collect more GS rows",
-            format_significant(psi.slope, 3),
+            format_significant(slope, 3),
             format_significant(psi.slope_se, 2),
-            if psi.slope < 0.5 {
-                "shrunk toward its mean"
-            } else {
-                "uncertain"
+            match (slope < 0.5, plasmode.recalibration.rule) {
+                (true, RecalibrationRule::Slope) => "shrunk toward its mean",
+                (true, RecalibrationRule::Variance) =>
+                    "scaled to a covariance the pilot barely shows",
+                (false, _) => "uncertain",
             }
         ));
     }

@@ -14,8 +14,8 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-pub(crate) use calibrate::calibrate_tables;
 pub use calibrate::{calibrate, CalibrateArgs};
+pub(crate) use calibrate::{calibrate_tables, parse_rule};
 pub use evaluate::{evaluate_command, EvaluateArgs};
 pub use export::{export, ExportArgs};
 pub(crate) use fit::{config_key, router_config, PilotTableArgs};

@@ -12,13 +12,18 @@
 //!    other folds (its seeds from `(seed, 2, k)`) and predicts ψ̂ and η̂ = c·ψ̂ − Δ̂ on
 //!    fold `k`.
 //! 3. Recalibration (unless turned off): on the GS rows, the least-squares
-//!    line of the labels `r` on the out-of-fold ψ̂ gives the slope `b_ψ`
-//!    (and its standard error); the map is `a_ψ(x) = r̄ + b_ψ(x − ψ̂̄)` with
-//!    `ψ̂̄` the full fit's mean over the GS rows. Likewise `a_η` from the PB
-//!    labels on the out-of-fold η̂ over the PB rows. A negative slope becomes
-//!    0 (no heterogeneity shown out of fold), and a slope is capped where
+//!    line of the labels `r` on the out-of-fold ψ̂ gives the calibration
+//!    slope `b_ψ = Cov(r, ψ̂_oof)/Var(ψ̂_oof)` (and its standard error); the
+//!    map is `a_ψ(x) = r̄ + s_ψ(x − ψ̂̄)` with `ψ̂̄` the full fit's mean over
+//!    the GS rows and the scale `s_ψ = b_ψ` (rule `slope`) or
+//!    `s_ψ = √(Cov(r, ψ̂_oof))/sd(ψ̂)` (rule `variance`: the planted ψ's
+//!    variance over the GS rows is `Cov(r, ψ̂_oof)`, an estimate of the
+//!    variance of the part of ψ the learner can represent; see
+//!    [`RecalibrationRule`]). Likewise `a_η` from the PB labels on the
+//!    out-of-fold η̂ over the PB rows. A negative slope or covariance becomes
+//!    0 (no heterogeneity shown out of fold), and a scale is capped where
 //!    the recalibrated function would vary more than its labels
-//!    (`b ≤ sd(labels)/sd(fit)`).
+//!    (`s ≤ sd(labels)/sd(fit)`).
 //! 4. Noise: the labels minus the recalibrated out-of-fold predictions
 //!    (`r − a_ψ(ψ̂_oof)` on GS rows, `y − a_η(η̂_oof)` on PB rows), each set
 //!    centred; their standard deviations are the Gaussian noise scales.
@@ -28,8 +33,8 @@
 use ndarray::{Array1, Axis};
 
 use super::{
-    sample_sd, Affine, NoiseModel, PilotSummary, PlasmodeFile, Recalibration, Truth,
-    PLASMODE_FORMAT, PLASMODE_FORMAT_VERSION,
+    sample_sd, Affine, NoiseModel, PilotSummary, PlasmodeFile, Recalibration, RecalibrationRule,
+    Truth, PLASMODE_FORMAT, PLASMODE_FORMAT_VERSION,
 };
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
@@ -49,14 +54,15 @@ pub struct Calibrated {
     pub text: String,
 }
 
-/// Calibrates a plasmode scenario from the pilot's tables (module docs).
-/// `recalibrate = false` plants the fitted ψ̂ and η̂ as they are.
+/// Calibrates a plasmode scenario from the pilot's tables (module docs)
+/// with the recalibration `rule`; `None` plants the fitted ψ̂ and η̂ as they
+/// are.
 pub fn calibrate(
     config: &MetaRouterConfig,
     gold: &Table,
     pref: &Table,
     seed: u64,
-    recalibrate: bool,
+    rule: Option<RecalibrationRule>,
 ) -> Result<Calibrated> {
     if !config.method.is_meta() {
         return Err(Error::param(
@@ -74,26 +80,28 @@ pub fn calibrate(
     let pref_y = data.pref_y().to_owned();
     let fitted_psi = router.predict_psi(data.gold_x());
     let fitted_eta = eta_hat(&router, data.pref_x());
-    let (psi, eta) = if recalibrate {
-        (
+    let (psi, eta) = match rule {
+        Some(rule) => (
             affine(
                 &gold_y,
                 &oof.psi.slice(ndarray::s![..n]).to_owned(),
                 &fitted_psi,
+                rule,
             ),
             affine(
                 &pref_y,
                 &oof.eta.slice(ndarray::s![n..]).to_owned(),
                 &fitted_eta,
+                rule,
             ),
-        )
-    } else {
-        (Affine::IDENTITY, Affine::IDENTITY)
+        ),
+        None => (Affine::IDENTITY, Affine::IDENTITY),
     };
     let recalibration = Recalibration {
         psi,
         eta,
-        folds: if recalibrate { config.folds } else { 0 },
+        folds: if rule.is_some() { config.folds } else { 0 },
+        rule: rule.unwrap_or_default(),
     };
     // Noise: the labels minus the recalibrated out-of-fold predictions (ψ̂
     // is in GS units).
@@ -200,8 +208,13 @@ fn eta_hat(router: &FittedRouter, x: ndarray::ArrayView2<f64>) -> Array1<f64> {
 }
 
 /// Step 3: the affine recalibration of `fitted` against `labels` from the
-/// out-of-fold predictions `oof` (same rows).
-fn affine(labels: &Array1<f64>, oof: &Array1<f64>, fitted: &Array1<f64>) -> Affine {
+/// out-of-fold predictions `oof` (same rows), its slope by `rule`.
+fn affine(
+    labels: &Array1<f64>,
+    oof: &Array1<f64>,
+    fitted: &Array1<f64>,
+    rule: RecalibrationRule,
+) -> Affine {
     let n = labels.len() as f64;
     let mean = |v: &Array1<f64>| v.sum() / n;
     let (my, mp) = (mean(labels), mean(oof));
@@ -230,11 +243,31 @@ fn affine(labels: &Array1<f64>, oof: &Array1<f64>, fitted: &Array1<f64>) -> Affi
     } else {
         0.0
     };
-    Affine {
-        from: mean(fitted),
-        to: my,
-        slope: slope.clamp(0.0, cap.max(0.0)),
-        slope_se,
+    let cap = cap.max(0.0);
+    match rule {
+        RecalibrationRule::Slope => Affine {
+            from: mean(fitted),
+            to: my,
+            slope: slope.clamp(0.0, cap),
+            slope_se,
+            calibration_slope: None,
+        },
+        RecalibrationRule::Variance => {
+            // Var(planted) = b²·Var(fitted) = Cov(labels, oof), floored at 0.
+            let covariance = (sxy / n).max(0.0);
+            let scale = if sd_fit > 0.0 {
+                covariance.sqrt() / sd_fit
+            } else {
+                0.0
+            };
+            Affine {
+                from: mean(fitted),
+                to: my,
+                slope: scale.min(cap),
+                slope_se,
+                calibration_slope: Some(slope),
+            }
+        }
     }
 }
 
@@ -264,25 +297,56 @@ mod tests {
         // labels = 1 + 0.5·oof exactly: slope 0.5, SE 0
         let oof = array![-2.0, -1.0, 0.0, 1.0, 2.0];
         let labels = oof.mapv(|p| 1.0 + 0.5 * p);
-        let a = affine(&labels, &oof, &oof);
+        let a = affine(&labels, &oof, &oof, RecalibrationRule::Slope);
         assert!((a.slope - 0.5).abs() < 1e-12 && a.slope_se < 1e-12);
         assert_eq!((a.from, a.to), (0.0, 1.0));
         assert!((a.apply(2.0) - 2.0).abs() < 1e-12);
         // a negative slope shows no heterogeneity: 0
-        let a = affine(&labels.mapv(|y| -y), &oof, &oof);
+        let a = affine(&labels.mapv(|y| -y), &oof, &oof, RecalibrationRule::Slope);
         assert_eq!(a.slope, 0.0);
         // labels = 3·oof: slope 3, within the cap sd(labels)/sd(fit) = 30
         // for a fit 10× flatter
         let labels = oof.mapv(|p| 3.0 * p);
         let flat = oof.mapv(|p| 0.1 * p);
-        let a = affine(&labels, &oof, &flat);
+        let a = affine(&labels, &oof, &flat, RecalibrationRule::Slope);
         assert!((a.slope - 3.0).abs() < 1e-9, "{}", a.slope);
         // out-of-fold predictions 10× flatter: the raw slope 30 is capped at
         // sd(labels)/sd(fit) = 3, so the truth varies no more than its labels
-        let a = affine(&labels, &flat, &oof);
+        let a = affine(&labels, &flat, &oof, RecalibrationRule::Slope);
         assert!((a.slope - 3.0).abs() < 1e-9, "capped at {}", a.slope);
         // constant out-of-fold predictions: no slope
-        assert_eq!(affine(&labels, &Array1::zeros(5), &oof).slope, 0.0);
+        assert_eq!(
+            affine(&labels, &Array1::zeros(5), &oof, RecalibrationRule::Slope).slope,
+            0.0
+        );
+    }
+
+    #[test]
+    fn the_variance_rule_plants_the_covariance_as_the_variance() {
+        // labels = 2·oof + noise orthogonal to oof: Cov = 2·Var(oof) = 4,
+        // so the planted variance over the rows is 4 whatever the fit's scale
+        let oof = array![-2.0, -1.0, 0.0, 1.0, 2.0];
+        let noise = array![1.0, -2.0, 0.0, 2.0, -1.0]; // Σ noise·oof = 0, Σ noise = 0
+        let labels = &oof * 2.0 + &noise;
+        let fitted = oof.mapv(|p| 3.0 * p);
+        let a = affine(&labels, &oof, &fitted, RecalibrationRule::Variance);
+        let planted = fitted.mapv(|f| a.apply(f));
+        let mean = planted.sum() / 5.0;
+        let variance = planted.iter().map(|p| (p - mean) * (p - mean)).sum::<f64>() / 5.0;
+        assert!((variance - 4.0).abs() < 1e-12, "{variance}");
+        assert!((a.calibration_slope() - 2.0).abs() < 1e-12);
+        // the slope rule keeps the least-squares slope as the map's (a fit
+        // as spread as its out-of-fold predictions: below the cap)
+        let b = affine(&labels, &oof, &oof, RecalibrationRule::Slope);
+        assert!((b.slope - 2.0).abs() < 1e-12 && b.calibration_slope.is_none());
+        // no covariance: no heterogeneity
+        let flat = affine(
+            &labels.mapv(|y| -y),
+            &oof,
+            &fitted,
+            RecalibrationRule::Variance,
+        );
+        assert_eq!(flat.slope, 0.0);
     }
 
     #[test]

@@ -225,10 +225,17 @@ pub struct Affine {
     pub from: f64,
     /// The labels' mean there.
     pub to: f64,
-    /// The calibration slope (0 … its cap; 1 and `from = to` for none).
+    /// The map's scale (0 … its cap; 1 and `from = to` for none): the
+    /// calibration slope under [`RecalibrationRule::Slope`].
     pub slope: f64,
-    /// The slope's standard error before any cap (0 when not estimated).
+    /// The calibration slope's standard error before any cap (0 when not
+    /// estimated).
     pub slope_se: f64,
+    /// The least-squares calibration slope of the labels on the
+    /// out-of-fold predictions, when the map's `slope` is another
+    /// ([`RecalibrationRule::Variance`]); absent: it is `slope`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_slope: Option<f64>,
 }
 
 impl Affine {
@@ -238,12 +245,47 @@ impl Affine {
         to: 0.0,
         slope: 1.0,
         slope_se: 0.0,
+        calibration_slope: None,
     };
 
     /// `to + slope·(x − from)`.
     pub fn apply(&self, x: f64) -> f64 {
         self.to + self.slope * (x - self.from)
     }
+
+    /// The least-squares calibration slope (a diagnostic of the fit).
+    pub fn calibration_slope(&self) -> f64 {
+        self.calibration_slope.unwrap_or(self.slope)
+    }
+}
+
+/// How the recalibration scales a fitted function about its mean.
+///
+/// In files and on the command line: `"slope"` or `"variance"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecalibrationRule {
+    /// The least-squares slope `b = Cov(r, f̂)/Var(f̂)` of the labels `r` on
+    /// the out-of-fold predictions `f̂` (the classic calibration slope): the
+    /// best predictor of the labels from `f̂`, so its spread is shrunk by the
+    /// out-of-fold fits' estimation noise.
+    #[default]
+    Slope,
+    /// The scale `√(Cov(r, f̂)/Var(f))` (`f` the full fit) that gives the
+    /// planted function the variance `Cov(r, f̂)` over the rows it is
+    /// calibrated on. If `g` is the projection of the truth on what the
+    /// learner can represent (so the rest is uncorrelated with `g`) and
+    /// `f̂ = g + e` with the estimation error `e` uncorrelated with the truth
+    /// and the held-out noise, then `Cov(r, f̂) = Var(g)`: the planted truth
+    /// has the learnable heterogeneity the pilot shows rather than a shrunk
+    /// one. A shrinking learner (`f̂ ≈ λg + e`, `λ < 1`) makes it `λ·Var(g)`,
+    /// an underestimate. Only the variance is matched: the planted shape is
+    /// still the full fit's, with its own estimation noise.
+    Variance,
+}
+
+fn is_slope(rule: &RecalibrationRule) -> bool {
+    *rule == RecalibrationRule::Slope
 }
 
 /// How the fitted router's ψ̂ and η̂ become the planted truth: each
@@ -258,6 +300,9 @@ pub struct Recalibration {
     pub eta: Affine,
     /// Folds of the out-of-fold fits (0: not recalibrated).
     pub folds: usize,
+    /// How the maps' slopes were chosen (`slope` when absent).
+    #[serde(default, skip_serializing_if = "is_slope")]
+    pub rule: RecalibrationRule,
 }
 
 /// Summary numbers of the planted truth over the pilot rows (for people
