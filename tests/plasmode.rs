@@ -827,6 +827,55 @@ fn a_plan_from_the_pilot_tables_is_calibrate_then_plan_then_check() {
     assert_ne!(code, 0);
     assert!(stderr.contains("not empty"), "{stderr}");
     assert!(!dir.join("one_step.plasmode.json").exists());
+    // the variance rule through plan is scenarios calibrate's
+    let mut variance: Vec<&str> = fresh.clone();
+    for a in variance.iter_mut() {
+        if *a == "one_step" {
+            *a = "var_plan";
+        }
+    }
+    variance.extend(["--recalibration", "variance"]);
+    ok(dir, &variance);
+    ok(
+        dir,
+        &[
+            "scenarios",
+            "calibrate",
+            "--gold",
+            "pilot/gold.csv",
+            "--pref",
+            "pilot/pref.csv",
+            "--seed",
+            "3",
+            "--recalibration",
+            "variance",
+            "--out",
+            "var_hand.json",
+        ],
+    );
+    assert_eq!(
+        fs::read(dir.join("var_plan.plasmode.json")).unwrap(),
+        fs::read(dir.join("var_hand.json")).unwrap()
+    );
+    // a recalibration rule belongs to a calibration from tables
+    let (code, _, stderr) = run(
+        dir,
+        &[
+            "plan",
+            "--scenario",
+            "by_hand.json",
+            "--recalibration",
+            "variance",
+            "--budgets",
+            "40",
+            "--out",
+            "rule",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--gold"), "{stderr}");
+    assert!(!dir.join("rule").exists());
     // neither a scenario nor tables
     let (code, _, stderr) = run(
         dir,
