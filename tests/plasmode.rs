@@ -14,7 +14,16 @@ use meta_router::rng::{stream, Purpose};
 use meta_router::study::spec::StudySpec;
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
+    run_on(dir, None, args)
+}
+
+/// [`run`] with `RAYON_NUM_THREADS = threads` when given.
+fn run_on(dir: &Path, threads: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meta-router"));
+    if let Some(threads) = threads {
+        command.env("RAYON_NUM_THREADS", threads);
+    }
+    let out = command
         .args(args)
         .current_dir(dir)
         .output()
@@ -532,27 +541,18 @@ fn compare_with_puts_the_plan_next_to_a_study_and_refuses_a_mismatched_one() {
     assert!(!dir.join("other").exists());
 }
 
-/// `scenarios check` with `RAYON_NUM_THREADS = threads`.
+/// `scenarios check` on the pilot with `RAYON_NUM_THREADS = threads`.
 fn check_on(dir: &Path, threads: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_meta-router"))
-        .args([
-            "scenarios",
-            "check",
-            "--gold",
-            "pilot/gold.csv",
-            "--pref",
-            "pilot/pref.csv",
-        ])
-        .args(args)
-        .env("RAYON_NUM_THREADS", threads)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec![
+        "scenarios",
+        "check",
+        "--gold",
+        "pilot/gold.csv",
+        "--pref",
+        "pilot/pref.csv",
+    ];
+    all.extend(args);
+    run_on(dir, Some(threads), &all)
 }
 
 #[test]

@@ -30,7 +30,7 @@ use crate::study::record::Summary;
 
 use super::format_significant;
 use super::plan::{eg_area, find};
-use super::tabular::csv_field;
+use super::tabular::{csv_field, number};
 
 /// Half-width, in combined standard errors, within which a pilot value
 /// agrees with the plan.
@@ -316,10 +316,6 @@ impl PilotComparison {
         let mut out = String::from(
             "quantity,n_gold,method,versus,pilot,pilot_se,pilot_lower,pilot_upper,planned,planned_mcse,agrees,true,true_mcse,agrees_with_truth\n",
         );
-        let number = |v: Option<f64>| {
-            v.filter(|x| x.is_finite())
-                .map_or(String::new(), |x| x.to_string())
-        };
         for line in &self.lines {
             let _ = writeln!(
                 out,

@@ -64,7 +64,7 @@ pub fn csv_field(text: &str) -> String {
 }
 
 /// A number as text: shortest round-trip form; empty when missing or not finite.
-fn number(x: Option<f64>) -> String {
+pub(super) fn number(x: Option<f64>) -> String {
     match x.filter(|x| x.is_finite()) {
         Some(x) => format!("{x:?}"),
         None => String::new(),
