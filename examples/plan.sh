@@ -12,8 +12,9 @@ mkdir -p "$OUT"
 $MR scenarios export healthbench-like --n-gold 250 --seed 11 --out "$OUT/pilot" --force
 
 # 2. Calibrate: a DR-learner fit on the pilot (the quickstart's ridge learners),
-#    recalibrated on out-of-fold fits; prints the planted truth and a [scenario]
-#    table for study files.
+#    recalibrated on out-of-fold fits (the default `variance` rule: the planted
+#    heterogeneity is what the pilot shows out of fold); prints the planted truth
+#    and a [scenario] table for study files.
 $MR scenarios calibrate --gold "$OUT/pilot/gold.csv" --pref "$OUT/pilot/pref.csv" \
     --config examples/planning/router.toml --out "$OUT/pilot.plasmode.json" --force
 
@@ -22,7 +23,7 @@ $MR scenarios calibrate --gold "$OUT/pilot/gold.csv" --pref "$OUT/pilot/pref.csv
 $MR plan --scenario "$OUT/pilot.plasmode.json" --config examples/planning/router.toml \
     --methods dr-learner,pooled,gs-only --budgets 100,250,500,1000 --pool 5000 \
     --n-test 500 --out "$OUT/plan" --force --quiet
-echo "plan: $OUT/plan/plan.md, plan.csv, plan_neg_area.png"
+echo "plan: $OUT/plan/plan.md, plan.csv, plan_eg_area.png, plan_neg_area.png"
 
 # 4. Check the plan against the pilot's own GS rows at the budgets the pilot
 #    reaches (here 100 of the plan's; every fit leaves a fifth of them out).

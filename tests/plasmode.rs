@@ -326,7 +326,9 @@ fn a_plan_is_the_same_on_one_and_two_threads_and_reads_its_summary() {
     let md = fs::read_to_string(dir.join("one/plan.md")).unwrap();
     assert_eq!(printed, md, "the plan printed is the plan written");
     assert!(md.contains("| pooled |") && md.contains("| gs-only |"));
-    assert!(dir.join("one/plan_neg_area.svg").is_file());
+    assert!(
+        dir.join("one/plan_neg_area.svg").is_file() && dir.join("one/plan_eg_area.svg").is_file()
+    );
     // budgets in increasing order; the CSV's differences are the summary's
     let csv = fs::read_to_string(dir.join("one/plan.csv")).unwrap();
     let budgets: Vec<&str> = csv
@@ -339,6 +341,89 @@ fn a_plan_is_the_same_on_one_and_two_threads_and_reads_its_summary() {
     assert_eq!(budgets, sorted);
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("one/summary.json")).unwrap()).unwrap();
+    // the decision's paired difference is the EG area (the trapezoid over
+    // the ρ grid) of the summary's paired EG curve, its MCSE the area of the
+    // per-ρ MCSEs
+    let rho: Vec<f64> = summary["rho"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let curve: Vec<(f64, f64)> = (0..rho.len())
+        .map(|i| {
+            let row = summary["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| {
+                    r["grid"]["n_gold"] == 80
+                        && r["method"] == "dr-learner"
+                        && r["versus"] == "pooled"
+                        && r["metric"] == "eg"
+                        && r["index"] == i
+                })
+                .expect("the paired EG curve is in the summary");
+            (row["mean"].as_f64().unwrap(), row["mcse"].as_f64().unwrap())
+        })
+        .collect();
+    let trapezoid = |f: &dyn Fn(&(f64, f64)) -> f64| -> f64 {
+        (1..rho.len())
+            .map(|i| 0.5 * (rho[i] - rho[i - 1]) * (f(&curve[i]) + f(&curve[i - 1])))
+            .sum()
+    };
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with("80,dr-learner,pooled,eg_area,"))
+        .expect("the difference is in plan.csv");
+    let field = |k: usize| line.split(',').nth(k).unwrap().parse::<f64>().unwrap();
+    assert!((field(4) - trapezoid(&|p| p.0)).abs() <= 1e-12);
+    assert!((field(5) - trapezoid(&|p| p.1)).abs() <= 1e-12);
+    assert!(md.contains("paired EG-area advantage"), "{md}");
+    // the figure's rows: one EG area per budget and method, none for a
+    // paired difference, each the EG area of the method's mean curve
+    let typed: meta_router::study::record::Summary =
+        serde_json::from_str(&fs::read_to_string(dir.join("one/summary.json")).unwrap()).unwrap();
+    let with_areas = meta_router::report::plan::with_eg_areas(&typed);
+    let added: Vec<_> = with_areas
+        .rows
+        .iter()
+        .filter(|r| r.metric == "eg_area")
+        .collect();
+    assert_eq!(added.len(), 3 * 3, "3 budgets × 3 methods");
+    assert!(added.iter().all(|r| r.versus.is_none() && r.n == 6));
+    for row in &added {
+        let n = row.grid["n_gold"].as_u64().unwrap();
+        let (mean, bound) =
+            meta_router::report::plan::eg_area(&typed, &typed.rho, n, &row.method, None).unwrap();
+        assert_eq!((row.mean, row.mcse), (Some(mean), Some(bound)));
+    }
+    assert_eq!(with_areas.rows.len(), typed.rows.len() + added.len());
+    // with --metric neg-area the decision is the summary's paired NEG area
+    let neg = ok(
+        dir,
+        &[
+            "plan",
+            "--scenario",
+            "pilot.json",
+            "--budgets",
+            "150,40,80",
+            "--n-pref",
+            "500",
+            "--n-test",
+            "150",
+            "--methods",
+            "dr-learner,pooled,gs-only",
+            "--replicates",
+            "6",
+            "--metric",
+            "neg-area",
+            "--out",
+            "neg",
+            "--quiet",
+        ],
+    );
+    assert!(neg.contains("paired NEG-area advantage"), "{neg}");
     let difference = summary["rows"]
         .as_array()
         .unwrap()
@@ -351,7 +436,8 @@ fn a_plan_is_the_same_on_one_and_two_threads_and_reads_its_summary() {
         })
         .expect("the paired difference is in the summary");
     let mean = difference["mean"].as_f64().unwrap();
-    let line = csv
+    let neg_csv = fs::read_to_string(dir.join("neg/plan.csv")).unwrap();
+    let line = neg_csv
         .lines()
         .find(|l| l.starts_with("80,dr-learner,pooled,neg_area,"))
         .expect("the difference is in plan.csv");
@@ -447,6 +533,16 @@ fn bad_plans_and_calibrations_are_refused_and_write_nothing() {
         ),
         (vec!["--budgets", "100", "--w=-1"], "--w"),
         (vec!["--budgets", "100", "--n-test", "799"], "n_test"),
+        (
+            vec![
+                "--budgets",
+                "100",
+                "--compare-with",
+                "nowhere",
+                "--eg-tolerance=-0.1",
+            ],
+            "--eg-tolerance",
+        ),
     ] {
         let mut all = vec![
             "plan",
@@ -462,6 +558,25 @@ fn bad_plans_and_calibrations_are_refused_and_write_nothing() {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
         assert!(!dir.join("nothing").exists(), "{all:?} left a folder");
     }
+    // an unknown decision metric is a usage error
+    let (code, _, stderr) = run(
+        dir,
+        &[
+            "plan",
+            "--scenario",
+            "pilot.json",
+            "--budgets",
+            "100",
+            "--metric",
+            "median",
+            "--out",
+            "nothing",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a plan metric"), "{stderr}");
+    assert!(!dir.join("nothing").exists());
     // a file that is not a plasmode file
     let all = [
         "plan",
@@ -511,26 +626,48 @@ fn compare_with_puts_the_plan_next_to_a_study_and_refuses_a_mismatched_one() {
         "first",
         "--tolerance",
         "0",
+        "--eg-tolerance",
+        "0",
     ]);
     let (code, _, stderr) = run(dir, &again);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("6 of 6"), "{stderr}");
+    assert!(
+        stderr.contains("6 of 6 EG areas and differences agree")
+            && stderr.contains("and 6 of 6 NEG"),
+        "{stderr}"
+    );
     let comparison = fs::read_to_string(dir.join("again/comparison.md")).unwrap();
     assert!(
         comparison.contains("| 80 | dr-learner − pooled |"),
         "{comparison}"
     );
-    // the EG areas of a plan against itself: planned / true is exactly 1
+    // the EG areas of a plan against itself (each method's and the paired
+    // difference): planned / true is exactly 1, and they agree
     let eg = comparison
         .split("## EG areas")
         .nth(1)
         .expect("comparison.md lists the EG areas");
-    let ratios: Vec<&str> = eg
+    let cells: Vec<(String, String, String)> = eg
         .lines()
         .filter(|l| l.starts_with("| 40 |") || l.starts_with("| 80 |"))
-        .map(|l| l.trim_end_matches(" |").rsplit("| ").next().unwrap())
+        .map(|l| {
+            let fields: Vec<&str> = l.split('|').map(str::trim).collect();
+            (
+                fields[2].to_string(),
+                fields[5].to_string(),
+                fields[6].to_string(),
+            )
+        })
         .collect();
-    assert_eq!(ratios, vec!["1.00"; 4], "{eg}");
+    assert_eq!(cells.len(), 6, "{eg}");
+    for (quantity, ratio, agrees) in &cells {
+        assert_eq!(
+            (ratio.as_str(), agrees.as_str()),
+            ("1.00", "yes"),
+            "{quantity}: {eg}"
+        );
+    }
+    assert!(cells.iter().any(|c| c.0 == "dr-learner − pooled"), "{eg}");
     // A study without the plan's budget is refused before anything runs.
     let mut other = base.to_vec();
     other[4] = "40,120";
@@ -702,10 +839,31 @@ fn the_variance_rule_plants_the_out_of_fold_covariance() {
     let (code, _, stderr) = calibrate(&["--recalibration", "variance"], "variance.json");
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("variance rule: ψ̂ scaled by"), "{stderr}");
+    // the variance rule is the default
+    assert_eq!(
+        fs::read(dir.join("variance.json")).unwrap(),
+        fs::read(dir.join("pilot.json")).unwrap()
+    );
+    let (code, _, stderr) = calibrate(&["--recalibration", "slope"], "slope.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("the variance rule scaled"), "{stderr}");
+    // a forest's in-sample fit varies far more than its out-of-fold fits
+    // support: the variance rule's scale is small, and calibrate says so
+    fs::write(
+        dir.join("forest.toml"),
+        "learner = { type = \"forest\" }\nbias_learner = { type = \"forest\" }\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = calibrate(&["--config", "forest.toml"], "forest.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: the variance rule scaled ψ̂ by 0.3"),
+        "{stderr}"
+    );
     let read = |name: &str| -> serde_json::Value {
         serde_json::from_str(&fs::read_to_string(dir.join(name)).unwrap()).unwrap()
     };
-    let (variance, slope) = (read("variance.json"), read("pilot.json"));
+    let (variance, slope) = (read("variance.json"), read("slope.json"));
     let recal = &variance["recalibration"];
     assert_eq!(recal["rule"], "variance");
     // the least-squares slope is the slope rule's map, kept as a diagnostic
@@ -827,15 +985,16 @@ fn a_plan_from_the_pilot_tables_is_calibrate_then_plan_then_check() {
     assert_ne!(code, 0);
     assert!(stderr.contains("not empty"), "{stderr}");
     assert!(!dir.join("one_step.plasmode.json").exists());
-    // the variance rule through plan is scenarios calibrate's
-    let mut variance: Vec<&str> = fresh.clone();
-    for a in variance.iter_mut() {
+    // a rule given to plan is passed to the calibration: the slope rule
+    // (not the default) through plan is scenarios calibrate's
+    let mut slope: Vec<&str> = fresh.clone();
+    for a in slope.iter_mut() {
         if *a == "one_step" {
-            *a = "var_plan";
+            *a = "slope_plan";
         }
     }
-    variance.extend(["--recalibration", "variance"]);
-    ok(dir, &variance);
+    slope.extend(["--recalibration", "slope"]);
+    ok(dir, &slope);
     ok(
         dir,
         &[
@@ -848,14 +1007,20 @@ fn a_plan_from_the_pilot_tables_is_calibrate_then_plan_then_check() {
             "--seed",
             "3",
             "--recalibration",
-            "variance",
+            "slope",
             "--out",
-            "var_hand.json",
+            "slope_hand.json",
         ],
     );
     assert_eq!(
-        fs::read(dir.join("var_plan.plasmode.json")).unwrap(),
-        fs::read(dir.join("var_hand.json")).unwrap()
+        fs::read(dir.join("slope_plan.plasmode.json")).unwrap(),
+        fs::read(dir.join("slope_hand.json")).unwrap()
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("slope_hand.json")).unwrap()).unwrap();
+    assert!(
+        written["recalibration"].get("rule").is_none(),
+        "the slope rule"
     );
     // a recalibration rule belongs to a calibration from tables
     let (code, _, stderr) = run(

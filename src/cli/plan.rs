@@ -5,7 +5,8 @@
 //! The command writes the study's spec (`spec.toml`, runnable again with
 //! `simulate`), runs it into `--out` like `simulate` (resumable, the same
 //! records, summary and figures), then adds `plan.md`, `plan.csv` and the
-//! figure `plan_neg_area` (outside the study's manifest, like `report.html`).
+//! figures `plan_eg_area` and `plan_neg_area` (outside the study's
+//! manifest, like `report.html`).
 
 use std::path::PathBuf;
 
@@ -17,7 +18,8 @@ use meta_router::dgp::plasmode::{
 use meta_router::dgp::NoiseKind;
 use meta_router::files::{self, Existing};
 use meta_router::meta::Method;
-use meta_router::report::plan::{Plan, PlanSettings};
+use meta_router::report::format_significant;
+use meta_router::report::plan::{Plan, PlanMetric, PlanSettings};
 use meta_router::study::{self, spec::StudySpec, RunOptions};
 
 use super::realdata::PilotTableArgs;
@@ -50,8 +52,8 @@ pub struct PlanArgs {
     #[arg(long, requires = "gold")]
     calibration_config: Option<PathBuf>,
     /// The recalibration rule of the calibration from --gold/--pref
-    /// (`slope` or `variance`, as `scenarios calibrate --recalibration`).
-    #[arg(long, requires = "gold", default_value = "slope", value_parser = super::realdata::parse_rule)]
+    /// (`variance` or `slope`, as `scenarios calibrate --recalibration`).
+    #[arg(long, requires = "gold", default_value = "variance", value_parser = super::realdata::parse_rule)]
     recalibration: meta_router::dgp::plasmode::RecalibrationRule,
     /// The GS budgets to compare (GS rows per replicate), e.g. 100,250,500,1000.
     #[arg(long, value_delimiter = ',', required = true)]
@@ -84,7 +86,13 @@ pub struct PlanArgs {
     /// The cost weight whose regret the plan reports.
     #[arg(long, default_value_t = 0.1)]
     w: f64,
-    /// The NEG-area margin by which the router must beat a baseline.
+    /// The metric whose paired router − baseline differences decide:
+    /// `eg-area` (the gain over random routing integrated over ρ, in label
+    /// units: what a plasmode plan forecasts best; the default) or `neg-area`.
+    #[arg(long, value_parser = parse_metric)]
+    metric: Option<PlanMetric>,
+    /// The margin, in the units of --metric, by which the router must beat
+    /// a baseline.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     margin: f64,
     /// One-sided confidence of "beats by the margin", in (0.5, 1).
@@ -110,17 +118,32 @@ pub struct PlanArgs {
     #[arg(long)]
     force: bool,
     /// A study folder of the true scenario with the plan's methods (labels)
-    /// and budgets (`n_gold`): compare the planned NEG areas and paired
-    /// differences with it (`comparison.md`; for validating the planner on a
-    /// scenario whose truth is known).
+    /// and budgets (`n_gold`): compare the planned EG and NEG areas and
+    /// paired differences with it (`comparison.md`; for validating the
+    /// planner on a scenario whose truth is known).
     #[arg(long)]
     compare_with: Option<PathBuf>,
     /// The NEG-area tolerance of --compare-with.
     #[arg(long, default_value_t = 0.05, requires = "compare_with")]
     tolerance: f64,
+    /// The relative EG-area tolerance of --compare-with: a planned EG area
+    /// agrees when it is within this fraction of the true one (or within 2
+    /// combined MCSE bounds of it).
+    #[arg(long, default_value_t = 0.25, requires = "compare_with")]
+    eg_tolerance: f64,
     /// Print nothing but warnings, errors and the plan.
     #[arg(long)]
     quiet: bool,
+}
+
+fn parse_metric(text: &str) -> std::result::Result<PlanMetric, String> {
+    match text {
+        "eg-area" => Ok(PlanMetric::EgArea),
+        "neg-area" => Ok(PlanMetric::NegArea),
+        other => Err(format!(
+            "`{other}` is not a plan metric (eg-area, neg-area)"
+        )),
+    }
 }
 
 fn parse_noise(text: &str) -> std::result::Result<NoiseKind, String> {
@@ -148,6 +171,20 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     }
     if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
         bail!("--tolerance {}: must be finite and >= 0", args.tolerance);
+    }
+    if !(args.eg_tolerance.is_finite() && args.eg_tolerance >= 0.0) {
+        bail!(
+            "--eg-tolerance {}: must be finite and >= 0",
+            args.eg_tolerance
+        );
+    }
+    if args.margin != 0.0 && args.metric.is_none() {
+        eprintln!(
+            "warning: --margin {} is in the units of the decision metric, the EG area by \
+             default (a gain in label units, integrated over ρ; typically a few hundredths); \
+             name --metric eg-area or --metric neg-area to silence this",
+            args.margin
+        );
     }
     let truth = match &args.compare_with {
         Some(dir) => {
@@ -264,6 +301,7 @@ fn plan_on(
         router,
         baselines,
         w: args.w,
+        metric: args.metric.unwrap_or_default(),
         margin: args.margin,
         confidence: args.confidence,
     };
@@ -274,7 +312,9 @@ fn plan_on(
         (args.out.join("plan.csv"), plan.csv()),
     ];
     let validation = match truth {
-        Some(truth) => Some(plan.validate(&outcome.summary, truth, args.tolerance)?),
+        Some(truth) => {
+            Some(plan.validate(&outcome.summary, truth, (args.tolerance, args.eg_tolerance))?)
+        }
         None => None,
     };
     if let Some(validation) = &validation {
@@ -317,7 +357,7 @@ fn plan_on(
     }
     if !args.quiet {
         eprintln!(
-            "plan: {} units run, {} resumed, {:.1} s; wrote plan.md, plan.csv and plan_neg_area.png/.svg into {}",
+            "plan: {} units run, {} resumed, {:.1} s; wrote plan.md, plan.csv, plan_eg_area.png/.svg and plan_neg_area.png/.svg into {}",
             outcome.units_run,
             outcome.units_resumed,
             outcome.seconds,
@@ -334,10 +374,15 @@ fn plan_on(
     }
     if let Some(validation) = &validation {
         let (within, total) = validation.tally();
+        let (eg_within, eg_total) = validation.eg_tally();
         eprintln!(
-            "compared with {}: {within} of {total} NEG areas and differences within {} (comparison.md)",
-            args.compare_with.as_ref().map_or(String::new(), |d| d.display().to_string()),
-            args.tolerance
+            "compared with {}: {eg_within} of {eg_total} EG areas and differences agree (within \
+             {}%) and {within} of {total} NEG areas and differences within {} (comparison.md)",
+            args.compare_with
+                .as_ref()
+                .map_or(String::new(), |d| d.display().to_string()),
+            format_significant(100.0 * args.eg_tolerance, 3),
+            format_significant(args.tolerance, 3)
         );
     }
     Ok(())

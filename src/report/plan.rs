@@ -4,16 +4,25 @@
 //!
 //! # Model
 //! For each budget `n` and method the plan reports the Monte Carlo means
-//! (± MCSE over R replicates) of the NEG area `A`, the peak efficiency gain
-//! `max_ρ EG(ρ)` (the peak of the mean curve, and the ρ it sits at), the
-//! regret at the user's cost weight `w` and the MSE of ψ̂. For the router
-//! and each baseline `b`, the paired difference `D = A_router − A_b` over the
-//! replicates both fitted, its MCSE `s_D`, and the one-sided lower
-//! confidence bound `L = D − z_c·s_D` at confidence `c` (`z_c` the standard
-//! normal `c`-quantile). The router **beats `b` by the margin `m` at budget
-//! `n`** when `L > m`. The smallest such budget is reported, and whether it
-//! also holds at every larger budget of the plan. The confidence is per
-//! budget and baseline (no correction for the several budgets compared).
+//! (± MCSE over R replicates) of the EG area `∫ EG(ρ) dρ` (the gain over
+//! random routing integrated over the ρ grid, [`eg_area`]; its MCSE is an
+//! upper bound), the NEG area, the peak efficiency gain `max_ρ EG(ρ)` (the
+//! peak of the mean curve, and the ρ it sits at), the regret at the user's
+//! cost weight `w` and the MSE of ψ̂. For the router and each baseline `b`,
+//! the paired difference `D = A_router − A_b` of the decision metric `A`
+//! ([`PlanMetric`]: the EG area by default, or the NEG area) over the
+//! replicates both fitted, its MCSE `s_D` (for the EG area the bound), and
+//! the one-sided lower confidence bound `L = D − z_c·s_D` at confidence `c`
+//! (`z_c` the standard normal `c`-quantile). The router **beats `b` by the
+//! margin `m` at budget `n`** when `L > m`. The smallest such budget is
+//! reported, and whether it also holds at every larger budget of the plan.
+//! The confidence is per budget and baseline (no correction for the several
+//! budgets compared); with the EG area's MCSE bound it is at least `c`.
+//!
+//! The EG area leads because it is what a plasmode plan can forecast: the
+//! NEG area divides by the oracle's gain, which in a plasmode scenario is
+//! that of the planted truth, whose heterogeneity beyond what the pilot's
+//! learner captures is unknowable from the pilot (`docs/planning.md`).
 //!
 //! The peak EG is the maximum of the mean curve over the ρ grid, so it is
 //! biased upward by the selection of ρ by about one MCSE; its MCSE is the
@@ -29,6 +38,36 @@ use meta_router_core::routing::trapezoid;
 use super::format_significant;
 use super::tabular::csv_field;
 
+/// The metric whose paired differences decide whether the router beats a
+/// baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlanMetric {
+    /// `∫ EG(ρ) dρ` over the ρ grid, in label units (the default).
+    #[default]
+    EgArea,
+    /// The NEG area.
+    NegArea,
+}
+
+impl PlanMetric {
+    /// The metric's name in `plan.csv` and on the command line's
+    /// `--metric` (with `-` for `_`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PlanMetric::EgArea => "eg_area",
+            PlanMetric::NegArea => "neg_area",
+        }
+    }
+
+    /// The metric in prose.
+    fn label(self) -> &'static str {
+        match self {
+            PlanMetric::EgArea => "EG-area",
+            PlanMetric::NegArea => "NEG-area",
+        }
+    }
+}
+
 /// What the plan compares and how it decides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanSettings {
@@ -38,7 +77,10 @@ pub struct PlanSettings {
     pub baselines: Vec<String>,
     /// The cost weight whose regret is reported (a value of the summary's w grid).
     pub w: f64,
-    /// The margin `m` of NEG area by which the router must beat a baseline.
+    /// The metric of the decision.
+    pub metric: PlanMetric,
+    /// The margin `m` (in the decision metric's units) by which the router
+    /// must beat a baseline.
     pub margin: f64,
     /// The one-sided confidence `c` in (0.5, 1).
     pub confidence: f64,
@@ -58,6 +100,9 @@ pub struct Estimate {
 pub struct MethodCell {
     /// Method label.
     pub method: String,
+    /// EG area (its `mcse` an upper bound; both missing when a point of the
+    /// mean EG curve or of its MCSEs is, e.g. with a single replicate).
+    pub eg_area: Estimate,
     /// NEG area.
     pub neg_area: Estimate,
     /// Peak of the mean EG curve, and the ρ it sits at.
@@ -78,7 +123,7 @@ pub struct MethodCell {
 pub struct Comparison {
     /// The baseline's label.
     pub baseline: String,
-    /// Paired difference of NEG area, router − baseline.
+    /// Paired difference of the decision metric, router − baseline.
     pub difference: Estimate,
     /// One-sided lower confidence bound `L`.
     pub lower: Option<f64>,
@@ -149,55 +194,17 @@ impl Plan {
         methods.extend(settings.baselines.iter().cloned());
         let rows: Vec<BudgetRow> = budgets
             .iter()
-            .map(|&n| {
-                let at =
-                    |method: &str, versus: Option<&str>, metric: &str, index: Option<usize>| {
-                        find(summary, n, method, versus, metric, index)
-                    };
-                let m = mean_gain(summary, n);
-                let cells = methods
+            .map(|&n| BudgetRow {
+                n_gold: n,
+                methods: methods
                     .iter()
-                    .map(|method| {
-                        let peak_eg = peak(summary, n, method);
-                        MethodCell {
-                            method: method.clone(),
-                            neg_area: estimate(at(method, None, "neg_area", None)),
-                            peak_eg_over_m: peak_eg.and_then(|(e, _)| {
-                                m.filter(|&m| m > 0.0).map(|m| Estimate {
-                                    mean: e.mean.map(|v| v / m),
-                                    mcse: e.mcse.map(|v| v / m),
-                                })
-                            }),
-                            peak_eg,
-                            regret: estimate(at(method, None, "regret", Some(w_index))),
-                            mse_psi: estimate(at(method, None, "mse_psi", None)),
-                            failures: at(method, None, "neg_area", None).map_or(0, |r| r.failures),
-                        }
-                    })
-                    .collect();
-                let comparisons = settings
+                    .map(|method| method_cell(summary, n, method, w_index))
+                    .collect(),
+                comparisons: settings
                     .baselines
                     .iter()
-                    .map(|baseline| {
-                        let difference =
-                            estimate(at(&settings.router, Some(baseline), "neg_area", None));
-                        let lower = match (difference.mean, difference.mcse) {
-                            (Some(d), Some(s)) => Some(d - z * s),
-                            _ => None,
-                        };
-                        Comparison {
-                            baseline: baseline.clone(),
-                            difference,
-                            lower,
-                            beats: lower.is_some_and(|l| l > settings.margin),
-                        }
-                    })
-                    .collect();
-                BudgetRow {
-                    n_gold: n,
-                    methods: cells,
-                    comparisons,
-                }
+                    .map(|baseline| comparison(summary, n, &settings, baseline, z))
+                    .collect(),
             })
             .collect();
         let budgets: Vec<u64> = rows.iter().map(|r| r.n_gold).collect();
@@ -226,7 +233,7 @@ impl Plan {
         let _ = writeln!(
             out,
             "Router `{}` against {}; {} replicates per budget; the router beats a baseline at a \
-             budget when the one-sided {}% lower bound of its paired NEG-area advantage exceeds \
+             budget when the one-sided {}% lower bound of its paired {} advantage exceeds \
              the margin {}.\n",
             s.router,
             s.baselines
@@ -236,6 +243,7 @@ impl Plan {
                 .join(", "),
             self.replicates,
             format_significant(100.0 * s.confidence, 3),
+            s.metric.label(),
             format_significant(s.margin, 3)
         );
         let _ = writeln!(
@@ -251,9 +259,22 @@ impl Plan {
             };
             let _ = writeln!(out, "| {} | {verdict} |", t.baseline);
         }
+        self.metrics_markdown(&mut out);
+        self.comparisons_markdown(&mut out);
+        out
+    }
+
+    /// `plan.md`'s table of every method's metrics per budget.
+    fn metrics_markdown(&self, out: &mut String) {
+        let s = &self.settings;
         let _ = writeln!(
             out,
-            "\n## Metrics per budget (mean ± MCSE)\n\nNEG area: higher is better; regret at w = {}: \
+            "\n## Metrics per budget (mean ± MCSE)\n\nEG area: the gain over random routing \
+             integrated over the ρ grid, in label units (its MCSE an upper bound), higher is \
+             better, and the quantity a plasmode plan forecasts best; NEG area: the same \
+             divided by the planted truth's oracle gain at each ρ, higher is better, read as \
+             the share of the planted heterogeneity recovered rather than as a forecast (a \
+             plasmode truth carries heterogeneity the pilot cannot measure); regret at w = {}: \
              lower is better; the peak EG is the highest point of the mean EG curve (its ρ in \
              brackets), and EG/m the peak divided by the test queries' mean gain m (the paper's \
              scale; `—` unless m > 0).\n",
@@ -261,10 +282,10 @@ impl Plan {
         );
         let _ = writeln!(
             out,
-            "| n_gold | method | NEG area | peak EG [ρ] | peak EG/m | regret (w = {}) | MSE ψ̂ | failed |",
+            "| n_gold | method | EG area | NEG area | peak EG [ρ] | peak EG/m | regret (w = {}) | MSE ψ̂ | failed |",
             format_significant(s.w, 3)
         );
-        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
         for row in &self.rows {
             for cell in &row.methods {
                 let peak = match &cell.peak_eg {
@@ -274,9 +295,10 @@ impl Plan {
                 let scaled = cell.peak_eg_over_m.map_or("—".into(), show);
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {peak} | {scaled} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {peak} | {scaled} | {} | {} | {} |",
                     row.n_gold,
                     cell.method,
+                    show(cell.eg_area),
                     show(cell.neg_area),
                     show(cell.regret),
                     show(cell.mse_psi),
@@ -284,9 +306,15 @@ impl Plan {
                 );
             }
         }
+    }
+
+    /// `plan.md`'s table of the router against each baseline per budget.
+    fn comparisons_markdown(&self, out: &mut String) {
+        let s = &self.settings;
         let _ = writeln!(
             out,
-            "\n## The router against each baseline (paired NEG-area difference)\n"
+            "\n## The router against each baseline (paired {} difference)\n",
+            s.metric.label()
         );
         let _ = writeln!(
             out,
@@ -308,7 +336,6 @@ impl Plan {
                 );
             }
         }
-        out
     }
 
     /// The plan as CSV: one row per budget, method and metric (differences
@@ -331,6 +358,7 @@ impl Plan {
         };
         for row in &self.rows {
             for cell in &row.methods {
+                line(row.n_gold, &cell.method, "", "eg_area", cell.eg_area);
                 line(row.n_gold, &cell.method, "", "neg_area", cell.neg_area);
                 if let Some((e, _)) = cell.peak_eg {
                     line(row.n_gold, &cell.method, "", "peak_eg", e);
@@ -346,12 +374,61 @@ impl Plan {
                     row.n_gold,
                     &self.settings.router,
                     &c.baseline,
-                    "neg_area",
+                    self.settings.metric.name(),
                     c.difference,
                 );
             }
         }
         out
+    }
+}
+
+/// One method's metrics at budget `n` (`w_index`: the plan's w on the
+/// summary's w grid).
+fn method_cell(summary: &Summary, n: u64, method: &str, w_index: usize) -> MethodCell {
+    let at = |metric: &str, index: Option<usize>| find(summary, n, method, None, metric, index);
+    let m = mean_gain(summary, n);
+    let peak_eg = peak(summary, n, method);
+    MethodCell {
+        method: method.to_string(),
+        eg_area: area(summary, n, method, None),
+        neg_area: estimate(at("neg_area", None)),
+        peak_eg_over_m: peak_eg.and_then(|(e, _)| {
+            m.filter(|&m| m > 0.0).map(|m| Estimate {
+                mean: e.mean.map(|v| v / m),
+                mcse: e.mcse.map(|v| v / m),
+            })
+        }),
+        peak_eg,
+        regret: estimate(at("regret", Some(w_index))),
+        mse_psi: estimate(at("mse_psi", None)),
+        failures: at("neg_area", None).map_or(0, |r| r.failures),
+    }
+}
+
+/// The router against `baseline` at budget `n`: the paired difference of
+/// the decision metric, its lower bound `D − z·s_D` and the verdict.
+fn comparison(
+    summary: &Summary,
+    n: u64,
+    settings: &PlanSettings,
+    baseline: &str,
+    z: f64,
+) -> Comparison {
+    let router = settings.router.as_str();
+    let difference = match settings.metric {
+        PlanMetric::EgArea => area(summary, n, router, Some(baseline)),
+        PlanMetric::NegArea => estimate(find(summary, n, router, Some(baseline), "neg_area", None)),
+    };
+    let lower = match (difference.mean, difference.mcse) {
+        (Some(d), Some(s)) => Some(d - z * s),
+        _ => None,
+    };
+    Comparison {
+        baseline: baseline.to_string(),
+        difference,
+        lower,
+        beats: lower.is_some_and(|l| l > settings.margin),
     }
 }
 
@@ -393,25 +470,51 @@ pub struct ValidationRow {
 pub struct Validation {
     /// The tolerance on NEG area.
     pub tolerance: f64,
+    /// The relative tolerance on EG areas ([`EgAreaRow::agrees`]).
+    pub eg_tolerance: f64,
+    /// The plan's decision metric.
+    pub metric: PlanMetric,
     /// Every compared quantity at every budget.
     pub rows: Vec<ValidationRow>,
-    /// Each method's EG area, planned and true, at every budget (when both
-    /// studies have the whole EG curve on one ρ grid).
+    /// Each method's EG area and the router's paired EG-area difference to
+    /// each baseline, planned and true, at every budget (when both studies
+    /// have the whole EG curve on one ρ grid).
     pub eg_areas: Vec<EgAreaRow>,
 }
 
-/// A method's EG area `∫ EG(ρ) dρ` in the plan and in the true scenario's
-/// study at one budget ([`eg_area`]: means, with MCSE bounds).
+/// An EG area `∫ EG(ρ) dρ` (a method's, or the router's paired difference
+/// to a baseline) in the plan and in the true scenario's study at one
+/// budget ([`eg_area`]: means, with MCSE bounds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EgAreaRow {
     /// GS rows.
     pub n_gold: u64,
     /// Method label.
     pub method: String,
+    /// For a paired difference, the baseline (`method − versus`).
+    pub versus: Option<String>,
     /// The plan's EG area and its MCSE bound.
     pub planned: (f64, f64),
     /// The true scenario's.
     pub truth: (f64, f64),
+}
+
+impl EgAreaRow {
+    /// `planned / true` (`None` when the true area is 0).
+    pub fn ratio(&self) -> Option<f64> {
+        (self.truth.0 != 0.0).then(|| self.planned.0 / self.truth.0)
+    }
+
+    /// The planned area agrees with the true one when it is within the
+    /// relative `tolerance` of it (`|planned − true| ≤ tolerance·|true|`),
+    /// or indistinguishable from it by the two studies' Monte Carlo error
+    /// (`|planned − true| ≤ 2·√(s_plan² + s_true²)` with the MCSE bounds):
+    /// a difference of two near-equal methods is then planned right even
+    /// when its ratio to a true value near 0 is arbitrary.
+    pub fn agrees(&self, tolerance: f64) -> bool {
+        let gap = (self.planned.0 - self.truth.0).abs();
+        gap <= tolerance * self.truth.0.abs() || gap <= 2.0 * self.planned.1.hypot(self.truth.1)
+    }
 }
 
 impl Plan {
@@ -419,7 +522,14 @@ impl Plan {
     /// (router − each baseline) with those of `truth`, a summary of the same
     /// methods (labels) and budgets (`n_gold`) on the true scenario. Errors
     /// name the budget or method `truth` lacks.
-    pub fn validate(&self, plan: &Summary, truth: &Summary, tolerance: f64) -> Result<Validation> {
+    /// `tolerance` applies to NEG areas and their differences,
+    /// `eg_tolerance` (relative) to EG areas and theirs.
+    pub fn validate(
+        &self,
+        plan: &Summary,
+        truth: &Summary,
+        (tolerance, eg_tolerance): (f64, f64),
+    ) -> Result<Validation> {
         let mut rows = Vec::new();
         for budget in &self.rows {
             let n = budget.n_gold;
@@ -463,16 +573,47 @@ impl Plan {
                 )?;
             }
         }
+        Ok(Validation {
+            tolerance,
+            eg_tolerance,
+            metric: self.settings.metric,
+            rows,
+            eg_areas: self.eg_area_rows(plan, truth),
+        })
+    }
+
+    /// Each method's EG area and the router's paired EG-area difference to
+    /// each baseline in `plan` and `truth` at every budget (none when the two
+    /// studies' ρ grids differ).
+    fn eg_area_rows(&self, plan: &Summary, truth: &Summary) -> Vec<EgAreaRow> {
         let mut eg_areas = Vec::new();
         if plan.rho == truth.rho {
             for budget in &self.rows {
-                for cell in &budget.methods {
-                    let area =
-                        |s: &Summary| eg_area(s, &plan.rho, budget.n_gold, &cell.method, None);
+                let pairs = budget
+                    .methods
+                    .iter()
+                    .map(|cell| (&cell.method, None))
+                    .chain(
+                        budget
+                            .comparisons
+                            .iter()
+                            .map(|c| (&self.settings.router, Some(&c.baseline))),
+                    );
+                for (method, versus) in pairs {
+                    let area = |s: &Summary| {
+                        eg_area(
+                            s,
+                            &plan.rho,
+                            budget.n_gold,
+                            method,
+                            versus.map(|v| v.as_str()),
+                        )
+                    };
                     if let (Some(planned), Some(truth)) = (area(plan), area(truth)) {
                         eg_areas.push(EgAreaRow {
                             n_gold: budget.n_gold,
-                            method: cell.method.clone(),
+                            method: method.clone(),
+                            versus: versus.cloned(),
                             planned,
                             truth,
                         });
@@ -480,11 +621,7 @@ impl Plan {
                 }
             }
         }
-        Ok(Validation {
-            tolerance,
-            rows,
-            eg_areas,
-        })
+        eg_areas
     }
 }
 
@@ -494,6 +631,18 @@ impl Validation {
         (
             self.rows.iter().filter(|r| r.within).count(),
             self.rows.len(),
+        )
+    }
+
+    /// EG areas that agree with the truth ([`EgAreaRow::agrees`]), and all
+    /// EG areas.
+    pub fn eg_tally(&self) -> (usize, usize) {
+        (
+            self.eg_areas
+                .iter()
+                .filter(|r| r.agrees(self.eg_tolerance))
+                .count(),
+            self.eg_areas.len(),
         )
     }
 
@@ -529,46 +678,69 @@ impl Validation {
                 if r.within { "yes" } else { "no" }
             );
         }
+        self.eg_markdown(&mut out);
+        out
+    }
+
+    /// The "EG areas" section of [`Validation::markdown`].
+    fn eg_markdown(&self, out: &mut String) {
         if self.eg_areas.is_empty() {
             let _ = writeln!(
                 out,
                 "\n(No EG areas: the two studies do not share one ρ grid with whole EG curves.)"
             );
-        } else {
+            return;
+        }
+        let (within, total) = self.eg_tally();
+        let percent = format_significant(100.0 * self.eg_tolerance, 3);
+        let decisions = match self.metric {
+            PlanMetric::EgArea => {
+                "The plan decides on the paired EG-area differences (router − baseline)."
+            }
+            PlanMetric::NegArea => {
+                "(This plan decides on the NEG area's paired differences, `--metric neg-area`.)"
+            }
+        };
+        let _ = writeln!(
+            out,
+            "\n## EG areas\n\nThe EG area `∫ EG(ρ) dρ` over the study's ρ grid (± an upper bound \
+             on its MCSE) is the gain a method achieves over random routing; unlike the NEG area \
+             it is not divided by the oracle's gain, which depends on heterogeneity no method \
+             can learn and a pilot cannot measure. {decisions}\n\n{within} of {total} EG areas \
+             and paired differences agree with the true scenario's: within {percent}% of it, or \
+             within 2 combined MCSE bounds.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| n_gold | quantity | planned | true | planned / true | agrees? |"
+        );
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---|");
+        let cell = |(m, s): (f64, f64)| {
+            format!(
+                "{} ± {}",
+                format_significant(m, 3),
+                format_significant(s, 2)
+            )
+        };
+        for r in &self.eg_areas {
+            let ratio = r.ratio().map_or("—".into(), |x| format_significant(x, 3));
+            let quantity = match &r.versus {
+                Some(b) => format!("{} − {b}", r.method),
+                None => r.method.clone(),
+            };
+            let agrees = if r.agrees(self.eg_tolerance) {
+                "yes"
+            } else {
+                "no"
+            };
             let _ = writeln!(
                 out,
-                "\n## EG areas\n\nThe EG area `∫ EG(ρ) dρ` over the study's ρ grid (± an upper \
-                 bound on its MCSE) is the \
-                 gain a method achieves over random routing; unlike the NEG area it is not \
-                 divided by the oracle's gain, which depends on heterogeneity no method can \
-                 learn and a pilot cannot measure.\n"
+                "| {} | {quantity} | {} | {} | {ratio} | {agrees} |",
+                r.n_gold,
+                cell(r.planned),
+                cell(r.truth)
             );
-            let _ = writeln!(out, "| n_gold | method | planned | true | planned / true |");
-            let _ = writeln!(out, "|---:|---|---:|---:|---:|");
-            for r in &self.eg_areas {
-                let cell = |(m, s): (f64, f64)| {
-                    format!(
-                        "{} ± {}",
-                        format_significant(m, 3),
-                        format_significant(s, 2)
-                    )
-                };
-                let ratio = if r.truth.0 != 0.0 {
-                    format_significant(r.planned.0 / r.truth.0, 3)
-                } else {
-                    "—".into()
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {ratio} |",
-                    r.n_gold,
-                    r.method,
-                    cell(r.planned),
-                    cell(r.truth)
-                );
-            }
         }
-        out
     }
 }
 
@@ -614,6 +786,56 @@ pub fn eg_area(
         return None;
     }
     Some((trapezoid(rho, &means), trapezoid(rho, &mcses)))
+}
+
+/// `summary` with an `eg_area` row (index `None`) after every method's
+/// rows at every grid point: [`eg_area`] of its mean EG curve, the MCSE
+/// column holding the bound (for the plan's figure of EG areas).
+pub fn with_eg_areas(summary: &Summary) -> Summary {
+    let mut out = summary.clone();
+    let mut rows = Vec::with_capacity(summary.rows.len());
+    let mut iter = summary.rows.iter().peekable();
+    while let Some(row) = iter.next() {
+        rows.push(row.clone());
+        let last_of_method = iter.peek().is_none_or(|next| {
+            next.grid != row.grid || next.method != row.method || next.versus != row.versus
+        });
+        if !(last_of_method && row.versus.is_none()) {
+            continue;
+        }
+        let Some(n) = row.grid.get("n_gold").and_then(serde_json::Value::as_u64) else {
+            continue;
+        };
+        if let Some((mean, bound)) = eg_area(summary, &summary.rho, n, &row.method, None) {
+            let eg = find(summary, n, &row.method, None, "eg", Some(0));
+            rows.push(SummaryRow {
+                grid: row.grid.clone(),
+                method: row.method.clone(),
+                versus: None,
+                metric: "eg_area".into(),
+                index: None,
+                rho: None,
+                w: None,
+                mean: Some(mean),
+                mcse: Some(bound),
+                n: eg.map_or(0, |r| r.n),
+                failures: eg.map_or(0, |r| r.failures),
+            });
+        }
+    }
+    out.rows = rows;
+    out
+}
+
+/// [`eg_area`] on the summary's own ρ grid as an [`Estimate`] (its MCSE
+/// the bound; both missing when a point of the curve is).
+fn area(summary: &Summary, n: u64, method: &str, versus: Option<&str>) -> Estimate {
+    eg_area(summary, &summary.rho, n, method, versus).map_or_else(Estimate::default, |(m, s)| {
+        Estimate {
+            mean: Some(m),
+            mcse: Some(s),
+        }
+    })
 }
 
 /// The GS budgets of a study (its grid's `n_gold` values), ascending.
@@ -687,6 +909,30 @@ mod tests {
         assert_eq!((t.smallest, t.holds_above), (Some(250), false));
         let t = threshold("pooled", &budgets, &[false; 4]);
         assert_eq!((t.smallest, t.holds_above), (None, false));
+    }
+
+    #[test]
+    fn an_eg_area_agrees_within_the_relative_tolerance_or_the_monte_carlo_error() {
+        let row = |planned: (f64, f64), truth: (f64, f64)| EgAreaRow {
+            n_gold: 100,
+            method: "dr-learner".into(),
+            versus: None,
+            planned,
+            truth,
+        };
+        // 20% low with tight MCSEs: inside 25%, outside 10%
+        let low = row((0.024, 0.0003), (0.030, 0.0004));
+        assert!(low.agrees(0.25) && !low.agrees(0.10));
+        assert!((low.ratio().unwrap() - 0.8).abs() < 1e-12);
+        // 30% low: outside 25%, and far outside 2 combined MCSEs (0.001)
+        assert!(!row((0.021, 0.0003), (0.030, 0.0004)).agrees(0.25));
+        // a difference near 0 planned as near 0: its ratio is arbitrary, but
+        // the gap is within 2 combined MCSEs
+        let tie = row((-0.0002, 0.0003), (-0.0004, 0.0003));
+        assert!(tie.agrees(0.0));
+        assert!(!row((0.002, 0.0003), (-0.0004, 0.0003)).agrees(0.25));
+        // a true area of 0 has no ratio
+        assert_eq!(row((0.001, 0.0), (0.0, 0.0)).ratio(), None);
     }
 
     #[test]

@@ -28,21 +28,23 @@ pub struct CalibrateArgs {
     tables: TableArgs,
     /// Router configuration of the pilot fit (TOML, as for `fit`); its
     /// method must be a meta-learner (dr-learner, r-learner). Default: the
-    /// DR-learner with the library defaults. A learner family other than
-    /// the one the plan's methods use avoids planting a truth in their own
-    /// model class.
+    /// DR-learner with the library defaults (ridge). Calibrate with a
+    /// smooth learner such as ridge whatever learner the plan's methods use:
+    /// a forest's in-sample fit is mostly its own noise, and plans from it
+    /// mislead (docs/planning.md).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Plant the fitted ψ̂ and η̂ as they are, without the out-of-fold
     /// recalibration of their slopes.
     #[arg(long, conflicts_with = "recalibration")]
     no_recalibration: bool,
-    /// How the recalibration scales ψ̂ and η̂: `slope` (the least-squares
-    /// calibration slope of the labels on the out-of-fold fits) or
-    /// `variance` (the planted function's variance is the labels'
-    /// covariance with the out-of-fold fits: the learnable heterogeneity
-    /// the pilot shows, unshrunk).
-    #[arg(long, default_value = "slope", value_parser = parse_rule)]
+    /// How the recalibration scales ψ̂ and η̂: `variance` (the default: the
+    /// planted function's variance is the labels' covariance with the
+    /// out-of-fold fits, the learnable heterogeneity the pilot shows,
+    /// unshrunk) or `slope` (the least-squares calibration slope of the
+    /// labels on the out-of-fold fits, which shrinks it by their estimation
+    /// noise).
+    #[arg(long, default_value = "variance", value_parser = parse_rule)]
     recalibration: RecalibrationRule,
     /// Master seed of the pilot fit.
     #[arg(long, default_value_t = 0)]
@@ -246,6 +248,20 @@ fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<
                     "scaled to a covariance the pilot barely shows",
                 (false, _) => "uncertain",
             }
+        ));
+    }
+    if plasmode.recalibration.folds > 0
+        && plasmode.recalibration.rule == RecalibrationRule::Variance
+        && psi.slope < 0.5
+    {
+        warnings.push(format!(
+            "the variance rule scaled ψ̂ by {}: the fit varies far more over the pilot rows \
+             than its out-of-fold predictions follow the GS labels (an in-sample fit that \
+             tracks its own labels, as forests do), so the part of the planted ψ a method can \
+             learn is shrunk by about that factor and a plan understates the gains; calibrate \
+             with a smoother learner in --config (the default ridge), or compare with a plan \
+             from --no-recalibration (docs/planning.md, \"Choosing the calibration\")",
+            format_significant(psi.slope, 3)
         ));
     }
     if let Some(labels) = &gold.label {

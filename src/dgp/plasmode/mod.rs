@@ -268,7 +268,9 @@ pub enum RecalibrationRule {
     /// The least-squares slope `b = Cov(r, f̂)/Var(f̂)` of the labels `r` on
     /// the out-of-fold predictions `f̂` (the classic calibration slope): the
     /// best predictor of the labels from `f̂`, so its spread is shrunk by the
-    /// out-of-fold fits' estimation noise.
+    /// out-of-fold fits' estimation noise. The rule of a file without a
+    /// `rule` field (files written before the rules existed); the command
+    /// line's default is [`RecalibrationRule::Variance`].
     #[default]
     Slope,
     /// The scale `√(Cov(r, f̂)/Var(f))` (`f` the full fit) that gives the

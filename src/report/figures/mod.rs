@@ -91,20 +91,29 @@ pub fn figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     write_figures(&describe(summary), out_dir)
 }
 
-/// The figure of a GS-label budget plan (`meta-router plan`):
-/// `plan_neg_area`, the NEG area of every method against the GS budget
-/// `n_gold`, ±2 MCSE bars.
+/// The figures of a GS-label budget plan (`meta-router plan`):
+/// `plan_eg_area` and `plan_neg_area`, the EG area (±2 of its MCSE bound)
+/// and the NEG area (±2 MCSE) of every method against the GS budget
+/// `n_gold`.
 pub fn plan_figures(summary: &Summary, out_dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts()?;
-    let view = View::new(summary);
-    let figure = scalar_figure(
+    let with_areas = super::plan::with_eg_areas(summary);
+    let view = View::new(&with_areas);
+    let eg = scalar_figure(
+        &view,
+        "plan_eg_area",
+        "eg_area",
+        "EG area against the GS-label budget n_gold".to_string(),
+        "EG area (gain over random routing, integrated over ρ)",
+    );
+    let neg = scalar_figure(
         &view,
         "plan_neg_area",
         "neg_area",
         "NEG area against the GS-label budget n_gold".to_string(),
         "NEG area A",
     );
-    let figures: Vec<layout::Figure> = figure.into_iter().collect();
+    let figures: Vec<layout::Figure> = eg.into_iter().chain(neg).collect();
     write_figures(&figures, out_dir)
 }
 
