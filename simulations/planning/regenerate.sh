@@ -2,8 +2,8 @@
 # Regenerates results/planning/ (the GS-label budget planner's validation,
 # docs/planning.md). Run from the repository root:
 #   sh simulations/planning/regenerate.sh
-# About 25 minutes on 2 cores, most of it the forest methods (forest_methods/);
-# the ridge part alone takes about 2 minutes. The pilot's files
+# 17 minutes on the project's 2-core machine (31 CPU-minutes), about two thirds
+# of it the forest methods (forest_methods/). The pilot's files
 # (results/planning/pilot/) and the plans' replicates.jsonl are not committed.
 set -eu
 MR=${MR:-"cargo run --release --quiet --"}
