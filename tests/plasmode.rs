@@ -283,33 +283,30 @@ fn a_plan_is_the_same_on_one_and_two_threads_and_reads_its_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     calibrated(dir, "healthbench-like", "150");
-    let plan = |threads: &str, out: &str| {
-        ok(
-            dir,
-            &[
-                "plan",
-                "--scenario",
-                "pilot.json",
-                "--budgets",
-                "150,40,80",
-                "--n-pref",
-                "500",
-                "--n-test",
-                "150",
-                "--methods",
-                "dr-learner,pooled,gs-only",
-                "--replicates",
-                "6",
-                "--threads",
-                threads,
-                "--out",
-                out,
-                "--quiet",
-            ],
-        )
+    let plan = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "plan",
+            "--scenario",
+            "pilot.json",
+            "--budgets",
+            "150,40,80",
+            "--n-pref",
+            "500",
+            "--n-test",
+            "150",
+            "--methods",
+            "dr-learner,pooled,gs-only",
+            "--replicates",
+            "6",
+            "--out",
+            out,
+            "--quiet",
+        ];
+        args.extend(extra);
+        ok(dir, &args)
     };
-    let printed = plan("1", "one");
-    plan("2", "two");
+    let printed = plan(&["--threads", "1"], "one");
+    plan(&["--threads", "2"], "two");
     for name in [
         "replicates.jsonl",
         "summary.json",
@@ -400,29 +397,7 @@ fn a_plan_is_the_same_on_one_and_two_threads_and_reads_its_summary() {
     }
     assert_eq!(with_areas.rows.len(), typed.rows.len() + added.len());
     // with --metric neg-area the decision is the summary's paired NEG area
-    let neg = ok(
-        dir,
-        &[
-            "plan",
-            "--scenario",
-            "pilot.json",
-            "--budgets",
-            "150,40,80",
-            "--n-pref",
-            "500",
-            "--n-test",
-            "150",
-            "--methods",
-            "dr-learner,pooled,gs-only",
-            "--replicates",
-            "6",
-            "--metric",
-            "neg-area",
-            "--out",
-            "neg",
-            "--quiet",
-        ],
-    );
+    let neg = plan(&["--metric", "neg-area"], "neg");
     assert!(neg.contains("paired NEG-area advantage"), "{neg}");
     let difference = summary["rows"]
         .as_array()

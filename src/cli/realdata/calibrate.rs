@@ -259,8 +259,8 @@ fn calibration_warnings(plasmode: &PlasmodeFile, gold: &realdata::Table) -> Vec<
              than its out-of-fold predictions follow the GS labels (an in-sample fit that \
              tracks its own labels, as forests do), so the part of the planted ψ a method can \
              learn is shrunk by about that factor and a plan understates the gains; calibrate \
-             with a smoother learner in --config (the default ridge), or compare with a plan \
-             from --no-recalibration (docs/planning.md, \"Choosing the calibration\")",
+             with a smoother learner in --config (the default ridge; with `plan --gold`, \
+             --calibration-config) (docs/planning.md, \"Choosing the calibration\")",
             format_significant(psi.slope, 3)
         ));
     }
