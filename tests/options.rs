@@ -314,3 +314,51 @@ fn delta_clip_bounds_the_bias() {
         "the clip binds somewhere"
     );
 }
+
+/// `bias_leaf = "normalized"` and `"r-split"` (DR-learner, forest bias
+/// learner): reproducible fits that differ from the default leaves and from
+/// each other, the leaf rule reported, and refused (naming `bias_leaf`) for
+/// the R-learner or a non-forest bias learner.
+#[test]
+fn dr_normalized_and_r_split_leaves() {
+    use meta_router::meta::BiasLeaf;
+    let data = data(100, 900, 11);
+    let mut dr = config(Method::DrLearner);
+    dr.bias_learner = Some(learner("type = \"forest\"\ntrees = 20"));
+    let default = dr.fit(&data, SEEDS).unwrap().predict_psi(test_x().view());
+    let mut fits = Vec::new();
+    for rule in [BiasLeaf::Normalized, BiasLeaf::RSplit] {
+        let mut variant = dr.clone();
+        variant.bias_leaf = rule;
+        let a = variant.fit(&data, SEEDS).unwrap();
+        let b = variant.fit(&data, SEEDS).unwrap();
+        let psi = a.predict_psi(test_x().view());
+        assert_eq!(psi, b.predict_psi(test_x().view()));
+        assert!(psi.iter().all(|v| v.is_finite()));
+        assert!(max_abs_diff(&psi, &default) > 1e-6, "{rule:?}");
+        let rule_value = a.diagnostics().learners["bias.min_weight_leaf"];
+        assert!(rule_value > 0.0 && rule_value <= 0.5);
+        fits.push(psi);
+    }
+    assert!(max_abs_diff(&fits[0], &fits[1]) > 1e-6);
+    for (method, bias, rule) in [
+        (
+            Method::RLearner,
+            "type = \"forest\"\ntrees = 20",
+            BiasLeaf::RSplit,
+        ),
+        (
+            Method::RLearner,
+            "type = \"forest\"\ntrees = 20",
+            BiasLeaf::Normalized,
+        ),
+        (Method::DrLearner, "type = \"ridge\"", BiasLeaf::RSplit),
+        (Method::DrLearner, "type = \"ridge\"", BiasLeaf::Normalized),
+    ] {
+        let mut refused = config(method);
+        refused.bias_learner = Some(learner(bias));
+        refused.bias_leaf = rule;
+        let error = refused.fit(&data, SEEDS).unwrap_err().to_string();
+        assert!(error.contains("bias_leaf"), "{error}");
+    }
+}

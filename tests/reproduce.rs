@@ -37,6 +37,7 @@ fn reproduce_all_quick_draws_every_figure() {
         "ablation_bias_learner",
         "ablation_dr_leaf",
         "ablation_dr_leaf_boosting",
+        "ablation_dr_second_stage",
         "paired_fig1",
         "paired_ablation_leaf",
     ] {

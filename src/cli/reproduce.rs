@@ -46,6 +46,10 @@ pub const STUDIES: &[(&str, &str)] = &[
         "ablation_dr_leaf_boosting",
         include_str!("../../simulations/paper/ablation_dr_leaf_boosting.toml"),
     ),
+    (
+        "ablation_dr_second_stage",
+        include_str!("../../simulations/paper/ablation_dr_second_stage.toml"),
+    ),
 ];
 
 /// The theory studies (`simulations/theory/`, `reproduce theory`): rates and

@@ -42,7 +42,7 @@ pub use basis::Basis;
 pub use boosting::{Boosting, BoostingParams};
 pub use diagnostics::LearnerDiagnostics;
 pub use fitted::{Clamped, FittedModel};
-pub use forest::{Forest, ForestParams, ForestPreset, MaxFeatures};
+pub use forest::{Forest, ForestParams, ForestPreset, LeafRatios, MaxFeatures};
 pub use kernel_ridge::{Bandwidth, BandwidthScore, FittedKernelRidge, KernelRidgeParams};
 pub use logistic::{FittedLogistic, LogisticParams};
 pub use ridge::{FittedRidge, Penalty, PenaltyChoice, PenaltyGrid, RidgeParams};

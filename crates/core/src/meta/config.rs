@@ -116,6 +116,17 @@ pub enum BiasLeaf {
     /// equal weights this is the row rule itself.
     #[default]
     WeightAware,
+    /// DR-learner with a forest bias learner: the weight-aware rule, and
+    /// leaves that predict the normalised (Hájek) estimate of the leaf's
+    /// bias — the plug-in's mean plus each arm's residuals averaged with
+    /// their own inverse-propensity weights — instead of the mean of `φ`
+    /// (see `learners::LeafRatios`).
+    Normalized,
+    /// DR-learner with a forest bias learner: trees split on the R-learner's
+    /// loss (targets `(o − m̂)/(t − p̂)`, weights `(t − p̂)²`,
+    /// `m̂ = p̂μ̂₁ + (1 − p̂)μ̂₀`, its weight-aware rule) and leaves predict
+    /// the normalised estimate of `Normalized`.
+    RSplit,
     /// The learner's own settings (row counts only, unless it sets
     /// `min_weight_leaf`): unstable when `κ` is small.
     Rows,
@@ -445,6 +456,20 @@ impl MetaRouterConfig {
     /// where they do not apply.
     fn validate_options(&self) -> Result<()> {
         self.truncate.validate("truncate")?;
+        if matches!(self.bias_leaf, BiasLeaf::Normalized | BiasLeaf::RSplit)
+            && !(self.method == Method::DrLearner
+                && matches!(self.bias(), LearnerConfig::Forest(_)))
+        {
+            return Err(Error::param(
+                "bias_leaf",
+                if self.bias_leaf == BiasLeaf::RSplit {
+                    "r-split"
+                } else {
+                    "normalized"
+                },
+                "normalised leaves apply to the DR-learner with a forest bias learner",
+            ));
+        }
         if self.truncate != OverlapRule::None {
             let why = if !self.method.is_meta() {
                 Some("only the R- and DR-learners have a bias stage to truncate")

@@ -33,6 +33,35 @@
 //! to 0.517 (at `n_gold = 500` it costs 0.011 of NEG area;
 //! `results/paper/ablation_dr_leaf/`).
 //!
+//! *DR second-stage variants* (forest bias learner only). A leaf's mean of
+//! `φ` is a Horvitz–Thompson estimate: its GS term `Σ_GS (o − μ̂₁)/p̂`
+//! is divided by the leaf's row count `m`, so it is scaled by `g/(m p̂)`
+//! when the leaf holds `g` GS rows — a binomial fluctuation of about ±45%
+//! in a leaf that expects 5.
+//! - `bias_leaf = "normalized"`: the same trees (split on `φ`, the
+//!   weight-aware rule), each leaf predicting the normalised (Hájek)
+//!   estimate `mean(μ̂₁ − μ̂₀) + Σ_GS (o − μ̂₁)/p̂ / Σ_GS 1/p̂ −
+//!   Σ_PB (o − μ̂₀)/(1 − p̂) / Σ_PB 1/(1 − p̂)` over its in-bag rows
+//!   (`learners::LeafRatios`). It is doubly robust in every leaf: with `p̂`
+//!   right each weighted mean estimates its arm's mean residual over the
+//!   leaf, with `μ̂` right the residual terms vanish.
+//! - `bias_leaf = "r-split"`: the trees split on the R-learner's loss —
+//!   targets `(o − m̂)/(t − p̂)`, weights `(t − p̂)²`, `m̂ = p̂μ̂₁ + (1 − p̂)μ̂₀`
+//!   from the DR-learner's own outcome models, the R-learner's weight-aware
+//!   rule — and the leaves predict the normalised estimate. The partition
+//!   comes from the GS residuals, as the R-learner's does, while the leaf
+//!   values stay doubly robust; the stage is no longer a regression of `φ`.
+//!
+//! A leaf with no in-bag row of one arm keeps the tree's own value: the mean
+//! of `φ` (`normalized`; it differs from the normalised estimate only in the
+//! other arm's scaling) or the R-learner's weighted mean of `z` (`r-split`,
+//! where the R-learner's leaf rule makes a leaf without GS rows need about
+//! `2/κ²` PB rows, so such leaves do not form at small `κ`). Sample weights
+//! multiply every term's numerator and denominator.
+//!
+//! Neither is the default; `results/paper/ablation_dr_second_stage/`
+//! measures them.
+//!
 //! `delta_clip = a` clips every `Δ̂` prediction (corrections, plug-in, and
 //! the router's `Δ̂`) to `[−a, a]` (the authors' script).
 //!
@@ -65,7 +94,7 @@ use super::nuisances::{fold_count, scatter, Pooled};
 use super::{BiasTargets, PsiModel};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::learners::{FittedModel, LearnerConfig, Predict};
+use crate::learners::{FittedModel, LeafRatios, LearnerConfig, Predict};
 
 /// The bias stage's data: pooled rows, targets, weights and the kept rows.
 pub(crate) struct BiasStage<'a> {
@@ -79,6 +108,11 @@ pub(crate) struct BiasStage<'a> {
     kept_rows: Vec<usize>,
     /// `delta_clip`.
     clip: Option<f64>,
+    /// `bias_leaf = "normalized"` or `"r-split"`: the clipped propensity of
+    /// every pooled row, for the leaves' ratio terms.
+    normalized: Option<ArrayView1<'a, f64>>,
+    /// `bias_leaf = "r-split"`: trees split on the R-learner's loss.
+    r_split: bool,
     /// What the weight-aware leaf rule set, if anything: the diagnostic's
     /// name (`bias.min_weight_leaf` for forests, `bias.min_child_weight` for
     /// boosting) and its value.
@@ -92,7 +126,7 @@ impl<'a> BiasStage<'a> {
         config: &'a MetaRouterConfig,
         pooled: &'a Pooled,
         targets: &'a BiasTargets,
-        propensity: ArrayView1<f64>,
+        propensity: ArrayView1<'a, f64>,
         kept: &'a [bool],
     ) -> Result<Self> {
         let kept_rows: Vec<usize> = (0..pooled.len()).filter(|&k| kept[k]).collect();
@@ -106,10 +140,18 @@ impl<'a> BiasStage<'a> {
         }
         let mut learner = config.bias().clone();
         let mut leaf_rule = None;
-        if config.bias_leaf == BiasLeaf::WeightAware {
+        if config.bias_leaf != BiasLeaf::Rows {
             match (config.method, &mut learner) {
                 (Method::RLearner, LearnerConfig::Forest(forest)) => {
                     let w = targets.weights.select(Axis(0), &kept_rows);
+                    let fraction = weight_aware_leaf(w.view(), forest.min_samples_leaf);
+                    forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
+                    leaf_rule = Some(("bias.min_weight_leaf", forest.min_weight_leaf));
+                }
+                (Method::DrLearner, LearnerConfig::Forest(forest))
+                    if config.bias_leaf == BiasLeaf::RSplit =>
+                {
+                    let w = r_split_targets(pooled, targets, propensity, &kept_rows)?.1;
                     let fraction = weight_aware_leaf(w.view(), forest.min_samples_leaf);
                     forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
                     leaf_rule = Some(("bias.min_weight_leaf", forest.min_weight_leaf));
@@ -139,18 +181,41 @@ impl<'a> BiasStage<'a> {
             kept,
             kept_rows,
             clip: config.delta_clip,
+            normalized: matches!(config.bias_leaf, BiasLeaf::Normalized | BiasLeaf::RSplit)
+                .then_some(propensity),
+            r_split: config.bias_leaf == BiasLeaf::RSplit,
             leaf_rule,
         })
     }
 
     /// Fits the bias learner on `rows` (pooled indices) with `seed`.
     fn fit_rows(&self, rows: &[usize], seed: u64) -> Result<FittedModel> {
-        let model = self.learner.learner().fit(
-            crate::linalg::select_rows(self.pooled.x.view(), rows).view(),
-            self.targets.pseudo_outcome.select(Axis(0), rows).view(),
-            Some(self.targets.weights.select(Axis(0), rows).view()),
-            seed,
-        )?;
+        let x = crate::linalg::select_rows(self.pooled.x.view(), rows);
+        let (y, w) = match self.normalized {
+            Some(propensity) if self.r_split => {
+                r_split_targets(self.pooled, self.targets, propensity, rows)?
+            }
+            _ => (
+                self.targets.pseudo_outcome.select(Axis(0), rows),
+                self.targets.weights.select(Axis(0), rows),
+            ),
+        };
+        let model = match (&self.learner, self.normalized) {
+            (LearnerConfig::Forest(forest), Some(propensity)) => {
+                let ratios = dr_leaf_ratios(self.pooled, self.targets, propensity, rows)?;
+                FittedModel::Forest(forest.fit_forest_ratio_leaves(
+                    x.view(),
+                    y.view(),
+                    Some(w.view()),
+                    seed,
+                    &ratios,
+                )?)
+            }
+            _ => self
+                .learner
+                .learner()
+                .fit(x.view(), y.view(), Some(w.view()), seed)?,
+        };
         Ok(match self.clip {
             Some(bound) => model.clamped(-bound, bound),
             None => model,
@@ -161,6 +226,75 @@ impl<'a> BiasStage<'a> {
     pub fn fit(&self, learner_seed: u64) -> Result<FittedModel> {
         self.fit_rows(&self.kept_rows, Role::Bias.seed(learner_seed, 0))
     }
+}
+
+/// The DR-learner's normalised leaf terms on `rows` (pooled indices; term
+/// `i` belongs to `rows[i]`): the plug-in `μ̂₁ − μ̂₀` averaged over the leaf,
+/// plus the GS residuals `o − μ̂₁` averaged with weights `1/p̂`, minus the PB
+/// residuals `o − μ̂₀` averaged with weights `1/(1 − p̂)` (module docs), every
+/// weight times the row's sample weight.
+fn dr_leaf_ratios(
+    pooled: &Pooled,
+    targets: &BiasTargets,
+    propensity: ArrayView1<f64>,
+    rows: &[usize],
+) -> Result<LeafRatios> {
+    let (Some(mu1), Some(mu0)) = (&targets.mean_gold, &targets.mean_pref) else {
+        return Err(Error::param(
+            "bias_leaf",
+            "normalized",
+            "normalised leaves need the DR-learner's outcome models",
+        ));
+    };
+    let n = rows.len();
+    let (mut plug, mut plug_v) = (vec![0.0; n], vec![0.0; n]);
+    let (mut gold_u, mut gold_v) = (vec![0.0; n], vec![0.0; n]);
+    let (mut pref_u, mut pref_v) = (vec![0.0; n], vec![0.0; n]);
+    for (i, &k) in rows.iter().enumerate() {
+        let (p, o) = (propensity[k], pooled.outcome[k]);
+        let sample = pooled.weights.as_ref().map_or(1.0, |w| w[k]);
+        plug[i] = sample * (mu1[k] - mu0[k]);
+        plug_v[i] = sample;
+        if pooled.treatment[k] == 1.0 {
+            gold_u[i] = sample * (o - mu1[k]) / p;
+            gold_v[i] = sample / p;
+        } else {
+            pref_u[i] = -sample * (o - mu0[k]) / (1.0 - p);
+            pref_v[i] = sample / (1.0 - p);
+        }
+    }
+    Ok(LeafRatios::new()
+        .term(plug, plug_v)
+        .term(gold_u, gold_v)
+        .term(pref_u, pref_v))
+}
+
+/// `bias_leaf = "r-split"`: the R-learner's targets `(o − m̂)/(t − p̂)` and
+/// weights `(t − p̂)²` times the sample weights on `rows`,
+/// `m̂ = p̂μ̂₁ + (1 − p̂)μ̂₀` from the DR-learner's outcome models.
+fn r_split_targets(
+    pooled: &Pooled,
+    targets: &BiasTargets,
+    propensity: ArrayView1<f64>,
+    rows: &[usize],
+) -> Result<(Array1<f64>, Array1<f64>)> {
+    let (Some(mu1), Some(mu0)) = (&targets.mean_gold, &targets.mean_pref) else {
+        return Err(Error::param(
+            "bias_leaf",
+            "r-split",
+            "R-loss splits need the DR-learner's outcome models",
+        ));
+    };
+    let mut z = Array1::zeros(rows.len());
+    let mut w = Array1::zeros(rows.len());
+    for (i, &k) in rows.iter().enumerate() {
+        let p = propensity[k];
+        let m = p * mu1[k] + (1.0 - p) * mu0[k];
+        let r = pooled.treatment[k] - p;
+        z[i] = (pooled.outcome[k] - m) / r;
+        w[i] = r * r * pooled.weights.as_ref().map_or(1.0, |w| w[k]);
+    }
+    Ok((z, w))
 }
 
 /// The DR-learner's effective rows `n_eff = N / mean(a_k²)` over the kept
@@ -348,7 +482,7 @@ fn corrections(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::array;
+    use ndarray::{array, Array2};
 
     /// `n_eff = (Σw)²/Σw²`; the rule is `min_samples_leaf / n_eff`, capped at 0.5.
     #[test]
@@ -363,6 +497,72 @@ mod tests {
         assert!((weight_aware_leaf(w.view(), 1) - 2.001 / 9.0).abs() < 1e-12);
         assert_eq!(weight_aware_leaf(array![1.0, 0.0].view(), 3), 0.5);
         assert_eq!(weight_aware_leaf(array![0.0, 0.0].view(), 3), 0.0);
+    }
+
+    /// A one-leaf forest (no bootstrap, no split allowed) predicts the
+    /// normalised estimate: the plug-in's mean plus the GS residuals'
+    /// `1/p̂`-weighted mean minus the PB residuals' `1/(1 − p̂)`-weighted
+    /// mean. When the leaf's GS share equals `p̂` this is the mean of `φ`
+    /// (the default leaf); otherwise the two differ by the GS share.
+    #[test]
+    fn normalized_leaves_are_hajek_means_of_the_dr_terms() {
+        use crate::learners::ForestParams;
+        let stage_value = |n_gold: usize, p: &dyn Fn(usize) -> f64| -> (f64, f64) {
+            let n = 8;
+            let x = Array2::from_shape_fn((n, 1), |(i, _)| i as f64);
+            let treatment = Array1::from_shape_fn(n, |i| if i < n_gold { 1.0 } else { 0.0 });
+            let outcome = Array1::from_shape_fn(n, |i| (i * i) as f64 / 4.0);
+            let mean_gold = Array1::from_shape_fn(n, |i| 0.5 * i as f64);
+            let mean_pref = Array1::from_shape_fn(n, |i| 0.25 * i as f64 - 1.0);
+            let propensity = Array1::from_shape_fn(n, p);
+            let pooled = Pooled {
+                x,
+                treatment: treatment.clone(),
+                outcome: outcome.clone(),
+                n_gold,
+                weights: None,
+            };
+            let targets = super::super::dr_learner::targets_from(
+                &pooled,
+                propensity.view(),
+                mean_gold.clone(),
+                mean_pref.clone(),
+            );
+            let mut config = MetaRouterConfig::new(Method::DrLearner);
+            config.bias_learner = Some(LearnerConfig::Forest(ForestParams {
+                trees: 1,
+                bootstrap: false,
+                min_samples_split: 100,
+                ..ForestParams::paper()
+            }));
+            config.bias_leaf = BiasLeaf::Normalized;
+            let kept = vec![true; n];
+            let stage =
+                BiasStage::new(&config, &pooled, &targets, propensity.view(), &kept).unwrap();
+            let leaf = stage.fit(3).unwrap().predict(pooled.x.view())[0];
+            let gold: Vec<usize> = (0..n_gold).collect();
+            let pref: Vec<usize> = (n_gold..n).collect();
+            // Weighted means with weights 1/p̂ (GS) and 1/(1 − p̂) (PB).
+            let mean = |rows: &[usize], f: &dyn Fn(usize) -> f64, w: &dyn Fn(usize) -> f64| {
+                rows.iter().map(|&k| w(k) * f(k)).sum::<f64>()
+                    / rows.iter().map(|&k| w(k)).sum::<f64>()
+            };
+            let all: Vec<usize> = (0..n).collect();
+            let hajek = mean(&all, &|k| mean_gold[k] - mean_pref[k], &|_| 1.0)
+                + mean(&gold, &|k| outcome[k] - mean_gold[k], &|k| 1.0 / p(k))
+                - mean(&pref, &|k| outcome[k] - mean_pref[k], &|k| {
+                    1.0 / (1.0 - p(k))
+                });
+            assert!((leaf - hajek).abs() < 1e-12, "{leaf} vs {hajek}");
+            (leaf, targets.pseudo_outcome.mean().unwrap())
+        };
+        let (leaf, phi) = stage_value(2, &|_| 0.25);
+        assert!((leaf - phi).abs() < 1e-12, "{leaf} vs {phi}");
+        let (leaf, phi) = stage_value(3, &|_| 0.25);
+        assert!((leaf - phi).abs() > 0.1, "{leaf} vs {phi}");
+        // A varying p̂: the arms' weights no longer cancel (a leaf built with
+        // unit weights fails the Hájek check above).
+        stage_value(3, &|k| 0.1 + 0.05 * k as f64);
     }
 
     /// λ = 1 gives no weights; λ ≠ 1 weighs exactly the PB rows.

@@ -118,10 +118,12 @@ use crate::error::{Error, Result};
 use crate::rng::{derive_seed, rng_from_seed};
 
 mod fitted;
+mod ratio;
 mod spec;
 
 use fitted::bootstrap_counts;
 pub use fitted::Forest;
+pub use ratio::LeafRatios;
 use spec::ForestSpec;
 
 /// How many features each node examines.
@@ -321,7 +323,32 @@ impl ForestParams {
         weights: Option<ArrayView1<f64>>,
         seed: u64,
     ) -> Result<Forest> {
-        self.fit_inner(x, y, weights, seed, false)
+        self.fit_inner(x, y, weights, seed, false, None)
+    }
+
+    /// Fits a regression forest whose trees split on `y` as
+    /// [`fit_forest`](Self::fit_forest) does but whose leaves predict the
+    /// ratio estimate of `ratios` over their in-bag rows ([`LeafRatios`]);
+    /// out-of-bag predictions use those leaf values.
+    pub fn fit_forest_ratio_leaves(
+        &self,
+        x: ArrayView2<f64>,
+        y: ArrayView1<f64>,
+        weights: Option<ArrayView1<f64>>,
+        seed: u64,
+        ratios: &LeafRatios,
+    ) -> Result<Forest> {
+        if ratios.rows() != x.nrows() {
+            return Err(Error::param(
+                "leaf ratios",
+                ratios.rows(),
+                format!(
+                    "leaf-ratio terms must cover the {} training rows",
+                    x.nrows()
+                ),
+            ));
+        }
+        self.fit_inner(x, y, weights, seed, false, Some(ratios))
     }
 
     /// Fits a forest to a 0/1 target; predictions are clamped to `[0, 1]`
@@ -334,7 +361,7 @@ impl ForestParams {
         seed: u64,
     ) -> Result<Forest> {
         check_binary(t)?;
-        self.fit_inner(x, t, weights, seed, true)
+        self.fit_inner(x, t, weights, seed, true, None)
     }
 
     fn fit_inner(
@@ -344,6 +371,7 @@ impl ForestParams {
         weights: Option<ArrayView1<f64>>,
         seed: u64,
         unit_interval: bool,
+        ratios: Option<&LeafRatios>,
     ) -> Result<Forest> {
         self.validate()?;
         let w = check_training(x, y, weights)?;
@@ -386,6 +414,16 @@ impl ForestParams {
             let stats = RowStats { a: &a, b: &tree_w };
             let mut tree = grow(&binned, &stats, rows, &tree_rules, &mut rng);
             tree.shift_scale_leaves(y_mean, 1.0);
+            if let Some(ratios) = ratios {
+                let count: Vec<f64> = (0..n)
+                    .map(|i| match (&counts, tree_w[i] > 0.0) {
+                        (_, false) => 0.0,
+                        (Some(c), true) => c[i] as f64,
+                        (None, true) => 1.0,
+                    })
+                    .collect();
+                ratios.apply(&mut tree, &binned, &count);
+            }
             tree
         };
         let trees: Vec<Tree> = if self.threads > 1 {
@@ -537,6 +575,73 @@ mod tests {
         for (got, want) in p.iter().zip([left, left, left, left, 0.0]) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn ratio_leaves_replace_leaf_means_by_ratio_estimates() {
+        // One stump without bootstrap on six rows: it cuts between x = 2 and
+        // x = 3 (the step in y); each leaf then predicts Σu₀/Σv₀ + Σu₁/Σv₁.
+        let x = Array2::from_shape_vec((6, 1), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        let y = ndarray::array![0.0, 0.0, 0.0, 10.0, 10.0, 10.0];
+        let params = ForestParams {
+            trees: 1,
+            max_depth: Some(1),
+            max_features: MaxFeatures::All,
+            bootstrap: false,
+            ..ForestParams::paper()
+        };
+        let predict = |ratios: &LeafRatios| {
+            params
+                .fit_forest_ratio_leaves(x.view(), y.view(), None, 0, ratios)
+                .unwrap()
+                .predict(x.view())
+        };
+        let p = predict(
+            &LeafRatios::new()
+                .term(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![1.0; 6])
+                .term(
+                    vec![4.0, 0.0, 0.0, 0.0, 0.0, 9.0],
+                    vec![2.0, 0.0, 0.0, 0.0, 0.0, 3.0],
+                ),
+        );
+        let (left, right) = (6.0 / 3.0 + 4.0 / 2.0, 15.0 / 3.0 + 9.0 / 3.0);
+        for (got, want) in p.iter().zip([left, left, left, right, right, right]) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        // A leaf whose second term has no denominator keeps the mean of y.
+        let p = predict(&LeafRatios::new().term(vec![1.0; 6], vec![1.0; 6]).term(
+            vec![4.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            vec![2.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        ));
+        assert!((p[0] - 3.0).abs() < 1e-12 && (p[5] - 10.0).abs() < 1e-12);
+        // With bootstrap (one leaf: no split allowed), bootstrap counts are
+        // the multiplicities; a zero-weight row takes no part.
+        let single = ForestParams {
+            bootstrap: true,
+            min_samples_split: 100,
+            ..params.clone()
+        };
+        let (u, v) = (
+            vec![1.0, 5.0, 2.0, 7.0, 3.0, 4.0],
+            vec![1.0, 2.0, 0.5, 1.0, 3.0, 2.0],
+        );
+        let ratios = LeafRatios::new().term(u.clone(), v.clone());
+        let w = ndarray::array![1.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+        let seed = 5;
+        let forest = single
+            .fit_forest_ratio_leaves(x.view(), y.view(), Some(w.view()), seed, &ratios)
+            .unwrap();
+        let counts = bootstrap_counts(&mut rng_from_seed(derive_seed(seed, &[0])), 6);
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in [0, 1, 2, 4, 5] {
+            num += counts[i] as f64 * u[i];
+            den += counts[i] as f64 * v[i];
+        }
+        assert!((forest.predict(x.view())[0] - num / den).abs() < 1e-12);
+        let short = LeafRatios::new().term(vec![1.0; 5], vec![1.0; 5]);
+        assert!(params
+            .fit_forest_ratio_leaves(x.view(), y.view(), None, 0, &short)
+            .is_err());
     }
 
     #[test]

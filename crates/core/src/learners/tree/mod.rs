@@ -97,6 +97,35 @@ impl Tree {
         node.value
     }
 
+    /// The node index of the leaf that training row `row` of the matrix the
+    /// tree was grown on falls into.
+    pub(crate) fn leaf_of_binned(&self, binned: &BinnedMatrix, row: usize) -> usize {
+        let mut index = 0usize;
+        loop {
+            let node = &self.nodes[index];
+            if node.left == LEAF {
+                return index;
+            }
+            index = if binned.bin(row, node.feature as usize) <= node.bin {
+                node.left as usize
+            } else {
+                node.right as usize
+            };
+        }
+    }
+
+    /// Replaces the value of every leaf for which `value(node index)` gives
+    /// one.
+    pub(crate) fn set_leaf_values(&mut self, value: impl Fn(usize) -> Option<f64>) {
+        for (index, node) in self.nodes.iter_mut().enumerate() {
+            if node.left == LEAF {
+                if let Some(v) = value(index) {
+                    node.value = v;
+                }
+            }
+        }
+    }
+
     /// Adds `offset` to, then multiplies by `scale`, every leaf value.
     pub(crate) fn shift_scale_leaves(&mut self, offset: f64, scale: f64) {
         for node in self.nodes.iter_mut().filter(|n| n.left == LEAF) {
