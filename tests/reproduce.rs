@@ -38,6 +38,7 @@ fn reproduce_all_quick_draws_every_figure() {
         "ablation_dr_leaf",
         "ablation_dr_leaf_boosting",
         "ablation_dr_second_stage",
+        "ablation_dr_robustness",
         "paired_fig1",
         "paired_ablation_leaf",
     ] {

@@ -50,6 +50,10 @@ pub const STUDIES: &[(&str, &str)] = &[
         "ablation_dr_second_stage",
         include_str!("../../simulations/paper/ablation_dr_second_stage.toml"),
     ),
+    (
+        "ablation_dr_robustness",
+        include_str!("../../simulations/paper/ablation_dr_robustness.toml"),
+    ),
 ];
 
 /// The theory studies (`simulations/theory/`, `reproduce theory`): rates and

@@ -52,12 +52,14 @@
 //!   comes from the GS residuals, as the R-learner's does, while the leaf
 //!   values stay doubly robust; the stage is no longer a regression of `φ`.
 //!
-//! A leaf with no in-bag row of one arm keeps the tree's own value: the mean
-//! of `φ` (`normalized`; it differs from the normalised estimate only in the
-//! other arm's scaling) or the R-learner's weighted mean of `z` (`r-split`,
-//! where the R-learner's leaf rule makes a leaf without GS rows need about
-//! `2/κ²` PB rows, so such leaves do not form at small `κ`). Sample weights
-//! multiply every term's numerator and denominator.
+//! In a leaf with no in-bag row of one arm, that arm's residual term
+//! contributes nothing (the plug-in stands for it, as in the mean of `φ`),
+//! so the leaf value keeps the DR form under both options; falling back to
+//! the tree's own value instead (the R-learner's mean of `z` under
+//! `r-split`) gave MSE(Δ̂) 0.86 against 0.20 with this rule when the outcome
+//! model is off by a constant (the design of
+//! `simulations/paper/ablation_dr_robustness.toml`, 50 replicates).
+//! Sample weights multiply every term's numerator and denominator.
 //!
 //! Neither is the default; `results/paper/ablation_dr_second_stage/`
 //! measures them.

@@ -608,12 +608,16 @@ mod tests {
         for (got, want) in p.iter().zip([left, left, left, right, right, right]) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }
-        // A leaf whose second term has no denominator keeps the mean of y.
+        // A term without denominator in a leaf contributes nothing there
+        // (right leaf: 1 + nothing); a leaf where every term is empty keeps
+        // the mean of y.
         let p = predict(&LeafRatios::new().term(vec![1.0; 6], vec![1.0; 6]).term(
             vec![4.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             vec![2.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         ));
-        assert!((p[0] - 3.0).abs() < 1e-12 && (p[5] - 10.0).abs() < 1e-12);
+        assert!((p[0] - 3.0).abs() < 1e-12 && (p[5] - 1.0).abs() < 1e-12);
+        let p = predict(&LeafRatios::new().term(vec![2.0; 6], vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0]));
+        assert!((p[0] - 2.0).abs() < 1e-12 && (p[5] - 10.0).abs() < 1e-12);
         // With bootstrap (one leaf: no split allowed), bootstrap counts are
         // the multiplicities; a zero-weight row takes no part.
         let single = ForestParams {

@@ -15,9 +15,11 @@
 //! `p̂` is right (and the residual terms vanish when `μ̂` is right), so the
 //! estimate stays doubly robust.
 //!
-//! The trees keep the splits found on `y`; only leaf values change. A leaf
-//! where some term's denominator is zero (no row of that kind in the bag)
-//! keeps its mean of `y`.
+//! The trees keep the splits found on `y`; only leaf values change. A term
+//! whose denominator is zero in a leaf (no row of that kind in its bag)
+//! contributes nothing there: for the DR-learner, a leaf without GS rows
+//! keeps the plug-in for that arm, as the Horvitz–Thompson mean does. A leaf
+//! where every term is empty keeps its mean of `y`.
 
 use super::super::tree::{BinnedMatrix, Tree};
 
@@ -69,15 +71,14 @@ impl LeafRatios {
         }
         tree.set_leaf_values(|leaf| {
             let slot = &sums[leaf * 2 * j..(leaf + 1) * 2 * j];
-            let mut value = 0.0;
+            let mut value = None;
             for k in 0..j {
                 let (num, den) = (slot[2 * k], slot[2 * k + 1]);
-                if den <= 0.0 {
-                    return None;
+                if den > 0.0 {
+                    value = Some(value.unwrap_or(0.0) + num / den);
                 }
-                value += num / den;
             }
-            Some(value)
+            value
         });
     }
 }
