@@ -110,11 +110,11 @@ pub(crate) struct BiasStage<'a> {
     kept_rows: Vec<usize>,
     /// `delta_clip`.
     clip: Option<f64>,
-    /// `bias_leaf = "normalized"` or `"r-split"`: the clipped propensity of
-    /// every pooled row, for the leaves' ratio terms.
-    normalized: Option<ArrayView1<'a, f64>>,
-    /// `bias_leaf = "r-split"`: trees split on the R-learner's loss.
-    r_split: bool,
+    /// The leaf rule (`normalized` and `r-split` change what forest trees
+    /// fit and their leaf values).
+    bias_leaf: BiasLeaf,
+    /// The clipped propensity of every pooled row.
+    propensity: ArrayView1<'a, f64>,
     /// What the weight-aware leaf rule set, if anything: the diagnostic's
     /// name (`bias.min_weight_leaf` for forests, `bias.min_child_weight` for
     /// boosting) and its value.
@@ -144,16 +144,16 @@ impl<'a> BiasStage<'a> {
         let mut leaf_rule = None;
         if config.bias_leaf != BiasLeaf::Rows {
             match (config.method, &mut learner) {
-                (Method::RLearner, LearnerConfig::Forest(forest)) => {
-                    let w = targets.weights.select(Axis(0), &kept_rows);
-                    let fraction = weight_aware_leaf(w.view(), forest.min_samples_leaf);
-                    forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
-                    leaf_rule = Some(("bias.min_weight_leaf", forest.min_weight_leaf));
-                }
-                (Method::DrLearner, LearnerConfig::Forest(forest))
-                    if config.bias_leaf == BiasLeaf::RSplit =>
+                // The R-learner's rule, also for DR trees grown on its loss.
+                (Method::RLearner | Method::DrLearner, LearnerConfig::Forest(forest))
+                    if config.method == Method::RLearner
+                        || config.bias_leaf == BiasLeaf::RSplit =>
                 {
-                    let w = r_split_targets(pooled, targets, propensity, &kept_rows)?.1;
+                    let w = if config.bias_leaf == BiasLeaf::RSplit {
+                        r_split_targets(pooled, targets, propensity, &kept_rows)?.1
+                    } else {
+                        targets.weights.select(Axis(0), &kept_rows)
+                    };
                     let fraction = weight_aware_leaf(w.view(), forest.min_samples_leaf);
                     forest.min_weight_leaf = forest.min_weight_leaf.max(fraction);
                     leaf_rule = Some(("bias.min_weight_leaf", forest.min_weight_leaf));
@@ -183,9 +183,8 @@ impl<'a> BiasStage<'a> {
             kept,
             kept_rows,
             clip: config.delta_clip,
-            normalized: matches!(config.bias_leaf, BiasLeaf::Normalized | BiasLeaf::RSplit)
-                .then_some(propensity),
-            r_split: config.bias_leaf == BiasLeaf::RSplit,
+            bias_leaf: config.bias_leaf,
+            propensity,
             leaf_rule,
         })
     }
@@ -193,18 +192,16 @@ impl<'a> BiasStage<'a> {
     /// Fits the bias learner on `rows` (pooled indices) with `seed`.
     fn fit_rows(&self, rows: &[usize], seed: u64) -> Result<FittedModel> {
         let x = crate::linalg::select_rows(self.pooled.x.view(), rows);
-        let (y, w) = match self.normalized {
-            Some(propensity) if self.r_split => {
-                r_split_targets(self.pooled, self.targets, propensity, rows)?
-            }
+        let (y, w) = match self.bias_leaf {
+            BiasLeaf::RSplit => r_split_targets(self.pooled, self.targets, self.propensity, rows)?,
             _ => (
                 self.targets.pseudo_outcome.select(Axis(0), rows),
                 self.targets.weights.select(Axis(0), rows),
             ),
         };
-        let model = match (&self.learner, self.normalized) {
-            (LearnerConfig::Forest(forest), Some(propensity)) => {
-                let ratios = dr_leaf_ratios(self.pooled, self.targets, propensity, rows)?;
+        let model = match (&self.learner, self.bias_leaf) {
+            (LearnerConfig::Forest(forest), BiasLeaf::Normalized | BiasLeaf::RSplit) => {
+                let ratios = dr_leaf_ratios(self.pooled, self.targets, self.propensity, rows)?;
                 FittedModel::Forest(forest.fit_forest_ratio_leaves(
                     x.view(),
                     y.view(),
